@@ -1,0 +1,43 @@
+"""What every command shares: where the ledger and its read model live, and who acts."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ledger.application import Ledger
+
+
+@dataclass
+class Env:
+    db: str
+    views: str | None
+    actor: str
+    _ledger: Any = field(default=None, repr=False)
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.db.startswith(("postgresql://", "postgres://"))
+
+    @property
+    def views_path(self) -> str:
+        """The read model's SQLite file."""
+        if self.views:
+            return self.views
+        if self.is_postgres:
+            return "commitments.views.db"
+        root, ext = os.path.splitext(self.db)
+        return f"{root}.views{ext or '.db'}"
+
+    def ledger(self) -> Ledger:
+        if self._ledger is None:
+            from ledger.application import Ledger
+
+            create = os.environ.get("CREATE_TABLE", "y").lower() not in ("n", "no", "0", "false")
+            self._ledger = Ledger.open(self.db, create_table=create)
+        return self._ledger
+
+    def resolve(self, ref: str, kind: str = "commitment") -> Any:
+        return self.ledger().resolve(ref, kind)

@@ -1,0 +1,64 @@
+"""Exit codes, mapped in one place (SPEC §5).
+
+0 ok; 2 usage or invalid input; 3 not found or ambiguous prefix; 4 refused
+by a rule of the ledger's state; 5 conflict; 1 anything else. Every error is
+one line on stderr; set ``COMMITMENTS_DEBUG=1`` to see tracebacks.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import sys
+from typing import Any, NoReturn
+
+import click
+
+
+def fail(message: str, code: int) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def exit_code_for(exc: BaseException) -> tuple[int, str]:
+    """The exit code and one-line message for an exception."""
+    from ledger.errors import LedgerError
+
+    if isinstance(exc, LedgerError):
+        return exc.exit_code, _line(exc)
+    module = type(exc).__module__
+    if module.startswith("eventsourcing"):
+        from eventsourcing.persistence import OperationalError, RecordConflictError
+
+        if isinstance(exc, RecordConflictError):
+            return 5, "another writer changed it first; nothing was written, run the command again"
+        if isinstance(exc, OperationalError) and ("locked" in str(exc) or "busy" in str(exc)):
+            return 5, "the ledger is locked by another writer; nothing was written, try again"
+        return 1, f"storage error: {_line(exc)}"
+    if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+        return 5, "the database is locked by another writer; nothing was written, try again"
+    if isinstance(exc, (sqlite3.Error, OSError)):
+        return 1, f"{type(exc).__name__}: {_line(exc)}"
+    return 1, f"unexpected {type(exc).__name__}: {_line(exc)}"
+
+
+def _line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+class ErrorMappingGroup(click.Group):
+    """A click group that turns every exception into a one-line message and exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except KeyboardInterrupt:
+            fail("interrupted", 1)
+        except Exception as exc:
+            if os.environ.get("COMMITMENTS_DEBUG"):
+                raise
+            code, message = exit_code_for(exc)
+            fail(message, code)

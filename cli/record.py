@@ -1,0 +1,199 @@
+"""Write commands: sessions, agreements, check-ins, corrections, revisions,
+releases and closes. Each validates, writes its events in one transaction,
+and prints the id (or nothing) on stdout."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from .context import Env
+
+pass_env = click.make_pass_decorator(Env)
+
+DATE = click.STRING  # validated by the ledger, so every command words date errors alike
+
+
+@click.group()
+def session() -> None:
+    """Coaching sessions."""
+
+
+@session.command("record")
+@click.option("--rep", required=True, help="The rep coached.")
+@click.option("--manager", required=True, help="The manager coaching.")
+@click.option("--on", "on", required=True, type=DATE, help="Date of the session (YYYY-MM-DD).")
+@click.option("--prepared/--not-prepared", default=False, help="Did the rep come prepared?")
+@click.option("--strength", "strengths", multiple=True, help="What is going well (repeatable).")
+@click.option("--focus", "focus_areas", multiple=True, help="Focus area chosen (repeatable).")
+@click.option("--note", help="Free text.")
+@pass_env
+def session_record(env: Env, rep: str, manager: str, on: str, **values: Any) -> None:
+    """Record a coaching session; prints its id.
+
+    \b
+    Example:
+      commitments session record --rep alice --manager bob --on 2026-01-05 \\
+          --prepared --strength rapport --focus prospecting
+    """
+    sid = env.ledger().record_session(rep=rep, manager=manager, date=on, actor=env.actor, **values)
+    click.echo(str(sid))
+
+
+@click.command()
+@click.option("--rep", required=True, help="The rep the commitment is about.")
+@click.option("--manager", required=True, help="The manager who agreed it.")
+@click.option(
+    "--owner",
+    type=click.Choice(["rep", "manager"]),
+    default="rep",
+    show_default=True,
+    help="Who promises: the rep, or the manager (support).",
+)
+@click.option("--focus", required=True, help="Focus area (prospecting, pipeline, ...).")
+@click.option("--behavior", "--behaviour", "behavior", required=True, help="The behaviour.")
+@click.option("--target", type=float, help="Count measure: how many per period.")
+@click.option(
+    "--per",
+    "period",
+    type=click.Choice(["day", "week", "month", "window"]),
+    default="week",
+    show_default=True,
+    help="Period of the target (window: the target is the total).",
+)
+@click.option("--unit", help="Unit of the target (calls, meetings).")
+@click.option("--metric", help="Activity metric that measures the behaviour automatically.")
+@click.option("--done", is_flag=True, help="Done measure: a one-off action.")
+@click.option("--baseline", type=float, help="Where the rep is today, per period.")
+@click.option("--start", required=True, type=DATE, help="First day (YYYY-MM-DD).")
+@click.option("--due", type=DATE, help="Last day, inclusive (YYYY-MM-DD).")
+@click.option("--days", type=int, help="Window length in days [default: 30]; due = start + N - 1.")
+@click.option("--expect", help="The hypothesis: what the behaviour will do to results.")
+@click.option("--expect-metric", help="Outcome metric that tests the hypothesis.")
+@click.option("--expect-at-least", type=float, help="Threshold of the outcome metric.")
+@click.option("--session", "session_ref", help="Id (or prefix) of the session it came from.")
+@click.option("--supports", "supports_ref", help="Rep commitment this manager commitment supports.")
+@click.option("--kept-at", type=float, default=0.9, show_default=True, help="Kept threshold.")
+@click.option("--partial-at", type=float, default=0.5, show_default=True, help="Partial threshold.")
+@click.option("--override-focus-cap", metavar="REASON", help="Allow a third focus area; why.")
+@click.option("--on", "on", type=DATE, help="Date of the agreement [default: start].")
+@pass_env
+def agree(
+    env: Env, session_ref: str | None, supports_ref: str | None, **values: Any
+) -> None:
+    """Agree a commitment; prints its id.
+
+    \b
+    Example (rep):
+      commitments agree --rep alice --manager bob --focus prospecting \\
+          --behavior "outbound calls" --target 10 --per week --baseline 5 \\
+          --start 2026-01-05 --days 30 --expect "pipeline doubles"
+    Example (manager support):
+      commitments agree --rep alice --manager bob --owner manager \\
+          --focus prospecting --behavior "two ride-alongs" --target 2 --per window \\
+          --start 2026-01-05 --supports 3f2a9c
+    """
+    ledger = env.ledger()
+    if session_ref:
+        values["session_id"] = ledger.resolve(session_ref, "session")
+    if supports_ref:
+        values["supports"] = ledger.resolve(supports_ref)
+    values = {k: v for k, v in values.items() if v is not None}
+    cid = ledger.agree(actor=env.actor, **values)
+    click.echo(str(cid))
+
+
+@click.command("check-in")
+@click.argument("commitment")
+@click.option("--on", "on", required=True, type=DATE, help="Date of the check-in.")
+@click.option("--actual", type=float, help="Amount done (count measure).")
+@click.option("--done", is_flag=True, default=None, help="The one-off action is done.")
+@click.option("--note", help="Free text.")
+@pass_env
+def check_in(env: Env, commitment: str, on: str, **values: Any) -> None:
+    """Record a check-in on a commitment; prints the check-in's number.
+
+    \b
+    Example:
+      commitments check-in 3f2a9c --on 2026-01-12 --actual 9 --note "2 days at a fair"
+    """
+    ledger = env.ledger()
+    number = ledger.check_in(ledger.resolve(commitment), date=on, actor=env.actor, **values)
+    click.echo(str(number))
+
+
+@click.command()
+@click.argument("commitment")
+@click.option("--check-in", "check_in", required=True, type=int, help="Check-in number (1-based).")
+@click.option("--actual", type=float, help="The right amount.")
+@click.option("--done/--not-done", default=None, help="The right done flag.")
+@click.option("--reason", required=True, help="Why it is corrected.")
+@pass_env
+def correct(env: Env, commitment: str, **values: Any) -> None:
+    """Correct a check-in (a new event; the original stays).
+
+    \b
+    Example:
+      commitments correct 3f2a9c --check-in 1 --actual 11 --reason "CRM sync missed two calls"
+    """
+    ledger = env.ledger()
+    ledger.correct(ledger.resolve(commitment), actor=env.actor, **values)
+
+
+@click.command()
+@click.argument("commitment")
+@click.option("--on", "on", required=True, type=DATE, help="Date of the revision.")
+@click.option("--reason", required=True, help="Why the terms change.")
+@click.option("--target", type=float, help="New target.")
+@click.option(
+    "--per", "period", type=click.Choice(["day", "week", "month", "window"]), help="New period."
+)
+@click.option("--due", type=DATE, help="New due date.")
+@click.option("--behavior", "--behaviour", "behavior", help="New behaviour text.")
+@pass_env
+def revise(env: Env, commitment: str, on: str, **values: Any) -> None:
+    """Renegotiate the terms, on or before the current due date.
+
+    \b
+    Example:
+      commitments revise 3f2a9c --on 2026-01-19 --target 8 --reason "territory split"
+    """
+    ledger = env.ledger()
+    ledger.revise(ledger.resolve(commitment), date=on, actor=env.actor, **values)
+
+
+@click.command()
+@click.argument("commitment")
+@click.option("--on", "on", required=True, type=DATE, help="Date of the release.")
+@click.option("--reason", required=True, help="What changed (neutral, no blame).")
+@pass_env
+def release(env: Env, commitment: str, on: str, reason: str) -> None:
+    """Release a commitment: circumstances changed; it counts for nobody.
+
+    \b
+    Example:
+      commitments release 3f2a9c --on 2026-01-20 --reason "account moved to another team"
+    """
+    ledger = env.ledger()
+    ledger.release(ledger.resolve(commitment), date=on, reason=reason, actor=env.actor)
+
+
+@click.command()
+@click.argument("commitment")
+@click.option("--on", "on", required=True, type=DATE, help="Date of the close.")
+@click.option(
+    "--result", type=click.Choice(["met", "missed", "unknown"]), help="Did the result follow?"
+)
+@click.option("--value", type=float, help="The result value.")
+@click.option("--note", help="Free text.")
+@pass_env
+def close(env: Env, commitment: str, on: str, **values: Any) -> None:
+    """Close the loop on a commitment, with the result if known.
+
+    \b
+    Example:
+      commitments close 3f2a9c --on 2026-02-04 --result missed --note "pipeline flat"
+    """
+    ledger = env.ledger()
+    ledger.close_commitment(ledger.resolve(commitment), date=on, actor=env.actor, **values)

@@ -1,0 +1,394 @@
+"""The ledger application: the only way events get written.
+
+Each public method validates its input (pydantic, :mod:`ledger.commands`),
+loads what it needs, lets the aggregates apply their rules, and saves every
+new event of the command in one transaction with one ``recorded_at``. A
+refusal raises a named error from :mod:`ledger.errors` before anything is
+saved. Stored events are only ever inserted: nothing here, or anywhere in
+this code base, updates or deletes one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import (
+    OperationalError,
+    PersistenceError,
+    RecordConflictError,
+)
+
+from . import commands as cmd
+from .commands import validate
+from .domain import Activity, CoachingSession, Commitment, RepWorkload, workload_id
+from .errors import (
+    AmbiguousId,
+    Conflict,
+    FocusCapExceeded,
+    InvalidInput,
+    LedgerError,
+    NotFound,
+    RuleViolation,
+    StorageUnavailable,
+)
+from .persistence import DEFAULT_DB, is_postgres, redact, store_env
+
+Clock = Callable[[], datetime]
+RETRY_HINT = "another writer changed it first; nothing was written, run the command again"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Ledger(Application):
+    """The commitment ledger (an eventsourcing application named ``ledger``)."""
+
+    name = "ledger"
+
+    def __init__(
+        self, env: dict[str, str] | None = None, *, clock: Clock = utc_now, db: str = ""
+    ) -> None:
+        self.clock = clock
+        self.db = db
+        super().__init__(env)
+
+    # -- lifecycle -------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls, db: str | None = None, *, clock: Clock = utc_now, create_table: bool = True
+    ) -> Ledger:
+        """Open the ledger at ``db`` (a SQLite path or a ``postgresql://`` URL)."""
+        db = db or DEFAULT_DB
+        env = store_env(db, create_table=create_table)
+        if not is_postgres(db):
+            _create_private_file(db)
+        try:
+            return cls(env, clock=clock, db=db)
+        except (PersistenceError, OSError) as exc:
+            raise StorageUnavailable(f"cannot open the ledger at {redact(db)}: {_one_line(exc)}") from None
+
+    # -- writing ---------------------------------------------------------
+
+    def _save(self, *aggregates: Any) -> None:
+        try:
+            self.save(*aggregates)
+        except RecordConflictError:
+            raise Conflict(RETRY_HINT) from None
+        except OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise Conflict(f"the ledger is locked by another writer; {RETRY_HINT}") from None
+            raise
+
+    def _get(self, aggregate_id: UUID, kind: type[Any], what: str) -> Any:
+        try:
+            aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise NotFound(f"no {what} with id {aggregate_id}") from None
+        if not isinstance(aggregate, kind):
+            raise NotFound(f"{aggregate_id} is not a {what}")
+        return aggregate
+
+    def commitment(self, commitment_id: UUID) -> Commitment:
+        return self._get(commitment_id, Commitment, "commitment")  # type: ignore[no-any-return]
+
+    def session(self, session_id: UUID) -> CoachingSession:
+        return self._get(session_id, CoachingSession, "coaching session")  # type: ignore[no-any-return]
+
+    def record_session(self, **values: Any) -> UUID:
+        c = validate(cmd.RecordSession, **values)
+        session = CoachingSession.hold(
+            at=self.clock(),
+            rep=c.rep,
+            manager=c.manager,
+            date=c.date,
+            prepared=c.prepared,
+            strengths=list(c.strengths),
+            focus_areas=list(c.focus_areas),
+            note=c.note,
+            actor=c.actor,
+        )
+        self._save(session)
+        return session.id  # type: ignore[no-any-return]
+
+    def agree(self, **values: Any) -> UUID:
+        c = validate(cmd.Agree, **values)
+        at = self.clock()
+        if c.session_id is not None:
+            session = self.session(c.session_id)
+            if session.rep != c.rep:
+                raise RuleViolation(
+                    f"session {c.session_id} was with {session.rep!r}, not {c.rep!r}"
+                )
+        if c.supports is not None:
+            self.commitment(c.supports).check_supportable_by(c.rep)
+        to_save: list[Any] = []
+        workload: RepWorkload | None = None
+        if c.owner == "rep":
+            workload = self.workload(c.rep)
+            if workload is None:
+                workload = RepWorkload.start(at=at, rep=c.rep, actor=c.actor)
+            check_focus_cap(workload.focus_areas, c.focus, c.override_focus_cap)
+        commitment = Commitment.agree(
+            at=at,
+            rep=c.rep,
+            manager=c.manager,
+            owner=c.owner,
+            focus=c.focus,
+            behavior=c.behavior,
+            measure="done" if c.done else "count",
+            target=c.target,
+            period=None if c.done else c.period,
+            unit=c.unit,
+            metric=c.metric,
+            baseline=c.baseline,
+            start=c.start,
+            due=c.due_date,
+            hypothesis=c.expect,
+            expect_metric=c.expect_metric,
+            expect_at_least=c.expect_at_least,
+            session_id=c.session_id,
+            supports=c.supports,
+            kept_at=c.kept_at,
+            partial_at=c.partial_at,
+            focus_cap_override=c.override_focus_cap,
+            on=c.on or c.start,
+            actor=c.actor,
+        )
+        to_save.append(commitment)
+        if workload is not None:
+            workload.take(at=at, commitment_id=commitment.id, focus=c.focus, actor=c.actor)
+            to_save.append(workload)
+        self._save(*to_save)
+        return commitment.id  # type: ignore[no-any-return]
+
+    def workload(self, rep: str) -> RepWorkload | None:
+        try:
+            aggregate = self.repository.get(workload_id(rep))
+        except AggregateNotFoundError:
+            return None
+        assert isinstance(aggregate, RepWorkload)
+        return aggregate
+
+    def check_in(self, commitment_id: UUID, **values: Any) -> int:
+        c = validate(cmd.CheckIn, **values)
+        commitment = self.commitment(commitment_id)
+        commitment.record_check_in(
+            at=self.clock(),
+            date=c.date,
+            actual=c.actual,
+            done=c.done,
+            note=c.note,
+            actor=c.actor,
+        )
+        self._save(commitment)
+        return len(commitment.check_ins)
+
+    def correct(self, commitment_id: UUID, **values: Any) -> None:
+        c = validate(cmd.Correct, **values)
+        commitment = self.commitment(commitment_id)
+        commitment.correct_check_in(
+            at=self.clock(),
+            number=c.check_in,
+            actual=c.actual,
+            done=c.done,
+            reason=c.reason,
+            actor=c.actor,
+        )
+        self._save(commitment)
+
+    def revise(self, commitment_id: UUID, **values: Any) -> None:
+        c = validate(cmd.Revise, **values)
+        commitment = self.commitment(commitment_id)
+        commitment.revise(
+            at=self.clock(),
+            date=c.date,
+            reason=c.reason,
+            target=c.target,
+            period=c.period,
+            due=c.due,
+            behavior=c.behavior,
+            actor=c.actor,
+        )
+        self._save(commitment)
+
+    def release(self, commitment_id: UUID, **values: Any) -> None:
+        c = validate(cmd.Release, **values)
+        at = self.clock()
+        commitment = self.commitment(commitment_id)
+        commitment.release(at=at, date=c.date, reason=c.reason, actor=c.actor)
+        self._save(commitment, *self._end_for_workload(commitment, at, c.actor))
+
+    def close_commitment(self, commitment_id: UUID, **values: Any) -> None:
+        c = validate(cmd.Close, **values)
+        at = self.clock()
+        commitment = self.commitment(commitment_id)
+        commitment.close(
+            at=at, date=c.date, result=c.result, value=c.value, note=c.note, actor=c.actor
+        )
+        self._save(commitment, *self._end_for_workload(commitment, at, c.actor))
+
+    def _end_for_workload(self, commitment: Commitment, at: datetime, actor: str) -> list[Any]:
+        if commitment.owner != "rep":
+            return []
+        workload = self.workload(commitment.rep)
+        if workload is None:
+            return []
+        workload.end(at=at, commitment_id=commitment.id, actor=actor)
+        return [workload]
+
+    def record_activities(self, rows: Iterable[dict[str, Any]]) -> tuple[int, int]:
+        """Record activity rows (validated dicts); return (recorded, already present).
+
+        All rows are written in one transaction; a row whose (metric, source
+        id) is already stored, or repeated in ``rows``, is skipped.
+        """
+        at = self.clock()
+        fresh: dict[UUID, Activity] = {}
+        skipped = 0
+        for values in rows:
+            c = validate(cmd.RecordActivity, **values)
+            activity = Activity.record(
+                at=at,
+                rep=c.rep,
+                metric=c.metric,
+                date=c.date,
+                value=c.value,
+                source_id=c.source_id,
+                actor=c.actor,
+            )
+            if activity.id in fresh:
+                skipped += 1
+                continue
+            fresh[activity.id] = activity
+        present = self.existing_ids(list(fresh))
+        new = [a for i, a in fresh.items() if i not in present]
+        if new:
+            self._save(*new)
+        return len(new), skipped + len(present)
+
+    # -- lookups -----------------------------------------------------------
+
+    def existing_ids(self, ids: Sequence[UUID]) -> set[UUID]:
+        """Which of ``ids`` already have a first event in the store."""
+        found: set[UUID] = set()
+        recorder: Any = self.recorder
+        table = recorder.events_table_name
+        pg = is_postgres(self.db)
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            with recorder.datastore.transaction(commit=False) as curs:
+                if pg:
+                    curs.execute(
+                        _pg_sql(
+                            recorder,
+                            "SELECT originator_id FROM {schema}.{table} "
+                            "WHERE originator_id = ANY(%s) AND originator_version = 1",
+                        ),
+                        (list(chunk),),
+                    )
+                    found.update(UUID(str(r["originator_id"])) for r in curs.fetchall())
+                else:
+                    marks = ",".join("?" * len(chunk))
+                    curs.execute(
+                        f"SELECT originator_id FROM {table} WHERE originator_version = 1 "
+                        f"AND originator_id IN ({marks})",
+                        [u.hex for u in chunk],
+                    )
+                    found.update(UUID(r[0]) for r in curs.fetchall())
+        return found
+
+    def resolve(self, ref: str, kind: str = "commitment") -> UUID:
+        """A full id, or a unique prefix of at least 6 hex digits, as a UUID."""
+        text = ref.strip().lower().replace("-", "")
+        if len(text) < 6 or any(ch not in "0123456789abcdef" for ch in text) or len(text) > 32:
+            raise InvalidInput(
+                f"{ref!r} is not a {kind} id (give the full id or at least 6 of its first digits)"
+            )
+        if len(text) == 32:
+            return UUID(text)
+        topic = {
+            "commitment": "ledger.domain:Commitment.Agreed",
+            "session": "ledger.domain:CoachingSession.Held",
+        }[kind]
+        low, high = text.ljust(32, "0"), text.ljust(32, "f")
+        recorder: Any = self.recorder
+        with recorder.datastore.transaction(commit=False) as curs:
+            if is_postgres(self.db):
+                curs.execute(
+                    _pg_sql(
+                        recorder,
+                        "SELECT originator_id FROM {schema}.{table} WHERE originator_id "
+                        "BETWEEN %s AND %s AND originator_version = 1 AND topic = %s LIMIT 11",
+                    ),
+                    (UUID(low), UUID(high), topic),
+                )
+                rows = [UUID(str(r["originator_id"])) for r in curs.fetchall()]
+            else:
+                curs.execute(
+                    f"SELECT originator_id FROM {recorder.events_table_name} WHERE originator_id "
+                    "BETWEEN ? AND ? AND originator_version = 1 AND topic = ? LIMIT 11",
+                    (low, high, topic),
+                )
+                rows = [UUID(r[0]) for r in curs.fetchall()]
+        if not rows:
+            raise NotFound(f"no {kind} with an id starting {ref!r}")
+        if len(rows) > 1:
+            raise AmbiguousId(ref, [str(r) for r in rows])
+        return rows[0]
+
+    def event_count(self) -> int:
+        recorder: Any = self.recorder
+        with recorder.datastore.transaction(commit=False) as curs:
+            if is_postgres(self.db):
+                curs.execute(_pg_sql(recorder, "SELECT count(*) AS n FROM {schema}.{table}"))
+                return int(curs.fetchone()["n"])
+            curs.execute(f"SELECT count(*) FROM {recorder.events_table_name}")
+            return int(curs.fetchone()[0])
+
+
+def check_focus_cap(active_areas: set[str], focus: str, override: str | None) -> None:
+    """SPEC §3 focus cap: refuse a third distinct area unless overridden."""
+    if focus in active_areas or len(active_areas) < 2 or override:
+        return
+    areas = ", ".join(sorted(active_areas))
+    raise FocusCapExceeded(
+        f"focus cap: the rep already works on {len(active_areas)} focus areas ({areas}); "
+        f"{focus!r} would be one more. Pass --override-focus-cap REASON to record why"
+    )
+
+
+def _pg_sql(recorder: Any, text: str) -> Any:
+    from psycopg.sql import SQL, Identifier
+
+    return SQL(text).format(  # type: ignore[arg-type]
+        schema=Identifier(recorder.datastore.schema),
+        table=Identifier(recorder.events_table_name),
+    )
+
+
+def _create_private_file(path: str) -> None:
+    """Create a new SQLite ledger file readable by its owner only."""
+    if path == ":memory:" or path.startswith("file:") or os.path.exists(path):
+        return
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise StorageUnavailable(f"cannot create the ledger file {path}: {exc.strerror}") from None
+    os.close(fd)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+__all__ = ["Conflict", "Ledger", "LedgerError", "check_focus_cap", "utc_now"]

@@ -1,0 +1,549 @@
+"""Aggregates and their events (SPEC §3).
+
+Each aggregate validates in a public method, then triggers an event whose
+``apply`` only changes state: ``apply`` runs again on every replay, so it
+never refuses and never looks at the clock. Every event carries the actor who
+recorded it and, where it has one, its business date. Event classes are
+nested on their aggregate, so their stored topic is ``ledger.domain:Agg.Event``;
+renaming one needs ``eventsourcing.utils.register_topic``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
+
+from eventsourcing.domain import Aggregate
+
+from .errors import (
+    CommitmentNotOpen,
+    DateOutOfRange,
+    InvalidInput,
+    InvalidSupport,
+    NotFound,
+    RevisionAfterDue,
+)
+
+NAMESPACE = uuid5(NAMESPACE_URL, "https://commitment-ledger.invalid/")
+
+
+def workload_id(rep: str) -> UUID:
+    """The stable id of a rep's workload aggregate."""
+    return uuid5(NAMESPACE, "rep-workload:" + rep)
+
+
+def activity_id(metric: str, source_id: str) -> UUID:
+    """The stable id of one activity row: the same (metric, source id) is one event."""
+    return uuid5(NAMESPACE, f"activity:{metric}\x1f{source_id}")
+
+
+class CoachingSession(Aggregate):
+    """A dated meeting of a manager and a rep."""
+
+    class Held(Aggregate.Created):
+        """A coaching session took place: who, when, whether the rep came
+        prepared, what is going well and the focus areas chosen."""
+
+        rep: str
+        manager: str
+        date: date
+        prepared: bool
+        strengths: list[str]
+        focus_areas: list[str]
+        note: str | None
+        actor: str
+
+    def __init__(
+        self,
+        rep: str,
+        manager: str,
+        date: date,
+        prepared: bool,
+        strengths: list[str],
+        focus_areas: list[str],
+        note: str | None,
+        actor: str,
+    ) -> None:
+        self.rep = rep
+        self.manager = manager
+        self.date = date
+        self.prepared = prepared
+        self.strengths = list(strengths)
+        self.focus_areas = list(focus_areas)
+        self.note = note
+
+    @classmethod
+    def hold(cls, *, at: datetime, **fields: Any) -> CoachingSession:
+        return cls._create(cls.Held, id=uuid4(), timestamp=at, **fields)
+
+
+@dataclass
+class CheckInState:
+    """One check-in as the aggregate holds it, corrections applied."""
+
+    number: int
+    date: date
+    actual: float | None
+    done: bool | None
+    note: str | None
+    corrections: int = 0
+
+
+@dataclass
+class Terms:
+    """The current terms of a commitment (latest revision applied)."""
+
+    behavior: str
+    target: float | None
+    period: str | None
+    due: date
+    revisions: list[date] = field(default_factory=list)
+
+
+class Commitment(Aggregate):
+    """A promise by its owner (rep or manager) to perform a behaviour between
+    start and due, with an optional hypothesis of its effect on results."""
+
+    class Agreed(Aggregate.Created):
+        """A commitment was agreed: its owner, focus area, behaviour and
+        measure (a count ``target`` per ``period``, optionally read from an
+        activity ``metric``, or a one-off ``done``), the window ``start`` to
+        ``due`` (inclusive), the hypothesis, the session it came from, the rep
+        commitment it ``supports`` (manager commitments only), the kept and
+        partial thresholds, and the focus-cap override reason if one was
+        needed. ``on`` is the business date of the agreement."""
+
+        rep: str
+        manager: str
+        owner: str
+        focus: str
+        behavior: str
+        measure: str
+        target: float | None
+        period: str | None
+        unit: str | None
+        metric: str | None
+        baseline: float | None
+        start: date
+        due: date
+        hypothesis: str | None
+        expect_metric: str | None
+        expect_at_least: float | None
+        session_id: UUID | None
+        supports: UUID | None
+        kept_at: float
+        partial_at: float
+        focus_cap_override: str | None
+        on: date
+        actor: str
+
+    class CheckInRecorded(Aggregate.Event):
+        """The owner reported progress on ``date``: an ``actual`` amount
+        (count measure) or ``done`` (done measure)."""
+
+        date: date
+        actual: float | None
+        done: bool | None
+        note: str | None
+        actor: str
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, Commitment)
+            aggregate.check_ins.append(
+                CheckInState(
+                    number=len(aggregate.check_ins) + 1,
+                    date=self.date,
+                    actual=self.actual,
+                    done=self.done,
+                    note=self.note,
+                )
+            )
+
+    class CheckInCorrected(Aggregate.Event):
+        """Check-in number ``check_in`` (1-based) is corrected to a new
+        ``actual`` or ``done``; ``date`` is the corrected check-in's date."""
+
+        check_in: int
+        date: date
+        actual: float | None
+        done: bool | None
+        reason: str
+        actor: str
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, Commitment)
+            entry = aggregate.check_ins[self.check_in - 1]
+            entry.actual = self.actual
+            entry.done = self.done
+            entry.corrections += 1
+
+    class Revised(Aggregate.Event):
+        """The terms were renegotiated on ``date`` (before the due date): any
+        of a new target, period, due date or behaviour text."""
+
+        date: date
+        reason: str
+        target: float | None
+        period: str | None
+        due: date | None
+        behavior: str | None
+        actor: str
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, Commitment)
+            terms = aggregate.terms
+            if self.target is not None:
+                terms.target = self.target
+            if self.period is not None:
+                terms.period = self.period
+            if self.due is not None:
+                terms.due = self.due
+            if self.behavior:
+                terms.behavior = self.behavior
+            terms.revisions.append(self.date)
+
+    class Released(Aggregate.Event):
+        """The commitment was released on ``date``: circumstances changed.
+        Neutral; it counts for nobody and against nobody."""
+
+        date: date
+        reason: str
+        actor: str
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, Commitment)
+            aggregate.released_on = self.date
+
+    class Closed(Aggregate.Event):
+        """The loop was closed on ``date``, optionally with the ``result``
+        (met, missed, unknown) and a result value."""
+
+        date: date
+        result: str | None
+        value: float | None
+        note: str | None
+        actor: str
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, Commitment)
+            aggregate.closed_on = self.date
+            aggregate.result = self.result
+
+    def __init__(
+        self,
+        rep: str,
+        manager: str,
+        owner: str,
+        focus: str,
+        behavior: str,
+        measure: str,
+        target: float | None,
+        period: str | None,
+        unit: str | None,
+        metric: str | None,
+        baseline: float | None,
+        start: date,
+        due: date,
+        hypothesis: str | None,
+        expect_metric: str | None,
+        expect_at_least: float | None,
+        session_id: UUID | None,
+        supports: UUID | None,
+        kept_at: float,
+        partial_at: float,
+        focus_cap_override: str | None,
+        on: date,
+        actor: str,
+    ) -> None:
+        self.rep = rep
+        self.manager = manager
+        self.owner = owner
+        self.focus = focus
+        self.measure = measure
+        self.unit = unit
+        self.metric = metric
+        self.baseline = baseline
+        self.start = start
+        self.hypothesis = hypothesis
+        self.expect_metric = expect_metric
+        self.expect_at_least = expect_at_least
+        self.session_id = session_id
+        self.supports = supports
+        self.kept_at = kept_at
+        self.partial_at = partial_at
+        self.focus_cap_override = focus_cap_override
+        self.agreed_on = on
+        self.terms = Terms(behavior=behavior, target=target, period=period, due=due)
+        self.check_ins: list[CheckInState] = []
+        self.closed_on: date | None = None
+        self.released_on: date | None = None
+        self.result: str | None = None
+
+    # -- queries ---------------------------------------------------------
+
+    @property
+    def is_active(self) -> bool:
+        """Open or overdue: neither closed nor released."""
+        return self.closed_on is None and self.released_on is None
+
+    @property
+    def state_word(self) -> str:
+        if self.closed_on is not None:
+            return f"closed on {self.closed_on}"
+        if self.released_on is not None:
+            return f"released on {self.released_on}"
+        return "open"
+
+    def _require_active(self, verb: str) -> None:
+        if not self.is_active:
+            raise CommitmentNotOpen(f"cannot {verb}: commitment {self.id} is {self.state_word}")
+
+    # -- commands --------------------------------------------------------
+
+    @classmethod
+    def agree(cls, *, at: datetime, **fields: Any) -> Commitment:
+        if fields["due"] < fields["start"]:
+            raise InvalidInput(f"due {fields['due']} is before start {fields['start']}")
+        return cls._create(cls.Agreed, id=uuid4(), timestamp=at, **fields)
+
+    def check_supportable_by(self, rep: str) -> None:
+        """Refuse unless this is a rep-owned commitment of ``rep``."""
+        if self.owner != "rep" or self.rep != rep:
+            raise InvalidSupport(
+                f"supports: {self.id} is a {self.owner}-owned commitment of {self.rep!r}, "
+                f"not a rep-owned commitment of {rep!r}"
+            )
+
+    def record_check_in(
+        self,
+        *,
+        at: datetime,
+        date: date,
+        actual: float | None,
+        done: bool | None,
+        note: str | None,
+        actor: str,
+    ) -> None:
+        self._require_active("check in")
+        if date < self.start:
+            raise DateOutOfRange(f"check-in date {date} is before the start {self.start}")
+        self._require_measure(actual, done)
+        self.trigger_event(
+            self.CheckInRecorded,
+            timestamp=at,
+            date=date,
+            actual=actual,
+            done=done,
+            note=note,
+            actor=actor,
+        )
+
+    def correct_check_in(
+        self,
+        *,
+        at: datetime,
+        number: int,
+        actual: float | None,
+        done: bool | None,
+        reason: str,
+        actor: str,
+    ) -> None:
+        if not 1 <= number <= len(self.check_ins):
+            raise NotFound(
+                f"check-in {number} does not exist: commitment {self.id} "
+                f"has {len(self.check_ins)} check-in(s)"
+            )
+        self._require_measure(actual, done)
+        self.trigger_event(
+            self.CheckInCorrected,
+            timestamp=at,
+            check_in=number,
+            date=self.check_ins[number - 1].date,
+            actual=actual,
+            done=done,
+            reason=reason,
+            actor=actor,
+        )
+
+    def revise(
+        self,
+        *,
+        at: datetime,
+        date: date,
+        reason: str,
+        target: float | None,
+        period: str | None,
+        due: date | None,
+        behavior: str | None,
+        actor: str,
+    ) -> None:
+        self._require_active("revise")
+        if date > self.terms.due:
+            raise RevisionAfterDue(
+                f"cannot revise on {date}: the due date {self.terms.due} has passed; "
+                "close it (broken) or release it instead"
+            )
+        if date < self.agreed_on:
+            raise DateOutOfRange(f"revision date {date} is before the agreement ({self.agreed_on})")
+        if (target is not None or period is not None) and self.measure == "done":
+            raise InvalidInput("a done commitment has no target or period to revise")
+        if due is not None and due < self.start:
+            raise InvalidInput(f"due {due} is before start {self.start}")
+        self.trigger_event(
+            self.Revised,
+            timestamp=at,
+            date=date,
+            reason=reason,
+            target=target,
+            period=period,
+            due=due,
+            behavior=behavior,
+            actor=actor,
+        )
+
+    def release(self, *, at: datetime, date: date, reason: str, actor: str) -> None:
+        self._require_active("release")
+        if date < self.agreed_on:
+            raise DateOutOfRange(f"release date {date} is before the agreement ({self.agreed_on})")
+        self.trigger_event(self.Released, timestamp=at, date=date, reason=reason, actor=actor)
+
+    def close(
+        self,
+        *,
+        at: datetime,
+        date: date,
+        result: str | None,
+        value: float | None,
+        note: str | None,
+        actor: str,
+    ) -> None:
+        self._require_active("close")
+        if date < self.start:
+            raise DateOutOfRange(f"close date {date} is before the start {self.start}")
+        self.trigger_event(
+            self.Closed,
+            timestamp=at,
+            date=date,
+            result=result,
+            value=value,
+            note=note,
+            actor=actor,
+        )
+
+    def _require_measure(self, actual: float | None, done: bool | None) -> None:
+        if self.measure == "count" and actual is None:
+            raise InvalidInput("this commitment counts an amount: give --actual N")
+        if self.measure == "done" and done is None:
+            raise InvalidInput("this commitment is a one-off action: give --done")
+
+
+class RepWorkload(Aggregate):
+    """The rep's open rep-owned commitments and their focus areas: the
+    consistency boundary of the focus cap (SPEC §3). Two agreements for one
+    rep racing each other conflict here, so the cap cannot be slipped past."""
+
+    class Started(Aggregate.Created):
+        """The ledger began tracking this rep's workload."""
+
+        rep: str
+        actor: str
+
+    class CommitmentTaken(Aggregate.Event):
+        """A rep-owned commitment in ``focus`` became open for the rep."""
+
+        commitment_id: UUID
+        focus: str
+        actor: str
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, RepWorkload)
+            aggregate.active[self.commitment_id] = self.focus
+
+    class CommitmentEnded(Aggregate.Event):
+        """A rep-owned commitment was closed or released; it no longer
+        counts towards the focus cap."""
+
+        commitment_id: UUID
+        actor: str
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, RepWorkload)
+            aggregate.active.pop(self.commitment_id, None)
+
+    def __init__(self, rep: str, actor: str) -> None:
+        self.rep = rep
+        self.active: dict[UUID, str] = {}
+
+    @classmethod
+    def start(cls, *, at: datetime, rep: str, actor: str) -> RepWorkload:
+        return cls._create(cls.Started, id=workload_id(rep), timestamp=at, rep=rep, actor=actor)
+
+    @property
+    def focus_areas(self) -> set[str]:
+        return set(self.active.values())
+
+    def take(self, *, at: datetime, commitment_id: UUID, focus: str, actor: str) -> None:
+        self.trigger_event(
+            self.CommitmentTaken,
+            timestamp=at,
+            commitment_id=commitment_id,
+            focus=focus,
+            actor=actor,
+        )
+
+    def end(self, *, at: datetime, commitment_id: UUID, actor: str) -> None:
+        if commitment_id in self.active:
+            self.trigger_event(
+                self.CommitmentEnded, timestamp=at, commitment_id=commitment_id, actor=actor
+            )
+
+
+class Activity(Aggregate):
+    """One row of CRM activity. Its id derives from (metric, source id), so
+    the same row imported twice is one event."""
+
+    class Recorded(Aggregate.Created):
+        """The rep did ``value`` of ``metric`` on ``date``; ``source_id`` is
+        the row's id in the source system (or a stable hash of the row)."""
+
+        rep: str
+        metric: str
+        date: date
+        value: float
+        source_id: str
+        actor: str
+
+    def __init__(
+        self, rep: str, metric: str, date: date, value: float, source_id: str, actor: str
+    ) -> None:
+        self.rep = rep
+        self.metric = metric
+        self.date = date
+        self.value = value
+        self.source_id = source_id
+
+    @classmethod
+    def record(cls, *, at: datetime, **fields: Any) -> Activity:
+        return cls._create(
+            cls.Recorded,
+            id=activity_id(fields["metric"], fields["source_id"]),
+            timestamp=at,
+            **fields,
+        )
+
+
+EVENT_CLASSES: tuple[type[Aggregate.Event], ...] = (
+    CoachingSession.Held,
+    Commitment.Agreed,
+    Commitment.CheckInRecorded,
+    Commitment.CheckInCorrected,
+    Commitment.Revised,
+    Commitment.Released,
+    Commitment.Closed,
+    RepWorkload.Started,
+    RepWorkload.CommitmentTaken,
+    RepWorkload.CommitmentEnded,
+    Activity.Recorded,
+)

@@ -1,0 +1,151 @@
+"""How events become stored records, and where the store lives.
+
+Stored state is plain JSON: pydantic dumps each event dataclass in JSON mode
+(dates as ``YYYY-MM-DD``, timestamps as ISO 8601 UTC, ids as strings), so the
+export format, the projections and third-party tools read it without any
+eventsourcing-specific encoding. Decoding validates the state with the same
+pydantic adapter, after any upcasting (``class_version``).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlparse
+
+from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
+from eventsourcing.utils import get_topic, resolve_topic
+from pydantic import TypeAdapter
+
+from .errors import InvalidInput
+
+DEFAULT_DB = "commitments.db"
+
+
+class PlainJSONTranscoder(Transcoder):
+    """Compact UTF-8 JSON, nothing else: the state is already plain."""
+
+    def encode(self, obj: Any) -> bytes:
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+    def decode(self, data: bytes) -> Any:
+        return json.loads(data)
+
+
+@cache
+def adapter(cls: type) -> TypeAdapter[Any]:
+    """The pydantic adapter of one event class (built once, on first use)."""
+    return TypeAdapter(cls)
+
+
+def event_state(event: Any) -> dict[str, Any]:
+    """An event's stored state: JSON-mode dump without id and version."""
+    cls = type(event)
+    state: dict[str, Any] = adapter(cls).dump_python(event, mode="json")
+    del state["originator_id"], state["originator_version"]
+    class_version = getattr(cls, "class_version", 1)
+    if class_version > 1:
+        state["class_version"] = class_version
+    return state
+
+
+def upcast(cls: type, state: dict[str, Any]) -> dict[str, Any]:
+    """Bring an older event state up to the class's current version."""
+    class_version = getattr(cls, "class_version", 1)
+    from_version = state.pop("class_version", 1)
+    while from_version < class_version:
+        getattr(cls, f"upcast_v{from_version}_v{from_version + 1}")(state)
+        from_version += 1
+    return state
+
+
+def build_event(topic: str, originator_id: Any, version: int, state: dict[str, Any]) -> Any:
+    """Validate a stored state into its event object."""
+    cls = resolve_topic(topic)
+    state = upcast(cls, dict(state))
+    state["originator_id"] = originator_id
+    state["originator_version"] = version
+    return adapter(cls).validate_python(state)
+
+
+class PydanticMapper(Mapper):
+    """eventsourcing mapper that stores events as plain, pydantic-validated JSON."""
+
+    def to_stored_event(self, domain_event: Any) -> StoredEvent:
+        state = self.transcoder.encode(event_state(domain_event))
+        if self.compressor:
+            state = self.compressor.compress(state)
+        if self.cipher:
+            state = self.cipher.encrypt(state)
+        return StoredEvent(
+            originator_id=domain_event.originator_id,
+            originator_version=domain_event.originator_version,
+            topic=get_topic(type(domain_event)),
+            state=state,
+        )
+
+    def to_domain_event(self, stored_event: StoredEvent) -> Any:
+        state = stored_event.state
+        if self.cipher:
+            state = self.cipher.decrypt(state)
+        if self.compressor:
+            state = self.compressor.decompress(state)
+        return build_event(
+            stored_event.topic,
+            stored_event.originator_id,
+            stored_event.originator_version,
+            self.transcoder.decode(state),
+        )
+
+
+def is_postgres(db: str) -> bool:
+    return db.startswith(("postgresql://", "postgres://"))
+
+
+def store_env(db: str, *, create_table: bool = True) -> dict[str, str]:
+    """eventsourcing settings for ``--db``: a SQLite path or a PostgreSQL URL.
+
+    A PostgreSQL URL may carry ``?schema=NAME`` to keep the tables in a schema.
+    """
+    env = {
+        "MAPPER_TOPIC": get_topic(PydanticMapper),
+        "TRANSCODER_TOPIC": get_topic(PlainJSONTranscoder),
+        "CREATE_TABLE": "y" if create_table else "n",
+    }
+    if is_postgres(db):
+        url = urlparse(db)
+        if not url.path.strip("/"):
+            raise InvalidInput(f"--db: {redact(db)} names no database")
+        query = parse_qs(url.query)
+        env.update(
+            PERSISTENCE_MODULE="eventsourcing.postgres",
+            POSTGRES_DBNAME=unquote(url.path.lstrip("/")),
+            POSTGRES_HOST=url.hostname or "localhost",
+            POSTGRES_PORT=str(url.port or 5432),
+            POSTGRES_USER=unquote(url.username or ""),
+            POSTGRES_PASSWORD=unquote(url.password or ""),
+            POSTGRES_CONNECT_TIMEOUT="5",
+            POSTGRES_POOL_SIZE="2",
+            POSTGRES_MAX_OVERFLOW="4",
+        )
+        if query.get("schema"):
+            env["POSTGRES_SCHEMA"] = query["schema"][0]
+        return env
+    if "://" in db:
+        raise InvalidInput(f"--db: {redact(db)} is neither a file path nor a postgresql:// URL")
+    env.update(
+        PERSISTENCE_MODULE="eventsourcing.sqlite",
+        SQLITE_DBNAME=db,
+        SQLITE_LOCK_TIMEOUT="10",
+    )
+    return env
+
+
+def redact(db: str) -> str:
+    """The URL without its password, for messages."""
+    if is_postgres(db):
+        url = urlparse(db)
+        if url.password:
+            return db.replace(f":{url.password}@", ":***@")
+    return db

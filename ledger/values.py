@@ -1,0 +1,91 @@
+"""Validated values of the domain (SPEC §2), as pydantic types.
+
+Every command's input passes through :func:`validate` with one of the models
+in :mod:`ledger.commands`; a failure becomes :class:`~ledger.errors.InvalidInput`
+with a one-line message naming the field.
+"""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BeforeValidator, Field
+
+from .errors import InvalidInput
+
+Owner = Literal["rep", "manager"]
+Period = Literal["day", "week", "month", "window"]
+Result = Literal["met", "missed", "unknown"]
+PERIOD_DAYS = {"day": 1, "week": 7, "month": 30}
+
+MAX_TEXT = 2000
+
+
+def _no_control(value: str) -> str:
+    for ch in value:
+        if unicodedata.category(ch) == "Cc" and ch not in "\n\t":
+            raise ValueError("must not contain control characters")
+    return value
+
+
+def _person(value: object) -> object:
+    if isinstance(value, str):
+        value = value.strip()
+        if any(unicodedata.category(ch) == "Cc" for ch in value):
+            raise ValueError("must not contain control characters")
+    return value
+
+
+def _label(value: object) -> object:
+    if isinstance(value, str):
+        value = value.strip()
+        if any(unicodedata.category(ch) == "Cc" for ch in value):
+            raise ValueError("must not contain control characters")
+    return value
+
+
+def _finite(value: float) -> float:
+    if not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    return value
+
+
+def _strict_date(value: object) -> object:
+    """Accept only ISO ``YYYY-MM-DD`` strings (or real dates)."""
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value) if len(value) == 10 else _bad_date(value)
+        except ValueError:
+            _bad_date(value)
+    return value
+
+
+def _bad_date(value: str) -> date:
+    raise ValueError(f"{value!r} is not a date in YYYY-MM-DD form")
+
+
+PersonId = Annotated[str, BeforeValidator(_person), Field(min_length=1, max_length=100)]
+Label = Annotated[str, BeforeValidator(_label), Field(min_length=1, max_length=100)]
+Text = Annotated[str, AfterValidator(_no_control), Field(max_length=MAX_TEXT)]
+Reason = Annotated[str, AfterValidator(_no_control), Field(min_length=1, max_length=MAX_TEXT)]
+Amount = Annotated[float, AfterValidator(_finite), Field(ge=0)]
+Fraction = Annotated[float, AfterValidator(_finite), Field(gt=0, le=10)]
+BusinessDate = Annotated[date, BeforeValidator(_strict_date)]
+
+
+def parse_date(value: str, what: str = "date") -> date:
+    """Parse an ISO date or raise :class:`InvalidInput`."""
+    try:
+        if len(value) != 10:
+            raise ValueError
+        return date.fromisoformat(value)
+    except (ValueError, TypeError):
+        raise InvalidInput(f"{what}: {value!r} is not a date in YYYY-MM-DD form") from None
+
+
+def period_days(period: str, window_days: int) -> int:
+    """Days in one measuring period (SPEC §4); ``window`` is the whole window."""
+    return window_days if period == "window" else PERIOD_DAYS[period]

@@ -1,0 +1,92 @@
+"""Shared fixtures: one suite, two backends.
+
+Every test that takes ``db`` runs on embedded SQLite and on PostgreSQL. The
+PostgreSQL half needs ``COMMITMENTS_TEST_POSTGRES`` (a ``postgresql://`` URL;
+``.ci/run`` sets it); without it those tests skip with that reason, and with
+it and no server they fail. Each PostgreSQL test gets a schema of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+PG_ENV = "COMMITMENTS_TEST_POSTGRES"
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+CRM = SHARED / "data" / "crm"
+
+
+def postgres_url() -> str | None:
+    return os.environ.get(PG_ENV) or None
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty ledger location: a SQLite path or a PostgreSQL URL with its own schema."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "ledger.db")
+        return
+    url = postgres_url()
+    if url is None:
+        pytest.skip(f"PostgreSQL tests skipped: set {PG_ENV}=postgresql://user@host:port/db")
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    sep = "&" if "?" in url else "?"
+    yield f"{url}{sep}schema={schema}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture
+def sqlite_db(tmp_path: Path) -> str:
+    """A fresh SQLite ledger path, for tests about the embedded default only."""
+    return str(tmp_path / "ledger.db")
+
+
+@dataclass
+class Cli:
+    """Runs ``commitments`` in-process against one ledger."""
+
+    db: str
+    views: str
+    actor: str = "tester"
+
+    def __call__(self, *args: str, input: str | None = None) -> Result:
+        from cli.main import cli
+
+        runner = CliRunner()
+        return runner.invoke(
+            cli,
+            ["--db", self.db, "--views", self.views, "--actor", self.actor, *args],
+            input=input,
+            catch_exceptions=False,
+        )
+
+    def ok(self, *args: str, input: str | None = None) -> str:
+        result = self(*args, input=input)
+        assert result.exit_code == 0, (result.exit_code, result.stderr)
+        return result.stdout.strip()
+
+
+@pytest.fixture
+def cli(db: str, tmp_path: Path) -> Cli:
+    return Cli(db=db, views=str(tmp_path / "views.db"))
+
+
+def event_count(db: str) -> int:
+    from ledger.application import Ledger
+
+    ledger = Ledger.open(db)
+    try:
+        return ledger.event_count()
+    finally:
+        ledger.close()
