@@ -1,0 +1,308 @@
+"""The rules of SPEC §4, from facts to verdicts, as plain functions.
+
+Everything here is pure: the caller (the read model, or a report tool
+replaying an export) gathers a commitment's facts *as of* a transaction time
+and *on* a business date, and passes a ``metric_sum`` that totals the rep's
+activity of one metric over a date range. Every command that reports a
+verdict goes through :func:`evaluate`, :func:`apply_blocking` and
+:func:`rep_signal`, so ``show``, ``list``, ``history`` and the reports agree.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+
+from .values import period_days
+
+MetricSum = Callable[[str, date, date], float]
+"""``metric_sum(metric, first, last)``: the rep's activity total in [first, last]."""
+
+# Statuses
+OPEN, OVERDUE, RELEASED, CLOSED = "open", "overdue", "released", "closed"
+# Follow-through
+KEPT, PARTIAL, BROKEN = "kept", "partial", "broken"
+# Results
+MET, MISSED, UNKNOWN = "met", "missed", "unknown"
+# Verdicts (besides open, overdue, released, kept, partial, broken)
+SUCCEEDED, HONEST_MISS, BLOCKED = "succeeded", "honest_miss", "blocked"
+
+VERDICTS = (OPEN, OVERDUE, RELEASED, SUCCEEDED, HONEST_MISS, KEPT, PARTIAL, BROKEN, BLOCKED)
+SIGNALS = ("will_concern", "first_warning", "skill_gap", "on_track", "insufficient_data")
+DEFAULT_WINDOW_DAYS = 90
+
+
+@dataclass(frozen=True)
+class CheckIn:
+    """A check-in as of (T, D), corrections applied."""
+
+    number: int
+    date: date
+    actual: float | None = None
+    done: bool | None = None
+
+
+@dataclass(frozen=True)
+class Close:
+    date: date
+    result: str | None = None
+    value: float | None = None
+
+
+@dataclass(frozen=True)
+class CommitmentFacts:
+    """What the ledger knew of one commitment as of T, on D (latest terms applied)."""
+
+    id: str
+    rep: str
+    manager: str
+    owner: str
+    focus: str
+    behavior: str
+    measure: str  # "count" or "done"
+    start: date
+    due: date
+    target: float | None = None
+    period: str | None = None
+    unit: str | None = None
+    metric: str | None = None
+    baseline: float | None = None
+    kept_at: float = 0.9
+    partial_at: float = 0.5
+    hypothesis: str | None = None
+    expect_metric: str | None = None
+    expect_at_least: float | None = None
+    supports: str | None = None
+    session_id: str | None = None
+    focus_cap_override: str | None = None
+    check_ins: tuple[CheckIn, ...] = ()
+    closed: Close | None = None
+    released: date | None = None
+
+
+@dataclass(frozen=True)
+class Pace:
+    """Progress of an open commitment: actual so far against expected so far."""
+
+    expected_so_far: float
+    actual_so_far: float
+    ratio: float | None
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The verdict of one commitment and every number behind it."""
+
+    id: str
+    status: str
+    window_days: int
+    expected: float | None
+    actual: float
+    ratio: float
+    follow_through: str | None
+    result: str | None
+    verdict: str
+    pace: Pace | None = None
+    blocked_by: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class Reason:
+    id: str
+    verdict: str
+
+
+@dataclass(frozen=True)
+class Signal:
+    """A rep's signal over the trailing window, with the commitments that decided it."""
+
+    signal: str
+    reasons: tuple[Reason, ...]
+    follow_through_rate: float | None
+    closed_in_window: int
+
+
+def window_days(start: date, due: date) -> int:
+    return (due - start).days + 1
+
+
+def expected_amount(target: float, period: str, start: date, due: date) -> float:
+    """``target × window_days / period_days`` (SPEC §4)."""
+    days = window_days(start, due)
+    return target * days / period_days(period, days)
+
+
+def actual_amount(facts: CommitmentFacts, metric_sum: MetricSum) -> float:
+    """Metric activity in [start, due] if the commitment names a metric, else its check-ins'."""
+    if facts.metric:
+        return float(metric_sum(facts.metric, facts.start, facts.due))
+    return float(
+        sum(
+            c.actual
+            for c in facts.check_ins
+            if c.actual is not None and facts.start <= c.date <= facts.due
+        )
+    )
+
+
+def ratio_of(facts: CommitmentFacts, metric_sum: MetricSum) -> tuple[float | None, float, float]:
+    """(expected, actual, follow-through ratio)."""
+    if facts.measure == "done":
+        done = any(c.done for c in facts.check_ins)
+        return None, 1.0 if done else 0.0, 1.0 if done else 0.0
+    assert facts.target is not None and facts.period is not None
+    expected = expected_amount(facts.target, facts.period, facts.start, facts.due)
+    actual = actual_amount(facts, metric_sum)
+    ratio = actual / expected if expected > 0 else 1.0
+    return expected, actual, ratio
+
+
+def follow_through(ratio: float, kept_at: float, partial_at: float) -> str:
+    if ratio >= kept_at:
+        return KEPT
+    if ratio >= partial_at:
+        return PARTIAL
+    return BROKEN
+
+
+def result_of(facts: CommitmentFacts, metric_sum: MetricSum) -> str:
+    """The close's result if given; else the hypothesis' metric against its threshold."""
+    if facts.closed is not None and facts.closed.result:
+        return facts.closed.result
+    if facts.expect_metric and facts.expect_at_least is not None:
+        total = metric_sum(facts.expect_metric, facts.start, facts.due)
+        return MET if total >= facts.expect_at_least else MISSED
+    return UNKNOWN
+
+
+def status_of(facts: CommitmentFacts, today: date) -> str:
+    if facts.released is not None:
+        return RELEASED
+    if facts.closed is not None:
+        return CLOSED
+    return OVERDUE if today > facts.due else OPEN
+
+
+def verdict_of(status: str, follow: str | None, result: str | None) -> str:
+    """The verdict table of SPEC §4, before blocking is applied."""
+    if status != CLOSED:
+        return status
+    if follow == KEPT:
+        return {MET: SUCCEEDED, MISSED: HONEST_MISS}.get(result or UNKNOWN, KEPT)
+    return follow or BROKEN
+
+
+def pace_of(facts: CommitmentFacts, today: date, actual: float) -> Pace | None:
+    """Expected so far (pro rata to today) against actual so far, for count measures."""
+    if facts.measure != "count" or facts.target is None or facts.period is None:
+        return None
+    elapsed = max(0, min(window_days(facts.start, today), window_days(facts.start, facts.due)))
+    days = window_days(facts.start, facts.due)
+    expected = facts.target * elapsed / period_days(facts.period, days)
+    return Pace(expected, actual, actual / expected if expected > 0 else None)
+
+
+def evaluate(facts: CommitmentFacts, today: date, metric_sum: MetricSum) -> Evaluation:
+    """Status, amounts, follow-through, result and verdict of one commitment."""
+    status = status_of(facts, today)
+    expected, actual, ratio = ratio_of(facts, metric_sum)
+    follow = result = None
+    if status == CLOSED:
+        follow = follow_through(ratio, facts.kept_at, facts.partial_at)
+        result = result_of(facts, metric_sum)
+    pace = pace_of(facts, today, actual) if status in (OPEN, OVERDUE) else None
+    return Evaluation(
+        id=facts.id,
+        status=status,
+        window_days=window_days(facts.start, facts.due),
+        expected=expected,
+        actual=actual,
+        ratio=ratio,
+        follow_through=follow,
+        result=result,
+        verdict=verdict_of(status, follow, result),
+        pace=pace,
+    )
+
+
+def apply_blocking(
+    evaluations: Mapping[str, Evaluation], facts: Mapping[str, CommitmentFacts]
+) -> dict[str, Evaluation]:
+    """A partial or broken rep commitment whose supporting manager commitment is
+    itself broken or partial is ``blocked``; the manager's commitment keeps its verdict."""
+    supporters: dict[str, list[str]] = {}
+    for f in facts.values():
+        if f.owner == "manager" and f.supports and f.id in evaluations:
+            supporters.setdefault(f.supports, []).append(f.id)
+    out = dict(evaluations)
+    for cid, ev in evaluations.items():
+        if ev.verdict not in (PARTIAL, BROKEN) or facts[cid].owner != "rep":
+            continue
+        failing = tuple(
+            sorted(
+                s for s in supporters.get(cid, ()) if evaluations[s].verdict in (PARTIAL, BROKEN)
+            )
+        )
+        if failing:
+            out[cid] = replace(ev, verdict=BLOCKED, blocked_by=failing)
+    return out
+
+
+def in_window(close_date: date, today: date, days: int) -> bool:
+    """Close date in (today − days, today]."""
+    return today - timedelta(days=days) < close_date <= today
+
+
+def rep_signal(
+    commitments: Iterable[tuple[CommitmentFacts, Evaluation]],
+    today: date,
+    days: int = DEFAULT_WINDOW_DAYS,
+) -> Signal:
+    """SPEC §4 rep signal over rep-owned commitments closed in the trailing window."""
+    closed = sorted(
+        (
+            (f.closed.date, f.id, e.verdict)
+            for f, e in commitments
+            if f.owner == "rep" and f.closed is not None and e.status == CLOSED
+            if in_window(f.closed.date, today, days)
+        ),
+    )
+    counts = Counter(v for _, _, v in closed)
+
+    def reasons(*verdicts: str) -> tuple[Reason, ...]:
+        return tuple(Reason(cid, v) for _, cid, v in closed if v in verdicts)
+
+    good = counts[SUCCEEDED] + counts[KEPT] + counts[HONEST_MISS]
+    denominator = good + counts[PARTIAL] + counts[BROKEN]
+    rate = good / denominator if denominator else None
+    if counts[BROKEN] >= 2:
+        signal, why = "will_concern", reasons(BROKEN)
+    elif counts[BROKEN] == 1:
+        signal, why = "first_warning", reasons(BROKEN)
+    elif counts[HONEST_MISS] >= 2 and counts[HONEST_MISS] > counts[SUCCEEDED]:
+        signal, why = "skill_gap", reasons(HONEST_MISS, SUCCEEDED)
+    elif counts[SUCCEEDED] + counts[KEPT] + counts[HONEST_MISS] + counts[PARTIAL]:
+        signal, why = "on_track", reasons(SUCCEEDED, KEPT, HONEST_MISS, PARTIAL)
+    else:
+        signal, why = "insufficient_data", ()
+    return Signal(signal, why, rate, len(closed))
+
+
+def focus_load(commitments: Iterable[tuple[CommitmentFacts, Evaluation]]) -> int:
+    """Distinct focus areas of the rep's open or overdue rep-owned commitments."""
+    return len(
+        {f.focus for f, e in commitments if f.owner == "rep" and e.status in (OPEN, OVERDUE)}
+    )
+
+
+def is_overloaded(load: int) -> bool:
+    return load > 2
+
+
+def verdict_counts(evaluations: Iterable[Evaluation]) -> dict[str, int]:
+    """Counts of every verdict (zeros included), in SPEC §5 order."""
+    counts = Counter(e.verdict for e in evaluations)
+    order = (OPEN, OVERDUE, RELEASED, SUCCEEDED, HONEST_MISS, KEPT, PARTIAL, BROKEN, BLOCKED)
+    return {v: counts.get(v, 0) for v in order}
