@@ -79,9 +79,7 @@ def session_record(env: Env, rep: str, manager: str, on: str, **values: Any) -> 
 @click.option("--override-focus-cap", metavar="REASON", help="Allow a third focus area; why.")
 @click.option("--on", "on", type=DATE, help="Date of the agreement [default: start].")
 @pass_env
-def agree(
-    env: Env, session_ref: str | None, supports_ref: str | None, **values: Any
-) -> None:
+def agree(env: Env, session_ref: str | None, supports_ref: str | None, **values: Any) -> None:
     """Agree a commitment; prints its id.
 
     \b

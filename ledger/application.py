@@ -72,7 +72,9 @@ class Ledger(Application):
         try:
             return cls(env, clock=clock, db=db)
         except (PersistenceError, OSError) as exc:
-            raise StorageUnavailable(f"cannot open the ledger at {redact(db)}: {_one_line(exc)}") from None
+            raise StorageUnavailable(
+                f"cannot open the ledger at {redact(db)}: {_one_line(exc)}"
+            ) from None
 
     # -- writing ---------------------------------------------------------
 
@@ -88,7 +90,7 @@ class Ledger(Application):
 
     def _get(self, aggregate_id: UUID, kind: type[Any], what: str) -> Any:
         try:
-            aggregate = self.repository.get(aggregate_id)
+            aggregate: Any = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             raise NotFound(f"no {what} with id {aggregate_id}") from None
         if not isinstance(aggregate, kind):
@@ -170,7 +172,7 @@ class Ledger(Application):
 
     def workload(self, rep: str) -> RepWorkload | None:
         try:
-            aggregate = self.repository.get(workload_id(rep))
+            aggregate: Any = self.repository.get(workload_id(rep))
         except AggregateNotFoundError:
             return None
         assert isinstance(aggregate, RepWorkload)

@@ -10,6 +10,7 @@ renaming one needs ``eventsourcing.utils.register_topic``.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -187,7 +188,7 @@ class Commitment(Aggregate):
         reason: str
         target: float | None
         period: str | None
-        due: date | None
+        due: dt.date | None
         behavior: str | None
         actor: str
 

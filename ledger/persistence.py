@@ -10,7 +10,6 @@ pydantic adapter, after any upcasting (``class_version``).
 from __future__ import annotations
 
 import json
-from functools import cache
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
@@ -33,10 +32,15 @@ class PlainJSONTranscoder(Transcoder):
         return json.loads(data)
 
 
-@cache
-def adapter(cls: type) -> TypeAdapter[Any]:
+def adapter(cls: Any) -> TypeAdapter[Any]:
     """The pydantic adapter of one event class (built once, on first use)."""
-    return TypeAdapter(cls)
+    found = _ADAPTERS.get(cls)
+    if found is None:
+        found = _ADAPTERS[cls] = TypeAdapter(cls)
+    return found
+
+
+_ADAPTERS: dict[Any, TypeAdapter[Any]] = {}
 
 
 def event_state(event: Any) -> dict[str, Any]:

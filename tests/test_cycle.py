@@ -7,11 +7,38 @@ from tests.conftest import Cli, event_count
 
 
 def test_a_coaching_cycle_is_stored_as_one_event_per_step(cli: Cli) -> None:
-    sid = cli.ok("session", "record", "--rep", "alice", "--manager", "bob", "--on", "2026-01-05",
-                 "--prepared", "--focus", "prospecting")
-    cid = cli.ok("agree", "--rep", "alice", "--manager", "bob", "--focus", "prospecting",
-                 "--behavior", "outbound calls", "--target", "10", "--per", "week",
-                 "--start", "2026-01-05", "--session", sid[:8])
+    sid = cli.ok(
+        "session",
+        "record",
+        "--rep",
+        "alice",
+        "--manager",
+        "bob",
+        "--on",
+        "2026-01-05",
+        "--prepared",
+        "--focus",
+        "prospecting",
+    )
+    cid = cli.ok(
+        "agree",
+        "--rep",
+        "alice",
+        "--manager",
+        "bob",
+        "--focus",
+        "prospecting",
+        "--behavior",
+        "outbound calls",
+        "--target",
+        "10",
+        "--per",
+        "week",
+        "--start",
+        "2026-01-05",
+        "--session",
+        sid[:8],
+    )
     assert len(cid) == 36
     for day, n in (("2026-01-11", 9), ("2026-01-18", 10), ("2026-01-25", 12)):
         cli.ok("check-in", cid[:6], "--on", day, "--actual", str(n))
