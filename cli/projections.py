@@ -1,0 +1,93 @@
+"""``commitments projections``: where the read model stands, and rebuilding it."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import click
+
+from .context import Env
+
+pass_env = click.make_pass_decorator(Env)
+
+
+@click.group()
+def projections() -> None:
+    """The read model (SQLite tables rebuilt from the ledger's events).
+
+    \b
+    Example:
+      commitments projections status
+      commitments projections rebuild
+    """
+
+
+@projections.command()
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@pass_env
+def status(env: Env, fmt: str) -> None:
+    """Position, lag behind the ledger, and the size of every table (does not catch up).
+
+    \b
+    Example:
+      commitments projections status --format json
+    """
+    from projections.catchup import status as read_status
+
+    st = read_status(env.ledger(), env.views_path)
+    if fmt == "json":
+        obj = {
+            "views": st.views_path,
+            "position": st.position,
+            "head": st.head,
+            "lag": st.lag,
+            "tables": st.tables,
+        }
+        click.echo(json.dumps(obj, indent=2))
+        return
+    click.echo(f"views:    {st.views_path}")
+    click.echo(f"position: {st.position}")
+    click.echo(f"head:     {st.head}")
+    click.echo(f"lag:      {st.lag}")
+    width = max(len(n) for n in st.tables)
+    for name, count in st.tables.items():
+        click.echo(f"  {name.ljust(width)}  {count:>10}")
+
+
+@projections.command()
+@click.option(
+    "--page-size",
+    type=click.IntRange(min=1),
+    default=2000,
+    show_default=True,
+    help="Notifications per transaction.",
+)
+@pass_env
+def rebuild(env: Env, page_size: int) -> None:
+    """Drop every read-model table and replay the whole ledger.
+
+    \b
+    Example:
+      commitments projections rebuild
+    """
+    from projections.catchup import max_position
+    from projections.catchup import rebuild as do_rebuild
+
+    ledger = env.ledger()
+    started = time.perf_counter()
+    if sys.stderr.isatty():
+        total = max_position(ledger)
+        with click.progressbar(length=total, label="rebuilding", file=sys.stderr) as bar:
+            count = do_rebuild(ledger, env.views_path, page_size=page_size, progress=bar.update)
+    else:
+        count = do_rebuild(ledger, env.views_path, page_size=page_size)
+    elapsed = time.perf_counter() - started
+    rate = count / elapsed if elapsed > 0 else 0.0
+    click.echo(
+        f"rebuilt {env.views_path} from {count} events in {elapsed:.2f}s ({rate:,.0f} events/s)",
+        err=True,
+    )

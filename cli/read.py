@@ -1,0 +1,421 @@
+"""Read commands: ``show``, ``list`` and ``history``.
+
+Each catches the read model up first (a no-op when nothing is new), then asks
+:mod:`projections.query`, which judges with :mod:`ledger.rules`, so the three
+commands agree. Data goes to stdout in the chosen format; messages to stderr.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from .context import Env
+
+if TYPE_CHECKING:
+    from projections.catchup import Progress
+    from projections.query import History, Item, Moment, ReadModel
+
+pass_env = click.make_pass_decorator(Env)
+
+STATUSES = ("open", "overdue", "released", "closed")
+VERDICTS = (
+    "open",
+    "overdue",
+    "released",
+    "succeeded",
+    "honest_miss",
+    "kept",
+    "partial",
+    "broken",
+    "blocked",
+)
+LIST_COLUMNS = (
+    "id",
+    "rep",
+    "owner",
+    "manager",
+    "focus",
+    "behavior",
+    "target",
+    "period",
+    "metric",
+    "start",
+    "due",
+    "status",
+    "expected",
+    "actual",
+    "ratio",
+    "follow_through",
+    "result",
+    "verdict",
+    "supported_by",
+    "events",
+    "pace_expected_so_far",
+    "pace_actual_so_far",
+)
+TABLE_COLUMNS = (
+    "id",
+    "rep",
+    "owner",
+    "focus",
+    "start",
+    "due",
+    "status",
+    "expected",
+    "actual",
+    "ratio",
+    "verdict",
+)
+
+
+def as_of_options(f: Any) -> Any:
+    f = click.option(
+        "--on",
+        "on",
+        metavar="DATE",
+        help="Business date D to evaluate on (YYYY-MM-DD) [default: the date of --as-of].",
+    )(f)
+    return click.option(
+        "--as-of",
+        "as_of",
+        metavar="T",
+        help="What the ledger knew at T: a date (end of that day, UTC) or an ISO "
+        "date-time [default: now].",
+    )(f)
+
+
+@contextmanager
+def _terminal_bar(total: int) -> Iterator[Progress | None]:
+    """A click progress bar on stderr when it is a terminal and there is real work."""
+    if total < 5000 or not sys.stderr.isatty():
+        yield None
+        return
+    with click.progressbar(length=total, label="updating read model", file=sys.stderr) as bar:
+        yield bar.update
+
+
+def open_read_model(env: Env) -> ReadModel:
+    """Catch the read model up with the ledger, then open it for reading."""
+    from projections.catchup import ensure_current
+    from projections.query import ReadModel
+
+    ensure_current(env.db, env.views_path, progress_for=_terminal_bar)
+    return ReadModel(env.views_path)
+
+
+def _moment(as_of: str | None, on: str | None) -> Moment:
+    from projections.query import moment
+
+    return moment(as_of, on)
+
+
+# -- rendering ---------------------------------------------------------------
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ";".join(str(v) for v in value) or "-"
+    return str(value)
+
+
+def text_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A plain aligned table (numbers right-aligned)."""
+    cells = [[_cell(v) for v in row] for row in rows]
+    widths = [len(h) for h in headers]
+    for row in cells:
+        for i, c in enumerate(row):
+            widths[i] = max(widths[i], len(c))
+    numeric = [
+        all(isinstance(r[i], (int, float)) or r[i] is None for r in rows) and bool(rows)
+        for i in range(len(headers))
+    ]
+
+    def line(values: Sequence[str]) -> str:
+        out = [
+            v.rjust(widths[i]) if numeric[i] else v.ljust(widths[i]) for i, v in enumerate(values)
+        ]
+        return "  ".join(out).rstrip()
+
+    parts = [line(headers), line(["-" * w for w in widths])]
+    parts.extend(line(r) for r in cells)
+    return "\n".join(parts)
+
+
+def md_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    def esc(v: Any) -> str:
+        return _cell(v).replace("|", "\\|").replace("\n", " ")
+
+    out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    out.extend("| " + " | ".join(esc(v) for v in row) + " |" for row in rows)
+    return "\n".join(out)
+
+
+def flat(obj: dict[str, Any]) -> dict[str, Any]:
+    """The per-commitment object with ``pace`` spread into columns (CSV, markdown)."""
+    out = {k: v for k, v in obj.items() if k != "pace"}
+    pace = obj.get("pace") or {}
+    out["pace_expected_so_far"] = pace.get("expected_so_far")
+    out["pace_actual_so_far"] = pace.get("actual_so_far")
+    return out
+
+
+def csv_text(objs: Sequence[dict[str, Any]], columns: Sequence[str] = LIST_COLUMNS) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(columns)
+    for obj in objs:
+        row = flat(obj)
+        writer.writerow(
+            [
+                ";".join(row[c]) if isinstance(row[c], list) else ("" if row[c] is None else row[c])
+                for c in columns
+            ]
+        )
+    return buf.getvalue().rstrip("\n")
+
+
+def _json(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, indent=2)
+
+
+def render_items(items: Sequence[Item], fmt: str) -> str:
+    objs = [i.as_dict() for i in items]
+    if fmt == "json":
+        return _json(objs)
+    if fmt == "csv":
+        return csv_text(objs)
+    if fmt == "md":
+        return md_table(LIST_COLUMNS, [[flat(o)[c] for c in LIST_COLUMNS] for o in objs])
+    if not objs:
+        return "(no commitments)"
+    return text_table(TABLE_COLUMNS, [[o[c] for c in TABLE_COLUMNS] for o in objs])
+
+
+# -- show --------------------------------------------------------------------
+
+
+@click.command()
+@click.argument("commitment")
+@as_of_options
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+)
+@pass_env
+def show(env: Env, commitment: str, as_of: str | None, on: str | None, fmt: str) -> None:
+    """Show one commitment: terms, status, verdict and every event behind it.
+
+    \b
+    Example:
+      commitments show 3f2a9c
+      commitments show 3f2a9c --as-of 2026-02-01 --format json
+    """
+    at = _moment(as_of, on)
+    with open_read_model(env) as rm:
+        cid = rm.resolve(commitment)
+        item = rm.item(cid, at)
+        log = rm.log(cid, at)
+    obj = item.as_dict()
+    if fmt == "json":
+        out = {
+            "as_of": at.as_of_text,
+            "on": at.d,
+            **obj,
+            "terms": item.terms(),
+            "log": [e.as_dict() for e in log],
+        }
+        click.echo(_json(out))
+        return
+    click.echo(_show_text(obj, item.terms(), [e.as_dict() for e in log], at))
+
+
+def _show_text(
+    obj: dict[str, Any], terms: dict[str, Any], log: list[dict[str, Any]], at: Moment
+) -> str:
+    if terms["measure"] == "done":
+        measure = "done (a one-off action)"
+    else:
+        unit = f" {terms['unit']}" if terms["unit"] else ""
+        measure = f"{obj['target']}{unit} per {obj['period']}"
+        if obj["metric"]:
+            measure += f", measured by activity metric {obj['metric']!r}"
+    lines = [
+        f"commitment {obj['id']}",
+        f"  as of {at.as_of_text}, on {at.d}",
+        f"  rep {obj['rep']}, manager {obj['manager']}, owner {obj['owner']}, focus {obj['focus']}",
+        f"  behavior: {obj['behavior']}",
+        f"  measure: {measure}" + (f" (baseline {terms['baseline']})" if terms["baseline"] else ""),
+        f"  window: {obj['start']} to {obj['due']} ({terms['window_days']} days), "
+        f"kept at {terms['kept_at']}, partial at {terms['partial_at']}",
+    ]
+    if terms["hypothesis"] or terms["expect_metric"]:
+        hyp = terms["hypothesis"] or ""
+        if terms["expect_metric"]:
+            hyp += f" [{terms['expect_metric']} >= {terms['expect_at_least']}]"
+        lines.append(f"  hypothesis: {hyp.strip()}")
+    if terms["supports"]:
+        lines.append(f"  supports: {terms['supports']}")
+    if terms["focus_cap_override"]:
+        lines.append(f"  focus-cap override: {terms['focus_cap_override']}")
+    lines += [
+        f"  status: {obj['status']}    verdict: {obj['verdict']}",
+        f"  expected {_cell(obj['expected'])}, actual {_cell(obj['actual'])}, "
+        f"ratio {_cell(obj['ratio'])}, follow-through {_cell(obj['follow_through'])}, "
+        f"result {_cell(obj['result'])}",
+    ]
+    if obj["pace"]:
+        p = obj["pace"]
+        lines.append(
+            f"  pace: {_cell(p['actual_so_far'])} done of {_cell(p['expected_so_far'])} "
+            f"expected so far (ratio {_cell(p['ratio'])})"
+        )
+    if obj["supported_by"]:
+        lines.append(f"  supported by: {', '.join(obj['supported_by'])}")
+    if terms["blocked_by"]:
+        lines.append(f"  blocked by: {', '.join(terms['blocked_by'])}")
+    lines.append(f"\nevents ({len(log)}):")
+    rows = []
+    for e in log:
+        skip = ("position", "type", "date", "recorded_at", "actor")
+        details = ", ".join(
+            f"{k}={_cell(v)}" for k, v in e.items() if k not in skip and v is not None
+        )
+        rows.append([e["position"], e["type"], e["date"], e["recorded_at"], e["actor"], details])
+    lines.append(text_table(["position", "event", "date", "recorded_at", "actor", "details"], rows))
+    return "\n".join(lines)
+
+
+# -- list --------------------------------------------------------------------
+
+
+@click.command("list")
+@click.option("--rep", help="Only this rep's commitments.")
+@click.option("--manager", help="Only commitments agreed with this manager.")
+@click.option("--status", type=click.Choice(STATUSES), help="Only this status.")
+@click.option("--verdict", type=click.Choice(VERDICTS), help="Only this verdict.")
+@as_of_options
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv", "md"]),
+    default="table",
+    show_default=True,
+)
+@pass_env
+def list_(
+    env: Env,
+    rep: str | None,
+    manager: str | None,
+    status: str | None,
+    verdict: str | None,
+    as_of: str | None,
+    on: str | None,
+    fmt: str,
+) -> None:
+    """List commitments with their status and verdict.
+
+    \b
+    Example:
+      commitments list --manager bob --verdict broken
+      commitments list --rep alice --as-of 2026-03-01 --format csv
+    """
+    at = _moment(as_of, on)
+    with open_read_model(env) as rm:
+        items = rm.commitments(at, rep=rep, manager=manager)
+    if status:
+        items = [i for i in items if i.evaluation.status == status]
+    if verdict:
+        items = [i for i in items if i.evaluation.verdict == verdict]
+    click.echo(render_items(items, fmt))
+
+
+# -- history -------------------------------------------------------------------
+
+
+@click.command()
+@click.argument("rep")
+@as_of_options
+@click.option(
+    "--window-days",
+    type=click.IntRange(min=1),
+    default=90,
+    show_default=True,
+    help="Trailing window of the signal (close dates in (D - N, D]).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv", "md"]),
+    default="table",
+    show_default=True,
+)
+@pass_env
+def history(
+    env: Env, rep: str, as_of: str | None, on: str | None, window_days: int, fmt: str
+) -> None:
+    """A rep's follow-through history: signal with reasons, counts and every commitment.
+
+    \b
+    Example:
+      commitments history alice
+      commitments history alice --as-of 2026-03-01 --format json
+    """
+    at = _moment(as_of, on)
+    with open_read_model(env) as rm:
+        h = rm.history(rep.strip(), at, window_days)
+    click.echo(render_history(h, fmt))
+
+
+def render_history(h: History, fmt: str) -> str:
+    obj = h.as_dict()
+    if fmt == "json":
+        return _json(obj)
+    if fmt == "csv":
+        return csv_text(obj["commitments"])
+    reasons = ", ".join(f"{r['id']} {r['verdict']}" for r in obj["reasons"]) or "none"
+    counts = ", ".join(f"{k} {v}" for k, v in obj["counts"].items())
+    rate = _cell(obj["follow_through_rate"])
+    load = f"{obj['focus_load']}" + (" (overloaded)" if obj["overloaded"] else "")
+    if fmt == "md":
+        rows = [[flat(o)[c] for c in LIST_COLUMNS] for o in obj["commitments"]]
+        return "\n".join(
+            [
+                f"## {obj['rep']}: {obj['signal']}",
+                "",
+                f"As of {obj['as_of']}, on {obj['on']}, window {obj['window_days']} days.",
+                "",
+                f"- reasons: {reasons}",
+                f"- follow-through rate: {rate}",
+                f"- focus load: {load}",
+                f"- counts: {counts}",
+                "",
+                md_table(LIST_COLUMNS, rows),
+            ]
+        )
+    table = [[o[c] for c in TABLE_COLUMNS] for o in obj["commitments"]]
+    return "\n".join(
+        [
+            f"{obj['rep']}: {obj['signal']}  (as of {obj['as_of']}, on {obj['on']}, "
+            f"window {obj['window_days']} days)",
+            f"reasons: {reasons}",
+            f"follow-through rate: {rate}    focus load: {load}",
+            f"counts: {counts}",
+            "",
+            text_table(TABLE_COLUMNS, table) if table else "(no commitments)",
+        ]
+    )

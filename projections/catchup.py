@@ -1,0 +1,512 @@
+"""Keep the read-model tables current: catch up, rebuild, status.
+
+Catch-up pulls the ledger's notifications after the tracked position in
+pages, turns each page's raw JSON states into rows (``json.loads`` only, no
+event objects), and writes the rows and the new position in ONE SQLite
+transaction. So every event is applied exactly once, a crash loses at most
+the page in flight (and nothing of it is half-written), and several
+processes may catch up at once: the position is read inside the page's
+``BEGIN IMMEDIATE``. A full rebuild (drop, recreate, replay) and any
+sequence of catch-ups, in any page sizes, give identical tables.
+
+The tables are created and dropped with sqlite-utils from
+:mod:`projections.tables`; rows are written with ``executemany`` on the same
+connection, which is what keeps a rebuild close to the speed of a raw scan.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from .tables import BY_NAME, TABLES
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+    from ledger.application import Ledger
+
+DEFAULT_PAGE_SIZE = 2000
+Progress = Callable[[int], None]
+"""Called after each committed page with the number of notifications in it."""
+ProgressFactory = Callable[[int], AbstractContextManager[Progress]]
+
+_T = "ledger.domain:"
+HELD = _T + "CoachingSession.Held"
+AGREED = _T + "Commitment.Agreed"
+CHECKED_IN = _T + "Commitment.CheckInRecorded"
+CORRECTED = _T + "Commitment.CheckInCorrected"
+REVISED = _T + "Commitment.Revised"
+RELEASED = _T + "Commitment.Released"
+CLOSED = _T + "Commitment.Closed"
+ACTIVITY = _T + "Activity.Recorded"
+
+
+def normalize_timestamp(text: str) -> str:
+    """A stored timestamp as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (UTC), so text order is time order."""
+    if len(text) == 27 and text[-1] == "Z":
+        return text
+    if len(text) == 20 and text[-1] == "Z":
+        return text[:19] + ".000000Z"
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _uuid_text(value: Any) -> str:
+    """An originator id (hex text on SQLite, UUID on PostgreSQL) as hyphenated text."""
+    if isinstance(value, str) and len(value) == 32:
+        v = value
+        return f"{v[:8]}-{v[8:12]}-{v[12:16]}-{v[16:20]}-{v[20:]}"
+    return str(value)
+
+
+def _flag(value: Any) -> int | None:
+    return None if value is None else int(bool(value))
+
+
+def connect(views_path: str) -> sqlite_utils.Database:
+    """Open (and create if needed) the read-model file with every table present."""
+    import sqlite_utils
+
+    conn = sqlite3.connect(views_path, timeout=30, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    db = sqlite_utils.Database(conn)
+    existing = set(db.table_names())
+    if any(t.name not in existing for t in TABLES):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            _create_tables(db)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return db
+
+
+_TYPES = {"TEXT": str, "INTEGER": int, "REAL": float}
+
+
+def _create_tables(db: sqlite_utils.Database) -> None:
+    existing = set(db.table_names())
+    for t in TABLES:
+        if t.name in existing:
+            continue
+        db[t.name].create(  # type: ignore[union-attr]
+            {c.name: _TYPES[c.type] for c in t.columns},
+            pk=t.pk[0] if len(t.pk) == 1 else t.pk,
+            not_null=set(t.pk),
+        )
+        for cols in t.indexes:
+            db[t.name].create_index(cols, if_not_exists=True)  # type: ignore[union-attr]
+
+
+def _source(db: str) -> str:
+    from ledger.persistence import is_postgres, redact
+
+    return redact(db) if is_postgres(db) else os.path.abspath(db)
+
+
+def tracked_position(conn: sqlite3.Connection) -> tuple[int, str | None]:
+    row = conn.execute("SELECT position, source FROM tracking WHERE name = 'ledger'").fetchone()
+    return (int(row[0]), row[1]) if row else (0, None)
+
+
+def _set_position(conn: sqlite3.Connection, position: int, source: str) -> None:
+    conn.execute(
+        "INSERT INTO tracking (name, position, source) VALUES ('ledger', ?, ?) "
+        "ON CONFLICT (name) DO UPDATE SET position = excluded.position, source = excluded.source",
+        (position, source),
+    )
+
+
+class _Applier:
+    """Turns notifications into rows. Caches the rep of each commitment and
+    its check-in count; the caches are dropped whenever another process has
+    moved the position in between."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.reps: dict[str, str] = {}
+        self.check_ins: dict[str, int] = {}
+        self.last_position: int | None = None
+        self.sql = {t.name: t.insert_sql() for t in TABLES}
+        self.sql["activity_daily"] = BY_NAME["activity_daily"].insert_sql(
+            "ON CONFLICT (rep, metric, date, recorded_at) DO UPDATE SET "
+            "value = value + excluded.value, rows = rows + excluded.rows"
+        )
+
+    def rep_of(self, cid: str) -> str:
+        rep = self.reps.get(cid)
+        if rep is None:
+            row = self.conn.execute("SELECT rep FROM commitments WHERE id = ?", (cid,)).fetchone()
+            rep = self.reps[cid] = row[0] if row else ""
+        return rep
+
+    def next_check_in(self, cid: str) -> int:
+        n = self.check_ins.get(cid)
+        if n is None:
+            row = self.conn.execute(
+                "SELECT count(*) FROM check_ins WHERE commitment_id = ?", (cid,)
+            ).fetchone()
+            n = int(row[0])
+        n += 1
+        self.check_ins[cid] = n
+        return n
+
+    def apply(self, notifications: Sequence[Any]) -> None:
+        rows: dict[str, list[tuple[Any, ...]]] = {t.name: [] for t in TABLES}
+        loads = json.loads
+        for n in notifications:
+            topic = n.topic
+            if topic not in _INTERESTING:
+                continue
+            s = loads(n.state)
+            at = s["timestamp"]
+            if len(at) != 27:
+                at = normalize_timestamp(at)
+            pos = n.id
+            if topic == ACTIVITY:
+                rows["activity_daily"].append((s["rep"], s["metric"], s["date"], at, s["value"], 1))
+                continue
+            oid = _uuid_text(n.originator_id)
+            actor = s.get("actor")
+            if topic == CHECKED_IN:
+                rows["check_ins"].append(
+                    (
+                        oid,
+                        self.next_check_in(oid),
+                        self.rep_of(oid),
+                        s["date"],
+                        s["actual"],
+                        _flag(s["done"]),
+                        s["note"],
+                        actor,
+                        at,
+                        pos,
+                    )
+                )
+            elif topic == AGREED:
+                self.reps[oid] = s["rep"]
+                self.check_ins[oid] = 0
+                rows["commitments"].append(
+                    (
+                        oid,
+                        s["rep"],
+                        s["manager"],
+                        s["owner"],
+                        s["focus"],
+                        s["behavior"],
+                        s["measure"],
+                        s["target"],
+                        s["period"],
+                        s["unit"],
+                        s["metric"],
+                        s["baseline"],
+                        s["start"],
+                        s["due"],
+                        s["hypothesis"],
+                        s["expect_metric"],
+                        s["expect_at_least"],
+                        s["supports"],
+                        s["session_id"],
+                        s["kept_at"],
+                        s["partial_at"],
+                        s["focus_cap_override"],
+                        s["on"],
+                        actor,
+                        at,
+                        pos,
+                    )
+                )
+                if s["supports"]:
+                    rows["supports"].append(
+                        (oid, s["supports"], s["rep"], s["manager"], s["on"], at, pos)
+                    )
+            elif topic == HELD:
+                rows["sessions"].append(
+                    (
+                        oid,
+                        s["rep"],
+                        s["manager"],
+                        s["date"],
+                        _flag(s["prepared"]),
+                        json.dumps(s["strengths"], ensure_ascii=False),
+                        json.dumps(s["focus_areas"], ensure_ascii=False),
+                        s["note"],
+                        actor,
+                        at,
+                        pos,
+                    )
+                )
+            elif topic == CORRECTED:
+                rows["corrections"].append(
+                    (
+                        oid,
+                        n.originator_version,
+                        self.rep_of(oid),
+                        s["check_in"],
+                        s["date"],
+                        s["actual"],
+                        _flag(s["done"]),
+                        s["reason"],
+                        actor,
+                        at,
+                        pos,
+                    )
+                )
+            elif topic == REVISED:
+                rows["revisions"].append(
+                    (
+                        oid,
+                        n.originator_version,
+                        self.rep_of(oid),
+                        s["date"],
+                        s["reason"],
+                        s["target"],
+                        s["period"],
+                        s["due"],
+                        s["behavior"],
+                        actor,
+                        at,
+                        pos,
+                    )
+                )
+            elif topic == CLOSED:
+                rows["closes"].append(
+                    (
+                        oid,
+                        self.rep_of(oid),
+                        s["date"],
+                        s["result"],
+                        s["value"],
+                        s["note"],
+                        actor,
+                        at,
+                        pos,
+                    )
+                )
+            elif topic == RELEASED:
+                rows["releases"].append(
+                    (oid, self.rep_of(oid), s["date"], s["reason"], actor, at, pos)
+                )
+        execute = self.conn.executemany
+        for name, batch in rows.items():
+            if batch:
+                execute(self.sql[name], batch)
+
+
+_INTERESTING = frozenset({HELD, AGREED, CHECKED_IN, CORRECTED, REVISED, RELEASED, CLOSED, ACTIVITY})
+
+
+def max_position(ledger: Ledger) -> int:
+    """The ledger's last notification id (0 when empty)."""
+    return int(ledger.recorder.max_notification_id() or 0)  # type: ignore[attr-defined]
+
+
+def catch_up(
+    ledger: Ledger,
+    views_path: str,
+    *,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    progress: Progress | None = None,
+    max_pages: int | None = None,
+) -> int:
+    """Apply every notification after the tracked position; return how many were read.
+
+    Each page (``page_size`` notifications) is one transaction: its rows and the
+    new position commit together. Stops at the ledger's head as seen when it
+    starts, or after ``max_pages`` pages. Safe to call from a follower loop and
+    from several processes at once. If the tables were built from another
+    ledger, or are ahead of this one (the ledger was replaced), it rebuilds.
+    """
+    db = connect(views_path)
+    try:
+        return _catch_up(db, ledger, page_size=page_size, progress=progress, max_pages=max_pages)
+    finally:
+        db.close()
+
+
+def _catch_up(
+    db: sqlite_utils.Database,
+    ledger: Ledger,
+    *,
+    page_size: int,
+    progress: Progress | None,
+    max_pages: int | None,
+) -> int:
+    conn = db.conn
+    source = _source(ledger.db)
+    head = max_position(ledger)
+    position, tracked_source = tracked_position(conn)
+    if position > head or (tracked_source is not None and tracked_source != source):
+        _reset(db)
+    recorder: Any = ledger.recorder
+    applier = _Applier(conn)
+    applied = pages = 0
+    while max_pages is None or pages < max_pages:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            position, _ = tracked_position(conn)
+            if position >= head:
+                conn.execute("ROLLBACK")
+                break
+            if applier.last_position != position:
+                applier.reps.clear()
+                applier.check_ins.clear()
+            notes = recorder.select_notifications(
+                start=position, limit=page_size, stop=head, inclusive_of_start=False
+            )
+            if not notes:
+                conn.execute("ROLLBACK")
+                break
+            applier.apply(notes)
+            position = notes[-1].id
+            _set_position(conn, position, source)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            applier.last_position = None
+            raise
+        applier.last_position = position
+        applied += len(notes)
+        pages += 1
+        if progress is not None:
+            progress(len(notes))
+    return applied
+
+
+def _reset(db: sqlite_utils.Database) -> None:
+    """Drop and recreate every table, in one transaction (position back to 0)."""
+    conn = db.conn
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for t in TABLES:
+            db[t.name].drop(ignore=True)
+        _create_tables(db)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def rebuild(
+    ledger: Ledger,
+    views_path: str,
+    *,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    progress: Progress | None = None,
+) -> int:
+    """Drop every read-model table and replay the whole ledger; return events read."""
+    db = connect(views_path)
+    try:
+        _reset(db)
+        return _catch_up(db, ledger, page_size=page_size, progress=progress, max_pages=None)
+    finally:
+        db.close()
+
+
+def ensure_current(
+    db_url: str, views_path: str, progress_for: ProgressFactory | None = None
+) -> None:
+    """What every read command does first: catch up, cheaply when nothing is new.
+
+    On a SQLite ledger the head is read with plain ``sqlite3`` (no event-store
+    imports); only when the views are behind is the ledger opened.
+    ``progress_for(lag)`` may return a context manager yielding a progress
+    callback (the command line shows a bar on a terminal).
+    """
+    from ledger.persistence import is_postgres
+
+    if not is_postgres(db_url):
+        if not os.path.exists(db_url):
+            from ledger.errors import NotFound
+
+            raise NotFound(f"no ledger at {db_url} (record something first, or pass --db)")
+        head = _sqlite_head(db_url)
+        if head is not None and os.path.exists(views_path):
+            try:
+                with sqlite3.connect(f"file:{views_path}?mode=ro", uri=True, timeout=30) as conn:
+                    position, source = tracked_position(conn)
+                if position == head and source == os.path.abspath(db_url):
+                    return
+            except sqlite3.OperationalError:
+                pass  # no tables yet: fall through and build them
+    from ledger.application import Ledger
+
+    ledger = Ledger.open(db_url)
+    try:
+        if progress_for is None:
+            catch_up(ledger, views_path)
+            return
+        db = connect(views_path)
+        try:
+            lag = max(0, max_position(ledger) - tracked_position(db.conn)[0])
+        finally:
+            db.close()
+        with progress_for(lag) as progress:
+            catch_up(ledger, views_path, progress=progress)
+    finally:
+        ledger.close()
+
+
+def _sqlite_head(path: str) -> int | None:
+    """The last rowid of a SQLite ledger, or None if it cannot be read cheaply."""
+    if not os.path.exists(path):
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+        try:
+            row = conn.execute("SELECT max(rowid) FROM stored_events").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None
+    return int(row[0] or 0)
+
+
+@dataclass(frozen=True)
+class Status:
+    """Where the read model stands against its ledger."""
+
+    views_path: str
+    position: int
+    head: int
+    tables: dict[str, int]
+
+    @property
+    def lag(self) -> int:
+        return max(0, self.head - self.position)
+
+
+def status(ledger: Ledger, views_path: str) -> Status:
+    """Position, the ledger's head, and the row count of every table (no catch-up)."""
+    db = connect(views_path)
+    try:
+        position, _ = tracked_position(db.conn)
+        counts = {t.name: db[t.name].count for t in TABLES if t.name != "tracking"}
+    finally:
+        db.close()
+    return Status(views_path, position, max_position(ledger), counts)
+
+
+def table_dump(views_path: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every table's rows in primary-key order (for comparing two builds)."""
+    conn = sqlite3.connect(views_path)
+    try:
+        out: dict[str, list[tuple[Any, ...]]] = {}
+        for t in TABLES:
+            order = ", ".join(t.pk)
+            out[t.name] = conn.execute(f"SELECT * FROM [{t.name}] ORDER BY {order}").fetchall()
+        return out
+    finally:
+        conn.close()

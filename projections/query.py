@@ -1,0 +1,599 @@
+"""Read the tables as of T, on D, and judge commitments with :mod:`ledger.rules`.
+
+This is the one place that turns read-model rows into verdicts; ``show``,
+``list``, ``history`` and the reports all call it, so they agree.
+
+Typical use (a report tool)::
+
+    from projections.catchup import ensure_current
+    from projections.query import ReadModel, moment
+
+    ensure_current("commitments.db", "commitments.views.db")
+    at = moment(as_of="2026-03-01", on=None)           # SPEC §4 defaults
+    with ReadModel("commitments.views.db") as rm:
+        for item in rm.commitments(at, manager="bob"):
+            print(item.facts.id, item.evaluation.verdict, item.as_dict())
+        print(rm.history("alice", at).as_dict())
+
+Only rows recorded at or before T (``recorded_at <= T``) and whose business
+date is on or before D count; "today" in the rules is D. A commitment agreed
+(business date) after D, or recorded after T, does not exist yet.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from ledger import rules
+from ledger.errors import AmbiguousId, InvalidInput, NotFound
+
+# -- the moment of a query -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Moment:
+    """Transaction time T (``as_of``, UTC) and business date D (``on``)."""
+
+    as_of: datetime
+    on: date
+
+    @property
+    def t(self) -> str:
+        """T in the read model's ``recorded_at`` text form."""
+        return self.as_of.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+    @property
+    def d(self) -> str:
+        return self.on.isoformat()
+
+    @property
+    def as_of_text(self) -> str:
+        """T for output: seconds precision unless T has a fraction of a second."""
+        moment = self.as_of.astimezone(UTC)
+        if moment.microsecond in (0, 999999):
+            return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_as_of(text: str) -> datetime:
+    """``--as-of``: a date (the end of that day, UTC) or an ISO date-time (naive = UTC)."""
+    value = text.strip()
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            return datetime.combine(day, time(23, 59, 59, 999999), tzinfo=UTC)
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(
+            f"--as-of: {text!r} is neither a date (YYYY-MM-DD) nor an ISO date-time"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def parse_on(text: str) -> date:
+    """``--on``: a business date ``YYYY-MM-DD``."""
+    try:
+        if len(text.strip()) != 10:
+            raise ValueError
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidInput(f"--on: {text!r} is not a date in YYYY-MM-DD form") from None
+
+
+def moment(as_of: str | None = None, on: str | None = None, now: datetime | None = None) -> Moment:
+    """SPEC §4 defaults: T = now; D = T's date (UTC)."""
+    t = parse_as_of(as_of) if as_of else (now or datetime.now(UTC)).astimezone(UTC)
+    d = parse_on(on) if on else t.date()
+    return Moment(t, d)
+
+
+# -- numbers as the JSON formats want them ----------------------------------
+
+
+def number(value: float | None, places: int | None = 2) -> int | float | None:
+    """Round (``places``), and integral values as ints: 44 not 44.0; None stays None."""
+    if value is None:
+        return None
+    if places is not None:
+        value = round(value, places)
+    if float(value).is_integer():
+        return int(value)
+    return value
+
+
+# -- results ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One event of a commitment, as ``show`` lists it."""
+
+    position: int
+    type: str
+    date: str | None
+    recorded_at: str
+    actor: str | None
+    details: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "position": self.position,
+            "type": self.type,
+            "date": self.date,
+            "recorded_at": self.recorded_at,
+            "actor": self.actor,
+            **self.details,
+        }
+
+
+@dataclass(frozen=True)
+class Item:
+    """One commitment as of T, on D: its facts, its evaluation, and what links to it."""
+
+    facts: rules.CommitmentFacts
+    evaluation: rules.Evaluation
+    supported_by: tuple[str, ...]
+    events: int
+    recorded_at: str
+    agreed_on: str
+    position: int
+    actor: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The per-commitment object of SPEC §5 (``list``, ``show`` and ``history``),
+        plus ``pace`` (actual so far against expected so far) for open commitments."""
+        f, e = self.facts, self.evaluation
+        pace = None
+        if e.pace is not None:
+            pace = {
+                "expected_so_far": number(e.pace.expected_so_far),
+                "actual_so_far": number(e.pace.actual_so_far),
+                "ratio": number(e.pace.ratio),
+            }
+        return {
+            "id": f.id,
+            "rep": f.rep,
+            "owner": f.owner,
+            "manager": f.manager,
+            "focus": f.focus,
+            "behavior": f.behavior,
+            "target": number(f.target, None),
+            "period": f.period,
+            "metric": f.metric,
+            "start": f.start.isoformat(),
+            "due": f.due.isoformat(),
+            "status": e.status,
+            "expected": number(e.expected),
+            "actual": number(e.actual),
+            "ratio": number(e.ratio),
+            "follow_through": e.follow_through,
+            "result": e.result,
+            "verdict": e.verdict,
+            "supported_by": list(self.supported_by),
+            "events": self.events,
+            "pace": pace,
+        }
+
+    def terms(self) -> dict[str, Any]:
+        """Everything else agreed (for ``show``)."""
+        f = self.facts
+        return {
+            "measure": f.measure,
+            "unit": f.unit,
+            "baseline": number(f.baseline, None),
+            "window_days": self.evaluation.window_days,
+            "kept_at": f.kept_at,
+            "partial_at": f.partial_at,
+            "hypothesis": f.hypothesis,
+            "expect_metric": f.expect_metric,
+            "expect_at_least": number(f.expect_at_least, None),
+            "supports": f.supports,
+            "session_id": f.session_id,
+            "focus_cap_override": f.focus_cap_override,
+            "agreed_on": self.agreed_on,
+            "blocked_by": list(self.evaluation.blocked_by),
+        }
+
+
+@dataclass(frozen=True)
+class History:
+    """A rep's follow-through history (SPEC §4 signal, §5 JSON)."""
+
+    rep: str
+    at: Moment
+    window_days: int
+    signal: rules.Signal
+    focus_load: int
+    counts: dict[str, int]
+    items: tuple[Item, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        """Exactly the JSON of ``history REP --format json`` (SPEC §5)."""
+        return {
+            "rep": self.rep,
+            "as_of": self.at.as_of_text,
+            "on": self.at.d,
+            "window_days": self.window_days,
+            "signal": self.signal.signal,
+            "reasons": [{"id": r.id, "verdict": r.verdict} for r in self.signal.reasons],
+            "follow_through_rate": number(self.signal.follow_through_rate),
+            "focus_load": self.focus_load,
+            "overloaded": rules.is_overloaded(self.focus_load),
+            "counts": self.counts,
+            "commitments": [i.as_dict() for i in self.items],
+        }
+
+
+# -- the reader ----------------------------------------------------------------
+
+_COMMITMENT_COLS = (
+    "id, rep, manager, owner, focus, behavior, measure, target, period, unit, metric, "
+    "baseline, start, due, hypothesis, expect_metric, expect_at_least, supports, session_id, "
+    "kept_at, partial_at, focus_cap_override, agreed_on, actor, recorded_at, position"
+)
+
+
+@dataclass
+class _Rows:
+    """Visible rows of one commitment, before the rules."""
+
+    base: sqlite3.Row
+    revisions: list[sqlite3.Row] = field(default_factory=list)
+    check_ins: list[sqlite3.Row] = field(default_factory=list)
+    corrections: list[sqlite3.Row] = field(default_factory=list)
+    close: sqlite3.Row | None = None
+    release: sqlite3.Row | None = None
+
+
+class ReadModel:
+    """Read-only access to the read-model file (catch up first: :func:`ensure_current`)."""
+
+    def __init__(self, views_path: str) -> None:
+        self.conn = sqlite3.connect(f"file:{views_path}?mode=ro", uri=True, timeout=30)
+        self.conn.row_factory = sqlite3.Row
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> ReadModel:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- commitments ---------------------------------------------------------
+
+    def commitments(
+        self,
+        at: Moment,
+        *,
+        rep: str | None = None,
+        manager: str | None = None,
+        ids: Iterable[str] | None = None,
+    ) -> list[Item]:
+        """Commitments visible at ``at``, judged; filtered by rep, manager or ids.
+
+        Blocking needs a rep's other commitments, so whole reps are loaded and
+        judged, then filtered. Ordered by rep, start, then ledger position.
+        """
+        where, params = self._rep_scope(rep=rep, manager=manager, ids=ids)
+        items = self._judge(at, where, params)
+        if manager is not None:
+            items = [i for i in items if i.facts.manager == manager]
+        if ids is not None:
+            wanted = set(ids)
+            items = [i for i in items if i.facts.id in wanted]
+        return items
+
+    def item(self, commitment_id: str, at: Moment) -> Item:
+        """One commitment, or :class:`NotFound` if it did not exist at ``at``."""
+        found = self.commitments(at, ids=[commitment_id])
+        if not found:
+            row = self.conn.execute(
+                "SELECT recorded_at, agreed_on FROM commitments WHERE id = ?", (commitment_id,)
+            ).fetchone()
+            if row is None:
+                raise NotFound(f"no commitment with id {commitment_id}")
+            raise NotFound(
+                f"commitment {commitment_id} did not exist yet as of {at.as_of_text} on {at.d} "
+                f"(recorded {row['recorded_at']}, agreed on {row['agreed_on']})"
+            )
+        return found[0]
+
+    def history(
+        self, rep: str, at: Moment, window_days: int = rules.DEFAULT_WINDOW_DAYS
+    ) -> History:
+        """A rep's commitments, signal, counts and focus load (SPEC §4, §5)."""
+        items = self.commitments(at, rep=rep)
+        if not items and not self._rep_known(rep, at):
+            raise NotFound(f"no commitments or sessions for rep {rep!r} as of {at.as_of_text}")
+        pairs = [(i.facts, i.evaluation) for i in items]
+        signal = rules.rep_signal(pairs, at.on, window_days)
+        own = [e for f, e in pairs if f.owner == "rep"]
+        return History(
+            rep=rep,
+            at=at,
+            window_days=window_days,
+            signal=signal,
+            focus_load=rules.focus_load(pairs),
+            counts=rules.verdict_counts(own),
+            items=tuple(items),
+        )
+
+    def reps(self, at: Moment, manager: str | None = None) -> list[str]:
+        """Reps with a commitment or a session visible at ``at`` (optionally of one manager)."""
+        sql = (
+            "SELECT rep FROM commitments WHERE recorded_at <= ? AND agreed_on <= ? {m} "
+            "UNION SELECT rep FROM sessions WHERE recorded_at <= ? AND date <= ? {m} ORDER BY rep"
+        ).format(m="AND manager = ?" if manager is not None else "")
+        part = [at.t, at.d] + ([manager] if manager is not None else [])
+        return [r[0] for r in self.conn.execute(sql, part + part)]
+
+    def sessions(
+        self, at: Moment, *, rep: str | None = None, manager: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Coaching sessions visible at ``at`` as dicts (strengths/focus_areas as lists)."""
+        import json
+
+        sql = "SELECT * FROM sessions WHERE recorded_at <= ? AND date <= ?"
+        params: list[Any] = [at.t, at.d]
+        if rep is not None:
+            sql += " AND rep = ?"
+            params.append(rep)
+        if manager is not None:
+            sql += " AND manager = ?"
+            params.append(manager)
+        out = []
+        for row in self.conn.execute(sql + " ORDER BY date, position", params):
+            d = dict(row)
+            d["prepared"] = bool(d["prepared"])
+            d["strengths"] = json.loads(d["strengths"])
+            d["focus_areas"] = json.loads(d["focus_areas"])
+            out.append(d)
+        return out
+
+    def log(self, commitment_id: str, at: Moment) -> list[LogEntry]:
+        """The commitment's events visible at ``at``, in ledger order."""
+        t, d = at.t, at.d
+        cid = (commitment_id,)
+        q = self.conn.execute
+        out: list[LogEntry] = []
+        for r in q(
+            f"SELECT {_COMMITMENT_COLS} FROM commitments WHERE id = ? AND recorded_at <= ? "
+            "AND agreed_on <= ?",
+            (*cid, t, d),
+        ):
+            out.append(
+                LogEntry(
+                    r["position"],
+                    "agreed",
+                    r["agreed_on"],
+                    r["recorded_at"],
+                    r["actor"],
+                    {"target": number(r["target"], None), "period": r["period"], "due": r["due"]},
+                )
+            )
+        for r in q(_visible("revisions", "commitment_id = ?"), (*cid, t, d)):
+            out.append(_entry(r, "revised", ("reason", "target", "period", "due", "behavior")))
+        for r in q(_visible("check_ins", "commitment_id = ?"), (*cid, t, d)):
+            out.append(_entry(r, "checked_in", ("number", "actual", "done", "note")))
+        for r in q(_visible("corrections", "commitment_id = ?"), (*cid, t, d)):
+            out.append(_entry(r, "corrected", ("check_in", "actual", "done", "reason")))
+        for r in q(_visible("closes", "commitment_id = ?"), (*cid, t, d)):
+            out.append(_entry(r, "closed", ("result", "value", "note")))
+        for r in q(_visible("releases", "commitment_id = ?"), (*cid, t, d)):
+            out.append(_entry(r, "released", ("reason",)))
+        out.sort(key=lambda e: e.position)
+        return out
+
+    def resolve(self, ref: str) -> str:
+        """A full commitment id, or a unique prefix of at least 6 hex digits, as the full id."""
+        text = ref.strip().lower().replace("-", "")
+        if len(text) < 6 or len(text) > 32 or any(ch not in "0123456789abcdef" for ch in text):
+            raise InvalidInput(
+                f"{ref!r} is not a commitment id "
+                "(give the full id or at least 6 of its first digits)"
+            )
+        dashed = "-".join(
+            part for part in (text[:8], text[8:12], text[12:16], text[16:20], text[20:]) if part
+        )
+        rows = [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT id FROM commitments WHERE id GLOB ? ORDER BY id LIMIT 11", (dashed + "*",)
+            )
+        ]
+        if not rows:
+            raise NotFound(f"no commitment with an id starting {ref!r}")
+        if len(rows) > 1:
+            raise AmbiguousId(ref, rows)
+        return str(rows[0])
+
+    # -- internals -----------------------------------------------------------
+
+    def _rep_known(self, rep: str, at: Moment) -> bool:
+        row = self.conn.execute(
+            "SELECT 1 FROM sessions WHERE rep = ? AND recorded_at <= ? AND date <= ? LIMIT 1",
+            (rep, at.t, at.d),
+        ).fetchone()
+        return row is not None
+
+    @staticmethod
+    def _rep_scope(
+        *, rep: str | None, manager: str | None, ids: Iterable[str] | None
+    ) -> tuple[str, list[Any]]:
+        if rep is not None:
+            return "rep = ?", [rep]
+        if ids is not None:
+            id_list = list(ids)
+            marks = ",".join("?" * len(id_list)) or "NULL"
+            return f"rep IN (SELECT rep FROM commitments WHERE id IN ({marks}))", id_list
+        if manager is not None:
+            return "rep IN (SELECT rep FROM commitments WHERE manager = ?)", [manager]
+        return "1", []
+
+    def _judge(self, at: Moment, where: str, params: list[Any]) -> list[Item]:
+        t, d = at.t, at.d
+        q = self.conn.execute
+        rows: dict[str, _Rows] = {}
+        for r in q(
+            f"SELECT {_COMMITMENT_COLS} FROM commitments WHERE ({where}) "
+            "AND recorded_at <= ? AND agreed_on <= ? ORDER BY rep, start, position",
+            (*params, t, d),
+        ):
+            rows[r["id"]] = _Rows(r)
+        if not rows:
+            return []
+        for table in ("revisions", "check_ins", "corrections", "closes", "releases"):
+            for r in q(_visible(table, f"({where})"), (*params, t, d)):
+                entry = rows.get(r["commitment_id"])
+                if entry is None:
+                    continue
+                if table == "closes":
+                    entry.close = r
+                elif table == "releases":
+                    entry.release = r
+                else:
+                    getattr(entry, table).append(r)
+        facts = {cid: _facts(r) for cid, r in rows.items()}
+        sums = _MetricSums(self.conn, at)
+        evaluations = {
+            cid: rules.evaluate(f, at.on, sums.for_rep(f.rep)) for cid, f in facts.items()
+        }
+        evaluations = rules.apply_blocking(evaluations, facts)
+        supporters: dict[str, list[str]] = defaultdict(list)
+        for f in facts.values():
+            if f.owner == "manager" and f.supports:
+                supporters[f.supports].append(f.id)
+        items = []
+        for cid, r in rows.items():
+            events = 1 + len(r.revisions) + len(r.check_ins) + len(r.corrections)
+            events += (r.close is not None) + (r.release is not None)
+            items.append(
+                Item(
+                    facts=facts[cid],
+                    evaluation=evaluations[cid],
+                    supported_by=tuple(supporters.get(cid, ())),
+                    events=events,
+                    recorded_at=r.base["recorded_at"],
+                    agreed_on=r.base["agreed_on"],
+                    position=r.base["position"],
+                    actor=r.base["actor"],
+                )
+            )
+        return items
+
+
+def _visible(table: str, where: str) -> str:
+    return (
+        f"SELECT * FROM {table} WHERE {where} AND recorded_at <= ? AND date <= ? ORDER BY position"
+    )
+
+
+def _entry(row: sqlite3.Row, kind: str, keys: tuple[str, ...]) -> LogEntry:
+    details: dict[str, Any] = {}
+    for k in keys:
+        v = row[k]
+        if k == "done" and v is not None:
+            v = bool(v)
+        elif isinstance(v, float):
+            v = number(v, None)
+        details[k] = v
+    return LogEntry(row["position"], kind, row["date"], row["recorded_at"], row["actor"], details)
+
+
+def _d(text: str | None) -> date | None:
+    return date.fromisoformat(text) if text else None
+
+
+def _facts(r: _Rows) -> rules.CommitmentFacts:
+    b = r.base
+    behavior, target, period, due = b["behavior"], b["target"], b["period"], b["due"]
+    for rev in r.revisions:
+        if rev["target"] is not None:
+            target = rev["target"]
+        if rev["period"] is not None:
+            period = rev["period"]
+        if rev["due"] is not None:
+            due = rev["due"]
+        if rev["behavior"]:
+            behavior = rev["behavior"]
+    values = {
+        c["number"]: (c["actual"], None if c["done"] is None else bool(c["done"]))
+        for c in r.check_ins
+    }
+    for corr in r.corrections:
+        if corr["check_in"] in values:
+            values[corr["check_in"]] = (
+                corr["actual"],
+                None if corr["done"] is None else bool(corr["done"]),
+            )
+    check_ins = tuple(
+        rules.CheckIn(c["number"], date.fromisoformat(c["date"]), *values[c["number"]])
+        for c in r.check_ins
+    )
+    close = None
+    if r.close is not None:
+        close = rules.Close(
+            date.fromisoformat(r.close["date"]), r.close["result"], r.close["value"]
+        )
+    return rules.CommitmentFacts(
+        id=b["id"],
+        rep=b["rep"],
+        manager=b["manager"],
+        owner=b["owner"],
+        focus=b["focus"],
+        behavior=behavior,
+        measure=b["measure"],
+        start=date.fromisoformat(b["start"]),
+        due=date.fromisoformat(due),
+        target=target,
+        period=period,
+        unit=b["unit"],
+        metric=b["metric"],
+        baseline=b["baseline"],
+        kept_at=b["kept_at"],
+        partial_at=b["partial_at"],
+        hypothesis=b["hypothesis"],
+        expect_metric=b["expect_metric"],
+        expect_at_least=b["expect_at_least"],
+        supports=b["supports"],
+        session_id=b["session_id"],
+        focus_cap_override=b["focus_cap_override"],
+        check_ins=check_ins,
+        closed=close,
+        released=_d(r.release["date"]) if r.release is not None else None,
+    )
+
+
+class _MetricSums:
+    """``metric_sum`` for the rules, from ``activity_daily``: dated within the
+    range and on or before D, recorded at or before T."""
+
+    def __init__(self, conn: sqlite3.Connection, at: Moment) -> None:
+        self.conn = conn
+        self.at = at
+        self.cache: dict[tuple[str, str, date, date], float] = {}
+
+    def for_rep(self, rep: str) -> rules.MetricSum:
+        def metric_sum(metric: str, first: date, last: date) -> float:
+            key = (rep, metric, first, last)
+            found = self.cache.get(key)
+            if found is None:
+                last = min(last, self.at.on)
+                row = self.conn.execute(
+                    "SELECT total(value) FROM activity_daily WHERE rep = ? AND metric = ? "
+                    "AND date >= ? AND date <= ? AND recorded_at <= ?",
+                    (rep, metric, first.isoformat(), last.isoformat(), self.at.t),
+                ).fetchone()
+                found = self.cache[key] = float(row[0])
+            return found
+
+        return metric_sum

@@ -1,0 +1,262 @@
+"""The read-model tables: names, columns, keys, indexes and what each column means.
+
+One definition serves three purposes: :mod:`projections.catchup` creates the
+tables from it with sqlite-utils, ``docs/read-model.md`` is generated from it
+(``python -m projections.tables``, checked by a test), and the writers take
+their column order from it. Every row keeps both time axes: ``recorded_at``
+(transaction time, ISO 8601 UTC, always with 6 fractional digits so that text
+order is time order) and its business date.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column: its name, SQLite type and meaning."""
+
+    name: str
+    type: str  # "TEXT", "INTEGER" or "REAL"
+    doc: str
+
+
+@dataclass(frozen=True)
+class Table:
+    """One read-model table."""
+
+    name: str
+    doc: str
+    columns: tuple[Column, ...]
+    pk: tuple[str, ...]
+    indexes: tuple[tuple[str, ...], ...] = field(default=())
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    def insert_sql(self, upsert: str = "") -> str:
+        """``INSERT`` of one row in column order (``upsert``: an ON CONFLICT clause)."""
+        marks = ", ".join("?" for _ in self.columns)
+        cols = ", ".join(f"[{n}]" for n in self.names)
+        return f"INSERT INTO [{self.name}] ({cols}) VALUES ({marks}) {upsert}".rstrip()
+
+
+def _c(name: str, type_: str, doc: str) -> Column:
+    return Column(name, type_, doc)
+
+
+RECORDED = _c("recorded_at", "TEXT", "When the ledger stored the event (UTC, ISO 8601).")
+POSITION = _c("position", "INTEGER", "The event's notification id (its place in the ledger).")
+ACTOR = _c("actor", "TEXT", "Who recorded the event.")
+CID = _c("commitment_id", "TEXT", "The commitment (uuid, hyphenated).")
+REP = _c("rep", "TEXT", "The rep of the commitment (copied here for per-rep reads).")
+
+TABLES: tuple[Table, ...] = (
+    Table(
+        "tracking",
+        "How far the read model has applied the ledger. Written in the same "
+        "transaction as the rows of every page, so each event is applied exactly once.",
+        (
+            _c("name", "TEXT", "Always `ledger`."),
+            _c("position", "INTEGER", "Notification id of the last event applied (0: none)."),
+            _c("source", "TEXT", "The ledger these tables were built from (path or URL)."),
+        ),
+        pk=("name",),
+    ),
+    Table(
+        "sessions",
+        "Coaching sessions held (one row per session).",
+        (
+            _c("id", "TEXT", "Session id."),
+            _c("rep", "TEXT", "The rep coached."),
+            _c("manager", "TEXT", "The manager coaching."),
+            _c("date", "TEXT", "Business date of the session (YYYY-MM-DD)."),
+            _c("prepared", "INTEGER", "1 if the rep came prepared, else 0."),
+            _c("strengths", "TEXT", "What is going well (JSON list)."),
+            _c("focus_areas", "TEXT", "Focus areas chosen (JSON list)."),
+            _c("note", "TEXT", "Free text."),
+            ACTOR,
+            RECORDED,
+            POSITION,
+        ),
+        pk=("id",),
+        indexes=(("rep",), ("manager",)),
+    ),
+    Table(
+        "commitments",
+        "Commitments as agreed (the original terms; revisions are in `revisions`).",
+        (
+            _c("id", "TEXT", "Commitment id."),
+            _c("rep", "TEXT", "The rep the commitment is about."),
+            _c("manager", "TEXT", "The manager who agreed it."),
+            _c("owner", "TEXT", "Who promises: `rep` or `manager`."),
+            _c("focus", "TEXT", "Focus area."),
+            _c("behavior", "TEXT", "The behaviour, as agreed."),
+            _c("measure", "TEXT", "`count` or `done`."),
+            _c("target", "REAL", "Count measure: amount per period, as agreed."),
+            _c("period", "TEXT", "`day`, `week`, `month` or `window`, as agreed."),
+            _c("unit", "TEXT", "Unit of the target."),
+            _c("metric", "TEXT", "Activity metric that measures the behaviour, if any."),
+            _c("baseline", "REAL", "Where the rep was, per period."),
+            _c("start", "TEXT", "First day of the window."),
+            _c("due", "TEXT", "Last day of the window, as agreed."),
+            _c("hypothesis", "TEXT", "What the behaviour is expected to do to results."),
+            _c("expect_metric", "TEXT", "Outcome metric that tests the hypothesis."),
+            _c("expect_at_least", "REAL", "Threshold of the outcome metric."),
+            _c("supports", "TEXT", "Manager commitments: the rep commitment supported."),
+            _c("session_id", "TEXT", "The session it came from."),
+            _c("kept_at", "REAL", "Follow-through ratio from which it is kept."),
+            _c("partial_at", "REAL", "Follow-through ratio from which it is partial."),
+            _c("focus_cap_override", "TEXT", "Reason given to exceed the focus cap."),
+            _c("agreed_on", "TEXT", "Business date of the agreement."),
+            ACTOR,
+            RECORDED,
+            POSITION,
+        ),
+        pk=("id",),
+        indexes=(("rep",), ("manager",), ("supports",)),
+    ),
+    Table(
+        "revisions",
+        "Renegotiated terms; a NULL column leaves that term unchanged.",
+        (
+            CID,
+            _c("version", "INTEGER", "The event's version within the commitment."),
+            REP,
+            _c("date", "TEXT", "Business date of the revision."),
+            _c("reason", "TEXT", "Why the terms changed."),
+            _c("target", "REAL", "New target."),
+            _c("period", "TEXT", "New period."),
+            _c("due", "TEXT", "New due date."),
+            _c("behavior", "TEXT", "New behaviour text."),
+            ACTOR,
+            RECORDED,
+            POSITION,
+        ),
+        pk=("commitment_id", "version"),
+        indexes=(("rep",),),
+    ),
+    Table(
+        "check_ins",
+        "Check-ins as first recorded (corrections are in `corrections`).",
+        (
+            CID,
+            _c("number", "INTEGER", "1-based number of the check-in in the commitment."),
+            REP,
+            _c("date", "TEXT", "Business date of the check-in."),
+            _c("actual", "REAL", "Amount reported (count measure)."),
+            _c("done", "INTEGER", "1/0 (done measure)."),
+            _c("note", "TEXT", "Free text."),
+            ACTOR,
+            RECORDED,
+            POSITION,
+        ),
+        pk=("commitment_id", "number"),
+        indexes=(("rep",),),
+    ),
+    Table(
+        "corrections",
+        "Corrections of check-ins; the latest one visible wins.",
+        (
+            CID,
+            _c("version", "INTEGER", "The event's version within the commitment."),
+            REP,
+            _c("check_in", "INTEGER", "Number of the check-in corrected."),
+            _c("date", "TEXT", "Business date: the corrected check-in's date."),
+            _c("actual", "REAL", "Corrected amount."),
+            _c("done", "INTEGER", "Corrected done flag (1/0)."),
+            _c("reason", "TEXT", "Why it was corrected."),
+            ACTOR,
+            RECORDED,
+            POSITION,
+        ),
+        pk=("commitment_id", "version"),
+        indexes=(("rep",),),
+    ),
+    Table(
+        "closes",
+        "Closed loops (at most one per commitment).",
+        (
+            CID,
+            REP,
+            _c("date", "TEXT", "Business date of the close."),
+            _c("result", "TEXT", "`met`, `missed`, `unknown` or NULL (not given)."),
+            _c("value", "REAL", "The result value."),
+            _c("note", "TEXT", "Free text."),
+            ACTOR,
+            RECORDED,
+            POSITION,
+        ),
+        pk=("commitment_id",),
+        indexes=(("rep",),),
+    ),
+    Table(
+        "releases",
+        "Released commitments (at most one per commitment).",
+        (
+            CID,
+            REP,
+            _c("date", "TEXT", "Business date of the release."),
+            _c("reason", "TEXT", "What changed."),
+            ACTOR,
+            RECORDED,
+            POSITION,
+        ),
+        pk=("commitment_id",),
+        indexes=(("rep",),),
+    ),
+    Table(
+        "supports",
+        "Links from a manager commitment to the rep commitment it supports.",
+        (
+            _c("supporter_id", "TEXT", "The manager-owned commitment."),
+            _c("supported_id", "TEXT", "The rep-owned commitment it supports."),
+            REP,
+            _c("manager", "TEXT", "The manager of the supporting commitment."),
+            _c("agreed_on", "TEXT", "Business date of the supporting agreement."),
+            RECORDED,
+            POSITION,
+        ),
+        pk=("supporter_id",),
+        indexes=(("supported_id",), ("rep",)),
+    ),
+    Table(
+        "activity_daily",
+        "CRM activity summed per rep, metric, day and recording instant (one import "
+        "shares one recorded_at, so this stays small and keeps both time axes).",
+        (
+            _c("rep", "TEXT", "The rep."),
+            _c("metric", "TEXT", "Activity metric (`calls`, `won_value`...)."),
+            _c("date", "TEXT", "Business date of the activity."),
+            RECORDED,
+            _c("value", "REAL", "Sum of the activity values."),
+            _c("rows", "INTEGER", "Number of activity events summed."),
+        ),
+        pk=("rep", "metric", "date", "recorded_at"),
+        indexes=(("metric", "date"),),
+    ),
+)
+
+BY_NAME = {t.name: t for t in TABLES}
+
+
+def markdown() -> str:
+    """The table reference of ``docs/read-model.md`` (generated from :data:`TABLES`)."""
+    out: list[str] = []
+    for t in TABLES:
+        out.append(f"### `{t.name}`\n\n{t.doc}\n")
+        out.append(f"Primary key: ({', '.join(t.pk)})" + ".")
+        if t.indexes:
+            idx = "; ".join("(" + ", ".join(i) + ")" for i in t.indexes)
+            out.append(f" Indexes: {idx}.")
+        out.append("\n\n| column | type | meaning |\n|---|---|---|\n")
+        for c in t.columns:
+            out.append(f"| `{c.name}` | {c.type} | {c.doc} |\n")
+        out.append("\n")
+    return "".join(out).rstrip() + "\n"
+
+
+if __name__ == "__main__":
+    print(markdown(), end="")
