@@ -1,0 +1,476 @@
+"""Export, verify and import the ledger as a hash-chained JSON Lines stream (SPEC §5).
+
+One line per event, in ledger order::
+
+    {"position": 7, "data": {...}, "prev": "<64 hex>", "recorded_at": "...Z",
+     "stream": "<uuid>", "type": "ledger.domain:Commitment.Closed", "version": 3,
+     "hash": "<64 hex>"}
+
+``hash`` is the SHA-256 of the canonical JSON (keys sorted, separators ``,`` and
+``:``, UTF-8, no ASCII escaping) of ``{"stream", "version", "type",
+"recorded_at", "data", "prev"}``; ``prev`` is the previous line's hash (64
+zeros first). ``position`` is not hashed. Lines are written as that canonical
+body with ``position`` in front and ``hash`` at the end, so writing a line
+costs one JSON encoding.
+
+Everything here streams: pages of notifications out, batches of lines in, so
+memory stays flat on a ledger of millions of events. An import is one
+transaction (batches inside it): all of it is written, or none.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import AggregateCreated
+from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
+from eventsourcing.utils import get_topic
+from pydantic import ValidationError
+
+from .domain import EVENT_CLASSES
+from .errors import Conflict, DigestMismatch, IntegrityFailure, InvalidInput, NotFound
+from .persistence import build_event
+
+ZERO_HASH = "0" * 64
+PAGE = 2000
+BATCH = 1000
+HASHED_KEYS = ("stream", "version", "type", "recorded_at", "data", "prev")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_RECORDED_AT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z")
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+_encoder = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def canonical(obj: Any) -> str:
+    """The canonical JSON text that is hashed: keys sorted, no spaces, no ASCII escaping."""
+    return _encoder.encode(obj)
+
+
+def sha256_hex(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Record:
+    """One stored event as the export sees it: plain values, no domain objects."""
+
+    position: int
+    stream: str
+    version: int
+    type: str
+    recorded_at: str
+    data: dict[str, Any]
+
+    def body(self, prev: str) -> str:
+        """The canonical JSON of the hashed object."""
+        return canonical(
+            {
+                "data": self.data,
+                "prev": prev,
+                "recorded_at": self.recorded_at,
+                "stream": self.stream,
+                "type": self.type,
+                "version": self.version,
+            }
+        )
+
+
+def line_of(position: int, body: str, digest: str) -> str:
+    """An export line: the canonical body with ``position`` first and ``hash`` last."""
+    return f'{{"position":{position},{body[1:-1]},"hash":"{digest}"}}'
+
+
+# -- reading the store -----------------------------------------------------
+
+
+def records(ledger: Any, *, after: int = 0, page: int = PAGE) -> Iterator[Record]:
+    """Every stored event after notification ``after``, in ledger order, page by page.
+
+    Stops at the head as it was when iteration began, so the result is a
+    consistent prefix even while others write.
+    """
+    recorder = ledger.recorder
+    head = recorder.max_notification_id() or 0
+    position = after
+    while position < head:
+        notifications = recorder.select_notifications(
+            start=position, limit=page, stop=head, inclusive_of_start=False
+        )
+        if not notifications:
+            break
+        for n in notifications:
+            try:
+                state = json.loads(n.state)
+                recorded_at = state.pop("timestamp")
+            except (ValueError, KeyError, AttributeError, TypeError):
+                raise IntegrityFailure(
+                    f"stored event at position {n.id} is not a JSON object with a timestamp"
+                ) from None
+            yield Record(
+                position=n.id,
+                stream=str(n.originator_id),
+                version=n.originator_version,
+                type=n.topic,
+                recorded_at=recorded_at,
+                data=state,
+            )
+        position = notifications[-1].id
+
+
+def chain(items: Iterable[Record], prev: str = ZERO_HASH) -> Iterator[tuple[Record, str, str]]:
+    """Hash-chain records: yields (record, canonical body, hash)."""
+    for record in items:
+        body = record.body(prev)
+        prev = sha256_hex(body)
+        yield record, body, prev
+
+
+def export_lines(ledger: Any, *, since: int = 0) -> Iterator[str]:
+    """The export, one line (without newline) per event after position ``since``.
+
+    With ``since`` the chain continues: the first line's ``prev`` is the hash
+    of the event at ``since``, so the output appends to an earlier export.
+    """
+    if since < 0:
+        raise InvalidInput(f"--since {since}: a position is 0 or more")
+    prev = ZERO_HASH
+    if since:
+        prev = _hash_at(ledger, since)
+    for record, body, digest in chain(records(ledger, after=since), prev):
+        yield line_of(record.position, body, digest)
+
+
+def _hash_at(ledger: Any, position: int) -> str:
+    found = None
+    for record, _body, digest in chain(records(ledger)):
+        if record.position == position:
+            found = digest
+            break
+        if record.position > position:
+            break
+    if found is None:
+        raise NotFound(f"--since {position}: no event at that position in the ledger")
+    return found
+
+
+def verify(ledger: Any, digest: str | None = None) -> tuple[int, str]:
+    """Recompute the chain over the whole store: (event count, head hash).
+
+    With ``digest``, raise :class:`DigestMismatch` (exit 4) unless the head is it.
+    """
+    if digest is not None:
+        digest = digest.strip().lower()
+        if not _HEX64.fullmatch(digest):
+            raise InvalidInput("--digest: give the 64 hex digits printed by 'commitments verify'")
+    count, head, seen_at = 0, ZERO_HASH, 0
+    for _record, _body, head in chain(records(ledger)):
+        count += 1
+        if head == digest:
+            seen_at = count
+    if digest is not None and head != digest:
+        if seen_at:
+            why = (
+                f"the digest is the hash of event {seen_at}: those events are intact "
+                f"and {count - seen_at} were appended since"
+            )
+        else:
+            why = "events were edited, inserted, deleted or truncated since it was taken"
+        raise DigestMismatch(
+            f"the ledger does not match the digest: {count} events, head {head}; {why}"
+        )
+    return count, head
+
+
+# -- import ----------------------------------------------------------------
+
+
+@dataclass
+class ImportSummary:
+    """What an import did: lines read, events appended, events already present."""
+
+    read: int = 0
+    imported: int = 0
+    present: int = 0
+
+
+@dataclass(frozen=True)
+class _Line:
+    number: int
+    stream: UUID
+    version: int
+    type: str
+    recorded_at: str
+    data: dict[str, Any]
+    identity: str  # canonical JSON of (type, recorded_at, data): equal content, equal text
+
+    @property
+    def key(self) -> tuple[UUID, int]:
+        return (self.stream, self.version)
+
+
+def default_event_types() -> dict[str, type]:
+    """The event types an import accepts: the domain's, by stored topic."""
+    return {get_topic(cls): cls for cls in EVENT_CLASSES}
+
+
+def import_lines(
+    ledger: Any,
+    lines: Iterable[str | bytes],
+    *,
+    event_types: Mapping[str, type] | None = None,
+    batch: int = BATCH,
+) -> ImportSummary:
+    """Append an export's events to the ledger, all or nothing.
+
+    Each line is checked as it is read, and the first bad line refuses the
+    whole file: not JSON or not an export line, an unknown type, data its
+    event class does not validate → :class:`InvalidInput` (exit 2); a broken
+    hash chain, or a stream whose versions would not follow on →
+    :class:`IntegrityFailure` (exit 4). Events already stored with identical
+    content are skipped; one whose stream and version exist with other
+    content is a :class:`Conflict` (exit 5), reported once the whole file has
+    been checked. The inserts happen in batches inside one transaction, which
+    is rolled back on any refusal.
+    """
+    types = dict(event_types) if event_types is not None else default_event_types()
+    store = _Store.of(ledger)
+    summary = ImportSummary()
+    conflict: str | None = None
+    prev: str | None = None
+    try:
+        with store.transaction() as curs:
+            pending: list[_Line] = []
+            for number, raw in enumerate(lines, start=1):
+                if not raw.strip():
+                    continue
+                line, prev = _parse(number, raw, prev, types, ledger)
+                summary.read += 1
+                if conflict is None:
+                    pending.append(line)
+                    if len(pending) >= batch:
+                        conflict = _apply(store, curs, pending, summary, ledger)
+                        pending = []
+            if pending and conflict is None:
+                conflict = _apply(store, curs, pending, summary, ledger)
+            if conflict is not None:
+                raise Conflict(conflict)
+    except IntegrityError as exc:
+        raise Conflict(f"import: another writer stored one of these events first ({exc})") from None
+    except OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise Conflict("the ledger is locked by another writer; nothing was imported") from None
+        raise
+    return summary
+
+
+def _parse(
+    number: int, raw: str | bytes, prev: str | None, types: Mapping[str, type], ledger: Any
+) -> tuple[_Line, str]:
+    where = f"line {number}"
+    try:
+        obj = json.loads(raw)
+    except ValueError as exc:
+        raise InvalidInput(f"{where}: not JSON ({exc})") from None
+    if not isinstance(obj, dict):
+        raise InvalidInput(f"{where}: not a JSON object")
+    missing = [k for k in (*HASHED_KEYS, "hash") if k not in obj]
+    if missing:
+        raise InvalidInput(f"{where}: missing {', '.join(missing)}")
+    stream, version, topic = obj["stream"], obj["version"], obj["type"]
+    recorded_at, data, digest = obj["recorded_at"], obj["data"], obj["hash"]
+    if not isinstance(stream, str) or not _UUID.fullmatch(stream):
+        raise InvalidInput(f"{where}: stream is not a lower-case UUID with dashes")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise InvalidInput(f"{where}: version is not a whole number of 1 or more")
+    if not isinstance(recorded_at, str) or not _RECORDED_AT.fullmatch(recorded_at):
+        raise InvalidInput(f"{where}: recorded_at is not an ISO 8601 UTC time ending in Z")
+    if not isinstance(data, dict):
+        raise InvalidInput(f"{where}: data is not a JSON object")
+    for name in ("prev", "hash"):
+        if not isinstance(obj[name], str) or not _HEX64.fullmatch(obj[name]):
+            raise InvalidInput(f"{where}: {name} is not 64 lower-case hex digits")
+
+    # The chain, before anything else about the event.
+    if prev is not None and obj["prev"] != prev:
+        raise IntegrityFailure(
+            f"{where}: broken hash chain: prev does not match the hash of the line before"
+        )
+    hashed = {k: obj[k] for k in HASHED_KEYS}
+    if sha256_hex(canonical(hashed)) != digest:
+        raise IntegrityFailure(
+            f"{where}: broken hash chain: hash does not match the line's content"
+        )
+
+    cls = types.get(topic) if isinstance(topic, str) else None
+    if cls is None:
+        raise InvalidInput(f"{where}: unknown event type {topic!r}")
+    _check_data(where, cls, version, data)
+    state = dict(data)
+    state["timestamp"] = recorded_at
+    try:
+        build_event(topic, UUID(stream), version, state)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"]) or "data"
+        raise InvalidInput(f"{where}: {topic}: {loc}: {first['msg']}") from None
+    except Exception as exc:  # an upcaster refusing an impossible old state
+        raise InvalidInput(f"{where}: {topic}: {exc}") from None
+    identity = canonical([topic, recorded_at, data])
+    return (
+        _Line(number, UUID(stream), version, topic, recorded_at, data, identity),
+        digest,
+    )
+
+
+def _check_data(where: str, cls: type, version: int, data: dict[str, Any]) -> None:
+    created = issubclass(cls, AggregateCreated)
+    if created != (version == 1):
+        kind = "creates a stream" if created else "cannot start a stream"
+        raise IntegrityFailure(f"{where}: {get_topic(cls)} {kind}, but its version is {version}")
+    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    allowed = names - {"originator_id", "originator_version", "timestamp"}
+    allowed.add("class_version")
+    extra = sorted(set(data) - allowed)
+    if extra:
+        raise InvalidInput(f"{where}: unexpected field(s) in data: {', '.join(extra)}")
+    if created:
+        outer = f"{cls.__module__}:{cls.__qualname__.rsplit('.', 1)[0]}"
+        if data.get("originator_topic") != outer:
+            raise InvalidInput(f"{where}: originator_topic must be {outer!r}")
+    class_version = data.get("class_version", 1)
+    current = getattr(cls, "class_version", 1)
+    if not isinstance(class_version, int) or not 1 <= class_version <= current:
+        raise InvalidInput(f"{where}: class_version {class_version!r} is not 1..{current}")
+
+
+def _apply(
+    store: _Store, curs: Any, lines: list[_Line], summary: ImportSummary, ledger: Any
+) -> str | None:
+    """Insert one batch; returns a conflict message instead of inserting, if any."""
+    keys = {line.key for line in lines}
+    wanted = keys | {(s, v - 1) for s, v in keys if v > 1}
+    stored = store.lookup(curs, wanted)
+    fresh: list[_Line] = []
+    seen: dict[tuple[UUID, int], _Line] = {}
+    for line in lines:
+        existing = stored.get(line.key)
+        if existing is None and line.key in seen:
+            existing = seen[line.key].identity
+        if existing is not None:
+            if existing != line.identity:
+                return (
+                    f"line {line.number}: stream {line.stream} version {line.version} "
+                    "is already in the ledger with other content; nothing was imported"
+                )
+            summary.present += 1
+            continue
+        before = (line.stream, line.version - 1)
+        if line.version > 1 and before not in stored and before not in seen:
+            raise IntegrityFailure(
+                f"line {line.number}: stream {line.stream} version {line.version} follows "
+                f"no version {line.version - 1}, neither in the ledger nor earlier in the file"
+            )
+        seen[line.key] = line
+        fresh.append(line)
+    if fresh:
+        encode = ledger.mapper.transcoder.encode
+        events = []
+        for line in fresh:
+            state = dict(line.data)
+            state["timestamp"] = line.recorded_at
+            events.append(
+                StoredEvent(
+                    originator_id=line.stream,
+                    originator_version=line.version,
+                    topic=line.type,
+                    state=encode(state),
+                )
+            )
+        store.insert(curs, events)
+        summary.imported += len(events)
+    return None
+
+
+class _Store:
+    """The few recorder operations an import needs, on either backend."""
+
+    def __init__(self, ledger: Any) -> None:
+        self.recorder = ledger.recorder
+        self.datastore = self.recorder.datastore
+        self.table = self.recorder.events_table_name
+
+    @staticmethod
+    def of(ledger: Any) -> _Store:
+        if type(ledger.recorder).__module__.startswith("eventsourcing.postgres"):
+            return _PostgresStore(ledger)
+        return _Store(ledger)
+
+    def transaction(self) -> Any:
+        return self.datastore.transaction(commit=True)
+
+    def identity_of(self, topic: str, state: bytes) -> str:
+        data = json.loads(state)
+        recorded_at = data.pop("timestamp", None)
+        return canonical([topic, recorded_at, data])
+
+    def lookup(self, curs: Any, keys: set[tuple[UUID, int]]) -> dict[tuple[UUID, int], str]:
+        """The identity of each of ``keys`` already stored (same transaction)."""
+        found: dict[tuple[UUID, int], str] = {}
+        items = list(keys)
+        for i in range(0, len(items), 400):
+            chunk = items[i : i + 400]
+            marks = ",".join(["(?,?)"] * len(chunk))
+            params: list[Any] = []
+            for stream, version in chunk:
+                params += (stream.hex, version)
+            curs.execute(
+                f"SELECT originator_id, originator_version, topic, state FROM {self.table} "
+                f"WHERE (originator_id, originator_version) IN (VALUES {marks})",
+                params,
+            )
+            for row in curs.fetchall():
+                key = (UUID(row[0]), row[1])
+                found[key] = self.identity_of(row[2], row[3])
+        return found
+
+    def insert(self, curs: Any, events: list[StoredEvent]) -> None:
+        self.recorder._insert_events(curs, events)
+
+
+class _PostgresStore(_Store):
+    def _sql(self, text: str) -> Any:
+        from psycopg.sql import SQL, Identifier
+
+        return SQL(text).format(  # type: ignore[arg-type]
+            schema=Identifier(self.datastore.schema), table=Identifier(self.table)
+        )
+
+    def lookup(self, curs: Any, keys: set[tuple[UUID, int]]) -> dict[tuple[UUID, int], str]:
+        if not keys:
+            return {}
+        streams = [k[0] for k in keys]
+        versions = [k[1] for k in keys]
+        curs.execute(
+            self._sql(
+                "SELECT e.originator_id, e.originator_version, e.topic, e.state "
+                "FROM {schema}.{table} e JOIN unnest(%s::uuid[], %s::bigint[]) AS k(s, v) "
+                "ON e.originator_id = k.s AND e.originator_version = k.v"
+            ),
+            (streams, versions),
+        )
+        return {
+            (row["originator_id"], row["originator_version"]): self.identity_of(
+                row["topic"], bytes(row["state"])
+            )
+            for row in curs.fetchall()
+        }
+
+    def insert(self, curs: Any, events: list[StoredEvent]) -> None:
+        self.recorder._insert_stored_events(curs, events)
