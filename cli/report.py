@@ -1,0 +1,165 @@
+"""``report coaching``: coaching patterns per manager, for HR and enablement.
+
+Catches the read model up, computes the measures with
+:mod:`projections.coaching`, and writes them as a table, JSON, CSV, markdown
+or a self-contained HTML page (:mod:`cli.html`), to stdout or ``-o FILE``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from .context import Env
+from .read import _moment, as_of_options, md_table, open_read_model, text_table
+
+pass_env = click.make_pass_decorator(Env)
+
+SCALARS = (
+    "reps_coached",
+    "sessions_held",
+    "sessions_per_rep_per_30_days",
+    "prepared_share",
+    "commitments_agreed",
+    "rep_commitments_agreed",
+    "manager_commitments_agreed",
+    "hypothesis_share",
+    "two_sided_share",
+    "loops_due",
+    "loops_closed_in_time",
+    "loops_pending",
+    "loop_closure",
+    "overdue_count",
+    "manager_follow_through_rate",
+    "safe_failure_index",
+    "focus_cap_overrides",
+)
+TABLE = (
+    ("manager", "manager"),
+    ("reps", "reps_coached"),
+    ("sessions", "sessions_held"),
+    ("per rep/30d", "sessions_per_rep_per_30_days"),
+    ("prepared", "prepared_share"),
+    ("agreed", "commitments_agreed"),
+    ("hypothesis", "hypothesis_share"),
+    ("two-sided", "two_sided_share"),
+    ("loop closure", "loop_closure"),
+    ("overdue", "overdue_count"),
+    ("own follow-through", "manager_follow_through_rate"),
+    ("safe failure", "safe_failure_index"),
+    ("overrides", "focus_cap_overrides"),
+)
+
+
+@click.group()
+def report() -> None:
+    """Reports across reps and managers."""
+
+
+@report.command()
+@click.option("--manager", help="Only this manager (the team total still covers everyone).")
+@as_of_options
+@click.option(
+    "--window-days",
+    type=click.IntRange(min=1),
+    default=90,
+    show_default=True,
+    help="Trailing window: business dates in (D - N, D].",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv", "md", "html"]),
+    default="table",
+    show_default=True,
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write to this file instead of stdout (its path goes to stderr).",
+)
+@pass_env
+def coaching(
+    env: Env,
+    manager: str | None,
+    as_of: str | None,
+    on: str | None,
+    window_days: int,
+    fmt: str,
+    output: str | None,
+) -> None:
+    """Coaching patterns per manager over the trailing window, plus a team total.
+
+    Reps coached, sessions (cadence, preparation), commitments agreed (with a
+    hypothesis, two-sided), loop closure, overdue, the manager's own
+    follow-through, the safe-failure index and focus-cap overrides. See
+    docs/reports.md for how each is computed.
+
+    \b
+    Example:
+      commitments report coaching
+      commitments report coaching --manager bob --format json
+      commitments report coaching --format html -o coaching.html
+    """
+    from projections.coaching import coaching_report
+
+    at = _moment(as_of, on)
+    with open_read_model(env) as rm:
+        rep = coaching_report(rm, at, window_days, manager.strip() if manager else None)
+    obj = rep.as_dict()
+    if fmt == "html":
+        from .html import coaching_page
+
+        text = coaching_page(obj)
+    else:
+        text = render_coaching(obj, fmt)
+    write_output(text, output)
+
+
+def write_output(text: str, output: str | None) -> None:
+    """To stdout, or to ``output`` (UTF-8) with its path on stderr."""
+    if output is None:
+        click.echo(text)
+        return
+    with open(output, "w", encoding="utf-8") as fh:
+        fh.write(text if text.endswith("\n") else text + "\n")
+    click.echo(f"wrote {output}", err=True)
+
+
+def flat_row(m: dict[str, Any]) -> dict[str, Any]:
+    """One manager (or the team) as flat columns: CSV and markdown."""
+    row: dict[str, Any] = {"manager": m.get("manager", "(team)")}
+    row.update({k: m[k] for k in SCALARS})
+    row.update({f"manager_{k}": v for k, v in m["manager_follow_through"].items()})
+    row.update({f"mix_{k}": v for k, v in m["follow_through_mix"].items()})
+    row["overloaded_reps"] = ";".join(m["overloaded_reps"])
+    return row
+
+
+def render_coaching(obj: dict[str, Any], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(obj, ensure_ascii=False, indent=2)
+    rows = [flat_row(m) for m in [*obj["managers"], obj["team"]]]
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({k: "" if v is None else v for k, v in r.items()} for r in rows)
+        return buf.getvalue().rstrip("\n")
+    head = (
+        f"Coaching patterns as of {obj['as_of']}, on {obj['on']}, window {obj['window_days']} days"
+    )
+    if fmt == "md":
+        return f"## {head}\n\n" + md_table(list(rows[0]), [list(r.values()) for r in rows])
+    return f"{head}\n\n" + _table(rows)
+
+
+def _table(rows: Sequence[dict[str, Any]]) -> str:
+    headers = [h for h, _ in TABLE]
+    return text_table(headers, [[r[k] for _, k in TABLE] for r in rows])
