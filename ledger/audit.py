@@ -408,7 +408,7 @@ class _Store:
 
     @staticmethod
     def of(ledger: Any) -> _Store:
-        if type(ledger.recorder).__module__.startswith("eventsourcing.postgres"):
+        if "eventsourcing.postgres" in {c.__module__ for c in type(ledger.recorder).__mro__}:
             return _PostgresStore(ledger)
         return _Store(ledger)
 

@@ -1,0 +1,391 @@
+"""Export, verify and import (SPEC §5 "Export format"), on both backends."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ledger.application import Ledger
+from ledger.audit import export_lines, import_lines
+from ledger.errors import Conflict, IntegrityFailure
+from ledger.persistence import is_postgres
+from tests.conftest import Cli, event_count
+
+ZERO = "0" * 64
+
+
+def build_sample(db: str) -> dict[str, Any]:
+    """A small ledger with every kind of event; returns the ids it made."""
+    ledger = Ledger.open(db)
+    try:
+        a = dict(actor="tester")
+        sid = ledger.record_session(
+            rep="alice", manager="bob", date="2026-01-05", prepared=True,
+            focus_areas=["prospecting"], note="first session ✓", **a,
+        )  # fmt: skip
+        calls = ledger.agree(
+            rep="alice", manager="bob", focus="prospecting", behavior="outbound calls",
+            target=10, period="week", start="2026-01-05", session_id=sid, expect="pipeline doubles",
+            **a,
+        )  # fmt: skip
+        ride = ledger.agree(
+            rep="alice", manager="bob", owner="manager", focus="prospecting",
+            behavior="two ride-alongs", target=2, period="window", start="2026-01-05",
+            supports=calls, **a,
+        )  # fmt: skip
+        demo = ledger.agree(
+            rep="alice", manager="bob", focus="discovery", behavior="run a demo", done=True,
+            start="2026-01-05", days=14, **a,
+        )  # fmt: skip
+        for day, n in (("2026-01-11", 9), ("2026-01-18", 10), ("2026-01-25", 12)):
+            ledger.check_in(calls, date=day, actual=n, **a)
+        ledger.correct(calls, check_in=1, actual=11, reason="CRM missed two", **a)
+        ledger.revise(calls, date="2026-01-20", reason="holiday", target=8, **a)
+        ledger.close_commitment(calls, date="2026-02-04", result="missed", **a)
+        ledger.check_in(ride, date="2026-01-20", actual=1, **a)
+        ledger.close_commitment(ride, date="2026-02-04", **a)
+        ledger.release(demo, date="2026-01-10", reason="customer cancelled", **a)
+        ledger.record_activities(
+            dict(rep="alice", metric="calls", date=f"2026-01-{d:02d}", value=d,
+                 source_id=f"c{d}", **a)
+            for d in range(5, 12)
+        )  # fmt: skip
+        return {"session": sid, "calls": calls, "ride": ride, "demo": demo}
+    finally:
+        ledger.close()
+
+
+def export_of(db: str, since: int = 0) -> list[dict[str, Any]]:
+    ledger = Ledger.open(db)
+    try:
+        return [json.loads(line) for line in export_lines(ledger, since=since)]
+    finally:
+        ledger.close()
+
+
+def rehash(lines: list[dict[str, Any]], prev: str = ZERO) -> list[dict[str, Any]]:
+    """Recompute the chain with plain hashlib + json (independently of ledger.audit)."""
+    out = []
+    for line in lines:
+        body = {k: line[k] for k in ("stream", "version", "type", "recorded_at", "data")}
+        body["prev"] = prev
+        text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        prev = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        out.append({**line, "prev": body["prev"], "hash": prev})
+    return out
+
+
+def write_jsonl(path: Path, lines: list[dict[str, Any]]) -> str:
+    path.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines), "utf-8")
+    return str(path)
+
+
+def raw_sql(db: str, sqlite_sql: str, pg_sql: str, params: tuple[Any, ...] = ()) -> None:
+    """Tamper with the store behind the ledger's back (tests only)."""
+    if is_postgres(db):
+        import psycopg
+
+        url, _, schema = db.partition("?schema=")
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(pg_sql.replace("{table}", f'"{schema}".ledger_events'), params or None)
+    else:
+        import sqlite3
+
+        conn = sqlite3.connect(db)
+        with conn:
+            conn.execute(sqlite_sql.replace("{table}", "stored_events"), params)
+        conn.close()
+
+
+@pytest.fixture
+def sample(db: str) -> dict[str, Any]:
+    return build_sample(db)
+
+
+def test_export_lines_carry_the_spec_fields_and_chain_from_64_zeros(
+    db: str, sample: dict[str, Any]
+) -> None:
+    lines = export_of(db)
+    assert len(lines) == event_count(db) > 15
+    assert all(
+        set(x) == {"position", "stream", "version", "type", "recorded_at", "data", "prev", "hash"}
+        for x in lines
+    )
+    assert lines[0]["prev"] == ZERO
+    assert rehash(lines) == lines  # every hash is the canonical sha256, prev links them
+    positions = [x["position"] for x in lines]
+    assert positions == sorted(positions) and len(set(positions)) == len(positions)
+    first = lines[0]
+    assert first["stream"] == sample["session"].__str__()  # str(UUID), with dashes
+    assert first["type"] == "ledger.domain:CoachingSession.Held"
+    assert first["data"]["note"] == "first session ✓"
+    assert first["data"]["originator_topic"] == "ledger.domain:CoachingSession"
+    assert "timestamp" not in first["data"] and first["recorded_at"].endswith("Z")
+    versions = [x["version"] for x in lines if x["stream"] == str(sample["calls"])]
+    assert versions == [1, 2, 3, 4, 5, 6, 7]
+
+
+def test_export_writes_non_ascii_unescaped_to_a_file(cli: Cli, tmp_path: Path) -> None:
+    build_sample(cli.db)
+    out = tmp_path / "x.jsonl"
+    assert cli.ok("export", "-o", str(out)) == ""
+    text = out.read_text("utf-8")
+    assert "first session ✓" in text
+    assert text.endswith("\n") and text.count("\n") == event_count(cli.db)
+
+
+def test_verify_prints_count_and_head_and_checks_a_digest(cli: Cli) -> None:
+    build_sample(cli.db)
+    lines = export_of(cli.db)
+    out = cli.ok("verify")
+    assert out == f"{len(lines)} {lines[-1]['hash']}"
+    assert cli.ok("verify", "--digest", lines[-1]["hash"].upper()) == out
+    wrong = cli("verify", "--digest", lines[-2]["hash"])
+    assert wrong.exit_code == 4
+    assert f"hash of event {len(lines) - 1}" in wrong.stderr  # says what the digest matched
+    assert cli("verify", "--digest", "abc").exit_code == 2
+
+
+def test_verify_an_empty_ledger_gives_zero_events_and_the_zero_hash(cli: Cli) -> None:
+    assert cli.ok("verify") == f"0 {ZERO}"
+    assert cli.ok("export") == ""
+
+
+TAMPERING = {
+    "edit one event's data": (
+        "UPDATE {table} SET state = CAST(REPLACE(CAST(state AS TEXT), '\"actual\":10.0', "
+        "'\"actual\":12.0') AS BLOB) WHERE rowid = (SELECT rowid FROM {table} "
+        "WHERE CAST(state AS TEXT) LIKE '%\"actual\":10.0%' LIMIT 1)",
+        "UPDATE {table} SET state = convert_to(replace(convert_from(state, 'UTF8'), "
+        "'\"actual\":10.0', '\"actual\":12.0'), 'UTF8') WHERE notification_id = (SELECT "
+        "notification_id FROM {table} WHERE convert_from(state, 'UTF8') LIKE "
+        "'%\"actual\":10.0%' LIMIT 1)",
+    ),
+    "delete one event": (
+        "DELETE FROM {table} WHERE rowid = 5",
+        "DELETE FROM {table} WHERE notification_id = (SELECT min(notification_id) + 4 "
+        "FROM {table})",
+    ),
+    "insert one event": (
+        "INSERT INTO {table} SELECT originator_id, originator_version + 100, topic, state "
+        "FROM {table} WHERE rowid = 6",
+        "INSERT INTO {table} (originator_id, originator_version, topic, state) SELECT "
+        "originator_id, originator_version + 100, topic, state FROM {table} "
+        "ORDER BY notification_id OFFSET 5 LIMIT 1",
+    ),
+    "truncate the tail": (
+        "DELETE FROM {table} WHERE rowid > (SELECT max(rowid) - 3 FROM {table})",
+        "DELETE FROM {table} WHERE notification_id > (SELECT max(notification_id) - 3 "
+        "FROM {table})",
+    ),
+}
+
+
+@pytest.mark.parametrize("tampering", list(TAMPERING))
+def test_verify_digest_catches_tampering(cli: Cli, tampering: str) -> None:
+    build_sample(cli.db)
+    _count, digest = cli.ok("verify").split()
+    sqlite_sql, pg_sql = TAMPERING[tampering]
+    raw_sql(cli.db, sqlite_sql, pg_sql)
+    after = cli("verify", "--digest", digest)
+    assert after.exit_code == 4, after.stderr
+    assert "does not match the digest" in after.stderr
+    assert cli.ok("verify").split()[1] != digest
+
+
+def test_export_import_export_round_trip_gives_identical_hashes(
+    db: str, sample: dict[str, Any], tmp_path: Path
+) -> None:
+    before = export_of(db)
+    copy = str(tmp_path / "copy.db")
+    path = write_jsonl(tmp_path / "export.jsonl", before)
+    copy_cli = Cli(db=copy, views=str(tmp_path / "v2.db"))
+    result = copy_cli("import", path)
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.strip() == f"read {len(before)}, imported {len(before)}, already present 0"
+    after = export_of(copy)
+    strip = [{k: v for k, v in x.items() if k != "position"} for x in before]
+    assert [{k: v for k, v in x.items() if k != "position"} for x in after] == strip
+    # The copy is a working ledger: its aggregates load and take new events.
+    ledger = Ledger.open(copy)
+    try:
+        assert ledger.commitment(sample["calls"]).terms.target == 8
+        ledger.record_session(rep="alice", manager="bob", date="2026-03-01", actor="x")
+    finally:
+        ledger.close()
+
+
+def test_importing_into_the_same_ledger_twice_adds_nothing(
+    cli: Cli, sample: dict[str, Any], tmp_path: Path
+) -> None:
+    lines = export_of(cli.db)
+    path = write_jsonl(tmp_path / "export.jsonl", lines)
+    for _ in range(2):
+        result = cli("import", path)
+        assert result.exit_code == 0, result.stderr
+        assert (
+            result.stderr.strip() == f"read {len(lines)}, imported 0, already present {len(lines)}"
+        )
+    assert export_of(cli.db) == lines
+
+
+def test_import_reads_stdin_when_the_file_is_a_dash(
+    db: str, sample: dict[str, Any], tmp_path: Path
+) -> None:
+    text = "\n".join(json.dumps(x) for x in export_of(db)) + "\n"
+    target = Cli(db=str(tmp_path / "other.db"), views=str(tmp_path / "v.db"))
+    result = target("import", "-", input=text)
+    assert result.exit_code == 0, result.stderr
+    assert event_count(target.db) == event_count(db)
+
+
+def test_a_conflicting_event_refuses_the_whole_file_with_exit_5(
+    cli: Cli, sample: dict[str, Any], tmp_path: Path
+) -> None:
+    lines = export_of(cli.db)
+    count = len(lines)
+    extra = rehash(
+        [
+            {**lines[3], "data": {**lines[3]["data"], "actor": "mallory"}},  # conflicts
+            *lines,
+        ]
+    )
+    # A fresh event after the conflict must not be written either.
+    fresh = export_of(cli.db)[:1]
+    fresh[0]["stream"] = "00000000-0000-4000-8000-000000000001"
+    path = write_jsonl(tmp_path / "conflict.jsonl", rehash([*fresh, *extra]))
+    result = cli("import", path)
+    assert result.exit_code == 5, result.stderr
+    assert "line 2" in result.stderr and "other content" in result.stderr
+    assert event_count(cli.db) == count
+
+
+def test_a_broken_chain_is_refused_naming_the_first_bad_line(
+    db: str, sample: dict[str, Any], tmp_path: Path
+) -> None:
+    lines = export_of(db)
+    lines[6]["data"]["note"] = "edited after export"
+    path = write_jsonl(tmp_path / "broken.jsonl", lines)
+    with pytest.raises(IntegrityFailure, match=r"^line 7: broken hash chain"):
+        import_lines(
+            Ledger.open(str(tmp_path / "e.db")), Path(path).read_text("utf-8").splitlines()
+        )
+    target = Cli(db=str(tmp_path / "e2.db"), views=str(tmp_path / "v.db"))
+    result = target("import", path)
+    assert result.exit_code == 4
+    assert "line 7" in result.stderr
+    assert event_count(target.db) == 0
+
+
+def test_a_deleted_line_breaks_the_chain_at_the_line_after_it(
+    db: str, sample: dict[str, Any], tmp_path: Path
+) -> None:
+    lines = export_of(db)
+    del lines[4]
+    target = Cli(db=str(tmp_path / "e.db"), views=str(tmp_path / "v.db"))
+    result = target("import", write_jsonl(tmp_path / "gap.jsonl", lines))
+    assert result.exit_code == 4 and "line 5: broken hash chain" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda x: "{not json", "line 3: not JSON"),
+        (lambda x: {**x, "type": "os:system"}, "line 3: unknown event type 'os:system'"),
+        (lambda x: {**x, "stream": x["stream"].upper()}, "line 3: stream is not a lower-case"),
+        (lambda x: {**x, "recorded_at": "yesterday"}, "line 3: recorded_at is not"),
+        (lambda x: [x], "line 3: not a JSON object"),
+    ],
+)
+def test_unparsable_or_invalid_lines_are_refused_with_exit_2(
+    db: str, sample: dict[str, Any], tmp_path: Path, damage: Any, message: str
+) -> None:
+    exported = export_of(db)
+    damaged = damage(exported[2])
+    if isinstance(damaged, dict):  # keep the chain valid: the line itself is the problem
+        exported = rehash([*exported[:2], damaged, *exported[3:]])
+    lines = [json.dumps(x) for x in exported]
+    if not isinstance(damaged, dict):
+        lines[2] = damaged if isinstance(damaged, str) else json.dumps(damaged)
+    path = tmp_path / "bad.jsonl"
+    path.write_text("\n".join(lines) + "\n", "utf-8")
+    target = Cli(db=str(tmp_path / "e.db"), views=str(tmp_path / "v.db"))
+    result = target("import", str(path))
+    assert result.exit_code == 2, result.stderr
+    assert message in result.stderr
+    assert event_count(target.db) == 0
+
+
+def test_data_its_event_class_rejects_is_refused_even_with_a_valid_chain(
+    db: str, sample: dict[str, Any], tmp_path: Path
+) -> None:
+    lines = export_of(db)
+    checkin = next(i for i, x in enumerate(lines) if x["type"].endswith("CheckInRecorded"))
+    lines[checkin]["data"]["date"] = "the fifth of never"
+    target = Cli(db=str(tmp_path / "e.db"), views=str(tmp_path / "v.db"))
+    result = target("import", write_jsonl(tmp_path / "bad.jsonl", rehash(lines)))
+    assert result.exit_code == 2
+    assert f"line {checkin + 1}: ledger.domain:Commitment.CheckInRecorded: date" in result.stderr
+    lines[checkin]["data"] = {**export_of(db)[checkin]["data"], "sneaky": 1}
+    result = target("import", write_jsonl(tmp_path / "bad.jsonl", rehash(lines)))
+    assert result.exit_code == 2 and "unexpected field(s) in data: sneaky" in result.stderr
+    assert event_count(target.db) == 0
+
+
+def test_a_stream_that_would_skip_a_version_is_refused(
+    db: str, sample: dict[str, Any], tmp_path: Path
+) -> None:
+    lines = export_of(db)
+    calls = [x for x in lines if x["stream"] == str(sample["calls"])]
+    target = Cli(db=str(tmp_path / "e.db"), views=str(tmp_path / "v.db"))
+    result = target("import", write_jsonl(tmp_path / "skip.jsonl", rehash([calls[0], calls[2]])))
+    assert result.exit_code == 4
+    assert "version 3 follows no version 2" in result.stderr
+    assert event_count(target.db) == 0
+
+
+def test_export_since_continues_the_chain_so_appending_keeps_it_verifiable(
+    cli: Cli, sample: dict[str, Any], tmp_path: Path
+) -> None:
+    first = export_of(cli.db)
+    ledger = Ledger.open(cli.db)
+    try:
+        ledger.record_session(rep="carol", manager="bob", date="2026-02-01", actor="x")
+    finally:
+        ledger.close()
+    since = first[-1]["position"]
+    tail = [json.loads(x) for x in cli.ok("export", "--since", str(since)).splitlines()]
+    assert len(tail) == 1 and tail[0]["prev"] == first[-1]["hash"]
+    assert rehash(first + tail) == first + tail
+    assert first + tail == export_of(cli.db)
+    assert cli.ok("verify").split()[1] == tail[-1]["hash"]
+    assert cli("export", "--since", "999999").exit_code == 3
+
+    # A copy holding the first export takes the appended part.
+    copy = Cli(db=str(tmp_path / "copy.db"), views=str(tmp_path / "v.db"))
+    copy.ok("import", write_jsonl(tmp_path / "a.jsonl", first))
+    result = copy("import", write_jsonl(tmp_path / "b.jsonl", tail))
+    assert result.stderr.strip() == "read 1, imported 1, already present 0"
+    assert copy.ok("verify") == cli.ok("verify")
+
+
+def test_import_is_one_transaction_across_many_batches(
+    db: str, sample: dict[str, Any], tmp_path: Path
+) -> None:
+    lines = export_of(db)
+    target = str(tmp_path / "t.db")
+    bad = [*lines, {**lines[-1], "data": {**lines[-1]["data"], "actor": "other"}}]
+    path = write_jsonl(tmp_path / "late.jsonl", rehash(bad))
+    ledger = Ledger.open(target)
+    try:
+        with pytest.raises(Conflict):
+            import_lines(ledger, Path(path).read_text("utf-8").splitlines(), batch=2)
+        assert ledger.event_count() == 0
+        summary = import_lines(ledger, Path(path).read_text("utf-8").splitlines()[:-1], batch=2)
+        assert (summary.read, summary.imported, summary.present) == (len(lines),) * 2 + (0,)
+    finally:
+        ledger.close()
