@@ -24,8 +24,9 @@ from eventsourcing.persistence import (
 )
 
 from . import commands as cmd
+from .activity_import import ActivityRow, WriteCounts, write_activity_rows
 from .commands import validate
-from .domain import Activity, CoachingSession, Commitment, RepWorkload, workload_id
+from .domain import CoachingSession, Commitment, RepWorkload, workload_id
 from .errors import (
     AmbiguousId,
     Conflict,
@@ -246,34 +247,28 @@ class Ledger(Application):
         return [workload]
 
     def record_activities(self, rows: Iterable[dict[str, Any]]) -> tuple[int, int]:
-        """Record activity rows (validated dicts); return (recorded, already present).
+        """Record activity rows (dicts of ``RecordActivity``'s fields, each
+        validated); return (recorded, already present).
 
-        All rows are written in one transaction; a row whose (metric, source
-        id) is already stored, or repeated in ``rows``, is skipped.
+        As :meth:`record_activity_rows`: one transaction, one ``recorded_at``;
+        a row whose (metric, source id) is already stored, or repeated in
+        ``rows``, is skipped and counted as already present.
         """
-        at = self.clock()
-        fresh: dict[UUID, Activity] = {}
-        skipped = 0
-        for values in rows:
-            c = validate(cmd.RecordActivity, **values)
-            activity = Activity.record(
-                at=at,
-                rep=c.rep,
-                metric=c.metric,
-                date=c.date,
-                value=c.value,
-                source_id=c.source_id,
-                actor=c.actor,
-            )
-            if activity.id in fresh:
-                skipped += 1
-                continue
-            fresh[activity.id] = activity
-        present = self.existing_ids(list(fresh))
-        new = [a for i, a in fresh.items() if i not in present]
-        if new:
-            self._save(*new)
-        return len(new), skipped + len(present)
+        validated = (
+            ActivityRow(c.rep, c.metric, c.date, c.value, c.source_id, c.actor)
+            for c in (validate(cmd.RecordActivity, **values) for values in rows)
+        )
+        counts = self.record_activity_rows(validated)
+        return counts.recorded, counts.already_present + counts.repeated
+
+    def record_activity_rows(
+        self, rows: Iterable[ActivityRow], *, batch_size: int = 4000
+    ) -> WriteCounts:
+        """Write validated activity rows as ``Activity.Recorded`` events,
+        streamed in batches inside ONE transaction with one ``recorded_at``
+        (see :func:`ledger.activity_import.write_activity_rows`). An exception
+        raised by ``rows`` rolls everything back."""
+        return write_activity_rows(self, rows, at=self.clock(), batch_size=batch_size)
 
     # -- lookups -----------------------------------------------------------
 
