@@ -1,0 +1,304 @@
+"""Self-contained HTML pages: the coaching report and the rep one-pager.
+
+Geometry (where every bar and tick goes) is computed here; the markup lives in
+jinja2 templates under ``cli/templates`` (autoescaped). Each page is one file:
+inline CSS and SVG, no scripts, no network fonts; every chart has an SVG
+``<title>``/``<desc>`` and a table under it, and every colour comes with a
+text label, so the page reads the same printed in black and white.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
+
+from ledger.values import period_days
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
+
+    from projections.query import History, Item
+
+# Verdict colours (ColorBrewer-like; honest misses in blue: a safe failure is not red).
+COLOURS = {
+    "succeeded": "#1a7f3c",
+    "kept": "#66bd63",
+    "honest_miss": "#3b6fb6",
+    "partial": "#f0a040",
+    "broken": "#c62828",
+    "blocked": "#7b3f9e",
+    "released": "#8a8a8a",
+    "overdue": "#8c510a",
+    "open": "#9ecae1",
+}
+LABELS = {
+    "succeeded": "succeeded",
+    "kept": "kept",
+    "honest_miss": "honest miss",
+    "partial": "partial",
+    "broken": "broken",
+    "blocked": "blocked",
+    "released": "released",
+    "overdue": "overdue",
+    "open": "open",
+}
+MIX = ("succeeded", "honest_miss", "kept", "partial", "broken", "blocked", "released", "overdue")
+SIGNAL_TEXT = {
+    "will_concern": "Will concern: two or more broken commitments in the window.",
+    "first_warning": "First warning: one broken commitment in the window.",
+    "skill_gap": "Skill gap: honest misses outnumber successes. Be patient; coach the skill.",
+    "on_track": "On track: commitments are being kept.",
+    "insufficient_data": "Insufficient data: nothing closed in the window.",
+}
+
+_env: Environment | None = None
+
+
+def environment() -> Environment:
+    """The jinja2 environment over ``cli/templates`` (autoescape on)."""
+    global _env
+    if _env is None:
+        from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+        _env = Environment(
+            loader=PackageLoader("cli", "templates"),
+            autoescape=select_autoescape(["html", "j2"], default=True),
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        _env.globals.update(colours=COLOURS, labels=LABELS, pct=pct, num=num, short=short)
+    return _env
+
+
+def pct(value: float | None) -> str:
+    """A share as a percentage, or "n/a" for null."""
+    return "n/a" if value is None else f"{round(value * 100):d}%"
+
+
+def num(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    if float(value).is_integer():
+        return str(int(value))
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+def short(cid: str) -> str:
+    return cid[:8]
+
+
+# -- the coaching report ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One bar of a chart: its box, label and value text."""
+
+    x: float
+    y: float
+    width: float
+    height: float
+    colour: str
+    label: str
+    value: str
+
+
+def _mix_bars(mix: dict[str, int]) -> tuple[list[Bar], int]:
+    """Vertical bars, one per verdict of the mix, on a 0..max scale (height 120)."""
+    top = max([*mix.values(), 1])
+    bars, width, gap, base = [], 52.0, 14.0, 150.0
+    for i, verdict in enumerate(MIX):
+        h = 120.0 * mix.get(verdict, 0) / top
+        x = 40 + i * (width + gap)
+        bars.append(
+            Bar(x, base - h, width, h, COLOURS[verdict], LABELS[verdict], str(mix.get(verdict, 0)))
+        )
+    return bars, top
+
+
+def _month_bars(months: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per month: loop closure (0..100%) and sessions held, two small bar charts."""
+    n = max(1, len(months))
+    slot = min(110.0, 520.0 / n)
+    width = slot * 0.6
+    top_sessions = max([*(m["sessions_held"] for m in months), 1])
+    loops, sessions = [], []
+    for i, m in enumerate(months):
+        x = 40 + i * slot + (slot - width) / 2
+        label = _month_label(m["month"])
+        share = m["loop_closure"]
+        h = 0.0 if share is None else 100.0 * share
+        loops.append(Bar(x, 130 - h, width, h, "#3b6fb6", label, pct(share)))
+        hs = 100.0 * m["sessions_held"] / top_sessions
+        sessions.append(Bar(x, 130 - hs, width, hs, "#5b8c5a", label, str(m["sessions_held"])))
+    return {
+        "loops": loops,
+        "sessions": sessions,
+        "width": 40 + n * slot + 20,
+        "top_sessions": top_sessions,
+    }
+
+
+def _month_label(month: str) -> str:
+    return date.fromisoformat(month + "-01").strftime("%b %Y")
+
+
+def coaching_page(report: dict[str, Any]) -> str:
+    """The coaching report (the JSON of ``report coaching``) as one HTML page."""
+    sections = []
+    for m in [*report["managers"], report["team"]]:
+        bars, top = _mix_bars(m["follow_through_mix"])
+        sections.append(
+            {
+                "name": m.get("manager"),
+                "m": m,
+                "mix_bars": bars,
+                "mix_top": top,
+                "months": _month_bars(m["months"]),
+                "sfi_x": None
+                if m["safe_failure_index"] is None
+                else 20 + 400 * m["safe_failure_index"],
+            }
+        )
+    template = environment().get_template("coaching.html.j2")
+    return template.render(report=report, sections=sections, mix=MIX)
+
+
+# -- the rep one-pager -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tick:
+    """A check-in on a timeline bar: where, and its follow-through so far."""
+
+    x: float
+    date: str
+    label: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Row:
+    """One commitment on the timeline."""
+
+    y: float
+    x: float
+    width: float
+    item: dict[str, Any]
+    ticks: list[Tick]
+    supports: str | None
+    hypothesis: str | None
+
+
+def _tick_label(item: Item, upto: date) -> tuple[str, str]:
+    """The check-in's running follow-through: actual to date over expected to date."""
+    f = item.facts
+    if f.measure == "done":
+        done = any(c.done for c in f.check_ins if c.date <= upto)
+        return ("done" if done else "not done"), ("done" if done else "not done")
+    actual = sum(c.actual or 0 for c in f.check_ins if f.start <= c.date <= min(upto, f.due))
+    if f.target is None or f.period is None:
+        return num(actual), f"actual {num(actual)}"
+    total_days = (f.due - f.start).days + 1
+    elapsed = max(1, min((upto - f.start).days + 1, total_days))
+    expected = f.target * elapsed / period_days(f.period, total_days)
+    ratio = actual / expected if expected else None
+    text = "n/a" if ratio is None else f"{ratio:.2f}"
+    return text, f"{num(actual)} of {num(expected)} expected so far (ratio {text})"
+
+
+def _timeline_items(h: History) -> tuple[list[Item], int]:
+    """Commitments worth a picture: open or overdue, or ending in the window;
+    manager-owned ones placed under the commitment they support."""
+    first = h.at.on - timedelta(days=h.window_days - 1)
+    shown = [
+        i
+        for i in h.items
+        if i.evaluation.status in ("open", "overdue")
+        or max(i.facts.due, _ended(i) or i.facts.due) >= first
+    ]
+    supporters: dict[str, list[Item]] = {}
+    ordered: list[Item] = []
+    for i in shown:
+        if i.facts.owner == "manager" and i.facts.supports:
+            supporters.setdefault(i.facts.supports, []).append(i)
+    ids = {i.facts.id for i in shown}
+    for i in sorted(shown, key=lambda i: (i.facts.start, i.position)):
+        if i.facts.owner == "manager" and i.facts.supports in ids:
+            continue
+        ordered.append(i)
+        ordered.extend(supporters.get(i.facts.id, ()))
+    return ordered, len(h.items) - len(shown)
+
+
+def _ended(item: Item) -> date | None:
+    f = item.facts
+    return f.closed.date if f.closed is not None else f.released
+
+
+def rep_page(h: History) -> str:
+    """The rep one-pager (``history REP --format html``)."""
+    items, hidden = _timeline_items(h)
+    obj = h.as_dict()
+    rows: list[Row] = []
+    axis: list[dict[str, Any]] = []
+    chart: dict[str, Any] | None = None
+    if items:
+        t0 = min(i.facts.start for i in items)
+        t1 = max(max(i.facts.due for i in items), h.at.on)
+        span = (t1 - t0).days + 1
+        x0, x1 = 250.0, 940.0
+
+        def x(d: date) -> float:
+            return x0 + (x1 - x0) * (d - t0).days / span
+
+        row_h, top = 40.0, 40.0
+        for n, item in enumerate(items):
+            f = item.facts
+            y = top + n * row_h
+            ticks = []
+            for c in f.check_ins:
+                label, detail = _tick_label(item, c.date)
+                ticks.append(Tick(x(c.date) + 0.5, c.date.isoformat(), label, detail))
+            hyp = f.hypothesis
+            if f.expect_metric:
+                hyp = f"{hyp or ''} [{f.expect_metric} ≥ {num(f.expect_at_least)}]".strip()
+            rows.append(
+                Row(
+                    y,
+                    x(f.start),
+                    max(2.0, x(f.due + timedelta(days=1)) - x(f.start)),
+                    item.as_dict(),
+                    ticks,
+                    f.supports,
+                    hyp,
+                )
+            )
+        month = date(t0.year, t0.month, 1)
+        while month <= t1:
+            if month >= t0:
+                axis.append({"x": x(month), "label": month.strftime("%b %Y")})
+            month = (month + timedelta(days=32)).replace(day=1)
+        chart = {
+            "height": top + len(items) * row_h + 10,
+            "today": x(h.at.on + timedelta(days=1)),
+            "x0": x0,
+            "x1": x1,
+            "start": t0.isoformat(),
+            "end": t1.isoformat(),
+        }
+    supporting = [r for r in rows if r.item["owner"] == "manager"]
+    template = environment().get_template("rep.html.j2")
+    return template.render(
+        h=obj,
+        rows=rows,
+        axis=axis,
+        chart=chart,
+        hidden=hidden,
+        supporting=supporting,
+        signal_text=SIGNAL_TEXT.get(obj["signal"], ""),
+        by_id={r.item["id"]: r.item for r in rows},
+        checkins=sum(len(r.ticks) for r in rows),
+    )
