@@ -360,13 +360,26 @@ def list_(
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["table", "json", "csv", "md"]),
+    type=click.Choice(["table", "json", "csv", "md", "html"]),
     default="table",
     show_default=True,
+    help="html: the rep's one-page picture (timeline, signal, focus load, support).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write to this file instead of stdout (its path goes to stderr).",
 )
 @pass_env
 def history(
-    env: Env, rep: str, as_of: str | None, on: str | None, window_days: int, fmt: str
+    env: Env,
+    rep: str,
+    as_of: str | None,
+    on: str | None,
+    window_days: int,
+    fmt: str,
+    output: str | None = None,
 ) -> None:
     """A rep's follow-through history: signal with reasons, counts and every commitment.
 
@@ -374,11 +387,20 @@ def history(
     Example:
       commitments history alice
       commitments history alice --as-of 2026-03-01 --format json
+      commitments history alice --format html -o alice.html
     """
     at = _moment(as_of, on)
     with open_read_model(env) as rm:
         h = rm.history(rep.strip(), at, window_days)
-    click.echo(render_history(h, fmt))
+    if fmt == "html":
+        from .html import rep_page
+
+        text = rep_page(h)
+    else:
+        text = render_history(h, fmt)
+    from .report import write_output
+
+    write_output(text, output)
 
 
 def render_history(h: History, fmt: str) -> str:
