@@ -22,6 +22,7 @@ from eventsourcing.persistence import (
     PersistenceError,
     RecordConflictError,
 )
+from eventsourcing.utils import get_topic
 
 from . import commands as cmd
 from .activity_import import ActivityRow, WriteCounts, write_activity_rows
@@ -57,25 +58,69 @@ class Ledger(Application):
     ) -> None:
         self.clock = clock
         self.db = db
+        self.created_tables = False  # True when this open created the PostgreSQL tables
         super().__init__(env)
 
     # -- lifecycle -------------------------------------------------------
 
     @classmethod
     def open(
-        cls, db: str | None = None, *, clock: Clock = utc_now, create_table: bool = True
+        cls,
+        db: str | None = None,
+        *,
+        clock: Clock = utc_now,
+        create_table: bool | None = None,
     ) -> Ledger:
-        """Open the ledger at ``db`` (a SQLite path or a ``postgresql://`` URL)."""
+        """Open the ledger at ``db`` (a SQLite path or a ``postgresql://`` URL).
+
+        ``create_table`` defaults to the ``CREATE_TABLE`` environment variable
+        (default yes). On PostgreSQL the recorder always runs with
+        ``CREATE_TABLE=n``: missing tables are created once, under an advisory
+        lock, when ``create_table`` (see :mod:`ledger.pgstore`), and are an
+        error otherwise.
+        """
         db = db or DEFAULT_DB
-        env = store_env(db, create_table=create_table)
-        if not is_postgres(db):
+        if create_table is None:
+            flag = os.environ.get("CREATE_TABLE", "y").strip().lower()
+            create_table = flag not in ("n", "no", "0", "false", "off")
+        pg = is_postgres(db)
+        env = store_env(db, create_table=create_table and not pg)
+        if pg:
+            from .pgstore import LedgerPostgresRecorder
+
+            env["APPLICATION_RECORDER_TOPIC"] = get_topic(LedgerPostgresRecorder)
+        else:
             _create_private_file(db)
         try:
-            return cls(env, clock=clock, db=db)
+            ledger = cls(env, clock=clock, db=db)
         except (PersistenceError, OSError) as exc:
             raise StorageUnavailable(
                 f"cannot open the ledger at {redact(db)}: {_one_line(exc)}"
             ) from None
+        if pg:
+            ledger._ensure_postgres_tables(create_table)
+        return ledger
+
+    def _ensure_postgres_tables(self, create: bool) -> None:
+        from .pgstore import ensure_tables, tables_exist
+
+        recorder: Any = self.recorder
+        try:
+            if create:
+                self.created_tables = ensure_tables(recorder)
+                return
+            present = tables_exist(recorder)
+        except PersistenceError as exc:
+            self.close()
+            raise StorageUnavailable(
+                f"cannot open the ledger at {redact(self.db)}: {_one_line(exc)}"
+            ) from None
+        if not present:
+            self.close()
+            raise StorageUnavailable(
+                f"no ledger tables at {redact(self.db)} and CREATE_TABLE=n: "
+                "run 'commitments init' as a role that may create them"
+            )
 
     # -- writing ---------------------------------------------------------
 
