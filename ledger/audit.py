@@ -201,14 +201,18 @@ class ImportSummary:
 
 
 @dataclass(frozen=True)
-class _Line:
+class ParsedLine:
+    """One checked export line, with its event validated into its class."""
+
     number: int
+    position: int | None
     stream: UUID
     version: int
     type: str
     recorded_at: str
     data: dict[str, Any]
     identity: str  # canonical JSON of (type, recorded_at, data): equal content, equal text
+    event: Any
 
     @property
     def key(self) -> tuple[UUID, int]:
@@ -246,11 +250,11 @@ def import_lines(
     prev: str | None = None
     try:
         with store.transaction() as curs:
-            pending: list[_Line] = []
+            pending: list[ParsedLine] = []
             for number, raw in enumerate(lines, start=1):
                 if not raw.strip():
                     continue
-                line, prev = _parse(number, raw, prev, types, ledger)
+                line, prev = parse_line(number, raw, prev, types)
                 summary.read += 1
                 if conflict is None:
                     pending.append(line)
@@ -270,9 +274,19 @@ def import_lines(
     return summary
 
 
-def _parse(
-    number: int, raw: str | bytes, prev: str | None, types: Mapping[str, type], ledger: Any
-) -> tuple[_Line, str]:
+def parse_line(
+    number: int,
+    raw: str | bytes,
+    prev: str | None,
+    types: Mapping[str, type],
+    *,
+    check_chain: bool = True,
+) -> tuple[ParsedLine, str]:
+    """Check one export line and validate its event; returns it and its hash.
+
+    ``prev`` is the previous line's hash (None for the first line: any
+    ``prev`` is accepted there, so a ``--since`` export can be read alone).
+    """
     where = f"line {number}"
     try:
         obj = json.loads(raw)
@@ -298,12 +312,12 @@ def _parse(
             raise InvalidInput(f"{where}: {name} is not 64 lower-case hex digits")
 
     # The chain, before anything else about the event.
-    if prev is not None and obj["prev"] != prev:
+    if check_chain and prev is not None and obj["prev"] != prev:
         raise IntegrityFailure(
             f"{where}: broken hash chain: prev does not match the hash of the line before"
         )
     hashed = {k: obj[k] for k in HASHED_KEYS}
-    if sha256_hex(canonical(hashed)) != digest:
+    if check_chain and sha256_hex(canonical(hashed)) != digest:
         raise IntegrityFailure(
             f"{where}: broken hash chain: hash does not match the line's content"
         )
@@ -315,7 +329,7 @@ def _parse(
     state = dict(data)
     state["timestamp"] = recorded_at
     try:
-        build_event(topic, UUID(stream), version, state)
+        event = build_event(topic, UUID(stream), version, state)
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = ".".join(str(p) for p in first["loc"]) or "data"
@@ -323,10 +337,13 @@ def _parse(
     except Exception as exc:  # an upcaster refusing an impossible old state
         raise InvalidInput(f"{where}: {topic}: {exc}") from None
     identity = canonical([topic, recorded_at, data])
-    return (
-        _Line(number, UUID(stream), version, topic, recorded_at, data, identity),
-        digest,
+    position = obj.get("position")
+    if not isinstance(position, int) or isinstance(position, bool):
+        position = None
+    line = ParsedLine(
+        number, position, UUID(stream), version, topic, recorded_at, data, identity, event
     )
+    return line, digest
 
 
 def _check_data(where: str, cls: type, version: int, data: dict[str, Any]) -> None:
@@ -351,14 +368,14 @@ def _check_data(where: str, cls: type, version: int, data: dict[str, Any]) -> No
 
 
 def _apply(
-    store: _Store, curs: Any, lines: list[_Line], summary: ImportSummary, ledger: Any
+    store: _Store, curs: Any, lines: list[ParsedLine], summary: ImportSummary, ledger: Any
 ) -> str | None:
     """Insert one batch; returns a conflict message instead of inserting, if any."""
     keys = {line.key for line in lines}
     wanted = keys | {(s, v - 1) for s, v in keys if v > 1}
     stored = store.lookup(curs, wanted)
-    fresh: list[_Line] = []
-    seen: dict[tuple[UUID, int], _Line] = {}
+    fresh: list[ParsedLine] = []
+    seen: dict[tuple[UUID, int], ParsedLine] = {}
     for line in lines:
         existing = stored.get(line.key)
         if existing is None and line.key in seen:
