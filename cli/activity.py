@@ -89,7 +89,9 @@ def import_(
         date_format=date_format,
         where=tuple(Where.parse(w) for w in wheres),
     )
-    name = "<stdin>" if file.name in ("-", "<stdin>") else str(file.name)
+    name = str(getattr(file, "name", "<stdin>"))
+    if name in ("-", "<stdin>") or not isinstance(getattr(file, "name", None), str):
+        name = "<stdin>"
     ledger = env.ledger()
     try:
         if _stderr_is_terminal():

@@ -1,0 +1,435 @@
+"""``commitments activity import``: CSV rows become activity events, all or nothing.
+
+Runs on SQLite and PostgreSQL (the ``cli`` fixture), mostly on the real CRM
+sample in ``../shared/data/crm``; expectations are computed here from the CSV
+with the ``csv`` module, not taken from the importer.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter, defaultdict
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ledger.activity_import import (
+    MAX_ERRORS,
+    ActivityEncoder,
+    ActivityRow,
+    ImportOptions,
+    ImportRejected,
+    Where,
+    activity_id_hex,
+    import_csv,
+)
+from ledger.application import Ledger
+from ledger.domain import Activity, activity_id
+from ledger.errors import InvalidInput
+from ledger.persistence import PlainJSONTranscoder, PydanticMapper
+from tests.conftest import CRM, Cli, event_count
+
+PIPELINE = CRM / "sales_pipeline.csv"
+ENGAGEMENTS = (
+    "--metric",
+    "engagements",
+    "--rep-column",
+    "sales_agent",
+    "--date-column",
+    "engage_date",
+    "--id-column",
+    "opportunity_id",
+    "--date-format",
+    "%d-%m-%y",
+)
+WON = (
+    "--metric",
+    "won_value",
+    "--rep-column",
+    "sales_agent",
+    "--date-column",
+    "close_date",
+    "--value-column",
+    "close_value",
+    "--date-format",
+    "%d-%m-%y",
+    "--where",
+    "deal_stage=Won",
+)
+
+
+def pipeline_rows() -> list[dict[str, str]]:
+    with PIPELINE.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def dmy(text: str) -> str:
+    """``dd-mm-yy`` -> ISO, by hand (not strptime, the importer's tool)."""
+    d, m, y = text.split("-")
+    return f"20{y}-{m}-{d}"
+
+
+def activities(db: str) -> list[dict[str, Any]]:
+    """The stored ``Activity.Recorded`` states, read straight from the recorder."""
+    ledger = Ledger.open(db)
+    try:
+        out: list[dict[str, Any]] = []
+        pos = 0
+        while True:
+            page = ledger.recorder.select_notifications(
+                start=pos, limit=5000, inclusive_of_start=False
+            )
+            if not page:
+                return out
+            pos = page[-1].id
+            out += [
+                {**json.loads(n.state), "originator_id": n.originator_id}
+                for n in page
+                if n.topic == "ledger.domain:Activity.Recorded"
+            ]
+    finally:
+        ledger.close()
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> str:
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        w.writerows(rows)
+    return str(path)
+
+
+# -- the real CRM file -------------------------------------------------------------
+
+
+def test_engagements_and_won_value_match_a_count_of_the_csv(cli: Cli) -> None:
+    rows = pipeline_rows()
+    engaged = [r for r in rows if r["engage_date"]]
+    won = [r for r in rows if r["deal_stage"] == "Won"]
+
+    r1 = cli("activity", "import", str(PIPELINE), *ENGAGEMENTS, "--where", "engage_date")
+    r2 = cli("activity", "import", str(PIPELINE), *WON)
+    assert (r1.exit_code, r2.exit_code) == (0, 0), (r1.stderr, r2.stderr)
+    assert f"{len(rows)} rows read, {len(engaged)} recorded, 0 already present" in r1.stderr
+    assert f"{len(won)} recorded" in r2.stderr
+    assert f"{len(rows) - len(won)} filtered out" in r2.stderr
+
+    stored = activities(cli.db)
+    by_metric = defaultdict(list)
+    for a in stored:
+        by_metric[a["metric"]].append(a)
+    assert len(stored) == event_count(cli.db) == len(engaged) + len(won)
+
+    eng = {a["source_id"]: (a["rep"], a["date"], a["value"]) for a in by_metric["engagements"]}
+    assert eng == {
+        r["opportunity_id"]: (r["sales_agent"], dmy(r["engage_date"]), 1.0) for r in engaged
+    }
+    per_rep: Counter[tuple[str, str]] = Counter()
+    for r in won:
+        per_rep[r["sales_agent"], dmy(r["close_date"])] += int(r["close_value"])
+    got: Counter[tuple[str, str]] = Counter()
+    for a in by_metric["won_value"]:
+        got[a["rep"], a["date"]] += a["value"]
+        assert a["source_id"].startswith("sha256:")
+    assert got == per_rep
+    # one import, one recorded_at
+    assert len({a["timestamp"] for a in by_metric["engagements"]}) == 1
+    assert len({a["timestamp"] for a in by_metric["won_value"]}) == 1
+
+
+def test_reimporting_the_same_file_records_nothing(cli: Cli) -> None:
+    cli.ok("activity", "import", str(PIPELINE), *ENGAGEMENTS, "--where", "engage_date")
+    cli.ok("activity", "import", str(PIPELINE), *WON)
+    before = event_count(cli.db)
+
+    again = cli("activity", "import", str(PIPELINE), *ENGAGEMENTS, "--where", "engage_date")
+    won_again = cli("activity", "import", str(PIPELINE), *WON)
+
+    assert event_count(cli.db) == before
+    assert "0 recorded, 8300 already present, 500 filtered out" in again.stderr
+    assert "0 recorded, 4238 already present" in won_again.stderr
+
+
+def test_prospecting_rows_without_engage_date_are_errors_with_line_numbers(cli: Cli) -> None:
+    with PIPELINE.open(newline="") as f:
+        reader = csv.reader(f)
+        next(reader)
+        missing = [reader.line_num for row in reader if not row[5]]
+    assert len(missing) == 500
+
+    result = cli("activity", "import", str(PIPELINE), *ENGAGEMENTS)
+
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines[:MAX_ERRORS] == [
+        f"{PIPELINE}:{n}: missing date: column 'engage_date' is empty" for n in missing[:MAX_ERRORS]
+    ]
+    assert len(lines) == MAX_ERRORS + 1
+    assert "500 bad rows of 8800" in lines[-1] and "nothing was written" in lines[-1]
+    assert event_count(cli.db) == 0
+
+
+def test_a_where_on_deal_stage_skips_the_prospecting_rows_too(cli: Cli) -> None:
+    out = cli(
+        "activity", "import", str(PIPELINE), *ENGAGEMENTS, "--where", "deal_stage!=Prospecting"
+    )
+    assert out.exit_code == 0, out.stderr
+    assert "8300 recorded, 0 already present, 500 filtered out" in out.stderr
+
+
+def test_stdin_is_read_when_the_file_is_a_dash(cli: Cli) -> None:
+    text = PIPELINE.read_text()
+    out = cli("activity", "import", "-", *WON, input=text)
+    assert out.exit_code == 0, out.stderr
+    assert out.stderr.startswith("<stdin>: 8800 rows read, 4238 recorded")
+    assert out.stdout == ""
+
+
+# -- idempotence and all-or-nothing ---------------------------------------------------
+
+
+def test_an_overlapping_file_records_only_the_new_rows(cli: Cli, tmp_path: Path) -> None:
+    with PIPELINE.open(newline="") as f:
+        reader = csv.reader(f)
+        header = next(reader)
+        rows = [r for r in reader if r[5]]
+    first = write_csv(tmp_path / "jan.csv", header, rows[:300])
+    second = write_csv(tmp_path / "feb.csv", header, rows[200:450])
+    cli.ok("activity", "import", first, *ENGAGEMENTS)
+    assert event_count(cli.db) == 300
+
+    out = cli("activity", "import", second, *ENGAGEMENTS)
+
+    assert "250 rows read, 150 recorded, 100 already present" in out.stderr
+    assert event_count(cli.db) == 450
+    assert {a["source_id"] for a in activities(cli.db)} == {r[0] for r in rows[:450]}
+
+
+def test_one_bad_row_writes_nothing_and_names_its_line(cli: Cli, tmp_path: Path) -> None:
+    good = [["a1", "alice", "05-01-17", "3"], ["a2", "bob", "06-01-17", "4"]]
+    path = write_csv(
+        tmp_path / "calls.csv",
+        ["id", "rep", "day", "n"],
+        [*good, ["a3", "carol", "31-02-17", "5"], ["a4", "dan", "07-01-17", "1"]],
+    )
+    args = ("--metric", "calls", "--rep-column", "rep", "--date-column", "day")
+    out = cli(
+        "activity", "import", path, *args, "--value-column", "n", "--id-column", "id",
+        "--date-format", "%d-%m-%y",
+    )  # fmt: skip
+    assert out.exit_code == 2
+    assert out.stderr.splitlines() == [
+        f"{path}:4: date '31-02-17' in column 'day' does not match --date-format %d-%m-%y",
+        "error: import aborted: 1 bad row of 4 (listed); nothing was written",
+    ]
+    assert event_count(cli.db) == 0
+
+
+def test_a_bad_row_after_several_written_batches_still_writes_nothing(
+    cli: Cli, tmp_path: Path
+) -> None:
+    rows = [[f"id{i}", f"rep{i % 7}", "2017-03-01", str(i % 5)] for i in range(9000)]
+    rows.append(["bad", "rep1", "2017-03-01", "-2"])
+    path = write_csv(tmp_path / "big.csv", ["id", "rep", "day", "n"], rows)
+
+    out = cli(
+        "activity", "import", path, "--metric", "calls", "--rep-column", "rep",
+        "--date-column", "day", "--value-column", "n", "--id-column", "id",
+    )  # fmt: skip
+
+    assert out.exit_code == 2
+    assert f"{path}:9002: value '-2' in column 'n' must be a finite number >= 0" in out.stderr
+    assert event_count(cli.db) == 0
+
+
+def test_each_kind_of_bad_row_gets_its_reason(cli: Cli, tmp_path: Path) -> None:
+    path = write_csv(
+        tmp_path / "bad.csv",
+        ["id", "rep", "day", "n"],
+        [
+            ["a", "", "2017-01-02", "1"],
+            ["b", "ann", "2017/01/02", "1"],
+            ["c", "ann", "2017-01-02", "many"],
+            ["d", "ann", "2017-01-02", "nan"],
+            ["", "ann", "2017-01-02", "1"],
+            ["f", "ann"],
+            ["g", "ann", "2017-01-02", "2"],
+        ],
+    )
+    out = cli(
+        "activity", "import", path, "--metric", "calls", "--rep-column", "rep",
+        "--date-column", "day", "--value-column", "n", "--id-column", "id",
+    )  # fmt: skip
+    assert out.exit_code == 2
+    assert out.stderr.splitlines()[:-1] == [
+        f"{path}:2: missing rep: column 'rep' is empty",
+        f"{path}:3: date '2017/01/02' in column 'day' does not match --date-format %Y-%m-%d",
+        f"{path}:4: value 'many' in column 'n' is not a number",
+        f"{path}:5: value 'nan' in column 'n' must be a finite number >= 0",
+        f"{path}:6: missing id: column 'id' is empty",
+        f"{path}:7: has 2 fields, the header has 4",
+    ]
+    assert "6 bad rows of 7" in out.stderr
+    assert event_count(cli.db) == 0
+
+
+def test_only_the_first_twenty_bad_rows_are_listed(cli: Cli, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "bad.csv", ["rep", "day"], [["ann", "soon"] for _ in range(45)])
+    out = cli("activity", "import", path, "--metric", "m", "--rep-column", "rep",
+              "--date-column", "day")  # fmt: skip
+    lines = out.stderr.splitlines()
+    assert out.exit_code == 2
+    assert [line.split(":")[1] for line in lines[:-1]] == [str(n) for n in range(2, 22)]
+    assert "45 bad rows of 45 (the first 20 are listed)" in lines[-1]
+
+
+def test_an_unknown_column_is_refused_naming_the_header_line(cli: Cli) -> None:
+    out = cli("activity", "import", str(PIPELINE), *ENGAGEMENTS, "--where", "stage=Won")
+    assert out.exit_code == 2
+    assert out.stderr.startswith(
+        f"{PIPELINE}:1: --where stage=Won: no column 'stage' in the header (columns: "
+        "opportunity_id, sales_agent,"
+    )
+    assert event_count(cli.db) == 0
+
+
+def test_without_an_id_column_identical_rows_are_one_activity(cli: Cli, tmp_path: Path) -> None:
+    rows = [
+        ["ann", "2017-01-02", "call"],
+        ["ann", "2017-01-02", "call"],
+        ["ann", "2017-01-03", "call"],
+    ]
+    path = write_csv(tmp_path / "calls.csv", ["rep", "day", "kind"], rows)
+    args = ("--metric", "calls", "--rep-column", "rep", "--date-column", "day")
+
+    out = cli("activity", "import", path, *args)
+    again = cli("activity", "import", path, *args)
+
+    assert "3 rows read, 2 recorded, 0 already present, 1 repeated in the file" in out.stderr
+    assert "3 rows read, 0 recorded, 2 already present, 1 repeated in the file" in again.stderr
+    assert event_count(cli.db) == 2
+
+
+# -- --where -------------------------------------------------------------------------
+
+
+WHERE_ROWS = [
+    ["o1", "ann", "2017-01-02", "Won", "big"],
+    ["o2", "ann", "2017-01-03", "Lost", ""],
+    ["o3", "bob", "2017-01-04", "Won", ""],
+    ["o4", "bob", "2017-01-05", "Engaging", "  "],
+    ["o5", "cy", "2017-01-06", " Won ", "x"],
+]
+
+
+@pytest.mark.parametrize(
+    ("wheres", "kept"),
+    [
+        (("stage=Won",), {"o1", "o3", "o5"}),
+        (("stage!=Won",), {"o2", "o4"}),
+        (("note",), {"o1", "o5"}),
+        (("stage=Won", "note", "rep!=cy"), {"o1"}),
+        (("note=",), {"o2", "o3", "o4"}),
+    ],
+    ids=["equals", "not-equals", "non-empty", "all-must-hold", "equals-empty"],
+)
+def test_where_filters_keep_only_matching_rows(
+    cli: Cli, tmp_path: Path, wheres: tuple[str, ...], kept: set[str]
+) -> None:
+    path = write_csv(tmp_path / "w.csv", ["id", "rep", "day", "stage", "note"], WHERE_ROWS)
+    args = [a for w in wheres for a in ("--where", w)]
+    out = cli(
+        "activity", "import", path, "--metric", "m", "--rep-column", "rep",
+        "--date-column", "day", "--id-column", "id", *args,
+    )  # fmt: skip
+    assert out.exit_code == 0, out.stderr
+    assert {a["source_id"] for a in activities(cli.db)} == kept
+    assert f"{len(kept)} recorded, 0 already present, {5 - len(kept)} filtered out" in out.stderr
+
+
+def test_where_parses_its_three_forms() -> None:
+    assert Where.parse("deal_stage=Won") == Where("deal_stage", "=", "Won")
+    assert Where.parse("deal_stage!=Lost") == Where("deal_stage", "!=", "Lost")
+    assert Where.parse("engage_date") == Where("engage_date", "nonempty")
+    assert Where.parse("note=a=b") == Where("note", "=", "a=b")
+    assert Where.parse("x=") == Where("x", "=", "")
+    with pytest.raises(InvalidInput):
+        Where.parse("=Won")
+
+
+def test_a_date_format_that_cannot_give_a_whole_date_is_refused(cli: Cli) -> None:
+    out = cli("activity", "import", str(PIPELINE), "--metric", "m", "--rep-column",
+              "sales_agent", "--date-column", "engage_date", "--date-format", "%m-%y")  # fmt: skip
+    assert out.exit_code == 2
+    assert "--date-format '%m-%y' does not give a whole date" in out.stderr
+
+
+# -- the encoding shortcut against the real mapper --------------------------------------
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        ActivityRow("Moses Frase", "engagements", date(2016, 10, 20), 1.0, "1C1I7A6R", "me"),
+        ActivityRow('Zoë "Z" \\ O\'Neil', "wön", date(2017, 1, 2), 4514.0, 'a"b\\c\u2028', "ünï"),
+        ActivityRow("x", "m", date(2017, 12, 31), 0.1 + 0.2, "sha256:" + "f" * 64, "a"),
+        ActivityRow("x", "m", date(2017, 12, 31), 1e20, "id\u00e9", "a"),
+    ],
+)
+def test_the_encoded_state_and_id_equal_the_mappers(row: ActivityRow) -> None:
+    at = datetime(2026, 11, 28, 23, 0, 0, 120, tzinfo=UTC)
+    event = Activity.record(at=at, **row._asdict()).collect_events()[0]
+    stored = PydanticMapper(transcoder=PlainJSONTranscoder()).to_stored_event(event)
+    timestamp = json.loads(stored.state)["timestamp"]
+
+    assert ActivityEncoder(timestamp).state(row) == stored.state
+    assert activity_id_hex(row.metric, row.source_id) == activity_id(row.metric, row.source_id).hex
+
+
+def test_imported_events_load_back_as_activity_aggregates(sqlite_db: str, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "a.csv", ["rep", "day", "n"], [["ann", "2017-01-02", "2.5"]])
+    ledger = Ledger.open(sqlite_db)
+    options = ImportOptions(metric="calls", rep_column="rep", date_column="day", value_column="n")
+    with open(path, "rb") as f:
+        summary = import_csv(ledger, f, options, actor="me")
+    assert summary.recorded == 1
+    [event] = activities(sqlite_db)
+    loaded = ledger.repository.get(event["originator_id"])
+    assert isinstance(loaded, Activity)
+    assert (loaded.rep, loaded.date, loaded.value) == ("ann", date(2017, 1, 2), 2.5)
+
+
+def test_progress_reports_bytes_read_up_to_the_whole_file(sqlite_db: str) -> None:
+    seen: list[int] = []
+    options = ImportOptions(
+        metric="won_value", rep_column="sales_agent", date_column="close_date",
+        value_column="close_value", date_format="%d-%m-%y", where=(Where.parse("deal_stage=Won"),),
+    )  # fmt: skip
+    with PIPELINE.open("rb") as f:
+        import_csv(Ledger.open(sqlite_db), f, options, actor="me", progress=seen.append)
+    assert seen == sorted(seen)
+    assert seen[-1] == PIPELINE.stat().st_size
+
+
+def test_a_rejected_import_lists_errors_in_file_order(sqlite_db: str) -> None:
+    data = b"rep,day\nann,2017-01-02\n,2017-01-03\nbob,x\n"
+    options = ImportOptions(metric="m", rep_column="rep", date_column="day")
+    with pytest.raises(ImportRejected) as caught:
+        import_csv(Ledger.open(sqlite_db), io.BytesIO(data), options, actor="me")
+    assert [str(e) for e in caught.value.errors] == [
+        "line 3: missing rep: column 'rep' is empty",
+        "line 4: date 'x' in column 'day' does not match --date-format %Y-%m-%d",
+    ]
+    assert event_count(sqlite_db) == 0
+
+
+def test_record_activities_keeps_its_dict_interface(db: str) -> None:
+    ledger = Ledger.open(db)
+    row = {"rep": "ann", "metric": "calls", "date": "2017-01-02", "source_id": "x", "actor": "me"}
+    assert ledger.record_activities([row, row, {**row, "source_id": "y"}]) == (2, 1)
+    assert ledger.record_activities([row]) == (0, 1)
+    assert event_count(db) == 2
