@@ -91,3 +91,9 @@ def rebuild(env: Env, page_size: int) -> None:
         f"rebuilt {env.views_path} from {count} events in {elapsed:.2f}s ({rate:,.0f} events/s)",
         err=True,
     )
+
+
+# ``follow`` lives in its own module (long-running, signal handling).
+from .follow import follow  # noqa: E402
+
+projections.add_command(follow)
