@@ -35,7 +35,7 @@ from pydantic import ValidationError
 
 from .domain import EVENT_CLASSES
 from .errors import Conflict, DigestMismatch, IntegrityFailure, InvalidInput, NotFound
-from .persistence import build_event
+from .persistence import build_event, upcast
 
 ZERO_HASH = "0" * 64
 PAGE = 2000
@@ -353,18 +353,21 @@ def _check_data(where: str, cls: type, version: int, data: dict[str, Any]) -> No
         raise IntegrityFailure(f"{where}: {get_topic(cls)} {kind}, but its version is {version}")
     names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
     allowed = names - {"originator_id", "originator_version", "timestamp"}
-    allowed.add("class_version")
-    extra = sorted(set(data) - allowed)
+    class_version = data.get("class_version", 1)
+    current = getattr(cls, "class_version", 1)
+    if not isinstance(class_version, int) or not 1 <= class_version <= current:
+        raise InvalidInput(f"{where}: class_version {class_version!r} is not 1..{current}")
+    try:
+        upcasted = upcast(cls, dict(data))  # an older version's fields become today's
+    except Exception as exc:
+        raise InvalidInput(f"{where}: {get_topic(cls)}: cannot upcast: {exc}") from None
+    extra = sorted(set(upcasted) - allowed)
     if extra:
         raise InvalidInput(f"{where}: unexpected field(s) in data: {', '.join(extra)}")
     if created:
         outer = f"{cls.__module__}:{cls.__qualname__.rsplit('.', 1)[0]}"
         if data.get("originator_topic") != outer:
             raise InvalidInput(f"{where}: originator_topic must be {outer!r}")
-    class_version = data.get("class_version", 1)
-    current = getattr(cls, "class_version", 1)
-    if not isinstance(class_version, int) or not 1 <= class_version <= current:
-        raise InvalidInput(f"{where}: class_version {class_version!r} is not 1..{current}")
 
 
 def _apply(

@@ -54,11 +54,14 @@ class Replayed:
 
 
 def is_export_file(source: Any) -> bool:
-    """Whether ``source`` names an export (``.jsonl``/``.json`` file, or ``-`` for stdin)."""
+    """Whether ``source`` is an export: a ``.jsonl``/``.json`` path, ``-`` for stdin,
+    an open file or any other iterable of lines."""
     if isinstance(source, (str, Path)):
         text = str(source)
-        return text == "-" or text.endswith((".jsonl", ".json", ".jsonl.txt"))
-    return hasattr(source, "read")
+        return text == "-" or text.endswith((".jsonl", ".json"))
+    return hasattr(source, "read") or (
+        hasattr(source, "__iter__") and not isinstance(source, bytes)
+    )
 
 
 def events(
@@ -71,7 +74,7 @@ def events(
 
     ``source`` is a :class:`ledger.application.Ledger`, a SQLite path or
     ``postgresql://`` URL of a ledger, or an export: a ``.jsonl`` path, ``-``
-    (stdin), or an open text file. Streams: memory does not grow with the
+    (stdin), an open text file or an iterable of lines. Streams: memory does not grow with the
     ledger.
     """
     if hasattr(source, "recorder"):
@@ -101,7 +104,7 @@ def _from_ledger(ledger: Any) -> Iterator[Replayed]:
 
 
 def _lines(source: Any) -> Iterator[str]:
-    if hasattr(source, "read"):
+    if not isinstance(source, (str, Path)):
         yield from source
     elif str(source) == "-":
         yield from sys.stdin
