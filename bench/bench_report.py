@@ -1,0 +1,96 @@
+"""Whole-process time of ``report coaching --format json`` against ``history REP``.
+
+Builds a demo ledger (``ledger.demo.write_demo``, the same as ``commitments
+demo``) unless ``--db`` names an existing one, catches the read model up once,
+then runs each command as a fresh process ``--runs`` times and reports the
+median wall time and the ratio (the aim: the report within 3x a history).
+
+    .venv/bin/python bench/bench_report.py --reps 400 --weeks 52
+    .venv/bin/python bench/bench_report.py --db demo/commitments.db
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+COMMITMENTS = [sys.executable, "-m", "cli"]
+
+
+def build(db: str, reps: int, weeks: int) -> dict[str, object]:
+    sys.path.insert(0, str(ROOT))
+    from ledger.application import Ledger
+    from ledger.demo import write_demo
+
+    ledger = Ledger.open(db)
+    try:
+        result = write_demo(ledger, reps=reps, weeks=weeks)
+    finally:
+        ledger.close()
+    return {"events": result.events, "commitments": result.commitments, "seconds": result.seconds}
+
+
+def run(args: list[str]) -> float:
+    started = time.perf_counter()
+    proc = subprocess.run(COMMITMENTS + args, cwd=ROOT, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed ({proc.returncode}): {proc.stderr.strip()}")
+    return elapsed
+
+
+def busiest_rep(views: str) -> str:
+    with sqlite3.connect(views) as conn:
+        row = conn.execute(
+            "SELECT rep FROM commitments GROUP BY rep ORDER BY count(*) DESC, rep LIMIT 1"
+        ).fetchone()
+    return str(row[0])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", help="An existing demo ledger (SQLite); default: build one.")
+    parser.add_argument("--reps", type=int, default=400)
+    parser.add_argument("--weeks", type=int, default=52)
+    parser.add_argument("--runs", type=int, default=5)
+    opts = parser.parse_args()
+    tmp = tempfile.mkdtemp(prefix="bench-report-")
+    db = opts.db or os.path.join(tmp, "demo.db")
+    figures: dict[str, object] = {"db": db}
+    if not opts.db:
+        figures["build"] = build(db, opts.reps, opts.weeks)
+    views = os.path.join(tmp, "demo.views.db")
+    base = ["--db", db, "--views", views]
+    # the first read builds the read model from the whole ledger
+    figures["first_read_seconds"] = round(run([*base, "list", "--rep", "nobody"]), 2)
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        figures["ledger_events"] = conn.execute("SELECT count(*) FROM stored_events").fetchone()[0]
+    rep = busiest_rep(views)
+    history = [run([*base, "history", rep, "--format", "json"]) for _ in range(opts.runs)]
+    report = [run([*base, "report", "coaching", "--format", "json"]) for _ in range(opts.runs)]
+    figures.update(
+        {
+            "rep": rep,
+            "runs": opts.runs,
+            "history_median_seconds": round(statistics.median(history), 3),
+            "report_median_seconds": round(statistics.median(report), 3),
+        }
+    )
+    figures["ratio"] = round(
+        statistics.median(report) / statistics.median(history),
+        2,  # type: ignore[arg-type]
+    )
+    print(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()
