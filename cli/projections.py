@@ -62,7 +62,7 @@ def status(env: Env, fmt: str) -> None:
 @click.option(
     "--page-size",
     type=click.IntRange(min=1),
-    default=2000,
+    default=10000,
     show_default=True,
     help="Notifications per transaction.",
 )
