@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 pass_env = click.make_pass_decorator(Env)
 
+MAX_WINDOW_DAYS = 36600  # 100 years: any real window; keeps D - N inside the calendar
 STATUSES = ("open", "overdue", "released", "closed")
 VERDICTS = (
     "open",
@@ -154,8 +155,10 @@ def text_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 
 def md_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    from .safe import md_cell
+
     def esc(v: Any) -> str:
-        return _cell(v).replace("|", "\\|").replace("\n", " ")
+        return md_cell(v, _cell)
 
     out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     out.extend("| " + " | ".join(esc(v) for v in row) + " |" for row in rows)
@@ -172,17 +175,15 @@ def flat(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def csv_text(objs: Sequence[dict[str, Any]], columns: Sequence[str] = LIST_COLUMNS) -> str:
+    """CSV with a header row; text cells defused against spreadsheet formulas (cli.safe)."""
+    from .safe import csv_row
+
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(columns)
     for obj in objs:
         row = flat(obj)
-        writer.writerow(
-            [
-                ";".join(row[c]) if isinstance(row[c], list) else ("" if row[c] is None else row[c])
-                for c in columns
-            ]
-        )
+        writer.writerow(csv_row(row[c] for c in columns))
     return buf.getvalue().rstrip("\n")
 
 
@@ -352,7 +353,7 @@ def list_(
 @as_of_options
 @click.option(
     "--window-days",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, MAX_WINDOW_DAYS),
     default=90,
     show_default=True,
     help="Trailing window of the signal (close dates in (D - N, D]).",
@@ -414,10 +415,12 @@ def render_history(h: History, fmt: str) -> str:
     rate = _cell(obj["follow_through_rate"])
     load = f"{obj['focus_load']}" + (" (overloaded)" if obj["overloaded"] else "")
     if fmt == "md":
+        from .safe import md_text
+
         rows = [[flat(o)[c] for c in LIST_COLUMNS] for o in obj["commitments"]]
         return "\n".join(
             [
-                f"## {obj['rep']}: {obj['signal']}",
+                f"## {md_text(obj['rep'])}: {obj['signal']}",
                 "",
                 f"As of {obj['as_of']}, on {obj['on']}, window {obj['window_days']} days.",
                 "",

@@ -16,7 +16,14 @@ from typing import Any
 import click
 
 from .context import Env
-from .read import _moment, as_of_options, md_table, open_read_model, text_table
+from .read import (
+    MAX_WINDOW_DAYS,
+    _moment,
+    as_of_options,
+    md_table,
+    open_read_model,
+    text_table,
+)
 
 pass_env = click.make_pass_decorator(Env)
 
@@ -66,7 +73,7 @@ def report() -> None:
 @as_of_options
 @click.option(
     "--window-days",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, MAX_WINDOW_DAYS),
     default=90,
     show_default=True,
     help="Trailing window: business dates in (D - N, D].",
@@ -123,12 +130,13 @@ def coaching(
 
 
 def write_output(text: str, output: str | None) -> None:
-    """To stdout, or to ``output`` (UTF-8) with its path on stderr."""
+    """To stdout, or to ``output`` (UTF-8; a new file is mode 0600) with its path on stderr."""
     if output is None:
         click.echo(text)
         return
-    with open(output, "w", encoding="utf-8") as fh:
-        fh.write(text if text.endswith("\n") else text + "\n")
+    from .safe import write_private_text
+
+    write_private_text(output, text if text.endswith("\n") else text + "\n")
     click.echo(f"wrote {output}", err=True)
 
 
@@ -147,10 +155,12 @@ def render_coaching(obj: dict[str, Any], fmt: str) -> str:
         return json.dumps(obj, ensure_ascii=False, indent=2)
     rows = [flat_row(m) for m in [*obj["managers"], obj["team"]]]
     if fmt == "csv":
+        from .safe import csv_cell
+
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
         writer.writeheader()
-        writer.writerows({k: "" if v is None else v for k, v in r.items()} for r in rows)
+        writer.writerows({k: csv_cell(v) for k, v in r.items()} for r in rows)
         return buf.getvalue().rstrip("\n")
     head = (
         f"Coaching patterns as of {obj['as_of']}, on {obj['on']}, window {obj['window_days']} days"

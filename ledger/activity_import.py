@@ -33,11 +33,13 @@ from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
+from eventsourcing.sqlite import SQLiteAggregateRecorder
 from eventsourcing.utils import get_topic
 
 from .domain import NAMESPACE, Activity, activity_id
 from .errors import Conflict, InvalidInput
 from .persistence import event_state, is_postgres
+from .values import MAX_AMOUNT
 
 if TYPE_CHECKING:
     from .application import Ledger
@@ -436,6 +438,8 @@ def _value(raw: str, column: str) -> tuple[float, str]:
         return 0.0, f"value {text!r} in column {column!r} is not a number"
     if not math.isfinite(value) or value < 0:
         return 0.0, f"value {text!r} in column {column!r} must be a finite number >= 0"
+    if value > MAX_AMOUNT:
+        return 0.0, f"value {text!r} in column {column!r} is above {MAX_AMOUNT:g}"
     return value, ""
 
 
@@ -557,9 +561,11 @@ class _ActivityWriter:
             )
             for key, row in fresh.items()
         ]
-        self.recorder._insert_events(curs, stored)
-        if pg:  # the PostgreSQL recorder inserts here; its _insert_events is a hook
+        if pg:  # the PostgreSQL recorder's _insert_events is a hook; this inserts
+            self.recorder._insert_events(curs, stored)
             self.recorder._insert_stored_events(curs, stored)
+        else:  # the aggregate recorder's executemany: no per-row lastrowid to collect
+            SQLiteAggregateRecorder._insert_events(self.recorder, curs, stored)
         counts.recorded += len(stored)
 
     def max_position(self, curs: Any) -> int:

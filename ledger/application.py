@@ -131,7 +131,10 @@ class Ledger(Application):
             raise Conflict(RETRY_HINT) from None
         except OperationalError as exc:
             if "locked" in str(exc) or "busy" in str(exc):
-                raise Conflict(f"the ledger is locked by another writer; {RETRY_HINT}") from None
+                raise Conflict(
+                    "the ledger is locked by another writer (waited SQLITE_LOCK_TIMEOUT "
+                    "seconds); nothing was written, run the command again"
+                ) from None
             raise
 
     def _get(self, aggregate_id: UUID, kind: type[Any], what: str) -> Any:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from .errors import InvalidInput
 from .values import (
+    MAX_DATE,
     Amount,
     BusinessDate,
     Fraction,
@@ -96,6 +97,8 @@ class Agree(Command):
         if (self.expect_metric is None) != (self.expect_at_least is None):
             raise ValueError("--expect-metric and --expect-at-least go together")
         if self.partial_at > self.kept_at:
+        if self.due_date > MAX_DATE:
+            raise ValueError(f"due {self.due_date} is after {MAX_DATE}")
             raise ValueError("partial_at must not be above kept_at")
         if self.owner == "rep" and self.supports is not None:
             raise ValueError("only a manager-owned commitment can support another")

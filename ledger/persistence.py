@@ -10,6 +10,7 @@ pydantic adapter, after any upcasting (``class_version``).
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
@@ -141,9 +142,19 @@ def store_env(db: str, *, create_table: bool = True) -> dict[str, str]:
     env.update(
         PERSISTENCE_MODULE="eventsourcing.sqlite",
         SQLITE_DBNAME=db,
-        SQLITE_LOCK_TIMEOUT="10",
+        SQLITE_LOCK_TIMEOUT=lock_timeout(),
     )
     return env
+
+
+def lock_timeout() -> str:
+    """Seconds a SQLite writer waits for another's lock before giving up
+    (``SQLITE_LOCK_TIMEOUT`` in the environment, default 10); then the command
+    fails with exit 5 and nothing written."""
+    text = os.environ.get("SQLITE_LOCK_TIMEOUT", "").strip() or "10"
+    if not text.isdigit() or not 0 <= int(text) <= 3600:
+        raise InvalidInput(f"SQLITE_LOCK_TIMEOUT={text!r}: give whole seconds from 0 to 3600")
+    return str(int(text))
 
 
 def redact(db: str) -> str:

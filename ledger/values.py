@@ -22,6 +22,9 @@ Result = Literal["met", "missed", "unknown"]
 PERIOD_DAYS = {"day": 1, "week": 7, "month": 30}
 
 MAX_TEXT = 2000
+MAX_AMOUNT = 1e12
+"""Largest target, actual, baseline or value: far above any real count or sum,
+far enough below float's range that expected amounts and ratios stay finite."""
 
 
 def _no_control(value: str) -> str:
@@ -53,13 +56,22 @@ def _finite(value: float) -> float:
     return value
 
 
+MIN_DATE = date(1900, 1, 1)
+MAX_DATE = date(2999, 12, 31)
+"""Business dates the ledger accepts: wide enough for any real history, narrow
+enough that windows, due dates and charts never leave the calendar."""
+
+
 def _strict_date(value: object) -> object:
-    """Accept only ISO ``YYYY-MM-DD`` strings (or real dates)."""
+    """Accept only ISO ``YYYY-MM-DD`` strings (or real dates) from 1900 to 2999."""
     if isinstance(value, str):
+        text = value
         try:
-            return date.fromisoformat(value) if len(value) == 10 else _bad_date(value)
+            value = date.fromisoformat(text) if len(text) == 10 else _bad_date(text)
         except ValueError:
-            _bad_date(value)
+            _bad_date(text)
+    if isinstance(value, date) and not MIN_DATE <= value <= MAX_DATE:
+        raise ValueError(f"{value.isoformat()} is outside {MIN_DATE} to {MAX_DATE}")
     return value
 
 
@@ -71,7 +83,7 @@ PersonId = Annotated[str, BeforeValidator(_person), Field(min_length=1, max_leng
 Label = Annotated[str, BeforeValidator(_label), Field(min_length=1, max_length=100)]
 Text = Annotated[str, AfterValidator(_no_control), Field(max_length=MAX_TEXT)]
 Reason = Annotated[str, AfterValidator(_no_control), Field(min_length=1, max_length=MAX_TEXT)]
-Amount = Annotated[float, AfterValidator(_finite), Field(ge=0)]
+Amount = Annotated[float, AfterValidator(_finite), Field(ge=0, le=MAX_AMOUNT)]
 Fraction = Annotated[float, AfterValidator(_finite), Field(gt=0, le=10)]
 BusinessDate = Annotated[date, BeforeValidator(_strict_date)]
 
@@ -81,9 +93,12 @@ def parse_date(value: str, what: str = "date") -> date:
     try:
         if len(value) != 10:
             raise ValueError
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except (ValueError, TypeError):
         raise InvalidInput(f"{what}: {value!r} is not a date in YYYY-MM-DD form") from None
+    if not MIN_DATE <= day <= MAX_DATE:
+        raise InvalidInput(f"{what}: {value} is outside {MIN_DATE} to {MAX_DATE}")
+    return day
 
 
 def period_days(period: str, window_days: int) -> int:

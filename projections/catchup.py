@@ -77,6 +77,7 @@ def connect(views_path: str) -> sqlite_utils.Database:
     """Open (and create if needed) the read-model file with every table present."""
     import sqlite_utils
 
+    _create_private(views_path)
     conn = sqlite3.connect(views_path, timeout=30, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
@@ -94,6 +95,17 @@ def connect(views_path: str) -> sqlite_utils.Database:
             conn.execute("ROLLBACK")
             raise
     return db
+
+
+def _create_private(path: str) -> None:
+    """Create a new read-model file readable by its owner only (it holds
+    verdicts about people); SQLite gives its -wal and -shm files the same mode."""
+    if path == ":memory:" or path.startswith("file:"):
+        return
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        pass
 
 
 _TYPES = {"TEXT": str, "INTEGER": int, "REAL": float}

@@ -31,6 +31,7 @@ from typing import Any
 
 from ledger import rules
 from ledger.errors import AmbiguousId, InvalidInput, NotFound
+from ledger.values import MAX_DATE, MIN_DATE
 
 # -- the moment of a query -------------------------------------------------
 
@@ -45,7 +46,7 @@ class Moment:
     @property
     def t(self) -> str:
         """T in the read model's ``recorded_at`` text form."""
-        return self.as_of.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return _iso_z(self.as_of, fraction=True)
 
     @property
     def d(self) -> str:
@@ -54,10 +55,16 @@ class Moment:
     @property
     def as_of_text(self) -> str:
         """T for output: seconds precision unless T has a fraction of a second."""
-        moment = self.as_of.astimezone(UTC)
-        if moment.microsecond in (0, 999999):
-            return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-        return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return _iso_z(self.as_of, fraction=self.as_of.microsecond not in (0, 999999))
+
+
+def _iso_z(moment: datetime, *, fraction: bool) -> str:
+    """``YYYY-MM-DDTHH:MM:SS[.ffffff]Z`` in UTC, the year always 4 digits
+    (``strftime("%Y")`` drops the zeros of years before 1000, and the read
+    model compares these texts)."""
+    m = moment.astimezone(UTC)
+    text = f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}"
+    return f"{text}.{m.microsecond:06d}Z" if fraction else f"{text}Z"
 
 
 def parse_as_of(text: str) -> datetime:
@@ -74,7 +81,10 @@ def parse_as_of(text: str) -> datetime:
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise InvalidInput(f"--as-of: {text!r} is out of range in UTC") from None
 
 
 def parse_on(text: str) -> date:
@@ -91,6 +101,11 @@ def moment(as_of: str | None = None, on: str | None = None, now: datetime | None
     """SPEC §4 defaults: T = now; D = T's date (UTC)."""
     t = parse_as_of(as_of) if as_of else (now or datetime.now(UTC)).astimezone(UTC)
     d = parse_on(on) if on else t.date()
+    if not MIN_DATE <= d <= MAX_DATE:
+        what = "--on" if on else "--as-of"
+        raise InvalidInput(
+            f"{what}: the business date {d.isoformat()} is outside {MIN_DATE} to {MAX_DATE}"
+        )
     return Moment(t, d)
 
 

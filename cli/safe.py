@@ -1,0 +1,89 @@
+"""Output safety: what user text may do once it leaves the ledger.
+
+The ledger stores free text typed by managers and imported from CRM files.
+HR opens the CSV in a spreadsheet, the Markdown in a renderer and the HTML in
+a browser, so every writer of those formats passes user strings through here:
+
+* **CSV** (:func:`csv_cell`): a text cell starting with ``=``, ``+``, ``-``,
+  ``@``, a tab, a carriage return or a line feed is prefixed with a single
+  quote, so Excel, LibreOffice and Google Sheets show it as text instead of
+  running it as a formula (OWASP "CSV injection"). Decision: only *strings*
+  are neutralised; values that are numbers in the data (``-3``, ``0.75``) are
+  written bare, so spreadsheets still sum them. A string that merely looks
+  numeric (a rep named ``-3``) is text in the data and is quoted like any
+  other: the rule depends on the type, never on guessing. Readers that want
+  the original text strip one leading ``'`` from cells that start with
+  ``'`` followed by one of the trigger characters.
+* **Markdown** (:func:`md_cell`, :func:`md_text`): table syntax (``|``) and
+  inline syntax (backslash, backticks, ``*``, ``[``, ``]``, ``<``, ``>``,
+  ``&``, ``~``) are backslash-escaped (CommonMark), so a note can neither
+  break out of its cell nor become a link, an image or raw HTML; line breaks
+  become spaces (a table row is one line).
+* **HTML**: jinja2 autoescape (see :mod:`cli.html`); nothing here.
+
+:func:`write_private_text` writes ``-o FILE`` outputs readable by their owner
+only when it creates them: a report holds judgements about people.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
+_MD_SPECIAL = re.compile(r"([\\`*\[\]<>|&~])")
+_LINE_BREAKS = re.compile(r"\r\n|[\r\n\u2028\u2029\x85]")
+
+
+def csv_cell(value: Any) -> Any:
+    """One CSV cell: ``None`` as empty, lists joined with ``;``, strings defused."""
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        value = ";".join("" if v is None else str(v) for v in value)
+    if isinstance(value, str):
+        return defuse_formula(value)
+    return value
+
+
+def csv_row(values: Any) -> list[Any]:
+    """A whole CSV row through :func:`csv_cell`."""
+    return [csv_cell(v) for v in values]
+
+
+def defuse_formula(text: str) -> str:
+    """Prefix ``'`` to text a spreadsheet would run as a formula."""
+    if text.startswith(FORMULA_TRIGGERS):
+        return "'" + text
+    return text
+
+
+def md_text(text: str) -> str:
+    """Inline Markdown text: syntax characters escaped, on one line."""
+    return _MD_SPECIAL.sub(r"\\\1", _LINE_BREAKS.sub(" ", text))
+
+
+def md_cell(value: Any, render: Any = str) -> str:
+    """A Markdown table cell: ``render(value)`` escaped with :func:`md_text`."""
+    return md_text(render(value))
+
+
+def write_private_text(path: str, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path``; a new file is created mode 0600.
+
+    An existing file keeps its mode (its owner chose it)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+
+
+__all__ = [
+    "FORMULA_TRIGGERS",
+    "csv_cell",
+    "csv_row",
+    "defuse_formula",
+    "md_cell",
+    "md_text",
+    "write_private_text",
+]
