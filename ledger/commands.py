@@ -42,6 +42,11 @@ def validate(model: type[M], **values: Any) -> M:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
         msg = err["msg"].removeprefix("Value error, ")
+        if (
+            err["type"] in ("too_short", "string_too_short")
+            and err.get("ctx", {}).get("min_length") == 1
+        ):
+            msg = "must not be empty"
         raise InvalidInput(f"{where}: {msg}" if where else msg) from None
 
 

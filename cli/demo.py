@@ -1,0 +1,127 @@
+"""``commitments demo``: write a realistic demo team, then show its signals."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from .context import Env
+
+if TYPE_CHECKING:
+    from ledger.demo import DemoResult
+
+pass_env = click.make_pass_decorator(Env)
+
+TEAM_TABLE_MAX = 40  # larger teams get a count per signal instead of a row per rep
+
+
+@click.command()
+@click.option(
+    "--reps", type=click.IntRange(1, 100_000), default=12, show_default=True, help="Team size."
+)
+@click.option(
+    "--weeks",
+    type=click.IntRange(1, 520),
+    default=12,
+    show_default=True,
+    help="Weeks of history, ending at the latest Monday on or before today.",
+)
+@click.option(
+    "--seed", type=int, default=1, show_default=True, help="Same seed, same team and verdicts."
+)
+@pass_env
+def demo(env: Env, reps: int, weeks: int, seed: int) -> None:
+    """Write a realistic, deterministic demo team into an empty ledger.
+
+    Several managers and their reps, each rep with a habit (diligent,
+    experimenter, slipping, unreliable, blocked, newcomer): coaching sessions
+    every four weeks, weekly check-ins, CRM activity, supporting manager
+    commitments, releases, revisions, corrections and a focus-cap override.
+    Business dates span WEEKS weeks up to the latest Monday on or before today.
+    Prints a summary on stderr and the team's signals on stdout.
+
+    \b
+    Example:
+      commitments --db demo.db demo
+      commitments --db big.db demo --reps 5000 --weeks 52 --seed 7
+    """
+    from ledger.demo import write_demo
+
+    ledger = env.ledger()
+    if sys.stderr.isatty():
+        with click.progressbar(
+            length=weeks + 1, label="writing the demo ledger", file=sys.stderr
+        ) as bar:
+            result = write_demo(ledger, reps=reps, weeks=weeks, seed=seed, progress=bar.update)
+    else:
+        result = write_demo(ledger, reps=reps, weeks=weeks, seed=seed)
+    click.echo(
+        f"demo: wrote {result.events} events ({result.reps} reps, {result.managers} managers, "
+        f"{result.sessions} sessions, {result.commitments} commitments; business dates "
+        f"{result.first_day} to {result.end}) in {result.seconds:.2f} s "
+        f"({result.events_per_second:,.0f} events/s) to {env.db}",
+        err=True,
+    )
+    _show_signals(env, result)
+
+
+def _show_signals(env: Env, result: DemoResult) -> None:
+    """The team's signals from the read side, or where the ledger is if there is none."""
+    if importlib.util.find_spec("projections.query") is None:
+        click.echo(f"demo: the ledger is at {env.db}; try 'commitments show ID'", err=True)
+        return
+    from ledger import rules
+
+    from .read import _moment, open_read_model
+
+    at = _moment(None, None)
+    with open_read_model(env) as rm:
+        items = rm.commitments(at)
+    by_rep: dict[str, list[Any]] = {}
+    for item in items:
+        by_rep.setdefault(item.facts.rep, []).append((item.facts, item.evaluation))
+    rows = []
+    for rep, manager, habit in result.team:
+        pairs = by_rep.get(rep, [])
+        signal = rules.rep_signal(pairs, at.on, rules.DEFAULT_WINDOW_DAYS)
+        reasons = Counter(r.verdict for r in signal.reasons)
+        rate = signal.follow_through_rate
+        rows.append(
+            (
+                rep,
+                manager,
+                habit,
+                signal.signal,
+                "-" if rate is None else f"{rate:.2f}",
+                str(rules.focus_load(pairs)),
+                ", ".join(f"{n} {v}" for v, n in sorted(reasons.items())) or "-",
+            )
+        )
+    click.echo(f"Signals on {at.d} (trailing {rules.DEFAULT_WINDOW_DAYS} days):")
+    if len(rows) <= TEAM_TABLE_MAX:
+        headers = ("rep", "manager", "habit (demo)", "signal", "follow-through", "focus", "reasons")
+        click.echo(_table(headers, rows))
+    else:
+        counts = Counter((r[2], r[3]) for r in rows)
+        habits = sorted({r[2] for r in rows})
+        signals = list(rules.SIGNALS)
+        table = [(h, *(str(counts[(h, s)]) for s in signals)) for h in habits]
+        click.echo(_table(("habit (demo)", *signals), table))
+    click.echo(
+        "\nNext: commitments history REP | commitments list --verdict broken"
+        " | commitments report coaching"
+    )
+
+
+def _table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+        for row in [headers, *rows]
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)

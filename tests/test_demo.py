@@ -1,0 +1,141 @@
+"""``commitments demo``: a realistic, deterministic team, written fast."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from ledger.application import Ledger
+from ledger.demo import demo_end, write_demo
+from tests.conftest import Cli, event_count
+
+UUID_RE = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}")
+
+
+def _stream(db: str) -> list[tuple[str, str]]:
+    """(topic, state) of every stored event, ids renamed in order of appearance."""
+    ledger = Ledger.open(db)
+    try:
+        records = ledger.recorder.select_notifications(start=None, limit=10**6)
+    finally:
+        ledger.close()
+    names: dict[str, str] = {}
+
+    def rename(m: re.Match[str]) -> str:
+        key = m.group(0).replace("-", "")
+        return names.setdefault(key, f"id{len(names)}")
+
+    out = []
+    for r in records:
+        state = r.state.decode() if isinstance(r.state, bytes) else r.state
+        out.append((r.topic, UUID_RE.sub(rename, f"{r.originator_id} {state}")))
+    return out
+
+
+def _write(db: str, seed: int, today: date) -> None:
+    ledger = Ledger.open(db)
+    try:
+        now = datetime(today.year, today.month, today.day, 22, 0, tzinfo=UTC)
+        write_demo(ledger, reps=12, weeks=12, seed=seed, today=today, now=now)
+    finally:
+        ledger.close()
+
+
+def test_the_same_seed_writes_the_same_team_numbers_and_dates(tmp_path: Path) -> None:
+    a, b, c = (str(tmp_path / f"{n}.db") for n in "abc")
+    _write(a, 1, date(2026, 11, 28))
+    _write(b, 1, date(2026, 11, 28))
+    _write(c, 2, date(2026, 11, 28))
+    assert _stream(a) == _stream(b)
+    assert _stream(a) != _stream(c)
+
+
+def test_the_demo_ends_at_the_latest_monday_on_or_before_today() -> None:
+    assert demo_end(date(2026, 11, 23)) == date(2026, 11, 23)  # a Monday
+    assert demo_end(date(2026, 11, 29)) == date(2026, 11, 23)  # the Sunday after
+    assert demo_end(date(2026, 11, 30)) == date(2026, 11, 30)
+
+
+def test_any_weekday_of_one_week_writes_the_same_events(tmp_path: Path) -> None:
+    monday, sunday = str(tmp_path / "mon.db"), str(tmp_path / "sun.db")
+    _write(monday, 3, date(2026, 11, 23))
+    ledger = Ledger.open(sunday)
+    try:
+        write_demo(
+            ledger,
+            reps=12,
+            weeks=12,
+            seed=3,
+            today=date(2026, 11, 29),
+            now=datetime(2026, 11, 23, 22, 0, tzinfo=UTC),
+        )
+    finally:
+        ledger.close()
+    assert _stream(monday) == _stream(sunday)
+
+
+def test_default_demo_shows_every_verdict_and_the_team_signals(cli: Cli) -> None:
+    result = cli("demo")
+    assert result.exit_code == 0, result.stderr
+    summary = re.search(r"demo: wrote (\d+) events \(12 reps, 3 managers", result.stderr)
+    assert summary, result.stderr
+    assert int(summary.group(1)) == event_count(cli.db)
+    assert "signal" in result.stdout and "habit (demo)" in result.stdout
+    for signal in ("on_track", "first_warning", "skill_gap"):
+        assert signal in result.stdout
+    items = json.loads(cli.ok("list", "--format", "json"))
+    verdicts = {i["verdict"] for i in items}
+    assert verdicts >= {
+        "open",
+        "overdue",
+        "released",
+        "succeeded",
+        "honest_miss",
+        "kept",
+        "partial",
+        "broken",
+        "blocked",
+    }
+    assert {i["owner"] for i in items} == {"rep", "manager"}
+    assert any(i["metric"] == "calls" for i in items)
+    managers = {i["manager"] for i in items}
+    assert len(managers) == 3
+
+
+def test_demo_records_a_focus_cap_override_with_its_reason(cli: Cli) -> None:
+    cli.ok("demo")
+    items = json.loads(cli.ok("list", "--format", "json"))
+    per_rep: dict[str, set[str]] = {}
+    for i in items:
+        if i["owner"] == "rep":
+            per_rep.setdefault(i["rep"], set())
+    ledger = Ledger.open(cli.db)
+    try:
+        records = ledger.recorder.select_notifications(start=None, limit=10**6)
+    finally:
+        ledger.close()
+    overrides = [
+        json.loads(r.state)["focus_cap_override"]
+        for r in records
+        if r.topic.endswith("Commitment.Agreed") and json.loads(r.state)["focus_cap_override"]
+    ]
+    assert overrides and "quarter-end" in overrides[0]
+
+
+def test_demo_refuses_a_ledger_that_already_holds_events(cli: Cli) -> None:
+    cli.ok("session", "record", "--rep", "alice", "--manager", "bob", "--on", "2026-01-05")
+    before = event_count(cli.db)
+    result = cli("demo")
+    assert result.exit_code == 4
+    assert "empty ledger" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert event_count(cli.db) == before
+
+
+@pytest.mark.parametrize("args", [["--reps", "0"], ["--weeks", "0"], ["--reps", "x"]])
+def test_demo_rejects_impossible_sizes(cli: Cli, args: list[str]) -> None:
+    result = cli("demo", *args)
+    assert result.exit_code == 2
