@@ -20,7 +20,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -102,10 +102,8 @@ def _create_private(path: str) -> None:
     verdicts about people); SQLite gives its -wal and -shm files the same mode."""
     if path == ":memory:" or path.startswith("file:"):
         return
-    try:
+    with suppress(FileExistsError):
         os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-    except FileExistsError:
-        pass
 
 
 _TYPES = {"TEXT": str, "INTEGER": int, "REAL": float}
@@ -133,10 +131,16 @@ def _create_indexes(db: sqlite_utils.Database) -> None:
             db[t.name].create_index(cols, if_not_exists=True)  # type: ignore[union-attr]
 
 
-def _source(db: str) -> str:
-    from ledger.persistence import is_postgres, redact
+def _is_postgres(db: str) -> bool:
+    return db.startswith(("postgresql://", "postgres://"))
 
-    return redact(db) if is_postgres(db) else os.path.abspath(db)
+
+def _source(db: str) -> str:
+    if _is_postgres(db):
+        from ledger.persistence import redact
+
+        return redact(db)
+    return os.path.abspath(db)
 
 
 def tracked_position(conn: sqlite3.Connection) -> tuple[int, str | None]:
@@ -497,9 +501,7 @@ def ensure_current(
     ``progress_for(lag)`` may return a context manager yielding a progress
     callback (the command line shows a bar on a terminal).
     """
-    from ledger.persistence import is_postgres
-
-    if not is_postgres(db_url):
+    if not _is_postgres(db_url):
         if not os.path.exists(db_url):
             from ledger.errors import NotFound
 
