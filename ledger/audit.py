@@ -25,11 +25,12 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from eventsourcing.domain import AggregateCreated
 from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
+from eventsourcing.sqlite import SQLiteAggregateRecorder
 from eventsourcing.utils import get_topic
 from pydantic import ValidationError
 
@@ -46,6 +47,7 @@ _RECORDED_AT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z")
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 _encoder = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+_decoder = json.JSONDecoder()
 
 
 def canonical(obj: Any) -> str:
@@ -57,8 +59,7 @@ def sha256_hex(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-@dataclass(frozen=True)
-class Record:
+class Record(NamedTuple):
     """One stored event as the export sees it: plain values, no domain objects."""
 
     position: int
@@ -107,7 +108,7 @@ def records(ledger: Any, *, after: int = 0, page: int = PAGE) -> Iterator[Record
             break
         for n in notifications:
             try:
-                state = json.loads(n.state)
+                state = _decoder.decode(n.state.decode("utf-8"))
                 recorded_at = state.pop("timestamp")
             except (ValueError, KeyError, AttributeError, TypeError):
                 raise IntegrityFailure(
@@ -211,12 +212,15 @@ class ParsedLine:
     type: str
     recorded_at: str
     data: dict[str, Any]
-    identity: str  # canonical JSON of (type, recorded_at, data): equal content, equal text
     event: Any
 
     @property
     def key(self) -> tuple[UUID, int]:
         return (self.stream, self.version)
+
+    def identity(self) -> str:
+        """Canonical JSON of (type, recorded_at, data): equal content, equal text."""
+        return canonical([self.type, self.recorded_at, self.data])
 
 
 def default_event_types() -> dict[str, type]:
@@ -328,46 +332,68 @@ def parse_line(
     _check_data(where, cls, version, data)
     state = dict(data)
     state["timestamp"] = recorded_at
+    stream_id = UUID(stream)
     try:
-        event = build_event(topic, UUID(stream), version, state)
+        event = build_event(topic, stream_id, version, state)
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = ".".join(str(p) for p in first["loc"]) or "data"
         raise InvalidInput(f"{where}: {topic}: {loc}: {first['msg']}") from None
     except Exception as exc:  # an upcaster refusing an impossible old state
         raise InvalidInput(f"{where}: {topic}: {exc}") from None
-    identity = canonical([topic, recorded_at, data])
     position = obj.get("position")
     if not isinstance(position, int) or isinstance(position, bool):
         position = None
-    line = ParsedLine(
-        number, position, UUID(stream), version, topic, recorded_at, data, identity, event
-    )
+    line = ParsedLine(number, position, stream_id, version, topic, recorded_at, data, event)
     return line, digest
 
 
+@dataclass(frozen=True)
+class _Shape:
+    """What an import checks of one event class, worked out once."""
+
+    created: bool
+    allowed: frozenset[str]
+    current: int
+    outer: str
+
+    @staticmethod
+    def of(cls: type) -> _Shape:
+        found = _SHAPES.get(cls)
+        if found is None:
+            names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+            found = _SHAPES[cls] = _Shape(
+                created=issubclass(cls, AggregateCreated),
+                allowed=frozenset(names - {"originator_id", "originator_version", "timestamp"}),
+                current=getattr(cls, "class_version", 1),
+                outer=f"{cls.__module__}:{cls.__qualname__.rsplit('.', 1)[0]}",
+            )
+        return found
+
+
+_SHAPES: dict[type, _Shape] = {}
+
+
 def _check_data(where: str, cls: type, version: int, data: dict[str, Any]) -> None:
-    created = issubclass(cls, AggregateCreated)
-    if created != (version == 1):
-        kind = "creates a stream" if created else "cannot start a stream"
+    shape = _Shape.of(cls)
+    if shape.created != (version == 1):
+        kind = "creates a stream" if shape.created else "cannot start a stream"
         raise IntegrityFailure(f"{where}: {get_topic(cls)} {kind}, but its version is {version}")
-    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
-    allowed = names - {"originator_id", "originator_version", "timestamp"}
     class_version = data.get("class_version", 1)
-    current = getattr(cls, "class_version", 1)
+    current = shape.current
     if not isinstance(class_version, int) or not 1 <= class_version <= current:
         raise InvalidInput(f"{where}: class_version {class_version!r} is not 1..{current}")
-    try:
-        upcasted = upcast(cls, dict(data))  # an older version's fields become today's
-    except Exception as exc:
-        raise InvalidInput(f"{where}: {get_topic(cls)}: cannot upcast: {exc}") from None
-    extra = sorted(set(upcasted) - allowed)
+    names = data.keys()
+    if class_version < current:
+        try:
+            names = upcast(cls, dict(data)).keys()  # an older version's fields become today's
+        except Exception as exc:
+            raise InvalidInput(f"{where}: {get_topic(cls)}: cannot upcast: {exc}") from None
+    extra = sorted(set(names) - shape.allowed - {"class_version"})
     if extra:
         raise InvalidInput(f"{where}: unexpected field(s) in data: {', '.join(extra)}")
-    if created:
-        outer = f"{cls.__module__}:{cls.__qualname__.rsplit('.', 1)[0]}"
-        if data.get("originator_topic") != outer:
-            raise InvalidInput(f"{where}: originator_topic must be {outer!r}")
+    if shape.created and data.get("originator_topic") != shape.outer:
+        raise InvalidInput(f"{where}: originator_topic must be {shape.outer!r}")
 
 
 def _apply(
@@ -375,16 +401,18 @@ def _apply(
 ) -> str | None:
     """Insert one batch; returns a conflict message instead of inserting, if any."""
     keys = {line.key for line in lines}
-    wanted = keys | {(s, v - 1) for s, v in keys if v > 1}
+    wanted = keys | {(s, v - 1) for s, v in keys if v > 1 and (s, v - 1) not in keys}
     stored = store.lookup(curs, wanted)
     fresh: list[ParsedLine] = []
     seen: dict[tuple[UUID, int], ParsedLine] = {}
     for line in lines:
-        existing = stored.get(line.key)
-        if existing is None and line.key in seen:
-            existing = seen[line.key].identity
+        existing: str | None = None
+        if line.key in stored:
+            existing = store.identity_of(*stored[line.key])
+        elif line.key in seen:
+            existing = seen[line.key].identity()
         if existing is not None:
-            if existing != line.identity:
+            if existing != line.identity():
                 return (
                     f"line {line.number}: stream {line.stream} version {line.version} "
                     "is already in the ledger with other content; nothing was imported"
@@ -440,9 +468,11 @@ class _Store:
         recorded_at = data.pop("timestamp", None)
         return canonical([topic, recorded_at, data])
 
-    def lookup(self, curs: Any, keys: set[tuple[UUID, int]]) -> dict[tuple[UUID, int], str]:
-        """The identity of each of ``keys`` already stored (same transaction)."""
-        found: dict[tuple[UUID, int], str] = {}
+    def lookup(
+        self, curs: Any, keys: set[tuple[UUID, int]]
+    ) -> dict[tuple[UUID, int], tuple[str, bytes]]:
+        """(topic, state) of each of ``keys`` already stored (same transaction)."""
+        found: dict[tuple[UUID, int], tuple[str, bytes]] = {}
         items = list(keys)
         for i in range(0, len(items), 400):
             chunk = items[i : i + 400]
@@ -450,18 +480,22 @@ class _Store:
             params: list[Any] = []
             for stream, version in chunk:
                 params += (stream.hex, version)
+            # Loop over the keys, one primary-key lookup each.
             curs.execute(
-                f"SELECT originator_id, originator_version, topic, state FROM {self.table} "
-                f"WHERE (originator_id, originator_version) IN (VALUES {marks})",
+                f"WITH k(s, v) AS (VALUES {marks}) "
+                "SELECT e.originator_id, e.originator_version, e.topic, e.state "
+                f"FROM k JOIN {self.table} e "
+                "ON e.originator_id = k.s AND e.originator_version = k.v",
                 params,
             )
             for row in curs.fetchall():
-                key = (UUID(row[0]), row[1])
-                found[key] = self.identity_of(row[2], row[3])
+                found[(UUID(row[0]), row[1])] = (row[2], row[3])
         return found
 
     def insert(self, curs: Any, events: list[StoredEvent]) -> None:
-        self.recorder._insert_events(curs, events)
+        # The recorder's own multi-row insert (executemany of its INSERT statement):
+        # the application recorder's override only adds a query per row for ids.
+        SQLiteAggregateRecorder._insert_events(self.recorder, curs, events)
 
 
 class _PostgresStore(_Store):
@@ -472,7 +506,9 @@ class _PostgresStore(_Store):
             schema=Identifier(self.datastore.schema), table=Identifier(self.table)
         )
 
-    def lookup(self, curs: Any, keys: set[tuple[UUID, int]]) -> dict[tuple[UUID, int], str]:
+    def lookup(
+        self, curs: Any, keys: set[tuple[UUID, int]]
+    ) -> dict[tuple[UUID, int], tuple[str, bytes]]:
         if not keys:
             return {}
         streams = [k[0] for k in keys]
@@ -486,9 +522,7 @@ class _PostgresStore(_Store):
             (streams, versions),
         )
         return {
-            (row["originator_id"], row["originator_version"]): self.identity_of(
-                row["topic"], bytes(row["state"])
-            )
+            (row["originator_id"], row["originator_version"]): (row["topic"], bytes(row["state"]))
             for row in curs.fetchall()
         }
 
