@@ -80,7 +80,10 @@ def connect(views_path: str) -> sqlite_utils.Database:
     _create_private(views_path)
     conn = sqlite3.connect(views_path, timeout=30, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
+    # Derived data, rebuilt from the ledger at will: never fsynced. A process
+    # killed at any point leaves it consistent (WAL); only an OS crash or power
+    # loss could damage it, and then ensure_current rebuilds it.
+    conn.execute("PRAGMA synchronous=OFF")
     db = sqlite_utils.Database(conn)
     existing = set(db.table_names())
     index_count = conn.execute(
@@ -469,13 +472,11 @@ def rebuild(
 ) -> int:
     """Drop every read-model table and replay the whole ledger; return how far it advanced.
 
-    The secondary indexes are created after the replay, and the file is not
-    fsynced page by page (``synchronous=OFF``): a rebuild that dies midway is
-    resumed by the next catch-up, which also restores any missing index.
+    The secondary indexes are created after the replay: a rebuild that dies
+    midway is resumed by the next catch-up, which also restores any missing index.
     """
     db = connect(views_path)
     try:
-        db.conn.execute("PRAGMA synchronous=OFF")
         db.conn.execute("PRAGMA cache_size=-65536")
         _reset(db, indexes=False)
         count = _catch_up(db, ledger, page_size=page_size, progress=progress, max_pages=None)
@@ -509,28 +510,59 @@ def ensure_current(
         head = _sqlite_head(db_url)
         if head is not None and os.path.exists(views_path):
             try:
-                with sqlite3.connect(f"file:{views_path}?mode=ro", uri=True, timeout=30) as conn:
+                conn = sqlite3.connect(f"file:{views_path}?mode=ro", uri=True, timeout=30)
+                try:
                     position, source = tracked_position(conn)
+                finally:
+                    conn.close()
                 if position == head and source == os.path.abspath(db_url):
                     return
             except sqlite3.OperationalError:
                 pass  # no tables yet: fall through and build them
+            except sqlite3.DatabaseError:
+                discard(views_path)  # damaged (e.g. power loss): it is derived, rebuild it
     from ledger.application import Ledger
 
     ledger = Ledger.open(db_url)
     try:
-        if progress_for is None:
-            catch_up(ledger, views_path)
-            return
-        db = connect(views_path)
         try:
-            lag = max(0, max_position(ledger) - tracked_position(db.conn)[0])
-        finally:
-            db.close()
-        with progress_for(lag) as progress:
-            catch_up(ledger, views_path, progress=progress)
+            _catch_up_with_progress(ledger, views_path, progress_for)
+        except sqlite3.DatabaseError as exc:
+            if not _damaged(exc):
+                raise
+            discard(views_path)
+            _catch_up_with_progress(ledger, views_path, progress_for)
     finally:
         ledger.close()
+
+
+def _catch_up_with_progress(
+    ledger: Ledger, views_path: str, progress_for: ProgressFactory | None
+) -> None:
+    if progress_for is None:
+        catch_up(ledger, views_path)
+        return
+    db = connect(views_path)
+    try:
+        lag = max(0, max_position(ledger) - tracked_position(db.conn)[0])
+    finally:
+        db.close()
+    with progress_for(lag) as progress:
+        catch_up(ledger, views_path, progress=progress)
+
+
+def _damaged(exc: sqlite3.DatabaseError) -> bool:
+    if isinstance(exc, sqlite3.OperationalError):
+        return False  # locks, missing tables: not damage
+    text = str(exc).lower()
+    return "malformed" in text or "not a database" in text
+
+
+def discard(views_path: str) -> None:
+    """Delete the read-model file (and its WAL files): the next catch-up rebuilds it."""
+    for suffix in ("", "-wal", "-shm"):
+        with suppress(FileNotFoundError):
+            os.remove(views_path + suffix)
 
 
 def _sqlite_head(path: str) -> int | None:

@@ -398,3 +398,31 @@ def test_rebuild_gives_the_same_tables_as_catch_up(world: World, tmp_path: Path)
     rebuild(world.ledger, fresh)
 
     assert table_dump(world.views) == table_dump(fresh)
+
+
+def test_a_damaged_views_file_is_rebuilt_by_the_next_read(world: World) -> None:
+    from projections.catchup import ensure_current
+
+    cid = world.agree()
+    catch_up(world.ledger, world.views)
+    for suffix in ("-wal", "-shm"):
+        Path(world.views + suffix).unlink(missing_ok=True)
+    Path(world.views).write_bytes(b"this is not a SQLite file" * 100)
+
+    ensure_current(world.ledger.db, world.views)
+
+    with ReadModel(world.views) as rm:
+        assert [i.facts.id for i in rm.commitments(world.moment(None, "2026-01-31"))] == [cid]
+
+
+def test_reading_a_ledger_that_does_not_exist_exits_3(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    missing = str(tmp_path / "nothing.db")
+    result = CliRunner().invoke(cli, ["--db", missing, "history", "alice"])
+
+    assert result.exit_code == 3
+    assert "no ledger" in result.stderr
+    assert not Path(missing).exists()
