@@ -42,6 +42,7 @@ ZERO_HASH = "0" * 64
 PAGE = 2000
 BATCH = 1000
 HASHED_KEYS = ("stream", "version", "type", "recorded_at", "data", "prev")
+_LINE_KEYS = frozenset((*HASHED_KEYS, "hash"))
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _RECORDED_AT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z")
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -213,10 +214,23 @@ class ParsedLine:
     recorded_at: str
     data: dict[str, Any]
     event: Any
+    body: str  # the canonical hashed body; its "data" value is the canonical data
 
     @property
     def key(self) -> tuple[UUID, int]:
         return (self.stream, self.version)
+
+    def state(self) -> bytes:
+        """The stored state: the canonical data plus the timestamp, as UTF-8 JSON.
+
+        Cut from the hashed body rather than encoded again: keys are sorted, so
+        the body is ``{"data":DATA,"prev":"...",...}`` and nothing after DATA
+        can contain ``,"prev":"`` (the later values are hex, a timestamp, a
+        UUID, a known topic and a number).
+        """
+        data = self.body[8 : self.body.rindex(',"prev":"')]
+        sep = "," if data != "{}" else ""
+        return f'{data[:-1]}{sep}"timestamp":"{self.recorded_at}"}}'.encode()
 
     def identity(self) -> str:
         """Canonical JSON of (type, recorded_at, data): equal content, equal text."""
@@ -263,10 +277,10 @@ def import_lines(
                 if conflict is None:
                     pending.append(line)
                     if len(pending) >= batch:
-                        conflict = _apply(store, curs, pending, summary, ledger)
+                        conflict = _apply(store, curs, pending, summary)
                         pending = []
             if pending and conflict is None:
-                conflict = _apply(store, curs, pending, summary, ledger)
+                conflict = _apply(store, curs, pending, summary)
             if conflict is not None:
                 raise Conflict(conflict)
     except IntegrityError as exc:
@@ -298,8 +312,8 @@ def parse_line(
         raise InvalidInput(f"{where}: not JSON ({exc})") from None
     if not isinstance(obj, dict):
         raise InvalidInput(f"{where}: not a JSON object")
-    missing = [k for k in (*HASHED_KEYS, "hash") if k not in obj]
-    if missing:
+    if not obj.keys() >= _LINE_KEYS:
+        missing = [k for k in (*HASHED_KEYS, "hash") if k not in obj]
         raise InvalidInput(f"{where}: missing {', '.join(missing)}")
     stream, version, topic = obj["stream"], obj["version"], obj["type"]
     recorded_at, data, digest = obj["recorded_at"], obj["data"], obj["hash"]
@@ -320,8 +334,8 @@ def parse_line(
         raise IntegrityFailure(
             f"{where}: broken hash chain: prev does not match the hash of the line before"
         )
-    hashed = {k: obj[k] for k in HASHED_KEYS}
-    if check_chain and sha256_hex(canonical(hashed)) != digest:
+    body = canonical({k: obj[k] for k in HASHED_KEYS})
+    if check_chain and sha256_hex(body) != digest:
         raise IntegrityFailure(
             f"{where}: broken hash chain: hash does not match the line's content"
         )
@@ -344,7 +358,7 @@ def parse_line(
     position = obj.get("position")
     if not isinstance(position, int) or isinstance(position, bool):
         position = None
-    line = ParsedLine(number, position, stream_id, version, topic, recorded_at, data, event)
+    line = ParsedLine(number, position, stream_id, version, topic, recorded_at, data, event, body)
     return line, digest
 
 
@@ -364,7 +378,10 @@ class _Shape:
             names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
             found = _SHAPES[cls] = _Shape(
                 created=issubclass(cls, AggregateCreated),
-                allowed=frozenset(names - {"originator_id", "originator_version", "timestamp"}),
+                allowed=frozenset(
+                    (names | {"class_version"})
+                    - {"originator_id", "originator_version", "timestamp"}
+                ),
                 current=getattr(cls, "class_version", 1),
                 outer=f"{cls.__module__}:{cls.__qualname__.rsplit('.', 1)[0]}",
             )
@@ -389,16 +406,14 @@ def _check_data(where: str, cls: type, version: int, data: dict[str, Any]) -> No
             names = upcast(cls, dict(data)).keys()  # an older version's fields become today's
         except Exception as exc:
             raise InvalidInput(f"{where}: {get_topic(cls)}: cannot upcast: {exc}") from None
-    extra = sorted(set(names) - shape.allowed - {"class_version"})
-    if extra:
+    if not shape.allowed.issuperset(names):
+        extra = sorted(set(names) - shape.allowed)
         raise InvalidInput(f"{where}: unexpected field(s) in data: {', '.join(extra)}")
     if shape.created and data.get("originator_topic") != shape.outer:
         raise InvalidInput(f"{where}: originator_topic must be {shape.outer!r}")
 
 
-def _apply(
-    store: _Store, curs: Any, lines: list[ParsedLine], summary: ImportSummary, ledger: Any
-) -> str | None:
+def _apply(store: _Store, curs: Any, lines: list[ParsedLine], summary: ImportSummary) -> str | None:
     """Insert one batch; returns a conflict message instead of inserting, if any."""
     keys = {line.key for line in lines}
     wanted = keys | {(s, v - 1) for s, v in keys if v > 1 and (s, v - 1) not in keys}
@@ -428,19 +443,15 @@ def _apply(
         seen[line.key] = line
         fresh.append(line)
     if fresh:
-        encode = ledger.mapper.transcoder.encode
-        events = []
-        for line in fresh:
-            state = dict(line.data)
-            state["timestamp"] = line.recorded_at
-            events.append(
-                StoredEvent(
-                    originator_id=line.stream,
-                    originator_version=line.version,
-                    topic=line.type,
-                    state=encode(state),
-                )
+        events = [
+            StoredEvent(
+                originator_id=line.stream,
+                originator_version=line.version,
+                topic=line.type,
+                state=line.state(),
             )
+            for line in fresh
+        ]
         store.insert(curs, events)
         summary.imported += len(events)
     return None
