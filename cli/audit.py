@@ -3,6 +3,8 @@ verify the chain against a digest kept elsewhere, and import an export."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 from collections.abc import Iterator
 from typing import IO, Any
@@ -62,6 +64,14 @@ def export(env: Env, output: str, since: int) -> None:
         _write(out, _progress(lines, "exporting", length))
 
 
+def _by_size(lines: Iterator[str], size: int) -> Iterator[str]:
+    """Lines of a file, with a progress bar by characters read."""
+    with click.progressbar(length=size, label="importing", file=sys.stderr) as bar:
+        for line in lines:
+            yield line
+            bar.update(len(line))
+
+
 def _write(out: IO[str], lines: Iterator[str]) -> None:
     buffer: list[str] = []
     for line in lines:
@@ -91,7 +101,10 @@ def import_(env: Env, file: IO[str]) -> None:
     """
     from ledger.audit import import_lines
 
-    summary = import_lines(env.ledger(), file)
+    lines: Iterator[str] = iter(file)
+    if sys.stderr.isatty() and file is not sys.stdin and hasattr(file, "fileno"):
+        lines = _by_size(lines, os.fstat(file.fileno()).st_size)
+    summary = import_lines(env.ledger(), lines)
     click.echo(
         f"read {summary.read}, imported {summary.imported}, already present {summary.present}",
         err=True,
@@ -106,8 +119,8 @@ def verify(env: Env, digest: str | None) -> None:
     and the head hash.
 
     Keep the head hash somewhere the ledger's operator cannot edit (mail it,
-    commit it); later, --digest fails if any event was edited, inserted,
-    deleted, or the tail was cut off (compare against the count too).
+    commit it); later, --digest fails (exit 4) if any event was edited,
+    inserted or deleted, or the tail was cut off, since it was taken.
 
     \b
     Examples:
@@ -116,5 +129,12 @@ def verify(env: Env, digest: str | None) -> None:
     """
     from ledger.audit import verify as verify_chain
 
-    count, head = verify_chain(env.ledger(), digest)
+    ledger = env.ledger()
+    with contextlib.ExitStack() as stack:
+        progress = None
+        if sys.stderr.isatty():
+            total = ledger.recorder.max_notification_id() or 0
+            bar = click.progressbar(length=total, label="verifying", file=sys.stderr)
+            progress = stack.enter_context(bar).update
+        count, head = verify_chain(ledger, digest, progress=progress)
     click.echo(f"{count} {head}")

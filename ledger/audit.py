@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, NamedTuple
 from uuid import UUID
@@ -162,10 +162,13 @@ def _hash_at(ledger: Any, position: int) -> str:
     return found
 
 
-def verify(ledger: Any, digest: str | None = None) -> tuple[int, str]:
+def verify(
+    ledger: Any, digest: str | None = None, *, progress: Callable[[int], Any] | None = None
+) -> tuple[int, str]:
     """Recompute the chain over the whole store: (event count, head hash).
 
     With ``digest``, raise :class:`DigestMismatch` (exit 4) unless the head is it.
+    ``progress(n)`` is called every 10000 events.
     """
     if digest is not None:
         digest = digest.strip().lower()
@@ -176,6 +179,8 @@ def verify(ledger: Any, digest: str | None = None) -> tuple[int, str]:
         count += 1
         if head == digest:
             seen_at = count
+        if progress is not None and count % 10000 == 0:
+            progress(10000)
     if digest is not None and head != digest:
         if seen_at:
             why = (

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +108,23 @@ def sample(db: str) -> dict[str, Any]:
     return build_sample(db)
 
 
+@pytest.fixture
+def other_db(db: str, tmp_path: Path) -> Iterator[str]:
+    """A second empty ledger on the same backend as ``db``."""
+    if not is_postgres(db):
+        yield str(tmp_path / "other.db")
+        return
+    import psycopg
+
+    url = db.partition("?schema=")[0]
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    yield f"{url}?schema={schema}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
 def test_export_lines_carry_the_spec_fields_and_chain_from_64_zeros(
     db: str, sample: dict[str, Any]
 ) -> None:
@@ -198,10 +217,10 @@ def test_verify_digest_catches_tampering(cli: Cli, tampering: str) -> None:
 
 
 def test_export_import_export_round_trip_gives_identical_hashes(
-    db: str, sample: dict[str, Any], tmp_path: Path
+    db: str, sample: dict[str, Any], tmp_path: Path, other_db: str
 ) -> None:
     before = export_of(db)
-    copy = str(tmp_path / "copy.db")
+    copy = other_db
     path = write_jsonl(tmp_path / "export.jsonl", before)
     copy_cli = Cli(db=copy, views=str(tmp_path / "v2.db"))
     result = copy_cli("import", path)
