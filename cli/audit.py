@@ -16,6 +16,15 @@ from .context import Env
 pass_env = click.make_pass_decorator(Env)
 
 
+def _existing_ledger(env: Env) -> Any:
+    """The ledger to read; a SQLite path that does not exist is not found (not created)."""
+    if not env.is_postgres and not os.path.exists(env.db):
+        from ledger.errors import NotFound
+
+        raise NotFound(f"no ledger at {env.db} (pass --db)")
+    return env.ledger()
+
+
 def _progress(items: Iterator[Any], label: str, length: int | None) -> Iterator[Any]:
     """A progress bar on stderr when it is a terminal; the items unchanged otherwise."""
     if not sys.stderr.isatty() or not length:
@@ -57,7 +66,7 @@ def export(env: Env, output: str, since: int) -> None:
     """
     from ledger.audit import export_lines
 
-    ledger = env.ledger()
+    ledger = _existing_ledger(env)
     lines = export_lines(ledger, since=since)
     length = (ledger.recorder.max_notification_id() or 0) - since
     with click.open_file(output, "w", encoding="utf-8", atomic=output != "-") as out:
@@ -129,7 +138,7 @@ def verify(env: Env, digest: str | None) -> None:
     """
     from ledger.audit import verify as verify_chain
 
-    ledger = env.ledger()
+    ledger = _existing_ledger(env)
     with contextlib.ExitStack() as stack:
         progress = None
         if sys.stderr.isatty():

@@ -170,8 +170,19 @@ def test_verify_prints_count_and_head_and_checks_a_digest(cli: Cli) -> None:
 
 
 def test_verify_an_empty_ledger_gives_zero_events_and_the_zero_hash(cli: Cli) -> None:
+    Ledger.open(cli.db).close()
     assert cli.ok("verify") == f"0 {ZERO}"
     assert cli.ok("export") == ""
+
+
+def test_export_and_verify_of_a_missing_ledger_file_are_not_found_and_create_nothing(
+    tmp_path: Path,
+) -> None:
+    missing = Cli(db=str(tmp_path / "typo.db"), views=str(tmp_path / "v.db"))
+    for command in (["export"], ["verify"]):
+        result = missing(*command)
+        assert result.exit_code == 3 and "no ledger at" in result.stderr
+    assert not (tmp_path / "typo.db").exists()
 
 
 TAMPERING = {
