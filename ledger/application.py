@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -25,7 +25,6 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import get_topic
 
 from . import commands as cmd
-from .activity_import import ActivityRow, WriteCounts, write_activity_rows
 from .commands import validate
 from .domain import CoachingSession, Commitment, RepWorkload, workload_id
 from .errors import (
@@ -39,6 +38,9 @@ from .errors import (
     StorageUnavailable,
 )
 from .persistence import DEFAULT_DB, is_postgres, redact, store_env
+
+if TYPE_CHECKING:  # imported when used: a check-in does not pay for the CSV import
+    from .activity_import import ActivityRow, WriteCounts
 
 Clock = Callable[[], datetime]
 RETRY_HINT = "another writer changed it first; nothing was written, run the command again"
@@ -302,6 +304,8 @@ class Ledger(Application):
         a row whose (metric, source id) is already stored, or repeated in
         ``rows``, is skipped and counted as already present.
         """
+        from .activity_import import ActivityRow
+
         validated = (
             ActivityRow(c.rep, c.metric, c.date, c.value, c.source_id, c.actor)
             for c in (validate(cmd.RecordActivity, **values) for values in rows)
@@ -316,6 +320,8 @@ class Ledger(Application):
         streamed in batches inside ONE transaction with one ``recorded_at``
         (see :func:`ledger.activity_import.write_activity_rows`). An exception
         raised by ``rows`` rolls everything back."""
+        from .activity_import import write_activity_rows
+
         return write_activity_rows(self, rows, at=self.clock(), batch_size=batch_size)
 
     # -- lookups -----------------------------------------------------------

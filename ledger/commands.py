@@ -31,7 +31,7 @@ M = TypeVar("M", bound=BaseModel)
 
 
 class Command(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 def validate(model: type[M], **values: Any) -> M:
