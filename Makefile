@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	rm -f demo/commitments.db demo/commitments.db-wal demo/commitments.db-shm demo/commitments.views.db
+	rm -rf demo
 	mkdir -p demo
 	$(BIN)/commitments --db demo/commitments.db demo
 
@@ -33,7 +33,8 @@ fmt: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 docs: $(STAMP)
-	$(BIN)/python -m docs.generate
+	$(BIN)/python docs/gen_cli.py
+	$(BIN)/python docs/gen_events.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
