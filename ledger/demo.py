@@ -34,9 +34,10 @@ reason, and commitments one manager forgot to close (overdue).
 **Writing.** Nothing goes through :class:`~ledger.application.Ledger`'s
 per-command methods: aggregates are built in memory with their public methods
 (so every rule of SPEC §3 is applied) and saved with ``ledger.save`` in large
-transactions, one per week of business dates (or more, for large teams), so
-a million events take well under a couple of minutes. The demo only writes
-into an empty ledger.
+transactions (``ledger.recorder.insert_events`` of the mapped events, once
+at least ``batch`` are pending, at the end of a week of business dates), so a
+million events take about a minute. The demo only writes into an empty
+ledger; an interrupted demo leaves the weeks already written.
 """
 
 from __future__ import annotations
@@ -219,13 +220,18 @@ class _Writer:
         self.end = end
         self.batch = batch
         self.dirty: dict[UUID, Any] = {}
+        self._stamps: dict[tuple[date, int], datetime] = {}
         self.pending = 0
         self.written = 0
 
     def at(self, day: date, minute: int) -> datetime:
         """recorded_at for a command on business date ``day`` (working hours, UTC)."""
-        stamp = datetime.combine(day, time(8, 0), UTC) + timedelta(minutes=minute % 600)
-        return min(stamp, self.now)
+        key = (day, minute % 600)
+        stamp = self._stamps.get(key)
+        if stamp is None:
+            stamp = datetime.combine(day, time(8, 0), UTC) + timedelta(minutes=key[1])
+            stamp = self._stamps[key] = min(stamp, self.now)
+        return stamp
 
     def touch(self, *aggregates: Any) -> None:
         """Mark aggregates that have new events (``pending`` is an estimate)."""
@@ -237,10 +243,12 @@ class _Writer:
         """Save every touched aggregate in one transaction, once enough is pending."""
         if not self.dirty or (self.pending < self.batch and not force):
             return
-        aggregates = list(self.dirty.values())
-        count = sum(len(a.pending_events) for a in aggregates)
-        self.ledger.save(*aggregates)
-        self.written += count
+        events = [e for agg in self.dirty.values() for e in agg.collect_events()]
+        to_stored = self.ledger.mapper.to_stored_event
+        # One transaction; the recorder's unique (id, version) key still refuses
+        # anything a concurrent writer got to first (RecordConflictError).
+        self.ledger.recorder.insert_events([to_stored(e) for e in events])
+        self.written += len(events)
         self.dirty.clear()
         self.pending = 0
 
