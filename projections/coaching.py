@@ -20,7 +20,7 @@ manager (shares recomputed from the pooled counts, not averaged).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -28,7 +28,7 @@ from typing import Any
 from ledger import rules
 from ledger.errors import NotFound
 
-from .query import Item, Moment, ReadModel, number
+from .query import Item, Moment, ReadModel, _MetricSums, number
 
 LOOP_GRACE_DAYS = 7
 """A loop is closed in time when the commitment is closed or released by due + 7 days."""
@@ -298,14 +298,21 @@ def coaching_report(
     at: Moment,
     window_days: int = rules.DEFAULT_WINDOW_DAYS,
     manager: str | None = None,
-    items: Iterable[Item] | None = None,
+    *,
+    judge_all: bool = False,
 ) -> CoachingReport:
     """Every manager's coaching patterns as of T, on D, over (D − window_days, D].
 
     Managers are those with a session or a commitment visible at (T, D), even
     with nothing in the window (their counts are 0 and their shares null).
     ``manager`` keeps one of them (``NotFound`` if unknown); the team total
-    always covers everyone. ``items`` may pass commitments already judged.
+    always covers everyone.
+
+    Only the commitments whose verdict the measures need (closed in the
+    window, and the manager commitments supporting them, for blocking) are
+    judged by :mod:`ledger.rules`; everything else needs only a status, read
+    straight from the tables. ``judge_all`` judges every commitment through
+    :meth:`ReadModel.commitments` instead: the reference the tests compare with.
     """
     if window_days < 1:
         raise ValueError("window_days must be at least 1")
@@ -313,12 +320,15 @@ def coaching_report(
     known = _known_managers(rm, at)
     if manager is not None and manager not in known:
         raise NotFound(f"no sessions or commitments with manager {manager!r} as of {at.as_of_text}")
-    judged = list(items) if items is not None else rm.commitments(at)
-    agreed_on = {i.facts.id: _day(i.agreed_on) for i in judged}
     tallies: dict[str, _Tally] = {m: _Tally() for m in known}
     _tally_sessions(rm, at, window, tallies)
-    _tally_commitments(judged, window, agreed_on, tallies)
-    _tally_overload(judged, tallies)
+    if judge_all:
+        judged = rm.commitments(at)
+        agreed_on = {i.facts.id: _day(i.agreed_on) for i in judged}
+        _tally_commitments(judged, window, agreed_on, tallies)
+        _tally_overload(judged, tallies)
+    else:
+        _tally_from_tables(rm, at, window, tallies)
     team = _Tally()
     for t in tallies.values():
         team.add(t)
@@ -329,3 +339,263 @@ def coaching_report(
         managers=tuple(Patterns(m, window, tallies[m]) for m in chosen),
         team=Patterns(None, window, team),
     )
+
+
+# -- the fast path: aggregates in SQL, verdicts only where needed ---------------
+#
+# A temporary table holds every commitment visible at (T, D) with its current
+# due date (latest visible revision) and its close or release date; the
+# counts are GROUP BY queries over it. Only commitments closed in the window
+# (and the closed manager commitments supporting them, for blocking) need a
+# verdict; they are judged by ledger.rules. For those without a visible
+# revision or correction, SQL sums their check-ins in [start, due] and their
+# metric totals, and the rules see one check-in carrying that sum (the same
+# actual amount and done flag); the others are read row by row.
+
+_VISIBLE = """
+CREATE TEMP TABLE vc AS
+SELECT c.id, c.rep, c.manager, c.owner, c.focus, c.agreed_on, c.supports,
+  coalesce((SELECT v.due FROM revisions v WHERE v.commitment_id = c.id AND v.due IS NOT NULL
+            AND v.recorded_at <= :t AND v.date <= :d ORDER BY v.position DESC LIMIT 1),
+           c.due) AS due,
+  x.date AS closed_on, r.date AS released_on,
+  (trim(coalesce(c.hypothesis, '')) <> '' OR c.expect_metric IS NOT NULL) AS has_hypothesis,
+  c.focus_cap_override AS override
+FROM commitments c
+LEFT JOIN closes x ON x.commitment_id = c.id AND x.recorded_at <= :t AND x.date <= :d
+LEFT JOIN releases r ON r.commitment_id = c.id AND r.recorded_at <= :t AND r.date <= :d
+WHERE c.recorded_at <= :t AND c.agreed_on <= :d
+"""
+
+_PER_MANAGER = """
+SELECT manager,
+  sum(owner = 'rep' AND agreed_on BETWEEN :first AND :d),
+  sum(owner = 'manager' AND agreed_on BETWEEN :first AND :d),
+  sum(owner = 'rep' AND agreed_on BETWEEN :first AND :d AND has_hypothesis),
+  sum(owner = 'rep' AND agreed_on BETWEEN :first AND :d
+      AND id IN (SELECT supports FROM vc WHERE owner = 'manager' AND supports IS NOT NULL)),
+  sum(closed_on IS NULL AND released_on IS NULL AND :d > due)
+FROM vc GROUP BY manager
+"""
+
+_LOOPS = f"""
+SELECT manager, substr(due, 1, 7), count(*),
+  sum(coalesce(released_on, closed_on) <= date(due, '+{LOOP_GRACE_DAYS} days')),
+  sum(released_on IS NULL AND closed_on IS NULL AND :d <= date(due, '+{LOOP_GRACE_DAYS} days'))
+FROM vc WHERE due BETWEEN :first AND :d GROUP BY 1, 2
+"""
+
+_STATUSES = """
+SELECT manager, owner,
+  sum(released_on BETWEEN :first AND :d),
+  sum(closed_on IS NULL AND released_on IS NULL AND :d > due),
+  sum(closed_on IS NULL AND released_on IS NULL AND :d <= due)
+FROM vc GROUP BY 1, 2
+"""
+
+_OVERLOADED = """
+WITH o AS (SELECT rep, focus, manager FROM vc
+           WHERE owner = 'rep' AND closed_on IS NULL AND released_on IS NULL)
+SELECT DISTINCT rep, manager FROM o
+WHERE rep IN (SELECT rep FROM o GROUP BY rep HAVING count(DISTINCT focus) > 2)
+"""
+
+_JUDGED = """
+CREATE TEMP TABLE judged AS
+WITH closed AS (SELECT id FROM vc WHERE closed_on BETWEEN :first AND :d)
+SELECT id FROM closed
+UNION
+SELECT m.id FROM vc m WHERE m.owner = 'manager' AND m.closed_on IS NOT NULL
+  AND m.supports IN (SELECT c.id FROM vc c WHERE c.owner = 'rep'
+                     AND c.closed_on BETWEEN :first AND :d)
+"""
+
+_COMPLEX = """
+SELECT commitment_id AS id FROM revisions WHERE recorded_at <= :t AND date <= :d
+  AND commitment_id IN (SELECT id FROM judged)
+UNION
+SELECT commitment_id FROM corrections WHERE recorded_at <= :t AND date <= :d
+  AND commitment_id IN (SELECT id FROM judged)
+"""
+
+_COLUMNS = (
+    "c.id, c.rep, c.manager, c.owner, c.focus, c.behavior, c.measure, c.start, c.due, "
+    "c.target, c.period, c.unit, c.metric, c.baseline, c.kept_at, c.partial_at, c.hypothesis, "
+    "c.expect_metric, c.expect_at_least, c.supports, c.session_id, c.focus_cap_override, "
+    "x.date, x.result, x.value"
+)
+_VISIBLE_CHECK_INS = (
+    "FROM check_ins k WHERE k.commitment_id = c.id AND k.recorded_at <= :t AND k.date <= :d"
+)
+_METRIC_TOTAL = (
+    "(SELECT total(a.value) FROM activity_daily a WHERE a.rep = c.rep AND a.metric = c.{m} "
+    "AND a.date >= c.start AND a.date <= min(c.due, :d) AND a.recorded_at <= :t)"
+)
+_SIMPLE = f"""
+SELECT {_COLUMNS},
+  (SELECT count(*) {_VISIBLE_CHECK_INS}),
+  (SELECT total(k.actual) {_VISIBLE_CHECK_INS} AND k.date >= c.start AND k.date <= c.due),
+  (SELECT max(k.done) {_VISIBLE_CHECK_INS}),
+  CASE WHEN c.metric IS NULL THEN 0 ELSE {_METRIC_TOTAL.format(m="metric")} END,
+  CASE WHEN c.expect_metric IS NULL THEN 0 ELSE {_METRIC_TOTAL.format(m="expect_metric")} END
+FROM judged j CROSS JOIN commitments c ON c.id = j.id
+JOIN closes x ON x.commitment_id = c.id
+WHERE j.id NOT IN (SELECT cx.id FROM complex cx)
+"""
+_FULL = f"""
+SELECT {_COLUMNS} FROM complex j CROSS JOIN commitments c ON c.id = j.id
+JOIN closes x ON x.commitment_id = c.id
+"""
+
+
+def _tally_from_tables(
+    rm: ReadModel, at: Moment, window: Window, tallies: dict[str, _Tally]
+) -> None:
+    conn = rm.conn
+    p = {"t": at.t, "d": at.d, "first": window.first.isoformat()}
+    for name in ("vc", "judged", "complex"):
+        conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
+    conn.execute(_VISIBLE, p)
+    conn.execute("CREATE INDEX temp.vc_id ON vc (id)")
+
+    def tally(manager: str) -> _Tally:
+        t = tallies.get(manager)
+        if t is None:
+            t = tallies[manager] = _Tally()
+        return t
+
+    for mgr, rep_agreed, mgr_agreed, hyp, two_sided, overdue in conn.execute(_PER_MANAGER, p):
+        t = tally(mgr)
+        t.rep_agreed, t.manager_agreed = rep_agreed, mgr_agreed
+        t.with_hypothesis, t.two_sided, t.overdue = hyp, two_sided, overdue
+    for mgr, month, due, closed, pending in conn.execute(_LOOPS, p):
+        t = tally(mgr)
+        t.loops_due += due
+        t.loops_closed += closed or 0
+        t.loops_pending += pending or 0
+        t.month_due[month] += due
+        t.month_closed[month] += closed or 0
+        t.month_pending[month] += pending or 0
+    for mgr, owner, released, overdue, still_open in conn.execute(_STATUSES, p):
+        t = tally(mgr)
+        counter = t.manager_verdicts if owner == "manager" else t.rep_verdicts
+        for verdict, n in ((rules.RELEASED, released), (rules.OVERDUE, overdue)):
+            if n:
+                counter[verdict] += n
+        if still_open:
+            counter[rules.OPEN] += still_open
+    for cid, rep, focus, reason, agreed, mgr in conn.execute(
+        "SELECT id, rep, focus, override, agreed_on, manager FROM vc "
+        "WHERE override IS NOT NULL AND agreed_on BETWEEN :first AND :d",
+        p,
+    ):
+        tally(mgr).overrides.append(
+            {"id": cid, "rep": rep, "focus": focus, "reason": reason, "agreed_on": agreed}
+        )
+    for rep, mgr in conn.execute(_OVERLOADED):
+        tally(mgr).overloaded.add(rep)
+    conn.execute(_JUDGED, p)
+    conn.execute("CREATE TEMP TABLE complex AS " + _COMPLEX, p)
+    for facts, evaluation in _judge(rm, at):
+        if facts.closed is not None and facts.closed.date in window:
+            t = tally(facts.manager)
+            counter = t.manager_verdicts if facts.owner == "manager" else t.rep_verdicts
+            counter[evaluation.verdict] += 1
+
+
+def _facts_of(row: Sequence[Any], check_ins: tuple[rules.CheckIn, ...]) -> rules.CommitmentFacts:
+    """Facts from the columns of :data:`_COLUMNS` (original terms) and the check-ins."""
+    return rules.CommitmentFacts(
+        id=row[0],
+        rep=row[1],
+        manager=row[2],
+        owner=row[3],
+        focus=row[4],
+        behavior=row[5],
+        measure=row[6],
+        start=_day(row[7]),
+        due=_day(row[8]),
+        target=row[9],
+        period=row[10],
+        unit=row[11],
+        metric=row[12],
+        baseline=row[13],
+        kept_at=row[14],
+        partial_at=row[15],
+        hypothesis=row[16],
+        expect_metric=row[17],
+        expect_at_least=row[18],
+        supports=row[19],
+        session_id=row[20],
+        focus_cap_override=row[21],
+        check_ins=check_ins,
+        closed=rules.Close(_day(row[22]), row[23], row[24]),
+    )
+
+
+def _totals(metric: str | None, metric_total: float, expect_total: float) -> rules.MetricSum:
+    """``metric_sum`` over [start, due] answered from the totals SQL computed."""
+
+    def metric_sum(name: str, first: date, last: date) -> float:
+        return metric_total if name == metric else expect_total
+
+    return metric_sum
+
+
+def _judge(rm: ReadModel, at: Moment) -> list[tuple[rules.CommitmentFacts, rules.Evaluation]]:
+    """Judge the commitments of the temporary table ``judged`` (blocking applied)."""
+    conn = rm.conn
+    p = {"t": at.t, "d": at.d}
+    facts: dict[str, rules.CommitmentFacts] = {}
+    evaluations: dict[str, rules.Evaluation] = {}
+    for row in conn.execute(_SIMPLE, p):
+        count, actual, done, metric_total, expect_total = row[25:]
+        check_ins: tuple[rules.CheckIn, ...] = ()
+        if count:
+            start = _day(row[7])
+            check_ins = (rules.CheckIn(1, start, actual, None if done is None else bool(done)),)
+        f = facts[row[0]] = _facts_of(row, check_ins)
+        evaluations[f.id] = rules.evaluate(f, at.on, _totals(f.metric, metric_total, expect_total))
+    full = {row[0]: row for row in conn.execute(_FULL)}
+    if full:
+        revisions: dict[str, list[tuple[Any, ...]]] = {}
+        for cid, *terms in conn.execute(
+            "SELECT v.commitment_id, v.target, v.period, v.due, v.behavior FROM complex j "
+            "CROSS JOIN revisions v ON v.commitment_id = j.id "
+            "WHERE v.recorded_at <= :t AND v.date <= :d ORDER BY v.position",
+            p,
+        ):
+            revisions.setdefault(cid, []).append(tuple(terms))
+        entries: dict[str, dict[int, list[Any]]] = {}
+        for cid, nth, day, actual, done in conn.execute(
+            "SELECT k.commitment_id, k.number, k.date, k.actual, k.done FROM complex j "
+            "CROSS JOIN check_ins k ON k.commitment_id = j.id "
+            "WHERE k.recorded_at <= :t AND k.date <= :d",
+            p,
+        ):
+            entries.setdefault(cid, {})[nth] = [day, actual, done]
+        for cid, nth, actual, done in conn.execute(
+            "SELECT k.commitment_id, k.check_in, k.actual, k.done FROM complex j "
+            "CROSS JOIN corrections k ON k.commitment_id = j.id "
+            "WHERE k.recorded_at <= :t AND k.date <= :d ORDER BY k.position",
+            p,
+        ):
+            entry = entries.get(cid, {}).get(nth)
+            if entry is not None:
+                entry[1], entry[2] = actual, done
+        sums = _MetricSums(conn, at)
+        for cid, row in full.items():
+            values = list(row)
+            for target, period, due, behavior in revisions.get(cid, ()):
+                values[9] = target if target is not None else values[9]
+                values[10] = period if period is not None else values[10]
+                values[8] = due if due is not None else values[8]
+                values[5] = behavior or values[5]
+            check_ins = tuple(
+                rules.CheckIn(n, _day(e[0]), e[1], None if e[2] is None else bool(e[2]))
+                for n, e in sorted(entries.get(cid, {}).items())
+            )
+            f = facts[cid] = _facts_of(values, check_ins)
+            evaluations[cid] = rules.evaluate(f, at.on, sums.for_rep(f.rep))
+    judged = rules.apply_blocking(evaluations, facts)
+    return [(facts[cid], e) for cid, e in judged.items()]

@@ -337,3 +337,48 @@ def test_blocked_is_neither_honest_miss_nor_broken_in_the_safe_failure_index(cli
     assert eve["safe_failure_index"] is None  # 0 / 0
     assert eve["two_sided_share"] == 1
     assert eve["sessions_held"] == 0 and eve["prepared_share"] is None
+
+
+@pytest.mark.parametrize("on", ["2026-06-01", "2026-07-19", "2026-09-14"])  # Mon, Sun, Mon
+@pytest.mark.parametrize("window", [30, 90])
+def test_the_fast_path_agrees_with_judging_every_commitment(
+    demo_views: str, on: str, window: int
+) -> None:
+    """SQL aggregates plus verdicts of only the closed-in-window commitments give
+    exactly what judging every commitment through ReadModel.commitments gives."""
+    from projections.coaching import coaching_report
+    from projections.query import ReadModel, moment
+
+    at = moment("2026-12-31", on)
+    with ReadModel(demo_views) as rm:
+        fast = coaching_report(rm, at, window).as_dict()
+        reference = coaching_report(rm, at, window, judge_all=True).as_dict()
+    assert fast == reference
+    assert fast["team"]["safe_failure_index"] is not None
+    assert sum(fast["team"]["follow_through_mix"].values()) > 0
+
+
+@pytest.fixture(scope="module")
+def demo_views(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A demo team (revisions, corrections, activity metrics, blocking, overrides)."""
+    from datetime import UTC, date, datetime
+
+    from ledger.demo import write_demo
+    from projections.catchup import ensure_current
+
+    tmp = tmp_path_factory.mktemp("demo")
+    db, views = str(tmp / "demo.db"), str(tmp / "demo.views.db")
+    ledger = Ledger.open(db)
+    try:
+        write_demo(
+            ledger,
+            reps=30,
+            weeks=40,
+            seed=3,
+            today=date(2026, 9, 21),
+            now=datetime(2026, 9, 21, 12, tzinfo=UTC),
+        )
+    finally:
+        ledger.close()
+    ensure_current(db, views)
+    return views
