@@ -25,6 +25,7 @@ import io
 import json
 import math
 import re
+import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -509,6 +510,12 @@ class _ActivityWriter:
         )
         self.encoder = ActivityEncoder(event_state(template.collect_events()[0])["timestamp"])
         self.fast: bool | None = None
+        self.optimistic = True
+        self.duplicate: type[Exception] | tuple[type[Exception], ...] = sqlite3.IntegrityError
+        if self.pg:
+            import psycopg
+
+            self.duplicate = (psycopg.errors.UniqueViolation, sqlite3.IntegrityError)
         self.ids: dict[str, _IdMaker] = {}
         self.topic = get_topic(Activity.Recorded)
 
@@ -533,6 +540,13 @@ class _ActivityWriter:
         )
 
     def write(self, curs: Any, batch: list[ActivityRow], before: int, counts: WriteCounts) -> None:
+        """Insert the batch's new rows; count the ones already stored or repeated.
+
+        Optimistic first: the batch is inserted under a savepoint without
+        looking anything up, and the store's primary key refuses a duplicate.
+        Only then is the batch rolled back to the savepoint and its ids looked
+        up, and the lookups continue until a batch turns out to be all new
+        (a re-import does not pay for a failed insert on every batch)."""
         if self.fast is None:
             self._decide(batch[0])
         fresh: dict[str, ActivityRow] = {}
@@ -542,17 +556,30 @@ class _ActivityWriter:
                 counts.repeated += 1
             else:
                 fresh[key] = row
+        if self.optimistic:
+            stored = self._stored(fresh)
+            if self._try_insert(curs, stored):
+                counts.recorded += len(stored)
+                return
+            self.optimistic = False
+        found = 0
         for key, ours in self.stored_among(curs, list(fresh), before):
+            found += 1
             del fresh[key]
             if ours:
                 counts.repeated += 1
             else:
                 counts.already_present += 1
-        if not fresh:
-            return
+        self.optimistic = found == 0
+        if fresh:
+            stored = self._stored(fresh)
+            self._insert(curs, stored)
+            counts.recorded += len(stored)
+
+    def _stored(self, fresh: dict[str, ActivityRow]) -> list[StoredEvent]:
         state = self.encoder.state if self.fast else self._slow_state
         topic, pg = self.topic, self.pg
-        stored = [
+        return [
             StoredEvent(
                 originator_id=UUID(key) if pg else key,  # the SQLite recorder stores hex
                 originator_version=1,
@@ -561,12 +588,25 @@ class _ActivityWriter:
             )
             for key, row in fresh.items()
         ]
-        if pg:  # the PostgreSQL recorder's _insert_events is a hook; this inserts
+
+    def _insert(self, curs: Any, stored: list[StoredEvent]) -> None:
+        if self.pg:  # the PostgreSQL recorder's _insert_events is a hook; this inserts
             self.recorder._insert_events(curs, stored)
             self.recorder._insert_stored_events(curs, stored)
         else:  # the aggregate recorder's executemany: no per-row lastrowid to collect
             SQLiteAggregateRecorder._insert_events(self.recorder, curs, stored)
-        counts.recorded += len(stored)
+
+    def _try_insert(self, curs: Any, stored: list[StoredEvent]) -> bool:
+        """Insert under a savepoint; False (and nothing inserted) on a duplicate id."""
+        curs.execute("SAVEPOINT activity_batch")
+        try:
+            self._insert(curs, stored)
+        except self.duplicate:
+            curs.execute("ROLLBACK TO SAVEPOINT activity_batch")
+            curs.execute("RELEASE SAVEPOINT activity_batch")
+            return False
+        curs.execute("RELEASE SAVEPOINT activity_batch")
+        return True
 
     def max_position(self, curs: Any) -> int:
         """The highest notification id (0 when empty), inside the transaction."""

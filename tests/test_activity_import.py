@@ -433,3 +433,19 @@ def test_record_activities_keeps_its_dict_interface(db: str) -> None:
     assert ledger.record_activities([row, row, {**row, "source_id": "y"}]) == (2, 1)
     assert ledger.record_activities([row]) == (0, 1)
     assert event_count(db) == 2
+
+
+def test_repeats_across_batches_and_stored_rows_are_skipped_and_counted(db: str) -> None:
+    ledger = Ledger.open(db)
+    ledger.record_activities(
+        [{"rep": "ann", "metric": "calls", "date": "2017-01-02", "source_id": "p", "actor": "me"}]
+    )
+
+    def row(sid: str) -> ActivityRow:
+        return ActivityRow("ann", "calls", date(2017, 1, 3), 1.0, sid, "me")
+
+    ids = ["a", "b", "c", "d", "a", "p", "e", "f", "g", "h", "h", "i"]
+    counts = ledger.record_activity_rows((row(s) for s in ids), batch_size=3)
+
+    assert (counts.recorded, counts.repeated, counts.already_present) == (9, 2, 1)
+    assert sorted(a["source_id"] for a in activities(db)) == sorted(set(ids))

@@ -1,0 +1,189 @@
+"""Benchmark: ``activity import`` of generated CSV rows against raw sqlite3.
+
+Generates a CSV of N activity rows (id, rep, date, value and two other CRM-ish
+columns) in a temporary directory, then, each in a fresh subprocess:
+
+* raw: ``csv.reader`` over the same file and one ``executemany`` of
+  (rep, metric, date, value, source id) into a plain SQLite table (no index,
+  WAL journal like the ledger's store), in one transaction: the floor any
+  importer pays for reading and storing (its insert alone is timed too);
+* ledger: ``ledger.activity_import.import_csv`` into a new SQLite ledger
+  (validation, ids, JSON event states, the event store's primary key, the
+  duplicate check), all-or-nothing in one transaction.
+
+Prints rows/s of both and their ratio (aim: ledger >= 0.4x raw), and the
+ledger import's peak RSS (``resource.getrusage``) at two file sizes (aim: flat
+in the file size, <= 200 MB).
+
+    .venv/bin/python bench/bench_activity_import.py [--rows 1000000] [--small 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import random
+import resource
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+HEADER = ["activity_id", "owner", "activity_date", "duration_min", "channel", "account"]
+
+
+def generate(path: Path, rows: int, seed: int = 7) -> None:
+    rnd = random.Random(seed)
+    reps = [f"Rep {i:03d}" for i in range(60)]
+    days = [(date(2017, 1, 1) + timedelta(days=i)).isoformat() for i in range(365)]
+    channels = ["call", "email", "meeting", "demo"]
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(HEADER)
+        for i in range(rows):
+            w.writerow(
+                [
+                    f"A{i:09d}",
+                    rnd.choice(reps),
+                    rnd.choice(days),
+                    rnd.randint(1, 90),
+                    rnd.choice(channels),
+                    f"Account {rnd.randint(1, 500)}",
+                ]
+            )
+
+
+def peak_mb() -> float:
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    return rss / 1024
+
+
+def child_raw(csv_path: str, db: str) -> dict[str, float]:
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")  # as the ledger's store runs
+    conn.execute(
+        "CREATE TABLE activity (rep TEXT, metric TEXT, date TEXT, value REAL, source_id TEXT)"
+    )
+    t0 = time.perf_counter()
+    with open(csv_path, newline="") as f:
+        reader = csv.reader(f)
+        next(reader)
+        conn.execute("BEGIN")
+        conn.executemany(
+            "INSERT INTO activity VALUES (?,?,?,?,?)",
+            ((r[1], "minutes", r[2], float(r[3]), r[0]) for r in reader),
+        )
+        conn.execute("COMMIT")
+    total = time.perf_counter() - t0
+    n = conn.execute("SELECT count(*) FROM activity").fetchone()[0]
+    size = os.path.getsize(db)
+    # the insert alone, rows already in memory
+    with open(csv_path, newline="") as f:
+        reader = csv.reader(f)
+        next(reader)
+        rows = [(r[1], "minutes", r[2], float(r[3]), r[0]) for r in reader]
+    conn.execute("CREATE TABLE again AS SELECT * FROM activity WHERE 0")
+    t0 = time.perf_counter()
+    conn.execute("BEGIN")
+    conn.executemany("INSERT INTO again VALUES (?,?,?,?,?)", rows)
+    conn.execute("COMMIT")
+    insert_only = time.perf_counter() - t0
+    return {"rows": n, "seconds": total, "insert_only_seconds": insert_only, "db_bytes": size}
+
+
+def child_ledger(csv_path: str, db: str) -> dict[str, float]:
+    sys.path.insert(0, str(ROOT))
+    from ledger.activity_import import ImportOptions, import_csv
+    from ledger.application import Ledger
+
+    ledger = Ledger.open(db)
+    options = ImportOptions(
+        metric="minutes",
+        rep_column="owner",
+        date_column="activity_date",
+        value_column="duration_min",
+        id_column="activity_id",
+    )
+    base = peak_mb()
+    t0 = time.perf_counter()
+    with open(csv_path, "rb") as f:
+        summary = import_csv(ledger, f, options, actor="bench")
+    total = time.perf_counter() - t0
+    assert summary.recorded == summary.rows_read, summary
+    return {
+        "rows": summary.recorded,
+        "seconds": total,
+        "peak_mb": peak_mb(),
+        "peak_before_import_mb": base,
+        "events": ledger.event_count(),
+        "db_bytes": os.path.getsize(db),
+    }
+
+
+def run_child(kind: str, csv_path: Path, db: Path) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", kind, str(csv_path), str(db)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    result: dict[str, float] = json.loads(out.stdout)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--small", type=int, default=100_000)
+    parser.add_argument("--child", nargs=3, metavar=("KIND", "CSV", "DB"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        kind, csv_path, db = args.child
+        fn = child_raw if kind == "raw" else child_ledger
+        print(json.dumps(fn(csv_path, db)))
+        return
+
+    with tempfile.TemporaryDirectory(prefix="bench-activity-") as tmp:
+        t = Path(tmp)
+        big, small = t / "big.csv", t / "small.csv"
+        generate(big, args.rows)
+        generate(small, args.small)
+        mb = big.stat().st_size / 1e6
+        print(
+            f"{args.rows:,} rows ({mb:.0f} MB CSV) and {args.small:,} rows; "
+            f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
+        )
+
+        raw = run_child("raw", big, t / "raw.db")
+        ours = run_child("ledger", big, t / "ledger.db")
+        ours_small = run_child("ledger", small, t / "ledger-small.db")
+
+    raw_rate = raw["rows"] / raw["seconds"]
+    insert_rate = raw["rows"] / raw["insert_only_seconds"]
+    our_rate = ours["rows"] / ours["seconds"]
+    line = "{:<40} {:7.2f} s {:>10,.0f} rows/s"
+    print(line.format("raw sqlite3: csv.reader + executemany", raw["seconds"], raw_rate))
+    print(line.format("raw sqlite3: executemany alone", raw["insert_only_seconds"], insert_rate))
+    print(line.format("commitments activity import", ours["seconds"], our_rate))
+    print(f"ratio import / raw (csv + executemany): {our_rate / raw_rate:.2f}x  (aim >= 0.4x)")
+    print(f"ratio import / raw executemany alone:   {our_rate / insert_rate:.2f}x")
+    print(
+        f"database bytes per row: raw {raw['db_bytes'] / raw['rows']:.0f}, "
+        f"ledger {ours['db_bytes'] / ours['rows']:.0f} (JSON state, topic, id and its index)"
+    )
+    print(
+        f"peak RSS of the import: {ours_small['peak_mb']:.0f} MB at {args.small:,} rows, "
+        f"{ours['peak_mb']:.0f} MB at {args.rows:,} rows "
+        f"(ratio {ours['peak_mb'] / ours_small['peak_mb']:.2f}; "
+        f"{ours['peak_before_import_mb']:.0f} MB before importing; aim flat, <= 200 MB)"
+    )
+
+
+if __name__ == "__main__":
+    main()
