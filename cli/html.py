@@ -9,6 +9,7 @@ text label, so the page reads the same printed in black and white.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
@@ -49,7 +50,8 @@ SIGNAL_TEXT = {
     "first_warning": "First warning: one broken commitment in the window.",
     "skill_gap": "Skill gap: honest misses outnumber successes. Be patient; coach the skill.",
     "on_track": "On track: commitments are being kept.",
-    "insufficient_data": "Insufficient data: nothing closed in the window.",
+    "insufficient_data": "Insufficient data: no succeeded, kept, honest-miss, partial or "
+    "broken commitment closed in the window (blocked ones count for nobody).",
 }
 
 _env: Environment | None = None
@@ -302,3 +304,34 @@ def rep_page(h: History) -> str:
         by_id={r.item["id"]: r.item for r in rows},
         checkins=sum(len(r.ticks) for r in rows),
     )
+
+
+# -- the demo's pages ----------------------------------------------------------------
+
+
+def write_demo_pages(env: Any, team: Sequence[tuple[str, str, str]]) -> list[str]:
+    """Write the coaching report and one rep's one-pager next to the ledger (the
+    current directory for PostgreSQL); return their paths. The rep is the first
+    whose manager does not deliver support (``blocked`` habit), else the first."""
+    import os
+    import re
+
+    from projections.coaching import coaching_report
+
+    from .read import _moment, open_read_model
+
+    folder = "." if env.is_postgres else (os.path.dirname(env.db) or ".")
+    rep = next((r for r, _, habit in team if habit == "blocked"), team[0][0])
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", rep).strip("-").lower() or "rep"
+    at = _moment(None, None)
+    with open_read_model(env) as rm:
+        report = coaching_report(rm, at).as_dict()
+        history = rm.history(rep, at)
+    pages = {
+        os.path.join(folder, "coaching.html"): coaching_page(report),
+        os.path.join(folder, f"history-{slug}.html"): rep_page(history),
+    }
+    for path, text in pages.items():
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    return list(pages)
