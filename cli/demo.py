@@ -67,6 +67,11 @@ def demo(env: Env, reps: int, weeks: int, seed: int) -> None:
         err=True,
     )
     _show_signals(env, result)
+    if importlib.util.find_spec("cli.html") is not None:
+        from .html import write_demo_pages
+
+        for path in write_demo_pages(env, result.team):
+            click.echo(f"demo: wrote {path}", err=True)
 
 
 def _show_signals(env: Env, result: DemoResult) -> None:
