@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from cli.main import COMMANDS
 from cli.main import cli as root
+from tests.conftest import Cli
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
@@ -98,3 +99,82 @@ def test_every_example_parses_with_the_real_options(name: str, text: str) -> Non
             parse(args)
         except click.UsageError as exc:
             pytest.fail(f"example in '{name} --help' does not parse: {shlex.join(args)}: {exc}")
+
+
+# -- docs/guide.md, executed ---------------------------------------------------------
+
+GUIDE = DOCS / "guide.md"
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z")
+
+
+def guide_blocks(text: str) -> list[tuple[str, str]]:
+    """The ``sh`` and ``text`` blocks of a page, in order: (kind, body)."""
+    return re.findall(r"```(sh|text)\n(.*?)```", text, flags=re.S)
+
+
+def normalize(output: str) -> str:
+    """Output with ids and timestamps blanked and runs of spaces collapsed."""
+    output = STAMP.sub("<T>", UUID.sub("<id>", output))
+    return "\n".join(" ".join(line.split()) for line in output.strip().splitlines())
+
+
+class Guide:
+    """Runs a page's ``sh`` blocks through the ``cli`` fixture."""
+
+    def __init__(self, cli: Cli) -> None:
+        self.cli = cli
+        self.vars: dict[str, str] = {}
+        self.actor: list[str] = []
+
+    def expand(self, word: str) -> str:
+        word = re.sub(r"\$\{(\w+):0:(\d+)\}", lambda m: self.vars[m[1]][: int(m[2])], word)
+        return re.sub(r"\$(\w+)", lambda m: self.vars[m[1]], word)
+
+    def run_block(self, body: str) -> str:
+        """Run every command of a block; what it shows (stdout, and stderr of refusals)."""
+        shown = []
+        for line in re.sub(r"\\\n\s*", " ", body).splitlines():
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            if line.startswith("export "):
+                for setting in shlex.split(line)[1:]:
+                    name, value = setting.split("=", 1)
+                    if name == "COMMITMENTS_ACTOR":
+                        self.actor = ["--actor", value]
+                continue
+            code = 0
+            if m := re.search(r"#\s*exits (\d+)\s*$", line):
+                code, line = int(m[1]), line[: m.start()].strip()
+            target = None
+            if m := re.fullmatch(r"(\w+)=\$\((.*)\)", line):
+                target, line = m[1], m[2]
+            words = shlex.split(line)
+            assert words[0] == "commitments", line
+            result = self.cli(*self.actor, *[self.expand(w) for w in words[1:]])
+            assert result.exit_code == code, (line, result.exit_code, result.stderr)
+            if target:
+                self.vars[target] = result.stdout.strip()
+            else:
+                shown.append(result.stdout + (result.stderr if code else ""))
+        return "".join(shown)
+
+    def outputs(self, text: str) -> list[tuple[str, str]]:
+        """(what the page shows, what the run printed) for every ``text`` block."""
+        pairs, last = [], ""
+        for kind, body in guide_blocks(text):
+            if kind == "sh":
+                last = self.run_block(body)
+            else:
+                pairs.append((body, last))
+                last = ""
+        return pairs
+
+
+def test_the_guide_runs_and_shows_real_output(cli: Cli) -> None:
+    text = GUIDE.read_text("utf-8")
+    pairs = Guide(cli).outputs(text)
+    assert len(pairs) >= 6
+    for shown, printed in pairs:
+        assert normalize(shown) == normalize(printed)
