@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import io
 import os
+import stat
 import sys
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import click
 
 from .context import Env
+
+if TYPE_CHECKING:
+    from ledger.activity_import import ImportOptions, ImportSummary
+    from ledger.application import Ledger
 
 pass_env = click.make_pass_decorator(Env)
 
@@ -94,8 +100,9 @@ def import_(
         name = "<stdin>"
     ledger = env.ledger()
     try:
-        if _stderr_is_terminal():
-            summary = _with_progress(ledger, file, options, env.actor)
+        size = _file_size(file) if _stderr_is_terminal() else None
+        if size:  # a bar needs a length: none for a pipe
+            summary = _with_progress(ledger, file, size, options, env.actor)
         else:
             summary = import_csv(ledger, file, options, actor=env.actor)
     except ImportRejected as exc:
@@ -113,20 +120,20 @@ def _stderr_is_terminal() -> bool:
 
 
 def _file_size(file: BinaryIO) -> int | None:
+    """The size of a regular file; None for a pipe or a terminal."""
     try:
-        size = os.fstat(file.fileno()).st_size
-    except (OSError, AttributeError, ValueError):
+        info = os.fstat(file.fileno())
+    except (OSError, AttributeError, ValueError, io.UnsupportedOperation):
         return None
-    return size or None
+    return info.st_size if stat.S_ISREG(info.st_mode) and info.st_size else None
 
 
-def _with_progress(ledger: object, file: BinaryIO, options: object, actor: str) -> object:
+def _with_progress(
+    ledger: Ledger, file: BinaryIO, size: int, options: ImportOptions, actor: str
+) -> ImportSummary:
     from ledger.activity_import import import_csv
 
-    size = _file_size(file)
-    with click.progressbar(
-        length=size, label="importing", file=sys.stderr, show_pos=size is None
-    ) as bar:
+    with click.progressbar(length=size, label="importing", file=sys.stderr) as bar:
         done = 0
 
         def progress(count: int) -> None:
@@ -134,4 +141,4 @@ def _with_progress(ledger: object, file: BinaryIO, options: object, actor: str) 
             bar.update(count - done)
             done = count
 
-        return import_csv(ledger, file, options, actor=actor, progress=progress)  # type: ignore[arg-type]
+        return import_csv(ledger, file, options, actor=actor, progress=progress)

@@ -266,14 +266,16 @@ class _Reader:
             self.errors.append(RowError(line, reason))
 
     def rows(
-        self, text: io.TextIOBase, progress: Callable[[], None] | None = None
+        self, lines: Iterable[str], progress: Callable[[], None] | None = None
     ) -> Iterator[ActivityRow]:
         """Valid rows until the first bad one; then only counts and errors."""
         o = self.options
-        reader = csv.reader(text)
+        reader = csv.reader(lines)
         try:
             header = next(reader, None)
-        except (csv.Error, UnicodeDecodeError) as exc:
+        except _NotUTF8 as exc:
+            raise InvalidInput(str(exc)) from None
+        except csv.Error as exc:
             raise InvalidInput(f"line 1: cannot read the header: {exc}") from None
         if not header or not any(h.strip() for h in header):
             raise InvalidInput("line 1: the file is empty: expected a header row")
@@ -302,8 +304,11 @@ class _Reader:
                 cells = next(reader)
             except StopIteration:
                 break
-            except (csv.Error, UnicodeDecodeError) as exc:
-                self.error(reader.line_num or line + 1, f"unreadable CSV: {exc}")
+            except _NotUTF8 as exc:
+                self.error(exc.line, exc.reason)
+                break
+            except csv.Error as exc:
+                self.error(line + 1, f"unreadable CSV: {exc}")
                 break
             start, line = line + 1, reader.line_num
             if not cells:
@@ -408,6 +413,11 @@ class _RowHasher:
         return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
+def _show(text: str, limit: int = 60) -> str:
+    """A cell for a message: quoted, escaped, and cut short."""
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + "..."
+
+
 def _person(raw: str, column: str) -> tuple[str, str]:
     rep = raw.strip()
     if not rep:
@@ -426,7 +436,7 @@ def _date(raw: str, column: str, fmt: str) -> tuple[date | None, str]:
     try:
         return datetime.strptime(text, fmt).date(), ""
     except ValueError:
-        return None, f"date {text!r} in column {column!r} does not match --date-format {fmt}"
+        return None, f"date {_show(text)} in column {column!r} does not match --date-format {fmt}"
 
 
 def _value(raw: str, column: str) -> tuple[float, str]:
@@ -436,9 +446,9 @@ def _value(raw: str, column: str) -> tuple[float, str]:
     try:
         value = float(text)
     except ValueError:
-        return 0.0, f"value {text!r} in column {column!r} is not a number"
+        return 0.0, f"value {_show(text)} in column {column!r} is not a number"
     if not math.isfinite(value) or value < 0:
-        return 0.0, f"value {text!r} in column {column!r} must be a finite number >= 0"
+        return 0.0, f"value {_show(text)} in column {column!r} must be a finite number >= 0"
     if value > MAX_AMOUNT:
         return 0.0, f"value {text!r} in column {column!r} is above {MAX_AMOUNT:g}"
     return value, ""
@@ -654,6 +664,32 @@ class _ActivityWriter:
 # -- the import ----------------------------------------------------------------
 
 
+class _NotUTF8(Exception):
+    """A line of the file that does not decode as UTF-8."""
+
+    def __init__(self, line: int, exc: UnicodeDecodeError) -> None:
+        self.line = line
+        self.reason = (
+            f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at byte {exc.start + 1} "
+            "of the line): save the file as UTF-8"
+        )
+        super().__init__(f"line {line}: {self.reason}")
+
+
+def _utf8_lines(binary: Iterable[bytes]) -> Iterator[str]:
+    """Decode line by line, so a bad byte is reported on its own line; drop a BOM."""
+    first = True
+    for number, raw in enumerate(binary, 1):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise _NotUTF8(number, exc) from None
+        if first:
+            text = text.removeprefix("\ufeff")
+            first = False
+        yield text
+
+
 class _CountingReader(io.RawIOBase):
     """A raw binary reader that counts the bytes it hands out (for progress)."""
 
@@ -693,15 +729,13 @@ def import_csv(
         raise InvalidInput(f"--actor {actor!r}: give a name of 1-100 characters")
     counting = _CountingReader(source)
     buffered = io.BufferedReader(counting, buffer_size=1 << 16)
-    text = io.TextIOWrapper(buffered, encoding="utf-8-sig", newline="")
     notify = None if progress is None else (lambda: progress(counting.count))
     reader = _Reader(options, actor)
     old_limit = csv.field_size_limit(MAX_FIELD)
     try:
-        counts = ledger.record_activity_rows(reader.rows(text, notify))
+        counts = ledger.record_activity_rows(reader.rows(_utf8_lines(buffered), notify))
     finally:
         csv.field_size_limit(old_limit)
-        text.detach()
     summary = reader.summary
     summary.recorded = counts.recorded
     summary.already_present = counts.already_present

@@ -449,3 +449,29 @@ def test_repeats_across_batches_and_stored_rows_are_skipped_and_counted(db: str)
 
     assert (counts.recorded, counts.repeated, counts.already_present) == (9, 2, 1)
     assert sorted(a["source_id"] for a in activities(db)) == sorted(set(ids))
+
+
+def test_bom_crlf_and_quoted_newlines_keep_the_files_line_numbers(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "excel.csv"
+    path.write_bytes(
+        b"\xef\xbb\xbfid,rep,day\r\n1,ann,2017-01-01\r\n"
+        b'2,bob,"2017-01-02\r\nlater"\r\n3,,2017-01-03\r\n'
+    )
+    out = cli("activity", "import", str(path), "--metric", "m", "--rep-column", "rep",
+              "--date-column", "day", "--id-column", "id")  # fmt: skip
+    assert out.exit_code == 2
+    assert out.stderr.splitlines()[:2] == [
+        f"{path}:3: date '2017-01-02\\r\\nlater' in column 'day' does not match "
+        "--date-format %Y-%m-%d",
+        f"{path}:5: missing rep: column 'rep' is empty",
+    ]
+
+
+def test_a_line_that_is_not_utf8_is_named(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(b"id,rep,day\n1,ann,2017-01-01\n2,Ren\xe9e,2017-01-02\n")
+    out = cli("activity", "import", str(path), "--metric", "m", "--rep-column", "rep",
+              "--date-column", "day", "--id-column", "id")  # fmt: skip
+    assert out.exit_code == 2
+    assert out.stderr.startswith(f"{path}:3: not UTF-8 text (byte 0xe9")
+    assert event_count(cli.db) == 0
