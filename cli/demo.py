@@ -84,13 +84,40 @@ def _show_signals(env: Env, result: DemoResult) -> None:
     from .read import _moment, open_read_model
 
     at = _moment(None, None)
+    rows = []
+    teams: dict[str, list[tuple[str, str]]] = {}
+    for rep, manager, habit in result.team:
+        teams.setdefault(manager, []).append((rep, habit))
     with open_read_model(env) as rm:
-        items = rm.commitments(at)
+        for manager, team in teams.items():  # one manager's team at a time: bounded memory
+            rows += _team_rows(rm, at, manager, team)
+    click.echo(f"Signals on {at.d} (trailing {rules.DEFAULT_WINDOW_DAYS} days):")
+    if len(rows) <= TEAM_TABLE_MAX:
+        headers = ("rep", "manager", "habit (demo)", "signal", "follow-through", "focus", "reasons")
+        click.echo(_table(headers, rows))
+    else:
+        counts = Counter((r[2], r[3]) for r in rows)
+        habits = sorted({r[2] for r in rows})
+        signals = list(rules.SIGNALS)
+        table = [(h, *(str(counts[(h, s)]) for s in signals)) for h in habits]
+        click.echo(_table(("habit (demo)", *signals), table))
+    click.echo(
+        "\nNext: commitments history REP | commitments list --verdict broken"
+        " | commitments report coaching"
+    )
+
+
+def _team_rows(
+    rm: Any, at: Any, manager: str, team: list[tuple[str, str]]
+) -> list[tuple[str, ...]]:
+    """One row per rep of ``manager``: signal, follow-through rate, focus load, reasons."""
+    from ledger import rules
+
     by_rep: dict[str, list[Any]] = {}
-    for item in items:
+    for item in rm.commitments(at, manager=manager):
         by_rep.setdefault(item.facts.rep, []).append((item.facts, item.evaluation))
     rows = []
-    for rep, manager, habit in result.team:
+    for rep, habit in team:
         pairs = by_rep.get(rep, [])
         signal = rules.rep_signal(pairs, at.on, rules.DEFAULT_WINDOW_DAYS)
         reasons = Counter(r.verdict for r in signal.reasons)
@@ -106,20 +133,7 @@ def _show_signals(env: Env, result: DemoResult) -> None:
                 ", ".join(f"{n} {v}" for v, n in sorted(reasons.items())) or "-",
             )
         )
-    click.echo(f"Signals on {at.d} (trailing {rules.DEFAULT_WINDOW_DAYS} days):")
-    if len(rows) <= TEAM_TABLE_MAX:
-        headers = ("rep", "manager", "habit (demo)", "signal", "follow-through", "focus", "reasons")
-        click.echo(_table(headers, rows))
-    else:
-        counts = Counter((r[2], r[3]) for r in rows)
-        habits = sorted({r[2] for r in rows})
-        signals = list(rules.SIGNALS)
-        table = [(h, *(str(counts[(h, s)]) for s in signals)) for h in habits]
-        click.echo(_table(("habit (demo)", *signals), table))
-    click.echo(
-        "\nNext: commitments history REP | commitments list --verdict broken"
-        " | commitments report coaching"
-    )
+    return rows
 
 
 def _table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
