@@ -93,9 +93,9 @@ def _write(out: IO[str], lines: Iterator[str]) -> None:
 
 
 @click.command("import")
-@click.argument("file", type=click.File("r", encoding="utf-8", lazy=False))
+@click.argument("file", type=click.File("rb", lazy=False))
 @pass_env
-def import_(env: Env, file: IO[str]) -> None:
+def import_(env: Env, file: IO[bytes]) -> None:
     """Import an export (FILE.jsonl, or - for stdin), all or nothing.
 
     The file's hash chain and every event are checked first; events already

@@ -312,9 +312,9 @@ def parse_line(
     """
     where = f"line {number}"
     try:
-        obj = json.loads(raw)
-    except ValueError as exc:
-        raise InvalidInput(f"{where}: not JSON ({exc})") from None
+        obj = json.loads(raw)  # bytes: UTF-8 (a BOM is allowed), UTF-16 or UTF-32
+    except ValueError as exc:  # UnicodeDecodeError included
+        raise InvalidInput(f"{where}: not JSON in UTF-8 ({_short(exc)})") from None
     if not isinstance(obj, dict):
         raise InvalidInput(f"{where}: not a JSON object")
     if not obj.keys() >= _LINE_KEYS:
@@ -340,7 +340,11 @@ def parse_line(
             f"{where}: broken hash chain: prev does not match the hash of the line before"
         )
     body = canonical({k: obj[k] for k in HASHED_KEYS})
-    if check_chain and sha256_hex(body) != digest:
+    try:
+        encoded = body.encode("utf-8")
+    except UnicodeEncodeError:  # a "\ud800" escape: JSON allows it, UTF-8 does not
+        raise InvalidInput(f"{where}: a string holds a lone surrogate (invalid Unicode)") from None
+    if check_chain and hashlib.sha256(encoded).hexdigest() != digest:
         raise IntegrityFailure(
             f"{where}: broken hash chain: hash does not match the line's content"
         )
@@ -394,6 +398,11 @@ class _Shape:
 
 
 _SHAPES: dict[type, _Shape] = {}
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text if len(text) <= 200 else text[:200] + "..."
 
 
 def _check_data(where: str, cls: type, version: int, data: dict[str, Any]) -> None:

@@ -27,26 +27,30 @@ MAX_AMOUNT = 1e12
 far enough below float's range that expected amounts and ratios stay finite."""
 
 
+_REFUSED = ("Cc", "Cs")  # control characters; lone surrogates (undecodable bytes in argv)
+_REFUSED_WHY = "must not contain control characters or invalid Unicode"
+
+
 def _no_control(value: str) -> str:
     for ch in value:
-        if unicodedata.category(ch) == "Cc" and ch not in "\n\t":
-            raise ValueError("must not contain control characters")
+        if unicodedata.category(ch) in _REFUSED and ch not in "\n\t":
+            raise ValueError(_REFUSED_WHY)
     return value
 
 
 def _person(value: object) -> object:
     if isinstance(value, str):
         value = value.strip()
-        if any(unicodedata.category(ch) == "Cc" for ch in value):
-            raise ValueError("must not contain control characters")
+        if any(unicodedata.category(ch) in _REFUSED for ch in value):
+            raise ValueError(_REFUSED_WHY)
     return value
 
 
 def _label(value: object) -> object:
     if isinstance(value, str):
         value = value.strip()
-        if any(unicodedata.category(ch) == "Cc" for ch in value):
-            raise ValueError("must not contain control characters")
+        if any(unicodedata.category(ch) in _REFUSED for ch in value):
+            raise ValueError(_REFUSED_WHY)
     return value
 
 
