@@ -272,16 +272,21 @@ def _tally_overload(items: Sequence[Item], tallies: dict[str, _Tally]) -> None:
 
 
 def _tally_sessions(rm: ReadModel, at: Moment, window: Window, tallies: dict[str, _Tally]) -> None:
-    for manager, rep, day, prepared in rm.conn.execute(
-        "SELECT manager, rep, date, prepared FROM sessions "
-        "WHERE recorded_at <= ? AND date >= ? AND date <= ?",
-        (at.t, window.first.isoformat(), window.on.isoformat()),
+    where = "WHERE recorded_at <= ? AND date >= ? AND date <= ?"
+    params = (at.t, window.first.isoformat(), window.on.isoformat())
+    for manager, month, held, prepared in rm.conn.execute(
+        f"SELECT manager, substr(date, 1, 7), count(*), sum(prepared) FROM sessions {where} "
+        "GROUP BY 1, 2",
+        params,
     ):
-        t = tallies.setdefault(manager, _Tally())
-        t.sessions += 1
-        t.prepared += bool(prepared)
-        t.reps_coached.add(rep)
-        t.month_sessions[day[:7]] += 1
+        t = tallies.get(manager) or tallies.setdefault(manager, _Tally())
+        t.sessions += held
+        t.prepared += prepared or 0
+        t.month_sessions[month] += held
+    for manager, rep in rm.conn.execute(
+        f"SELECT DISTINCT manager, rep FROM sessions {where}", params
+    ):
+        tallies[manager].reps_coached.add(rep)
 
 
 def _known_managers(rm: ReadModel, at: Moment) -> set[str]:
@@ -352,19 +357,30 @@ def coaching_report(
 # metric totals, and the rules see one check-in carrying that sum (the same
 # actual amount and done flag); the others are read row by row.
 
+_DUES = """
+CREATE TEMP TABLE dues AS
+SELECT commitment_id AS id, due FROM revisions v
+WHERE due IS NOT NULL AND recorded_at <= :t AND date <= :d
+  AND position = (SELECT max(w.position) FROM revisions w
+                  WHERE w.commitment_id = v.commitment_id AND w.due IS NOT NULL
+                    AND w.recorded_at <= :t AND w.date <= :d)
+"""
+
 _VISIBLE = """
-CREATE TEMP TABLE vc AS
+CREATE TEMP TABLE vc AS -- what the window can see: the rest ended before it began
 SELECT c.id, c.rep, c.manager, c.owner, c.focus, c.agreed_on, c.supports,
-  coalesce((SELECT v.due FROM revisions v WHERE v.commitment_id = c.id AND v.due IS NOT NULL
-            AND v.recorded_at <= :t AND v.date <= :d ORDER BY v.position DESC LIMIT 1),
-           c.due) AS due,
+  coalesce(n.due, c.due) AS due,
   x.date AS closed_on, r.date AS released_on,
   (trim(coalesce(c.hypothesis, '')) <> '' OR c.expect_metric IS NOT NULL) AS has_hypothesis,
   c.focus_cap_override AS override
 FROM commitments c
+LEFT JOIN dues n ON n.id = c.id
 LEFT JOIN closes x ON x.commitment_id = c.id AND x.recorded_at <= :t AND x.date <= :d
 LEFT JOIN releases r ON r.commitment_id = c.id AND r.recorded_at <= :t AND r.date <= :d
 WHERE c.recorded_at <= :t AND c.agreed_on <= :d
+  AND (c.agreed_on >= :first OR coalesce(n.due, c.due) >= :first
+       OR coalesce(x.date, r.date, :first) >= :first
+       OR (c.owner = 'manager' AND c.supports IS NOT NULL))
 """
 
 _PER_MANAGER = """
@@ -424,23 +440,27 @@ _COLUMNS = (
     "c.expect_metric, c.expect_at_least, c.supports, c.session_id, c.focus_cap_override, "
     "x.date, x.result, x.value"
 )
-_VISIBLE_CHECK_INS = (
-    "FROM check_ins k WHERE k.commitment_id = c.id AND k.recorded_at <= :t AND k.date <= :d"
-)
 _METRIC_TOTAL = (
     "(SELECT total(a.value) FROM activity_daily a WHERE a.rep = c.rep AND a.metric = c.{m} "
     "AND a.date >= c.start AND a.date <= min(c.due, :d) AND a.recorded_at <= :t)"
 )
+_LEAN_COLUMNS = (  # what a verdict needs; texts it does not need are left out
+    "c.id, c.rep, c.manager, c.owner, '', '', c.measure, c.start, c.due, "
+    "c.target, c.period, NULL, c.metric, NULL, c.kept_at, c.partial_at, NULL, "
+    "c.expect_metric, c.expect_at_least, c.supports, NULL, NULL, x.date, x.result, x.value"
+)
 _SIMPLE = f"""
-SELECT {_COLUMNS},
-  (SELECT count(*) {_VISIBLE_CHECK_INS}),
-  (SELECT total(k.actual) {_VISIBLE_CHECK_INS} AND k.date >= c.start AND k.date <= c.due),
-  (SELECT max(k.done) {_VISIBLE_CHECK_INS}),
+SELECT {_LEAN_COLUMNS},
+  count(k.number),
+  total(CASE WHEN k.date >= c.start AND k.date <= c.due THEN k.actual END),
+  max(k.done),
   CASE WHEN c.metric IS NULL THEN 0 ELSE {_METRIC_TOTAL.format(m="metric")} END,
   CASE WHEN c.expect_metric IS NULL THEN 0 ELSE {_METRIC_TOTAL.format(m="expect_metric")} END
 FROM judged j CROSS JOIN commitments c ON c.id = j.id
 JOIN closes x ON x.commitment_id = c.id
+LEFT JOIN check_ins k ON k.commitment_id = c.id AND k.recorded_at <= :t AND k.date <= :d
 WHERE j.id NOT IN (SELECT cx.id FROM complex cx)
+GROUP BY j.id
 """
 _FULL = f"""
 SELECT {_COLUMNS} FROM complex j CROSS JOIN commitments c ON c.id = j.id
@@ -452,9 +472,13 @@ def _tally_from_tables(
     rm: ReadModel, at: Moment, window: Window, tallies: dict[str, _Tally]
 ) -> None:
     conn = rm.conn
+    conn.execute("PRAGMA temp_store = MEMORY")
+    conn.execute("PRAGMA mmap_size = 1073741824")  # reads only: no copies into the page cache
     p = {"t": at.t, "d": at.d, "first": window.first.isoformat()}
-    for name in ("vc", "judged", "complex"):
+    for name in ("dues", "vc", "judged", "complex"):
         conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
+    conn.execute(_DUES, p)
+    conn.execute("CREATE UNIQUE INDEX temp.dues_id ON dues (id)")
     conn.execute(_VISIBLE, p)
     conn.execute("CREATE INDEX temp.vc_id ON vc (id)")
 
