@@ -205,28 +205,26 @@ class ActivityEncoder:
         self.head = (
             '{"timestamp":' + _json(timestamp) + ',"originator_topic":"ledger.domain:Activity"'
         )
-        self._strings: dict[str, str] = {}
-        self._dates: dict[date, str] = {}
-
-    def _cached(self, text: str) -> str:
-        found = self._strings.get(text)
-        if found is None:
-            if len(self._strings) > 10_000:
-                self._strings.clear()
-            found = self._strings[text] = _json(text)
-        return found
+        self._prefixes: dict[tuple[str, str, date], str] = {}
+        self._actors: dict[str, str] = {}
 
     def state(self, row: ActivityRow) -> bytes:
-        day = self._dates.get(row.date)
-        if day is None:
-            day = self._dates[row.date] = row.date.isoformat()
+        rep, metric, day = row.rep, row.metric, row.date
+        key = (rep, metric, day)
+        prefix = self._prefixes.get(key)
+        if prefix is None:
+            if len(self._prefixes) > 100_000:
+                self._prefixes.clear()
+            prefix = self._prefixes[key] = (
+                f'{self.head},"rep":{_json(rep)},"metric":{_json(metric)}'
+                f',"date":"{day.isoformat()}","value":'
+            )
+        actor = self._actors.get(row.actor)
+        if actor is None:
+            actor = self._actors[row.actor] = f',"actor":{_json(row.actor)}}}'
         sid = row.source_id
         sid_json = _json(sid) if _JSON_UNSAFE.search(sid) else f'"{sid}"'
-        return (
-            f'{self.head},"rep":{self._cached(row.rep)},"metric":{self._cached(row.metric)}'
-            f',"date":"{day}","value":{float(row.value)!r},"source_id":{sid_json}'
-            f',"actor":{self._cached(row.actor)}}}'
-        ).encode()
+        return f'{prefix}{float(row.value)!r},"source_id":{sid_json}{actor}'.encode()
 
 
 def _json(text: str) -> str:
@@ -351,8 +349,13 @@ class _Reader:
                     dates[raw] = day
             value = 1.0
             if value_at >= 0:
-                value, why = _value(cells[value_at], o.value_column or "")
-                if why:
+                try:
+                    value = float(cells[value_at])
+                    ok = 0 <= value < math.inf  # also false for nan
+                except ValueError:
+                    ok = False
+                if not ok:
+                    value, why = _value(cells[value_at], o.value_column or "")
                     problems.append(why)
             if id_at >= 0:
                 sid = cells[id_at].strip()
