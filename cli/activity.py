@@ -64,7 +64,7 @@ def import_(
     date_format: str,
     wheres: tuple[str, ...],
 ) -> None:
-    """Record each row of FILE.csv (``-`` reads stdin) as one activity event.
+    """Record each row of FILE.csv ('-' reads stdin) as one activity event.
 
     All or nothing: a bad row (missing rep, a date or value that does not
     parse) aborts the import, lists the file's line numbers and reasons (the
@@ -82,9 +82,15 @@ def import_(
       commitments activity import ../shared/data/crm/sales_pipeline.csv \\
           --metric won_value --rep-column sales_agent \\
           --date-column close_date --value-column close_value \\
-          --where deal_stage=Won --id-column opportunity_id --date-format %d-%m-%y
+          --where deal_stage=Won --date-format %d-%m-%y
+
+    Without --id-column a row's id is a hash of the whole row: keep to one
+    choice per metric, or the same rows get two ids and count twice. See
+    docs/walkthrough-crm.md.
     """
     from ledger.activity_import import ImportOptions, ImportRejected, Where, import_csv
+
+    from .safe import one_line
 
     options = ImportOptions(
         metric=metric,
@@ -107,7 +113,7 @@ def import_(
             summary = import_csv(ledger, file, options, actor=env.actor)
     except ImportRejected as exc:
         for error in exc.errors:
-            click.echo(f"{name}:{error.line}: {error.reason}", err=True)
+            click.echo(one_line(f"{name}:{error.line}: {error.reason}"), err=True)
         raise
     click.echo(f"{name}: {summary}", err=True)
 
