@@ -16,7 +16,9 @@ import click
 
 
 def fail(message: str, code: int) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
+    from .safe import one_line
+
+    click.echo(f"error: {one_line(message)}", err=True)
     sys.exit(code)
 
 
@@ -50,10 +52,24 @@ def _line(exc: BaseException) -> str:
 class ErrorMappingGroup(click.Group):
     """A click group that turns every exception into a one-line message and exit code."""
 
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.ClickException as exc:
+            from .safe import one_line
+
+            exc.message = one_line(exc.message)  # e.g. "No such option: <what was typed>"
+            raise
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+        except click.ClickException as exc:
+            from .safe import one_line
+
+            exc.message = one_line(exc.message)  # it may quote an argument verbatim
+            raise
+        except (click.exceptions.Exit, click.exceptions.Abort):
             raise
         except KeyboardInterrupt:
             fail("interrupted", 1)

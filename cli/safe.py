@@ -20,6 +20,9 @@ a browser, so every writer of those formats passes user strings through here:
   break out of its cell nor become a link, an image or raw HTML; line breaks
   become spaces (a table row is one line).
 * **HTML**: jinja2 autoescape (see :mod:`cli.html`); nothing here.
+* **Terminal** (:func:`one_line`): every error message is one line with
+  control characters, lone surrogates and bidi overrides shown as escapes, so
+  a CSV cell or an argument quoted in a message cannot drive the terminal.
 
 :func:`write_private_text` writes ``-o FILE`` outputs readable by their owner
 only when it creates them: a report holds judgements about people.
@@ -33,6 +36,9 @@ from typing import Any
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
 _MD_SPECIAL = re.compile(r"([\\`*\[\]<>|&~])")
+_UNSAFE_FOR_TERMINAL = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
 _LINE_BREAKS = re.compile(r"\r\n|[\r\n\u2028\u2029\x85]")
 
 
@@ -69,6 +75,28 @@ def md_cell(value: Any, render: Any = str) -> str:
     return md_text(render(value))
 
 
+def one_line(text: str) -> str:
+    """A message for the terminal: one line, no control characters.
+
+    Line breaks, control characters (an ESC could drive the terminal), lone
+    surrogates and bidi overrides (which could make text read backwards) in a
+    message that quotes user input are shown as escapes: ``\\n``, ``\\x1b``,
+    ``\\u202e``."""
+    return _UNSAFE_FOR_TERMINAL.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    ch = match.group()
+    if ch == "\n":
+        return "\\n"
+    if ch == "\r":
+        return "\\r"
+    if ch == "\t":
+        return "\\t"
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
 def write_private_text(path: str, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path``; a new file is created mode 0600.
 
@@ -85,5 +113,6 @@ __all__ = [
     "defuse_formula",
     "md_cell",
     "md_text",
+    "one_line",
     "write_private_text",
 ]

@@ -8,6 +8,8 @@ ledger. Invariants, checked on every example:
 * never a Python traceback: the only exception that may leave the command is
   ``SystemExit``;
 * the exit code is one of SPEC §5 (0-5);
+* stderr holds no raw control characters (an argument quoted in a message
+  cannot drive the terminal);
 * on a non-zero exit stderr says what was wrong: non-empty, its last line
   ``error: ...`` (ours) or ``Error: ...`` (click's usage errors), or the
   group's help (exit 2) for a group named without a subcommand;
@@ -25,6 +27,7 @@ profile below. ``projections follow`` is left out (it runs until stopped).
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import string
 import traceback
@@ -39,6 +42,7 @@ from click.testing import CliRunner, Result
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+TERMINAL_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f\u202e]")
 EXAMPLES = int(os.environ.get("COMMITMENTS_FUZZ_EXAMPLES") or 60)
 settings.register_profile(
     "commitments-fuzz",
@@ -303,6 +307,7 @@ def check(w: World, args: list[str], result: Result, before: int) -> None:
         pytest.fail(f"uncaught {type(exc).__name__}: {exc}\n{shown}\n{tb}")
     assert result.exit_code in range(6), shown
     assert "Traceback" not in result.stderr and "Traceback" not in result.stdout, shown
+    assert not TERMINAL_CONTROL.search(result.stderr), f"raw control characters\n{shown}"
     if result.exit_code != 0:
         err = result.stderr.strip()
         assert err, shown
