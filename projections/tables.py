@@ -1,6 +1,8 @@
 """The read-model tables: names, columns, keys, indexes and what each column means.
 
-One definition serves three purposes: :mod:`projections.catchup` creates the
+Tables of events are keyed by ``position`` (the event's notification id,
+an integer primary key, so rows are appended in order) with their natural key
+as a unique index. One definition serves three purposes: :mod:`projections.catchup` creates the
 tables from it with sqlite-utils, ``docs/read-model.md`` is generated from it
 (``python -m projections.tables``, checked by a test), and the writers take
 their column order from it. Every row keeps both time axes: ``recorded_at``
@@ -30,7 +32,14 @@ class Table:
     doc: str
     columns: tuple[Column, ...]
     pk: tuple[str, ...]
+    unique: tuple[str, ...] = ()
     indexes: tuple[tuple[str, ...], ...] = field(default=())
+
+    @property
+    def all_indexes(self) -> tuple[tuple[tuple[str, ...], bool], ...]:
+        """Every secondary index as (columns, unique): the natural key first."""
+        natural = ((self.unique, True),) if self.unique else ()
+        return natural + tuple((cols, False) for cols in self.indexes)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -81,7 +90,8 @@ TABLES: tuple[Table, ...] = (
             RECORDED,
             POSITION,
         ),
-        pk=("id",),
+        pk=("position",),
+        unique=("id",),
         indexes=(("rep",), ("manager",)),
     ),
     Table(
@@ -115,7 +125,8 @@ TABLES: tuple[Table, ...] = (
             RECORDED,
             POSITION,
         ),
-        pk=("id",),
+        pk=("position",),
+        unique=("id",),
         indexes=(("rep",), ("manager",), ("supports",)),
     ),
     Table(
@@ -135,7 +146,8 @@ TABLES: tuple[Table, ...] = (
             RECORDED,
             POSITION,
         ),
-        pk=("commitment_id", "version"),
+        pk=("position",),
+        unique=("commitment_id", "version"),
         indexes=(("rep",),),
     ),
     Table(
@@ -153,7 +165,8 @@ TABLES: tuple[Table, ...] = (
             RECORDED,
             POSITION,
         ),
-        pk=("commitment_id", "number"),
+        pk=("position",),
+        unique=("commitment_id", "number"),
         indexes=(("rep",),),
     ),
     Table(
@@ -172,7 +185,8 @@ TABLES: tuple[Table, ...] = (
             RECORDED,
             POSITION,
         ),
-        pk=("commitment_id", "version"),
+        pk=("position",),
+        unique=("commitment_id", "version"),
         indexes=(("rep",),),
     ),
     Table(
@@ -189,7 +203,8 @@ TABLES: tuple[Table, ...] = (
             RECORDED,
             POSITION,
         ),
-        pk=("commitment_id",),
+        pk=("position",),
+        unique=("commitment_id",),
         indexes=(("rep",),),
     ),
     Table(
@@ -204,7 +219,8 @@ TABLES: tuple[Table, ...] = (
             RECORDED,
             POSITION,
         ),
-        pk=("commitment_id",),
+        pk=("position",),
+        unique=("commitment_id",),
         indexes=(("rep",),),
     ),
     Table(
@@ -219,7 +235,8 @@ TABLES: tuple[Table, ...] = (
             RECORDED,
             POSITION,
         ),
-        pk=("supporter_id",),
+        pk=("position",),
+        unique=("supporter_id",),
         indexes=(("supported_id",), ("rep",)),
     ),
     Table(
@@ -248,6 +265,8 @@ def markdown() -> str:
     for t in TABLES:
         out.append(f"### `{t.name}`\n\n{t.doc}\n")
         out.append(f"Primary key: ({', '.join(t.pk)})" + ".")
+        if t.unique:
+            out.append(f" Unique: ({', '.join(t.unique)}).")
         if t.indexes:
             idx = "; ".join("(" + ", ".join(i) + ")" for i in t.indexes)
             out.append(f" Indexes: {idx}.")
