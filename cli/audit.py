@@ -69,8 +69,18 @@ def export(env: Env, output: str, since: int) -> None:
     ledger = _existing_ledger(env)
     lines = export_lines(ledger, since=since)
     length = (ledger.recorder.max_notification_id() or 0) - since
-    with click.open_file(output, "w", encoding="utf-8", atomic=output != "-") as out:
-        _write(out, _progress(lines, "exporting", length))
+    created = False
+    if output != "-":
+        from .safe import create_private_file
+
+        created = create_private_file(output)  # an export holds every judgement: owner-only
+    try:
+        with click.open_file(output, "w", encoding="utf-8", atomic=output != "-") as out:
+            _write(out, _progress(lines, "exporting", length))
+    except BaseException:
+        if created:
+            os.unlink(output)
+        raise
 
 
 def _by_size(lines: Iterator[str], size: int) -> Iterator[str]:

@@ -106,8 +106,22 @@ def write_private_text(path: str, text: str) -> None:
         fh.write(text)
 
 
+def create_private_file(path: str) -> bool:
+    """Create ``path`` empty, mode 0600, unless it exists (then its mode stays);
+    True if it was created.
+
+    For writers that open the file themselves (click's atomic ``open_file``
+    copies the mode of the file it replaces)."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        return False
+    return True
+
+
 __all__ = [
     "FORMULA_TRIGGERS",
+    "create_private_file",
     "csv_cell",
     "csv_row",
     "defuse_formula",
