@@ -194,3 +194,56 @@ def test_browser_renders_the_page_with_its_charts_and_no_console_errors(
     if target:
         Path(target).mkdir(parents=True, exist_ok=True)
         shutil.copy(shot, Path(target) / f"{name}.png")
+
+
+@pytest.fixture(scope="module")
+def demo_pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The pages ``commitments demo`` writes, for a small demo team on fixed dates."""
+    from cli.context import Env
+    from cli.html import write_demo_pages
+    from ledger.application import Ledger
+    from ledger.demo import write_demo
+
+    tmp = tmp_path_factory.mktemp("demo-html")
+    db = str(tmp / "demo.db")
+    ledger = Ledger.open(db)
+    try:
+        result = write_demo(ledger, reps=12, weeks=16, seed=1)  # up to today, as `demo` does
+    finally:
+        ledger.close()
+    paths = write_demo_pages(Env(db=db, views=None, actor="tester"), result.team)
+    coaching, history = (Path(p) for p in paths)
+    assert coaching.parent == history.parent == tmp  # next to the ledger
+    return {"demo-coaching": coaching, "demo-history": history}
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize(("name", "height"), [("demo-coaching", 2400), ("demo-history", 1500)])
+def test_browser_renders_the_demo_pages_with_as_many_marks_as_their_tables_list(
+    demo_pages: dict[str, Path], tmp_path: Path, name: str, height: int
+) -> None:
+    html = text(demo_pages[name])
+    if name == "demo-coaching":
+        sections = html.count('<section class="manager"')
+        months = len(re.findall(r"<tr><td>\d{4}-\d\d</td>", html))  # month table rows
+        expected_bars, expected_ticks = sections * 8 + 2 * months, 0
+        assert sections == 3 + 1  # the demo's three managers and the team
+    else:
+        table = html.split("<caption>Commitments on the timeline</caption>")[1].split("</table>")[0]
+        expected_bars = table.count("<tr><td><code>")
+        expected_ticks = len(re.findall(r"\d{4}-\d\d-\d\d: (?:[\d.]+|n/a|done|not done)", table))
+        assert expected_bars > 4 and expected_ticks > 4
+    dom = run_browser(demo_pages[name], tmp_path, "--dump-dom")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert console_messages(dom.stderr) == []
+    assert len(re.findall(r'<rect class="bar"', dom.stdout)) == expected_bars
+    assert len(re.findall(r'<g class="tick">', dom.stdout)) == expected_ticks
+    shot = tmp_path / f"{name}.png"
+    result = run_browser(
+        demo_pages[name], tmp_path, f"--screenshot={shot}", f"--window-size=1100,{height}"
+    )
+    assert result.returncode == 0 and console_messages(result.stderr) == []
+    assert shot.read_bytes().startswith(b"\x89PNG")
+    target = os.environ.get("COMMITMENTS_SCREENSHOT_DIR")
+    if target:
+        shutil.copy(shot, Path(target) / f"{name}.png")
