@@ -42,6 +42,7 @@ ledger; an interrupted demo leaves the weeks already written.
 
 from __future__ import annotations
 
+import gc
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -268,8 +269,6 @@ def write_demo(
 
     ``progress(n)`` is called after each of the ``weeks + 1`` weeks written.
     """
-    import time as clock
-
     if reps < 1 or weeks < 1:
         raise InvalidInput("demo: --reps and --weeks must be at least 1")
     if reps > 100_000 or weeks > 520:
@@ -280,6 +279,29 @@ def write_demo(
             f"demo writes into an empty ledger only; this one holds {existing} events "
             "(pass another --db)"
         )
+    # The generator creates millions of short-lived objects and no reference
+    # cycles: pausing the cyclic collector saves about a quarter of the CPU.
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _write(ledger, reps, weeks, seed, today, now, batch, progress)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _write(
+    ledger: Any,
+    reps: int,
+    weeks: int,
+    seed: int,
+    today: date | None,
+    now: datetime | None,
+    batch: int,
+    progress: Callable[[int], None] | None,
+) -> DemoResult:
+    import time as clock
+
     started = clock.perf_counter()
     now = now or datetime.now(UTC)
     end = demo_end(today or now.date())
