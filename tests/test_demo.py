@@ -16,6 +16,13 @@ from tests.conftest import Cli, event_count
 UUID_RE = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}")
 
 
+@pytest.fixture(autouse=True)
+def _run_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo writes its HTML pages beside a SQLite ledger, or into the
+    working directory for PostgreSQL: keep them out of the checkout."""
+    monkeypatch.chdir(tmp_path)
+
+
 def _stream(db: str) -> list[tuple[str, str]]:
     """(topic, state) of every stored event, ids renamed in order of appearance."""
     ledger = Ledger.open(db)

@@ -149,8 +149,9 @@ def _try_to_delete_one(db: str) -> str:
 
 
 def test_every_command_runs_against_an_events_table_that_refuses_changes(
-    cli: Cli, tmp_path: Path
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.chdir(tmp_path)  # the demo's HTML pages land in the working directory on PG
     cli.ok("init")
     _guard_events_table(cli.db)
     cli.ok("demo", "--reps", "6", "--weeks", "8")
