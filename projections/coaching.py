@@ -1,9 +1,12 @@
 """Coaching patterns per manager (SPEC §4), served from the read model.
 
 Every measure is computed over the trailing window (D − window_days, D] from
-the read-model tables, with the verdicts of :mod:`projections.query` (so the
-report agrees with ``show``, ``list`` and ``history``); nothing replays the
-event store. What puts a thing "in the window":
+the read-model tables; nothing replays the event store. Counts come from SQL
+over the tables; the verdicts they need are decided by :mod:`ledger.rules`
+(as in ``show``, ``list`` and ``history``), and ``judge_all=True`` computes the
+same report by judging every commitment through :mod:`projections.query`: the
+reference a test compares the fast path with. What puts a thing "in the
+window":
 
 * a **session**: its date;
 * an **agreement**: its business date (``--on``, default the start);
@@ -209,6 +212,9 @@ def _ended_on(item: Item) -> date | None:
 def _has_hypothesis(item: Item) -> bool:
     f = item.facts
     return bool((f.hypothesis or "").strip() or f.expect_metric)
+
+
+# -- the reference path: every commitment judged ------------------------------
 
 
 def _tally_commitments(
