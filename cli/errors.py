@@ -36,12 +36,25 @@ def exit_code_for(exc: BaseException) -> tuple[int, str]:
             return 5, "another writer changed it first; nothing was written, run the command again"
         if isinstance(exc, OperationalError) and ("locked" in str(exc) or "busy" in str(exc)):
             return 5, "the ledger is locked by another writer; nothing was written, try again"
-        return 1, f"storage error: {_line(exc)}"
+        return 1, f"storage error: {_line(exc)}{_storage_hint(exc)}"
     if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
         return 5, "the database is locked by another writer; nothing was written, try again"
     if isinstance(exc, (sqlite3.Error, OSError)):
-        return 1, f"{type(exc).__name__}: {_line(exc)}"
+        return 1, f"{type(exc).__name__}: {_line(exc)}{_storage_hint(exc)}"
     return 1, f"unexpected {type(exc).__name__}: {_line(exc)}"
+
+
+_STORAGE_FAULTS = ("disk I/O error", "disk is full", "readonly database", "unable to open")
+
+
+def _storage_hint(exc: BaseException) -> str:
+    """What a SQLite file fault usually means (the write was rolled back)."""
+    text = str(exc)
+    if isinstance(exc, OSError) and exc.errno in (28, 30):  # ENOSPC, EROFS
+        return "; nothing was written"
+    if any(fault in text for fault in _STORAGE_FAULTS):
+        return " (a full disk, or a read-only file or file system?); nothing was written"
+    return ""
 
 
 def _line(exc: BaseException) -> str:

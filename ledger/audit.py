@@ -292,7 +292,9 @@ def import_lines(
         raise Conflict(f"import: another writer stored one of these events first ({exc})") from None
     except OperationalError as exc:
         if "locked" in str(exc) or "busy" in str(exc):
-            raise Conflict("the ledger is locked by another writer; nothing was imported") from None
+            raise Conflict(
+                "the ledger is locked by another writer; nothing was imported, run the import again"
+            ) from None
         raise
     return summary
 
