@@ -69,6 +69,11 @@ def _uuid_text(value: Any) -> str:
     return str(value)
 
 
+def _json_list(value: list[str]) -> str:
+    """Compact JSON, as SQLite's ``->`` renders it (the in-SQLite pages must match)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 def _flag(value: Any) -> int | None:
     return None if value is None else int(bool(value))
 
@@ -270,8 +275,8 @@ class _Applier:
                         s["manager"],
                         s["date"],
                         _flag(s["prepared"]),
-                        json.dumps(s["strengths"], ensure_ascii=False),
-                        json.dumps(s["focus_areas"], ensure_ascii=False),
+                        _json_list(s["strengths"]),
+                        _json_list(s["focus_areas"]),
                         s["note"],
                         actor,
                         at,
@@ -380,36 +385,71 @@ def _catch_up(
     position, tracked_source = tracked_position(conn)
     if position > head or (tracked_source is not None and tracked_source != source):
         _reset(db)
+    sql_page = _sql_pages(conn, ledger) if USE_SQL else None
     read_page = _page_reader(ledger)
     applier = _Applier(conn)
     advanced = pages = 0
-    while max_pages is None or pages < max_pages:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            start, _ = tracked_position(conn)
-            if start >= head:
-                conn.execute("ROLLBACK")
-                break
-            if applier.last_position != start:
-                applier.reps.clear()
-                applier.check_ins.clear()
-            rows = read_page(start, head, page_size)
-            applier.apply(rows)
-            # a short page means nothing of interest is left up to the head
-            position = rows[-1][0] if len(rows) == page_size else head
-            _set_position(conn, position, source)
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            applier.last_position = None
-            raise
-        applier.last_position = position
-        advanced += position - start
-        pages += 1
-        if progress is not None:
-            progress(position - start)
+    try:
+        while max_pages is None or pages < max_pages:
+            _begin_write(conn)
+            try:
+                start, _ = tracked_position(conn)
+                if start >= head:
+                    conn.execute("ROLLBACK")
+                    break
+                if sql_page is not None:
+                    position = sql_page(start, head, page_size)
+                else:
+                    if applier.last_position != start:
+                        applier.reps.clear()
+                        applier.check_ins.clear()
+                    rows = read_page(start, head, page_size)
+                    applier.apply(rows)
+                    # a short page means nothing of interest is left up to the head
+                    position = rows[-1][0] if len(rows) == page_size else head
+                _set_position(conn, position, source)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                applier.last_position = None
+                raise
+            applier.last_position = position
+            advanced += position - start
+            pages += 1
+            if progress is not None:
+                progress(position - start)
+    finally:
+        if sql_page is not None:
+            conn.execute("DETACH DATABASE ledger")
     return advanced
+
+
+USE_SQL = True
+"""Apply pages inside SQLite when the ledger is a SQLite file (tests switch it off
+to check that both ways write the same rows)."""
+
+
+def _begin_write(conn: sqlite3.Connection) -> None:
+    """Start a write transaction on the read model only.
+
+    ``BEGIN IMMEDIATE`` would also lock an attached ledger against its writers;
+    a deferred ``BEGIN`` whose first statement writes takes the read model's
+    write lock (waiting for another catch-up's page) and reads the ledger
+    from a snapshot.
+    """
+    conn.execute("BEGIN")
+    conn.execute("UPDATE tracking SET position = position WHERE name = 'ledger'")
+
+
+def _sql_pages(conn: sqlite3.Connection, ledger: Ledger) -> Callable[[int, int, int], int] | None:
+    """The in-SQLite page applier, when the ledger is a SQLite file."""
+    recorder: Any = ledger.recorder
+    if type(recorder).__module__ != "eventsourcing.sqlite" or not os.path.isfile(ledger.db):
+        return None
+    from .sqlpages import page_applier
+
+    return page_applier(conn, ledger.db, recorder.events_table_name, sorted(_INTERESTING))
 
 
 PageReader = Callable[[int, int, int], Sequence[Sequence[Any]]]

@@ -2,7 +2,9 @@
 
 For random event histories written through the Ledger API (refusals simply
 write nothing): a full rebuild and any sequence of incremental catch-ups, in
-random page sizes and interleaved with the writes, give identical tables;
+random page sizes and interleaved with the writes, give identical tables,
+whether each page is applied inside SQLite (``projections.sqlpages``, SQLite
+ledgers) or by the Python applier (PostgreSQL ledgers), in any mix;
 catching up twice changes nothing; a catch-up killed midway (between pages,
 or inside a page before its commit) and then resumed gives the same tables.
 """
@@ -26,6 +28,7 @@ from projections.catchup import catch_up, rebuild, table_dump
 
 REPS = ("alice", "bob", "Moses Frase")
 FOCUS = ("prospecting", "pipeline", "discovery")
+STRENGTHS = ("rapport", 'naïve "quotes"', "a/b \\ c", "emoji 🚀")
 BASE = date(2026, 1, 5)
 
 day = st.integers(min_value=0, max_value=45)
@@ -82,7 +85,13 @@ def apply(ledger: Ledger, clock: Clock, op: tuple[Any, ...], made: list[UUID]) -
             clock.now += timedelta(minutes=op[1])
         elif kind == "session":
             ledger.record_session(
-                rep=REPS[op[1] % 3], manager="mgr", date=_d(op[2]), prepared=op[3], actor="t"
+                rep=REPS[op[1] % 3],
+                manager="mgr",
+                date=_d(op[2]),
+                prepared=op[3],
+                strengths=STRENGTHS[: op[1] % 4],
+                focus_areas=FOCUS[: op[2] % 3],
+                actor="t",
             )
         elif kind == "agree":
             _, rep, owner, focus, measure, target, period, start, length, sup = op
@@ -173,11 +182,17 @@ def test_rebuild_equals_any_sequence_of_incremental_catch_ups(
             for op in history:
                 apply(ledger, clock, op, made)
                 if data.draw(st.booleans(), label="catch up now"):
-                    catch_up(ledger, incremental, page_size=data.draw(st.integers(1, 7)))
+                    in_sqlite = data.draw(st.booleans(), label="pages applied in SQLite")
+                    with mock.patch.object(catchup, "USE_SQL", in_sqlite):
+                        catch_up(ledger, incremental, page_size=data.draw(st.integers(1, 7)))
             catch_up(ledger, incremental, page_size=data.draw(st.integers(1, 50)))
             full = str(Path(tmp) / "full.db")
             rebuild(ledger, full)
+            in_python = str(Path(tmp) / "python.db")
+            with mock.patch.object(catchup, "USE_SQL", False):
+                rebuild(ledger, in_python)
             assert table_dump(incremental) == table_dump(full)
+            assert table_dump(in_python) == table_dump(full)
 
             assert catch_up(ledger, incremental) == 0
             assert table_dump(incremental) == table_dump(full)
@@ -195,9 +210,14 @@ class Crash(Exception):
     page_size=st.integers(1, 5),
     crash_after=st.integers(0, 6),
     inside_page=st.booleans(),
+    in_sqlite=st.booleans(),
 )
 def test_catch_up_killed_midway_then_resumed_equals_rebuild(
-    history: list[tuple[Any, ...]], page_size: int, crash_after: int, inside_page: bool
+    history: list[tuple[Any, ...]],
+    page_size: int,
+    crash_after: int,
+    inside_page: bool,
+    in_sqlite: bool,
 ) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         clock = Clock()
@@ -225,11 +245,12 @@ def test_catch_up_killed_midway_then_resumed_equals_rebuild(
                 real_set_position(*args)
 
             try:
-                if inside_page:
-                    with mock.patch.object(catchup, "_set_position", set_position):
-                        catch_up(ledger, views, page_size=page_size)
-                else:
-                    catch_up(ledger, views, page_size=page_size, progress=progress)
+                with mock.patch.object(catchup, "USE_SQL", in_sqlite):
+                    if inside_page:
+                        with mock.patch.object(catchup, "_set_position", set_position):
+                            catch_up(ledger, views, page_size=page_size)
+                    else:
+                        catch_up(ledger, views, page_size=page_size, progress=progress)
             except Crash:
                 pass
             catch_up(ledger, views, page_size=page_size + 1)
