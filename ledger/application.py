@@ -314,7 +314,7 @@ class Ledger(Application):
         return counts.recorded, counts.already_present + counts.repeated
 
     def record_activity_rows(
-        self, rows: Iterable[ActivityRow], *, batch_size: int = 4000
+        self, rows: Iterable[ActivityRow], *, batch_size: int = 20_000
     ) -> WriteCounts:
         """Write validated activity rows as ``Activity.Recorded`` events,
         streamed in batches inside ONE transaction with one ``recorded_at``

@@ -230,20 +230,21 @@ def test_one_bad_row_writes_nothing_and_names_its_line(cli: Cli, tmp_path: Path)
 
 
 def test_a_bad_row_after_several_written_batches_still_writes_nothing(
-    cli: Cli, tmp_path: Path
+    db: str, tmp_path: Path
 ) -> None:
-    rows = [[f"id{i}", f"rep{i % 7}", "2017-03-01", str(i % 5)] for i in range(9000)]
+    rows = [[f"id{i}", f"rep{i % 7}", "2017-03-01", str(i % 5)] for i in range(2500)]
     rows.append(["bad", "rep1", "2017-03-01", "-2"])
     path = write_csv(tmp_path / "big.csv", ["id", "rep", "day", "n"], rows)
+    options = ImportOptions(
+        metric="calls", rep_column="rep", date_column="day", value_column="n", id_column="id"
+    )
+    with open(path, "rb") as f, pytest.raises(ImportRejected) as caught:
+        import_csv(Ledger.open(db), f, options, actor="me", batch_size=1000)
 
-    out = cli(
-        "activity", "import", path, "--metric", "calls", "--rep-column", "rep",
-        "--date-column", "day", "--value-column", "n", "--id-column", "id",
-    )  # fmt: skip
-
-    assert out.exit_code == 2
-    assert f"{path}:9002: value '-2' in column 'n' must be a finite number >= 0" in out.stderr
-    assert event_count(cli.db) == 0
+    assert [str(e) for e in caught.value.errors] == [
+        "line 2502: value '-2' in column 'n' must be a finite number >= 0"
+    ]
+    assert event_count(db) == 0
 
 
 def test_each_kind_of_bad_row_gets_its_reason(cli: Cli, tmp_path: Path) -> None:
