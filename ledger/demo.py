@@ -389,7 +389,8 @@ def _session(rep: _Rep, day: date, end: date, w: _Writer, stats: dict[str, int])
         rep.areas[rng.randrange(2)] = new
     prepared_p = {"diligent": 0.85, "experimenter": 0.7, "slipping": 0.6, "unreliable": 0.25}
     overload = rep.index == 0 and rep.cycle == 1
-    n_commitments = 2 if rng.random() < 0.5 or rep.habit == "blocked" or overload else 1
+    many = rep.habit in ("blocked", "unreliable") or overload
+    n_commitments = 2 if rng.random() < 0.5 or many else 1
     areas = rep.areas[:n_commitments] if n_commitments == 2 else [rng.choice(rep.areas)]
     at = w.at(day, rep.index * 3)
     session = CoachingSession.hold(
@@ -527,7 +528,7 @@ def _planned_ratio(rep: _Rep, rng: random.Random, first: bool) -> float:
         "diligent": lambda: rng.uniform(0.95, 1.3),
         "experimenter": lambda: rng.uniform(0.92, 1.2),
         "slipping": lambda: rng.uniform(0.93, 1.2),
-        "unreliable": lambda: rng.uniform(0.05, 0.8),
+        "unreliable": lambda: rng.uniform(0.05, 0.65),
         "blocked": lambda: rng.uniform(0.25, 0.75),
         "newcomer": lambda: rng.uniform(0.55, 0.88),
     }[habit]()

@@ -92,7 +92,7 @@ def test_default_demo_shows_every_verdict_and_the_team_signals(cli: Cli) -> None
     assert summary, result.stderr
     assert int(summary.group(1)) == event_count(cli.db)
     assert "signal" in result.stdout and "habit (demo)" in result.stdout
-    for signal in ("on_track", "first_warning", "skill_gap"):
+    for signal in ("will_concern", "first_warning", "skill_gap", "on_track", "insufficient_data"):
         assert signal in result.stdout
     items = json.loads(cli.ok("list", "--format", "json"))
     verdicts = {i["verdict"] for i in items}
