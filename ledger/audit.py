@@ -24,7 +24,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, NamedTuple
 from uuid import UUID
 
@@ -207,7 +207,7 @@ class ImportSummary:
     present: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ParsedLine:
     """One checked export line, with its event validated into its class."""
 
@@ -220,10 +220,10 @@ class ParsedLine:
     data: dict[str, Any]
     event: Any
     body: str  # the canonical hashed body; its "data" value is the canonical data
+    key: tuple[UUID, int] = field(init=False)
 
-    @property
-    def key(self) -> tuple[UUID, int]:
-        return (self.stream, self.version)
+    def __post_init__(self) -> None:
+        self.key = (self.stream, self.version)
 
     def state(self) -> bytes:
         """The stored state: the canonical data plus the timestamp, as UTF-8 JSON.
