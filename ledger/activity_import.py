@@ -132,10 +132,17 @@ class ImportRejected(InvalidInput):
 
     ``errors`` holds the first :data:`MAX_ERRORS`; ``bad_rows`` counts all."""
 
-    def __init__(self, errors: Sequence[RowError], bad_rows: int, rows_read: int) -> None:
+    def __init__(
+        self, errors: Sequence[RowError], bad_rows: int, rows_read: int, *, header: bool = False
+    ) -> None:
         self.errors = list(errors)
         self.bad_rows = bad_rows
         self.rows_read = rows_read
+        if header:
+            super().__init__(
+                "import aborted: the header lacks the columns named above; nothing was written"
+            )
+            return
         shown = (
             f"the first {len(self.errors)} are listed" if bad_rows > len(self.errors) else "listed"
         )
@@ -288,7 +295,7 @@ class _Reader:
         if column.problems:
             for reason in column.problems:
                 self.error(1, reason)
-            raise ImportRejected(self.errors, self.bad_rows, 0)
+            raise ImportRejected(self.errors, self.bad_rows, 0, header=True)
 
         metric, actor, fmt = o.metric, self.actor, o.date_format
         reps: dict[str, str] = {}

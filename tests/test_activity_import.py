@@ -295,6 +295,9 @@ def test_an_unknown_column_is_refused_naming_the_header_line(cli: Cli) -> None:
         f"{PIPELINE}:1: --where stage=Won: no column 'stage' in the header (columns: "
         "opportunity_id, sales_agent,"
     )
+    assert out.stderr.splitlines()[-1] == (
+        "error: import aborted: the header lacks the columns named above; nothing was written"
+    )
     assert event_count(cli.db) == 0
 
 
