@@ -419,3 +419,29 @@ def test_import_is_one_transaction_across_many_batches(
         assert (summary.read, summary.imported, summary.present) == (len(lines),) * 2 + (0,)
     finally:
         ledger.close()
+
+
+def test_a_demo_ledger_round_trips_with_identical_hashes_and_verdicts(
+    db: str, other_db: str, tmp_path: Path
+) -> None:
+    from ledger.demo import write_demo
+
+    ledger = Ledger.open(db)
+    try:
+        written = write_demo(ledger, reps=6, weeks=6, seed=3)
+    finally:
+        ledger.close()
+    path = write_jsonl(tmp_path / "demo.jsonl", export_of(db))
+    source = Cli(db=db, views=str(tmp_path / "v1.db"))
+    copy = Cli(db=other_db, views=str(tmp_path / "v2.db"))
+    result = copy("import", path)
+    assert (
+        result.stderr.strip()
+        == f"read {written.events}, imported {written.events}, already present 0"
+    )
+    assert copy.ok("verify") == source.ok("verify")
+    assert [x["hash"] for x in export_of(other_db)] == [x["hash"] for x in export_of(db)]
+    again = copy("import", path)
+    assert again.stderr.strip().endswith(f"imported 0, already present {written.events}")
+    report = ["report", "coaching", "--as-of", "2099-12-31", "--format", "json"]
+    assert copy.ok(*report) == source.ok(*report)
