@@ -12,12 +12,15 @@ from pathlib import Path
 DOCS = Path(__file__).resolve().parent
 sys.path.insert(0, str(DOCS.parent))
 
-from ledger.schemas import catalogue, schema_text, schemas  # noqa: E402
+from ledger.schemas import catalogue, line_schema, schema_text, schemas  # noqa: E402
 
 
 def expected() -> dict[Path, str]:
     """Every generated file and the text it should hold."""
-    files = {DOCS / "events.md": catalogue()}
+    files = {
+        DOCS / "events.md": catalogue(),
+        DOCS / "schemas" / "export-line.json": schema_text(line_schema()),
+    }
     for name, schema in schemas().items():
         files[DOCS / "schemas" / f"{name}.json"] = schema_text(schema)
     return files

@@ -92,6 +92,54 @@ def schemas(classes: tuple[type, ...] = EVENT_CLASSES) -> dict[str, dict[str, An
     return {type_name(cls): event_schema(cls) for cls in classes}
 
 
+def line_schema(classes: tuple[type, ...] = EVENT_CLASSES) -> dict[str, Any]:
+    """The JSON Schema of one export line (SPEC §5); ``data`` has its own schema per type."""
+    hex64 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+    return {
+        "$schema": JSON_SCHEMA_DIALECT,
+        "$id": "export-line.json",
+        "title": "One line of `commitments export`",
+        "description": (
+            "hash = SHA-256 hex of the canonical JSON (keys sorted, separators ',' and ':', "
+            "UTF-8, no ASCII escaping) of {stream, version, type, recorded_at, data, prev}; "
+            "prev = the previous line's hash, 64 zeros on the first line. position is not hashed."
+        ),
+        "type": "object",
+        "properties": {
+            "position": {"type": "integer", "minimum": 1, "description": "Ledger order."},
+            "stream": {
+                "type": "string",
+                "pattern": "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+                "description": "The aggregate's id.",
+            },
+            "version": {"type": "integer", "minimum": 1, "description": "Place in the stream."},
+            "type": {
+                "enum": [get_topic(cls) for cls in classes],
+                "description": "The stored topic; data follows schemas/<Aggregate.Event>.json.",
+            },
+            "recorded_at": {
+                "type": "string",
+                "pattern": r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z$",
+                "description": "When the ledger stored the event (UTC).",
+            },
+            "data": {"type": "object"},
+            "prev": hex64,
+            "hash": hex64,
+        },
+        "required": [
+            "position",
+            "stream",
+            "version",
+            "type",
+            "recorded_at",
+            "data",
+            "prev",
+            "hash",
+        ],
+        "additionalProperties": False,
+    }
+
+
 def schema_text(schema: dict[str, Any]) -> str:
     """A schema as the published file holds it."""
     return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
@@ -122,7 +170,8 @@ def catalogue(classes: tuple[type, ...] = EVENT_CLASSES) -> str:
         "(see [audit.md](audit.md)) each line carries the event's `type` (its topic below),",
         "`stream` (the aggregate's id), `version` (1 for the event that creates the",
         "stream), `recorded_at` (when the ledger stored it, UTC), and `data`, the fields",
-        "listed here. The JSON Schema of each `data` is in [schemas/](schemas/).",
+        "listed here. The JSON Schema of each `data` is in [schemas/](schemas/), and of a",
+        "whole line in [schemas/export-line.json](schemas/export-line.json).",
         "",
         "Business date: the field that dates the event for `--on` (SPEC §4).",
         "",

@@ -10,7 +10,7 @@ import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
 from ledger.domain import EVENT_CLASSES
-from ledger.schemas import docstring, schemas, type_name
+from ledger.schemas import docstring, line_schema, schemas, type_name
 from tests.test_audit import build_sample, export_of
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
@@ -64,7 +64,9 @@ def test_every_data_object_of_a_real_export_validates_against_its_schema(db: str
         "ledger.domain:RepWorkload.CommitmentEnded",
         "ledger.domain:Activity.Recorded",
     }
+    envelope = Draft202012Validator(line_schema(), format_checker=FormatChecker())
     for line in lines:
+        assert list(envelope.iter_errors(line)) == []
         errors = list(checks[line["type"]].iter_errors(line["data"]))
         assert errors == [], (line["type"], [e.message for e in errors])
 
