@@ -40,7 +40,7 @@ from eventsourcing.utils import get_topic
 from .domain import NAMESPACE, Activity, activity_id
 from .errors import Conflict, InvalidInput
 from .persistence import event_state, is_postgres
-from .values import MAX_AMOUNT
+from .values import MAX_AMOUNT, MAX_DATE, MIN_DATE
 
 if TYPE_CHECKING:
     from .application import Ledger
@@ -358,7 +358,7 @@ class _Reader:
             if value_at >= 0:
                 try:
                     value = float(cells[value_at])
-                    ok = 0 <= value < math.inf  # also false for nan
+                    ok = 0 <= value <= MAX_AMOUNT  # also false for nan
                 except ValueError:
                     ok = False
                 if not ok:
@@ -444,9 +444,12 @@ def _date(raw: str, column: str, fmt: str) -> tuple[date | None, str]:
     if not text:
         return None, f"missing date: column {column!r} is empty"
     try:
-        return datetime.strptime(text, fmt).date(), ""
+        day = datetime.strptime(text, fmt).date()
     except ValueError:
         return None, f"date {_show(text)} in column {column!r} does not match --date-format {fmt}"
+    if not MIN_DATE <= day <= MAX_DATE:
+        return None, f"date {_show(text)} in column {column!r} is outside {MIN_DATE} to {MAX_DATE}"
+    return day, ""
 
 
 def _value(raw: str, column: str) -> tuple[float, str]:
@@ -460,7 +463,7 @@ def _value(raw: str, column: str) -> tuple[float, str]:
     if not math.isfinite(value) or value < 0:
         return 0.0, f"value {_show(text)} in column {column!r} must be a finite number >= 0"
     if value > MAX_AMOUNT:
-        return 0.0, f"value {text!r} in column {column!r} is above {MAX_AMOUNT:g}"
+        return 0.0, f"value {_show(text)} in column {column!r} is above {MAX_AMOUNT:g}"
     return value, ""
 
 

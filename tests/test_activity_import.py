@@ -256,6 +256,8 @@ def test_each_kind_of_bad_row_gets_its_reason(cli: Cli, tmp_path: Path) -> None:
             ["b", "ann", "2017/01/02", "1"],
             ["c", "ann", "2017-01-02", "many"],
             ["d", "ann", "2017-01-02", "nan"],
+            ["d2", "ann", "2017-01-02", "2e12"],
+            ["d3", "ann", "1017-01-02", "1"],
             ["", "ann", "2017-01-02", "1"],
             ["f", "ann"],
             ["g", "ann", "2017-01-02", "2"],
@@ -271,10 +273,12 @@ def test_each_kind_of_bad_row_gets_its_reason(cli: Cli, tmp_path: Path) -> None:
         f"{path}:3: date '2017/01/02' in column 'day' does not match --date-format %Y-%m-%d",
         f"{path}:4: value 'many' in column 'n' is not a number",
         f"{path}:5: value 'nan' in column 'n' must be a finite number >= 0",
-        f"{path}:6: missing id: column 'id' is empty",
-        f"{path}:7: has 2 fields, the header has 4",
+        f"{path}:6: value '2e12' in column 'n' is above 1e+12",
+        f"{path}:7: date '1017-01-02' in column 'day' is outside 1900-01-01 to 2999-12-31",
+        f"{path}:8: missing id: column 'id' is empty",
+        f"{path}:9: has 2 fields, the header has 4",
     ]
-    assert "6 bad rows of 7" in out.stderr
+    assert "8 bad rows of 9" in out.stderr
     assert event_count(cli.db) == 0
 
 
