@@ -130,6 +130,10 @@ def _create_tables(db: sqlite_utils.Database, *, indexes: bool = True) -> None:
         )
     if indexes:
         _create_indexes(db)
+    else:
+        for t in TABLES:
+            if t.looked_up:
+                db[t.name].create_index(t.unique, unique=True, if_not_exists=True)  # type: ignore[union-attr]
 
 
 def _create_indexes(db: sqlite_utils.Database) -> None:

@@ -8,11 +8,11 @@ Python applier (:class:`projections.catchup._Applier`, used for PostgreSQL
 ledgers) writes; ``tests/test_projection_properties.py`` checks both against
 each other on random histories.
 
-Each row's rep comes from its commitment's agreement (version 1 of the same
-stream) and a check-in's number from the count of check-in events of its
-stream up to its version, both looked up in the ledger by its primary key,
-so a page never depends on the read model's indexes (a rebuild adds those at
-the end).
+Each row's rep comes from its commitment's row (the unique index on
+``commitments.id`` is kept even during a rebuild), and a check-in's number
+from the count of check-in events of its stream up to its version, looked up
+in the ledger by its primary key, so pages never depend on the indexes a
+rebuild adds at the end.
 """
 
 from __future__ import annotations
@@ -32,10 +32,7 @@ HYPHENATED = (
     "substr(e.originator_id, 21)"
 )
 STATE = "CAST(e.state AS TEXT)"
-REP = (
-    "(SELECT CAST(a.state AS TEXT) ->> '$.rep' FROM ledger.{table} a "
-    "WHERE a.originator_id = e.originator_id AND a.originator_version = 1)"
-)
+REP = "(SELECT c.rep FROM main.commitments c WHERE c.id = e.oid)"
 STAMP = (
     "(CASE length(e.ts) WHEN 27 THEN e.ts WHEN 20 THEN substr(e.ts, 1, 19) || '.000000Z' "
     "ELSE normalize_timestamp(e.ts) END)"
@@ -248,6 +245,7 @@ def page_applier(
     attached = {row[1] for row in conn.execute("PRAGMA database_list")}
     if "ledger" not in attached:
         conn.execute("ATTACH DATABASE ? AS ledger", (ledger_path,))
+        conn.execute("PRAGMA ledger.cache_size = -32768")
     conn.create_function("normalize_timestamp", 1, normalize_timestamp, deterministic=True)
     statements = _statements(table)
     marks = ",".join("?" * len(topics))

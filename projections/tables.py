@@ -34,6 +34,7 @@ class Table:
     pk: tuple[str, ...]
     unique: tuple[str, ...] = ()
     indexes: tuple[tuple[str, ...], ...] = field(default=())
+    looked_up: bool = False  # catch-up looks rows up by the unique key: never deferred
 
     @property
     def all_indexes(self) -> tuple[tuple[tuple[str, ...], bool], ...]:
@@ -128,6 +129,7 @@ TABLES: tuple[Table, ...] = (
         pk=("position",),
         unique=("id",),
         indexes=(("rep",), ("manager",), ("supports",)),
+        looked_up=True,
     ),
     Table(
         "revisions",
