@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import sys
 from collections.abc import Iterator
 from typing import IO, Any
@@ -83,8 +84,8 @@ def export(env: Env, output: str, since: int) -> None:
         raise
 
 
-def _by_size(lines: Iterator[str], size: int) -> Iterator[str]:
-    """Lines of a file, with a progress bar by characters read."""
+def _by_size(lines: Iterator[bytes], size: int) -> Iterator[bytes]:
+    """Lines of a file, with a progress bar by bytes read."""
     with click.progressbar(length=size, label="importing", file=sys.stderr) as bar:
         for line in lines:
             yield line
@@ -120,9 +121,11 @@ def import_(env: Env, file: IO[bytes]) -> None:
     """
     from ledger.audit import import_lines
 
-    lines: Iterator[str] = iter(file)
-    if sys.stderr.isatty() and file is not sys.stdin and hasattr(file, "fileno"):
-        lines = _by_size(lines, os.fstat(file.fileno()).st_size)
+    lines: Iterator[bytes] = iter(file)
+    if sys.stderr.isatty() and hasattr(file, "fileno"):
+        info = os.fstat(file.fileno())
+        if stat.S_ISREG(info.st_mode):  # a file, not a pipe: its size is known
+            lines = _by_size(lines, info.st_size)
     summary = import_lines(env.ledger(), lines)
     click.echo(
         f"read {summary.read}, imported {summary.imported}, already present {summary.present}",
