@@ -437,3 +437,17 @@ def test_an_empty_reason_is_invalid(cli: Cli, cid: str) -> None:
 )
 def test_usage_errors_exit_2(cli: Cli, cid: str, args: list[str], needle: str) -> None:
     usage_refused(cli, needle, *args)
+
+
+# -- the boundaries are allowed (no over-refusal) -----------------------------------
+
+
+def test_the_boundaries_of_each_rule_are_accepted(cli: Cli, cid: str) -> None:
+    """Start date for a check-in, the due date for a revision, an overdue
+    commitment for a check-in and a close: all allowed by SPEC §3."""
+    before = event_count(cli.db)
+    assert cli.ok("check-in", cid, "--on", START, "--actual", "1") == "2"
+    cli.ok("revise", cid, "--on", "2026-02-03", "--target", "9", "--reason", "on the due date")
+    assert cli.ok("check-in", cid, "--on", "2026-02-10", "--actual", "2") == "3"  # overdue
+    cli.ok("close", cid, "--on", "2026-02-11", "--result", "unknown")
+    assert event_count(cli.db) == before + 5  # 4 commitment events + the workload entry
