@@ -37,6 +37,7 @@ from pydantic import ValidationError
 from .domain import EVENT_CLASSES
 from .errors import Conflict, DigestMismatch, IntegrityFailure, InvalidInput, NotFound
 from .persistence import build_event, upcast
+from .values import MAX_TEXT
 
 ZERO_HASH = "0" * 64
 PAGE = 2000
@@ -355,6 +356,7 @@ def parse_line(
     if cls is None:
         raise InvalidInput(f"{where}: unknown event type {topic!r}")
     _check_data(where, cls, version, data)
+    _check_strings(where, data)
     state = dict(data)
     state["timestamp"] = recorded_at
     stream_id = UUID(stream)
@@ -400,6 +402,27 @@ class _Shape:
 
 
 _SHAPES: dict[type, _Shape] = {}
+
+
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _check_strings(where: str, data: Any, path: str = "data") -> None:
+    """What the commands refuse, an import refuses too: a hash chain is easy to
+    recompute, so an edited export must not bring in text no command accepts
+    (control characters other than tab and newline, or more than MAX_TEXT
+    characters in one field)."""
+    if isinstance(data, str):
+        if len(data) > MAX_TEXT:
+            raise InvalidInput(f"{where}: {path} is longer than {MAX_TEXT} characters")
+        if _UNPRINTABLE.search(data):
+            raise InvalidInput(f"{where}: {path} holds control characters")
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            _check_strings(where, value, f"{path}.{key}")
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            _check_strings(where, value, f"{path}[{i}]")
 
 
 def _short(exc: BaseException) -> str:

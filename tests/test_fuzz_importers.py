@@ -277,3 +277,44 @@ def test_an_export_with_a_bom_and_crlf_line_ends_imports_whole(
     result = invoke(target, ["import", str(path)])
     assert result.exit_code == 0, result.stderr
     assert target.count() == len(lines)
+
+
+def rechain(objs: list[dict]) -> str:
+    """Lines with the hash chain recomputed, as anyone can (plain hashlib + json)."""
+    import hashlib
+    import json
+
+    prev, out = "0" * 64, []
+    for o in objs:
+        o["prev"] = prev
+        body = {k: o[k] for k in ("stream", "version", "type", "recorded_at", "data", "prev")}
+        text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        o["hash"] = prev = hashlib.sha256(text.encode()).hexdigest()
+        out.append(json.dumps(o, ensure_ascii=False))
+    return "\n".join(out) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "why"),
+    [
+        ("rep", "\x1b[31mEVIL\x1b[0m", "holds control characters"),
+        ("note", "x" * (10 * MB), "is longer than 2000 characters"),
+        ("actor", "nul\x00byte", "holds control characters"),
+    ],
+)
+def test_a_re_chained_export_cannot_bring_in_what_no_command_accepts(
+    world: World, tmp_path: Path, field: str, value: str, why: str
+) -> None:
+    import json
+
+    objs = [json.loads(x) for x in Path(world.files["export"]).read_text().splitlines()]
+    n = next(i for i, o in enumerate(objs) if field in o["data"])
+    objs[n]["data"][field] = value
+    path = tmp_path / "forged.jsonl"
+    path.write_text(rechain(objs), encoding="utf-8")
+    target = World(tmp_path, str(tmp_path / "l.db"), str(tmp_path / "l.views.db"))
+    assert invoke(target, ["init"]).exit_code == 0
+    result = invoke(target, ["import", str(path)])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"error: line {n + 1}: data.{field} {why}"
+    assert target.count() == 0
