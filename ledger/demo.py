@@ -331,6 +331,7 @@ def _write(
 
 
 def _team(reps: int, seed: int, first: date, end: date) -> list[_Rep]:
+    """The reps, their managers (round robin) and habits (one of each first)."""
     managers, names = team_names(reps, seed)
     team_rng = random.Random(f"team:{seed}")
     habits = list(HABITS)
@@ -355,7 +356,7 @@ def _team(reps: int, seed: int, first: date, end: date) -> list[_Rep]:
             crm=manager_index % 3 == 0,
         )
         if habit == "slipping":
-            # Break the commitments agreed in the cycle that closes four to
+            # Break the first commitment of the cycle that closes four to
             # eight weeks before the end, so the warning is in the window.
             closed = (end - rep.first_session).days // CYCLE_DAYS
             rep.broken_cycle = max(0, closed - 2)
@@ -375,6 +376,7 @@ def _rep_week(rep: _Rep, monday: date, end: date, w: _Writer, stats: dict[str, i
 
 
 def _session(rep: _Rep, day: date, end: date, w: _Writer, stats: dict[str, int]) -> None:
+    """The cycle's Monday: close the last cycle, hold the session, agree the next."""
     rng = rep.rng
     last_session = day + timedelta(days=CYCLE_DAYS) > end
     # The second manager forgets to close the loop at the last session for
@@ -428,6 +430,7 @@ def _agree(
     *,
     first: bool,
 ) -> None:
+    """Agree one rep commitment (focus cap checked), maybe with manager support."""
     rng = rep.rng
     due = day + timedelta(days=CYCLE_DAYS - 1)
     done = rep.habit != "blocked" and rng.random() < 0.2
