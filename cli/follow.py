@@ -18,7 +18,7 @@ pass_env = click.make_pass_decorator(Env)
 @click.command()
 @click.option(
     "--page-size",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, 100_000),
     default=2000,
     show_default=True,
     help="Notifications per read-model transaction.",

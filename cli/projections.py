@@ -61,7 +61,7 @@ def status(env: Env, fmt: str) -> None:
 @projections.command()
 @click.option(
     "--page-size",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, 100_000),
     default=10000,
     show_default=True,
     help="Notifications per transaction.",
