@@ -103,9 +103,14 @@ def records(ledger: Any, *, after: int = 0, page: int = PAGE) -> Iterator[Record
     head = recorder.max_notification_id() or 0
     position = after
     while position < head:
-        notifications = recorder.select_notifications(
-            start=position, limit=page, stop=head, inclusive_of_start=False
-        )
+        try:
+            notifications = recorder.select_notifications(
+                start=position, limit=page, stop=head, inclusive_of_start=False
+            )
+        except ValueError as exc:  # e.g. an originator id that is not a UUID
+            raise IntegrityFailure(
+                f"a stored event after position {position} cannot be read: {exc}"
+            ) from None
         if not notifications:
             break
         for n in notifications:

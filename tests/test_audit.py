@@ -215,6 +215,13 @@ TAMPERING = {
 }
 
 
+def test_verify_reports_a_stored_event_that_cannot_be_read_with_exit_4(sqlite_db: str) -> None:
+    build_sample(sqlite_db)
+    raw_sql(sqlite_db, "INSERT INTO {table} VALUES ('not-a-uuid', 1, 'x', X'7B7D')", "")
+    result = Cli(db=sqlite_db, views=sqlite_db + ".views")("verify")
+    assert result.exit_code == 4 and "cannot be read" in result.stderr
+
+
 @pytest.mark.parametrize("tampering", list(TAMPERING))
 def test_verify_digest_catches_tampering(cli: Cli, tampering: str) -> None:
     build_sample(cli.db)
