@@ -8,11 +8,12 @@ Python applier (:class:`projections.catchup._Applier`, used for PostgreSQL
 ledgers) writes; ``tests/test_projection_properties.py`` checks both against
 each other on random histories.
 
-Each row's rep comes from its commitment's row (the unique index on
-``commitments.id`` is kept even during a rebuild), and a check-in's number
-from the count of check-in events of its stream up to its version, looked up
-in the ledger by its primary key, so pages never depend on the indexes a
-rebuild adds at the end.
+Each page first copies its rows of interest from the ledger into an
+in-memory ``temp.page`` (one pass over the ledger), then fills every table
+from it. A row's rep comes from its commitment's row and a check-in's number
+from the check-ins already there plus its rank in the page; the two unique
+indexes these lookups use are kept even during a rebuild, which adds the
+others at the end.
 """
 
 from __future__ import annotations
@@ -136,8 +137,8 @@ _COLUMNS: dict[str, tuple[str, dict[str, str]]] = {
         {
             "commitment_id": "e.oid",
             "number": (
-                "(SELECT count(*) FROM ledger.{table} c WHERE c.originator_id = e.originator_id "
-                f"AND c.originator_version <= e.originator_version AND c.topic = '{CHECKED_IN}')"
+                "(SELECT count(*) FROM main.check_ins c WHERE c.commitment_id = e.oid) "
+                "+ row_number() OVER (PARTITION BY e.oid ORDER BY e.rowid)"
             ),
             "rep": REP,
             "date": _f("date"),
@@ -212,6 +213,7 @@ _UPSERT = {
 
 
 def _statements(table: str) -> list[str]:
+    """One ``INSERT ... SELECT`` per table, reading the page from ``temp.page``."""
     out = []
     for name, (topic, columns) in _COLUMNS.items():
         t = BY_NAME[name]
@@ -219,9 +221,9 @@ def _statements(table: str) -> list[str]:
         exprs = ", ".join(columns[c] for c in t.names).replace("{table}", table)
         cols = ", ".join(f"[{c}]" for c in t.names)
         source = (
-            f"SELECT rowid, originator_id, originator_version, {STATE} AS s, "
-            f"{STATE} ->> '$.timestamp' AS ts, {HYPHENATED} AS oid "
-            f"FROM ledger.{table} e WHERE rowid > :start AND rowid <= :end AND topic = '{topic}'"
+            "SELECT pos AS rowid, originator_id, originator_version, s, "
+            f"s ->> '$.timestamp' AS ts, {HYPHENATED} AS oid "
+            f"FROM temp.page e WHERE topic = '{topic}'"
         )
         out.append(
             f"INSERT INTO [{name}] ({cols}) SELECT {exprs} FROM ({source}) e "
@@ -247,20 +249,28 @@ def page_applier(
         conn.execute("ATTACH DATABASE ? AS ledger", (ledger_path,))
         conn.execute("PRAGMA ledger.cache_size = -32768")
     conn.create_function("normalize_timestamp", 1, normalize_timestamp, deterministic=True)
+    conn.execute("PRAGMA temp_store = MEMORY")
     statements = _statements(table)
     marks = ",".join("?" * len(topics))
-    bounds = (
-        f"SELECT count(*), max(rowid) FROM (SELECT rowid FROM ledger.{table} "
-        f"WHERE rowid > ? AND rowid <= ? AND topic IN ({marks}) ORDER BY rowid LIMIT ?)"
+    # one pass over the ledger per page: the page's rows of interest, as text
+    fill = (
+        "INSERT INTO temp.page SELECT rowid, originator_id, originator_version, topic, "
+        f"{STATE.replace('e.', '')} FROM ledger.{table} "
+        f"WHERE rowid > ? AND rowid <= ? AND topic IN ({marks}) ORDER BY rowid LIMIT ?"
+    )
+    conn.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS page (pos INTEGER PRIMARY KEY, originator_id, "
+        "originator_version, topic, s)"
     )
 
     def apply(start: int, head: int, limit: int) -> int:
-        count, last = conn.execute(bounds, (start, head, *topics, limit)).fetchone()
+        conn.execute("DELETE FROM temp.page")
+        conn.execute(fill, (start, head, *topics, limit))
+        count, last = conn.execute("SELECT count(*), max(pos) FROM temp.page").fetchone()
         # a short page means nothing of interest is left up to the head
         end = int(last) if count == limit else head
-        params = {"start": start, "end": end}
         for sql in statements:
-            conn.execute(sql, params)
+            conn.execute(sql)
         return end
 
     return apply
