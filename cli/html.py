@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
-from ledger.values import period_days
+from ledger.calendar import period_days
 
 if TYPE_CHECKING:
     from jinja2 import Environment

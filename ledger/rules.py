@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
-from .values import period_days
+from .calendar import period_days
 
 MetricSum = Callable[[str, date, date], float]
 """``metric_sum(metric, first, last)``: the rep's activity total in [first, last]."""

@@ -14,12 +14,12 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
+from .calendar import MAX_DATE, MIN_DATE
 from .errors import InvalidInput
 
 Owner = Literal["rep", "manager"]
 Period = Literal["day", "week", "month", "window"]
 Result = Literal["met", "missed", "unknown"]
-PERIOD_DAYS = {"day": 1, "week": 7, "month": 30}
 
 MAX_TEXT = 2000
 MAX_AMOUNT = 1e12
@@ -60,8 +60,6 @@ def _finite(value: float) -> float:
     return value
 
 
-MIN_DATE = date(1900, 1, 1)
-MAX_DATE = date(2999, 12, 31)
 """Business dates the ledger accepts: wide enough for any real history, narrow
 enough that windows, due dates and charts never leave the calendar."""
 
@@ -103,8 +101,3 @@ def parse_date(value: str, what: str = "date") -> date:
     if not MIN_DATE <= day <= MAX_DATE:
         raise InvalidInput(f"{what}: {value} is outside {MIN_DATE} to {MAX_DATE}")
     return day
-
-
-def period_days(period: str, window_days: int) -> int:
-    """Days in one measuring period (SPEC §4); ``window`` is the whole window."""
-    return window_days if period == "window" else PERIOD_DAYS[period]

@@ -30,8 +30,8 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 from ledger import rules
+from ledger.calendar import MAX_DATE, MIN_DATE
 from ledger.errors import AmbiguousId, InvalidInput, NotFound
-from ledger.values import MAX_DATE, MIN_DATE
 
 # -- the moment of a query -------------------------------------------------
 

@@ -1,0 +1,17 @@
+"""Calendar facts of the domain, free of pydantic so the read path stays light.
+
+:mod:`ledger.values` re-exports these for the validators.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+PERIOD_DAYS = {"day": 1, "week": 7, "month": 30}
+MIN_DATE = date(1900, 1, 1)
+MAX_DATE = date(2999, 12, 31)
+
+
+def period_days(period: str, window_days: int) -> int:
+    """Days in one measuring period (SPEC §4); ``window`` is the whole window."""
+    return window_days if period == "window" else PERIOD_DAYS[period]
