@@ -8,7 +8,7 @@ lines dropped, repeated, swapped or edited. The same invariants as
 refused import writes nothing and ``verify`` passes), plus: a refused import
 names the line of the file that is wrong.
 
-Budget: ``COMMITMENTS_FUZZ_EXAMPLES`` examples per test (default 60).
+Budget: ``COMMITMENTS_FUZZ_EXAMPLES`` examples per test (default 200).
 """
 
 from __future__ import annotations
