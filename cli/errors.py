@@ -37,6 +37,8 @@ def exit_code_for(exc: BaseException) -> tuple[int, str]:
         if isinstance(exc, OperationalError) and ("locked" in str(exc) or "busy" in str(exc)):
             return 5, "the ledger is locked by another writer; nothing was written, try again"
         return 1, f"storage error: {_line(exc)}{_storage_hint(exc)}"
+    if isinstance(exc, ValueError) and "embedded null byte" in str(exc):
+        return 2, "a file name or value holds a NUL byte"  # only possible in-process
     if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
         return 5, "the database is locked by another writer; nothing was written, try again"
     if isinstance(exc, (sqlite3.Error, OSError)):
