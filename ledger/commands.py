@@ -97,13 +97,13 @@ class Agree(Command):
             raise ValueError("give --due or --days, not both")
         if self.days is not None and not 1 <= self.days <= 3660:
             raise ValueError("days must be between 1 and 3660")
+        if self.due_date > MAX_DATE:
+            raise ValueError(f"due {self.due_date} is after {MAX_DATE}")
         if self.due is not None and self.due < self.start:
             raise ValueError(f"due {self.due} is before start {self.start}")
         if (self.expect_metric is None) != (self.expect_at_least is None):
             raise ValueError("--expect-metric and --expect-at-least go together")
         if self.partial_at > self.kept_at:
-        if self.due_date > MAX_DATE:
-            raise ValueError(f"due {self.due_date} is after {MAX_DATE}")
             raise ValueError("partial_at must not be above kept_at")
         if self.owner == "rep" and self.supports is not None:
             raise ValueError("only a manager-owned commitment can support another")
