@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ledger import rules
+
 from .context import Env
 
 if TYPE_CHECKING:
@@ -26,18 +28,8 @@ if TYPE_CHECKING:
 pass_env = click.make_pass_decorator(Env)
 
 MAX_WINDOW_DAYS = 36600  # 100 years: any real window; keeps D - N inside the calendar
-STATUSES = ("open", "overdue", "released", "closed")
-VERDICTS = (
-    "open",
-    "overdue",
-    "released",
-    "succeeded",
-    "honest_miss",
-    "kept",
-    "partial",
-    "broken",
-    "blocked",
-)
+STATUSES = (rules.OPEN, rules.OVERDUE, rules.RELEASED, rules.CLOSED)
+VERDICTS = rules.VERDICTS
 LIST_COLUMNS = (
     "id",
     "rep",
@@ -75,6 +67,17 @@ TABLE_COLUMNS = (
     "ratio",
     "verdict",
 )
+
+
+def window_days_option(help: str) -> Any:
+    """``--window-days N``: the trailing window, 90 days unless given."""
+    return click.option(
+        "--window-days",
+        type=click.IntRange(1, MAX_WINDOW_DAYS),
+        default=rules.DEFAULT_WINDOW_DAYS,
+        show_default=True,
+        help=help,
+    )
 
 
 def as_of_options(f: Any) -> Any:
@@ -351,13 +354,7 @@ def list_(
 @click.command()
 @click.argument("rep")
 @as_of_options
-@click.option(
-    "--window-days",
-    type=click.IntRange(1, MAX_WINDOW_DAYS),
-    default=90,
-    show_default=True,
-    help="Trailing window of the signal (close dates in (D - N, D]).",
-)
+@window_days_option("Trailing window of the signal (close dates in (D - N, D]).")
 @click.option(
     "--format",
     "fmt",

@@ -17,12 +17,12 @@ import click
 
 from .context import Env
 from .read import (
-    MAX_WINDOW_DAYS,
     _moment,
     as_of_options,
     md_table,
     open_read_model,
     text_table,
+    window_days_option,
 )
 
 pass_env = click.make_pass_decorator(Env)
@@ -71,13 +71,7 @@ def report() -> None:
 @report.command()
 @click.option("--manager", help="Only this manager (the team total still covers everyone).")
 @as_of_options
-@click.option(
-    "--window-days",
-    type=click.IntRange(1, MAX_WINDOW_DAYS),
-    default=90,
-    show_default=True,
-    help="Trailing window: business dates in (D - N, D].",
-)
+@window_days_option("Trailing window: business dates in (D - N, D].")
 @click.option(
     "--format",
     "fmt",
