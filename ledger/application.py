@@ -11,7 +11,7 @@ this code base, updates or deletes one.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -325,35 +325,6 @@ class Ledger(Application):
         return write_activity_rows(self, rows, at=self.clock(), batch_size=batch_size)
 
     # -- lookups -----------------------------------------------------------
-
-    def existing_ids(self, ids: Sequence[UUID]) -> set[UUID]:
-        """Which of ``ids`` already have a first event in the store."""
-        found: set[UUID] = set()
-        recorder: Any = self.recorder
-        table = recorder.events_table_name
-        pg = is_postgres(self.db)
-        for i in range(0, len(ids), 500):
-            chunk = ids[i : i + 500]
-            with recorder.datastore.transaction(commit=False) as curs:
-                if pg:
-                    curs.execute(
-                        _pg_sql(
-                            recorder,
-                            "SELECT originator_id FROM {schema}.{table} "
-                            "WHERE originator_id = ANY(%s) AND originator_version = 1",
-                        ),
-                        (list(chunk),),
-                    )
-                    found.update(UUID(str(r["originator_id"])) for r in curs.fetchall())
-                else:
-                    marks = ",".join("?" * len(chunk))
-                    curs.execute(
-                        f"SELECT originator_id FROM {table} WHERE originator_version = 1 "
-                        f"AND originator_id IN ({marks})",
-                        [u.hex for u in chunk],
-                    )
-                    found.update(UUID(r[0]) for r in curs.fetchall())
-        return found
 
     def resolve(self, ref: str, kind: str = "commitment") -> UUID:
         """A full id, or a unique prefix of at least 6 hex digits, as a UUID."""

@@ -15,7 +15,6 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BeforeValidator, Field
 
 from .calendar import MAX_DATE, MIN_DATE
-from .errors import InvalidInput
 
 Owner = Literal["rep", "manager"]
 Period = Literal["day", "week", "month", "window"]
@@ -88,16 +87,3 @@ Reason = Annotated[str, AfterValidator(_no_control), Field(min_length=1, max_len
 Amount = Annotated[float, AfterValidator(_finite), Field(ge=0, le=MAX_AMOUNT)]
 Fraction = Annotated[float, AfterValidator(_finite), Field(gt=0, le=10)]
 BusinessDate = Annotated[date, BeforeValidator(_strict_date)]
-
-
-def parse_date(value: str, what: str = "date") -> date:
-    """Parse an ISO date or raise :class:`InvalidInput`."""
-    try:
-        if len(value) != 10:
-            raise ValueError
-        day = date.fromisoformat(value)
-    except (ValueError, TypeError):
-        raise InvalidInput(f"{what}: {value!r} is not a date in YYYY-MM-DD form") from None
-    if not MIN_DATE <= day <= MAX_DATE:
-        raise InvalidInput(f"{what}: {value} is outside {MIN_DATE} to {MAX_DATE}")
-    return day
