@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from .tables import BY_NAME, TABLES
+from .tables import TABLES
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -180,10 +180,6 @@ class _Applier:
         self.check_ins: dict[str, int] = {}
         self.last_position: int | None = None
         self.sql = {t.name: t.insert_sql() for t in TABLES}
-        self.sql["activity_daily"] = BY_NAME["activity_daily"].insert_sql(
-            "ON CONFLICT (rep, metric, date, recorded_at) DO UPDATE SET "
-            "value = value + excluded.value, rows = rows + excluded.rows"
-        )
 
     def rep_of(self, cid: str) -> str:
         rep = self.reps.get(cid)

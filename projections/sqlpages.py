@@ -21,11 +21,18 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
+from .catchup import (
+    ACTIVITY,
+    AGREED,
+    CHECKED_IN,
+    CLOSED,
+    CORRECTED,
+    HELD,
+    RELEASED,
+    REVISED,
+    normalize_timestamp,
+)
 from .tables import BY_NAME
-
-_T = "ledger.domain:"
-AGREED = _T + "Commitment.Agreed"
-CHECKED_IN = _T + "Commitment.CheckInRecorded"
 
 HYPHENATED = (
     "substr(e.originator_id, 1, 8) || '-' || substr(e.originator_id, 9, 4) || '-' || "
@@ -100,7 +107,7 @@ _COLUMNS: dict[str, tuple[str, dict[str, str]]] = {
         },
     ),
     "sessions": (
-        _T + "CoachingSession.Held",
+        HELD,
         {
             "id": "e.oid",
             "rep": _f("rep"),
@@ -116,7 +123,7 @@ _COLUMNS: dict[str, tuple[str, dict[str, str]]] = {
         },
     ),
     "revisions": (
-        _T + "Commitment.Revised",
+        REVISED,
         {
             "commitment_id": "e.oid",
             "version": "e.originator_version",
@@ -151,7 +158,7 @@ _COLUMNS: dict[str, tuple[str, dict[str, str]]] = {
         },
     ),
     "corrections": (
-        _T + "Commitment.CheckInCorrected",
+        CORRECTED,
         {
             "commitment_id": "e.oid",
             "version": "e.originator_version",
@@ -167,7 +174,7 @@ _COLUMNS: dict[str, tuple[str, dict[str, str]]] = {
         },
     ),
     "closes": (
-        _T + "Commitment.Closed",
+        CLOSED,
         {
             "commitment_id": "e.oid",
             "rep": REP,
@@ -181,7 +188,7 @@ _COLUMNS: dict[str, tuple[str, dict[str, str]]] = {
         },
     ),
     "releases": (
-        _T + "Commitment.Released",
+        RELEASED,
         {
             "commitment_id": "e.oid",
             "rep": REP,
@@ -193,7 +200,7 @@ _COLUMNS: dict[str, tuple[str, dict[str, str]]] = {
         },
     ),
     "activity_daily": (
-        _T + "Activity.Recorded",
+        ACTIVITY,
         {
             "rep": _f("rep"),
             "metric": _f("metric"),
@@ -206,10 +213,6 @@ _COLUMNS: dict[str, tuple[str, dict[str, str]]] = {
 }
 
 _EXTRA_WHERE = {"supports": " AND e.s ->> '$.supports' IS NOT NULL"}
-_UPSERT = {
-    "activity_daily": " ON CONFLICT (rep, metric, date, recorded_at) DO UPDATE SET "
-    "value = value + excluded.value, rows = rows + excluded.rows"
-}
 
 
 def _statements(table: str) -> list[str]:
@@ -227,7 +230,7 @@ def _statements(table: str) -> list[str]:
         )
         out.append(
             f"INSERT INTO [{name}] ({cols}) SELECT {exprs} FROM ({source}) e "
-            f"WHERE true{_EXTRA_WHERE.get(name, '')} ORDER BY e.rowid{_UPSERT.get(name, '')}"
+            f"WHERE true{_EXTRA_WHERE.get(name, '')} ORDER BY e.rowid {t.on_conflict}".rstrip()
         )
     return out
 
@@ -242,8 +245,6 @@ def page_applier(
 
     Must be called outside a transaction (``ATTACH`` cannot run inside one).
     """
-    from .catchup import normalize_timestamp
-
     attached = {row[1] for row in conn.execute("PRAGMA database_list")}
     if "ledger" not in attached:
         conn.execute("ATTACH DATABASE ? AS ledger", (ledger_path,))

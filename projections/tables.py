@@ -35,6 +35,7 @@ class Table:
     unique: tuple[str, ...] = ()
     indexes: tuple[tuple[str, ...], ...] = field(default=())
     looked_up: bool = False  # catch-up looks rows up by the unique key: never deferred
+    on_conflict: str = ""  # how a row meeting an existing primary key merges into it
 
     @property
     def all_indexes(self) -> tuple[tuple[tuple[str, ...], bool], ...]:
@@ -46,11 +47,11 @@ class Table:
     def names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
 
-    def insert_sql(self, upsert: str = "") -> str:
-        """``INSERT`` of one row in column order (``upsert``: an ON CONFLICT clause)."""
+    def insert_sql(self) -> str:
+        """``INSERT`` of one row in column order (with the table's ``on_conflict``)."""
         marks = ", ".join("?" for _ in self.columns)
         cols = ", ".join(f"[{n}]" for n in self.names)
-        return f"INSERT INTO [{self.name}] ({cols}) VALUES ({marks}) {upsert}".rstrip()
+        return f"INSERT INTO [{self.name}] ({cols}) VALUES ({marks}) {self.on_conflict}".rstrip()
 
 
 def _c(name: str, type_: str, doc: str) -> Column:
@@ -256,6 +257,8 @@ TABLES: tuple[Table, ...] = (
         ),
         pk=("rep", "metric", "date", "recorded_at"),
         indexes=(("metric", "date"),),
+        on_conflict="ON CONFLICT (rep, metric, date, recorded_at) DO UPDATE SET "
+        "value = value + excluded.value, rows = rows + excluded.rows",
     ),
 )
 
