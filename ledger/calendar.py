@@ -10,6 +10,9 @@ from datetime import date
 PERIOD_DAYS = {"day": 1, "week": 7, "month": 30}
 MIN_DATE = date(1900, 1, 1)
 MAX_DATE = date(2999, 12, 31)
+"""Business dates the ledger accepts (MIN_DATE to MAX_DATE): wide enough for any
+real history, narrow enough that windows, due dates and charts never leave the
+calendar."""
 
 
 def period_days(period: str, window_days: int) -> int:

@@ -37,15 +37,8 @@ def _no_control(value: str) -> str:
     return value
 
 
-def _person(value: object) -> object:
-    if isinstance(value, str):
-        value = value.strip()
-        if any(unicodedata.category(ch) in _REFUSED for ch in value):
-            raise ValueError(_REFUSED_WHY)
-    return value
-
-
-def _label(value: object) -> object:
+def _name(value: object) -> object:
+    """A person id or label: trimmed, on one line, no control characters."""
     if isinstance(value, str):
         value = value.strip()
         if any(unicodedata.category(ch) in _REFUSED for ch in value):
@@ -57,10 +50,6 @@ def _finite(value: float) -> float:
     if not math.isfinite(value):
         raise ValueError("must be a finite number")
     return value
-
-
-"""Business dates the ledger accepts: wide enough for any real history, narrow
-enough that windows, due dates and charts never leave the calendar."""
 
 
 def _strict_date(value: object) -> object:
@@ -80,8 +69,8 @@ def _bad_date(value: str) -> date:
     raise ValueError(f"{value!r} is not a date in YYYY-MM-DD form")
 
 
-PersonId = Annotated[str, BeforeValidator(_person), Field(min_length=1, max_length=100)]
-Label = Annotated[str, BeforeValidator(_label), Field(min_length=1, max_length=100)]
+PersonId = Annotated[str, BeforeValidator(_name), Field(min_length=1, max_length=100)]
+Label = Annotated[str, BeforeValidator(_name), Field(min_length=1, max_length=100)]
 Text = Annotated[str, AfterValidator(_no_control), Field(max_length=MAX_TEXT)]
 Reason = Annotated[str, AfterValidator(_no_control), Field(min_length=1, max_length=MAX_TEXT)]
 Amount = Annotated[float, AfterValidator(_finite), Field(ge=0, le=MAX_AMOUNT)]
