@@ -39,7 +39,7 @@ from eventsourcing.utils import get_topic
 
 from .domain import NAMESPACE, Activity, activity_id
 from .errors import Conflict, InvalidInput
-from .persistence import event_state, is_postgres
+from .persistence import event_state, is_postgres, pg_sql
 from .values import MAX_AMOUNT, MAX_DATE, MIN_DATE
 
 if TYPE_CHECKING:
@@ -634,7 +634,9 @@ class _ActivityWriter:
     def max_position(self, curs: Any) -> int:
         """The highest notification id (0 when empty), inside the transaction."""
         if self.pg:
-            curs.execute(self._pg("SELECT max(notification_id) AS n FROM {schema}.{table}"))
+            curs.execute(
+                pg_sql(self.recorder, "SELECT max(notification_id) AS n FROM {schema}.{table}")
+            )
             return int(curs.fetchone()["n"] or 0)
         curs.execute(f"SELECT max(rowid) FROM {self.table}")
         return int(curs.fetchone()[0] or 0)
@@ -646,10 +648,11 @@ class _ActivityWriter:
             chunk = keys[i : i + 900]
             if self.pg:
                 curs.execute(
-                    self._pg(
+                    pg_sql(
+                        self.recorder,
                         "SELECT originator_id, notification_id > %s AS ours "
                         "FROM {schema}.{table} "
-                        "WHERE originator_id = ANY(%s) AND originator_version = 1"
+                        "WHERE originator_id = ANY(%s) AND originator_version = 1",
                     ),
                     (before, [UUID(k) for k in chunk]),
                 )
@@ -664,14 +667,6 @@ class _ActivityWriter:
                 )
                 for r in curs.fetchall():
                     yield r[0], bool(r[1])
-
-    def _pg(self, text: str) -> Any:
-        from psycopg.sql import SQL, Identifier
-
-        return SQL(text).format(  # type: ignore[arg-type]
-            schema=Identifier(self.recorder.datastore.schema),
-            table=Identifier(self.table),
-        )
 
 
 # -- the import ----------------------------------------------------------------

@@ -37,7 +37,7 @@ from .errors import (
     RuleViolation,
     StorageUnavailable,
 )
-from .persistence import DEFAULT_DB, is_postgres, redact, store_env
+from .persistence import DEFAULT_DB, is_postgres, pg_sql, redact, store_env
 
 if TYPE_CHECKING:  # imported when used: a check-in does not pay for the CSV import
     from .activity_import import ActivityRow, WriteCounts
@@ -344,7 +344,7 @@ class Ledger(Application):
         with recorder.datastore.transaction(commit=False) as curs:
             if is_postgres(self.db):
                 curs.execute(
-                    _pg_sql(
+                    pg_sql(
                         recorder,
                         "SELECT originator_id FROM {schema}.{table} WHERE originator_id "
                         "BETWEEN %s AND %s AND originator_version = 1 AND topic = %s LIMIT 11",
@@ -369,7 +369,7 @@ class Ledger(Application):
         recorder: Any = self.recorder
         with recorder.datastore.transaction(commit=False) as curs:
             if is_postgres(self.db):
-                curs.execute(_pg_sql(recorder, "SELECT count(*) AS n FROM {schema}.{table}"))
+                curs.execute(pg_sql(recorder, "SELECT count(*) AS n FROM {schema}.{table}"))
                 return int(curs.fetchone()["n"])
             curs.execute(f"SELECT count(*) FROM {recorder.events_table_name}")
             return int(curs.fetchone()[0])
@@ -383,15 +383,6 @@ def check_focus_cap(active_areas: set[str], focus: str, override: str | None) ->
     raise FocusCapExceeded(
         f"focus cap: the rep already works on {len(active_areas)} focus areas ({areas}); "
         f"{focus!r} would be one more. Pass --override-focus-cap REASON to record why"
-    )
-
-
-def _pg_sql(recorder: Any, text: str) -> Any:
-    from psycopg.sql import SQL, Identifier
-
-    return SQL(text).format(  # type: ignore[arg-type]
-        schema=Identifier(recorder.datastore.schema),
-        table=Identifier(recorder.events_table_name),
     )
 
 

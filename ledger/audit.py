@@ -36,7 +36,7 @@ from pydantic import ValidationError
 
 from .domain import EVENT_CLASSES
 from .errors import Conflict, DigestMismatch, IntegrityFailure, InvalidInput, NotFound
-from .persistence import build_event, upcast
+from .persistence import build_event, pg_sql, upcast
 from .values import MAX_TEXT
 
 ZERO_HASH = "0" * 64
@@ -554,13 +554,6 @@ class _Store:
 
 
 class _PostgresStore(_Store):
-    def _sql(self, text: str) -> Any:
-        from psycopg.sql import SQL, Identifier
-
-        return SQL(text).format(  # type: ignore[arg-type]
-            schema=Identifier(self.datastore.schema), table=Identifier(self.table)
-        )
-
     def lookup(
         self, curs: Any, keys: set[tuple[UUID, int]]
     ) -> dict[tuple[UUID, int], tuple[str, bytes]]:
@@ -569,10 +562,11 @@ class _PostgresStore(_Store):
         streams = [k[0] for k in keys]
         versions = [k[1] for k in keys]
         curs.execute(
-            self._sql(
+            pg_sql(
+                self.recorder,
                 "SELECT e.originator_id, e.originator_version, e.topic, e.state "
                 "FROM {schema}.{table} e JOIN unnest(%s::uuid[], %s::bigint[]) AS k(s, v) "
-                "ON e.originator_id = k.s AND e.originator_version = k.v"
+                "ON e.originator_id = k.s AND e.originator_version = k.v",
             ),
             (streams, versions),
         )

@@ -108,6 +108,17 @@ def is_postgres(db: str) -> bool:
     return db.startswith(("postgresql://", "postgres://"))
 
 
+def pg_sql(recorder: Any, text: str) -> Any:
+    """``text`` with ``{schema}`` and ``{table}`` filled in as the quoted names of
+    a PostgreSQL recorder's schema and events table."""
+    from psycopg.sql import SQL, Identifier
+
+    return SQL(text).format(  # type: ignore[arg-type]
+        schema=Identifier(recorder.datastore.schema),
+        table=Identifier(recorder.events_table_name),
+    )
+
+
 def store_env(db: str, *, create_table: bool = True) -> dict[str, str]:
     """eventsourcing settings for ``--db``: a SQLite path or a PostgreSQL URL.
 
