@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
+from ledger import rules
 from ledger.calendar import period_days
+from projections.coaching import MIX, Window
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -44,7 +46,6 @@ LABELS = {
     "overdue": "overdue",
     "open": "open",
 }
-MIX = ("succeeded", "honest_miss", "kept", "partial", "broken", "blocked", "released", "overdue")
 SIGNAL_TEXT = {
     "will_concern": "Will concern: two or more broken commitments in the window.",
     "first_warning": "First warning: one broken commitment in the window.",
@@ -214,12 +215,12 @@ def _tick_label(item: Item, upto: date) -> tuple[str, str]:
 def _timeline_items(h: History) -> tuple[list[Item], int]:
     """Commitments worth a picture: open or overdue, or ending in the window;
     manager-owned ones placed under the commitment they support."""
-    first = h.at.on - timedelta(days=h.window_days - 1)
+    first = Window(h.at.on, h.window_days).first
     shown = [
         i
         for i in h.items
-        if i.evaluation.status in ("open", "overdue")
-        or max(i.facts.due, _ended(i) or i.facts.due) >= first
+        if i.evaluation.status in (rules.OPEN, rules.OVERDUE)
+        or max(i.facts.due, i.ended_on or i.facts.due) >= first
     ]
     supporters: dict[str, list[Item]] = {}
     ordered: list[Item] = []
@@ -233,11 +234,6 @@ def _timeline_items(h: History) -> tuple[list[Item], int]:
         ordered.append(i)
         ordered.extend(supporters.get(i.facts.id, ()))
     return ordered, len(h.items) - len(shown)
-
-
-def _ended(item: Item) -> date | None:
-    f = item.facts
-    return f.closed.date if f.closed is not None else f.released
 
 
 def rep_page(h: History) -> str:

@@ -202,13 +202,6 @@ def _day(text: str) -> date:
     return date.fromisoformat(text)
 
 
-def _ended_on(item: Item) -> date | None:
-    f = item.facts
-    if f.closed is not None:
-        return f.closed.date
-    return f.released
-
-
 def _has_hypothesis(item: Item) -> bool:
     f = item.facts
     return bool((f.hypothesis or "").strip() or f.expect_metric)
@@ -242,7 +235,7 @@ def _tally_commitments(
                         "agreed_on": agreed_on[f.id].isoformat(),
                     }
                 )
-        ended = _ended_on(item)
+        ended = item.ended_on
         if f.due in window:
             month = f.due.isoformat()[:7]
             t.loops_due += 1

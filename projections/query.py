@@ -33,6 +33,8 @@ from ledger import rules
 from ledger.calendar import MAX_DATE, MIN_DATE
 from ledger.errors import AmbiguousId, InvalidInput, NotFound
 
+from .tables import BY_NAME
+
 # -- the moment of a query -------------------------------------------------
 
 
@@ -161,6 +163,12 @@ class Item:
     position: int
     actor: str | None
 
+    @property
+    def ended_on(self) -> date | None:
+        """The business date it was closed or released (None while it runs)."""
+        f = self.facts
+        return f.closed.date if f.closed is not None else f.released
+
     def as_dict(self) -> dict[str, Any]:
         """The per-commitment object of SPEC §5 (``list``, ``show`` and ``history``),
         plus ``pace`` (actual so far against expected so far) for open commitments."""
@@ -248,11 +256,7 @@ class History:
 
 # -- the reader ----------------------------------------------------------------
 
-_COMMITMENT_COLS = (
-    "id, rep, manager, owner, focus, behavior, measure, target, period, unit, metric, "
-    "baseline, start, due, hypothesis, expect_metric, expect_at_least, supports, session_id, "
-    "kept_at, partial_at, focus_cap_override, agreed_on, actor, recorded_at, position"
-)
+_COMMITMENT_COLS = ", ".join(BY_NAME["commitments"].names)
 
 
 @dataclass
