@@ -39,7 +39,7 @@ from eventsourcing.utils import get_topic
 
 from .domain import NAMESPACE, Activity, activity_id
 from .errors import Conflict, InvalidInput
-from .persistence import event_state, is_postgres, pg_sql
+from .persistence import event_state, is_locked, is_postgres, pg_sql
 from .values import MAX_AMOUNT, MAX_DATE, MIN_DATE
 
 if TYPE_CHECKING:
@@ -503,7 +503,7 @@ def write_activity_rows(
             "nothing was written, run the import again"
         ) from None
     except OperationalError as exc:
-        if "locked" in str(exc) or "busy" in str(exc):
+        if is_locked(exc):
             raise Conflict(
                 "the ledger is locked by another writer; nothing was written, try again"
             ) from None

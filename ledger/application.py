@@ -37,7 +37,7 @@ from .errors import (
     RuleViolation,
     StorageUnavailable,
 )
-from .persistence import DEFAULT_DB, is_postgres, pg_sql, redact, store_env
+from .persistence import DEFAULT_DB, is_locked, is_postgres, pg_sql, redact, store_env
 
 if TYPE_CHECKING:  # imported when used: a check-in does not pay for the CSV import
     from .activity_import import ActivityRow, WriteCounts
@@ -132,7 +132,7 @@ class Ledger(Application):
         except RecordConflictError:
             raise Conflict(RETRY_HINT) from None
         except OperationalError as exc:
-            if "locked" in str(exc) or "busy" in str(exc):
+            if is_locked(exc):
                 raise Conflict(
                     "the ledger is locked by another writer (waited SQLITE_LOCK_TIMEOUT "
                     "seconds); nothing was written, run the command again"

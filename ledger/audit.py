@@ -36,7 +36,7 @@ from pydantic import ValidationError
 
 from .domain import EVENT_CLASSES
 from .errors import Conflict, DigestMismatch, IntegrityFailure, InvalidInput, NotFound
-from .persistence import build_event, pg_sql, upcast
+from .persistence import build_event, is_locked, pg_sql, upcast
 from .values import MAX_TEXT
 
 ZERO_HASH = "0" * 64
@@ -297,7 +297,7 @@ def import_lines(
     except IntegrityError as exc:
         raise Conflict(f"import: another writer stored one of these events first ({exc})") from None
     except OperationalError as exc:
-        if "locked" in str(exc) or "busy" in str(exc):
+        if is_locked(exc):
             raise Conflict(
                 "the ledger is locked by another writer; nothing was imported, run the import again"
             ) from None

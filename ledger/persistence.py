@@ -108,6 +108,13 @@ def is_postgres(db: str) -> bool:
     return db.startswith(("postgresql://", "postgres://"))
 
 
+def is_locked(exc: BaseException) -> bool:
+    """Whether a store error is another writer's lock outlasting the wait
+    (SQLite's "database is locked" / "busy" after ``SQLITE_LOCK_TIMEOUT``)."""
+    text = str(exc)
+    return "locked" in text or "busy" in text
+
+
 def pg_sql(recorder: Any, text: str) -> Any:
     """``text`` with ``{schema}`` and ``{table}`` filled in as the quoted names of
     a PostgreSQL recorder's schema and events table."""
