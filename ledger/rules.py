@@ -30,7 +30,10 @@ MET, MISSED, UNKNOWN = "met", "missed", "unknown"
 SUCCEEDED, HONEST_MISS, BLOCKED = "succeeded", "honest_miss", "blocked"
 
 VERDICTS = (OPEN, OVERDUE, RELEASED, SUCCEEDED, HONEST_MISS, KEPT, PARTIAL, BROKEN, BLOCKED)
-SIGNALS = ("will_concern", "first_warning", "skill_gap", "on_track", "insufficient_data")
+# Rep signals
+WILL_CONCERN, FIRST_WARNING, SKILL_GAP = "will_concern", "first_warning", "skill_gap"
+ON_TRACK, INSUFFICIENT_DATA = "on_track", "insufficient_data"
+SIGNALS = (WILL_CONCERN, FIRST_WARNING, SKILL_GAP, ON_TRACK, INSUFFICIENT_DATA)
 DEFAULT_WINDOW_DAYS = 90
 
 
@@ -278,15 +281,15 @@ def rep_signal(
     denominator = good + counts[PARTIAL] + counts[BROKEN]
     rate = good / denominator if denominator else None
     if counts[BROKEN] >= 2:
-        signal, why = "will_concern", reasons(BROKEN)
+        signal, why = WILL_CONCERN, reasons(BROKEN)
     elif counts[BROKEN] == 1:
-        signal, why = "first_warning", reasons(BROKEN)
+        signal, why = FIRST_WARNING, reasons(BROKEN)
     elif counts[HONEST_MISS] >= 2 and counts[HONEST_MISS] > counts[SUCCEEDED]:
-        signal, why = "skill_gap", reasons(HONEST_MISS, SUCCEEDED)
-    elif counts[SUCCEEDED] + counts[KEPT] + counts[HONEST_MISS] + counts[PARTIAL]:
-        signal, why = "on_track", reasons(SUCCEEDED, KEPT, HONEST_MISS, PARTIAL)
+        signal, why = SKILL_GAP, reasons(HONEST_MISS, SUCCEEDED)
+    elif good + counts[PARTIAL]:
+        signal, why = ON_TRACK, reasons(SUCCEEDED, KEPT, HONEST_MISS, PARTIAL)
     else:
-        signal, why = "insufficient_data", ()
+        signal, why = INSUFFICIENT_DATA, ()
     return Signal(signal, why, rate, len(closed))
 
 
@@ -304,5 +307,4 @@ def is_overloaded(load: int) -> bool:
 def verdict_counts(evaluations: Iterable[Evaluation]) -> dict[str, int]:
     """Counts of every verdict (zeros included), in SPEC §5 order."""
     counts = Counter(e.verdict for e in evaluations)
-    order = (OPEN, OVERDUE, RELEASED, SUCCEEDED, HONEST_MISS, KEPT, PARTIAL, BROKEN, BLOCKED)
-    return {v: counts.get(v, 0) for v in order}
+    return {v: counts.get(v, 0) for v in VERDICTS}
