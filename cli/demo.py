@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from collections import Counter
 from typing import TYPE_CHECKING, Any
@@ -67,21 +66,17 @@ def demo(env: Env, reps: int, weeks: int, seed: int) -> None:
         err=True,
     )
     _show_signals(env, result)
-    if importlib.util.find_spec("cli.html") is not None:
-        from .html import write_demo_pages
+    from .html import write_demo_pages
 
-        for path in write_demo_pages(env, result.team):
-            click.echo(f"demo: wrote {path}", err=True)
+    for path in write_demo_pages(env, result.team):
+        click.echo(f"demo: wrote {path}", err=True)
 
 
 def _show_signals(env: Env, result: DemoResult) -> None:
-    """The team's signals from the read side, or where the ledger is if there is none."""
-    if importlib.util.find_spec("projections.query") is None:
-        click.echo(f"demo: the ledger is at {env.db}; try 'commitments show ID'", err=True)
-        return
+    """The team's signals, from the read side."""
     from ledger import rules
 
-    from .read import _moment, open_read_model
+    from .read import _moment, open_read_model, text_table
 
     at = _moment(None, None)
     rows = []
@@ -94,13 +89,13 @@ def _show_signals(env: Env, result: DemoResult) -> None:
     click.echo(f"Signals on {at.d} (trailing {rules.DEFAULT_WINDOW_DAYS} days):")
     if len(rows) <= TEAM_TABLE_MAX:
         headers = ("rep", "manager", "habit (demo)", "signal", "follow-through", "focus", "reasons")
-        click.echo(_table(headers, rows))
+        click.echo(text_table(headers, rows))
     else:
         counts = Counter((r[2], r[3]) for r in rows)
         habits = sorted({r[2] for r in rows})
         signals = list(rules.SIGNALS)
         table = [(h, *(str(counts[(h, s)]) for s in signals)) for h in habits]
-        click.echo(_table(("habit (demo)", *signals), table))
+        click.echo(text_table(("habit (demo)", *signals), table))
     click.echo(
         "\nNext: commitments history REP | commitments list --verdict broken"
         " | commitments report coaching"
@@ -134,13 +129,3 @@ def _team_rows(
             )
         )
     return rows
-
-
-def _table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    lines = [
-        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-        for row in [headers, *rows]
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
