@@ -80,6 +80,25 @@ def window_days_option(help: str) -> Any:
     )
 
 
+output_option = click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write to this file instead of stdout (its path goes to stderr).",
+)
+
+
+def write_output(text: str, output: str | None) -> None:
+    """To stdout, or to ``output`` (UTF-8; a new file is mode 0600) with its path on stderr."""
+    if output is None:
+        click.echo(text)
+        return
+    from .safe import write_private_text
+
+    write_private_text(output, text if text.endswith("\n") else text + "\n")
+    click.echo(f"wrote {output}", err=True)
+
+
 def as_of_options(f: Any) -> Any:
     f = click.option(
         "--on",
@@ -363,12 +382,7 @@ def list_(
     show_default=True,
     help="html: the rep's one-page picture (timeline, signal, focus load, support).",
 )
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, writable=True),
-    help="Write to this file instead of stdout (its path goes to stderr).",
-)
+@output_option
 @pass_env
 def history(
     env: Env,
@@ -396,8 +410,6 @@ def history(
         text = rep_page(h)
     else:
         text = render_history(h, fmt)
-    from .report import write_output
-
     write_output(text, output)
 
 

@@ -21,8 +21,10 @@ from .read import (
     as_of_options,
     md_table,
     open_read_model,
+    output_option,
     text_table,
     window_days_option,
+    write_output,
 )
 
 pass_env = click.make_pass_decorator(Env)
@@ -79,12 +81,7 @@ def report() -> None:
     default="table",
     show_default=True,
 )
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, writable=True),
-    help="Write to this file instead of stdout (its path goes to stderr).",
-)
+@output_option
 @pass_env
 def coaching(
     env: Env,
@@ -121,17 +118,6 @@ def coaching(
     else:
         text = render_coaching(obj, fmt)
     write_output(text, output)
-
-
-def write_output(text: str, output: str | None) -> None:
-    """To stdout, or to ``output`` (UTF-8; a new file is mode 0600) with its path on stderr."""
-    if output is None:
-        click.echo(text)
-        return
-    from .safe import write_private_text
-
-    write_private_text(output, text if text.endswith("\n") else text + "\n")
-    click.echo(f"wrote {output}", err=True)
 
 
 def flat_row(m: dict[str, Any]) -> dict[str, Any]:
