@@ -210,7 +210,7 @@ class ActivityEncoder:
 
     def __init__(self, timestamp: str) -> None:
         self.head = (
-            '{"timestamp":' + _json(timestamp) + ',"originator_topic":"ledger.domain:Activity"'
+            f'{{"timestamp":{_json(timestamp)},"originator_topic":{_json(get_topic(Activity))}'
         )
         self._prefixes: dict[tuple[str, str, date], str] = {}
         self._actors: dict[str, str] = {}

@@ -335,10 +335,7 @@ class Ledger(Application):
             )
         if len(text) == 32:
             return UUID(text)
-        topic = {
-            "commitment": "ledger.domain:Commitment.Agreed",
-            "session": "ledger.domain:CoachingSession.Held",
-        }[kind]
+        topic = get_topic({"commitment": Commitment.Agreed, "session": CoachingSession.Held}[kind])
         low, high = text.ljust(32, "0"), text.ljust(32, "f")
         recorder: Any = self.recorder
         with recorder.datastore.transaction(commit=False) as curs:
