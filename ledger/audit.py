@@ -37,6 +37,7 @@ from pydantic import ValidationError
 from .domain import EVENT_CLASSES
 from .errors import Conflict, DigestMismatch, IntegrityFailure, InvalidInput, NotFound
 from .persistence import build_event, is_locked, pg_sql, upcast
+from .schemas import ENVELOPE_FIELDS, aggregate_topic
 from .values import MAX_TEXT
 
 ZERO_HASH = "0" * 64
@@ -396,12 +397,9 @@ class _Shape:
             names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
             found = _SHAPES[cls] = _Shape(
                 created=issubclass(cls, AggregateCreated),
-                allowed=frozenset(
-                    (names | {"class_version"})
-                    - {"originator_id", "originator_version", "timestamp"}
-                ),
+                allowed=frozenset((names | {"class_version"}) - set(ENVELOPE_FIELDS)),
                 current=getattr(cls, "class_version", 1),
-                outer=f"{cls.__module__}:{cls.__qualname__.rsplit('.', 1)[0]}",
+                outer=aggregate_topic(cls),
             )
         return found
 
