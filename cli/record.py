@@ -13,6 +13,7 @@ from .context import Env
 pass_env = click.make_pass_decorator(Env)
 
 DATE = click.STRING  # validated by the ledger, so every command words date errors alike
+PERIODS = click.Choice(["day", "week", "month", "window"])
 
 
 @click.group()
@@ -57,7 +58,7 @@ def session_record(env: Env, rep: str, manager: str, on: str, **values: Any) -> 
 @click.option(
     "--per",
     "period",
-    type=click.Choice(["day", "week", "month", "window"]),
+    type=PERIODS,
     default="week",
     show_default=True,
     help="Period of the target (window: the target is the total).",
@@ -144,9 +145,7 @@ def correct(env: Env, commitment: str, **values: Any) -> None:
 @click.option("--on", "on", required=True, type=DATE, help="Date of the revision.")
 @click.option("--reason", required=True, help="Why the terms change.")
 @click.option("--target", type=float, help="New target.")
-@click.option(
-    "--per", "period", type=click.Choice(["day", "week", "month", "window"]), help="New period."
-)
+@click.option("--per", "period", type=PERIODS, help="New period.")
 @click.option("--due", type=DATE, help="New due date.")
 @click.option("--behavior", "--behaviour", "behavior", help="New behaviour text.")
 @pass_env
