@@ -3,7 +3,6 @@ verify the chain against a digest kept elsewhere, and import an export."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import stat
 import sys
@@ -12,7 +11,7 @@ from typing import IO, Any
 
 import click
 
-from .context import Env
+from .context import Env, progress_bar
 
 pass_env = click.make_pass_decorator(Env)
 
@@ -152,11 +151,6 @@ def verify(env: Env, digest: str | None) -> None:
     from ledger.audit import verify as verify_chain
 
     ledger = _existing_ledger(env)
-    with contextlib.ExitStack() as stack:
-        progress = None
-        if sys.stderr.isatty():
-            total = ledger.recorder.max_notification_id() or 0
-            bar = click.progressbar(length=total, label="verifying", file=sys.stderr)
-            progress = stack.enter_context(bar).update
+    with progress_bar("verifying", lambda: ledger.recorder.max_notification_id() or 0) as progress:
         count, head = verify_chain(ledger, digest, progress=progress)
     click.echo(f"{count} {head}")

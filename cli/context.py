@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+import click
 
 if TYPE_CHECKING:
     from ledger.application import Ledger
@@ -41,3 +46,15 @@ class Env:
 
     def resolve(self, ref: str, kind: str = "commitment") -> Any:
         return self.ledger().resolve(ref, kind)
+
+
+@contextmanager
+def progress_bar(label: str, length: Callable[[], int]) -> Iterator[Callable[[int], Any] | None]:
+    """A click progress bar's ``update`` when stderr is a terminal, else None.
+
+    ``length`` is asked for only when a bar is shown (it may cost a query)."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    with click.progressbar(length=length(), label=label, file=sys.stderr) as bar:
+        yield bar.update

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from .context import Env
+from .context import Env, progress_bar
 
 if TYPE_CHECKING:
     from ledger.demo import DemoResult
@@ -51,13 +50,8 @@ def demo(env: Env, reps: int, weeks: int, seed: int) -> None:
     from ledger.demo import write_demo
 
     ledger = env.ledger()
-    if sys.stderr.isatty():
-        with click.progressbar(
-            length=weeks + 1, label="writing the demo ledger", file=sys.stderr
-        ) as bar:
-            result = write_demo(ledger, reps=reps, weeks=weeks, seed=seed, progress=bar.update)
-    else:
-        result = write_demo(ledger, reps=reps, weeks=weeks, seed=seed)
+    with progress_bar("writing the demo ledger", lambda: weeks + 1) as progress:
+        result = write_demo(ledger, reps=reps, weeks=weeks, seed=seed, progress=progress)
     click.echo(
         f"demo: wrote {result.events} events ({result.reps} reps, {result.managers} managers, "
         f"{result.sessions} sessions, {result.commitments} commitments; business dates "

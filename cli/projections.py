@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
 import time
 
 import click
 
-from .context import Env
+from .context import Env, progress_bar
 
 pass_env = click.make_pass_decorator(Env)
 
@@ -79,12 +78,8 @@ def rebuild(env: Env, page_size: int) -> None:
 
     ledger = env.ledger()
     started = time.perf_counter()
-    if sys.stderr.isatty():
-        total = max_position(ledger)
-        with click.progressbar(length=total, label="rebuilding", file=sys.stderr) as bar:
-            count = do_rebuild(ledger, env.views_path, page_size=page_size, progress=bar.update)
-    else:
-        count = do_rebuild(ledger, env.views_path, page_size=page_size)
+    with progress_bar("rebuilding", lambda: max_position(ledger)) as progress:
+        count = do_rebuild(ledger, env.views_path, page_size=page_size, progress=progress)
     elapsed = time.perf_counter() - started
     rate = count / elapsed if elapsed > 0 else 0.0
     click.echo(

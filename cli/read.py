@@ -10,16 +10,15 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from ledger import rules
 
-from .context import Env
+from .context import Env, progress_bar
 
 if TYPE_CHECKING:
     from projections.catchup import Progress
@@ -115,14 +114,11 @@ def as_of_options(f: Any) -> Any:
     )(f)
 
 
-@contextmanager
-def _terminal_bar(total: int) -> Iterator[Progress | None]:
-    """A click progress bar on stderr when it is a terminal and there is real work."""
-    if total < 5000 or not sys.stderr.isatty():
-        yield None
-        return
-    with click.progressbar(length=total, label="updating read model", file=sys.stderr) as bar:
-        yield bar.update
+def _terminal_bar(total: int) -> AbstractContextManager[Progress | None]:
+    """A progress bar on stderr when it is a terminal and there is real work."""
+    if total < 5000:
+        return nullcontext(None)
+    return progress_bar("updating read model", lambda: total)
 
 
 def open_read_model(env: Env) -> ReadModel:
