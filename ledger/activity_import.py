@@ -40,7 +40,7 @@ from eventsourcing.utils import get_topic
 from .domain import NAMESPACE, Activity, activity_id
 from .errors import Conflict, InvalidInput
 from .persistence import event_state, is_locked, is_postgres, pg_sql
-from .values import MAX_AMOUNT, MAX_DATE, MIN_DATE
+from .values import CONTROL, MAX_AMOUNT, MAX_DATE, MAX_NAME, MAX_TEXT, MIN_DATE
 
 if TYPE_CHECKING:
     from .application import Ledger
@@ -49,7 +49,6 @@ MAX_ERRORS = 20
 PROGRESS_EVERY = 8192  # rows between progress callbacks
 MAX_FIELD = 1 << 20  # 1 MiB per CSV field
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _JSON_UNSAFE = re.compile(r'["\\\x00-\x1f]')
 
 
@@ -108,9 +107,10 @@ class ImportOptions:
 
     def __post_init__(self) -> None:
         metric = self.metric.strip()
-        if not metric or len(metric) > 100 or _CONTROL.search(metric):
+        if not metric or len(metric) > MAX_NAME or CONTROL.search(metric):
             raise InvalidInput(
-                f"--metric {self.metric!r}: give a name of 1-100 characters, no control characters"
+                f"--metric {self.metric!r}: give a name of 1-{MAX_NAME} characters, "
+                "no control characters"
             )
         object.__setattr__(self, "metric", metric)
         check_date_format(self.date_format)
@@ -368,9 +368,9 @@ class _Reader:
                 sid = cells[id_at].strip()
                 if not sid:
                     problems.append(f"missing id: column {o.id_column!r} is empty")
-                elif len(sid) > 2000 or _CONTROL.search(sid):
+                elif len(sid) > MAX_TEXT or CONTROL.search(sid):
                     problems.append(
-                        f"id in column {o.id_column!r} is longer than 2000 characters "
+                        f"id in column {o.id_column!r} is longer than {MAX_TEXT} characters "
                         "or has control characters"
                     )
             else:
@@ -432,9 +432,9 @@ def _person(raw: str, column: str) -> tuple[str, str]:
     rep = raw.strip()
     if not rep:
         return rep, f"missing rep: column {column!r} is empty"
-    if len(rep) > 100:
-        return rep, f"rep in column {column!r} is longer than 100 characters"
-    if _CONTROL.search(rep):
+    if len(rep) > MAX_NAME:
+        return rep, f"rep in column {column!r} is longer than {MAX_NAME} characters"
+    if CONTROL.search(rep):
         return rep, f"rep in column {column!r} has control characters"
     return rep, ""
 
@@ -734,8 +734,8 @@ def import_csv(
     first.
     """
     actor = actor.strip()
-    if not actor or len(actor) > 100 or _CONTROL.search(actor):
-        raise InvalidInput(f"--actor {actor!r}: give a name of 1-100 characters")
+    if not actor or len(actor) > MAX_NAME or CONTROL.search(actor):
+        raise InvalidInput(f"--actor {actor!r}: give a name of 1-{MAX_NAME} characters")
     counting = _CountingReader(source)
     buffered = io.BufferedReader(counting, buffer_size=1 << 16)
     notify = None if progress is None else (lambda: progress(counting.count))

@@ -38,7 +38,7 @@ from .domain import EVENT_CLASSES
 from .errors import Conflict, DigestMismatch, IntegrityFailure, InvalidInput, NotFound
 from .persistence import build_event, is_locked, pg_sql, upcast
 from .schemas import ENVELOPE_FIELDS, aggregate_topic
-from .values import MAX_TEXT
+from .values import MAX_TEXT, TEXT_CONTROL
 
 ZERO_HASH = "0" * 64
 PAGE = 2000
@@ -407,9 +407,6 @@ class _Shape:
 _SHAPES: dict[type, _Shape] = {}
 
 
-_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
 def _check_strings(where: str, data: Any, path: str = "data") -> None:
     """What the commands refuse, an import refuses too: a hash chain is easy to
     recompute, so an edited export must not bring in text no command accepts
@@ -418,7 +415,7 @@ def _check_strings(where: str, data: Any, path: str = "data") -> None:
     if isinstance(data, str):
         if len(data) > MAX_TEXT:
             raise InvalidInput(f"{where}: {path} is longer than {MAX_TEXT} characters")
-        if _UNPRINTABLE.search(data):
+        if TEXT_CONTROL.search(data):
             raise InvalidInput(f"{where}: {path} holds control characters")
     elif isinstance(data, dict):
         for key, value in data.items():

@@ -8,7 +8,7 @@ with a one-line message naming the field.
 from __future__ import annotations
 
 import math
-import unicodedata
+import re
 from datetime import date
 from typing import Annotated, Literal
 
@@ -20,20 +20,26 @@ Owner = Literal["rep", "manager"]
 Period = Literal["day", "week", "month", "window"]
 Result = Literal["met", "missed", "unknown"]
 
+MAX_NAME = 100
+"""Longest person id, label, metric or actor."""
 MAX_TEXT = 2000
 MAX_AMOUNT = 1e12
 """Largest target, actual, baseline or value: far above any real count or sum,
 far enough below float's range that expected amounts and ratios stay finite."""
 
 
-_REFUSED = ("Cc", "Cs")  # control characters; lone surrogates (undecodable bytes in argv)
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+"""Control characters (Unicode category Cc): never in a name, label or id."""
+TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+"""Control characters other than tab and newline: never in free text either.
+The importers check with these too, so they refuse what the commands refuse."""
+_SURROGATE = re.compile("[\ud800-\udfff]")  # lone surrogates: undecodable bytes in argv
 _REFUSED_WHY = "must not contain control characters or invalid Unicode"
 
 
 def _no_control(value: str) -> str:
-    for ch in value:
-        if unicodedata.category(ch) in _REFUSED and ch not in "\n\t":
-            raise ValueError(_REFUSED_WHY)
+    if TEXT_CONTROL.search(value) or _SURROGATE.search(value):
+        raise ValueError(_REFUSED_WHY)
     return value
 
 
@@ -41,7 +47,7 @@ def _name(value: object) -> object:
     """A person id or label: trimmed, on one line, no control characters."""
     if isinstance(value, str):
         value = value.strip()
-        if any(unicodedata.category(ch) in _REFUSED for ch in value):
+        if CONTROL.search(value) or _SURROGATE.search(value):
             raise ValueError(_REFUSED_WHY)
     return value
 
@@ -69,8 +75,8 @@ def _bad_date(value: str) -> date:
     raise ValueError(f"{value!r} is not a date in YYYY-MM-DD form")
 
 
-PersonId = Annotated[str, BeforeValidator(_name), Field(min_length=1, max_length=100)]
-Label = Annotated[str, BeforeValidator(_name), Field(min_length=1, max_length=100)]
+PersonId = Annotated[str, BeforeValidator(_name), Field(min_length=1, max_length=MAX_NAME)]
+Label = Annotated[str, BeforeValidator(_name), Field(min_length=1, max_length=MAX_NAME)]
 Text = Annotated[str, AfterValidator(_no_control), Field(max_length=MAX_TEXT)]
 Reason = Annotated[str, AfterValidator(_no_control), Field(min_length=1, max_length=MAX_TEXT)]
 Amount = Annotated[float, AfterValidator(_finite), Field(ge=0, le=MAX_AMOUNT)]
