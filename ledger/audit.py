@@ -36,7 +36,7 @@ from pydantic import ValidationError
 
 from .domain import EVENT_CLASSES
 from .errors import Conflict, DigestMismatch, IntegrityFailure, InvalidInput, NotFound
-from .persistence import build_event, is_locked, pg_sql, upcast
+from .persistence import build_event, is_locked, is_postgres, pg_sql, upcast
 from .schemas import ENVELOPE_FIELDS, aggregate_topic
 from .values import MAX_TEXT, TEXT_CONTROL
 
@@ -506,7 +506,7 @@ class _Store:
 
     @staticmethod
     def of(ledger: Any) -> _Store:
-        if "eventsourcing.postgres" in {c.__module__ for c in type(ledger.recorder).__mro__}:
+        if is_postgres(ledger.db):
             return _PostgresStore(ledger)
         return _Store(ledger)
 
