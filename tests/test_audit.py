@@ -109,6 +109,12 @@ def sample(db: str) -> dict[str, Any]:
 
 
 @pytest.fixture
+def target(tmp_path: Path) -> Cli:
+    """An empty SQLite ledger to import into."""
+    return Cli(db=str(tmp_path / "e.db"), views=str(tmp_path / "v.db"))
+
+
+@pytest.fixture
 def other_db(db: str, tmp_path: Path) -> Iterator[str]:
     """A second empty ledger on the same backend as ``db``."""
     if not is_postgres(db):
@@ -307,10 +313,12 @@ def test_a_broken_chain_is_refused_naming_the_first_bad_line(
     lines = export_of(db)
     lines[6]["data"]["note"] = "edited after export"
     path = write_jsonl(tmp_path / "broken.jsonl", lines)
-    with pytest.raises(IntegrityFailure, match=r"^line 7: broken hash chain"):
-        import_lines(
-            Ledger.open(str(tmp_path / "e.db")), Path(path).read_text("utf-8").splitlines()
-        )
+    ledger = Ledger.open(str(tmp_path / "e.db"))
+    try:
+        with pytest.raises(IntegrityFailure, match=r"^line 7: broken hash chain"):
+            import_lines(ledger, Path(path).read_text("utf-8").splitlines())
+    finally:
+        ledger.close()
     target = Cli(db=str(tmp_path / "e2.db"), views=str(tmp_path / "v.db"))
     result = target("import", path)
     assert result.exit_code == 4
@@ -319,11 +327,10 @@ def test_a_broken_chain_is_refused_naming_the_first_bad_line(
 
 
 def test_a_deleted_line_breaks_the_chain_at_the_line_after_it(
-    db: str, sample: dict[str, Any], tmp_path: Path
+    db: str, sample: dict[str, Any], tmp_path: Path, target: Cli
 ) -> None:
     lines = export_of(db)
     del lines[4]
-    target = Cli(db=str(tmp_path / "e.db"), views=str(tmp_path / "v.db"))
     result = target("import", write_jsonl(tmp_path / "gap.jsonl", lines))
     assert result.exit_code == 4 and "line 5: broken hash chain" in result.stderr
 
@@ -339,7 +346,7 @@ def test_a_deleted_line_breaks_the_chain_at_the_line_after_it(
     ],
 )
 def test_unparsable_or_invalid_lines_are_refused_with_exit_2(
-    db: str, sample: dict[str, Any], tmp_path: Path, damage: Any, message: str
+    db: str, sample: dict[str, Any], tmp_path: Path, target: Cli, damage: Any, message: str
 ) -> None:
     exported = export_of(db)
     damaged = damage(exported[2])
@@ -350,7 +357,6 @@ def test_unparsable_or_invalid_lines_are_refused_with_exit_2(
         lines[2] = damaged if isinstance(damaged, str) else json.dumps(damaged)
     path = tmp_path / "bad.jsonl"
     path.write_text("\n".join(lines) + "\n", "utf-8")
-    target = Cli(db=str(tmp_path / "e.db"), views=str(tmp_path / "v.db"))
     result = target("import", str(path))
     assert result.exit_code == 2, result.stderr
     assert message in result.stderr
@@ -358,12 +364,11 @@ def test_unparsable_or_invalid_lines_are_refused_with_exit_2(
 
 
 def test_data_its_event_class_rejects_is_refused_even_with_a_valid_chain(
-    db: str, sample: dict[str, Any], tmp_path: Path
+    db: str, sample: dict[str, Any], tmp_path: Path, target: Cli
 ) -> None:
     lines = export_of(db)
     checkin = next(i for i, x in enumerate(lines) if x["type"].endswith("CheckInRecorded"))
     lines[checkin]["data"]["date"] = "the fifth of never"
-    target = Cli(db=str(tmp_path / "e.db"), views=str(tmp_path / "v.db"))
     result = target("import", write_jsonl(tmp_path / "bad.jsonl", rehash(lines)))
     assert result.exit_code == 2
     assert f"line {checkin + 1}: ledger.domain:Commitment.CheckInRecorded: date" in result.stderr
@@ -374,11 +379,10 @@ def test_data_its_event_class_rejects_is_refused_even_with_a_valid_chain(
 
 
 def test_a_stream_that_would_skip_a_version_is_refused(
-    db: str, sample: dict[str, Any], tmp_path: Path
+    db: str, sample: dict[str, Any], tmp_path: Path, target: Cli
 ) -> None:
     lines = export_of(db)
     calls = [x for x in lines if x["stream"] == str(sample["calls"])]
-    target = Cli(db=str(tmp_path / "e.db"), views=str(tmp_path / "v.db"))
     result = target("import", write_jsonl(tmp_path / "skip.jsonl", rehash([calls[0], calls[2]])))
     assert result.exit_code == 4
     assert "version 3 follows no version 2" in result.stderr
