@@ -19,8 +19,8 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, suppress
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -95,14 +95,21 @@ def connect(views_path: str) -> sqlite_utils.Database:
         "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name LIKE 'idx_%'"
     ).fetchone()[0]
     if any(t.name not in existing for t in TABLES) or index_count < _INDEX_COUNT:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with _immediate(conn):
             _create_tables(db)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
     return db
+
+
+@contextmanager
+def _immediate(conn: sqlite3.Connection) -> Iterator[None]:
+    """One ``BEGIN IMMEDIATE`` transaction: committed, or rolled back on any exception."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def _create_private(path: str) -> None:
@@ -492,16 +499,10 @@ def _page_reader(ledger: Ledger) -> PageReader:
 
 def _reset(db: sqlite_utils.Database, *, indexes: bool = True) -> None:
     """Drop and recreate every table, in one transaction (position back to 0)."""
-    conn = db.conn
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with _immediate(db.conn):
         for t in TABLES:
             db[t.name].drop(ignore=True)
         _create_tables(db, indexes=indexes)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
 
 
 def rebuild(
@@ -521,13 +522,8 @@ def rebuild(
         db.conn.execute("PRAGMA cache_size=-65536")
         _reset(db, indexes=False)
         count = _catch_up(db, ledger, page_size=page_size, progress=progress, max_pages=None)
-        db.conn.execute("BEGIN IMMEDIATE")
-        try:
+        with _immediate(db.conn):
             _create_indexes(db)
-            db.conn.execute("COMMIT")
-        except BaseException:
-            db.conn.execute("ROLLBACK")
-            raise
         return count
     finally:
         db.close()
@@ -608,8 +604,6 @@ def discard(views_path: str) -> None:
 
 def _sqlite_head(path: str) -> int | None:
     """The last rowid of a SQLite ledger, or None if it cannot be read cheaply."""
-    if not os.path.exists(path):
-        return None
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
         try:
