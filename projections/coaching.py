@@ -31,7 +31,7 @@ from typing import Any
 from ledger import rules
 from ledger.errors import NotFound
 
-from .query import Item, Moment, ReadModel, _MetricSums, number
+from .query import Item, Moment, ReadModel, _MetricSums, number, revised_terms
 
 LOOP_GRACE_DAYS = 7
 """A loop is closed in time when the commitment is closed or released by due + 7 days."""
@@ -581,14 +581,14 @@ def _judge(rm: ReadModel, at: Moment) -> list[tuple[rules.CommitmentFacts, rules
         evaluations[f.id] = rules.evaluate(f, at.on, _totals(f.metric, metric_total, expect_total))
     full = {row[0]: row for row in conn.execute(_FULL)}
     if full:
-        revisions: dict[str, list[tuple[Any, ...]]] = {}
-        for cid, *terms in conn.execute(
+        revisions: dict[str, list[Any]] = {}
+        for rev in conn.execute(
             "SELECT v.commitment_id, v.target, v.period, v.due, v.behavior FROM complex j "
             "CROSS JOIN revisions v ON v.commitment_id = j.id "
             "WHERE v.recorded_at <= :t AND v.date <= :d ORDER BY v.position",
             p,
         ):
-            revisions.setdefault(cid, []).append(tuple(terms))
+            revisions.setdefault(rev["commitment_id"], []).append(rev)
         entries: dict[str, dict[int, list[Any]]] = {}
         for cid, nth, day, actual, done in conn.execute(
             "SELECT k.commitment_id, k.number, k.date, k.actual, k.done FROM complex j "
@@ -609,11 +609,9 @@ def _judge(rm: ReadModel, at: Moment) -> list[tuple[rules.CommitmentFacts, rules
         sums = _MetricSums(conn, at)
         for cid, row in full.items():
             values = list(row)
-            for target, period, due, behavior in revisions.get(cid, ()):
-                values[9] = target if target is not None else values[9]
-                values[10] = period if period is not None else values[10]
-                values[8] = due if due is not None else values[8]
-                values[5] = behavior or values[5]
+            values[5], values[9], values[10], values[8] = revised_terms(
+                values[5], values[9], values[10], values[8], revisions.get(cid, ())
+            )
             check_ins = tuple(
                 rules.CheckIn(n, _day(e[0]), e[1], None if e[2] is None else bool(e[2]))
                 for n, e in sorted(entries.get(cid, {}).items())

@@ -532,10 +532,13 @@ def _d(text: str | None) -> date | None:
     return date.fromisoformat(text) if text else None
 
 
-def _facts(r: _Rows) -> rules.CommitmentFacts:
-    b = r.base
-    behavior, target, period, due = b["behavior"], b["target"], b["period"], b["due"]
-    for rev in r.revisions:
+def revised_terms(
+    behavior: str, target: float | None, period: str | None, due: str, revisions: Iterable[Any]
+) -> tuple[str, float | None, str | None, str]:
+    """The agreed terms after the visible revisions (rows with ``target``, ``period``,
+    ``due`` and ``behavior``), in ledger order: a NULL term, or an empty
+    behaviour, leaves that term unchanged."""
+    for rev in revisions:
         if rev["target"] is not None:
             target = rev["target"]
         if rev["period"] is not None:
@@ -544,6 +547,14 @@ def _facts(r: _Rows) -> rules.CommitmentFacts:
             due = rev["due"]
         if rev["behavior"]:
             behavior = rev["behavior"]
+    return behavior, target, period, due
+
+
+def _facts(r: _Rows) -> rules.CommitmentFacts:
+    b = r.base
+    behavior, target, period, due = revised_terms(
+        b["behavior"], b["target"], b["period"], b["due"], r.revisions
+    )
     values = {
         c["number"]: (c["actual"], None if c["done"] is None else bool(c["done"]))
         for c in r.check_ins
