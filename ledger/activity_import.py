@@ -34,12 +34,11 @@ from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
-from eventsourcing.sqlite import SQLiteAggregateRecorder
 from eventsourcing.utils import get_topic
 
 from .domain import NAMESPACE, Activity, activity_id
 from .errors import Conflict, InvalidInput
-from .persistence import event_state, is_locked, is_postgres, pg_sql
+from .persistence import event_state, insert_stored_events, is_locked, is_postgres, pg_sql
 from .values import CONTROL, MAX_AMOUNT, MAX_DATE, MAX_NAME, MAX_TEXT, MIN_DATE
 
 if TYPE_CHECKING:
@@ -513,7 +512,7 @@ def write_activity_rows(
 
 class _ActivityWriter:
     """Turns batches of activity rows into stored events and inserts them
-    through the recorder (``_insert_events``, as ``insert_events`` does),
+    through the recorder (:func:`ledger.persistence.insert_stored_events`),
     inside the caller's transaction.
 
     Stored states come from :class:`ActivityEncoder` and ids from
@@ -613,11 +612,7 @@ class _ActivityWriter:
         ]
 
     def _insert(self, curs: Any, stored: list[StoredEvent]) -> None:
-        if self.pg:  # the PostgreSQL recorder's _insert_events is a hook; this inserts
-            self.recorder._insert_events(curs, stored)
-            self.recorder._insert_stored_events(curs, stored)
-        else:  # the aggregate recorder's executemany: no per-row lastrowid to collect
-            SQLiteAggregateRecorder._insert_events(self.recorder, curs, stored)
+        insert_stored_events(self.recorder, curs, stored, pg=self.pg)
 
     def _try_insert(self, curs: Any, stored: list[StoredEvent]) -> bool:
         """Insert under a savepoint; False (and nothing inserted) on a duplicate id."""

@@ -30,13 +30,12 @@ from uuid import UUID
 
 from eventsourcing.domain import AggregateCreated
 from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
-from eventsourcing.sqlite import SQLiteAggregateRecorder
 from eventsourcing.utils import get_topic
 from pydantic import ValidationError
 
 from .domain import EVENT_CLASSES
 from .errors import Conflict, DigestMismatch, IntegrityFailure, InvalidInput, NotFound
-from .persistence import build_event, is_locked, is_postgres, pg_sql, upcast
+from .persistence import build_event, insert_stored_events, is_locked, is_postgres, pg_sql, upcast
 from .schemas import ENVELOPE_FIELDS, aggregate_topic
 from .values import MAX_TEXT, TEXT_CONTROL
 
@@ -499,6 +498,8 @@ def _apply(store: _Store, curs: Any, lines: list[ParsedLine], summary: ImportSum
 class _Store:
     """The few recorder operations an import needs, on either backend."""
 
+    pg = False
+
     def __init__(self, ledger: Any) -> None:
         self.recorder = ledger.recorder
         self.datastore = self.recorder.datastore
@@ -543,12 +544,12 @@ class _Store:
         return found
 
     def insert(self, curs: Any, events: list[StoredEvent]) -> None:
-        # The recorder's own multi-row insert (executemany of its INSERT statement):
-        # the application recorder's override only adds a query per row for ids.
-        SQLiteAggregateRecorder._insert_events(self.recorder, curs, events)
+        insert_stored_events(self.recorder, curs, events, pg=self.pg)
 
 
 class _PostgresStore(_Store):
+    pg = True
+
     def lookup(
         self, curs: Any, keys: set[tuple[UUID, int]]
     ) -> dict[tuple[UUID, int], tuple[str, bytes]]:
@@ -569,6 +570,3 @@ class _PostgresStore(_Store):
             (row["originator_id"], row["originator_version"]): (row["topic"], bytes(row["state"]))
             for row in curs.fetchall()
         }
-
-    def insert(self, curs: Any, events: list[StoredEvent]) -> None:
-        self.recorder._insert_stored_events(curs, events)

@@ -115,6 +115,20 @@ def is_locked(exc: BaseException) -> bool:
     return "locked" in text or "busy" in text
 
 
+def insert_stored_events(recorder: Any, curs: Any, events: list[StoredEvent], *, pg: bool) -> None:
+    """Insert stored events inside the caller's transaction (``curs``), with the
+    recorder's own statements: on PostgreSQL its ``_insert_stored_events``, which
+    takes the insert lock first; on SQLite the aggregate recorder's multi-row
+    insert (the application recorder's override only adds a query per row to
+    collect notification ids, which nothing here needs)."""
+    if pg:
+        recorder._insert_stored_events(curs, events)
+    else:
+        from eventsourcing.sqlite import SQLiteAggregateRecorder
+
+        SQLiteAggregateRecorder._insert_events(recorder, curs, events)
+
+
 def pg_sql(recorder: Any, text: str) -> Any:
     """``text`` with ``{schema}`` and ``{table}`` filled in as the quoted names of
     a PostgreSQL recorder's schema and events table."""
