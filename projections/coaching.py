@@ -217,7 +217,7 @@ def _tally_commitments(
     on = window.on
     for item in items:
         f, e = item.facts, item.evaluation
-        t = tallies.setdefault(f.manager, _Tally())
+        t = tallies[f.manager]
         if agreed_on[f.id] in window:
             if f.owner == "rep":
                 t.rep_agreed += 1
@@ -267,7 +267,7 @@ def _tally_overload(items: Sequence[Item], tallies: dict[str, _Tally]) -> None:
         if rules.is_overloaded(rules.focus_load(pairs)):
             for f, e in pairs:
                 if f.owner == "rep" and e.status in (rules.OPEN, rules.OVERDUE):
-                    tallies.setdefault(f.manager, _Tally()).overloaded.add(rep)
+                    tallies[f.manager].overloaded.add(rep)
 
 
 def _tally_sessions(rm: ReadModel, at: Moment, window: Window, tallies: dict[str, _Tally]) -> None:
@@ -278,7 +278,7 @@ def _tally_sessions(rm: ReadModel, at: Moment, window: Window, tallies: dict[str
         "GROUP BY 1, 2",
         params,
     ):
-        t = tallies.get(manager) or tallies.setdefault(manager, _Tally())
+        t = tallies[manager]
         t.sessions += held
         t.prepared += prepared or 0
         t.month_sessions[month] += held
@@ -324,6 +324,7 @@ def coaching_report(
     known = _known_managers(rm, at)
     if manager is not None and manager not in known:
         raise NotFound(f"no sessions or commitments with manager {manager!r} as of {at.as_of_text}")
+    # every manager a counted row can name: the window sees only visible rows
     tallies: dict[str, _Tally] = {m: _Tally() for m in known}
     _tally_sessions(rm, at, window, tallies)
     if judge_all:
@@ -481,18 +482,12 @@ def _tally_from_tables(
     conn.execute(_VISIBLE, p)
     conn.execute("CREATE INDEX temp.vc_id ON vc (id)")
 
-    def tally(manager: str) -> _Tally:
-        t = tallies.get(manager)
-        if t is None:
-            t = tallies[manager] = _Tally()
-        return t
-
     for mgr, rep_agreed, mgr_agreed, hyp, two_sided, overdue in conn.execute(_PER_MANAGER, p):
-        t = tally(mgr)
+        t = tallies[mgr]
         t.rep_agreed, t.manager_agreed = rep_agreed, mgr_agreed
         t.with_hypothesis, t.two_sided, t.overdue = hyp, two_sided, overdue
     for mgr, month, due, closed, pending in conn.execute(_LOOPS, p):
-        t = tally(mgr)
+        t = tallies[mgr]
         t.loops_due += due
         t.loops_closed += closed or 0
         t.loops_pending += pending or 0
@@ -500,7 +495,7 @@ def _tally_from_tables(
         t.month_closed[month] += closed or 0
         t.month_pending[month] += pending or 0
     for mgr, owner, released, overdue, still_open in conn.execute(_STATUSES, p):
-        t = tally(mgr)
+        t = tallies[mgr]
         counter = t.manager_verdicts if owner == "manager" else t.rep_verdicts
         for verdict, n in ((rules.RELEASED, released), (rules.OVERDUE, overdue)):
             if n:
@@ -512,16 +507,16 @@ def _tally_from_tables(
         "WHERE override IS NOT NULL AND agreed_on BETWEEN :first AND :d",
         p,
     ):
-        tally(mgr).overrides.append(
+        tallies[mgr].overrides.append(
             {"id": cid, "rep": rep, "focus": focus, "reason": reason, "agreed_on": agreed}
         )
     for rep, mgr in conn.execute(_OVERLOADED):
-        tally(mgr).overloaded.add(rep)
+        tallies[mgr].overloaded.add(rep)
     conn.execute(_JUDGED, p)
     conn.execute("CREATE TEMP TABLE complex AS " + _COMPLEX, p)
     for facts, evaluation in _judge(rm, at):
         if facts.closed is not None and facts.closed.date in window:
-            t = tally(facts.manager)
+            t = tallies[facts.manager]
             counter = t.manager_verdicts if facts.owner == "manager" else t.rep_verdicts
             counter[evaluation.verdict] += 1
 
