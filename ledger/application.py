@@ -30,7 +30,6 @@ from .domain import CoachingSession, Commitment, RepWorkload, workload_id
 from .errors import (
     AmbiguousId,
     Conflict,
-    FocusCapExceeded,
     InvalidInput,
     LedgerError,
     NotFound,
@@ -187,7 +186,6 @@ class Ledger(Application):
             workload = self.workload(c.rep)
             if workload is None:
                 workload = RepWorkload.start(at=at, rep=c.rep, actor=c.actor)
-            check_focus_cap(workload.focus_areas, c.focus, c.override_focus_cap)
         commitment = Commitment.agree(
             at=at,
             rep=c.rep,
@@ -216,7 +214,13 @@ class Ledger(Application):
         )
         to_save.append(commitment)
         if workload is not None:
-            workload.take(at=at, commitment_id=commitment.id, focus=c.focus, actor=c.actor)
+            workload.take(
+                at=at,
+                commitment_id=commitment.id,
+                focus=c.focus,
+                override=c.override_focus_cap,
+                actor=c.actor,
+            )
             to_save.append(workload)
         self._save(*to_save)
         return commitment.id  # type: ignore[no-any-return]
@@ -372,17 +376,6 @@ class Ledger(Application):
             return int(curs.fetchone()[0])
 
 
-def check_focus_cap(active_areas: set[str], focus: str, override: str | None) -> None:
-    """SPEC §3 focus cap: refuse a third distinct area unless overridden."""
-    if focus in active_areas or len(active_areas) < 2 or override:
-        return
-    areas = ", ".join(sorted(active_areas))
-    raise FocusCapExceeded(
-        f"focus cap: the rep already works on {len(active_areas)} focus areas ({areas}); "
-        f"{focus!r} would be one more. Pass --override-focus-cap REASON to record why"
-    )
-
-
 def _create_private_file(path: str) -> None:
     """Create a new SQLite ledger file readable by its owner only."""
     if path == ":memory:" or path.startswith("file:") or os.path.exists(path):
@@ -401,4 +394,4 @@ def _one_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-__all__ = ["Conflict", "Ledger", "LedgerError", "check_focus_cap", "utc_now"]
+__all__ = ["Conflict", "Ledger", "LedgerError", "utc_now"]

@@ -50,7 +50,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 
-from .application import check_focus_cap
 from .domain import Activity, CoachingSession, Commitment, RepWorkload
 from .errors import InvalidInput, RuleViolation
 
@@ -452,7 +451,6 @@ def _agree(
     if rep.workload is None:
         rep.workload = RepWorkload.start(at=at, rep=rep.name, actor=rep.manager)
         w.touch(rep.workload)
-    check_focus_cap(rep.workload.focus_areas, area, override)
     agg = Commitment.agree(
         at=at,
         rep=rep.name,
@@ -479,7 +477,7 @@ def _agree(
         on=day,
         actor=rep.manager,
     )
-    rep.workload.take(at=at, commitment_id=agg.id, focus=area, actor=rep.manager)
+    rep.workload.take(at=at, commitment_id=agg.id, focus=area, override=override, actor=rep.manager)
     w.touch(agg, rep.workload)
     stats["commitments"] += 1
     item = _Open(agg=agg, ratio=ratio, weekly=weekly, metric=metric, result=result)

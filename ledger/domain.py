@@ -21,6 +21,7 @@ from eventsourcing.domain import Aggregate
 from .errors import (
     CommitmentNotOpen,
     DateOutOfRange,
+    FocusCapExceeded,
     InvalidInput,
     InvalidSupport,
     NotFound,
@@ -485,7 +486,18 @@ class RepWorkload(Aggregate):
     def focus_areas(self) -> set[str]:
         return set(self.active.values())
 
-    def take(self, *, at: datetime, commitment_id: UUID, focus: str, actor: str) -> None:
+    def take(
+        self, *, at: datetime, commitment_id: UUID, focus: str, override: str | None, actor: str
+    ) -> None:
+        """Count a new rep-owned commitment in ``focus``; SPEC §3 focus cap: a
+        third distinct focus area is refused unless ``override`` says why."""
+        areas = self.focus_areas
+        if focus not in areas and len(areas) >= 2 and not override:
+            raise FocusCapExceeded(
+                f"focus cap: the rep already works on {len(areas)} focus areas "
+                f"({', '.join(sorted(areas))}); {focus!r} would be one more. "
+                "Pass --override-focus-cap REASON to record why"
+            )
         self.trigger_event(
             self.CommitmentTaken,
             timestamp=at,
