@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,21 +30,8 @@ def postgres_url() -> str | None:
 @pytest.fixture(params=["sqlite", "postgres"])
 def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty ledger location: a SQLite path or a PostgreSQL URL with its own schema."""
-    if request.param == "sqlite":
-        yield str(tmp_path / "ledger.db")
-        return
-    url = postgres_url()
-    if url is None:
-        pytest.skip(f"PostgreSQL tests skipped: set {PG_ENV}=postgresql://user@host:port/db")
-    import psycopg
-
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    sep = "&" if "?" in url else "?"
-    yield f"{url}{sep}schema={schema}"
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with ledger_location(request.param, tmp_path) as location:
+        yield location
 
 
 @pytest.fixture
@@ -90,3 +78,27 @@ def event_count(db: str) -> int:
         return ledger.event_count()
     finally:
         ledger.close()
+
+
+@contextmanager
+def ledger_location(backend: str, folder: Path) -> Iterator[str]:
+    """A fresh, empty ledger location for ``backend`` ("sqlite" or "postgres"): a
+    file in ``folder``, or the test server's URL with a schema of its own that is
+    dropped afterwards (skips the test when no server is configured)."""
+    if backend == "sqlite":
+        yield str(folder / "ledger.db")
+        return
+    url = postgres_url()
+    if url is None:
+        pytest.skip(f"PostgreSQL tests skipped: set {PG_ENV}=postgresql://user@host:port/db")
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    sep = "&" if "?" in url else "?"
+    try:
+        yield f"{url}{sep}schema={schema}"
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')

@@ -37,7 +37,7 @@ from typing import Any
 import pytest
 
 from ledger.application import Ledger
-from tests.conftest import Cli, postgres_url
+from tests.conftest import Cli, ledger_location
 
 ON = "2026-03-31"
 
@@ -113,24 +113,8 @@ def scenario(
 ) -> Iterator[tuple[Cli, dict[str, str]]]:
     """The scenario above, built once per backend (tests only read it)."""
     tmp = tmp_path_factory.mktemp("coaching")
-    if request.param == "sqlite":
-        db = str(tmp / "ledger.db")
+    with ledger_location(request.param, tmp) as db:
         yield Cli(db=db, views=str(tmp / "views.db")), _build(db)
-        return
-    url = postgres_url()
-    if url is None:
-        pytest.skip("PostgreSQL tests skipped: set COMMITMENTS_TEST_POSTGRES")
-    import psycopg
-
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    db = f"{url}{'&' if '?' in url else '?'}schema={schema}"
-    try:
-        yield Cli(db=db, views=str(tmp / "views.db")), _build(db)
-    finally:
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 def report(cli: Cli, *args: str) -> dict[str, Any]:

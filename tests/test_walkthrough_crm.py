@@ -13,7 +13,6 @@ import csv
 import json
 import re
 import shlex
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -22,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import CRM, Cli, postgres_url
+from tests.conftest import CRM, Cli, ledger_location
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "walkthrough-crm.md"
 DOC_CRM = "../shared/data/crm"
@@ -105,23 +104,8 @@ def walk(
 ) -> Iterator[Walk]:
     """The walkthrough run once per backend (it takes a few seconds)."""
     tmp = tmp_path_factory.mktemp("walk")
-    if request.param == "sqlite":
-        yield _walk(Cli(db=str(tmp / "ledger.db"), views=str(tmp / "views.db")))
-        return
-    url = postgres_url()
-    if url is None:
-        pytest.skip("PostgreSQL tests skipped: set COMMITMENTS_TEST_POSTGRES")
-    import psycopg
-
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    sep = "&" if "?" in url else "?"
-    try:
-        yield _walk(Cli(db=f"{url}{sep}schema={schema}", views=str(tmp / "views.db")))
-    finally:
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with ledger_location(request.param, tmp) as db:
+        yield _walk(Cli(db=db, views=str(tmp / "views.db")))
 
 
 def _walk(cli: Cli) -> Walk:
