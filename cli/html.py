@@ -25,33 +25,23 @@ if TYPE_CHECKING:
 
 # Verdict colours (ColorBrewer-like; honest misses in blue: a safe failure is not red).
 COLOURS = {
-    "succeeded": "#1a7f3c",
-    "kept": "#66bd63",
-    "honest_miss": "#3b6fb6",
-    "partial": "#f0a040",
-    "broken": "#c62828",
-    "blocked": "#7b3f9e",
-    "released": "#8a8a8a",
-    "overdue": "#8c510a",
-    "open": "#9ecae1",
+    rules.SUCCEEDED: "#1a7f3c",
+    rules.KEPT: "#66bd63",
+    rules.HONEST_MISS: "#3b6fb6",
+    rules.PARTIAL: "#f0a040",
+    rules.BROKEN: "#c62828",
+    rules.BLOCKED: "#7b3f9e",
+    rules.RELEASED: "#8a8a8a",
+    rules.OVERDUE: "#8c510a",
+    rules.OPEN: "#9ecae1",
 }
-LABELS = {
-    "succeeded": "succeeded",
-    "kept": "kept",
-    "honest_miss": "honest miss",
-    "partial": "partial",
-    "broken": "broken",
-    "blocked": "blocked",
-    "released": "released",
-    "overdue": "overdue",
-    "open": "open",
-}
+LABELS = {v: v.replace("_", " ") for v in rules.VERDICTS}  # honest_miss -> "honest miss"
 SIGNAL_TEXT = {
-    "will_concern": "Will concern: two or more broken commitments in the window.",
-    "first_warning": "First warning: one broken commitment in the window.",
-    "skill_gap": "Skill gap: honest misses outnumber successes. Be patient; coach the skill.",
-    "on_track": "On track: commitments are being kept.",
-    "insufficient_data": "Insufficient data: no succeeded, kept, honest-miss, partial or "
+    rules.WILL_CONCERN: "Will concern: two or more broken commitments in the window.",
+    rules.FIRST_WARNING: "First warning: one broken commitment in the window.",
+    rules.SKILL_GAP: "Skill gap: honest misses outnumber successes. Be patient; coach the skill.",
+    rules.ON_TRACK: "On track: commitments are being kept.",
+    rules.INSUFFICIENT_DATA: "Insufficient data: no succeeded, kept, honest-miss, partial or "
     "broken commitment closed in the window (blocked ones count for nobody).",
 }
 
