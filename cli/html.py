@@ -317,7 +317,8 @@ def write_demo_pages(env: Any, team: Sequence[tuple[str, str, str]]) -> list[str
         os.path.join(folder, "coaching.html"): coaching_page(report),
         os.path.join(folder, f"history-{slug}.html"): rep_page(history),
     }
+    from .safe import write_private_text
+
     for path, text in pages.items():
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        write_private_text(path, text)
     return list(pages)
