@@ -1,12 +1,13 @@
 # Two commands set everything up on a fresh machine:
 #   make demo   builds .venv, writes a demo ledger, prints the team's signals
-#   make test   builds .venv and runs lint, types, layering and the test suite
+#   make test   builds .venv and runs lint, types, layering and the fast test suite
+#   make test-all  the same with the slow system tests (what CI runs)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint fmt bench docs clean
+.PHONY: demo test test-all lint fmt bench docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +26,12 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# The everyday run leaves out the slow system tests (kill loops, large files,
+# long fuzzing); CI runs everything with test-all.
 test: lint
+	$(BIN)/pytest -q -n 2 -p no:cacheprovider -m "not slow"
+
+test-all: lint
 	$(BIN)/pytest -q -n 2 -p no:cacheprovider
 
 fmt: $(STAMP)

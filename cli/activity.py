@@ -75,11 +75,11 @@ def import_(
     \b
     Example, on the CRM sample (dates dd-mm-yy; Prospecting rows have no
     engage date, so the bare --where engage_date skips them):
-      commitments activity import ../shared/data/crm/sales_pipeline.csv \\
+      commitments activity import examples/crm/sales_pipeline.csv \\
           --metric engagements --rep-column sales_agent \\
           --date-column engage_date --where engage_date \\
           --id-column opportunity_id --date-format %d-%m-%y
-      commitments activity import ../shared/data/crm/sales_pipeline.csv \\
+      commitments activity import examples/crm/sales_pipeline.csv \\
           --metric won_value --rep-column sales_agent \\
           --date-column close_date --value-column close_value \\
           --where deal_stage=Won --date-format %d-%m-%y

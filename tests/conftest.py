@@ -19,8 +19,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 PG_ENV = "COMMITMENTS_TEST_POSTGRES"
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-CRM = SHARED / "data" / "crm"
+ROOT = Path(__file__).resolve().parents[1]
+CRM = ROOT / "examples" / "crm"
 
 
 def postgres_url() -> str | None:

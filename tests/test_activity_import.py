@@ -1,7 +1,7 @@
 """``commitments activity import``: CSV rows become activity events, all or nothing.
 
 Runs on SQLite and PostgreSQL (the ``cli`` fixture), mostly on the real CRM
-sample in ``../shared/data/crm``; expectations are computed here from the CSV
+sample in ``examples/crm``; expectations are computed here from the CSV
 with the ``csv`` module, not taken from the importer.
 """
 

@@ -24,7 +24,7 @@ import pytest
 from tests.conftest import CRM, Cli, ledger_location
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "walkthrough-crm.md"
-DOC_CRM = "../shared/data/crm"
+DOC_CRM = "examples/crm"
 ON = "2017-04-01"
 
 
