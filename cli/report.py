@@ -108,8 +108,11 @@ def coaching(
     from projections.coaching import coaching_report
 
     at = _moment(as_of, on)
+    manager = manager.strip() if manager is not None else None
     with open_read_model(env) as rm:
-        rep = coaching_report(rm, at, window_days, manager.strip() if manager else None)
+        if manager is not None:
+            rm.require_person(manager, "manager")  # unknown: exit 3 with the closest names
+        rep = coaching_report(rm, at, window_days, manager)
     obj = rep.as_dict()
     if fmt == "html":
         from .html import coaching_page
