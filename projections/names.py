@@ -15,15 +15,17 @@ MAX_SUGGESTIONS = 3
 
 
 def closest(name: str, known: Iterable[str], limit: int = MAX_SUGGESTIONS) -> list[str]:
-    """Known names close to ``name``, best first: the same name in another case,
-    then names with a word starting with it (``Ann`` -> ``Anna Snelling``), then
-    spelling neighbours (difflib, case-insensitive)."""
+    """Known names close to ``name``, best first: the same name in another case
+    (then nothing else), else names with a word starting with it (``Ann`` ->
+    ``Anna Snelling``), then spelling neighbours (difflib, case-insensitive)."""
     query = name.strip().casefold()
     names = sorted(set(known))
     if not query or not names:
         return []
     folded = {n: n.casefold() for n in names}
     out: list[str] = [n for n in names if folded[n] == query]
+    if out:
+        return out[:limit]  # only the case differs: that is who was meant
     if len(query) >= 2:
         out += [
             n
