@@ -246,11 +246,17 @@ class History:
     def summary(self) -> dict[str, Any]:
         """The rep's entry of ``team --format json`` (SPEC §7.1): the signal,
         its reasons and the counts exactly as ``history`` gives them."""
-        full = self.as_dict()
+        signal = self._signal_fields()
+        return {"rep": self.rep, "managers": self.managers, **{k: signal[k] for k in TEAM_KEYS}}
+
+    def _signal_fields(self) -> dict[str, Any]:
         return {
-            "rep": self.rep,
-            "managers": self.managers,
-            **{k: full[k] for k in TEAM_KEYS},
+            "signal": self.signal.signal,
+            "reasons": [{"id": r.id, "verdict": r.verdict} for r in self.signal.reasons],
+            "follow_through_rate": number(self.signal.follow_through_rate),
+            "focus_load": self.focus_load,
+            "overloaded": rules.is_overloaded(self.focus_load),
+            "counts": self.counts,
         }
 
     def as_dict(self) -> dict[str, Any]:
@@ -260,12 +266,7 @@ class History:
             "as_of": self.at.as_of_text,
             "on": self.at.d,
             "window_days": self.window_days,
-            "signal": self.signal.signal,
-            "reasons": [{"id": r.id, "verdict": r.verdict} for r in self.signal.reasons],
-            "follow_through_rate": number(self.signal.follow_through_rate),
-            "focus_load": self.focus_load,
-            "overloaded": rules.is_overloaded(self.focus_load),
-            "counts": self.counts,
+            **self._signal_fields(),
             "commitments": [i.as_dict() for i in self.items],
             "sessions": list(self.sessions),
         }
