@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import uuid
 from typing import Any
 
 import jsonschema
@@ -178,3 +179,22 @@ def test_session_refusals_write_nothing(cli: Cli, sessions: dict[str, Any]) -> N
         assert result.stderr.startswith("error: ")
     assert "did you mean 'alice'?" in cli("session", "list", "--rep", "Alice").stderr
     assert event_count(cli.db) == before
+
+
+def test_an_ambiguous_session_prefix_lists_the_candidates(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fixed = iter(
+        [
+            uuid.UUID("abcdef12-0000-4000-8000-000000000001"),
+            uuid.UUID("abcdef12-1111-4000-8000-000000000002"),
+        ]
+    )
+    with monkeypatch.context() as m:
+        m.setattr("ledger.domain.uuid4", lambda: next(fixed))
+        twins = [session(cli, "alice", "bob", day) for day in ("2026-01-05", "2026-02-02")]
+    result = cli("session", "show", "abcdef")
+    assert (result.exit_code, result.stdout) == (3, "")
+    assert "ambiguous" in result.stderr and all(t in result.stderr for t in twins)
+    shown = json.loads(cli.ok("session", "show", "abcdef121", "--format", "json"))
+    assert shown["id"] == twins[1] and shown["on"] == "2026-02-02"
