@@ -171,8 +171,9 @@ def follow_through(ratio: float, kept_at: float, partial_at: float) -> str:
 
 
 def result_of(facts: CommitmentFacts, metric_sum: MetricSum) -> str:
-    """The close's result if given; else the hypothesis' metric against its threshold."""
-    if facts.closed is not None and facts.closed.result:
+    """The close's result if it is ``met`` or ``missed``; else (no result, or
+    ``unknown``: nobody judged it) the hypothesis' metric against its threshold."""
+    if facts.closed is not None and facts.closed.result in (MET, MISSED):
         return facts.closed.result
     if facts.expect_metric and facts.expect_at_least is not None:
         total = metric_sum(facts.expect_metric, facts.start, facts.due)
