@@ -22,7 +22,7 @@ from eventsourcing.persistence import (
     PersistenceError,
     RecordConflictError,
 )
-from eventsourcing.utils import get_topic
+from eventsourcing.utils import Environment, get_topic
 
 from . import commands as cmd
 from .commands import validate
@@ -36,7 +36,15 @@ from .errors import (
     RuleViolation,
     StorageUnavailable,
 )
-from .persistence import DEFAULT_DB, is_locked, is_postgres, pg_sql, redact, store_env
+from .persistence import (
+    DEFAULT_DB,
+    create_table_setting,
+    is_locked,
+    is_postgres,
+    pg_sql,
+    redact,
+    store_env,
+)
 
 if TYPE_CHECKING:  # imported when used: a check-in does not pay for the CSV import
     from .activity_import import ActivityRow, WriteCounts
@@ -82,8 +90,7 @@ class Ledger(Application):
         """
         db = db or DEFAULT_DB
         if create_table is None:
-            flag = os.environ.get("CREATE_TABLE", "y").strip().lower()
-            create_table = flag not in ("n", "no", "0", "false", "off")
+            create_table = create_table_setting()
         pg = is_postgres(db)
         env = store_env(db, create_table=create_table and not pg)
         if pg:
@@ -100,7 +107,31 @@ class Ledger(Application):
             ) from None
         if pg:
             ledger._ensure_postgres_tables(create_table)
+        elif not create_table:
+            ledger._require_sqlite_tables()
         return ledger
+
+    def construct_env(self, name: str, env: Any = None) -> Environment:
+        """The store's settings are exactly those :meth:`open` built: unlike a
+        plain eventsourcing application, nothing is read from ``os.environ``
+        here (no ``CREATE_TABLE``, no ``LEDGER_SQLITE_DBNAME`` overriding
+        ``--db``), so every setting has one reader, :mod:`ledger.persistence`."""
+        return Environment(name, dict(env or {}))
+
+    def _require_sqlite_tables(self) -> None:
+        recorder: Any = self.recorder
+        with recorder.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                (recorder.events_table_name,),
+            )
+            present = curs.fetchone() is not None
+        if not present:
+            self.close()
+            raise StorageUnavailable(
+                f"no ledger tables at {redact(self.db)} and CREATE_TABLE=n: "
+                "run 'commitments init' first"
+            )
 
     def _ensure_postgres_tables(self, create: bool) -> None:
         from .pgstore import ensure_tables, tables_exist
