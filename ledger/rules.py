@@ -137,6 +137,11 @@ def expected_amount(target: float, period: str, start: date, due: date) -> float
     return target * days / period_days(period, days)
 
 
+def counts_in_window(day: date, start: date, due: date) -> bool:
+    """Whether a check-in or activity dated ``day`` counts: within [start, due]."""
+    return start <= day <= due
+
+
 def actual_amount(facts: CommitmentFacts, metric_sum: MetricSum) -> float:
     """Metric activity in [start, due] if the commitment names a metric, else its check-ins'."""
     if facts.metric:
@@ -145,7 +150,7 @@ def actual_amount(facts: CommitmentFacts, metric_sum: MetricSum) -> float:
         sum(
             c.actual
             for c in facts.check_ins
-            if c.actual is not None and facts.start <= c.date <= facts.due
+            if c.actual is not None and counts_in_window(c.date, facts.start, facts.due)
         )
     )
 
