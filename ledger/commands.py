@@ -51,7 +51,10 @@ def in_our_words(err: Any) -> str:
     way the ledger says it: never pydantic's own wording ("Value should have
     at most 100 items after validation")."""
     kind = err["type"]
-    ctx = err.get("ctx") or {}
+    ctx = {
+        k: int(v) if isinstance(v, float) and v.is_integer() else v
+        for k, v in (err.get("ctx") or {}).items()
+    }
     if kind == "value_error":  # our own validators: already our words
         return str(ctx.get("error") or err["msg"]).removeprefix("Value error, ")
     if kind in ("too_short", "string_too_short"):

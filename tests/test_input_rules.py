@@ -301,3 +301,38 @@ def test_an_import_whose_filters_leave_no_row_warns(cli: Cli, tmp_path: Path) ->
     )  # fmt: skip
     assert kept.exit_code == 0 and "warning" not in kept.stderr
     assert event_count(cli.db) == before + 1
+
+
+# -- every error in the product's words, on one line ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (agree_args("--target", "1", rep="x" * 101), "rep: must have at most 100 characters"),
+        (agree_args("--target", "1", "--behavior", "b" * 2001), "at most 2000 characters"),
+        (agree_args("--target", "-5"), "target: must be 0 or more"),
+        (
+            agree_args("--target", "1", "--baseline", "2e12"),
+            "baseline: must be 1000000000000 or less",
+        ),
+        (agree_args("--target", "1", "--days", "0"), "days must be between 1 and 3660"),
+        (agree_args("--target", "1", "--focus", ""), "focus: must not be empty"),
+    ],
+    ids=["long-name", "long-text", "negative", "huge", "days", "empty"],
+)
+def test_invalid_input_is_worded_by_the_ledger_not_by_pydantic(
+    cli: Cli, args: list[str], needle: str
+) -> None:
+    message = refused(cli, 2, needle, *args)
+    for library in ("Value should", "Input should", "after validation", "pydantic", "type="):
+        assert library not in message, message
+
+
+def test_a_file_that_cannot_be_opened_is_one_line(cli: Cli, tmp_path: Path) -> None:
+    missing = str(tmp_path / "missing.csv")
+    message = refused(
+        cli, 2, "No such file", "activity", "import", missing, "--metric", "m",
+        "--rep-column", "r", "--date-column", "d",
+    )  # fmt: skip
+    assert message.startswith("error: ")

@@ -32,11 +32,15 @@ def refused(cli: Cli, code: int, needle: str, *args: str) -> str:
 
 
 def usage_refused(cli: Cli, needle: str, *args: str) -> None:
-    """A usage error found by click itself (unknown option, not a number): exit 2."""
+    """A usage error found by click itself (unknown option, not a number): exit 2,
+    one line in the form of every other error (SPEC §7.1), not click's three."""
     before = event_count(cli.db)
     result = cli(*args)
     assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
-    assert needle.lower() in result.stderr.lower()
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ") and "--help')" in lines[0], lines[0]
+    assert needle.lower() in lines[0].lower()
     assert result.stdout == ""
     assert event_count(cli.db) == before
 
