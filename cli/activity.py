@@ -90,6 +90,7 @@ def import_(
     """
     from ledger.activity_import import ImportOptions, ImportRejected, Where, import_csv
 
+    from .errors import warn
     from .safe import one_line
 
     options = ImportOptions(
@@ -116,6 +117,8 @@ def import_(
             click.echo(one_line(f"{name}:{error.line}: {error.reason}"), err=True)
         raise
     click.echo(f"{name}: {summary}", err=True)
+    for warning in summary.warnings:
+        warn(f"{name}: {warning}")
 
 
 def _stderr_is_terminal() -> bool:

@@ -40,8 +40,7 @@ class Env:
         if self._ledger is None:
             from ledger.application import Ledger
 
-            create = os.environ.get("CREATE_TABLE", "y").lower() not in ("n", "no", "0", "false")
-            self._ledger = Ledger.open(self.db, create_table=create)
+            self._ledger = Ledger.open(self.db)  # CREATE_TABLE: read by the ledger alone
         return self._ledger
 
     def resolve(self, ref: str, kind: str = "commitment") -> Any:

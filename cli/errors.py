@@ -22,6 +22,13 @@ def fail(message: str, code: int) -> NoReturn:
     sys.exit(code)
 
 
+def warn(message: str) -> None:
+    """A one-line warning on stderr: the command did its work (exit 0)."""
+    from .safe import one_line
+
+    click.echo(f"warning: {one_line(message)}", err=True)
+
+
 def exit_code_for(exc: BaseException) -> tuple[int, str]:
     """The exit code and one-line message for an exception."""
     from ledger.errors import LedgerError
@@ -64,26 +71,35 @@ def _line(exc: BaseException) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
+def click_failure(exc: click.ClickException) -> NoReturn:
+    """A click error (usage or file) as one line, like every other error:
+    click's own three lines ("Usage: ...", "Try ...", "Error: ...") become
+    ``error: <message> (see 'commitments agree --help')``."""
+    if isinstance(exc, click.exceptions.NoArgsIsHelpError):
+        raise exc  # a bare group ("commitments session"): click shows its help
+    message = exc.format_message()  # it may quote an argument verbatim: fail() defuses it
+    if message[:1].isupper() and message[1:2].islower():
+        message = message[0].lower() + message[1:]
+    ctx = getattr(exc, "ctx", None)
+    if isinstance(exc, click.UsageError) and ctx is not None:
+        message += f" (see '{ctx.command_path} --help')"
+    fail(message, exc.exit_code)
+
+
 class ErrorMappingGroup(click.Group):
     """A click group that turns every exception into a one-line message and exit code."""
 
     def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
         try:
             return super().make_context(*args, **kwargs)
-        except click.ClickException as exc:
-            from .safe import one_line
-
-            exc.message = one_line(exc.message)  # e.g. "No such option: <what was typed>"
-            raise
+        except click.ClickException as exc:  # e.g. "No such option: <what was typed>"
+            click_failure(exc)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except click.ClickException as exc:
-            from .safe import one_line
-
-            exc.message = one_line(exc.message)  # it may quote an argument verbatim
-            raise
+            click_failure(exc)
         except (click.exceptions.Exit, click.exceptions.Abort):
             raise
         except KeyboardInterrupt:

@@ -64,7 +64,11 @@ def session_record(env: Env, rep: str, manager: str, on: str, **values: Any) -> 
     help="Period of the target (window: the target is the total).",
 )
 @click.option("--unit", help="Unit of the target (calls, meetings).")
-@click.option("--metric", help="Activity metric that measures the behaviour automatically.")
+@click.option(
+    "--metric",
+    help="Activity metric that measures the behaviour automatically "
+    "(one with recorded activity, unless --new-metric).",
+)
 @click.option("--done", is_flag=True, help="Done measure: a one-off action.")
 @click.option("--baseline", type=float, help="Where the rep is today, per period.")
 @click.option("--start", required=True, type=DATE, help="First day (YYYY-MM-DD).")
@@ -79,6 +83,12 @@ def session_record(env: Env, rep: str, manager: str, on: str, **values: Any) -> 
 @click.option("--partial-at", type=float, default=0.5, show_default=True, help="Partial threshold.")
 @click.option("--override-focus-cap", metavar="REASON", help="Allow a third focus area; why.")
 @click.option("--on", "on", type=DATE, help="Date of the agreement [default: start].")
+@click.option(
+    "--new-metric",
+    is_flag=True,
+    help="Accept a --metric or --expect-metric with no recorded activity yet "
+    "(its rows will be imported later).",
+)
 @pass_env
 def agree(env: Env, session_ref: str | None, supports_ref: str | None, **values: Any) -> None:
     """Agree a commitment; prints its id.
@@ -98,7 +108,7 @@ def agree(env: Env, session_ref: str | None, supports_ref: str | None, **values:
         values["session_id"] = ledger.resolve(session_ref, "session")
     if supports_ref:
         values["supports"] = ledger.resolve(supports_ref)
-    values = {k: v for k, v in values.items() if v is not None}
+    values = {k: v for k, v in values.items() if v is not None and v is not False}
     cid = ledger.agree(actor=env.actor, **values)
     click.echo(str(cid))
 
@@ -113,13 +123,20 @@ def agree(env: Env, session_ref: str | None, supports_ref: str | None, **values:
 def check_in(env: Env, commitment: str, on: str, **values: Any) -> None:
     """Record a check-in on a commitment; prints the check-in's number.
 
+    A check-in dated after the due date is recorded, with a warning on
+    stderr: it does not count (outside the window).
+
     \b
     Example:
       commitments check-in 3f2a9c --on 2026-01-12 --actual 9 --note "2 days at a fair"
     """
+    from .errors import warn
+
     ledger = env.ledger()
-    number = ledger.check_in(ledger.resolve(commitment), date=on, actor=env.actor, **values)
-    click.echo(str(number))
+    receipt = ledger.check_in(ledger.resolve(commitment), date=on, actor=env.actor, **values)
+    for warning in receipt.warnings:
+        warn(warning)
+    click.echo(str(receipt.number))
 
 
 @click.command()

@@ -170,6 +170,19 @@ class ImportSummary:
             text += f", {self.repeated} repeated in the file"
         return f"{text}, {self.filtered_out} filtered out"
 
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What the caller should hear although nothing failed (SPEC §7.1): the
+        filters left no row, or the file had none."""
+        if self.rows_read and self.filtered_out == self.rows_read:
+            return (
+                f"the --where filters left 0 of {self.rows_read} rows: nothing was imported "
+                "(check the column names and values, which are compared exactly)",
+            )
+        if not self.rows_read:
+            return ("the file has no rows below its header: nothing was imported",)
+        return ()
+
 
 @dataclass
 class WriteCounts:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -22,9 +23,10 @@ from eventsourcing.persistence import (
     PersistenceError,
     RecordConflictError,
 )
-from eventsourcing.utils import get_topic
+from eventsourcing.utils import Environment, get_topic
 
 from . import commands as cmd
+from . import rules
 from .commands import validate
 from .domain import CoachingSession, Commitment, RepWorkload, workload_id
 from .errors import (
@@ -33,15 +35,34 @@ from .errors import (
     InvalidInput,
     LedgerError,
     NotFound,
-    RuleViolation,
     StorageUnavailable,
+    UnknownMetric,
 )
-from .persistence import DEFAULT_DB, is_locked, is_postgres, pg_sql, redact, store_env
+from .persistence import (
+    DEFAULT_DB,
+    create_table_setting,
+    is_locked,
+    is_postgres,
+    pg_sql,
+    redact,
+    store_env,
+)
 
 if TYPE_CHECKING:  # imported when used: a check-in does not pay for the CSV import
     from .activity_import import ActivityRow, WriteCounts
 
 Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class CheckInReceipt:
+    """What :meth:`Ledger.check_in` recorded: the check-in's number (1-based)
+    and warnings about it (it was recorded all the same)."""
+
+    number: int
+    warnings: tuple[str, ...] = ()
+
+
 RETRY_HINT = "another writer changed it first; nothing was written, run the command again"
 
 
@@ -82,8 +103,7 @@ class Ledger(Application):
         """
         db = db or DEFAULT_DB
         if create_table is None:
-            flag = os.environ.get("CREATE_TABLE", "y").strip().lower()
-            create_table = flag not in ("n", "no", "0", "false", "off")
+            create_table = create_table_setting()
         pg = is_postgres(db)
         env = store_env(db, create_table=create_table and not pg)
         if pg:
@@ -100,7 +120,31 @@ class Ledger(Application):
             ) from None
         if pg:
             ledger._ensure_postgres_tables(create_table)
+        elif not create_table:
+            ledger._require_sqlite_tables()
         return ledger
+
+    def construct_env(self, name: str, env: Any = None) -> Environment:
+        """The store's settings are exactly those :meth:`open` built: unlike a
+        plain eventsourcing application, nothing is read from ``os.environ``
+        here (no ``CREATE_TABLE``, no ``LEDGER_SQLITE_DBNAME`` overriding
+        ``--db``), so every setting has one reader, :mod:`ledger.persistence`."""
+        return Environment(name, dict(env or {}))
+
+    def _require_sqlite_tables(self) -> None:
+        recorder: Any = self.recorder
+        with recorder.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                (recorder.events_table_name,),
+            )
+            present = curs.fetchone() is not None
+        if not present:
+            self.close()
+            raise StorageUnavailable(
+                f"no ledger tables at {redact(self.db)} and CREATE_TABLE=n: "
+                "run 'commitments init' first"
+            )
 
     def _ensure_postgres_tables(self, create: bool) -> None:
         from .pgstore import ensure_tables, tables_exist
@@ -173,11 +217,11 @@ class Ledger(Application):
         c = validate(cmd.Agree, **values)
         at = self.clock()
         if c.session_id is not None:
-            session = self.session(c.session_id)
-            if session.rep != c.rep:
-                raise RuleViolation(
-                    f"session {c.session_id} was with {session.rep!r}, not {c.rep!r}"
-                )
+            self.session(c.session_id).check_agreement_of(c.rep, c.manager)
+        if not c.new_metric:
+            for option, name in (("--metric", c.metric), ("--expect-metric", c.expect_metric)):
+                if name is not None:
+                    self._require_known_metric(option, name)
         if c.supports is not None:
             self.commitment(c.supports).check_supportable_by(c.rep)
         to_save: list[Any] = []
@@ -225,6 +269,63 @@ class Ledger(Application):
         self._save(*to_save)
         return commitment.id  # type: ignore[no-any-return]
 
+    def _require_known_metric(self, option: str, name: str) -> None:
+        """*Input rule* (SPEC §7.1): a metric named on a new agreement has
+        recorded activity (a typo would otherwise measure nothing, and the
+        commitment would close broken), unless the caller says ``new_metric``."""
+        if self.metric_is_known(name):
+            return
+        known = self.known_metrics()
+        listed = ", ".join(repr(m) for m in known[:20]) if known else "none yet"
+        more = f" and {len(known) - 20} more" if len(known) > 20 else ""
+        raise UnknownMetric(
+            f"{option} {name!r}: no activity is recorded for that metric "
+            f"(known metrics: {listed}{more}); "
+            "import its activity first, or pass --new-metric if its rows will come later"
+        )
+
+    def metric_is_known(self, name: str) -> bool:
+        """Whether any activity of metric ``name`` is stored."""
+        return bool(self._metric_query(name))
+
+    def known_metrics(self) -> list[str]:
+        """The metrics with recorded activity, sorted."""
+        return sorted(self._metric_query(None))
+
+    def _metric_query(self, name: str | None) -> list[str]:
+        """Read the metric of stored activity events: one match of ``name``
+        (None: every distinct metric). The state is plain JSON (see
+        :mod:`ledger.persistence`), so the database reads it directly."""
+        from .domain import Activity
+
+        topic = get_topic(Activity.Recorded)
+        recorder: Any = self.recorder
+        with recorder.datastore.transaction(commit=False) as curs:
+            if is_postgres(self.db):
+                metric = "convert_from(state, 'UTF8')::jsonb ->> 'metric'"
+                if name is None:
+                    sql = (
+                        f"SELECT DISTINCT {metric} AS m FROM {{schema}}.{{table}} WHERE topic = %s"
+                    )
+                    curs.execute(pg_sql(recorder, sql), (topic,))
+                else:
+                    sql = (
+                        f"SELECT {metric} AS m FROM {{schema}}.{{table}} "
+                        f"WHERE topic = %s AND {metric} = %s LIMIT 1"
+                    )
+                    curs.execute(pg_sql(recorder, sql), (topic, name))
+                return [str(r["m"]) for r in curs.fetchall()]
+            metric = "json_extract(CAST(state AS TEXT), '$.metric')"
+            table = recorder.events_table_name
+            if name is None:
+                curs.execute(f"SELECT DISTINCT {metric} FROM {table} WHERE topic = ?", (topic,))
+            else:
+                curs.execute(
+                    f"SELECT {metric} FROM {table} WHERE topic = ? AND {metric} = ? LIMIT 1",
+                    (topic, name),
+                )
+            return [str(r[0]) for r in curs.fetchall()]
+
     def workload(self, rep: str) -> RepWorkload | None:
         try:
             aggregate: Any = self.repository.get(workload_id(rep))
@@ -233,7 +334,9 @@ class Ledger(Application):
         assert isinstance(aggregate, RepWorkload)
         return aggregate
 
-    def check_in(self, commitment_id: UUID, **values: Any) -> int:
+    def check_in(self, commitment_id: UUID, **values: Any) -> CheckInReceipt:
+        """Record a check-in; the receipt has its number and, for one dated
+        after the due date (it is kept but does not count, SPEC §7.1), a warning."""
         c = validate(cmd.CheckIn, **values)
         commitment = self.commitment(commitment_id)
         commitment.record_check_in(
@@ -245,7 +348,15 @@ class Ledger(Application):
             actor=c.actor,
         )
         self._save(commitment)
-        return len(commitment.check_ins)
+        number = len(commitment.check_ins)
+        start, due = commitment.start, commitment.terms.due
+        warnings: tuple[str, ...] = ()
+        if not rules.counts_in_window(c.date, start, due):
+            warnings = (
+                f"check-in {number} dated {c.date} does not count: outside the window "
+                f"{start} to {due}; it is recorded all the same",
+            )
+        return CheckInReceipt(number, warnings)
 
     def correct(self, commitment_id: UUID, **values: Any) -> None:
         c = validate(cmd.Correct, **values)

@@ -33,6 +33,7 @@ from eventsourcing.persistence import IntegrityError, OperationalError, StoredEv
 from eventsourcing.utils import get_topic
 from pydantic import ValidationError
 
+from .commands import in_our_words
 from .domain import EVENT_CLASSES
 from .errors import Conflict, DigestMismatch, IntegrityFailure, InvalidInput, NotFound
 from .persistence import build_event, insert_stored_events, is_locked, is_postgres, pg_sql, upcast
@@ -370,7 +371,7 @@ def parse_line(
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = ".".join(str(p) for p in first["loc"]) or "data"
-        raise InvalidInput(f"{where}: {topic}: {loc}: {first['msg']}") from None
+        raise InvalidInput(f"{where}: {topic}: {loc}: {in_our_words(first)}") from None
     except Exception as exc:  # an upcaster refusing an impossible old state
         raise InvalidInput(f"{where}: {topic}: {exc}") from None
     position = obj.get("position")

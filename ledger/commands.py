@@ -35,19 +35,76 @@ class Command(BaseModel):
 
 
 def validate(model: type[M], **values: Any) -> M:
-    """Build ``model`` from ``values`` or raise one-line :class:`InvalidInput`."""
+    """Build ``model`` from ``values`` or raise one-line :class:`InvalidInput`
+    in the product's words (:func:`in_our_words`)."""
     try:
         return model(**values)
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
-        msg = err["msg"].removeprefix("Value error, ")
-        if (
-            err["type"] in ("too_short", "string_too_short")
-            and err.get("ctx", {}).get("min_length") == 1
-        ):
-            msg = "must not be empty"
+        msg = in_our_words(err)
         raise InvalidInput(f"{where}: {msg}" if where else msg) from None
+
+
+def in_our_words(err: Any) -> str:
+    """One pydantic error (an item of ``ValidationError.errors()``) said the
+    way the ledger says it: never pydantic's own wording ("Value should have
+    at most 100 items after validation")."""
+    kind = err["type"]
+    ctx = {
+        k: int(v) if isinstance(v, float) and v.is_integer() else v
+        for k, v in (err.get("ctx") or {}).items()
+    }
+    if kind == "value_error":  # our own validators: already our words
+        return str(ctx.get("error") or err["msg"]).removeprefix("Value error, ")
+    if kind in ("too_short", "string_too_short"):
+        least = ctx.get("min_length", 1)
+        return "must not be empty" if least == 1 else f"must have at least {least} characters"
+    if kind in ("too_long", "string_too_long"):
+        most = ctx.get("max_length")
+        unit = "characters" if isinstance(err.get("input"), str) else "values"
+        return f"must have at most {most} {unit}"
+    words = {
+        "greater_than_equal": "must be {ge} or more",
+        "greater_than": "must be more than {gt}",
+        "less_than_equal": "must be {le} or less",
+        "less_than": "must be less than {lt}",
+        "finite_number": "must be a finite number",
+        "float_parsing": "must be a number",
+        "float_type": "must be a number",
+        "int_parsing": "must be a whole number",
+        "int_type": "must be a whole number",
+        "int_from_float": "must be a whole number",
+        "bool_parsing": "must be yes or no",
+        "bool_type": "must be yes or no",
+        "string_type": "must be text",
+        "literal_error": "must be one of {expected}",
+        "uuid_parsing": "is not an id",
+        "uuid_type": "is not an id",
+        "missing": "is required",
+        "extra_forbidden": "is not something this command takes",
+    }
+    template = words.get(kind)
+    if template is None and kind.startswith(("date", "datetime")):
+        return "is not a date in YYYY-MM-DD form"
+    if template is None:
+        return "is not a valid value"
+    try:
+        return template.format(**ctx)
+    except (KeyError, IndexError):
+        return template.split(" {")[0]
+
+
+MAX_KEPT_AT = 2.0
+"""*Input rule* (SPEC §7.1): 0 < partial_at <= kept_at <= 2. Above 2 a rep
+would have to do more than twice what was agreed to keep it."""
+
+
+def positive_target(target: float) -> None:
+    """*Input rule* (SPEC §7.1): a count target is more than 0. A target of 0
+    asks for nothing, so the commitment could only ever be kept."""
+    if target <= 0:
+        raise ValueError(f"target must be more than 0 (got {target:g}): a target of 0 asks nothing")
 
 
 class RecordSession(Command):
@@ -85,6 +142,7 @@ class Agree(Command):
     partial_at: Fraction = 0.5
     override_focus_cap: Reason | None = None
     on: BusinessDate | None = None
+    new_metric: bool = False
     actor: PersonId
 
     @model_validator(mode="after")
@@ -103,8 +161,13 @@ class Agree(Command):
             raise ValueError(f"due {self.due} is before start {self.start}")
         if (self.expect_metric is None) != (self.expect_at_least is None):
             raise ValueError("--expect-metric and --expect-at-least go together")
-        if self.partial_at > self.kept_at:
-            raise ValueError("partial_at must not be above kept_at")
+        if self.target is not None:
+            positive_target(self.target)
+        if not 0 < self.partial_at <= self.kept_at <= MAX_KEPT_AT:
+            raise ValueError(
+                f"thresholds must satisfy 0 < partial_at <= kept_at <= {MAX_KEPT_AT:g} "
+                f"(got partial_at {self.partial_at:g}, kept_at {self.kept_at:g})"
+            )
         if self.owner == "rep" and self.supports is not None:
             raise ValueError("only a manager-owned commitment can support another")
         return self
@@ -159,6 +222,8 @@ class Revise(Command):
     def _some(self) -> Revise:
         if self.target is None and self.period is None and self.due is None and not self.behavior:
             raise ValueError("a revision needs at least one new term (target, per, due, behavior)")
+        if self.target is not None:
+            positive_target(self.target)
         return self
 
 

@@ -26,6 +26,7 @@ from .errors import (
     InvalidSupport,
     NotFound,
     RevisionAfterDue,
+    SessionMismatch,
 )
 
 NAMESPACE = uuid5(NAMESPACE_URL, "https://commitment-ledger.invalid/")
@@ -79,6 +80,15 @@ class CoachingSession(Aggregate):
     @classmethod
     def hold(cls, *, at: datetime, **fields: Any) -> CoachingSession:
         return cls._create(cls.Held, id=uuid4(), timestamp=at, **fields)
+
+    def check_agreement_of(self, rep: str, manager: str) -> None:
+        """*Input rule* (SPEC §7.1): a commitment agreed ``--session`` S has
+        S's rep and S's manager."""
+        if self.rep != rep or self.manager != manager:
+            raise SessionMismatch(
+                f"session {self.id} was held by {self.manager!r} with {self.rep!r}, "
+                f"not by {manager!r} with {rep!r}"
+            )
 
 
 @dataclass
@@ -393,6 +403,15 @@ class Commitment(Aggregate):
             raise InvalidInput("a done commitment has no target or period to revise")
         if due is not None and due < self.start:
             raise InvalidInput(f"due {due} is before start {self.start}")
+        if at.astimezone(dt.UTC).date() > self.terms.due:
+            # *Input rule* (SPEC §7.1): the ledger's clock, whatever ``date`` says:
+            # a loop that ran past its due is closed or released, not
+            # renegotiated after the fact with a back-dated revision.
+            raise RevisionAfterDue(
+                f"cannot revise: its due date {self.terms.due} is past (today is "
+                f"{at.astimezone(dt.UTC).date()} UTC, whatever --on says); "
+                "close it or release it instead"
+            )
         self.trigger_event(
             self.Revised,
             timestamp=at,

@@ -62,6 +62,14 @@ class InvalidSupport(RuleViolation):
     """``supports`` names something that is not the same rep's rep-owned commitment."""
 
 
+class SessionMismatch(RuleViolation):
+    """``agree --session``: the session was not held by this rep and manager."""
+
+
+class UnknownMetric(RuleViolation):
+    """``agree --metric`` / ``--expect-metric`` names a metric with no recorded activity."""
+
+
 class DigestMismatch(RuleViolation):
     """``verify --digest``: the head of the chain is not the digest given."""
 

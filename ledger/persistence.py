@@ -179,6 +179,22 @@ def store_env(db: str, *, create_table: bool = True) -> dict[str, str]:
     return env
 
 
+def create_table_setting() -> bool:
+    """Whether opening the ledger may create its tables: ``CREATE_TABLE`` in
+    the environment (default yes), read here and nowhere else. The words are
+    eventsourcing's own (y/yes/t/true/on/1, n/no/f/false/off/0, any case);
+    anything else is refused rather than guessed."""
+    from eventsourcing.utils import strtobool
+
+    text = os.environ.get("CREATE_TABLE", "").strip() or "y"
+    try:
+        return strtobool(text)
+    except ValueError:
+        raise InvalidInput(
+            f"CREATE_TABLE={text!r}: give y or n (yes/no, true/false, on/off, 1/0)"
+        ) from None
+
+
 def lock_timeout() -> str:
     """Seconds a SQLite writer waits for another's lock before giving up
     (``SQLITE_LOCK_TIMEOUT`` in the environment, default 10); then the command

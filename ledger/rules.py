@@ -137,6 +137,11 @@ def expected_amount(target: float, period: str, start: date, due: date) -> float
     return target * days / period_days(period, days)
 
 
+def counts_in_window(day: date, start: date, due: date) -> bool:
+    """Whether a check-in or activity dated ``day`` counts: within [start, due]."""
+    return start <= day <= due
+
+
 def actual_amount(facts: CommitmentFacts, metric_sum: MetricSum) -> float:
     """Metric activity in [start, due] if the commitment names a metric, else its check-ins'."""
     if facts.metric:
@@ -145,7 +150,7 @@ def actual_amount(facts: CommitmentFacts, metric_sum: MetricSum) -> float:
         sum(
             c.actual
             for c in facts.check_ins
-            if c.actual is not None and facts.start <= c.date <= facts.due
+            if c.actual is not None and counts_in_window(c.date, facts.start, facts.due)
         )
     )
 
@@ -171,8 +176,9 @@ def follow_through(ratio: float, kept_at: float, partial_at: float) -> str:
 
 
 def result_of(facts: CommitmentFacts, metric_sum: MetricSum) -> str:
-    """The close's result if given; else the hypothesis' metric against its threshold."""
-    if facts.closed is not None and facts.closed.result:
+    """The close's result if it is ``met`` or ``missed``; else (no result, or
+    ``unknown``: nobody judged it) the hypothesis' metric against its threshold."""
+    if facts.closed is not None and facts.closed.result in (MET, MISSED):
         return facts.closed.result
     if facts.expect_metric and facts.expect_at_least is not None:
         total = metric_sum(facts.expect_metric, facts.start, facts.due)

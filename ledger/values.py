@@ -80,5 +80,6 @@ Label = Annotated[str, BeforeValidator(_name), Field(min_length=1, max_length=MA
 Text = Annotated[str, AfterValidator(_no_control), Field(max_length=MAX_TEXT)]
 Reason = Annotated[str, AfterValidator(_no_control), Field(min_length=1, max_length=MAX_TEXT)]
 Amount = Annotated[float, AfterValidator(_finite), Field(ge=0, le=MAX_AMOUNT)]
-Fraction = Annotated[float, AfterValidator(_finite), Field(gt=0, le=10)]
+Fraction = Annotated[float, AfterValidator(_finite)]
+"""A kept or partial threshold; their bounds are an input rule of ``Agree``."""
 BusinessDate = Annotated[date, BeforeValidator(_strict_date)]

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -102,3 +103,24 @@ def ledger_location(backend: str, folder: Path) -> Iterator[str]:
     finally:
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def ticking_clock(
+    first: datetime = datetime(2026, 1, 20, 9, 0, tzinfo=UTC),
+) -> Callable[[], datetime]:
+    """A ledger clock for library tests (``Ledger.open(db, clock=...)``): starts at
+    ``first`` and moves one second a call, so a scenario of fixed business dates
+    is recorded while its commitments are still open (revising needs the ledger's
+    clock on or before the due date, SPEC §7.1)."""
+    ticks = iter(range(10**9))
+
+    def clock() -> datetime:
+        return first + timedelta(seconds=next(ticks))
+
+    return clock
+
+
+def due_ahead(days: int = 30) -> str:
+    """A due date ``days`` after today (UTC): a CLI test that revises needs a
+    commitment whose due date the ledger's clock has not passed (SPEC §7.1)."""
+    return (datetime.now(UTC).date() + timedelta(days=days)).isoformat()

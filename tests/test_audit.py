@@ -15,14 +15,14 @@ from ledger.application import Ledger
 from ledger.audit import export_lines, import_lines
 from ledger.errors import Conflict, IntegrityFailure
 from ledger.persistence import is_postgres
-from tests.conftest import Cli, event_count
+from tests.conftest import Cli, event_count, ticking_clock
 
 ZERO = "0" * 64
 
 
 def build_sample(db: str) -> dict[str, Any]:
     """A small ledger with every kind of event; returns the ids it made."""
-    ledger = Ledger.open(db)
+    ledger = Ledger.open(db, clock=ticking_clock())
     try:
         a = dict(actor="tester")
         sid = ledger.record_session(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import re
 import shlex
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 
@@ -172,8 +173,42 @@ class Guide:
         return pairs
 
 
+GUIDE_DATE = re.compile(r"<!-- guide-date: (\d{4}-\d\d-\d\d) -->")
+DATE = re.compile(r"(?<![\d-])(\d{4}-\d\d-\d\d)(?![\d-])")
+
+
+def weeks_since(written: date, today: date) -> int:
+    """Whole weeks from the day a page was written to ``today`` (0 if ahead)."""
+    return max(0, (today - written).days // 7)
+
+
+def moved(text: str, days: int) -> str:
+    """``text`` with every ISO date moved by ``days`` (timestamps' dates too)."""
+    return DATE.sub(lambda m: (date.fromisoformat(m[1]) + timedelta(days=days)).isoformat(), text)
+
+
+def relative_to_today(text: str) -> str:
+    """The guide as it reads today: it was written on its ``guide-date`` and
+    revises a commitment, which the ledger allows only while its due date is
+    not behind the ledger's clock (SPEC §7.1). So every date of the page,
+    in its commands and its outputs, moves by whole weeks until the guide's
+    day falls in this week (weekdays stay weekdays)."""
+    found = GUIDE_DATE.search(text)
+    assert found is not None, "docs/guide.md names the day it was written"
+    written = date.fromisoformat(found[1])
+    return moved(text, 7 * weeks_since(written, datetime.now(UTC).date()))
+
+
+def test_moving_a_page_keeps_weekdays_and_timestamp_shapes() -> None:
+    text = "--on 2026-01-09 as of 2026-11-28T23:29:45.286268Z, 12026-01-099"
+    assert moved(text, 14) == "--on 2026-01-23 as of 2026-12-12T23:29:45.286268Z, 12026-01-099"
+    assert weeks_since(date(2026, 2, 10), date(2026, 2, 16)) == 0
+    assert weeks_since(date(2026, 2, 10), date(2026, 2, 17)) == 1
+    assert weeks_since(date(2026, 2, 10), date(2026, 1, 1)) == 0
+
+
 def test_the_guide_runs_and_shows_real_output(cli: Cli) -> None:
-    text = GUIDE.read_text("utf-8")
+    text = relative_to_today(GUIDE.read_text("utf-8"))
     pairs = Guide(cli).outputs(text)
     assert len(pairs) >= 6
     for shown, printed in pairs:

@@ -239,9 +239,18 @@ def seed(db: str) -> dict[str, str]:
             start="2026-01-05", days=14, **a,
         )  # fmt: skip
         metric = ledger.agree(
-            rep="carol", manager="dan", focus="pipeline", behavior="log calls", target=5,
-            metric="calls", start="2026-02-01", expect_metric="won", expect_at_least=10, **a,
-        )  # fmt: skip
+            rep="carol",
+            manager="dan",
+            focus="pipeline",
+            behavior="log calls",
+            target=5,
+            metric="calls",
+            start="2026-02-01",
+            expect_metric="won",
+            expect_at_least=10,
+            new_metric=True,
+            **a,
+        )  # fmt: skip  (its activity is recorded below)
         ledger.check_in(calls, date="2026-01-11", actual=9, **a)
         ledger.check_in(calls, date="2026-01-18", actual=12, **a)
         ledger.close_commitment(ride, date="2026-02-04", result="met", **a)
@@ -392,6 +401,7 @@ COMMANDS: dict[str, tuple[list[str], list[str], Spec]] = {
             "--partial-at": numbers,
             "--override-focus-cap": texts,
             "--on": dates,
+            "--new-metric": FLAG,
         },
     ),
     "check-in": (

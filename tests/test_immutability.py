@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from ledger.persistence import is_postgres
-from tests.conftest import Cli, event_count
+from tests.conftest import Cli, due_ahead, event_count
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ("ledger", "projections", "cli", "bench", "docs")
@@ -157,10 +157,26 @@ def test_every_command_runs_against_an_events_table_that_refuses_changes(
     cli.ok("demo", "--reps", "6", "--weeks", "8")
     sid = cli.ok("session", "record", "--rep", "zed", "--manager", "bob", "--on", "2026-01-05")
     cid = cli.ok(
-        "agree", "--rep", "zed", "--manager", "bob", "--focus", "prospecting",
-        "--behavior", "outbound calls", "--target", "10", "--start", "2026-01-05",
-        "--session", sid, "--metric", "calls",
-    )  # fmt: skip
+        "agree",
+        "--rep",
+        "zed",
+        "--manager",
+        "bob",
+        "--focus",
+        "prospecting",
+        "--behavior",
+        "outbound calls",
+        "--target",
+        "10",
+        "--start",
+        "2026-01-05",
+        "--due",
+        due_ahead(),
+        "--session",
+        sid,
+        "--metric",
+        "calls",
+    )  # fmt: skip  (due ahead of today: it is revised below)
     support = cli.ok(
         "agree", "--rep", "zed", "--manager", "bob", "--owner", "manager", "--focus",
         "prospecting", "--behavior", "ride-alongs", "--target", "2", "--per", "window",

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from cli.safe import FORMULA_TRIGGERS, csv_cell, md_text, one_line
-from tests.conftest import Cli
+from tests.conftest import Cli, due_ahead
 
 ON = ("--as-of", "2999-12-31", "--on", "2026-03-01")
 
@@ -173,10 +173,29 @@ def test_sql_metacharacters_round_trip_through_every_read_and_export(
     sql_cli = Cli(db=cli.db, views=cli.views, actor=SQL + " (actor)")
     cid = record(sql_cli, rep=rep, manager=manager, focus=SQL[:60], text=SQL)
     metric = sql_cli.ok(
-        "agree", "--rep", rep, "--manager", manager, "--focus", SQL[:60], "--behavior", SQL,
-        "--target", "3", "--metric", SQL[:80], "--start", "2026-01-05",
-        "--expect-metric", SQL[:80], "--expect-at-least", "1",
-    )  # fmt: skip
+        "agree",
+        "--rep",
+        rep,
+        "--manager",
+        manager,
+        "--focus",
+        SQL[:60],
+        "--behavior",
+        SQL,
+        "--target",
+        "3",
+        "--metric",
+        SQL[:80],
+        "--start",
+        "2026-01-05",
+        "--due",
+        due_ahead(),
+        "--expect-metric",
+        SQL[:80],
+        "--expect-at-least",
+        "1",
+        "--new-metric",
+    )  # fmt: skip  (due ahead of today: it is revised below)
     sql_cli.ok("revise", metric, "--on", "2026-01-06", "--reason", SQL, "--behavior", SQL)
     sql_cli.ok("release", metric, "--on", "2026-01-07", "--reason", SQL)
 

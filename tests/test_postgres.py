@@ -23,7 +23,7 @@ from psycopg import sql
 
 from ledger.application import Ledger
 from ledger.errors import StorageUnavailable
-from tests.conftest import PG_ENV, Cli, postgres_url
+from tests.conftest import PG_ENV, Cli, due_ahead, postgres_url
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -245,7 +245,7 @@ def test_a_role_granted_only_select_and_insert_can_run_every_command(
     cli = Cli(db=insert_only, views=str(tmp_path / "views.db"))
     assert "already exist" in cli("init").stderr
     sid = cli.ok("session", "record", "--rep", "alice", "--manager", "bob", "--on", "2026-01-05")
-    cid = cli.ok(*AGREE, "--rep", "alice", "--session", sid)
+    cid = cli.ok(*AGREE, "--rep", "alice", "--session", sid, "--due", due_ahead())  # revised below
     mid = cli.ok(
         "agree",
         "--rep",

@@ -110,8 +110,8 @@ def apply(ledger: Ledger, clock: Clock, op: tuple[Any, ...], made: list[UUID]) -
                 values["done"] = True
             else:
                 values.update(target=target, period=period)
-                if measure == "metric":
-                    values["metric"] = "calls"
+                if measure == "metric":  # its activity may come later in the history
+                    values.update(metric="calls", new_metric=True)
             if owner == "manager" and made:
                 values["supports"] = made[sup % len(made)]
             made.append(ledger.agree(**values))

@@ -193,7 +193,12 @@ def test_check_in_outside_the_window_does_not_count(world: World) -> None:
 
 def test_activity_decides_metric_commitments_within_window_and_time_axes(world: World) -> None:
     cid = world.agree(
-        target=3.0, period="window", metric="calls", start="2026-01-05", due="2026-01-18"
+        target=3.0,
+        period="window",
+        metric="calls",
+        start="2026-01-05",
+        due="2026-01-18",
+        new_metric=True,  # its activity is recorded below
     )
     rows = [
         ("2026-01-04", 5.0),  # before the window
@@ -240,6 +245,7 @@ def test_hypothesis_metric_decides_the_result_when_the_close_gives_none(world: W
         expect="deals follow",
         expect_metric="won_value",
         expect_at_least=1000.0,
+        new_metric=True,  # its activity is recorded below
     )
     world.check_in(cid, "2026-01-10", actual=1.0)
     world.ledger.record_activities(

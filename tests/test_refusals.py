@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -31,11 +32,15 @@ def refused(cli: Cli, code: int, needle: str, *args: str) -> str:
 
 
 def usage_refused(cli: Cli, needle: str, *args: str) -> None:
-    """A usage error found by click itself (unknown option, not a number): exit 2."""
+    """A usage error found by click itself (unknown option, not a number): exit 2,
+    one line in the form of every other error (SPEC §7.1), not click's three."""
     before = event_count(cli.db)
     result = cli(*args)
     assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
-    assert needle.lower() in result.stderr.lower()
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ") and "--help')" in lines[0], lines[0]
+    assert needle.lower() in lines[0].lower()
     assert result.stdout == ""
     assert event_count(cli.db) == before
 
@@ -443,11 +448,20 @@ def test_usage_errors_exit_2(cli: Cli, cid: str, args: list[str], needle: str) -
 
 
 def test_the_boundaries_of_each_rule_are_accepted(cli: Cli, cid: str) -> None:
-    """Start date for a check-in, the due date for a revision, an overdue
-    commitment for a check-in and a close: all allowed by SPEC §3."""
+    """Start date for a check-in, an overdue commitment for a check-in and a
+    close: all allowed by SPEC §3."""
     before = event_count(cli.db)
     assert cli.ok("check-in", cid, "--on", START, "--actual", "1") == "2"
-    cli.ok("revise", cid, "--on", "2026-02-03", "--target", "9", "--reason", "on the due date")
     assert cli.ok("check-in", cid, "--on", "2026-02-10", "--actual", "2") == "3"  # overdue
     cli.ok("close", cid, "--on", "2026-02-11", "--result", "unknown")
-    assert event_count(cli.db) == before + 5  # 4 commitment events + the workload entry
+    assert event_count(cli.db) == before + 4  # 2 check-ins, the close and the workload entry
+
+
+def test_a_revision_on_the_due_date_that_is_today_is_accepted(cli: Cli) -> None:
+    """SPEC §3: revising on the due date itself is allowed; §7.1: so is revising
+    on the day the ledger's clock reaches the due date (dates relative to today)."""
+    today = datetime.now(UTC).date()
+    cid = agree(cli, "--start", str(today - timedelta(days=29)), "--days", "30")
+    before = event_count(cli.db)
+    cli.ok("revise", cid, "--on", str(today), "--target", "9", "--reason", "on the due date")
+    assert event_count(cli.db) == before + 1

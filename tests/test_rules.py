@@ -164,6 +164,27 @@ def test_hypothesis_metric_decides_the_result_when_close_gives_none() -> None:
     assert evaluate(explicit, TODAY, won(0)).verdict == "succeeded"
 
 
+def test_explicit_unknown_result_falls_back_to_the_outcome_metric() -> None:
+    """SPEC §4: `close --result unknown` means nobody judged it, exactly like no
+    result: the hypothesis' metric decides."""
+
+    def won(total: float):
+        return lambda metric, first, last: total if metric == "won_value" else 0.0
+
+    for result in (None, "unknown"):
+        f = facts(
+            actuals=(10, 10, 10, 10),
+            result=result,
+            expect_metric="won_value",
+            expect_at_least=20000.0,
+        )
+        assert evaluate(f, TODAY, won(20000)).result == "met"
+        assert evaluate(f, TODAY, won(20000)).verdict == "succeeded"
+        assert evaluate(f, TODAY, won(19999)).verdict == "honest_miss"
+    without_metric = facts(actuals=(10, 10, 10, 10), result="unknown")
+    assert evaluate(without_metric, TODAY, won(20000)).verdict == "kept"
+
+
 def test_broken_rep_commitment_with_broken_manager_support_is_blocked() -> None:
     rep = facts("r", actuals=(1,))
     mgr = facts("m", owner="manager", measure="done", target=None, period=None, supports="r")

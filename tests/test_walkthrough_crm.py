@@ -277,10 +277,27 @@ def test_the_document_numbers_match_the_csv() -> None:
 
 def test_only_activity_dated_inside_the_window_counts(cli: Cli, tmp_path: Path) -> None:
     cid = cli.ok(
-        "agree", "--rep", "Anna Snelling", "--manager", "Dustin Brinkmann",
-        "--focus", "prospecting", "--behavior", "engage", "--target", "30", "--per", "month",
-        "--metric", "engagements", "--start", "2017-03-01", "--days", "30",
-    )  # fmt: skip
+        "agree",
+        "--rep",
+        "Anna Snelling",
+        "--manager",
+        "Dustin Brinkmann",
+        "--focus",
+        "prospecting",
+        "--behavior",
+        "engage",
+        "--target",
+        "30",
+        "--per",
+        "month",
+        "--metric",
+        "engagements",
+        "--new-metric",
+        "--start",
+        "2017-03-01",
+        "--days",
+        "30",
+    )  # fmt: skip  (--new-metric: its rows are imported below)
     rows = tmp_path / "edges.csv"
     rows.write_text(
         "opportunity_id,sales_agent,engage_date\n"
