@@ -20,6 +20,7 @@ import click
 from ledger import rules
 
 from .context import Env, progress_bar
+from .params import PERSON
 
 if TYPE_CHECKING:
     from projections.catchup import Progress
@@ -348,8 +349,8 @@ def _show_text(
 
 
 @click.command("list")
-@click.option("--rep", help="Only this rep's commitments.")
-@click.option("--manager", help="Only commitments agreed with this manager.")
+@click.option("--rep", type=PERSON, help="Only this rep's commitments.")
+@click.option("--manager", type=PERSON, help="Only commitments agreed with this manager.")
 @click.option("--owner", type=click.Choice(["rep", "manager"]), help="Only this owner's.")
 @click.option("--focus", help="Only this focus area.")
 @click.option("--status", type=click.Choice(STATUSES), help="Only this status.")
@@ -433,7 +434,7 @@ def _date_option(name: str, text: str | None) -> date | None:
 
 
 @click.command()
-@click.argument("rep")
+@click.argument("rep", type=PERSON)
 @as_of_options
 @window_days_option("Trailing window of the signal (close dates in (D - N, D]).")
 @click.option(

@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from .context import Env
+from .params import PERSON
 from .read import (
     _moment,
     as_of_options,
@@ -71,7 +72,9 @@ def report() -> None:
 
 
 @report.command()
-@click.option("--manager", help="Only this manager (the team total still covers everyone).")
+@click.option(
+    "--manager", type=PERSON, help="Only this manager (the team total still covers everyone)."
+)
 @as_of_options
 @window_days_option("Trailing window: business dates in (D - N, D].")
 @click.option(

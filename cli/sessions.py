@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from .context import Env
+from .params import PERSON
 
 pass_env = click.make_pass_decorator(Env)
 
@@ -17,8 +18,8 @@ TABLE_COLUMNS = ("id", "on", "rep", "manager", "prepared", "focus", "commitments
 
 
 @click.command("list")
-@click.option("--rep", help="Only this rep's sessions.")
-@click.option("--manager", help="Only sessions held by this manager.")
+@click.option("--rep", type=PERSON, help="Only this rep's sessions.")
+@click.option("--manager", type=PERSON, help="Only sessions held by this manager.")
 @click.option("--from", "first", metavar="DATE", help="Only sessions on or after DATE.")
 @click.option("--to", "last", metavar="DATE", help="Only sessions on or before DATE.")
 @click.option(

@@ -14,6 +14,7 @@ import click
 from ledger import rules
 
 from .context import Env
+from .params import PERSON
 from .read import (
     _json,
     _moment,
@@ -56,7 +57,9 @@ TABLE = (
 
 
 @click.command()
-@click.option("--manager", help="Only reps with a commitment agreed with this manager.")
+@click.option(
+    "--manager", type=PERSON, help="Only reps with a commitment agreed with this manager."
+)
 @as_of_options
 @window_days_option("Trailing window of the signals (close dates in (D - N, D]).")
 @click.option(

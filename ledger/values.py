@@ -8,13 +8,15 @@ with a one-line message naming the field.
 from __future__ import annotations
 
 import math
-import re
 from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
 from .calendar import MAX_DATE, MIN_DATE
+from .text import CONTROL as CONTROL  # re-exported for the importers
+from .text import TEXT_CONTROL as TEXT_CONTROL
+from .text import name_problem, text_problem
 
 Owner = Literal["rep", "manager"]
 Period = Literal["day", "week", "month", "window"]
@@ -28,18 +30,10 @@ MAX_AMOUNT = 1e12
 far enough below float's range that expected amounts and ratios stay finite."""
 
 
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-"""Control characters (Unicode category Cc): never in a name, label or id."""
-TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-"""Control characters other than tab and newline: never in free text either.
-The importers check with these too, so they refuse what the commands refuse."""
-_SURROGATE = re.compile("[\ud800-\udfff]")  # lone surrogates: undecodable bytes in argv
-_REFUSED_WHY = "must not contain control characters or invalid Unicode"
-
-
 def _no_control(value: str) -> str:
-    if TEXT_CONTROL.search(value) or _SURROGATE.search(value):
-        raise ValueError(_REFUSED_WHY)
+    problem = text_problem(value)
+    if problem:
+        raise ValueError(problem)
     return value
 
 
@@ -47,8 +41,9 @@ def _name(value: object) -> object:
     """A person id or label: trimmed, on one line, no control characters."""
     if isinstance(value, str):
         value = value.strip()
-        if CONTROL.search(value) or _SURROGATE.search(value):
-            raise ValueError(_REFUSED_WHY)
+        problem = name_problem(value)
+        if problem:
+            raise ValueError(problem)
     return value
 
 

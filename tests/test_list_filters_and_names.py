@@ -166,3 +166,30 @@ def test_closest_names_prefer_case_then_word_prefix_then_spelling() -> None:
     assert closest("Bob Ston", known) == ["Bob Stone"]
     assert closest("Alise", known) == ["alice"]
     assert closest("Zed", known) == [] and closest("", known) == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("history", "\udcff"),
+        ("history", "Anna\x1bSnelling"),
+        ("list", "--rep", "\udcff"),
+        ("list", "--manager", "Bob\nStone"),
+        ("team", "--manager", "\ud800"),
+        ("report", "coaching", "--manager", "\udcff"),
+        ("session", "list", "--rep", "\udcff"),
+    ],
+)
+def test_a_person_name_that_can_never_be_right_is_exit_2_on_one_line(
+    cli: Cli, ledger: dict[str, str], args: tuple[str, ...]
+) -> None:
+    """Undecodable bytes in argv (lone surrogates) or control characters cannot
+    name anybody: the read commands refuse them as the write commands do (found
+    by the CLI fuzzer: ``history $'\\xff'`` was 'unexpected UnicodeEncodeError')."""
+    before = event_count(cli.db)
+    result = cli(*args)
+    assert (result.exit_code, result.stdout) == (2, ""), result.stderr
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("error: ") and "control characters or invalid Unicode" in line
+    assert "unexpected" not in line
+    assert event_count(cli.db) == before
