@@ -33,6 +33,7 @@ LIST_COLUMNS = (
     "id",
     "rep",
     "owner",
+    "proposed_by",
     "manager",
     "focus",
     "behavior",

@@ -79,6 +79,13 @@ def session_record(env: Env, rep: str, manager: str, on: str, **values: Any) -> 
 @click.option("--partial-at", type=float, default=0.5, show_default=True, help="Partial threshold.")
 @click.option("--override-focus-cap", metavar="REASON", help="Allow a third focus area; why.")
 @click.option("--on", "on", type=DATE, help="Date of the agreement [default: start].")
+@click.option(
+    "--proposed-by",
+    type=click.Choice(["rep", "manager"]),
+    default="manager",
+    show_default=True,
+    help="Who proposed it: a rep who manages themselves, or the manager.",
+)
 @pass_env
 def agree(env: Env, session_ref: str | None, supports_ref: str | None, **values: Any) -> None:
     """Agree a commitment; prints its id.

@@ -85,6 +85,7 @@ class Agree(Command):
     partial_at: Fraction = 0.5
     override_focus_cap: Reason | None = None
     on: BusinessDate | None = None
+    proposed_by: Owner = "manager"
     actor: PersonId
 
     @model_validator(mode="after")

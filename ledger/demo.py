@@ -476,6 +476,7 @@ def _agree(
         focus_cap_override=override,
         on=day,
         actor=rep.manager,
+        proposed_by="manager",
     )
     rep.workload.take(at=at, commitment_id=agg.id, focus=area, override=override, actor=rep.manager)
     w.touch(agg, rep.workload)
@@ -512,6 +513,7 @@ def _agree(
             focus_cap_override=None,
             on=day,
             actor=rep.manager,
+            proposed_by="manager",
         )
         w.touch(support)
         stats["commitments"] += 1

@@ -80,6 +80,7 @@ class CommitmentFacts:
     supports: str | None = None
     session_id: str | None = None
     focus_cap_override: str | None = None
+    proposed_by: str = "manager"
     check_ins: tuple[CheckIn, ...] = ()
     closed: Close | None = None
     released: date | None = None
