@@ -195,7 +195,8 @@ def prep(
 def activity_metrics(rm: ReadModel, rep: str, at: Moment, window_days: int) -> list[dict[str, Any]]:
     """Per activity metric of the rep: its weekly rate and the team's median
     weekly rate over the trailing window (D − window_days, D]. The team is the
-    rep's roster team, else every rep with activity of that metric in the window."""
+    rep's roster team, else the rep and every rep with activity of that metric
+    in the window."""
     first = (at.on - timedelta(days=window_days - 1)).isoformat()
     weeks = window_days / 7
     totals: dict[str, dict[str, float]] = defaultdict(dict)
@@ -218,7 +219,7 @@ def activity_metrics(rm: ReadModel, rep: str, at: Moment, window_days: int) -> l
     out = []
     for metric in mine:
         by_rep = totals.get(metric, {})
-        members = team if team is not None else list(by_rep)
+        members = team if team is not None else sorted({*by_rep, rep})
         per_week = [by_rep.get(m, 0.0) / weeks for m in members]
         out.append(
             {
