@@ -69,9 +69,8 @@ def _metrics(rm: ReadModel, at: Moment) -> list[str]:
     return [
         r[0]
         for r in rm.conn.execute(
-            "SELECT DISTINCT metric FROM activity_daily WHERE recorded_at <= ? AND date <= ? "
-            "ORDER BY metric",
-            (at.t, at.d),
+            "SELECT DISTINCT metric FROM activity_daily WHERE recorded_at <= ? ORDER BY metric",
+            (at.t,),
         )
     ]
 
