@@ -95,20 +95,11 @@ def crm(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         yield cli
 
 
+MODEL = ("--activity", "engagements", "--outcome", "won_value", "--format", "json")
+
+
 def model(cli: Cli, agent: str, *args: str) -> dict[str, Any]:
-    out: dict[str, Any] = json.loads(
-        cli.ok(
-            "model",
-            agent,
-            "--activity",
-            "engagements",
-            "--outcome",
-            "won_value",
-            "--format",
-            "json",
-            *args,
-        )  # fmt: skip
-    )
+    out: dict[str, Any] = json.loads(cli.ok("model", agent, *MODEL, *args))
     return out
 
 
