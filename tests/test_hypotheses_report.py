@@ -104,7 +104,7 @@ def test_window_and_manager_options(cli: Cli) -> None:
             "bob",
             "--format",
             "json",
-        )  # fmt: skip
+        )
     )
     assert obj["managers"] == [
         {"manager": "bob", "made": 2, "met": 1, "missed": 1, "unknown": 0, "hit_rate": 0.5,
