@@ -135,11 +135,16 @@ def render_prep(a: dict[str, Any], fmt: str) -> str:
             md_table(metric_cols, _rows(a["metrics"], metric_cols)) if a["metrics"] else "none"
         )
         return "\n".join(out)
-    out = [f"Session prep for {a['rep']} on {a['on']}, {since}", *head]
+    out = [f"Session prep for {a['rep']} on {a['on']}, {since}", *head, ""]
     for key, title in AGENDA:
-        out += ["", f"{title} ({len(a[key])}):"]
         if a[key]:
-            out.append(text_table(ITEM_COLUMNS, _rows(a[key], ITEM_COLUMNS)))
+            out += [
+                f"{title} ({len(a[key])}):",
+                text_table(ITEM_COLUMNS, _rows(a[key], ITEM_COLUMNS)),
+                "",
+            ]
+        else:
+            out.append(f"{title}: none")
     out += ["", "Activity against the team (per week, trailing 90 days):"]
     out.append(
         text_table(metric_cols, _rows(a["metrics"], metric_cols)) if a["metrics"] else "none"

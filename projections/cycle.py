@@ -132,7 +132,7 @@ def prep(
     require_person(rm, at, "rep", rep)
     if manager is not None:
         require_person(rm, at, "manager", manager)
-    history = rm.history(rep, at, window_days)
+    history = rm.history(rep, at, window_days, known=True)
     sessions = [
         s
         for s in rm.sessions(at, rep=rep, manager=manager)

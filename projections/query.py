@@ -328,11 +328,18 @@ class ReadModel:
         return found[0]
 
     def history(
-        self, rep: str, at: Moment, window_days: int = rules.DEFAULT_WINDOW_DAYS
+        self,
+        rep: str,
+        at: Moment,
+        window_days: int = rules.DEFAULT_WINDOW_DAYS,
+        *,
+        known: bool = False,
     ) -> History:
-        """A rep's commitments, signal, counts and focus load (SPEC §4, §5)."""
+        """A rep's commitments, signal, counts and focus load (SPEC §4, §5).
+        :class:`NotFound` for a rep with no commitment or session, unless the
+        caller already ``known`` the rep (a rep with CRM activity only)."""
         items = self.commitments(at, rep=rep)
-        if not items and not self._rep_known(rep, at):
+        if not items and not known and not self._rep_known(rep, at):
             raise NotFound(f"no commitments or sessions for rep {rep!r} as of {at.as_of_text}")
         pairs = [(i.facts, i.evaluation) for i in items]
         signal = rules.rep_signal(pairs, at.on, window_days)
