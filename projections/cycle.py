@@ -59,20 +59,38 @@ def _people(rm: ReadModel, at: Moment, column: str) -> list[str]:
 
 
 def require_person(rm: ReadModel, at: Moment, kind: str, name: str) -> None:
-    """NotFound (exit 3, with the closest names) unless ``name`` is a known rep or manager."""
-    known = _people(rm, at, kind)
-    if name not in known:
-        raise _unknown(kind, name, known)
-
-
-def _metrics(rm: ReadModel, at: Moment) -> list[str]:
-    return [
-        r[0]
-        for r in rm.conn.execute(
-            "SELECT DISTINCT metric FROM activity_daily WHERE recorded_at <= ? ORDER BY metric",
-            (at.t,),
-        )
+    """NotFound (exit 3, with the closest names) unless ``name`` is a rep (or a
+    manager) named on a commitment or session, or a rep with CRM activity,
+    visible at (T, D). Indexed look-ups; the full list only for the message."""
+    where = f"{kind} = ? AND recorded_at <= ?"
+    probes = [
+        f"SELECT 1 FROM commitments WHERE {where} AND agreed_on <= ? LIMIT 1",
+        f"SELECT 1 FROM sessions WHERE {where} AND date <= ? LIMIT 1",
     ]
+    if kind == "rep":
+        probes.append(f"SELECT 1 FROM activity_daily WHERE {where} AND date <= ? LIMIT 1")
+    for sql in probes:
+        if rm.conn.execute(sql, (name, at.t, at.d)).fetchone() is not None:
+            return
+    raise _unknown(kind, name, _people(rm, at, kind))
+
+
+def require_metric(rm: ReadModel, at: Moment, option: str, metric: str) -> None:
+    """NotFound (exit 3, listing the known metrics) for a metric with no activity recorded."""
+    found = rm.conn.execute(
+        "SELECT 1 FROM activity_daily WHERE metric = ? AND recorded_at <= ? LIMIT 1",
+        (metric, at.t),
+    ).fetchone()
+    if found is None:
+        known = [
+            r[0]
+            for r in rm.conn.execute(
+                "SELECT DISTINCT metric FROM activity_daily WHERE recorded_at <= ? ORDER BY metric",
+                (at.t,),
+            )
+        ]
+        listed = ", ".join(known) or "none yet"
+        raise NotFound(f"{option}: no activity recorded for metric {metric!r} (known: {listed})")
 
 
 # -- sessions ----------------------------------------------------------------------
@@ -380,13 +398,8 @@ def model(
     """SPEC §7.6 ``model``: if the rep did ``to`` ACTIVITY per ``per`` for ``days``
     days, what OUTCOME would follow, from the rep's weeks of history. Also
     returns how many of the weeks had activity (the table shows it)."""
-    known = _metrics(rm, at)
-    for option, metric in (("--activity", activity), ("--outcome", outcome)):
-        if metric not in known:
-            listed = ", ".join(known) or "none yet"
-            raise NotFound(
-                f"{option}: no activity recorded for metric {metric!r} (known: {listed})"
-            )
+    require_metric(rm, at, "--activity", activity)
+    require_metric(rm, at, "--outcome", outcome)
     require_person(rm, at, "rep", rep)
     if to <= 0:
         raise InvalidInput(f"--to must be greater than 0, not {number(to, None)}")
