@@ -350,6 +350,7 @@ def test_the_fast_path_agrees_with_judging_every_commitment(
         reference = coaching_report(rm, at, window, judge_all=True).as_dict()
     assert fast == reference
     assert fast["team"]["safe_failure_index"] is not None
+    assert 0 < fast["team"]["rep_proposed_share"] < 1  # self-managing reps propose some
     assert sum(fast["team"]["follow_through_mix"].values()) > 0
 
 
