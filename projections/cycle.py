@@ -101,9 +101,9 @@ def session_object(rm: ReadModel, at: Moment, row: dict[str, Any]) -> dict[str, 
     ids = [
         r[0]
         for r in rm.conn.execute(
-            "SELECT id FROM commitments WHERE session_id = ? AND recorded_at <= ? "
+            "SELECT id FROM commitments WHERE rep = ? AND session_id = ? AND recorded_at <= ? "
             "AND agreed_on <= ? ORDER BY position",
-            (row["id"], at.t, at.d),
+            (row["rep"], row["id"], at.t, at.d),
         )
     ]
     return {
