@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
-from .calendar import MAX_DATE, MIN_DATE
+from .calendar import MAX_AMOUNT, MAX_DATE, MIN_DATE
 
 Owner = Literal["rep", "manager"]
 Period = Literal["day", "week", "month", "window"]
@@ -23,9 +23,6 @@ Result = Literal["met", "missed", "unknown"]
 MAX_NAME = 100
 """Longest person id, label, metric or actor."""
 MAX_TEXT = 2000
-MAX_AMOUNT = 1e12
-"""Largest target, actual, baseline or value: far above any real count or sum,
-far enough below float's range that expected amounts and ratios stay finite."""
 
 
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")

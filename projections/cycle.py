@@ -27,6 +27,7 @@ from statistics import median
 from typing import Any
 
 from ledger import rules
+from ledger.calendar import MAX_AMOUNT
 from ledger.errors import InvalidInput, NotFound
 
 from .query import Item, Moment, ReadModel, number
@@ -398,11 +399,11 @@ def model(
     """SPEC §7.6 ``model``: if the rep did ``to`` ACTIVITY per ``per`` for ``days``
     days, what OUTCOME would follow, from the rep's weeks of history. Also
     returns how many of the weeks had activity (the table shows it)."""
+    if not 0 < to <= MAX_AMOUNT:  # also false for nan
+        raise InvalidInput(f"--to must be greater than 0 and at most {MAX_AMOUNT:g}, not {to!r}")
     require_metric(rm, at, "--activity", activity)
     require_metric(rm, at, "--outcome", outcome)
     require_person(rm, at, "rep", rep)
-    if to <= 0:
-        raise InvalidInput(f"--to must be greater than 0, not {number(to, None)}")
     weeks = rules.history_weeks(at.on, history_days)
     acts = _weekly(rm, at, weeks, activity, rep)
     outs = _weekly(rm, at, weeks, outcome, rep)
