@@ -18,6 +18,7 @@ that metric); a roster slots in there.
 from __future__ import annotations
 
 import math
+import re
 import shlex
 from collections import defaultdict
 from dataclasses import dataclass
@@ -59,10 +60,21 @@ def _people(rm: ReadModel, at: Moment, column: str) -> list[str]:
     return sorted(r[0] for r in rm.conn.execute(sql, params))
 
 
+def _valid_text(what: str, value: str) -> None:
+    """InvalidInput (exit 2) for a lone surrogate: undecodable bytes in an
+    argument, which no stored name can hold (and SQLite cannot be asked for)."""
+    if _SURROGATE.search(value):
+        raise InvalidInput(f"{what} {value!r} is not valid text (undecodable bytes)")
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def require_person(rm: ReadModel, at: Moment, kind: str, name: str) -> None:
     """NotFound (exit 3, with the closest names) unless ``name`` is a rep (or a
     manager) named on a commitment or session, or a rep with CRM activity,
     visible at (T, D). Indexed look-ups; the full list only for the message."""
+    _valid_text(kind, name)
     where = f"{kind} = ? AND recorded_at <= ?"
     probes = [
         f"SELECT 1 FROM commitments WHERE {where} AND agreed_on <= ? LIMIT 1",
@@ -78,6 +90,7 @@ def require_person(rm: ReadModel, at: Moment, kind: str, name: str) -> None:
 
 def require_metric(rm: ReadModel, at: Moment, option: str, metric: str) -> None:
     """NotFound (exit 3, listing the known metrics) for a metric with no activity recorded."""
+    _valid_text(option, metric)
     found = rm.conn.execute(
         "SELECT 1 FROM activity_daily WHERE metric = ? AND recorded_at <= ? LIMIT 1",
         (metric, at.t),
@@ -331,6 +344,8 @@ def hypotheses_report(
 ) -> dict[str, Any]:
     """How good each manager's hypotheses were, over rep-owned commitments with a
     hypothesis closed in (D − window_days, D] (SPEC §7.6 ``report hypotheses``)."""
+    if manager is not None:
+        _valid_text("manager", manager)
     managers = _people(rm, at, "manager")
     if manager is not None and manager not in managers:
         raise _unknown("manager", manager, managers)
