@@ -360,3 +360,25 @@ def write_demo_pages(env: Any, team: Sequence[tuple[str, str, str]], at: Any = N
     for path, text in pages.items():
         write_private_text(path, text)
     return list(pages)
+
+
+# -- the coaching cycle: prep and plan, printable ------------------------------------
+
+
+def prep_page(agenda: dict[str, Any], as_of: str) -> str:
+    """``prep REP --format html``: the session agenda on one printable page."""
+    from .cycle import AGENDA
+
+    template = environment().get_template("prep.html.j2")
+    return template.render(
+        a=agenda,
+        as_of=as_of,
+        agenda=AGENDA,
+        signal_text=SIGNAL_TEXT.get(agenda["signal"], ""),
+    )
+
+
+def plan_page(plan: dict[str, Any], as_of: str) -> str:
+    """``plan REP --format html``: the 30-day plan on one printable page."""
+    template = environment().get_template("plan.html.j2")
+    return template.render(p=plan, as_of=as_of)

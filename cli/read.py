@@ -35,6 +35,7 @@ LIST_COLUMNS = (
     "id",
     "rep",
     "owner",
+    "proposed_by",
     "manager",
     "focus",
     "behavior",

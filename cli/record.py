@@ -89,6 +89,13 @@ def session_record(env: Env, rep: str, manager: str, on: str, **values: Any) -> 
     help="Accept a --metric or --expect-metric with no recorded activity yet "
     "(its rows will be imported later).",
 )
+@click.option(
+    "--proposed-by",
+    type=click.Choice(["rep", "manager"]),
+    default="manager",
+    show_default=True,
+    help="Who proposed it: a rep who manages themselves, or the manager.",
+)
 @pass_env
 def agree(env: Env, session_ref: str | None, supports_ref: str | None, **values: Any) -> None:
     """Agree a commitment; prints its id.

@@ -40,6 +40,7 @@ SCALARS = (
     "manager_commitments_agreed",
     "hypothesis_share",
     "two_sided_share",
+    "rep_proposed_share",
     "loops_due",
     "loops_closed_in_time",
     "loops_pending",
@@ -58,6 +59,7 @@ TABLE = (
     ("agreed", "commitments_agreed"),
     ("hypothesis", "hypothesis_share"),
     ("two-sided", "two_sided_share"),
+    ("rep-proposed", "rep_proposed_share"),
     ("loop closure", "loop_closure"),
     ("overdue", "overdue_count"),
     ("own follow-through", "manager_follow_through_rate"),
@@ -159,3 +161,66 @@ def render_coaching(obj: dict[str, Any], fmt: str) -> str:
 def _table(rows: Sequence[dict[str, Any]]) -> str:
     headers = [h for h, _ in TABLE]
     return text_table(headers, [[r[k] for _, k in TABLE] for r in rows])
+
+
+HYPOTHESES = ("manager", "made", "met", "missed", "unknown", "hit_rate", "honest_miss_share")
+
+
+@report.command()
+@click.option("--manager", type=PERSON, help="Only this manager.")
+@as_of_options
+@window_days_option("Trailing window: commitments closed in (D - N, D].")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv", "md"]),
+    default="table",
+    show_default=True,
+)
+@pass_env
+def hypotheses(
+    env: Env,
+    manager: str | None,
+    as_of: str | None,
+    on: str | None,
+    window_days: int,
+    fmt: str,
+) -> None:
+    """How good the hypotheses were, per manager.
+
+    Over rep-owned commitments with a hypothesis (text or outcome metric)
+    closed in the window: how many were made, met, missed or unknown; the hit
+    rate met / (met + missed); the honest-miss share honest_miss / (honest_miss
+    + succeeded). Shares are null when 0/0.
+
+    \b
+    Example:
+      commitments report hypotheses
+      commitments report hypotheses --manager bob --format json
+    """
+    from projections.cycle import hypotheses_report
+
+    at = _moment(as_of, on)
+    with open_read_model(env) as rm:
+        obj = hypotheses_report(rm, at, window_days, manager.strip() if manager else None)
+    rows = [[m[k] for k in HYPOTHESES] for m in obj["managers"]]
+    if fmt == "json":
+        text = json.dumps(obj, ensure_ascii=False, indent=2)
+    elif fmt == "csv":
+        from .safe import csv_row
+
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(HYPOTHESES)
+        writer.writerows(csv_row(r) for r in rows)
+        text = buf.getvalue().rstrip("\n")
+    else:
+        head = (
+            f"Hypotheses as of {obj['as_of']}, on {obj['on']}, "
+            f"closed in the last {obj['window_days']} days"
+        )
+        if fmt == "md":
+            text = f"## {head}\n\n" + md_table(HYPOTHESES, rows)
+        else:
+            text = f"{head}\n\n" + text_table(HYPOTHESES, rows)
+    click.echo(text)

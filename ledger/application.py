@@ -255,6 +255,7 @@ class Ledger(Application):
             focus_cap_override=c.override_focus_cap,
             on=c.on or c.start,
             actor=c.actor,
+            proposed_by=c.proposed_by,
         )
         to_save.append(commitment)
         if workload is not None:

@@ -8,6 +8,9 @@ from __future__ import annotations
 from datetime import date
 
 PERIOD_DAYS = {"day": 1, "week": 7, "month": 30}
+MAX_AMOUNT = 1e12
+"""Largest target, actual, baseline or value: far above any real count or sum,
+far enough below float's range that expected amounts and ratios stay finite."""
 MIN_DATE = date(1900, 1, 1)
 MAX_DATE = date(2999, 12, 31)
 """Business dates the ledger accepts (MIN_DATE to MAX_DATE): wide enough for any

@@ -143,6 +143,7 @@ class Agree(Command):
     override_focus_cap: Reason | None = None
     on: BusinessDate | None = None
     new_metric: bool = False
+    proposed_by: Owner = "manager"
     actor: PersonId
 
     @model_validator(mode="after")

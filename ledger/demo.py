@@ -29,7 +29,9 @@ threshold, and are closed without a result: the rules decide it.
 support) and ``newcomer`` (partial follow-through). The first six reps get one
 habit each, so even a small team shows every verdict. Along the way there are
 releases, revisions, corrected check-ins, a focus-cap override with its
-reason, and commitments one manager forgot to close (overdue).
+reason, and commitments one manager forgot to close (overdue). Diligent reps
+and experimenters manage themselves: they propose their own commitments
+(``proposed_by`` ``rep``).
 
 **Writing.** Nothing goes through :class:`~ledger.application.Ledger`'s
 per-command methods: aggregates are built in memory with their public methods
@@ -75,6 +77,8 @@ _LAST = (
 FIRST_NAMES = tuple(_FIRST.split())
 LAST_NAMES = tuple(_LAST.split())
 
+SELF_MANAGING = {"diligent": "rep", "experimenter": "rep"}
+"""Habits whose reps propose their own commitments (``agree --proposed-by rep``)."""
 # focus area -> (behaviour, unit, weekly target range, metric or None)
 COUNT_BEHAVIOURS: dict[str, tuple[tuple[str, str, tuple[int, int], str | None], ...]] = {
     "prospecting": (
@@ -476,6 +480,7 @@ def _agree(
         focus_cap_override=override,
         on=day,
         actor=rep.manager,
+        proposed_by=SELF_MANAGING.get(rep.habit, "manager"),
     )
     rep.workload.take(at=at, commitment_id=agg.id, focus=area, override=override, actor=rep.manager)
     w.touch(agg, rep.workload)
@@ -512,6 +517,7 @@ def _agree(
             focus_cap_override=None,
             on=day,
             actor=rep.manager,
+            proposed_by="manager",
         )
         w.touch(support)
         stats["commitments"] += 1

@@ -125,8 +125,11 @@ class Commitment(Aggregate):
         ``due`` (inclusive), the hypothesis, the session it came from, the rep
         commitment it ``supports`` (manager commitments only), the kept and
         partial thresholds, and the focus-cap override reason if one was
-        needed. ``on`` is the business date of the agreement."""
+        needed. ``on`` is the business date of the agreement. ``proposed_by``
+        (since version 2): who proposed it, ``rep`` (a rep who manages
+        themselves) or ``manager``; version 1 agreements were the manager's."""
 
+        class_version = 2
         rep: str
         manager: str
         owner: str
@@ -150,6 +153,11 @@ class Commitment(Aggregate):
         focus_cap_override: str | None
         on: date
         actor: str
+        proposed_by: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["proposed_by"] = "manager"
 
     class CheckInRecorded(Aggregate.Event):
         """The owner reported progress on ``date``: an ``actual`` amount
@@ -268,6 +276,7 @@ class Commitment(Aggregate):
         focus_cap_override: str | None,
         on: date,
         actor: str,
+        proposed_by: str = "manager",
     ) -> None:
         self.rep = rep
         self.manager = manager
@@ -286,6 +295,7 @@ class Commitment(Aggregate):
         self.kept_at = kept_at
         self.partial_at = partial_at
         self.focus_cap_override = focus_cap_override
+        self.proposed_by = proposed_by
         self.agreed_on = on
         self.terms = Terms(behavior=behavior, target=target, period=period, due=due)
         self.check_ins: list[CheckInState] = []

@@ -11,11 +11,11 @@ verdict goes through :func:`evaluate`, :func:`apply_blocking` and
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
-from .calendar import period_days
+from .calendar import PERIOD_DAYS, period_days
 
 MetricSum = Callable[[str, date, date], float]
 """``metric_sum(metric, first, last)``: the rep's activity total in [first, last]."""
@@ -80,6 +80,7 @@ class CommitmentFacts:
     supports: str | None = None
     session_id: str | None = None
     focus_cap_override: str | None = None
+    proposed_by: str = "manager"
     check_ins: tuple[CheckIn, ...] = ()
     closed: Close | None = None
     released: date | None = None
@@ -314,3 +315,195 @@ def verdict_counts(evaluations: Iterable[Evaluation]) -> dict[str, int]:
     """Counts of every verdict (zeros included), in SPEC §5 order."""
     counts = Counter(e.verdict for e in evaluations)
     return {v: counts.get(v, 0) for v in VERDICTS}
+
+
+# -- the coaching cycle (SPEC §7.6) ---------------------------------------------
+
+BEHIND_PACE_AT = 0.8
+"""An open count commitment is behind pace when actual so far < 0.8 × expected so far."""
+DUE_SOON_DAYS = 7
+"""``prep``'s due_soon: open commitments due within 7 days after D."""
+DUE_WITHIN_DAYS = 7
+"""``due``'s default horizon."""
+
+CONVERSATION = {
+    SKILL_GAP: "practise the skill: training or ride-along, a smaller experiment",
+    WILL_CONCERN: "expectations and obstacles: what got in the way",
+    FIRST_WARNING: "expectations and obstacles: what got in the way",
+    ON_TRACK: "stretch or a new focus",
+    INSUFFICIENT_DATA: "agree one measurable commitment",
+}
+"""The conversation a session should have, by the rep's signal."""
+
+
+def is_behind_pace(status: str, pace: Pace | None) -> bool:
+    """Open count commitment whose actual so far < BEHIND_PACE_AT × expected so far."""
+    return (
+        status == OPEN
+        and pace is not None
+        and pace.actual_so_far < BEHIND_PACE_AT * pace.expected_so_far
+    )
+
+
+def check_ins_due(start: date, due: date, period: str | None) -> list[date]:
+    """Check-in dates of a commitment: the end of each whole period from start
+    (day, week, month of 30 days; a ``window`` or done measure has none) and due."""
+    dates: list[date] = []
+    if period in ("day", "week", "month"):
+        step = period_days(period, window_days(start, due))
+        end = start + timedelta(days=step - 1)
+        while end < due:
+            dates.append(end)
+            end += timedelta(days=step)
+    dates.append(due)
+    return dates
+
+
+def share_or_none(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+@dataclass(frozen=True)
+class HypothesisScore:
+    """How good one manager's hypotheses were (``report hypotheses``)."""
+
+    made: int
+    met: int
+    missed: int
+    unknown: int
+    hit_rate: float | None
+    honest_miss_share: float | None
+
+
+def has_hypothesis(facts: CommitmentFacts) -> bool:
+    return bool((facts.hypothesis or "").strip() or facts.expect_metric)
+
+
+def score_hypotheses(
+    commitments: Iterable[tuple[CommitmentFacts, Evaluation]], today: date, days: int
+) -> HypothesisScore:
+    """Rep-owned commitments with a hypothesis (text or metric) closed in the
+    window (today − days, today]: hit_rate = met ÷ (met + missed),
+    honest_miss_share = honest_miss ÷ (honest_miss + succeeded), None when 0/0."""
+    results: Counter[str] = Counter()
+    verdicts: Counter[str] = Counter()
+    for f, e in commitments:
+        if f.owner != "rep" or e.status != CLOSED or f.closed is None:
+            continue
+        if not has_hypothesis(f) or not in_window(f.closed.date, today, days):
+            continue
+        results[e.result or UNKNOWN] += 1
+        verdicts[e.verdict] += 1
+    met, missed = results[MET], results[MISSED]
+    honest, succeeded = verdicts[HONEST_MISS], verdicts[SUCCEEDED]
+    return HypothesisScore(
+        made=sum(results.values()),
+        met=met,
+        missed=missed,
+        unknown=results[UNKNOWN],
+        hit_rate=share_or_none(met, met + missed),
+        honest_miss_share=share_or_none(honest, honest + succeeded),
+    )
+
+
+# -- scenario modelling (``model``) -----------------------------------------------
+
+MIN_ACTIVE_WEEKS = 8
+"""Fewer weeks with activity than this in the history: ``insufficient_history``."""
+BOOTSTRAP_RESAMPLES = 1000
+
+
+def history_weeks(on: date, history_days: int) -> list[tuple[date, date]]:
+    """The ``history_days`` days ending on D cut into 7-day weeks ending on D,
+    oldest first; a last partial week at the start is dropped."""
+    return [
+        (on - timedelta(days=7 * k + 6), on - timedelta(days=7 * k))
+        for k in reversed(range(history_days // 7))
+    ]
+
+
+@dataclass(frozen=True)
+class Projection:
+    activity: float
+    expected: float | None
+    p10: float | None
+    p90: float | None
+
+
+@dataclass(frozen=True)
+class Scenario:
+    weeks: int
+    active_weeks: int
+    rate: float | None
+    planned: Projection
+    current: Projection
+    insufficient_history: bool
+
+
+def _rate(outcome: float, activity: float) -> float:
+    return outcome / activity if activity else 0.0
+
+
+def bootstrap_rates(
+    weeks: Sequence[tuple[float, float]], seed: int, resamples: int = BOOTSTRAP_RESAMPLES
+) -> list[float]:
+    """``resamples`` rates Σ outcome ÷ Σ activity, each over ``len(weeks)`` weeks
+    drawn with replacement by ``random.Random(seed).choices`` (a resample
+    without activity has rate 0). ``weeks`` are (activity, outcome) pairs."""
+    import random
+
+    rng = random.Random(seed)
+    out = []
+    for _ in range(resamples):
+        drawn = rng.choices(weeks, k=len(weeks))
+        out.append(_rate(sum(o for _, o in drawn), sum(a for a, _ in drawn)))
+    return out
+
+
+def percentiles_10_90(values: Sequence[float]) -> tuple[float, float]:
+    """The 10th and 90th percentiles (``statistics.quantiles(n=10, method="inclusive")``)."""
+    from statistics import quantiles
+
+    cuts = quantiles(values, n=10, method="inclusive")
+    return cuts[0], cuts[-1]
+
+
+def scenario(
+    weeks: Sequence[tuple[float, float]],
+    target: float,
+    per: str,
+    days: int,
+    seed: int = 0,
+) -> Scenario:
+    """SPEC §7.6 ``model`` from the rep's weekly (activity, outcome) history:
+    rate = Σ outcome ÷ Σ activity; planned activity = target × days ÷ period_days;
+    expected = rate × activity; p10/p90 from the bootstrap rates × activity;
+    ``current`` the same for the mean weekly activity scaled to the days."""
+    activity = sum(a for a, _ in weeks)
+    outcome = sum(o for _, o in weeks)
+    active = sum(1 for a, _ in weeks if a > 0)
+    planned_activity = target * days / PERIOD_DAYS[per]
+    current_activity = activity / len(weeks) * days / 7 if weeks else 0.0
+    rate = outcome / activity if activity else None
+    if active < MIN_ACTIVE_WEEKS or rate is None:
+        return Scenario(
+            weeks=len(weeks),
+            active_weeks=active,
+            rate=rate,
+            planned=Projection(planned_activity, None, None, None),
+            current=Projection(current_activity, None, None, None),
+            insufficient_history=True,
+        )
+    low, high = percentiles_10_90(bootstrap_rates(weeks, seed))
+
+    def project(amount: float) -> Projection:
+        return Projection(amount, rate * amount, low * amount, high * amount)
+
+    return Scenario(
+        weeks=len(weeks),
+        active_weeks=active,
+        rate=rate,
+        planned=project(planned_activity),
+        current=project(current_activity),
+        insufficient_history=False,
+    )

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
+from .calendar import MAX_AMOUNT as MAX_AMOUNT  # re-exported for the importers
 from .calendar import MAX_DATE, MIN_DATE
 from .text import CONTROL as CONTROL  # re-exported for the importers
 from .text import TEXT_CONTROL as TEXT_CONTROL
@@ -25,9 +26,6 @@ Result = Literal["met", "missed", "unknown"]
 MAX_NAME = 100
 """Longest person id, label, metric or actor."""
 MAX_TEXT = 2000
-MAX_AMOUNT = 1e12
-"""Largest target, actual, baseline or value: far above any real count or sum,
-far enough below float's range that expected amounts and ratios stay finite."""
 
 
 def _no_control(value: str) -> str:

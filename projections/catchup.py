@@ -97,7 +97,21 @@ def connect(views_path: str) -> sqlite_utils.Database:
     if any(t.name not in existing for t in TABLES) or index_count < _INDEX_COUNT:
         with _immediate(conn):
             _create_tables(db)
+    if not columns_current(conn):
+        _reset(db)  # written by an older release: derived data, rebuilt from the ledger
     return db
+
+
+def columns_current(conn: sqlite3.Connection) -> bool:
+    """Whether every read-model table has exactly today's columns (a views file
+    written by an older release lacks the newer ones and is rebuilt)."""
+    for t in TABLES:
+        found = tuple(
+            r[0] for r in conn.execute("SELECT name FROM pragma_table_info(?)", (t.name,))
+        )
+        if found and found != t.names:
+            return False
+    return True
 
 
 @contextmanager
@@ -265,6 +279,7 @@ class _Applier:
                         s["partial_at"],
                         s["focus_cap_override"],
                         s["on"],
+                        s.get("proposed_by") or "manager",  # class version 1: the manager's
                         actor,
                         at,
                         pos,
@@ -550,9 +565,10 @@ def ensure_current(
                 conn = sqlite3.connect(f"file:{views_path}?mode=ro", uri=True, timeout=30)
                 try:
                     position, source = tracked_position(conn)
+                    current = columns_current(conn)
                 finally:
                     conn.close()
-                if position == head and source == os.path.abspath(db_url):
+                if position == head and source == os.path.abspath(db_url) and current:
                     return
             except sqlite3.OperationalError:
                 pass  # no tables yet: fall through and build them

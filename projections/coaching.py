@@ -87,6 +87,7 @@ class _Tally:
     rep_agreed: int = 0
     manager_agreed: int = 0
     with_hypothesis: int = 0
+    rep_proposed: int = 0
     two_sided: int = 0
     loops_due: int = 0
     loops_closed: int = 0
@@ -145,6 +146,7 @@ class Patterns:
                 "manager_commitments_agreed": t.manager_agreed,
                 "hypothesis_share": share(t.with_hypothesis, t.rep_agreed),
                 "two_sided_share": share(t.two_sided, t.rep_agreed),
+                "rep_proposed_share": share(t.rep_proposed, t.rep_agreed),
                 "loops_due": t.loops_due,
                 "loops_closed_in_time": t.loops_closed,
                 "loops_pending": t.loops_pending,
@@ -222,6 +224,7 @@ def _tally_commitments(
             if f.owner == "rep":
                 t.rep_agreed += 1
                 t.with_hypothesis += _has_hypothesis(item)
+                t.rep_proposed += f.proposed_by == "rep"
                 t.two_sided += f.id in supported
             else:
                 t.manager_agreed += 1
@@ -372,7 +375,7 @@ SELECT c.id, c.rep, c.manager, c.owner, c.focus, c.agreed_on, c.supports,
   coalesce(n.due, c.due) AS due,
   x.date AS closed_on, r.date AS released_on,
   (trim(coalesce(c.hypothesis, '')) <> '' OR c.expect_metric IS NOT NULL) AS has_hypothesis,
-  c.focus_cap_override AS override
+  c.focus_cap_override AS override, c.proposed_by
 FROM commitments c
 LEFT JOIN dues n ON n.id = c.id
 LEFT JOIN closes x ON x.commitment_id = c.id AND x.recorded_at <= :t AND x.date <= :d
@@ -390,7 +393,8 @@ SELECT manager,
   sum(owner = 'rep' AND agreed_on BETWEEN :first AND :d AND has_hypothesis),
   sum(owner = 'rep' AND agreed_on BETWEEN :first AND :d
       AND id IN (SELECT supports FROM vc WHERE owner = 'manager' AND supports IS NOT NULL)),
-  sum(closed_on IS NULL AND released_on IS NULL AND :d > due)
+  sum(closed_on IS NULL AND released_on IS NULL AND :d > due),
+  sum(owner = 'rep' AND agreed_on BETWEEN :first AND :d AND proposed_by = 'rep')
 FROM vc GROUP BY manager
 """
 
@@ -482,10 +486,13 @@ def _tally_from_tables(
     conn.execute(_VISIBLE, p)
     conn.execute("CREATE INDEX temp.vc_id ON vc (id)")
 
-    for mgr, rep_agreed, mgr_agreed, hyp, two_sided, overdue in conn.execute(_PER_MANAGER, p):
+    for mgr, rep_agreed, mgr_agreed, hyp, two_sided, overdue, proposed in conn.execute(
+        _PER_MANAGER, p
+    ):
         t = tallies[mgr]
         t.rep_agreed, t.manager_agreed = rep_agreed, mgr_agreed
         t.with_hypothesis, t.two_sided, t.overdue = hyp, two_sided, overdue
+        t.rep_proposed = proposed
     for mgr, month, due, closed, pending in conn.execute(_LOOPS, p):
         t = tallies[mgr]
         t.loops_due += due

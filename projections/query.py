@@ -184,6 +184,7 @@ class Item:
             "id": f.id,
             "rep": f.rep,
             "owner": f.owner,
+            "proposed_by": f.proposed_by,
             "manager": f.manager,
             "focus": f.focus,
             "behavior": f.behavior,
@@ -371,11 +372,18 @@ class ReadModel:
         return found[0]
 
     def history(
-        self, rep: str, at: Moment, window_days: int = rules.DEFAULT_WINDOW_DAYS
+        self,
+        rep: str,
+        at: Moment,
+        window_days: int = rules.DEFAULT_WINDOW_DAYS,
+        *,
+        known: bool = False,
     ) -> History:
-        """A rep's commitments, signal, counts and focus load (SPEC §4, §5)."""
+        """A rep's commitments, signal, counts and focus load (SPEC §4, §5).
+        :class:`NotFound` for a rep with no commitment or session, unless the
+        caller already ``known`` the rep (a rep with CRM activity only)."""
         items = self.commitments(at, rep=rep)
-        if not items and not self._rep_known(rep, at):
+        if not items and not known and not self._rep_known(rep, at):
             self.require_person(rep, "rep")
             raise NotFound(f"no commitments or sessions for rep {rep!r} as of {at.as_of_text}")
         sessions = self.session_objects(at.t, on=at.d, rep=rep)
@@ -739,6 +747,7 @@ def _facts(r: _Rows) -> rules.CommitmentFacts:
         supports=b["supports"],
         session_id=b["session_id"],
         focus_cap_override=b["focus_cap_override"],
+        proposed_by=b["proposed_by"],
         check_ins=check_ins,
         closed=close,
         released=_d(r.release["date"]) if r.release is not None else None,

@@ -89,6 +89,7 @@ _COLUMNS: dict[str, tuple[str, dict[str, str]]] = {
                 )
             },
             "agreed_on": _f("on"),
+            "proposed_by": f"coalesce({_f('proposed_by')}, 'manager')",  # class version 1
             "actor": _f("actor"),
             "recorded_at": STAMP,
             "position": "e.rowid",

@@ -123,6 +123,11 @@ TABLES: tuple[Table, ...] = (
             _c("partial_at", "REAL", "Follow-through ratio from which it is partial."),
             _c("focus_cap_override", "TEXT", "Reason given to exceed the focus cap."),
             _c("agreed_on", "TEXT", "Business date of the agreement."),
+            _c(
+                "proposed_by",
+                "TEXT",
+                "Who proposed it: `rep` or `manager` (older agreements: `manager`).",
+            ),
             ACTOR,
             RECORDED,
             POSITION,

@@ -17,6 +17,7 @@ manager bob
   c5 carol  negotiation, done, 01-10..01-20, never closed: overdue
   c3 carol  prospecting 03-02..03-31 5/window, hypothesis, 1 done: open (loop pending)
   c6 carol  closing 03-20..04-18, focus-cap override "quarter end push": open
+  (c3 and c6 were proposed by carol herself, --proposed-by rep; the rest by bob)
   c7 alice  prospecting 03-01..03-10, released 03-05: released
 manager gina
   session   alice 2026-03-15 not prepared
@@ -90,7 +91,14 @@ def _build(db: str) -> dict[str, str]:
     check_in(ids["c4"], "2026-02-10", actual=1)
     close(ids["c4"], "2026-02-16")
     ids["c3"] = agree(
-        "carol", "prospecting", "2026-03-02", 30, target=5, period="window", expect="more demos"
+        "carol",
+        "prospecting",
+        "2026-03-02",
+        30,
+        target=5,
+        period="window",
+        expect="more demos",
+        proposed_by="rep",
     )
     check_in(ids["c3"], "2026-03-10", actual=1)
     ids["c5"] = agree("carol", "negotiation", "2026-01-10", 11)
@@ -102,6 +110,7 @@ def _build(db: str) -> dict[str, str]:
         target=2,
         period="week",
         override_focus_cap="quarter end push",
+        proposed_by="rep",
     )
     ledger.close()
     return ids
@@ -158,6 +167,7 @@ def test_commitments_agreed_hypotheses_and_two_sided_share(bob: dict[str, Any]) 
     assert bob["commitments_agreed"] == 8
     assert bob["hypothesis_share"] == 0.29  # c1, c3 of 7
     assert bob["two_sided_share"] == 0.14  # c1 (supported by m1) of 7
+    assert bob["rep_proposed_share"] == 0.29  # c3 and c6 (carol proposed them) of 7
 
 
 def test_loop_closure_counts_closes_and_releases_within_7_days_after_due(
@@ -231,6 +241,7 @@ def test_a_manager_with_nothing_in_the_window_has_zero_counts_and_null_shares(
         "prepared_share",
         "hypothesis_share",
         "two_sided_share",
+        "rep_proposed_share",
         "loop_closure",
         "manager_follow_through_rate",
         "safe_failure_index",
@@ -339,6 +350,7 @@ def test_the_fast_path_agrees_with_judging_every_commitment(
         reference = coaching_report(rm, at, window, judge_all=True).as_dict()
     assert fast == reference
     assert fast["team"]["safe_failure_index"] is not None
+    assert 0 < fast["team"]["rep_proposed_share"] < 1  # self-managing reps propose some
     assert sum(fast["team"]["follow_through_mix"].values()) > 0
 
 

@@ -166,7 +166,7 @@ def test_import_still_accepts_what_the_input_rules_refuse(cli: Cli, tmp_path: Pa
             unit=None, metric="nobody-records-this", baseline=None, start=date(2026, 1, 5),
             due=date(2026, 1, 30), hypothesis=None, expect_metric=None, expect_at_least=None,
             session_id=None, supports=None, kept_at=5.0, partial_at=3.0,
-            focus_cap_override=None, on=date(2026, 1, 5), actor="bob",
+            focus_cap_override=None, on=date(2026, 1, 5), actor="bob", proposed_by="manager",
         )  # fmt: skip
         ledger.save(agg)
     finally:
