@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import click
 
-from ledger.text import name_problem
+from ledger.text import SURROGATE
 
 
 class PersonName(click.ParamType):
-    """A person id as a read command takes it: trimmed; control characters and
-    undecodable bytes are refused (exit 2) before any lookup, as the write
-    commands refuse them, since no such name can be in the ledger."""
+    """A person id as a read command takes it: trimmed; undecodable bytes of
+    argv (lone surrogates) are refused (exit 2) before any lookup, since no
+    stored name can hold them and the store cannot even be asked for them.
+    Other odd names are looked up and, unknown, answered with exit 3."""
 
     name = "name"
 
@@ -18,9 +19,8 @@ class PersonName(click.ParamType):
         self, value: object, param: click.Parameter | None, ctx: click.Context | None
     ) -> str:
         text = str(value).strip()
-        problem = name_problem(text)
-        if problem:
-            self.fail(problem, param, ctx)
+        if SURROGATE.search(text):
+            self.fail(f"{text!r} is not valid text (undecodable bytes)", param, ctx)
         return text
 
 

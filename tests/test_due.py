@@ -187,7 +187,7 @@ def test_plan_lists_open_commitments_with_check_in_dates(
     [
         (("due", "--rep", "alicee"), 3, "did you mean 'alice'"),
         (("due", "--manager", "nobody"), 3, "no manager 'nobody'"),
-        (("due", "--rep", "\udcff"), 2, "invalid Unicode"),
+        (("due", "--rep", "\udcff"), 2, "not valid text"),
         (("due", "--within", "-1"), 2, "--within"),
         (("due", "--format", "pdf"), 2, "'pdf' is not one of"),
         (("plan", "alice", "--format", "csv"), 2, "'csv' is not one of"),

@@ -128,7 +128,7 @@ def test_csv_md_and_table(cli: Cli) -> None:
     ("args", "code", "words"),
     [
         (("--manager", "bobb"), 3, "did you mean 'bob'"),
-        (("--manager", "\udcff"), 2, "invalid Unicode"),
+        (("--manager", "\udcff"), 2, "not valid text"),
         (("--window-days", "0"), 2, "--window-days"),
         (("--format", "html"), 2, "'html' is not one of"),
     ],

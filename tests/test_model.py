@@ -209,7 +209,7 @@ def test_doubling_the_planned_activity_doubles_expected_p10_and_p90(
     [
         (("Moses Frasee", "--to", "10"), 3, "did you mean 'Moses Frase'"),
         (("Moses Frase", "--to", "0"), 2, "--to must be greater than 0"),
-        (("Moses Frase\udcff", "--to", "10"), 2, "invalid Unicode"),
+        (("Moses Frase\udcff", "--to", "10"), 2, "not valid text"),
         (("Moses Frase", "--to", "-3"), 2, "--to must be greater than 0"),
         (("Moses Frase", "--to", "10", "--per", "window"), 2, "'window' is not one of"),
         (("Moses Frase", "--to", "10", "--history-days", "3"), 2, "--history-days"),

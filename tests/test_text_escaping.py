@@ -16,7 +16,7 @@ import re
 import click
 import pytest
 
-from ledger import values
+from ledger import text
 from tests.conftest import Cli
 
 ON = ("--as-of", "2999-12-31", "--on", "2026-03-01")
@@ -34,8 +34,8 @@ def hostile(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """One session and one closed commitment full of line breaks, tabs and ESC."""
     with monkeypatch.context() as m:  # as an older writer would have let them through
         never = re.compile("(?!)")
-        m.setattr(values, "TEXT_CONTROL", never)
-        m.setattr(values, "CONTROL", never)
+        m.setattr(text, "TEXT_CONTROL", never)
+        m.setattr(text, "CONTROL", never)
         sid = cli.ok(
             "session", "record", "--rep", REP, "--manager", MANAGER, "--on", "2026-01-05",
             "--note", NOTE, "--focus", "prospecting",
