@@ -12,8 +12,9 @@ import io
 import json
 from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+import annotated_types
 import click
 
 from ledger import rules
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 pass_env = click.make_pass_decorator(Env)
 
 MAX_WINDOW_DAYS = 36600  # 100 years: any real window; keeps D - N inside the calendar
+WindowDays = Annotated[int, annotated_types.Interval(ge=1, le=MAX_WINDOW_DAYS)]
+"""``--window-days`` as a type (the server's query parameter checks it too)."""
 STATUSES = (rules.OPEN, rules.OVERDUE, rules.RELEASED, rules.CLOSED)
 VERDICTS = rules.VERDICTS
 LIST_COLUMNS = (
@@ -246,21 +249,24 @@ def show(env: Env, commitment: str, as_of: str | None, on: str | None, fmt: str)
     """
     at = _moment(as_of, on)
     with open_read_model(env) as rm:
-        cid = rm.resolve(commitment)
-        item = rm.item(cid, at)
-        log = rm.log(cid, at)
-    obj = item.as_dict()
+        out = show_object(rm, at, commitment)
     if fmt == "json":
-        out = {
-            "as_of": at.as_of_text,
-            "on": at.d,
-            **obj,
-            "terms": item.terms(),
-            "log": [e.as_dict() for e in log],
-        }
         click.echo(_json(out))
         return
-    click.echo(_show_text(obj, item.terms(), [e.as_dict() for e in log], at))
+    click.echo(_show_text(out, out["terms"], out["log"], at))
+
+
+def show_object(rm: ReadModel, at: Moment, commitment: str) -> dict[str, Any]:
+    """``show --format json``: the per-commitment object with its terms and every event."""
+    cid = rm.resolve(commitment)
+    item = rm.item(cid, at)
+    return {
+        "as_of": at.as_of_text,
+        "on": at.d,
+        **item.as_dict(),
+        "terms": item.terms(),
+        "log": [e.as_dict() for e in rm.log(cid, at)],
+    }
 
 
 def _show_text(
@@ -355,12 +361,41 @@ def list_(
     """
     at = _moment(as_of, on)
     with open_read_model(env) as rm:
-        items = rm.commitments(at, rep=rep, manager=manager)
+        items = list_items(rm, at, rep=rep, manager=manager, status=status, verdict=verdict)
+    click.echo(render_items(items, fmt))
+
+
+Status = Literal[STATUSES]  # type: ignore[valid-type]  # the click choices, as a type
+Verdict = Literal[VERDICTS]  # type: ignore[valid-type]
+
+
+def list_items(
+    rm: ReadModel,
+    at: Moment,
+    rep: str | None = None,
+    manager: str | None = None,
+    status: Status | None = None,
+    verdict: Verdict | None = None,
+) -> list[Item]:
+    """The commitments ``list`` shows, filtered."""
+    items = rm.commitments(at, rep=rep, manager=manager)
     if status:
         items = [i for i in items if i.evaluation.status == status]
     if verdict:
         items = [i for i in items if i.evaluation.verdict == verdict]
-    click.echo(render_items(items, fmt))
+    return items
+
+
+def list_objects(
+    rm: ReadModel,
+    at: Moment,
+    rep: str | None = None,
+    manager: str | None = None,
+    status: Status | None = None,
+    verdict: Verdict | None = None,
+) -> list[dict[str, Any]]:
+    """``list --format json``: an array of per-commitment objects."""
+    return [i.as_dict() for i in list_items(rm, at, rep, manager, status, verdict)]
 
 
 # -- history -------------------------------------------------------------------
@@ -407,6 +442,13 @@ def history(
     else:
         text = render_history(h, fmt)
     write_output(text, output)
+
+
+def history_object(
+    rm: ReadModel, at: Moment, rep: str, window_days: WindowDays = rules.DEFAULT_WINDOW_DAYS
+) -> dict[str, Any]:
+    """``history REP --format json`` (SPEC §5)."""
+    return rm.history(rep.strip(), at, window_days).as_dict()
 
 
 def render_history(h: History, fmt: str) -> str:

@@ -6,6 +6,7 @@ ranges, due after start); the aggregates check the rest.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any, TypeVar
 from uuid import UUID
@@ -39,15 +40,20 @@ def validate(model: type[M], **values: Any) -> M:
     try:
         return model(**values)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        msg = err["msg"].removeprefix("Value error, ")
-        if (
-            err["type"] in ("too_short", "string_too_short")
-            and err.get("ctx", {}).get("min_length") == 1
-        ):
-            msg = "must not be empty"
-        raise InvalidInput(f"{where}: {msg}" if where else msg) from None
+        raise InvalidInput(error_message(exc.errors()[0])) from None
+
+
+def error_message(err: Mapping[str, Any]) -> str:
+    """One pydantic error (an item of ``ValidationError.errors()``) as the one-line
+    message every front end shows: ``field: what is wrong``."""
+    where = ".".join(str(p) for p in err["loc"])
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    if (
+        err["type"] in ("too_short", "string_too_short")
+        and err.get("ctx", {}).get("min_length") == 1
+    ):
+        msg = "must not be empty"
+    return f"{where}: {msg}" if where else msg
 
 
 class RecordSession(Command):
