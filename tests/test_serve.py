@@ -159,6 +159,8 @@ def test_errors_map_exit_codes_to_http(s: Served) -> None:
     assert bad.status_code == 422 and is_error(bad, 2)
     prefix = s.get(f"/commitments/{cid[:8]}", "bob")
     assert prefix.status_code == 422 and is_error(prefix, 2)
+    no_rep = s.get("/history", "hugo")
+    assert no_rep.status_code == 422 and no_rep.json()["error"]["message"] == "rep: Field required"
     unknown = s.get("/history", "hugo", rep="nobody-at-all")
     assert unknown.status_code == 404 and is_error(unknown, 3)
     assert s.events() == before

@@ -199,7 +199,6 @@ def _read_endpoint(spec: Read, services: Any) -> Callable[..., Any]:
     ]
     for p in fn_params:
         annotation = _resolve(spec.run, p.annotation)
-        default = p.default if p.default is not inspect.Parameter.empty else ...
         if p in in_path:
             params.append(p.replace(annotation=annotation, kind=inspect.Parameter.KEYWORD_ONLY))
         else:
@@ -208,7 +207,7 @@ def _read_endpoint(spec: Read, services: Any) -> Callable[..., Any]:
                     p.name,
                     inspect.Parameter.KEYWORD_ONLY,
                     annotation=Annotated[annotation, Query()],  # keeps its constraints
-                    default=default,
+                    default=p.default,  # inspect.Parameter.empty: required
                 )
             )
     for name, help_text in (

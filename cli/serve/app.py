@@ -217,6 +217,8 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 404:
         return error_json(404, 3, f"no such endpoint: {request.method} {request.url.path}")
+    if exc.status_code == 400:  # FastAPI: a body it cannot even decode
+        return error_json(422, 2, "the request body is not valid JSON in UTF-8")
     if exc.status_code == 405:
         return error_json(405, 2, f"{request.method} is not allowed on {request.url.path}")
     return error_json(exc.status_code, 2, str(exc.detail))
@@ -402,6 +404,7 @@ def create_app(config: Config) -> Any:
         docs_url=None,  # the interactive pages load scripts from another host
         redoc_url=None,
         lifespan=lifespan,
+        redirect_slashes=False,  # one URL per resource; no redirect to follow
     )
     api.add_exception_handler(RequestValidationError, _on_validation)
     api.add_exception_handler(StarletteHTTPException, _on_http)
