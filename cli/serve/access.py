@@ -162,7 +162,7 @@ class AccessStore(ABC):
                 self._append(q, entry)
 
     def grants(self) -> list[Grant]:
-        with self._tx() as q:
+        with self._tx(write=False) as q:
             rows = q(
                 "SELECT name, role, granted_at, granted_by, revoked_at, revoked_by "
                 "FROM {grants} ORDER BY granted_at, id"
@@ -171,7 +171,7 @@ class AccessStore(ABC):
 
     def identify(self, token: str) -> Caller | None:
         """The caller a bearer token stands for, or None (unknown, altered or revoked)."""
-        with self._tx() as q:
+        with self._tx(write=False) as q:
             rows = q(
                 "SELECT name, role FROM {grants} WHERE token_hash = {p} AND revoked_at IS NULL",
                 token_hash(token),
@@ -180,7 +180,7 @@ class AccessStore(ABC):
 
     def role_of(self, name: str) -> Caller | None:
         """The caller ``name`` is, when a proxy in front vouches for the name."""
-        with self._tx() as q:
+        with self._tx(write=False) as q:
             rows = q(
                 "SELECT name, role FROM {grants} WHERE name = {p} AND revoked_at IS NULL", name
             )
@@ -191,7 +191,7 @@ class AccessStore(ABC):
             self._append(q, entry)
 
     def entries(self, since: str | None = None) -> list[Entry]:
-        with self._tx() as q:
+        with self._tx(write=False) as q:
             rows = q(
                 "SELECT at, via, who, role, action, subjects, target, status FROM {log} "
                 "WHERE at >= {p} ORDER BY id",
@@ -216,8 +216,9 @@ class AccessStore(ABC):
         )
 
     @abstractmethod
-    def _tx(self) -> Any:
-        """A context manager: one transaction, yielding ``q(sql, *params) -> rows``."""
+    def _tx(self, *, write: bool = True) -> Any:
+        """A context manager: one transaction, yielding ``q(sql, *params) -> rows``
+        (``write``: take the write lock first, so check-then-write cannot race)."""
 
     @abstractmethod
     def close(self) -> None: ...
@@ -320,9 +321,9 @@ class SQLiteAccess(AccessStore):
         return conn
 
     @contextmanager
-    def _tx(self) -> Iterator[Query]:
+    def _tx(self, *, write: bool = True) -> Iterator[Query]:
         conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         try:
             yield Query(conn.cursor(), {"grants": "grants", "log": "access_log", "p": "?"})
             conn.execute("COMMIT")
@@ -426,7 +427,7 @@ class PostgresAccess(AccessStore):
                 conn.execute(_PG_SCHEMA.replace("{s}", quoted))  # type: ignore[arg-type]
 
     @contextmanager
-    def _tx(self) -> Iterator[Query]:
+    def _tx(self, *, write: bool = True) -> Iterator[Query]:
         with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
             yield Query(cur, self.names)
 

@@ -165,24 +165,26 @@ def full_id(ref: str) -> UUID:
 
 
 def people_in(obj: Any) -> list[str]:
-    """Person ids an answer holds (values of ``rep``, ``manager``, ``managers``): the
-    access log's subjects."""
+    """Person ids an answer holds (values of ``rep``, ``manager``, ``managers`` of the
+    answer and of the objects in its lists, two lists deep): the access log's subjects."""
     found: list[str] = []
 
-    def walk(value: Any) -> None:
-        if isinstance(value, dict):
-            for key, v in value.items():
-                if key in ("rep", "manager") and isinstance(v, str):
-                    found.append(v)
-                elif key == "managers" and isinstance(v, list):
-                    found.extend(m for m in v if isinstance(m, str))
-                else:
-                    walk(v)
-        elif isinstance(value, list):
+    def walk(value: Any, depth: int) -> None:
+        if isinstance(value, list):
             for v in value:
-                walk(v)
+                if isinstance(v, dict):
+                    walk(v, depth)
+            return
+        for key, v in value.items():
+            if key in ("rep", "manager") and isinstance(v, str):
+                found.append(v)
+            elif key == "managers" and isinstance(v, list):
+                found.extend(m for m in v if isinstance(m, str))
+            if depth < 2 and isinstance(v, list):
+                walk(v, depth + 1)
 
-    walk(obj)
+    if isinstance(obj, (dict, list)):
+        walk(obj, 0)
     return list(dict.fromkeys(found))
 
 
