@@ -112,7 +112,10 @@ def coaching(
       commitments report coaching --format html -o coaching.html
     """
     at = _moment(as_of, on)
+    manager = manager.strip() if manager is not None else None
     with open_read_model(env) as rm:
+        if manager is not None:
+            rm.require_person(manager, "manager")  # unknown: exit 3 with the closest names
         obj = coaching_object(rm, at, manager, window_days)
     if fmt == "html":
         from .html import coaching_page
