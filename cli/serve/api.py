@@ -342,7 +342,19 @@ def _write_endpoint(spec: Write, services: Any) -> Callable[..., Any]:
 def _run_write(
     spec: Write, services: Any, request: Request, body: Any, commitment: str | None
 ) -> dict[str, Any]:
-    caller, audit = _caller(request), _audit(request)
+    return perform_write(spec, services, _caller(request), _audit(request), body, commitment)
+
+
+def perform_write(
+    spec: Write,
+    services: Any,
+    caller: Caller,
+    audit: dict[str, Any],
+    body: Any,
+    commitment: str | None,
+) -> dict[str, Any]:
+    """One write of the cycle by ``caller``, scope-checked: what the API's write
+    endpoints and the pages' forms both run (``body``: :func:`request_type`)."""
     ledger = services.ledger
     values = body.model_dump(exclude={"actor"}, exclude_unset=True)
 
@@ -480,4 +492,13 @@ def _access_endpoints(app: FastAPI, services: Any, prefix: str, security: list[A
         return guarded(request, Action.ACCESS_LOG, run)
 
 
-__all__ = ["READS", "WRITES", "Entry", "add_endpoints", "full_id", "people_in", "request_type"]
+__all__ = [
+    "READS",
+    "WRITES",
+    "Entry",
+    "add_endpoints",
+    "full_id",
+    "people_in",
+    "perform_write",
+    "request_type",
+]

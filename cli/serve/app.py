@@ -409,6 +409,9 @@ def create_app(config: Config) -> Any:
     api.add_exception_handler(RequestValidationError, _on_validation)
     api.add_exception_handler(StarletteHTTPException, _on_http)
     add_endpoints(api, services)
+    from .web import add_pages
+
+    add_pages(api, services)
     guard = Guard(api, services)
     guard.routes = list(api.routes)
     guard.services = services

@@ -40,7 +40,7 @@ class Action(StrEnum):
     READ = "read"
     """A person's commitments, sessions and history (the person: the rep)."""
     REPORT = "report"
-    """Reports across people (coaching patterns)."""
+    """Reports across people (coaching patterns); the person: the manager reported on."""
     RECORD = "record"
     """Check-in, correct, revise, release, close (the person: the commitment's rep)."""
     AGREE_AS = "agree_as"
@@ -69,6 +69,9 @@ POLICY: dict[tuple[Role, Action], frozenset[Relation]] = {
     (Role.MANAGER, Action.READ): frozenset({SELF, REPORT}),
     (Role.MANAGER, Action.RECORD): frozenset({REPORT}),
     (Role.MANAGER, Action.AGREE_AS): frozenset({SELF}),
+    # ... and their own coaching patterns (the pages' coaching report, without the
+    # team total); a report across everyone (the API's) names nobody: "other".
+    (Role.MANAGER, Action.REPORT): frozenset({SELF}),
     # Until the roster (issue 14) says who reports to whom, a manager may open a
     # session or agreement with any rep (it makes the rep theirs); then: {REPORT}.
     (Role.MANAGER, Action.AGREE_WITH): ANYONE,
