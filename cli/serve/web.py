@@ -143,9 +143,13 @@ def _status_of(exc: BaseException) -> tuple[int, str]:
 def _message(page: _Page, status: int, message: str) -> HTMLResponse:
     headings = {401: "Not logged in", 403: "Not allowed", 404: "Not found", 422: "Invalid"}
     heading = headings.get(status, "Refused" if status == 409 else "Error")
+    try:
+        at = page.moment()
+    except LedgerError:  # the refusal may be the moment itself
+        at = None
     text = _render(
         "web/message.html.j2",
-        **page.context(),
+        **page.context(at),
         heading=heading,
         message=one_line(message),
     )
@@ -349,12 +353,16 @@ async def _form(request: Request) -> dict[str, str] | None:
 
 
 def _same_origin(request: Request) -> bool:
-    """A form post from another site (its Origin says so) is refused."""
+    """A post another site's page made is refused: the browser says so in
+    ``Sec-Fetch-Site``, or in an ``Origin`` naming another host. (Under
+    ``Referrer-Policy: no-referrer`` a same-site post may carry ``Origin: null``.)"""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None and site not in ("same-origin", "none"):
+        return False
     origin = request.headers.get("origin")
     if origin is None or origin == "null":
-        return origin is None
-    host = request.headers.get("host", "")
-    return origin.split("://", 1)[-1] == host
+        return True
+    return origin.split("://", 1)[-1] == request.headers.get("host", "")
 
 
 def _check_csrf(page: _Page, form: dict[str, str] | None) -> None:
@@ -576,6 +584,12 @@ def _access_log_page(page: _Page) -> Response:
 # -- the forms ----------------------------------------------------------------------------
 
 
+def _visible(page: _Page, ref: str) -> bool:
+    with page.services.read_model() as rm:
+        people = rm.people_of("commitment", str(full_id(ref)))
+        return people is not None and page.scope(rm).may(Action.READ, people[0], manager=people[1])
+
+
 def _submit(
     page: _Page, name: str, form: dict[str, str], *, rep: str | None, commitment: str | None
 ) -> Response:
@@ -605,8 +619,12 @@ def _submit(
         finally:
             page.audit["subjects"] = audit["subjects"] or page.audit["subjects"]
             page.audit["target"] = audit["target"] or page.audit["target"]
-    except (Forbidden, NotFound):
-        raise  # out of scope: the same answer as the API (403, or not found)
+    except Forbidden:
+        raise  # out of scope: the same answer as the API
+    except NotFound as exc:
+        if commitment is not None and not _visible(page, commitment):
+            raise  # a commitment the caller may not know exists: the API's 404
+        status, error = 404, one_line(str(exc))  # a check-in, session or supported one
     except (LedgerError, ValueError) as exc:
         status, error = _status_of(exc)
         if isinstance(exc, InvalidInput):
