@@ -7,6 +7,8 @@ identities and scopes (SPEC §7.5).
 | ``access`` | the access store (grants as token hashes) and the append-only access log |
 | ``api`` | the JSON API's endpoints: one line per read or write, built from the CLI's functions |
 | ``app`` | the ASGI application: authentication, the access log, errors as JSON |
+| ``web`` | the pages: login cookie, CSRF, the pages of the cycle, its forms |
+| ``forms`` | the forms: which fields of each command model, browser values to model values |
 | ``command`` | the click commands ``serve`` and ``access grant|revoke|list|log`` |
 
 Nothing here is imported until one of those commands runs (this file imports

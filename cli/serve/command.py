@@ -37,11 +37,13 @@ _HEADER_NAME = re.compile(r"[A-Za-z0-9-]{1,100}")
 )
 @pass_env
 def serve(env: Env, host: str, port: int, trust_header: str | None, workers: int) -> None:
-    """Serve the JSON API (/api/v1/, OpenAPI at /api/openapi.json) with tokens and roles.
+    """Serve the pages (/) and the JSON API (/api/v1/) with tokens and roles.
 
     Every request needs an identity: 'Authorization: Bearer TOKEN' (a token from
     'commitments access grant'), or with --trust-header the person id a
-    single-sign-on proxy in front sets. What each role may see and do: see
+    single-sign-on proxy in front sets. In a browser, open / and log in with
+    the token: the pages show the team, reps, commitments and reports, with the
+    forms of the coaching cycle (docs/guide.md, section 11). What each role may see and do: see
     docs/serve.md. Every request is appended to the access log
     ('commitments access log'); events written through the server carry the
     caller as their actor.
@@ -79,7 +81,7 @@ def serve(env: Env, host: str, port: int, trust_header: str | None, workers: int
         )
     where = f"[{host}]" if ":" in host else host
     click.echo(
-        f"serving the API on http://{where}:{port}/api/v1/ "
+        f"serving the pages on http://{where}:{port}/ and the API on /api/v1/ "
         f"(OpenAPI: /api/openapi.json; {workers} worker{'s' if workers > 1 else ''})",
         err=True,
     )
