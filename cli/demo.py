@@ -11,6 +11,7 @@ from .context import Env, progress_bar
 
 if TYPE_CHECKING:
     from ledger.demo import DemoResult
+    from projections.query import Moment
 
 pass_env = click.make_pass_decorator(Env)
 
@@ -26,32 +27,46 @@ TEAM_TABLE_MAX = 40  # larger teams get a count per signal instead of a row per 
     type=click.IntRange(1, 520),
     default=12,
     show_default=True,
-    help="Weeks of history, ending at the latest Monday on or before today.",
+    help="Weeks of history, ending at the latest Monday on or before --until.",
+)
+@click.option(
+    "--until",
+    metavar="DATE",
+    help="Business dates end at the latest Monday on or before DATE, and the "
+    "signals are judged on DATE [default: today].",
 )
 @click.option(
     "--seed", type=int, default=1, show_default=True, help="Same seed, same team and verdicts."
 )
 @pass_env
-def demo(env: Env, reps: int, weeks: int, seed: int) -> None:
+def demo(env: Env, reps: int, weeks: int, seed: int, until: str | None) -> None:
     """Write a realistic, deterministic demo team into an empty ledger.
 
     Several managers and their reps, each rep with a habit (diligent,
     experimenter, slipping, unreliable, blocked, newcomer): coaching sessions
     every four weeks, weekly check-ins, CRM activity, supporting manager
     commitments, releases, revisions, corrections and a focus-cap override.
-    Business dates span WEEKS weeks up to the latest Monday on or before today.
+    Business dates span WEEKS weeks up to the latest Monday on or before
+    today, or --until DATE (then the signals and pages are judged on DATE, so
+    the same DATE and seed print the same table whenever it runs).
     Prints a summary on stderr and the team's signals on stdout.
 
     \b
     Example:
       commitments --db demo.db demo
+      commitments --db demo.db demo --until 2026-11-23
       commitments --db big.db demo --reps 5000 --weeks 52 --seed 7
     """
     from ledger.demo import write_demo
 
+    from .read import _moment
+
+    at = _moment(None, until)  # --until: a bad date exits 2 before anything is written
     ledger = env.ledger()
     with progress_bar("writing the demo ledger", lambda: weeks + 1) as progress:
-        result = write_demo(ledger, reps=reps, weeks=weeks, seed=seed, progress=progress)
+        result = write_demo(
+            ledger, reps=reps, weeks=weeks, seed=seed, today=at.on, progress=progress
+        )
     click.echo(
         f"demo: wrote {result.events} events ({result.reps} reps, {result.managers} managers, "
         f"{result.sessions} sessions, {result.commitments} commitments; business dates "
@@ -59,20 +74,19 @@ def demo(env: Env, reps: int, weeks: int, seed: int) -> None:
         f"({result.events_per_second:,.0f} events/s) to {env.db}",
         err=True,
     )
-    _show_signals(env, result)
+    _show_signals(env, result, at)
     from .html import write_demo_pages
 
-    for path in write_demo_pages(env, result.team):
+    for path in write_demo_pages(env, result.team, at):
         click.echo(f"demo: wrote {path}", err=True)
 
 
-def _show_signals(env: Env, result: DemoResult) -> None:
-    """The team's signals, from the read side."""
+def _show_signals(env: Env, result: DemoResult, at: Moment) -> None:
+    """The team's signals on ``at``, from the read side."""
     from ledger import rules
 
-    from .read import _moment, open_read_model, text_table
+    from .read import open_read_model, text_table
 
-    at = _moment(None, None)
     rows = []
     teams: dict[str, list[tuple[str, str]]] = {}
     for rep, manager, habit in result.team:

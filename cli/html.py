@@ -40,12 +40,38 @@ SIGNAL_TEXT = {
     rules.WILL_CONCERN: "Will concern: two or more broken commitments in the window.",
     rules.FIRST_WARNING: "First warning: one broken commitment in the window.",
     rules.SKILL_GAP: "Skill gap: honest misses outnumber successes. Be patient; coach the skill.",
-    rules.ON_TRACK: "On track: commitments are being kept.",
+    rules.ON_TRACK: "On track: no broken commitment in the window.",  # + counts: signal_text
     rules.INSUFFICIENT_DATA: "Insufficient data: no succeeded, kept, honest-miss, partial or "
     "broken commitment closed in the window (blocked ones count for nobody).",
 }
 
 _env: Environment | None = None
+
+KEPT_VERDICTS = (rules.SUCCEEDED, rules.KEPT, rules.HONEST_MISS)
+
+
+def signal_text(h: dict[str, Any]) -> str:
+    """The sentence beside a signal (``history`` or ``team`` JSON of one rep), in
+    words that agree with its numbers: ``on_track`` says how many commitments of
+    the window were kept, and never that commitments are being kept when none was
+    (only partial ones: follow-through rate 0)."""
+    text = SIGNAL_TEXT.get(h["signal"], "")
+    if h["signal"] != rules.ON_TRACK:
+        return text
+    verdicts = [r["verdict"] for r in h["reasons"]]
+    kept = sum(v in KEPT_VERDICTS for v in verdicts)
+    partial = sum(v == rules.PARTIAL for v in verdicts)
+    closed = kept + partial
+    if kept == 0:
+        return (
+            f"{text} None was kept in full: {partial} partial "
+            f"(follow-through rate {pct(h['follow_through_rate'])})."
+        )
+    done = "was" if kept == 1 else "were"
+    return (
+        f"{text} {kept} of {closed} closed in it {done} kept "
+        f"(follow-through rate {pct(h['follow_through_rate'])})."
+    )
 
 
 def environment() -> Environment:
@@ -286,19 +312,31 @@ def rep_page(h: History) -> str:
         chart=chart,
         hidden=hidden,
         supporting=supporting,
-        signal_text=SIGNAL_TEXT.get(obj["signal"], ""),
+        signal_text=signal_text(obj),
         by_id={r.item["id"]: r.item for r in rows},
         checkins=sum(len(r.ticks) for r in rows),
     )
 
 
+# -- the team page -----------------------------------------------------------------
+
+
+def team_page(team: dict[str, Any], manager: str | None = None) -> str:
+    """``team --format html``: one row per rep, its signal with the words of the
+    rep page, the follow-through rate, focus load and counts."""
+    reps = [{**r, "text": signal_text(r)} for r in team["reps"]]
+    template = environment().get_template("team.html.j2")
+    return template.render(team=team, reps=reps, manager=manager, verdicts=rules.VERDICTS)
+
+
 # -- the demo's pages ----------------------------------------------------------------
 
 
-def write_demo_pages(env: Any, team: Sequence[tuple[str, str, str]]) -> list[str]:
+def write_demo_pages(env: Any, team: Sequence[tuple[str, str, str]], at: Any = None) -> list[str]:
     """Write the coaching report and one rep's one-pager next to the ledger (the
     current directory for PostgreSQL); return their paths. The rep is the first
-    whose manager does not deliver support (``blocked`` habit), else the first."""
+    whose manager does not deliver support (``blocked`` habit), else the first.
+    ``at``: the moment they are judged (default now)."""
     import os
     import re
 
@@ -309,7 +347,7 @@ def write_demo_pages(env: Any, team: Sequence[tuple[str, str, str]]) -> list[str
     folder = "." if env.is_postgres else (os.path.dirname(env.db) or ".")
     rep = next((r for r, _, habit in team if habit == "blocked"), team[0][0])
     slug = re.sub(r"[^A-Za-z0-9]+", "-", rep).strip("-").lower() or "rep"
-    at = _moment(None, None)
+    at = at or _moment(None, None)
     with open_read_model(env) as rm:
         report = coaching_report(rm, at).as_dict()
         history = rm.history(rep, at)

@@ -27,6 +27,7 @@ COMMANDS = {
     "show": "cli.read:show",
     "list": "cli.read:list_",
     "history": "cli.read:history",
+    "team": "cli.team:team",
     "report": "cli.report:report",
     "activity": "cli.activity:activity",
     "export": "cli.audit:export",

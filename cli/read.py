@@ -12,6 +12,7 @@ import io
 import json
 from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
+from datetime import date
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import annotated_types
@@ -60,6 +61,7 @@ TABLE_COLUMNS = (
     "id",
     "rep",
     "owner",
+    "manager",
     "focus",
     "start",
     "due",
@@ -143,13 +145,35 @@ def _moment(as_of: str | None, on: str | None) -> Moment:
 
 
 def _cell(value: Any) -> str:
+    """A value as table text: on one line, control characters shown as escapes
+    (a newline, tab or ESC in free text never starts a line or column)."""
+    from .safe import one_line
+
     if value is None:
         return "-"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, list):
-        return ";".join(str(v) for v in value) or "-"
-    return str(value)
+        return one_line(";".join(str(v) for v in value)) or "-"
+    return one_line(str(value))
+
+
+def escaped(value: Any) -> Any:
+    """``value`` with every string in it (and in its lists and dicts) on one line
+    (:func:`cli.safe.one_line`): for text output assembled by hand."""
+    from .safe import one_line
+
+    if isinstance(value, str):
+        return one_line(value)
+    if isinstance(value, list):
+        return [escaped(v) for v in value]
+    if isinstance(value, dict):
+        return {k: escaped(v) for k, v in value.items()}
+    return value
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def text_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -160,7 +184,7 @@ def text_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
         for i, c in enumerate(row):
             widths[i] = max(widths[i], len(c))
     numeric = [
-        all(isinstance(r[i], (int, float)) or r[i] is None for r in rows) and bool(rows)
+        all(_is_number(r[i]) or r[i] is None for r in rows) and bool(rows)
         for i in range(len(headers))
     ]
 
@@ -272,6 +296,7 @@ def show_object(rm: ReadModel, at: Moment, commitment: str) -> dict[str, Any]:
 def _show_text(
     obj: dict[str, Any], terms: dict[str, Any], log: list[dict[str, Any]], at: Moment
 ) -> str:
+    obj, terms, log = escaped(obj), escaped(terms), escaped(log)
     if terms["measure"] == "done":
         measure = "done (a one-off action)"
     else:
@@ -331,8 +356,14 @@ def _show_text(
 @click.command("list")
 @click.option("--rep", help="Only this rep's commitments.")
 @click.option("--manager", help="Only commitments agreed with this manager.")
+@click.option("--owner", type=click.Choice(["rep", "manager"]), help="Only this owner's.")
+@click.option("--focus", help="Only this focus area.")
 @click.option("--status", type=click.Choice(STATUSES), help="Only this status.")
 @click.option("--verdict", type=click.Choice(VERDICTS), help="Only this verdict.")
+@click.option(
+    "--due-from", metavar="DATE", help="Only commitments due on or after DATE (latest terms)."
+)
+@click.option("--due-to", metavar="DATE", help="Only commitments due on or before DATE.")
 @as_of_options
 @click.option(
     "--format",
@@ -346,8 +377,12 @@ def list_(
     env: Env,
     rep: str | None,
     manager: str | None,
+    owner: str | None,
+    focus: str | None,
     status: str | None,
     verdict: str | None,
+    due_from: str | None,
+    due_to: str | None,
     as_of: str | None,
     on: str | None,
     fmt: str,
@@ -358,15 +393,28 @@ def list_(
     Example:
       commitments list --manager bob --verdict broken
       commitments list --rep alice --as-of 2026-03-01 --format csv
+      commitments list --owner rep --focus prospecting --due-from 2026-01-01 --due-to 2026-01-31
     """
     at = _moment(as_of, on)
     with open_read_model(env) as rm:
-        items = list_items(rm, at, rep=rep, manager=manager, status=status, verdict=verdict)
+        items = list_items(
+            rm,
+            at,
+            rep,
+            manager,
+            owner,
+            focus,
+            status,
+            verdict,
+            due_from,
+            due_to,  # type: ignore[arg-type]
+        )
     click.echo(render_items(items, fmt))
 
 
 Status = Literal[STATUSES]  # type: ignore[valid-type]  # the click choices, as a type
 Verdict = Literal[VERDICTS]  # type: ignore[valid-type]
+Owner = Literal["rep", "manager"]
 
 
 def list_items(
@@ -374,11 +422,31 @@ def list_items(
     at: Moment,
     rep: str | None = None,
     manager: str | None = None,
+    owner: Owner | None = None,
+    focus: str | None = None,
     status: Status | None = None,
     verdict: Verdict | None = None,
+    due_from: str | None = None,
+    due_to: str | None = None,
 ) -> list[Item]:
-    """The commitments ``list`` shows, filtered."""
+    """The commitments ``list`` shows, filtered (an unknown rep or manager: exit 3)."""
+    first = _date_option("--due-from", due_from)
+    last = _date_option("--due-to", due_to)
+    rep = rep.strip() if rep is not None else None
+    manager = manager.strip() if manager is not None else None
+    if rep is not None:
+        rm.require_person(rep, "rep")
+    if manager is not None:
+        rm.require_person(manager, "manager")
     items = rm.commitments(at, rep=rep, manager=manager)
+    if owner:
+        items = [i for i in items if i.facts.owner == owner]
+    if focus is not None:
+        items = [i for i in items if i.facts.focus == focus.strip()]
+    if first is not None:
+        items = [i for i in items if i.facts.due >= first]
+    if last is not None:
+        items = [i for i in items if i.facts.due <= last]
     if status:
         items = [i for i in items if i.evaluation.status == status]
     if verdict:
@@ -391,11 +459,30 @@ def list_objects(
     at: Moment,
     rep: str | None = None,
     manager: str | None = None,
+    owner: Owner | None = None,
+    focus: str | None = None,
     status: Status | None = None,
     verdict: Verdict | None = None,
+    due_from: str | None = None,
+    due_to: str | None = None,
 ) -> list[dict[str, Any]]:
     """``list --format json``: an array of per-commitment objects."""
-    return [i.as_dict() for i in list_items(rm, at, rep, manager, status, verdict)]
+    found = list_items(rm, at, rep, manager, owner, focus, status, verdict, due_from, due_to)
+    return [i.as_dict() for i in found]
+
+
+def _date_option(name: str, text: str | None) -> date | None:
+    """A ``YYYY-MM-DD`` option value, or exit 2 naming the option."""
+    if text is None:
+        return None
+    from ledger.errors import InvalidInput
+
+    try:
+        if len(text.strip()) != 10:
+            raise ValueError
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidInput(f"{name}: {text!r} is not a date in YYYY-MM-DD form") from None
 
 
 # -- history -------------------------------------------------------------------
@@ -434,7 +521,7 @@ def history(
     """
     at = _moment(as_of, on)
     with open_read_model(env) as rm:
-        h = rm.history(rep.strip(), at, window_days)
+        h = rm.history(rep.strip(), at, window_days)  # an unknown rep: exit 3, closest names
     if fmt == "html":
         from .html import rep_page
 
@@ -457,6 +544,7 @@ def render_history(h: History, fmt: str) -> str:
         return _json(obj)
     if fmt == "csv":
         return csv_text(obj["commitments"])
+    obj = escaped(obj) if fmt != "md" else obj  # md escapes its own cells
     reasons = ", ".join(f"{r['id']} {r['verdict']}" for r in obj["reasons"]) or "none"
     counts = ", ".join(f"{k} {v}" for k, v in obj["counts"].items())
     rate = _cell(obj["follow_through_rate"])

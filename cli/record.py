@@ -194,3 +194,14 @@ def close(env: Env, commitment: str, on: str, **values: Any) -> None:
     """
     ledger = env.ledger()
     ledger.close_commitment(ledger.resolve(commitment), date=on, actor=env.actor, **values)
+
+
+def _add_session_readers() -> None:
+    """``session list`` and ``session show`` (read side, :mod:`cli.sessions`)."""
+    from .sessions import session_list, session_show
+
+    session.add_command(session_list)
+    session.add_command(session_show)
+
+
+_add_session_readers()

@@ -17,8 +17,9 @@ a browser, so every writer of those formats passes user strings through here:
 * **Markdown** (:func:`md_cell`, :func:`md_text`): table syntax (``|``) and
   inline syntax (backslash, backticks, ``*``, ``[``, ``]``, ``<``, ``>``,
   ``&``, ``~``) are backslash-escaped (CommonMark), so a note can neither
-  break out of its cell nor become a link, an image or raw HTML; line breaks
-  become spaces (a table row is one line).
+  break out of its cell nor become a link, an image or raw HTML; line breaks,
+  tabs and other control characters are shown as escapes (``\\n``, ``\\t``,
+  ``\\x1b``), as in table output, so a table row stays one line.
 * **HTML**: jinja2 autoescape (see :mod:`cli.html`); nothing here.
 * **Terminal** (:func:`one_line`): every error message is one line with
   control characters, lone surrogates and bidi overrides shown as escapes, so
@@ -39,7 +40,6 @@ _MD_SPECIAL = re.compile(r"([\\`*\[\]<>|&~])")
 _UNSAFE_FOR_TERMINAL = re.compile(
     "[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
 )
-_LINE_BREAKS = re.compile(r"\r\n|[\r\n\u2028\u2029\x85]")
 
 
 def csv_cell(value: Any) -> Any:
@@ -66,8 +66,9 @@ def defuse_formula(text: str) -> str:
 
 
 def md_text(text: str) -> str:
-    """Inline Markdown text: syntax characters escaped, on one line."""
-    return _MD_SPECIAL.sub(r"\\\1", _LINE_BREAKS.sub(" ", text))
+    """Inline Markdown text: syntax characters escaped, on one line (control
+    characters shown as escapes by :func:`one_line`)."""
+    return one_line(_MD_SPECIAL.sub(r"\\\1", text))
 
 
 def md_cell(value: Any, render: Any = str) -> str:

@@ -236,22 +236,66 @@ class History:
     focus_load: int
     counts: dict[str, int]
     items: tuple[Item, ...]
+    sessions: tuple[dict[str, Any], ...] = ()
 
-    def as_dict(self) -> dict[str, Any]:
-        """Exactly the JSON of ``history REP --format json`` (SPEC §5)."""
+    @property
+    def managers(self) -> list[str]:
+        """The managers named on the rep's commitments, sorted (``team``)."""
+        return sorted({i.facts.manager for i in self.items})
+
+    def summary(self) -> dict[str, Any]:
+        """The rep's entry of ``team --format json`` (SPEC §7.1): the signal,
+        its reasons and the counts exactly as ``history`` gives them."""
+        signal = self._signal_fields()
+        return {"rep": self.rep, "managers": self.managers, **{k: signal[k] for k in TEAM_KEYS}}
+
+    def _signal_fields(self) -> dict[str, Any]:
         return {
-            "rep": self.rep,
-            "as_of": self.at.as_of_text,
-            "on": self.at.d,
-            "window_days": self.window_days,
             "signal": self.signal.signal,
             "reasons": [{"id": r.id, "verdict": r.verdict} for r in self.signal.reasons],
             "follow_through_rate": number(self.signal.follow_through_rate),
             "focus_load": self.focus_load,
             "overloaded": rules.is_overloaded(self.focus_load),
             "counts": self.counts,
-            "commitments": [i.as_dict() for i in self.items],
         }
+
+    def as_dict(self) -> dict[str, Any]:
+        """Exactly the JSON of ``history REP --format json`` (SPEC §5, §7.1)."""
+        return {
+            "rep": self.rep,
+            "as_of": self.at.as_of_text,
+            "on": self.at.d,
+            "window_days": self.window_days,
+            **self._signal_fields(),
+            "commitments": [i.as_dict() for i in self.items],
+            "sessions": list(self.sessions),
+        }
+
+
+TEAM_KEYS = ("signal", "follow_through_rate", "focus_load", "overloaded", "counts", "reasons")
+
+
+def judge_history(
+    rep: str,
+    items: Iterable[Item],
+    at: Moment,
+    window_days: int,
+    sessions: Iterable[dict[str, Any]] = (),
+) -> History:
+    """A rep's history from their judged commitments (``history`` and ``team``)."""
+    items = tuple(items)
+    pairs = [(i.facts, i.evaluation) for i in items]
+    own = [e for f, e in pairs if f.owner == "rep"]
+    return History(
+        rep=rep,
+        at=at,
+        window_days=window_days,
+        signal=rules.rep_signal(pairs, at.on, window_days),
+        focus_load=rules.focus_load(pairs),
+        counts=rules.verdict_counts(own),
+        items=items,
+        sessions=tuple(sessions),
+    )
 
 
 # -- the reader ----------------------------------------------------------------
@@ -332,19 +376,116 @@ class ReadModel:
         """A rep's commitments, signal, counts and focus load (SPEC §4, §5)."""
         items = self.commitments(at, rep=rep)
         if not items and not self._rep_known(rep, at):
+            self.require_person(rep, "rep")
             raise NotFound(f"no commitments or sessions for rep {rep!r} as of {at.as_of_text}")
-        pairs = [(i.facts, i.evaluation) for i in items]
-        signal = rules.rep_signal(pairs, at.on, window_days)
-        own = [e for f, e in pairs if f.owner == "rep"]
-        return History(
-            rep=rep,
-            at=at,
-            window_days=window_days,
-            signal=signal,
-            focus_load=rules.focus_load(pairs),
-            counts=rules.verdict_counts(own),
-            items=tuple(items),
-        )
+        sessions = self.session_objects(at.t, on=at.d, rep=rep)
+        return judge_history(rep, items, at, window_days, sessions)
+
+    def team(
+        self, at: Moment, window_days: int = rules.DEFAULT_WINDOW_DAYS, manager: str | None = None
+    ) -> list[History]:
+        """One history per rep with a rep-owned commitment visible at ``at`` (with
+        ``manager``: one agreed with that manager), by rep; each is the rep's
+        whole history, as ``history`` gives it."""
+        items = self.commitments(at, manager=manager)
+        if manager is not None:
+            # the reps' other managers' commitments count too: the whole history
+            reps = sorted({i.facts.rep for i in items if i.facts.owner == "rep"})
+            items = [i for rep in reps for i in self.commitments(at, rep=rep)]
+        by_rep: dict[str, list[Item]] = defaultdict(list)
+        for i in items:
+            by_rep[i.facts.rep].append(i)
+        return [
+            judge_history(rep, by_rep[rep], at, window_days)
+            for rep in sorted(by_rep)
+            if any(i.facts.owner == "rep" for i in by_rep[rep])
+            and (manager is None or any(i.facts.manager == manager for i in by_rep[rep]))
+        ]
+
+    # -- people ----------------------------------------------------------------
+
+    def people(self, role: str) -> set[str]:
+        """Everyone the read model names as ``role`` (``rep`` or ``manager``), at any time."""
+        if role not in ("rep", "manager"):
+            raise ValueError(role)
+        sql = f"SELECT {role} FROM commitments UNION SELECT {role} FROM sessions"
+        return {r[0] for r in self.conn.execute(sql)}
+
+    def require_person(self, name: str, role: str) -> None:
+        """:class:`NotFound` (with the closest known names) unless the ledger names
+        ``name`` as a ``role`` anywhere."""
+        from .names import unknown_person_message
+
+        row = self.conn.execute(
+            f"SELECT 1 FROM commitments WHERE {role} = ? UNION ALL "
+            f"SELECT 1 FROM sessions WHERE {role} = ? LIMIT 1",
+            (name, name),
+        ).fetchone()
+        if row is None:
+            raise NotFound(unknown_person_message(role, name, self.people(role)))
+
+    # -- sessions ----------------------------------------------------------------
+
+    def session_objects(
+        self,
+        t: str,
+        *,
+        on: str | None = None,
+        rep: str | None = None,
+        manager: str | None = None,
+        first: str | None = None,
+        last: str | None = None,
+        ids: Iterable[str] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Sessions recorded at or before ``t`` (and dated on or before ``on``),
+        dated within [first, last], as the JSON of ``session show`` (SPEC §7.1),
+        by date: each with the ids of the commitments agreed with ``--session``
+        visible at the same moment."""
+        import json
+
+        sql = "SELECT * FROM sessions WHERE recorded_at <= ?"
+        params: list[Any] = [t]
+        for column, op, value in (
+            ("date", "<=", on),
+            ("date", ">=", first),
+            ("date", "<=", last),
+            ("rep", "=", rep),
+            ("manager", "=", manager),
+        ):
+            if value is not None:
+                sql += f" AND {column} {op} ?"
+                params.append(value)
+        if ids is not None:
+            id_list = list(ids)
+            sql += f" AND id IN ({','.join('?' * len(id_list)) or 'NULL'})"
+            params += id_list
+        rows = list(self.conn.execute(sql + " ORDER BY date, position", params))
+        agreed: dict[str, list[str]] = defaultdict(list)
+        if rows:
+            csql = (
+                "SELECT session_id, id FROM commitments WHERE session_id IN "
+                f"({','.join('?' * len(rows))}) AND recorded_at <= ?"
+            )
+            cparams: list[Any] = [r["id"] for r in rows] + [t]
+            if on is not None:
+                csql += " AND agreed_on <= ?"
+                cparams.append(on)
+            for r in self.conn.execute(csql + " ORDER BY position", cparams):
+                agreed[r["session_id"]].append(r["id"])
+        return [
+            {
+                "id": r["id"],
+                "rep": r["rep"],
+                "manager": r["manager"],
+                "on": r["date"],
+                "prepared": bool(r["prepared"]),
+                "strengths": json.loads(r["strengths"]),
+                "focus": json.loads(r["focus_areas"]),
+                "note": r["note"],
+                "commitments": agreed.get(r["id"], []),
+            }
+            for r in rows
+        ]
 
     def reps(self, at: Moment, manager: str | None = None) -> list[str]:
         """Reps with a commitment or a session visible at ``at`` (optionally of one manager)."""
@@ -412,13 +553,14 @@ class ReadModel:
         out.sort(key=lambda e: e.position)
         return out
 
-    def resolve(self, ref: str) -> str:
-        """A full commitment id, or a unique prefix of at least 6 hex digits, as the full id."""
+    def resolve(self, ref: str, kind: str = "commitment") -> str:
+        """A full commitment (or ``kind="session"``) id, or a unique prefix of at
+        least 6 hex digits, as the full id."""
+        table = {"commitment": "commitments", "session": "sessions"}[kind]
         text = ref.strip().lower().replace("-", "")
         if len(text) < 6 or len(text) > 32 or any(ch not in "0123456789abcdef" for ch in text):
             raise InvalidInput(
-                f"{ref!r} is not a commitment id "
-                "(give the full id or at least 6 of its first digits)"
+                f"{ref!r} is not a {kind} id (give the full id or at least 6 of its first digits)"
             )
         dashed = "-".join(
             part for part in (text[:8], text[8:12], text[12:16], text[16:20], text[20:]) if part
@@ -426,11 +568,11 @@ class ReadModel:
         rows = [
             r[0]
             for r in self.conn.execute(
-                "SELECT id FROM commitments WHERE id GLOB ? ORDER BY id LIMIT 11", (dashed + "*",)
+                f"SELECT id FROM {table} WHERE id GLOB ? ORDER BY id LIMIT 11", (dashed + "*",)
             )
         ]
         if not rows:
-            raise unknown_commitment(ref)
+            raise unknown_id(ref, kind)
         if len(rows) > 1:
             raise AmbiguousId(ref, rows)
         return str(rows[0])
@@ -518,10 +660,10 @@ class ReadModel:
         return items
 
 
-def unknown_commitment(ref: str) -> NotFound:
+def unknown_id(ref: str, kind: str = "commitment") -> NotFound:
     """What :meth:`ReadModel.resolve` raises for an id or prefix it does not find
     (the server raises the same for one the caller may not see)."""
-    return NotFound(f"no commitment with an id starting {ref!r}")
+    return NotFound(f"no {kind} with an id starting {ref!r}")
 
 
 def _visible(table: str, where: str) -> str:

@@ -146,3 +146,36 @@ def test_demo_refuses_a_ledger_that_already_holds_events(cli: Cli) -> None:
 def test_demo_rejects_impossible_sizes(cli: Cli, args: list[str]) -> None:
     result = cli("demo", *args)
     assert result.exit_code == 2
+
+
+def test_demo_until_ends_business_dates_on_that_monday_and_judges_on_that_date(cli: Cli) -> None:
+    result = cli("demo", "--until", "2026-11-26")  # a Thursday
+    assert result.exit_code == 0, result.stderr
+    assert "business dates 2026-08-31 to 2026-11-23)" in result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "Signals on 2026-11-26 (trailing 90 days):"
+    items = json.loads(cli.ok("list", "--as-of", "2999-12-31", "--format", "json"))
+    assert max(i["start"] for i in items) <= "2026-11-23"
+    # each printed signal is the rep's signal on 2026-11-26, as team and history say
+    team = json.loads(cli.ok("team", "--on", "2026-11-26", "--format", "json"))
+    printed = {
+        row.split("  ")[0]: row.split()
+        for row in lines[3:]
+        if row.strip() and not row.startswith("Next:")
+    }
+    assert len(printed) == len(team["reps"]) == 12
+    for entry in team["reps"]:
+        assert entry["signal"] in printed[entry["rep"]]
+    page = re.search(r"demo: wrote (\S*history-\S+\.html)", result.stderr)
+    assert page is not None, result.stderr
+    html = Path(page[1]).read_text("utf-8")  # the rep page is judged on that date too
+    assert "Evaluated on 2026-11-26" in html
+
+
+@pytest.mark.parametrize("until", ["2026-02-30", "next monday", "26-11-2026"])
+def test_demo_until_refuses_a_bad_date_and_writes_nothing(cli: Cli, until: str) -> None:
+    result = cli("demo", "--until", until)
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.startswith("error: --on:") or "--until" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert event_count(cli.db) == 0

@@ -247,3 +247,47 @@ def test_browser_renders_the_demo_pages_with_as_many_marks_as_their_tables_list(
     target = os.environ.get("COMMITMENTS_SCREENSHOT_DIR")
     if target:
         shutil.copy(shot, Path(target) / f"{name}.png")
+
+
+def _rep_with_verdicts(cli: Cli, rep: str, ratios: list[float]) -> None:
+    """Closed count commitments of ``rep`` (target 10 per window) at these ratios."""
+    for n, ratio in enumerate(ratios):
+        cid = cli.ok(
+            "agree", "--rep", rep, "--manager", "bob", "--focus", f"area{n % 2}",
+            "--behavior", f"task {n}", "--target", "10", "--per", "window",
+            "--start", "2026-01-05", "--days", "14",
+        )  # fmt: skip
+        cli.ok("check-in", cid[:8], "--on", "2026-01-10", "--actual", str(10 * ratio))
+        cli.ok("close", cid[:8], "--on", "2026-01-20", "--result", "met")
+
+
+def _signal_sentence(html: str) -> str:
+    m = re.search(r'<span class="badge sig-on_track">on track</span> ([^<]*)</p>', html)
+    assert m is not None, "an on_track badge with its sentence"
+    return m[1]
+
+
+def test_the_signal_text_agrees_with_the_numbers(cli: Cli, tmp_path: Path) -> None:
+    """A rep with only partial commitments is on track by the rules, but 0 % of
+    the window was kept: the page must not say commitments are being kept."""
+    _rep_with_verdicts(cli, "pat", [0.6, 0.7])  # partial, partial
+    _rep_with_verdicts(cli, "kim", [1.0, 0.6, 1.0])  # succeeded, partial, succeeded
+    at = ("--as-of", AS_OF, "--on", "2026-02-01", "--format", "html", "-o")
+    for rep in ("pat", "kim"):
+        cli.ok("history", rep, *at, str(tmp_path / f"{rep}.html"))
+    pat, kim = (text(tmp_path / f"{rep}.html") for rep in ("pat", "kim"))
+
+    pat_says = _signal_sentence(pat)
+    assert "being kept" not in pat_says
+    assert pat_says == (
+        "On track: no broken commitment in the window. None was kept in full: 2 partial "
+        "(follow-through rate 0%)."
+    )
+    assert "<dd>0%</dd>" in pat  # the rate beside it
+    assert _signal_sentence(kim) == (
+        "On track: no broken commitment in the window. 2 of 3 closed in it were kept "
+        "(follow-through rate 67%)."
+    )
+    cli.ok("team", *at, str(tmp_path / "team.html"))
+    team = text(tmp_path / "team.html")
+    assert "None was kept in full: 2 partial" in team and "2 of 3 closed in it were kept" in team

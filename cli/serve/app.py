@@ -281,7 +281,8 @@ class Guard:
         for route in self.routes:
             match, child = route.matches(scope)
             if match is Match.FULL:
-                target = child.get("path_params", {}).get("commitment")
+                path_params = child.get("path_params", {})
+                target = path_params.get("commitment") or path_params.get("session")
                 if isinstance(target, str) and _UUID.fullmatch(target):
                     scope["commitments.target"] = target.lower()
                 return str(route.name)

@@ -1,0 +1,175 @@
+"""Read commands for coaching sessions: ``session list`` and ``session show``
+(SPEC §7.1). Notes, strengths, preparation and focus areas come back as they
+were recorded, with the ids of the commitments agreed with ``--session``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from .context import Env
+
+if TYPE_CHECKING:
+    from projections.query import Moment, ReadModel
+
+pass_env = click.make_pass_decorator(Env)
+
+COLUMNS = ("id", "on", "rep", "manager", "prepared", "focus", "strengths", "note", "commitments")
+TABLE_COLUMNS = ("id", "on", "rep", "manager", "prepared", "focus", "commitments", "note")
+
+
+@click.command("list")
+@click.option("--rep", help="Only this rep's sessions.")
+@click.option("--manager", help="Only sessions held by this manager.")
+@click.option("--from", "first", metavar="DATE", help="Only sessions on or after DATE.")
+@click.option("--to", "last", metavar="DATE", help="Only sessions on or before DATE.")
+@click.option(
+    "--as-of",
+    "as_of",
+    metavar="T",
+    help="What the ledger knew at T: a date (end of that day, UTC) or an ISO "
+    "date-time [default: now].",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv", "md"]),
+    default="table",
+    show_default=True,
+)
+@pass_env
+def session_list(
+    env: Env,
+    rep: str | None,
+    manager: str | None,
+    first: str | None,
+    last: str | None,
+    as_of: str | None,
+    fmt: str,
+) -> None:
+    """List coaching sessions by date, each with the commitments agreed in it.
+
+    \b
+    Example:
+      commitments session list --rep alice
+      commitments session list --manager bob --from 2026-01-01 --to 2026-03-31 --format json
+    """
+    from .read import _moment, open_read_model
+
+    at = _moment(as_of, None)
+    with open_read_model(env) as rm:
+        sessions = session_list_objects(rm, at, rep, manager, first, last)
+    click.echo(render_sessions(sessions, fmt))
+
+
+def session_list_objects(
+    rm: ReadModel,
+    at: Moment,
+    rep: str | None = None,
+    manager: str | None = None,
+    from_: str | None = None,
+    to: str | None = None,
+) -> list[dict[str, Any]]:
+    """``session list --format json``: the sessions, by date (as of T only)."""
+    from .read import _date_option
+
+    d1, d2 = _date_option("--from", from_), _date_option("--to", to)
+    rep = rep.strip() if rep is not None else None
+    manager = manager.strip() if manager is not None else None
+    if rep is not None:
+        rm.require_person(rep, "rep")
+    if manager is not None:
+        rm.require_person(manager, "manager")
+    return rm.session_objects(
+        at.t,
+        rep=rep,
+        manager=manager,
+        first=d1.isoformat() if d1 else None,
+        last=d2.isoformat() if d2 else None,
+    )
+
+
+@click.command("show")
+@click.argument("session_id", metavar="ID")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+)
+@pass_env
+def session_show(env: Env, session_id: str, fmt: str) -> None:
+    """Show one coaching session: preparation, strengths, focus, note, commitments.
+
+    ID is the full id or a unique prefix of at least 6 characters.
+
+    \b
+    Example:
+      commitments session show 7c01d2
+      commitments session show 7c01d2 --format json
+    """
+    from .read import _json, _moment, open_read_model
+
+    with open_read_model(env) as rm:
+        obj = session_object(rm, _moment(None, None), session_id)
+    if fmt == "json":
+        click.echo(_json(obj))
+        return
+    click.echo(_session_text(obj))
+
+
+def session_object(rm: ReadModel, at: Moment, session: str) -> dict[str, Any]:
+    """``session show ID --format json``."""
+    sid = rm.resolve(session, "session")
+    found = rm.session_objects(at.t, ids=[sid])
+    if not found:  # resolved, so recorded: only a clock running backwards gets here
+        from ledger.errors import NotFound
+
+        raise NotFound(f"no session with id {sid}")
+    return found[0]
+
+
+def render_sessions(sessions: list[dict[str, Any]], fmt: str) -> str:
+    from .read import _json, md_table, text_table
+
+    if fmt == "json":
+        return _json(sessions)
+    if fmt == "csv":
+        import csv
+        import io
+
+        from .safe import csv_row
+
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(COLUMNS)
+        for s in sessions:
+            writer.writerow(csv_row(s[c] for c in COLUMNS))
+        return buf.getvalue().rstrip("\n")
+    if fmt == "md":
+        return md_table(COLUMNS, [[s[c] for c in COLUMNS] for s in sessions])
+    if not sessions:
+        return "(no sessions)"
+    rows = [
+        [*(s[c] for c in TABLE_COLUMNS[:-2]), len(s["commitments"]), s["note"]] for s in sessions
+    ]
+    return text_table(TABLE_COLUMNS, rows)
+
+
+def _session_text(obj: dict[str, Any]) -> str:
+    from .read import _cell, escaped
+
+    s = escaped(obj)
+    lines = [
+        f"session {s['id']}",
+        f"  on {s['on']}: rep {s['rep']}, manager {s['manager']}",
+        f"  prepared: {_cell(s['prepared'])}",
+        f"  strengths: {'; '.join(s['strengths']) or '-'}",
+        f"  focus: {'; '.join(s['focus']) or '-'}",
+        f"  note: {_cell(s['note'])}",
+        f"commitments agreed in it ({len(s['commitments'])}):",
+    ]
+    lines += [f"  {cid}" for cid in s["commitments"]]
+    return "\n".join(lines)

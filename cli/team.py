@@ -1,0 +1,170 @@
+"""``team``: every rep's signal on one page (SPEC §7.1).
+
+One entry per rep with a rep-owned commitment visible at T, D; each entry is
+what ``history REP`` says of that rep (signal, reasons, follow-through rate,
+focus load, counts), computed by the same code (:func:`projections.query.judge_history`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ledger import rules
+
+from .context import Env
+from .read import (
+    WindowDays,
+    _json,
+    _moment,
+    as_of_options,
+    md_table,
+    open_read_model,
+    output_option,
+    text_table,
+    window_days_option,
+    write_output,
+)
+
+if TYPE_CHECKING:
+    from projections.query import History, Moment, ReadModel
+
+pass_env = click.make_pass_decorator(Env)
+
+COUNTS = tuple(rules.VERDICTS)
+COLUMNS = (
+    "rep",
+    "managers",
+    "signal",
+    "follow_through_rate",
+    "focus_load",
+    "overloaded",
+    *(f"count_{v}" for v in COUNTS),
+    "reasons",
+)
+TABLE = (
+    ("rep", "rep"),
+    ("managers", "managers"),
+    ("signal", "signal"),
+    ("follow-through", "follow_through_rate"),
+    ("focus", "focus_load"),
+    ("overloaded", "overloaded"),
+    ("open", "count_open"),
+    ("overdue", "count_overdue"),
+    ("reasons", "reasons"),
+)
+
+
+@click.command()
+@click.option("--manager", help="Only reps with a commitment agreed with this manager.")
+@as_of_options
+@window_days_option("Trailing window of the signals (close dates in (D - N, D]).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv", "md", "html"]),
+    default="table",
+    show_default=True,
+)
+@output_option
+@pass_env
+def team(
+    env: Env,
+    manager: str | None,
+    as_of: str | None,
+    on: str | None,
+    window_days: int,
+    fmt: str,
+    output: str | None,
+) -> None:
+    """Every rep's signal, follow-through rate, focus load and counts, one row per rep.
+
+    Each row says what 'commitments history REP' says of that rep (same as-of,
+    business date and window). With --manager, the reps with a commitment
+    agreed with that manager, each with their whole history.
+
+    \b
+    Example:
+      commitments team
+      commitments team --manager bob --format json
+      commitments team --format html -o team.html
+    """
+    at = _moment(as_of, on)
+    manager = manager.strip() if manager is not None else None
+    with open_read_model(env) as rm:
+        obj = team_object(rm, at, manager, window_days)
+    if fmt == "html":
+        from .html import team_page
+
+        text = team_page(obj, manager)
+    else:
+        text = render_team(obj, fmt)
+    write_output(text, output)
+
+
+def team_object(
+    rm: ReadModel,
+    at: Moment,
+    manager: str | None = None,
+    window_days: WindowDays = rules.DEFAULT_WINDOW_DAYS,
+) -> dict[str, Any]:
+    """``team --format json`` (an unknown manager: exit 3 with the closest names)."""
+    manager = manager.strip() if manager is not None else None
+    if manager is not None:
+        rm.require_person(manager, "manager")
+    return team_json(rm.team(at, window_days, manager), at, window_days)
+
+
+def team_json(histories: list[History], at: Any, window_days: int) -> dict[str, Any]:
+    """``team --format json``: ``{"as_of", "on", "window_days", "reps": [...]}``."""
+    return {
+        "as_of": at.as_of_text,
+        "on": at.d,
+        "window_days": window_days,
+        "reps": [h.summary() for h in histories],
+    }
+
+
+def flat_row(r: dict[str, Any]) -> dict[str, Any]:
+    """One rep as flat columns (CSV, markdown, table)."""
+    row = {k: r[k] for k in ("rep", "managers", "signal", "follow_through_rate")}
+    row.update(focus_load=r["focus_load"], overloaded=r["overloaded"])
+    row.update({f"count_{v}": r["counts"][v] for v in COUNTS})
+    row["reasons"] = ";".join(f"{x['id']} {x['verdict']}" for x in r["reasons"])
+    return row
+
+
+def render_team(obj: dict[str, Any], fmt: str) -> str:
+    if fmt == "json":
+        return _json(obj)
+    rows = [flat_row(r) for r in obj["reps"]]
+    if fmt == "csv":
+        import csv
+        import io
+
+        from .safe import csv_row
+
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(COLUMNS)
+        for row in rows:
+            writer.writerow(csv_row(row[c] for c in COLUMNS))
+        return buf.getvalue().rstrip("\n")
+    head = f"Team as of {obj['as_of']}, on {obj['on']}, window {obj['window_days']} days"
+    if fmt == "md":
+        return f"## {head}\n\n" + md_table(COLUMNS, [[row[c] for c in COLUMNS] for row in rows])
+    if not rows:
+        return f"{head}\n\n(no reps with commitments)"
+    for row in rows:
+        row["reasons"] = _reason_counts(row["reasons"])
+    headers = [h for h, _ in TABLE]
+    return f"{head}\n\n" + text_table(headers, [[row[k] for _, k in TABLE] for row in rows])
+
+
+def _reason_counts(reasons: str) -> str:
+    """``2 broken, 1 succeeded`` from ``id verdict;id verdict``."""
+    from collections import Counter
+
+    counts = Counter(part.split(" ", 1)[1] for part in reasons.split(";") if part)
+    return ", ".join(f"{n} {v}" for v, n in sorted(counts.items())) or "-"
