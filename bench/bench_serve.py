@@ -346,6 +346,9 @@ def main() -> int:
     parser.add_argument("--weeks", type=int, default=52)
     parser.add_argument("--postgres", default=os.environ.get("COMMITMENTS_TEST_POSTGRES"))
     parser.add_argument("--quick", action="store_true", help="10 clients, 10 s, ~10k events")
+    parser.add_argument(
+        "--only", choices=("sqlite", "postgres"), help="Run one backend (default: both)"
+    )
     args = parser.parse_args()
     if args.quick:
         args.clients, args.seconds, args.reps, args.baseline_seconds = 10, 10.0, 46, 2.0
@@ -356,8 +359,9 @@ def main() -> int:
     )
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
         folder = Path(tmp)
-        bench("sqlite", str(folder / "ledger.db"), folder, args)
-        if args.postgres:
+        if args.only != "postgres":
+            bench("sqlite", str(folder / "ledger.db"), folder, args)
+        if args.postgres and args.only != "sqlite":
             import psycopg
 
             schema = f"bench_{uuid.uuid4().hex[:12]}"

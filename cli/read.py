@@ -396,16 +396,49 @@ def list_(
       commitments list --owner rep --focus prospecting --due-from 2026-01-01 --due-to 2026-01-31
     """
     at = _moment(as_of, on)
+    with open_read_model(env) as rm:
+        items = list_items(
+            rm,
+            at,
+            rep,
+            manager,
+            owner,
+            focus,
+            status,
+            verdict,
+            due_from,
+            due_to,  # type: ignore[arg-type]
+        )
+    click.echo(render_items(items, fmt))
+
+
+Status = Literal[STATUSES]  # type: ignore[valid-type]  # the click choices, as a type
+Verdict = Literal[VERDICTS]  # type: ignore[valid-type]
+Owner = Literal["rep", "manager"]
+
+
+def list_items(
+    rm: ReadModel,
+    at: Moment,
+    rep: str | None = None,
+    manager: str | None = None,
+    owner: Owner | None = None,
+    focus: str | None = None,
+    status: Status | None = None,
+    verdict: Verdict | None = None,
+    due_from: str | None = None,
+    due_to: str | None = None,
+) -> list[Item]:
+    """The commitments ``list`` shows, filtered (an unknown rep or manager: exit 3)."""
     first = _date_option("--due-from", due_from)
     last = _date_option("--due-to", due_to)
     rep = rep.strip() if rep is not None else None
     manager = manager.strip() if manager is not None else None
-    with open_read_model(env) as rm:
-        if rep is not None:
-            rm.require_person(rep, "rep")
-        if manager is not None:
-            rm.require_person(manager, "manager")
-        items = list_items(rm, at, rep=rep, manager=manager, status=status, verdict=verdict)  # type: ignore[arg-type]
+    if rep is not None:
+        rm.require_person(rep, "rep")
+    if manager is not None:
+        rm.require_person(manager, "manager")
+    items = rm.commitments(at, rep=rep, manager=manager)
     if owner:
         items = [i for i in items if i.facts.owner == owner]
     if focus is not None:
@@ -414,23 +447,6 @@ def list_(
         items = [i for i in items if i.facts.due >= first]
     if last is not None:
         items = [i for i in items if i.facts.due <= last]
-    click.echo(render_items(items, fmt))
-
-
-Status = Literal[STATUSES]  # type: ignore[valid-type]  # the click choices, as a type
-Verdict = Literal[VERDICTS]  # type: ignore[valid-type]
-
-
-def list_items(
-    rm: ReadModel,
-    at: Moment,
-    rep: str | None = None,
-    manager: str | None = None,
-    status: Status | None = None,
-    verdict: Verdict | None = None,
-) -> list[Item]:
-    """The commitments ``list`` shows, filtered."""
-    items = rm.commitments(at, rep=rep, manager=manager)
     if status:
         items = [i for i in items if i.evaluation.status == status]
     if verdict:
@@ -443,11 +459,16 @@ def list_objects(
     at: Moment,
     rep: str | None = None,
     manager: str | None = None,
+    owner: Owner | None = None,
+    focus: str | None = None,
     status: Status | None = None,
     verdict: Verdict | None = None,
+    due_from: str | None = None,
+    due_to: str | None = None,
 ) -> list[dict[str, Any]]:
     """``list --format json``: an array of per-commitment objects."""
-    return [i.as_dict() for i in list_items(rm, at, rep, manager, status, verdict)]
+    found = list_items(rm, at, rep, manager, owner, focus, status, verdict, due_from, due_to)
+    return [i.as_dict() for i in found]
 
 
 def _date_option(name: str, text: str | None) -> date | None:

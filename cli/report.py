@@ -114,8 +114,6 @@ def coaching(
     at = _moment(as_of, on)
     manager = manager.strip() if manager is not None else None
     with open_read_model(env) as rm:
-        if manager is not None:
-            rm.require_person(manager, "manager")  # unknown: exit 3 with the closest names
         obj = coaching_object(rm, at, manager, window_days)
     if fmt == "html":
         from .html import coaching_page
@@ -135,7 +133,10 @@ def coaching_object(
     """``report coaching --format json``."""
     from projections.coaching import coaching_report
 
-    return coaching_report(rm, at, window_days, manager.strip() if manager else None).as_dict()
+    manager = manager.strip() if manager is not None else None
+    if manager is not None:
+        rm.require_person(manager, "manager")  # unknown: exit 3 with the closest names
+    return coaching_report(rm, at, window_days, manager).as_dict()
 
 
 def flat_row(m: dict[str, Any]) -> dict[str, Any]:

@@ -572,7 +572,7 @@ class ReadModel:
             )
         ]
         if not rows:
-            raise NotFound(f"no {kind} with an id starting {ref!r}")
+            raise unknown_id(ref, kind)
         if len(rows) > 1:
             raise AmbiguousId(ref, rows)
         return str(rows[0])
@@ -660,10 +660,10 @@ class ReadModel:
         return items
 
 
-def unknown_commitment(ref: str) -> NotFound:
+def unknown_id(ref: str, kind: str = "commitment") -> NotFound:
     """What :meth:`ReadModel.resolve` raises for an id or prefix it does not find
     (the server raises the same for one the caller may not see)."""
-    return NotFound(f"no commitment with an id starting {ref!r}")
+    return NotFound(f"no {kind} with an id starting {ref!r}")
 
 
 def _visible(table: str, where: str) -> str:

@@ -33,6 +33,7 @@ AS_OF = {"as_of": "2099-01-01", "on": START}
 
 def test_every_read_answers_exactly_the_cli_json(s: Served) -> None:
     cid = s.commitment("alice", "bob")
+    session = s.ledger.record_session(rep="alice", manager="bob", date=START, note="n", actor="x")
     t = ["--as-of", AS_OF["as_of"], "--on", AS_OF["on"]]
     pairs = [
         (s.get(f"/commitments/{cid}", "hugo", **AS_OF), cli_json(s.db, s.views, "show", cid, *t)),
@@ -44,6 +45,29 @@ def test_every_read_answers_exactly_the_cli_json(s: Served) -> None:
         (
             s.get("/history", "hugo", rep="alice", window_days=30, **AS_OF),
             cli_json(s.db, s.views, "history", "alice", "--window-days", "30", *t),
+        ),
+        (
+            s.get("/team", "hugo", manager="bob", window_days=30, **AS_OF),
+            cli_json(s.db, s.views, "team", "--manager", "bob", "--window-days", "30", *t),
+        ),
+        (
+            s.get("/sessions", "hugo", rep="alice", **{"from": START, "as_of": "2099-01-01"}),
+            cli_json(
+                s.db,
+                s.views,
+                "session",
+                "list",
+                "--rep",
+                "alice",
+                "--from",
+                START,
+                "--as-of",
+                "2099-01-01",
+            ),
+        ),
+        (
+            s.get(f"/sessions/{session}", "bob"),
+            cli_json(s.db, s.views, "session", "show", str(session)),
         ),
         (
             s.get("/reports/coaching", "hugo", manager="bob", **AS_OF),
@@ -78,7 +102,12 @@ def test_collections_keep_only_what_the_caller_may_see(s: Served) -> None:
         "ada": {"alice", "rita", "carl"},
     }
     assert s.get(f"/commitments/{carl}", "bob").status_code == 200
-    assert s.get("/commitments", "alice", manager="mona").json() == []
+    # a filter naming someone out of scope is refused, not answered empty
+    assert s.get("/commitments", "alice", manager="mona").status_code == 403
+    assert s.get("/team", "bob", manager="mona").status_code == 403
+    assert {r["rep"] for r in s.get("/team", "bob").json()["reps"]} == {"alice", "carl"}
+    assert {x["rep"] for x in s.get("/sessions", "mona").json()} == {"rita", "carl"}
+    assert {x["rep"] for x in s.get("/sessions", "alice").json()} == {"alice"}
 
 
 def test_the_caller_is_the_actor_of_every_event_written(s: Served) -> None:

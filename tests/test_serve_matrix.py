@@ -24,6 +24,19 @@ EXPECTED: dict[str, dict[str, tuple[int, int]]] = {
     "show": {"rep": (200, 404), "manager": (200, 404), "hr": (200, 200), "admin": (200, 200)},
     "list": {"rep": (200, 403), "manager": (200, 403), "hr": (200, 200), "admin": (200, 200)},
     "history": {"rep": (200, 403), "manager": (200, 403), "hr": (200, 200), "admin": (200, 200)},
+    "team": {"rep": (403, 403), "manager": (200, 403), "hr": (200, 200), "admin": (200, 200)},
+    "session_list": {
+        "rep": (200, 403),
+        "manager": (200, 403),
+        "hr": (200, 200),
+        "admin": (200, 200),
+    },
+    "session_show": {
+        "rep": (200, 404),
+        "manager": (200, 404),
+        "hr": (200, 200),
+        "admin": (200, 200),
+    },
     "report": {"rep": (403, 403), "manager": (403, 403), "hr": (200, 200), "admin": (200, 200)},
     "session": {"rep": (403, 403), "manager": (201, 403), "hr": (403, 403), "admin": (403, 403)},
     "agree": {"rep": (403, 403), "manager": (201, 403), "hr": (403, 403), "admin": (403, 403)},
@@ -69,6 +82,11 @@ def _write_on(suffix: str, body: dict[str, Any]) -> tuple[Callable[..., str], As
     return _fresh, lambda s, who, p, cid, n: s.post(f"/commitments/{cid}/{suffix}", who, body)
 
 
+def _session(s: Served, people: tuple[str, str]) -> str:
+    sid = s.ledger.record_session(rep=people[0], manager=people[1], date=START, actor="seed")
+    return str(sid)
+
+
 def _granted(s: Served, people: tuple[str, str]) -> str:
     name = f"gone-{people[0]}-{len(s.services.access.grants())}"
     s.services.access.grant(name, "rep", "setup")
@@ -81,6 +99,9 @@ REQUESTS: dict[str, tuple[Callable[..., str], Ask]] = {
     "show": (_fresh, lambda s, who, p, cid, n: s.get(f"/commitments/{cid}", who)),
     "list": (_none, lambda s, who, p, t, n: s.get("/commitments", who, rep=p[0])),
     "history": (_none, lambda s, who, p, t, n: s.get("/history", who, rep=p[0])),
+    "team": (_none, lambda s, who, p, t, n: s.get("/team", who, manager=p[1])),
+    "session_list": (_none, lambda s, who, p, t, n: s.get("/sessions", who, rep=p[0])),
+    "session_show": (_session, lambda s, who, p, sid, n: s.get(f"/sessions/{sid}", who)),
     "report": (_none, lambda s, who, p, t, n: s.get("/reports/coaching", who, manager=p[1])),
     "session": (
         _none,
@@ -121,6 +142,9 @@ def _shape_ok(endpoint: str, status: int, body: Any) -> bool:
         "list": lambda b: isinstance(b, list) and all("verdict" in i for i in b) and len(b) > 0,
         "history": lambda b: {"rep", "signal", "reasons", "counts", "commitments"} <= set(b),
         "report": lambda b: {"as_of", "on", "window_days", "managers", "team"} <= set(b),
+        "team": lambda b: {"as_of", "on", "window_days", "reps"} <= set(b) and len(b["reps"]) > 0,
+        "session_list": lambda b: isinstance(b, list) and all("prepared" in i for i in b) and b,
+        "session_show": lambda b: {"id", "rep", "manager", "on", "commitments"} <= set(b),
         "session": lambda b: set(b) == {"id"},
         "agree": lambda b: set(b) == {"id"},
         "check_in": lambda b: set(b) == {"id", "check_in"} and b["check_in"] == 2,

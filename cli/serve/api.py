@@ -36,7 +36,7 @@ from ledger import commands as cmd
 from ledger.errors import InvalidInput, no_such
 from ledger.values import PersonId
 
-from .. import read, report
+from .. import read, report, sessions, team
 from .access import Entry
 from .policy import Action, Caller, Role, Scope, reports_of
 
@@ -46,6 +46,7 @@ from .policy import Action, Caller, Role, Scope, reports_of
 @dataclass(frozen=True)
 class ById:
     param: str
+    kind: str = "commitment"  # or "session"
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,8 @@ class About:
 @dataclass(frozen=True)
 class Each:
     key: str | None = None  # None: the answer is the array; else answer[key] is
-    narrow: str = "rep"
+    narrow: str | None = "rep"  # the parameter a rep's own name fills in
+    people: tuple[str, ...] = ("rep", "manager")  # person filters: must be in scope
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,7 @@ class Read:
     name: str
     run: Callable[..., Any]
     target: ById | About | Each | Everyone
+    moment: tuple[str, ...] = ("as_of", "on")  # which of T and D the command takes
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,15 @@ READS = (
     Read("/commitments/{commitment}", "show", read.show_object, ById("commitment")),
     Read("/commitments", "list", read.list_objects, Each()),
     Read("/history", "history", read.history_object, About("rep")),
+    Read("/team", "team", team.team_object, Each("reps", None, ("manager",))),
+    Read("/sessions", "session_list", sessions.session_list_objects, Each(), ("as_of",)),
+    Read(
+        "/sessions/{session}",
+        "session_show",
+        sessions.session_object,
+        ById("session", "session"),
+        (),
+    ),
     Read("/reports/coaching", "report_coaching", report.coaching_object, Everyone()),
 )
 
@@ -204,11 +216,12 @@ def _read_endpoint(spec: Read, services: Any) -> Callable[..., Any]:
         if p in in_path:
             params.append(p.replace(annotation=annotation, kind=inspect.Parameter.KEYWORD_ONLY))
         else:
+            alias = p.name.rstrip("_")  # from_: ?from=
             params.append(
                 inspect.Parameter(
                     p.name,
                     inspect.Parameter.KEYWORD_ONLY,
-                    annotation=Annotated[annotation, Query()],  # keeps its constraints
+                    annotation=Annotated[annotation, Query(alias=alias)],  # keeps constraints
                     default=p.default,  # inspect.Parameter.empty: required
                 )
             )
@@ -216,6 +229,8 @@ def _read_endpoint(spec: Read, services: Any) -> Callable[..., Any]:
         ("as_of", "What the ledger knew at T: a date (end of that day, UTC) or a date-time"),
         ("on", "Business date D (YYYY-MM-DD); default: the date of as_of"),
     ):
+        if name not in spec.moment:
+            continue
         params.append(
             inspect.Parameter(
                 name,
@@ -245,32 +260,32 @@ def _resolve(fn: Callable[..., Any], annotation: Any) -> Any:
 
 
 def _run_read(spec: Read, services: Any, request: Request, kwargs: dict[str, Any]) -> Any:
-    from projections.query import moment, unknown_commitment
+    from projections.query import moment, unknown_id
 
     caller, audit = _caller(request), _audit(request)
-    at = moment(kwargs.pop("as_of"), kwargs.pop("on"))
+    at = moment(kwargs.pop("as_of", None), kwargs.pop("on", None))
     target = spec.target
     with services.read_model() as rm:
         scope = Scope(caller, lambda: reports_of(rm, caller.name))
         if isinstance(target, ById):
             ref = kwargs[target.param]
-            cid = str(full_id(ref))
-            audit["target"] = cid
-            people = rm.people_of("commitment", cid)
+            ident = str(full_id(ref))
+            audit["target"] = ident
+            people = rm.people_of(target.kind, ident)
             if people is not None:
                 audit["subjects"] = list(people)
             if people is None or not scope.may(Action.READ, people[0], manager=people[1]):
-                raise unknown_commitment(ref)
+                raise unknown_id(ref, target.kind)
         elif isinstance(target, About):
             person = str(kwargs[target.param]).strip()
             audit["subjects"] = [person]
             scope.require(Action.READ, person)
         elif isinstance(target, Each):
-            wanted = kwargs.get(target.narrow)
-            if wanted is not None:
-                audit["subjects"] = [str(wanted).strip()]
-                scope.require(Action.READ, str(wanted).strip())
-            elif caller.role is Role.REP:
+            named = [str(kwargs[p]).strip() for p in target.people if kwargs.get(p) is not None]
+            audit["subjects"] = named
+            for person in named:
+                scope.require(Action.READ, person)
+            if target.narrow and kwargs.get(target.narrow) is None and caller.role is Role.REP:
                 kwargs[target.narrow] = caller.name
         else:
             scope.require(target.action)

@@ -22,6 +22,7 @@ import json
 import os
 import re
 import threading
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -102,6 +103,8 @@ class Services:
     def __init__(self, config: Config) -> None:
         self.config = config
         self._lock = threading.Lock()
+        self._catching_up = threading.Lock()
+        self._caught_up_from = float("-inf")  # when the last catch-up began (monotonic)
         self._ledger: Any = None
         self._access: AccessStore | None = None
 
@@ -124,10 +127,22 @@ class Services:
         return self._access
 
     def catch_up(self) -> None:
-        """What every read does first, as the CLI does."""
+        """What every read does first, as the CLI does: afterwards the views hold
+        every event committed before this call.
+
+        One thread of this process at a time (instead of all queueing on the views
+        file's write lock, where SQLite's busy handler sleeps in growing steps), and
+        a catch-up that *started* after this call began already covers it: it read
+        the ledger's head after every event committed before this call."""
         from projections.catchup import ensure_current
 
-        ensure_current(self.config.db, self.config.views, ledger=self.ledger)
+        called = time.monotonic()
+        with self._catching_up:
+            if self._caught_up_from > called:
+                return
+            started = time.monotonic()
+            ensure_current(self.config.db, self.config.views, ledger=self.ledger)
+            self._caught_up_from = started
 
     def read_model(self) -> Any:
         from projections.query import ReadModel
@@ -281,7 +296,8 @@ class Guard:
         for route in self.routes:
             match, child = route.matches(scope)
             if match is Match.FULL:
-                target = child.get("path_params", {}).get("commitment")
+                path_params = child.get("path_params", {})
+                target = path_params.get("commitment") or path_params.get("session")
                 if isinstance(target, str) and _UUID.fullmatch(target):
                     scope["commitments.target"] = target.lower()
                 return str(route.name)
