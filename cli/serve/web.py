@@ -499,7 +499,7 @@ def _commitment_page(
     error: str | None = None,
     status: int = 200,
 ) -> Response:
-    from projections.query import unknown_commitment
+    from projections.query import unknown_id
 
     from ..read import show_object
 
@@ -512,7 +512,7 @@ def _commitment_page(
         if people is not None:
             page.audit["subjects"] = list(people)
         if people is None or not scope.may(Action.READ, people[0], manager=people[1]):
-            raise unknown_commitment(ref)
+            raise unknown_id(ref)
         obj = show_object(rm, at, cid)
         may_record = scope.may(Action.RECORD, people[0], manager=people[1])
     forms_ = []
