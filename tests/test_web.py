@@ -397,3 +397,76 @@ def test_the_policy_lets_a_manager_read_only_their_own_patterns() -> None:
     assert not bob.may(Action.REPORT, "mona") and not bob.may(Action.REPORT)
     rep = Scope(Caller("alice", Role.REP), frozenset)
     assert not rep.may(Action.REPORT, "alice")
+
+
+def test_hostile_paths_queries_and_forms_never_break_a_page(db: str, tmp_path: Path) -> None:
+    """Whatever reaches a page or a form: an answer among the expected ones (never
+    500), the security headers, nothing hostile unescaped, and nothing written
+    unless the form was accepted."""
+    from urllib.parse import quote
+
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from tests.test_serve_fuzz import FUZZ, HOSTILE
+
+    with served(db, tmp_path) as s:
+        csrf = login(s, "bob")
+        own = bobs(s)
+        ids = st.sampled_from([own, monas(s), own.upper(), own[:8], *HOSTILE])
+        text = st.one_of(st.sampled_from([*HOSTILE, START, "alice", "rita", "1"]), st.text())
+        fields = st.sampled_from(
+            [
+                *("date", "actual", "done", "note", "reason", "result", "rep", "focus"),
+                *("behavior", "target", "start", "due", "supports", "session_id", "check_in"),
+                "strengths",
+            ]
+        )
+        paths = st.one_of(
+            st.builds(lambda r: f"/reps/{quote(r, safe='')}", text),
+            st.builds(lambda c: f"/commitments/{quote(c, safe='')}", ids),
+            st.sampled_from(["/team", "/reports/coaching", "/access-log"]),
+        )
+        forms = st.one_of(
+            st.builds(
+                lambda c, f: f"/commitments/{quote(c, safe='')}/{f}",
+                ids,
+                st.sampled_from(["check-in", "correct", "revise", "release", "close", "nope"]),
+            ),
+            st.builds(
+                lambda r, f: f"/reps/{quote(r, safe='')}/{f}",
+                text,
+                st.sampled_from(["sessions", "commitments"]),
+            ),
+            st.just("/team/sessions"),
+        )
+
+        def safe(r: Any) -> None:
+            json = r.headers.get("content-type", "").startswith("application/json")
+            # 405 or a JSON 404: a path no page has (an encoded "/" made it another one)
+            assert r.status_code in (200, 303, 401, 403, 404, 409, 422) or json, r.text
+            assert r.headers.get("x-content-type-options") == "nosniff"
+            if r.status_code != 303 and r.headers["content-type"].startswith("text/html"):
+                assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+                assert "<script" not in r.text.lower()
+
+        @FUZZ
+        @given(paths, st.dictionaries(st.sampled_from(["on", "as_of", "manager"]), text))
+        def read(path: str, query: dict[str, str]) -> None:
+            safe(s.client.get(path, params=query))
+
+        @FUZZ
+        @given(forms, st.dictionaries(fields, text, max_size=6), st.booleans())
+        def write(path: str, data: dict[str, str], with_csrf: bool) -> None:
+            before = s.events()
+            if with_csrf:
+                data = {**data, "csrf": csrf}
+            r = s.client.post(path, data=data, follow_redirects=False)
+            safe(r)
+            if r.status_code != 303:
+                assert s.events() == before, (path, data, r.status_code)
+            if not with_csrf:
+                assert r.status_code in (403, 404)  # 404: no such page at all
+
+        read()
+        write()
