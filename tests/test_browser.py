@@ -77,7 +77,12 @@ def server(tmp_path: Path) -> Iterator[Server]:
     services = app.services
     tokens = {
         name: services.access.grant(name, role, "setup")
-        for name, role in (("bob", "manager"), ("mona", "manager"), ("alice", "rep"))
+        for name, role in (
+            ("bob", "manager"),
+            ("mona", "manager"),
+            ("alice", "rep"),
+            ("hugo", "hr"),
+        )
     }
     services.ledger.record_session(rep="rita", manager="mona", date=START, actor="seed")
     port = _free_port()
@@ -130,8 +135,8 @@ class Visitor:
     def login(self, who: str) -> None:
         self.goto("/login")
         self.page.get_by_label("Token", exact=True).fill(self.server.tokens[who])
-        self.page.get_by_role("button", name="Log in").click()
-        self.page.wait_for_load_state()
+        with self.page.expect_navigation():
+            self.page.get_by_role("button", name="Log in").click()
 
     def check_page(self, label: str) -> None:
         """axe-core over the page as it is: no serious or critical violation."""
@@ -185,8 +190,8 @@ def test_the_coaching_cycle_in_chromium(server: Server, browser: Any, tmp_path: 
     session.get_by_label("Strengths", exact=True).fill("discovery, follow-up")
     session.get_by_label("Focus areas", exact=True).fill("prospecting")
     before = server.events()
-    session.get_by_role("button", name="Record the session").click()
-    bob.page.wait_for_load_state()
+    with bob.page.expect_navigation():
+        session.get_by_role("button", name="Record the session").click()
     assert bob.page.url.endswith("/reps/alice")
     assert server.events() == before + 1
     assert (
@@ -204,8 +209,8 @@ def test_the_coaching_cycle_in_chromium(server: Server, browser: Any, tmp_path: 
     agree.get_by_label("Due", exact=True).fill((TODAY - timedelta(days=1)).isoformat())
     agree.locator("summary").click()
     agree.get_by_label("Agreed in session", exact=True).select_option(index=1)
-    agree.get_by_role("button", name="Agree").click()
-    bob.page.wait_for_load_state()
+    with bob.page.expect_navigation():
+        agree.get_by_role("button", name="Agree").click()
     assert "/commitments/" in bob.page.url
     cid = bob.page.url.rsplit("/", 1)[1].split("?")[0]
     assert server.ledger.commitment(UUID(cid)).rep == "alice"
@@ -221,8 +226,8 @@ def test_the_coaching_cycle_in_chromium(server: Server, browser: Any, tmp_path: 
     agree.get_by_label("Due", exact=True).fill((TODAY + timedelta(days=10)).isoformat())
     agree.locator("summary").click()
     agree.get_by_label("Supports (a rep's commitment)", exact=True).select_option(cid)
-    agree.get_by_role("button", name="Agree").click()
-    bob.page.wait_for_load_state()
+    with bob.page.expect_navigation():
+        agree.get_by_role("button", name="Agree").click()
     support = bob.page.url.rsplit("/", 1)[1].split("?")[0]
     assert str(server.ledger.commitment(UUID(support)).supports) == cid
 
@@ -232,8 +237,8 @@ def test_the_coaching_cycle_in_chromium(server: Server, browser: Any, tmp_path: 
     check_in = _form(bob.page, "check_in")
     check_in.get_by_label("Date", exact=True).fill((START - timedelta(days=5)).isoformat())
     check_in.get_by_label("Actual", exact=True).fill("3")
-    check_in.get_by_role("button", name="Record the check-in").click()
-    bob.page.wait_for_load_state()
+    with bob.page.expect_navigation():
+        check_in.get_by_role("button", name="Record the check-in").click()
     assert "before the start" in bob.alert()
     assert server.events() == before
     assert (
@@ -246,22 +251,22 @@ def test_the_coaching_cycle_in_chromium(server: Server, browser: Any, tmp_path: 
     bad = _form(bob.page, "check_in")
     bad.get_by_label("Date", exact=True).fill(TODAY.isoformat())
     bad.get_by_label("Actual", exact=True).fill("-4")
-    bad.get_by_role("button", name="Record the check-in").click()
-    bob.page.wait_for_load_state()
+    with bob.page.expect_navigation():
+        bad.get_by_role("button", name="Record the check-in").click()
     assert "actual" in bob.alert() and server.events() == before
 
     for days, actual in ((13, "7"), (6, "8")):
         form = _form(bob.page, "check_in")
         form.get_by_label("Date", exact=True).fill((TODAY - timedelta(days=days)).isoformat())
         form.get_by_label("Actual", exact=True).fill(actual)
-        form.get_by_role("button", name="Record the check-in").click()
-        bob.page.wait_for_load_state()
+        with bob.page.expect_navigation():
+            form.get_by_role("button", name="Record the check-in").click()
     assert server.events() == before + 2
     close = _form(bob.page, "close")
     close.get_by_label("Date", exact=True).fill(TODAY.isoformat())
     close.get_by_label("Result", exact=True).select_option("met")
-    close.get_by_role("button", name="Close the commitment").click()
-    bob.page.wait_for_load_state()
+    with bob.page.expect_navigation():
+        close.get_by_role("button", name="Close the commitment").click()
     assert server.events() == before + 4  # the close, and the end of its focus load
 
     verdict = _api_verdict(server, cid)
@@ -293,7 +298,12 @@ def test_the_coaching_cycle_in_chromium(server: Server, browser: Any, tmp_path: 
 
     # -- the rep: their history --------------------------------------------------------
     alice = Visitor(browser, server, shots)
-    alice.login("alice")
+    alice.goto("/login")  # by keyboard alone: Tab to the token, type it, Enter
+    alice.page.keyboard.press("Tab")
+    assert alice.page.evaluate("document.activeElement.id") == "login-token"
+    alice.page.keyboard.type(server.tokens["alice"])
+    with alice.page.expect_navigation():
+        alice.page.keyboard.press("Enter")
     assert alice.page.url.endswith("/reps/alice")
     text = alice.page.inner_text("body")
     assert "outbound calls" in text and label in text and "join two calls a week" in text
@@ -315,6 +325,18 @@ def test_the_coaching_cycle_in_chromium(server: Server, browser: Any, tmp_path: 
     mona.goto("/team")
     assert "alice" not in mona.page.inner_text("body")
     mona.close()
+
+    # -- hr: the whole coaching report and the access log -------------------------------
+    hugo = Visitor(browser, server, shots)
+    hugo.login("hugo")
+    hugo.goto("/reports/coaching")
+    assert "Team total" in hugo.page.inner_text("body")
+    hugo.check_page("coaching report (hr)")
+    hugo.goto("/access-log")
+    log = hugo.page.inner_text("table")
+    assert "web.session" in log and "bob" in log and "mona" in log
+    hugo.check_page("access log")
+    hugo.close()
 
     # -- a small screen: 375 px wide, nothing wider than the screen --------------------
     small = Visitor(browser, server, shots, width=375)
