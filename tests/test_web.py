@@ -470,3 +470,38 @@ def test_hostile_paths_queries_and_forms_never_break_a_page(db: str, tmp_path: P
 
         read()
         write()
+
+
+def test_behind_a_single_sign_on_proxy_the_header_names_the_caller(
+    sqlite_db: str, tmp_path: Path
+) -> None:
+    with served(sqlite_db, tmp_path, trust_header="X-Forwarded-User") as s:
+        as_bob = {"X-Forwarded-User": "bob"}
+        page = s.client.get("/team", headers=as_bob)
+        assert page.status_code == 200 and "bob (manager)" in page.text
+        assert "Log out" not in page.text  # the proxy's session, not ours
+        csrf = re.search(r'name="csrf" value="([0-9a-f]{64})"', page.text)
+        assert csrf
+        cid = bobs(s)
+        before = s.events()
+        check_in = {"date": TODAY.isoformat(), "actual": "1"}
+        r = s.client.post(f"/commitments/{cid}/check-in", data=check_in, headers=as_bob)
+        assert r.status_code == 403 and s.events() == before
+        as_mona = {"X-Forwarded-User": "mona"}
+        mona_page = s.client.get("/team", headers=as_mona).text
+        mona_csrf = re.search(r'name="csrf" value="([0-9a-f]{64})"', mona_page)
+        assert mona_csrf and mona_csrf[1] != csrf[1]
+        r = s.client.post(
+            f"/commitments/{cid}/check-in", data={**check_in, "csrf": mona_csrf[1]}, headers=as_bob
+        )
+        assert r.status_code == 403 and s.events() == before
+        r = s.client.post(
+            f"/commitments/{cid}/check-in",
+            data={**check_in, "csrf": csrf[1]},
+            headers=as_bob,
+            follow_redirects=False,
+        )
+        assert r.status_code == 303 and s.events() == before + 1
+        r = s.client.get("/team", headers={"X-Forwarded-User": "stranger"})
+        assert r.status_code == 403 and "has no access" in alert(r)
+        assert s.client.get("/team", follow_redirects=False).status_code == 303  # no header

@@ -21,6 +21,7 @@ import ipaddress
 import json
 import os
 import re
+import secrets
 import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -74,6 +75,9 @@ class Config:
     views: str
     host: str = "127.0.0.1"
     trust_header: str | None = None
+    secret: str = ""
+    """Keys the CSRF tokens of proxied callers; the same in every worker
+    (``commitments serve`` draws one; empty: one drawn per process)."""
 
     def check(self) -> None:
         """``--trust-header`` only on loopback: else anyone could claim any name."""
@@ -102,6 +106,7 @@ class Services:
 
     def __init__(self, config: Config) -> None:
         self.config = config
+        self.secret = config.secret or secrets.token_urlsafe(32)
         self._lock = threading.Lock()
         self._catching_up = threading.Lock()
         self._caught_up_from = float("-inf")  # when the last catch-up began (monotonic)

@@ -64,8 +64,14 @@ def serve(env: Env, host: str, port: int, trust_header: str | None, workers: int
             f"{trust_header!r} is not a header name", param_hint="'--trust-header'"
         )
     db = env.db if env.is_postgres else os.path.abspath(env.db)
+    import secrets
+
     config = Config(
-        db=db, views=os.path.abspath(env.views_path), host=host, trust_header=trust_header
+        db=db,
+        views=os.path.abspath(env.views_path),
+        host=host,
+        trust_header=trust_header,
+        secret=secrets.token_urlsafe(32),
     )
     config.check()
     env.ledger()  # create the ledger (its tables) once, before any worker starts

@@ -59,14 +59,22 @@ def csrf_for(token: str) -> str:
     return hmac.new(token.encode(), b"commitments-csrf", hashlib.sha256).hexdigest()
 
 
+def csrf_for_proxied(secret: str, name: str) -> str:
+    """The CSRF token of a person a single-sign-on proxy names (``--trust-header``):
+    an HMAC of their name keyed by the server's secret (one for every worker)."""
+    return hmac.new(
+        secret.encode(), b"commitments-sso\0" + name.encode(), hashlib.sha256
+    ).hexdigest()
+
+
 class _Page:
     """One request to a page: who asks, the moment asked for, the links."""
 
-    def __init__(self, request: Request, services: Any, caller: Caller | None, token: str):
+    def __init__(self, request: Request, services: Any, caller: Caller | None, csrf: str):
         self.request = request
         self.services = services
         self.caller = caller
-        self.token = token
+        self.csrf = csrf  # what this caller's forms carry ("" if nobody)
         q = request.query_params
         self.on = (q.get("on") or "").strip() or None
         self.as_of = (q.get("as_of") or "").strip() or None
@@ -99,7 +107,8 @@ class _Page:
             "layout": "web/layout.html.j2",
             "stylesheet": "/static/app.css",
             "caller": caller,
-            "csrf": csrf_for(self.token) if self.token else "",
+            "csrf": self.csrf,
+            "proxied": bool(caller) and not self.request.cookies.get(COOKIE),
             "link": self.link,
             "path": path,
             "keep": keep,
@@ -160,13 +169,21 @@ def add_pages(app: FastAPI, services: Any) -> None:
     """The pages and forms, on ``app`` (outside ``/api/v1/``)."""
 
     def identify(request: Request) -> tuple[Caller | None, str]:
+        """The caller and the CSRF token their forms carry: from the session cookie,
+        else from the trusted proxy's header (as the API: a name without a grant
+        is 403), else nobody."""
         token = request.cookies.get(COOKIE, "")
-        if not token:
-            return None, ""
-        from .app import _TOKEN
+        if token:
+            from .app import _TOKEN
 
-        caller = services.access.identify(token) if _TOKEN.fullmatch(token) else None
-        return caller, token if caller is not None else ""
+            caller = services.access.identify(token) if _TOKEN.fullmatch(token) else None
+            if caller is not None:
+                return caller, csrf_for(token)
+        header = services.config.trust_header
+        if header is not None and request.headers.get(header) is not None:
+            caller = services.identify({header.lower(): request.headers[header]})
+            return caller, csrf_for_proxied(services.secret, caller.name)
+        return None, ""
 
     def log(page: _Page, action: str, status: int) -> None:
         caller = page.caller
@@ -186,10 +203,17 @@ def add_pages(app: FastAPI, services: Any) -> None:
 
     def guarded(request: Request, action: str, run: Callable[[_Page], Response]) -> Response:
         """Identify, run, log: a page (or form) that needs a logged-in caller."""
-        caller, token = identify(request)
-        page = _Page(request, services, caller, token)
+        response: Response
+        try:
+            caller, csrf = identify(request)
+        except (Unauthenticated, Forbidden) as exc:  # a proxied name without a grant
+            page = _Page(request, services, None, "")
+            response = _message(page, *_status_of(exc))
+            log(page, action, response.status_code)
+            return response
+        page = _Page(request, services, caller, csrf)
         if caller is None:
-            response: Response = RedirectResponse("/login", 303, headers=PAGE_HEADERS)
+            response = RedirectResponse("/login", 303, headers=PAGE_HEADERS)
         else:
             try:
                 response = run(page)
@@ -215,7 +239,10 @@ def add_pages(app: FastAPI, services: Any) -> None:
 
     @app.get("/", include_in_schema=False)
     def home(request: Request) -> Response:
-        caller, _ = identify(request)
+        try:
+            caller, _ = identify(request)
+        except (Unauthenticated, Forbidden) as exc:
+            return _message(_Page(request, services, None, ""), *_status_of(exc))
         if caller is None:
             return RedirectResponse("/login", 303, headers=PAGE_HEADERS)
         target = f"/reps/{caller.name}" if caller.role is Role.REP else "/team"
@@ -369,8 +396,10 @@ def _check_csrf(page: _Page, form: dict[str, str] | None) -> None:
     if form is None:
         raise Forbidden("refused: not a form of this site (urlencoded, at most 64 KiB)")
     sent = form.get("csrf", "")
-    if not _same_origin(page.request) or not hmac.compare_digest(
-        sent.encode(), csrf_for(page.token).encode()
+    if (
+        not page.csrf
+        or not _same_origin(page.request)
+        or not hmac.compare_digest(sent.encode(), page.csrf.encode())
     ):
         raise Forbidden("refused: the form's CSRF token is missing or wrong; reload the page")
 
