@@ -253,7 +253,7 @@ def test_the_store_keeps_only_hashes(s: Served) -> None:
             rows = conn.execute(f'SELECT * FROM "{schema}".access_grants').fetchall()
     else:
         with sqlite3.connect(s.db.replace(".db", ".access.db")) as conn:
-            rows = conn.execute("SELECT * FROM grants").fetchall()
+            rows = conn.execute("SELECT * FROM access_grants").fetchall()
     text = json.dumps([list(map(str, r)) for r in rows])
     assert token not in text
     assert hashlib.sha256(token.encode()).hexdigest() in text
@@ -329,9 +329,9 @@ def test_the_access_log_is_append_only(s: Served) -> None:
             for sql in (
                 "UPDATE access_log SET who = ?",
                 "DELETE FROM access_log WHERE who <> ?",
-                "UPDATE grants SET role = ?",
-                "UPDATE grants SET token_hash = ?",
-                "DELETE FROM grants WHERE name <> ?",
+                "UPDATE access_grants SET role = ?",
+                "UPDATE access_grants SET token_hash = ?",
+                "DELETE FROM access_grants WHERE name <> ?",
             ):
                 with pytest.raises(sqlite3.DatabaseError):
                     conn.execute(sql, ("admin",))

@@ -124,13 +124,15 @@ class AccessStore(ABC):
         token = new_token()
         at = now_text()
         with self._tx() as q:
-            active = q("SELECT role FROM {grants} WHERE name = {p} AND revoked_at IS NULL", c.name)
+            active = q(
+                "SELECT role FROM access_grants WHERE name = {p} AND revoked_at IS NULL", c.name
+            )
             if active:
                 raise RuleViolation(
                     f"{c.name!r} already has access (role {active[0][0]}): revoke it first"
                 )
             q(
-                "INSERT INTO {grants} (name, role, token_hash, granted_at, granted_by) "
+                "INSERT INTO access_grants (name, role, token_hash, granted_at, granted_by) "
                 "VALUES ({p}, {p}, {p}, {p}, {p})",
                 c.name,
                 c.role.value,
@@ -148,11 +150,13 @@ class AccessStore(ABC):
         c = validate(RevokeAccess, name=name, actor=by)
         at = now_text()
         with self._tx() as q:
-            active = q("SELECT id FROM {grants} WHERE name = {p} AND revoked_at IS NULL", c.name)
+            active = q(
+                "SELECT id FROM access_grants WHERE name = {p} AND revoked_at IS NULL", c.name
+            )
             if not active:
                 raise NotFound(f"no access granted to {c.name!r}")
             q(
-                "UPDATE {grants} SET revoked_at = {p}, revoked_by = {p} WHERE id = {p}",
+                "UPDATE access_grants SET revoked_at = {p}, revoked_by = {p} WHERE id = {p}",
                 at,
                 c.actor,
                 active[0][0],
@@ -165,7 +169,7 @@ class AccessStore(ABC):
         with self._tx(write=False) as q:
             rows = q(
                 "SELECT name, role, granted_at, granted_by, revoked_at, revoked_by "
-                "FROM {grants} ORDER BY granted_at, id"
+                "FROM access_grants ORDER BY granted_at, id"
             )
         return [Grant(*r) for r in rows]
 
@@ -173,7 +177,8 @@ class AccessStore(ABC):
         """The caller a bearer token stands for, or None (unknown, altered or revoked)."""
         with self._tx(write=False) as q:
             rows = q(
-                "SELECT name, role FROM {grants} WHERE token_hash = {p} AND revoked_at IS NULL",
+                "SELECT name, role FROM access_grants "
+                "WHERE token_hash = {p} AND revoked_at IS NULL",
                 token_hash(token),
             )
         return Caller(rows[0][0], Role(rows[0][1])) if rows else None
@@ -182,7 +187,7 @@ class AccessStore(ABC):
         """The caller ``name`` is, when a proxy in front vouches for the name."""
         with self._tx(write=False) as q:
             rows = q(
-                "SELECT name, role FROM {grants} WHERE name = {p} AND revoked_at IS NULL", name
+                "SELECT name, role FROM access_grants WHERE name = {p} AND revoked_at IS NULL", name
             )
         return Caller(rows[0][0], Role(rows[0][1])) if rows else None
 
@@ -193,7 +198,7 @@ class AccessStore(ABC):
     def entries(self, since: str | None = None) -> list[Entry]:
         with self._tx(write=False) as q:
             rows = q(
-                "SELECT at, via, who, role, action, subjects, target, status FROM {log} "
+                "SELECT at, via, who, role, action, subjects, target, status FROM access_log "
                 "WHERE at >= {p} ORDER BY id",
                 since or "",
             )
@@ -203,7 +208,7 @@ class AccessStore(ABC):
 
     def _append(self, q: Query, e: Entry) -> None:
         q(
-            "INSERT INTO {log} (at, via, who, role, action, subjects, target, status) "
+            "INSERT INTO access_log (at, via, who, role, action, subjects, target, status) "
             "VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p})",
             e.at,
             e.via,
@@ -225,14 +230,16 @@ class AccessStore(ABC):
 
 
 class Query:
-    """``q(sql, *params)``: ``{grants}``, ``{log}`` and ``{p}`` filled in per backend."""
+    """``q(sql, *params)``: the ``{p}`` placeholders filled in per backend (the
+    table names are plain: on PostgreSQL the connection's search_path is the
+    ledger's schema)."""
 
-    def __init__(self, cursor: Any, names: dict[str, str]) -> None:
+    def __init__(self, cursor: Any, placeholder: str) -> None:
         self.cursor = cursor
-        self.names = names
+        self.placeholder = placeholder
 
     def __call__(self, sql: str, *params: Any) -> list[Sequence[Any]]:
-        self.cursor.execute(sql.format(**self.names), params)
+        self.cursor.execute(sql.replace("{p}", self.placeholder), params)
         if self.cursor.description is None:  # an INSERT or UPDATE: no rows
             return []
         return list(self.cursor.fetchall())
@@ -241,7 +248,7 @@ class Query:
 # -- SQLite -------------------------------------------------------------------
 
 _SQLITE_SCHEMA = """
-CREATE TABLE IF NOT EXISTS grants (
+CREATE TABLE IF NOT EXISTS access_grants (
     id INTEGER PRIMARY KEY,
     name TEXT NOT NULL,
     role TEXT NOT NULL,
@@ -251,13 +258,14 @@ CREATE TABLE IF NOT EXISTS grants (
     revoked_at TEXT,
     revoked_by TEXT
 );
-CREATE UNIQUE INDEX IF NOT EXISTS grants_active ON grants (name) WHERE revoked_at IS NULL;
-CREATE TRIGGER IF NOT EXISTS grants_kept BEFORE DELETE ON grants
+CREATE UNIQUE INDEX IF NOT EXISTS access_grants_active ON access_grants (name)
+    WHERE revoked_at IS NULL;
+CREATE TRIGGER IF NOT EXISTS access_grants_kept BEFORE DELETE ON access_grants
 BEGIN SELECT RAISE(ABORT, 'grants are kept: revoke, never delete'); END;
-CREATE TRIGGER IF NOT EXISTS grants_fixed
-BEFORE UPDATE OF id, name, role, token_hash, granted_at, granted_by ON grants
+CREATE TRIGGER IF NOT EXISTS access_grants_fixed
+BEFORE UPDATE OF id, name, role, token_hash, granted_at, granted_by ON access_grants
 BEGIN SELECT RAISE(ABORT, 'a grant changes only by its revocation'); END;
-CREATE TRIGGER IF NOT EXISTS grants_revoked_once BEFORE UPDATE ON grants
+CREATE TRIGGER IF NOT EXISTS access_grants_revoked_once BEFORE UPDATE ON access_grants
 WHEN OLD.revoked_at IS NOT NULL
 BEGIN SELECT RAISE(ABORT, 'a grant changes only by its revocation'); END;
 CREATE TABLE IF NOT EXISTS access_log (
@@ -325,7 +333,7 @@ class SQLiteAccess(AccessStore):
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         try:
-            yield Query(conn.cursor(), {"grants": "grants", "log": "access_log", "p": "?"})
+            yield Query(conn.cursor(), "?")
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -406,22 +414,18 @@ class PostgresAccess(AccessStore):
             "password": env["POSTGRES_PASSWORD"] or None,
             "connect_timeout": env["POSTGRES_CONNECT_TIMEOUT"],
         }
+        quoted = Identifier(self.schema).as_string(None)
+        conninfo["options"] = f"-c search_path={quoted}"
         self.pool = ConnectionPool(
             kwargs={k: v for k, v in conninfo.items() if v is not None},
             min_size=1,
             max_size=4,
             open=True,
         )
-        quoted = Identifier(self.schema).as_string(None)
-        self.names = {
-            "grants": f"{quoted}.access_grants",
-            "log": f"{quoted}.access_log",
-            "p": "%s",
-        }
         with self.pool.connection() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(hashtext('commitments.access_store'))")
             exists = conn.execute(
-                "SELECT to_regclass(%s) IS NOT NULL", (self.names["log"],)
+                "SELECT to_regclass(%s) IS NOT NULL", (f"{quoted}.access_log",)
             ).fetchone()
             if not (exists and exists[0]):
                 conn.execute(_PG_SCHEMA.replace("{s}", quoted))  # type: ignore[arg-type]
@@ -429,7 +433,7 @@ class PostgresAccess(AccessStore):
     @contextmanager
     def _tx(self, *, write: bool = True) -> Iterator[Query]:
         with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
-            yield Query(cur, self.names)
+            yield Query(cur, "%s")
 
     def close(self) -> None:
         self.pool.close()
