@@ -164,10 +164,17 @@ def _month_label(month: str) -> str:
     return date.fromisoformat(month + "-01").strftime("%b %Y")
 
 
-def coaching_page(report: dict[str, Any]) -> str:
-    """The coaching report (the JSON of ``report coaching``) as one HTML page."""
+def coaching_page(
+    report: dict[str, Any],
+    template: str = "coaching.html.j2",
+    with_team: bool = True,
+    **extra: Any,
+) -> str:
+    """The coaching report (the JSON of ``report coaching``) as one HTML page;
+    ``template``/``extra``: the server's page around it (``with_team=False``: no
+    team total, for a manager reading their own patterns)."""
     sections = []
-    for m in [*report["managers"], report["team"]]:
+    for m in [*report["managers"], *([report["team"]] if with_team else [])]:
         bars, top = _mix_bars(m["follow_through_mix"])
         sections.append(
             {
@@ -181,8 +188,8 @@ def coaching_page(report: dict[str, Any]) -> str:
                 else 20 + 400 * m["safe_failure_index"],
             }
         )
-    template = environment().get_template("coaching.html.j2")
-    return template.render(report=report, sections=sections, mix=MIX)
+    page = environment().get_template(template)
+    return page.render(report=report, sections=sections, mix=MIX, **extra)
 
 
 # -- the rep one-pager -------------------------------------------------------------
@@ -252,8 +259,9 @@ def _timeline_items(h: History) -> tuple[list[Item], int]:
     return ordered, len(h.items) - len(shown)
 
 
-def rep_page(h: History) -> str:
-    """The rep one-pager (``history REP --format html``)."""
+def rep_page(h: History, template: str = "rep.html.j2", **extra: Any) -> str:
+    """The rep one-pager (``history REP --format html``); ``template``/``extra``:
+    the server's page around it."""
     items, hidden = _timeline_items(h)
     obj = h.as_dict()
     rows: list[Row] = []
@@ -304,8 +312,9 @@ def rep_page(h: History) -> str:
             "end": t1.isoformat(),
         }
     supporting = [r for r in rows if r.item["owner"] == "manager"]
-    template = environment().get_template("rep.html.j2")
-    return template.render(
+    page = environment().get_template(template)
+    return page.render(
+        **extra,
         h=obj,
         rows=rows,
         axis=axis,
@@ -321,12 +330,17 @@ def rep_page(h: History) -> str:
 # -- the team page -----------------------------------------------------------------
 
 
-def team_page(team: dict[str, Any], manager: str | None = None) -> str:
+def team_page(
+    team: dict[str, Any],
+    manager: str | None = None,
+    template: str = "team.html.j2",
+    **extra: Any,
+) -> str:
     """``team --format html``: one row per rep, its signal with the words of the
     rep page, the follow-through rate, focus load and counts."""
     reps = [{**r, "text": signal_text(r)} for r in team["reps"]]
-    template = environment().get_template("team.html.j2")
-    return template.render(team=team, reps=reps, manager=manager, verdicts=rules.VERDICTS)
+    page = environment().get_template(template)
+    return page.render(team=team, reps=reps, manager=manager, verdicts=rules.VERDICTS, **extra)
 
 
 # -- the demo's pages ----------------------------------------------------------------

@@ -40,6 +40,8 @@ COMMANDS = {
     "projections": "cli.projections:projections",
     "init": "cli.store:init",
     "demo": "cli.demo:demo",
+    "serve": "cli.serve.command:serve",
+    "access": "cli.serve.command:access",
 }
 
 

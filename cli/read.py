@@ -13,8 +13,9 @@ import json
 from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+import annotated_types
 import click
 
 from ledger import rules
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 pass_env = click.make_pass_decorator(Env)
 
 MAX_WINDOW_DAYS = 36600  # 100 years: any real window; keeps D - N inside the calendar
+WindowDays = Annotated[int, annotated_types.Interval(ge=1, le=MAX_WINDOW_DAYS)]
+"""``--window-days`` as a type (the server's query parameter checks it too)."""
 STATUSES = (rules.OPEN, rules.OVERDUE, rules.RELEASED, rules.CLOSED)
 VERDICTS = rules.VERDICTS
 LIST_COLUMNS = (
@@ -272,21 +275,24 @@ def show(env: Env, commitment: str, as_of: str | None, on: str | None, fmt: str)
     """
     at = _moment(as_of, on)
     with open_read_model(env) as rm:
-        cid = rm.resolve(commitment)
-        item = rm.item(cid, at)
-        log = rm.log(cid, at)
-    obj = item.as_dict()
+        out = show_object(rm, at, commitment)
     if fmt == "json":
-        out = {
-            "as_of": at.as_of_text,
-            "on": at.d,
-            **obj,
-            "terms": item.terms(),
-            "log": [e.as_dict() for e in log],
-        }
         click.echo(_json(out))
         return
-    click.echo(_show_text(obj, item.terms(), [e.as_dict() for e in log], at))
+    click.echo(_show_text(out, out["terms"], out["log"], at))
+
+
+def show_object(rm: ReadModel, at: Moment, commitment: str) -> dict[str, Any]:
+    """``show --format json``: the per-commitment object with its terms and every event."""
+    cid = rm.resolve(commitment)
+    item = rm.item(cid, at)
+    return {
+        "as_of": at.as_of_text,
+        "on": at.d,
+        **item.as_dict(),
+        "terms": item.terms(),
+        "log": [e.as_dict() for e in rm.log(cid, at)],
+    }
 
 
 def _show_text(
@@ -392,16 +398,49 @@ def list_(
       commitments list --owner rep --focus prospecting --due-from 2026-01-01 --due-to 2026-01-31
     """
     at = _moment(as_of, on)
+    with open_read_model(env) as rm:
+        items = list_items(
+            rm,
+            at,
+            rep,
+            manager,
+            owner,
+            focus,
+            status,
+            verdict,
+            due_from,
+            due_to,  # type: ignore[arg-type]
+        )
+    click.echo(render_items(items, fmt))
+
+
+Status = Literal[STATUSES]  # type: ignore[valid-type]  # the click choices, as a type
+Verdict = Literal[VERDICTS]  # type: ignore[valid-type]
+Owner = Literal["rep", "manager"]
+
+
+def list_items(
+    rm: ReadModel,
+    at: Moment,
+    rep: str | None = None,
+    manager: str | None = None,
+    owner: Owner | None = None,
+    focus: str | None = None,
+    status: Status | None = None,
+    verdict: Verdict | None = None,
+    due_from: str | None = None,
+    due_to: str | None = None,
+) -> list[Item]:
+    """The commitments ``list`` shows, filtered (an unknown rep or manager: exit 3)."""
     first = _date_option("--due-from", due_from)
     last = _date_option("--due-to", due_to)
     rep = rep.strip() if rep is not None else None
     manager = manager.strip() if manager is not None else None
-    with open_read_model(env) as rm:
-        if rep is not None:
-            rm.require_person(rep, "rep")
-        if manager is not None:
-            rm.require_person(manager, "manager")
-        items = rm.commitments(at, rep=rep, manager=manager)
+    if rep is not None:
+        rm.require_person(rep, "rep")
+    if manager is not None:
+        rm.require_person(manager, "manager")
+    items = rm.commitments(at, rep=rep, manager=manager)
     if owner:
         items = [i for i in items if i.facts.owner == owner]
     if focus is not None:
@@ -414,7 +453,24 @@ def list_(
         items = [i for i in items if i.evaluation.status == status]
     if verdict:
         items = [i for i in items if i.evaluation.verdict == verdict]
-    click.echo(render_items(items, fmt))
+    return items
+
+
+def list_objects(
+    rm: ReadModel,
+    at: Moment,
+    rep: str | None = None,
+    manager: str | None = None,
+    owner: Owner | None = None,
+    focus: str | None = None,
+    status: Status | None = None,
+    verdict: Verdict | None = None,
+    due_from: str | None = None,
+    due_to: str | None = None,
+) -> list[dict[str, Any]]:
+    """``list --format json``: an array of per-commitment objects."""
+    found = list_items(rm, at, rep, manager, owner, focus, status, verdict, due_from, due_to)
+    return [i.as_dict() for i in found]
 
 
 def _date_option(name: str, text: str | None) -> date | None:
@@ -475,6 +531,13 @@ def history(
     else:
         text = render_history(h, fmt)
     write_output(text, output)
+
+
+def history_object(
+    rm: ReadModel, at: Moment, rep: str, window_days: WindowDays = rules.DEFAULT_WINDOW_DAYS
+) -> dict[str, Any]:
+    """``history REP --format json`` (SPEC §5)."""
+    return rm.history(rep.strip(), at, window_days).as_dict()
 
 
 def render_history(h: History, fmt: str) -> str:

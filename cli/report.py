@@ -11,13 +11,16 @@ import csv
 import io
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+from ledger import rules
 
 from .context import Env
 from .params import PERSON
 from .read import (
+    WindowDays,
     _moment,
     as_of_options,
     md_table,
@@ -27,6 +30,9 @@ from .read import (
     window_days_option,
     write_output,
 )
+
+if TYPE_CHECKING:
+    from projections.query import Moment, ReadModel
 
 pass_env = click.make_pass_decorator(Env)
 
@@ -110,15 +116,10 @@ def coaching(
       commitments report coaching --manager bob --format json
       commitments report coaching --format html -o coaching.html
     """
-    from projections.coaching import coaching_report
-
     at = _moment(as_of, on)
     manager = manager.strip() if manager is not None else None
     with open_read_model(env) as rm:
-        if manager is not None:
-            rm.require_person(manager, "manager")  # unknown: exit 3 with the closest names
-        rep = coaching_report(rm, at, window_days, manager)
-    obj = rep.as_dict()
+        obj = coaching_object(rm, at, manager, window_days)
     if fmt == "html":
         from .html import coaching_page
 
@@ -126,6 +127,21 @@ def coaching(
     else:
         text = render_coaching(obj, fmt)
     write_output(text, output)
+
+
+def coaching_object(
+    rm: ReadModel,
+    at: Moment,
+    manager: str | None = None,
+    window_days: WindowDays = rules.DEFAULT_WINDOW_DAYS,
+) -> dict[str, Any]:
+    """``report coaching --format json``."""
+    from projections.coaching import coaching_report
+
+    manager = manager.strip() if manager is not None else None
+    if manager is not None:
+        rm.require_person(manager, "manager")  # unknown: exit 3 with the closest names
+    return coaching_report(rm, at, window_days, manager).as_dict()
 
 
 def flat_row(m: dict[str, Any]) -> dict[str, Any]:

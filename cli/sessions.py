@@ -4,12 +4,15 @@ were recorded, with the ids of the commitments agreed with ``--session``."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from .context import Env
 from .params import PERSON
+
+if TYPE_CHECKING:
+    from projections.query import Moment, ReadModel
 
 pass_env = click.make_pass_decorator(Env)
 
@@ -53,25 +56,39 @@ def session_list(
       commitments session list --rep alice
       commitments session list --manager bob --from 2026-01-01 --to 2026-03-31 --format json
     """
-    from .read import _date_option, _moment, open_read_model
+    from .read import _moment, open_read_model
 
     at = _moment(as_of, None)
-    d1, d2 = _date_option("--from", first), _date_option("--to", last)
+    with open_read_model(env) as rm:
+        sessions = session_list_objects(rm, at, rep, manager, first, last)
+    click.echo(render_sessions(sessions, fmt))
+
+
+def session_list_objects(
+    rm: ReadModel,
+    at: Moment,
+    rep: str | None = None,
+    manager: str | None = None,
+    from_: str | None = None,
+    to: str | None = None,
+) -> list[dict[str, Any]]:
+    """``session list --format json``: the sessions, by date (as of T only)."""
+    from .read import _date_option
+
+    d1, d2 = _date_option("--from", from_), _date_option("--to", to)
     rep = rep.strip() if rep is not None else None
     manager = manager.strip() if manager is not None else None
-    with open_read_model(env) as rm:
-        if rep is not None:
-            rm.require_person(rep, "rep")
-        if manager is not None:
-            rm.require_person(manager, "manager")
-        sessions = rm.session_objects(
-            at.t,
-            rep=rep,
-            manager=manager,
-            first=d1.isoformat() if d1 else None,
-            last=d2.isoformat() if d2 else None,
-        )
-    click.echo(render_sessions(sessions, fmt))
+    if rep is not None:
+        rm.require_person(rep, "rep")
+    if manager is not None:
+        rm.require_person(manager, "manager")
+    return rm.session_objects(
+        at.t,
+        rep=rep,
+        manager=manager,
+        first=d1.isoformat() if d1 else None,
+        last=d2.isoformat() if d2 else None,
+    )
 
 
 @click.command("show")
@@ -96,19 +113,23 @@ def session_show(env: Env, session_id: str, fmt: str) -> None:
     """
     from .read import _json, _moment, open_read_model
 
-    at = _moment(None, None)
     with open_read_model(env) as rm:
-        sid = rm.resolve(session_id, "session")
-        found = rm.session_objects(at.t, ids=[sid])
-    if not found:  # resolved, so recorded: only a clock running backwards gets here
-        from ledger.errors import NotFound
-
-        raise NotFound(f"no session with id {sid}")
-    obj = found[0]
+        obj = session_object(rm, _moment(None, None), session_id)
     if fmt == "json":
         click.echo(_json(obj))
         return
     click.echo(_session_text(obj))
+
+
+def session_object(rm: ReadModel, at: Moment, session: str) -> dict[str, Any]:
+    """``session show ID --format json``."""
+    sid = rm.resolve(session, "session")
+    found = rm.session_objects(at.t, ids=[sid])
+    if not found:  # resolved, so recorded: only a clock running backwards gets here
+        from ledger.errors import NotFound
+
+        raise NotFound(f"no session with id {sid}")
+    return found[0]
 
 
 def render_sessions(sessions: list[dict[str, Any]], fmt: str) -> str:

@@ -16,6 +16,7 @@ from ledger import rules
 from .context import Env
 from .params import PERSON
 from .read import (
+    WindowDays,
     _json,
     _moment,
     as_of_options,
@@ -28,7 +29,7 @@ from .read import (
 )
 
 if TYPE_CHECKING:
-    from projections.query import History
+    from projections.query import History, Moment, ReadModel
 
 pass_env = click.make_pass_decorator(Env)
 
@@ -95,10 +96,7 @@ def team(
     at = _moment(as_of, on)
     manager = manager.strip() if manager is not None else None
     with open_read_model(env) as rm:
-        if manager is not None:
-            rm.require_person(manager, "manager")
-        histories = rm.team(at, window_days, manager)
-    obj = team_json(histories, at, window_days)
+        obj = team_object(rm, at, manager, window_days)
     if fmt == "html":
         from .html import team_page
 
@@ -106,6 +104,19 @@ def team(
     else:
         text = render_team(obj, fmt)
     write_output(text, output)
+
+
+def team_object(
+    rm: ReadModel,
+    at: Moment,
+    manager: str | None = None,
+    window_days: WindowDays = rules.DEFAULT_WINDOW_DAYS,
+) -> dict[str, Any]:
+    """``team --format json`` (an unknown manager: exit 3 with the closest names)."""
+    manager = manager.strip() if manager is not None else None
+    if manager is not None:
+        rm.require_person(manager, "manager")
+    return team_json(rm.team(at, window_days, manager), at, window_days)
 
 
 def team_json(histories: list[History], at: Any, window_days: int) -> dict[str, Any]:

@@ -37,6 +37,7 @@ from .errors import (
     NotFound,
     StorageUnavailable,
     UnknownMetric,
+    no_such,
 )
 from .persistence import (
     DEFAULT_DB,
@@ -186,9 +187,9 @@ class Ledger(Application):
         try:
             aggregate: Any = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
-            raise NotFound(f"no {what} with id {aggregate_id}") from None
+            raise no_such(what, aggregate_id) from None
         if not isinstance(aggregate, kind):
-            raise NotFound(f"{aggregate_id} is not a {what}")
+            raise no_such(what, aggregate_id)
         return aggregate
 
     def commitment(self, commitment_id: UUID) -> Commitment:

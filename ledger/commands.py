@@ -6,6 +6,7 @@ ranges, due after start); the aggregates check the rest.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any, TypeVar
 from uuid import UUID
@@ -40,10 +41,15 @@ def validate(model: type[M], **values: Any) -> M:
     try:
         return model(**values)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        msg = in_our_words(err)
-        raise InvalidInput(f"{where}: {msg}" if where else msg) from None
+        raise InvalidInput(error_message(exc.errors()[0])) from None
+
+
+def error_message(err: Mapping[str, Any]) -> str:
+    """One pydantic error (an item of ``ValidationError.errors()``) as the one-line
+    message every front end shows: ``field: what is wrong``, in our words."""
+    where = ".".join(str(p) for p in err["loc"])
+    msg = in_our_words(err)
+    return f"{where}: {msg}" if where else msg
 
 
 def in_our_words(err: Any) -> str:

@@ -25,6 +25,12 @@ class NotFound(LedgerError):
     exit_code = 3
 
 
+def no_such(what: str, ident: object) -> NotFound:
+    """The error for an unknown id (``no commitment with id ...``): one wording for
+    an id that does not exist and one the caller may not know exists."""
+    return NotFound(f"no {what} with id {ident}")
+
+
 class AmbiguousId(NotFound):
     """An id prefix that matches more than one commitment. Exit 3."""
 

@@ -545,15 +545,27 @@ def rebuild(
 
 
 def ensure_current(
-    db_url: str, views_path: str, progress_for: ProgressFactory | None = None
+    db_url: str,
+    views_path: str,
+    progress_for: ProgressFactory | None = None,
+    *,
+    ledger: Ledger | None = None,
 ) -> None:
     """What every read command does first: catch up, cheaply when nothing is new.
 
     On a SQLite ledger the head is read with plain ``sqlite3`` (no event-store
     imports); only when the views are behind is the ledger opened.
     ``progress_for(lag)`` may return a context manager yielding a progress
-    callback (the command line shows a bar on a terminal).
+    callback (the command line shows a bar on a terminal). A long-running
+    process (the server) passes its open ``ledger``, which is then used
+    instead of opening one per call.
     """
+    if (
+        ledger is not None
+        and _is_postgres(db_url)
+        and _tracked_head(views_path) == (max_position(ledger), _source(db_url))
+    ):
+        return
     if not _is_postgres(db_url):
         if not os.path.exists(db_url):
             from ledger.errors import NotFound
@@ -574,19 +586,42 @@ def ensure_current(
                 pass  # no tables yet: fall through and build them
             except sqlite3.DatabaseError:
                 discard(views_path)  # damaged (e.g. power loss): it is derived, rebuild it
+    if ledger is not None:
+        _catch_up_or_rebuild(ledger, views_path, progress_for)
+        return
     from ledger.application import Ledger
 
-    ledger = Ledger.open(db_url)
+    opened = Ledger.open(db_url)
     try:
-        try:
-            _catch_up_with_progress(ledger, views_path, progress_for)
-        except sqlite3.DatabaseError as exc:
-            if not _damaged(exc):
-                raise
-            discard(views_path)
-            _catch_up_with_progress(ledger, views_path, progress_for)
+        _catch_up_or_rebuild(opened, views_path, progress_for)
     finally:
-        ledger.close()
+        opened.close()
+
+
+def _tracked_head(views_path: str) -> tuple[int, str | None] | None:
+    """The views file's tracked (position, source), or None if it cannot be read."""
+    if not os.path.exists(views_path):
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{views_path}?mode=ro", uri=True, timeout=30)
+        try:
+            return tracked_position(conn)
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError:
+        return None  # no tables yet, or damaged: the catch-up below sorts it out
+
+
+def _catch_up_or_rebuild(
+    ledger: Ledger, views_path: str, progress_for: ProgressFactory | None
+) -> None:
+    try:
+        _catch_up_with_progress(ledger, views_path, progress_for)
+    except sqlite3.DatabaseError as exc:
+        if not _damaged(exc):
+            raise
+        discard(views_path)
+        _catch_up_with_progress(ledger, views_path, progress_for)
 
 
 def _catch_up_with_progress(

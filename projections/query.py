@@ -580,10 +580,18 @@ class ReadModel:
             )
         ]
         if not rows:
-            raise NotFound(f"no {kind} with an id starting {ref!r}")
+            raise unknown_id(ref, kind)
         if len(rows) > 1:
             raise AmbiguousId(ref, rows)
         return str(rows[0])
+
+    def people_of(self, kind: str, ident: str) -> tuple[str, str] | None:
+        """The rep and manager named on a commitment or session (any time), or None."""
+        table = {"commitment": "commitments", "session": "sessions"}[kind]
+        row = self.conn.execute(
+            f"SELECT rep, manager FROM {table} WHERE id = ?", (ident,)
+        ).fetchone()
+        return None if row is None else (row["rep"], row["manager"])
 
     # -- internals -----------------------------------------------------------
 
@@ -658,6 +666,12 @@ class ReadModel:
                 )
             )
         return items
+
+
+def unknown_id(ref: str, kind: str = "commitment") -> NotFound:
+    """What :meth:`ReadModel.resolve` raises for an id or prefix it does not find
+    (the server raises the same for one the caller may not see)."""
+    return NotFound(f"no {kind} with an id starting {ref!r}")
 
 
 def _visible(table: str, where: str) -> str:

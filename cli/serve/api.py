@@ -1,0 +1,519 @@
+"""The JSON API under ``/api/v1/``: one line per read and per write.
+
+A read is the CLI's own ``--format json`` function (``(rm, at, **params) ->
+object``: :func:`cli.read.show_object`, ...), its parameters becoming query
+(or path) parameters, plus ``as_of`` and ``on``; and a *target* saying whose
+data it is, which decides the scope check:
+
+* :class:`ById`     a commitment id in the path: one the caller may not read
+                    about is "not found", with the same message as a missing one;
+* :class:`About`    a person named in a parameter: 403 when out of scope;
+* :class:`Each`     a collection: entries the caller may not read about are left
+                    out (a rep's own name fills in ``narrow`` when not given);
+* :class:`Everyone` across everyone (reports): by role only.
+
+A write is a command model of :mod:`ledger.commands` (the request type, without
+``actor``: the authenticated caller is the actor) and the :class:`Ledger`
+method the CLI calls; it answers 201 with ``{"id"}``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import types
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import Body, FastAPI, Query, Request, Security
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPBearer
+from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic.json_schema import SkipJsonSchema
+
+from ledger import commands as cmd
+from ledger.errors import InvalidInput, no_such
+from ledger.values import PersonId
+
+from .. import read, report, sessions, team
+from .access import Entry
+from .policy import Action, Caller, Role, Scope, reports_of
+
+# -- targets ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ById:
+    param: str
+    kind: str = "commitment"  # or "session"
+
+
+@dataclass(frozen=True)
+class About:
+    param: str
+
+
+@dataclass(frozen=True)
+class Each:
+    key: str | None = None  # None: the answer is the array; else answer[key] is
+    narrow: str | None = "rep"  # the parameter a rep's own name fills in
+    people: tuple[str, ...] = ("rep", "manager")  # person filters: must be in scope
+
+
+@dataclass(frozen=True)
+class Everyone:
+    action: Action = Action.REPORT
+
+
+@dataclass(frozen=True)
+class Read:
+    path: str
+    name: str
+    run: Callable[..., Any]
+    target: ById | About | Each | Everyone
+    moment: tuple[str, ...] = ("as_of", "on")  # which of T and D the command takes
+
+
+@dataclass(frozen=True)
+class Write:
+    path: str
+    name: str
+    model: type[cmd.Command]
+    method: str  # the Ledger method the CLI calls
+    on_commitment: bool  # the path names the commitment ({commitment})
+
+
+READS = (
+    Read("/commitments/{commitment}", "show", read.show_object, ById("commitment")),
+    Read("/commitments", "list", read.list_objects, Each()),
+    Read("/history", "history", read.history_object, About("rep")),
+    Read("/team", "team", team.team_object, Each("reps", None, ("manager",))),
+    Read("/sessions", "session_list", sessions.session_list_objects, Each(), ("as_of",)),
+    Read(
+        "/sessions/{session}",
+        "session_show",
+        sessions.session_object,
+        ById("session", "session"),
+        (),
+    ),
+    Read("/reports/coaching", "report_coaching", report.coaching_object, Everyone()),
+)
+
+WRITES = (
+    Write("/sessions", "session", cmd.RecordSession, "record_session", False),
+    Write("/commitments", "agree", cmd.Agree, "agree", False),
+    Write("/commitments/{commitment}/check-ins", "check_in", cmd.CheckIn, "check_in", True),
+    Write("/commitments/{commitment}/corrections", "correct", cmd.Correct, "correct", True),
+    Write("/commitments/{commitment}/revisions", "revise", cmd.Revise, "revise", True),
+    Write("/commitments/{commitment}/release", "release", cmd.Release, "release", True),
+    Write("/commitments/{commitment}/close", "close", cmd.Close, "close_commitment", True),
+)
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"description": text, "model": None}
+    for status, text in (
+        (401, "No identity, or a token that is unknown, altered or revoked"),
+        (403, "Known, but not allowed for the caller's role and scope"),
+        (404, "Not found (also: an id the caller may not know exists)"),
+        (409, "Refused by a rule of the ledger (exit 4), or a conflict (exit 5, Retry-After)"),
+        (422, "Invalid input (exit 2)"),
+    )
+}
+bearer = HTTPBearer(auto_error=False, description="A token from 'commitments access grant'")
+
+
+def add_endpoints(app: FastAPI, services: Any) -> None:
+    prefix = "/api/v1"
+    security = [Security(bearer)]
+    for r in READS:
+        app.add_api_route(
+            prefix + r.path,
+            _read_endpoint(r, services),
+            methods=["GET"],
+            name=f"read.{r.name}",
+            summary=_first_line(r.run),
+            responses=ERRORS,
+            dependencies=security,
+            tags=["reads"],
+        )
+    for w in WRITES:
+        app.add_api_route(
+            prefix + w.path,
+            _write_endpoint(w, services),
+            methods=["POST"],
+            name=f"write.{w.name}",
+            summary=f"{w.model.__name__}: the caller is the actor",
+            status_code=201,
+            responses=ERRORS,
+            dependencies=security,
+            tags=["writes"],
+        )
+    _access_endpoints(app, services, prefix, security)
+
+
+def _first_line(fn: Callable[..., Any]) -> str:
+    return (fn.__doc__ or fn.__name__).strip().splitlines()[0]
+
+
+def _audit(request: Request) -> dict[str, Any]:
+    audit: dict[str, Any] = request.scope.setdefault(
+        "commitments.audit", {"action": "unknown", "subjects": [], "target": None}
+    )
+    return audit
+
+
+def _caller(request: Request) -> Caller:
+    caller: Caller = request.scope["commitments.caller"]
+    return caller
+
+
+def full_id(ref: str) -> UUID:
+    """The API takes full ids only (a prefix could match ids the caller may not see)."""
+    text = ref.strip().lower().replace("-", "")
+    if len(text) != 32 or any(ch not in "0123456789abcdef" for ch in text):
+        raise InvalidInput(f"{ref!r} is not a full id (32 hex digits; the API takes no prefixes)")
+    return UUID(text)
+
+
+def people_in(obj: Any) -> list[str]:
+    """Person ids an answer holds (values of ``rep``, ``manager``, ``managers`` of the
+    answer and of the objects in its lists, two lists deep): the access log's subjects."""
+    found: list[str] = []
+
+    def walk(value: Any, depth: int) -> None:
+        if isinstance(value, list):
+            for v in value:
+                if isinstance(v, dict):
+                    walk(v, depth)
+            return
+        for key, v in value.items():
+            if key in ("rep", "manager") and isinstance(v, str):
+                found.append(v)
+            elif key == "managers" and isinstance(v, list):
+                found.extend(m for m in v if isinstance(m, str))
+            if depth < 2 and isinstance(v, list):
+                walk(v, depth + 1)
+
+    if isinstance(obj, (dict, list)):
+        walk(obj, 0)
+    return list(dict.fromkeys(found))
+
+
+# -- reads -----------------------------------------------------------------------------
+
+
+def _read_endpoint(spec: Read, services: Any) -> Callable[..., Any]:
+    from .app import error_response
+
+    fn_params = list(inspect.signature(spec.run).parameters.values())[2:]  # after rm, at
+    in_path = {p for p in fn_params if "{" + p.name + "}" in spec.path}
+    params = [
+        inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request)
+    ]
+    for p in fn_params:
+        annotation = _resolve(spec.run, p.annotation)
+        if p in in_path:
+            params.append(p.replace(annotation=annotation, kind=inspect.Parameter.KEYWORD_ONLY))
+        else:
+            alias = p.name.rstrip("_")  # from_: ?from=
+            params.append(
+                inspect.Parameter(
+                    p.name,
+                    inspect.Parameter.KEYWORD_ONLY,
+                    annotation=Annotated[annotation, Query(alias=alias)],  # keeps constraints
+                    default=p.default,  # inspect.Parameter.empty: required
+                )
+            )
+    for name, help_text in (
+        ("as_of", "What the ledger knew at T: a date (end of that day, UTC) or a date-time"),
+        ("on", "Business date D (YYYY-MM-DD); default: the date of as_of"),
+    ):
+        if name not in spec.moment:
+            continue
+        params.append(
+            inspect.Parameter(
+                name,
+                inspect.Parameter.KEYWORD_ONLY,
+                annotation=str | None,
+                default=Query(None, description=help_text),
+            )
+        )
+
+    def endpoint(request: Request, **kwargs: Any) -> Any:
+        try:
+            return JSONResponse(_run_read(spec, services, request, kwargs))
+        except Exception as exc:
+            return error_response(exc)
+
+    endpoint.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    endpoint.__name__ = f"read_{spec.name}"
+    endpoint.__doc__ = spec.run.__doc__
+    return endpoint
+
+
+def _resolve(fn: Callable[..., Any], annotation: Any) -> Any:
+    """A string annotation (``from __future__ import annotations``) as its type."""
+    if isinstance(annotation, str):
+        return eval(annotation, fn.__globals__)  # the CLI's own source, not user input
+    return annotation
+
+
+def _run_read(spec: Read, services: Any, request: Request, kwargs: dict[str, Any]) -> Any:
+    from projections.query import moment, unknown_id
+
+    caller, audit = _caller(request), _audit(request)
+    at = moment(kwargs.pop("as_of", None), kwargs.pop("on", None))
+    target = spec.target
+    with services.read_model() as rm:
+        scope = Scope(caller, lambda: reports_of(rm, caller.name))
+        if isinstance(target, ById):
+            ref = kwargs[target.param]
+            ident = str(full_id(ref))
+            audit["target"] = ident
+            people = rm.people_of(target.kind, ident)
+            if people is not None:
+                audit["subjects"] = list(people)
+            if people is None or not scope.may(Action.READ, people[0], manager=people[1]):
+                raise unknown_id(ref, target.kind)
+        elif isinstance(target, About):
+            person = str(kwargs[target.param]).strip()
+            audit["subjects"] = [person]
+            scope.require(Action.READ, person)
+        elif isinstance(target, Each):
+            named = [str(kwargs[p]).strip() for p in target.people if kwargs.get(p) is not None]
+            audit["subjects"] = named
+            for person in named:
+                scope.require(Action.READ, person)
+            if target.narrow and kwargs.get(target.narrow) is None and caller.role is Role.REP:
+                kwargs[target.narrow] = caller.name
+        else:
+            scope.require(target.action)
+        obj = spec.run(rm, at, **kwargs)
+        if isinstance(target, Each):
+            obj = _keep_visible(obj, target, scope)
+    audit["subjects"] = list(dict.fromkeys([*audit["subjects"], *people_in(obj)]))
+    return obj
+
+
+def _keep_visible(obj: Any, target: Each, scope: Scope) -> Any:
+    def visible(entry: Any) -> bool:
+        return scope.may(Action.READ, entry.get("rep"), manager=entry.get("manager"))
+
+    if target.key is None:
+        return [e for e in obj if visible(e)]
+    return {**obj, target.key: [e for e in obj[target.key] if visible(e)]}
+
+
+# -- writes -----------------------------------------------------------------------------
+
+
+def request_type(model: type[cmd.Command]) -> type[BaseModel]:
+    """The command model as a request body: the same fields and checks, without
+    ``actor`` (the authenticated caller is the actor)."""
+
+    def no_actor(cls: Any, value: Any) -> None:
+        if value is not None:
+            raise ValueError("leave it out: the authenticated caller is the actor")
+        return None
+
+    def body(ns: dict[str, Any]) -> None:
+        ns["__module__"] = __name__
+        ns["__annotations__"] = {"actor": SkipJsonSchema[None]}  # type: ignore[misc]
+        ns["actor"] = None
+        ns["model_config"] = ConfigDict(defer_build=False)  # FastAPI builds it now
+        ns["_no_actor"] = field_validator("actor", mode="before")(classmethod(no_actor))
+
+    return types.new_class(model.__name__, (model,), {}, body)
+
+
+def _write_endpoint(spec: Write, services: Any) -> Callable[..., Any]:
+    from .app import error_response
+
+    body_type = request_type(spec.model)
+    params = [
+        inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request),
+        inspect.Parameter(
+            "body", inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[body_type, Body()]
+        ),
+    ]
+    if spec.on_commitment:
+        params.append(
+            inspect.Parameter("commitment", inspect.Parameter.KEYWORD_ONLY, annotation=str)
+        )
+
+    def endpoint(request: Request, body: Any, commitment: str | None = None) -> Any:
+        try:
+            answer = _run_write(spec, services, request, body, commitment)
+            return JSONResponse(answer, status_code=201)
+        except Exception as exc:
+            return error_response(exc)
+
+    endpoint.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    endpoint.__name__ = f"write_{spec.name}"
+    return endpoint
+
+
+def _run_write(
+    spec: Write, services: Any, request: Request, body: Any, commitment: str | None
+) -> dict[str, Any]:
+    return perform_write(spec, services, _caller(request), _audit(request), body, commitment)
+
+
+def perform_write(
+    spec: Write,
+    services: Any,
+    caller: Caller,
+    audit: dict[str, Any],
+    body: Any,
+    commitment: str | None,
+) -> dict[str, Any]:
+    """One write of the cycle by ``caller``, scope-checked: what the API's write
+    endpoints and the pages' forms both run (``body``: :func:`request_type`)."""
+    ledger = services.ledger
+    values = body.model_dump(exclude={"actor"}, exclude_unset=True)
+
+    def reports() -> frozenset[str]:
+        with services.read_model() as rm:
+            return reports_of(rm, caller.name)
+
+    scope = Scope(caller, reports)
+    if spec.on_commitment:
+        assert commitment is not None
+        cid = full_id(commitment)
+        audit["target"] = str(cid)
+        c = ledger.commitment(cid)
+        audit["subjects"] = [c.rep, c.manager]
+        scope.require(Action.RECORD, c.rep, manager=c.manager, hidden=no_such("commitment", cid))
+        result = getattr(ledger, spec.method)(cid, actor=caller.name, **values)
+        if spec.name == "check_in":  # recorded; a date outside the window is said, as the CLI does
+            return {"id": str(cid), "check_in": result.number, "warnings": list(result.warnings)}
+        return {"id": str(cid)}
+    audit["subjects"] = [body.rep, body.manager]
+    scope.require(Action.AGREE_AS, body.manager)
+    scope.require(Action.AGREE_WITH, body.rep)
+    session_id = getattr(body, "session_id", None)
+    if session_id is not None:
+        s = ledger.session(session_id)
+        hidden = no_such("coaching session", session_id)
+        scope.require(Action.READ, s.rep, manager=s.manager, hidden=hidden)
+    supports = getattr(body, "supports", None)
+    if supports is not None:
+        c = ledger.commitment(supports)
+        scope.require(Action.READ, c.rep, manager=c.manager, hidden=no_such("commitment", supports))
+    new_id = getattr(ledger, spec.method)(actor=caller.name, **values)
+    audit["target"] = str(new_id)
+    return {"id": str(new_id)}
+
+
+# -- identity and access -------------------------------------------------------------------
+
+
+class GrantRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: PersonId
+    role: Role
+
+
+class RevokeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: PersonId
+
+
+def _access_endpoints(app: FastAPI, services: Any, prefix: str, security: list[Any]) -> None:
+    from .access import parse_since
+    from .app import error_response
+
+    def guarded(request: Request, action: Action | None, run: Callable[[Caller], Any]) -> Any:
+        try:
+            caller = _caller(request)
+            if action is not None:
+                Scope(caller, frozenset).require(action)
+            return run(caller)
+        except Exception as exc:
+            return error_response(exc)
+
+    @app.get(
+        prefix + "/me", name="read.me", dependencies=security, responses=ERRORS, tags=["access"]
+    )
+    def me(request: Request) -> Any:
+        """Who the server takes the caller to be, and their role."""
+        return guarded(request, None, lambda c: {"name": c.name, "role": c.role.value})
+
+    @app.get(
+        prefix + "/access",
+        name="access.list",
+        dependencies=security,
+        responses=ERRORS,
+        tags=["access"],
+    )
+    def access_list(request: Request) -> Any:
+        """Every grant, active and revoked (admin)."""
+        return guarded(
+            request, Action.ACCESS, lambda c: [g.as_dict() for g in services.access.grants()]
+        )
+
+    @app.post(
+        prefix + "/access",
+        name="access.grant",
+        status_code=201,
+        dependencies=security,
+        responses=ERRORS,
+        tags=["access"],
+    )
+    def access_grant(request: Request, body: GrantRequest) -> Any:
+        """Grant a role to a person (admin); the answer holds the token, shown this once."""
+        _audit(request)["subjects"] = [body.name]
+
+        def run(caller: Caller) -> Any:
+            token = services.access.grant(body.name, body.role.value, caller.name, log=False)
+            return JSONResponse(
+                {"name": body.name, "role": body.role.value, "token": token}, status_code=201
+            )
+
+        return guarded(request, Action.ACCESS, run)
+
+    @app.post(
+        prefix + "/access/revoke",
+        name="access.revoke",
+        dependencies=security,
+        responses=ERRORS,
+        tags=["access"],
+    )
+    def access_revoke(request: Request, body: RevokeRequest) -> Any:
+        """Revoke a person's access (admin): their token stops working at once."""
+        _audit(request)["subjects"] = [body.name]
+
+        def run(caller: Caller) -> Any:
+            services.access.revoke(body.name, caller.name, log=False)
+            return {"name": body.name}
+
+        return guarded(request, Action.ACCESS, run)
+
+    @app.get(
+        prefix + "/access/log",
+        name="access.log",
+        dependencies=security,
+        responses=ERRORS,
+        tags=["access"],
+    )
+    def access_log(request: Request, since: str | None = None) -> Any:
+        """The access log (admin, hr), oldest first."""
+
+        def run(caller: Caller) -> Any:
+            start = parse_since(since) if since else None
+            return [e.as_dict() for e in services.access.entries(start)]
+
+        return guarded(request, Action.ACCESS_LOG, run)
+
+
+__all__ = [
+    "READS",
+    "WRITES",
+    "Entry",
+    "add_endpoints",
+    "full_id",
+    "people_in",
+    "perform_write",
+    "request_type",
+]

@@ -1,0 +1,113 @@
+"""What the server's tests share: a server over a fresh ledger, its people and tokens.
+
+The cast: alice reports to bob (a session and commitments name bob as her
+manager), rita reports to mona; bob and mona are managers, hugo is hr and
+ada admin. Each has a token.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+ROLES = {"alice": "rep", "rita": "rep", "bob": "manager", "mona": "manager", "hugo": "hr"}
+ROLES["ada"] = "admin"
+TODAY = date.today()
+START = (TODAY - timedelta(days=3)).isoformat()
+
+
+@dataclass
+class Served:
+    """A server (in-process, through FastAPI's TestClient) over one ledger."""
+
+    db: str
+    views: str
+    client: TestClient
+    app: Any
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def services(self) -> Any:
+        return self.app.services
+
+    @property
+    def ledger(self) -> Any:
+        return self.services.ledger
+
+    def events(self) -> int:
+        return int(self.ledger.event_count())
+
+    def as_(self, who: str | None) -> dict[str, str]:
+        return {} if who is None else {"Authorization": f"Bearer {self.tokens[who]}"}
+
+    def get(self, path: str, who: str | None, **params: Any) -> Any:
+        return self.client.get("/api/v1" + path, params=params, headers=self.as_(who))
+
+    def post(self, path: str, who: str | None, body: Any) -> Any:
+        return self.client.post("/api/v1" + path, json=body, headers=self.as_(who))
+
+    def commitment(self, rep: str, manager: str, *, check_in: bool = True) -> str:
+        """A fresh open rep-owned commitment (written directly, not through the API)."""
+        cid = self.ledger.agree(
+            rep=rep,
+            manager=manager,
+            focus="prospecting",
+            behavior="outbound calls",
+            target=10,
+            period="week",
+            start=START,
+            days=30,
+            actor="seed",
+        )
+        if check_in:
+            self.ledger.check_in(cid, date=START, actual=4, actor="seed")
+        return str(cid)
+
+
+@contextmanager
+def served(db: str, folder: Path, *, trust_header: str | None = None) -> Iterator[Served]:
+    """A server over the ledger at ``db`` with the cast granted and seeded."""
+    from cli.serve.app import Config, create_app
+
+    views = str(folder / "views.db")
+    app = create_app(Config(db=db, views=views, trust_header=trust_header))
+    with TestClient(app, raise_server_exceptions=True) as client:
+        s = Served(db, views, client, app)
+        for name, role in ROLES.items():
+            s.tokens[name] = s.services.access.grant(name, role, "setup")
+        s.ledger.record_session(rep="alice", manager="bob", date=START, actor="seed")
+        s.ledger.record_session(rep="rita", manager="mona", date=START, actor="seed")
+        s.commitment("alice", "bob")
+        s.commitment("rita", "mona")
+        yield s
+
+
+def is_error(response: Any, exit_code: int | None = None) -> bool:
+    """The error body of SPEC §7.5, exactly: {"error": {"exit_code", "message"}}, one line."""
+    body = response.json()
+    if set(body) != {"error"} or set(body["error"]) != {"exit_code", "message"}:
+        return False
+    err = body["error"]
+    if not isinstance(err["message"], str) or "\n" in err["message"] or not err["message"]:
+        return False
+    return exit_code is None or err["exit_code"] == exit_code
+
+
+def cli_json(db: str, views: str, *args: str) -> Any:
+    """The CLI's ``--format json`` output for the same ledger and views."""
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    result = CliRunner().invoke(
+        cli, ["--db", db, "--views", views, *args, "--format", "json"], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)

@@ -1,0 +1,412 @@
+"""``commitments serve``: answers are the CLI's JSON, the caller is the actor,
+tokens (revoked, forged, altered), the trusted proxy header, the access log,
+errors, and ``commitments access``."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import stat
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import cli as root
+from tests.conftest import Cli
+from tests.serve_support import START, Served, cli_json, is_error, served
+
+
+@pytest.fixture
+def s(db: str, tmp_path: Path) -> Served:
+    with served(db, tmp_path) as server:
+        yield server  # type: ignore[misc]
+
+
+AS_OF = {"as_of": "2099-01-01", "on": START}
+
+
+# -- the answers are the CLI's -----------------------------------------------------------
+
+
+def test_every_read_answers_exactly_the_cli_json(s: Served) -> None:
+    cid = s.commitment("alice", "bob")
+    session = s.ledger.record_session(rep="alice", manager="bob", date=START, note="n", actor="x")
+    t = ["--as-of", AS_OF["as_of"], "--on", AS_OF["on"]]
+    pairs = [
+        (s.get(f"/commitments/{cid}", "hugo", **AS_OF), cli_json(s.db, s.views, "show", cid, *t)),
+        (s.get("/commitments", "hugo", **AS_OF), cli_json(s.db, s.views, "list", *t)),
+        (
+            s.get("/commitments", "hugo", rep="alice", status="open", **AS_OF),
+            cli_json(s.db, s.views, "list", "--rep", "alice", "--status", "open", *t),
+        ),
+        (
+            s.get("/history", "hugo", rep="alice", window_days=30, **AS_OF),
+            cli_json(s.db, s.views, "history", "alice", "--window-days", "30", *t),
+        ),
+        (
+            s.get("/team", "hugo", manager="bob", window_days=30, **AS_OF),
+            cli_json(s.db, s.views, "team", "--manager", "bob", "--window-days", "30", *t),
+        ),
+        (
+            s.get("/sessions", "hugo", rep="alice", **{"from": START, "as_of": "2099-01-01"}),
+            cli_json(
+                s.db,
+                s.views,
+                "session",
+                "list",
+                "--rep",
+                "alice",
+                "--from",
+                START,
+                "--as-of",
+                "2099-01-01",
+            ),
+        ),
+        (
+            s.get(f"/sessions/{session}", "bob"),
+            cli_json(s.db, s.views, "session", "show", str(session)),
+        ),
+        (
+            s.get("/reports/coaching", "hugo", manager="bob", **AS_OF),
+            cli_json(s.db, s.views, "report", "coaching", "--manager", "bob", *t),
+        ),
+    ]
+    for response, expected in pairs:
+        assert response.status_code == 200, response.json()
+        assert response.json() == expected
+
+
+def test_reads_catch_up_first(s: Served) -> None:
+    before = s.get("/history", "alice", rep="alice").json()
+    cid = s.commitment("alice", "bob")  # written behind the server's back
+    after = s.get("/history", "alice", rep="alice").json()
+    assert cid in {c["id"] for c in after["commitments"]}
+    assert cid not in {c["id"] for c in before["commitments"]}
+
+
+def test_collections_keep_only_what_the_caller_may_see(s: Served) -> None:
+    s.ledger.record_session(rep="carl", manager="bob", date=START, actor="seed")
+    carl = s.commitment("carl", "mona")  # carl reports to bob (a session): all of carl shows
+    reps = {
+        who: {c["rep"] for c in s.get("/commitments", who).json()}
+        for who in ("alice", "bob", "mona", "hugo", "ada")
+    }
+    assert reps == {
+        "alice": {"alice"},
+        "bob": {"alice", "carl"},
+        "mona": {"rita", "carl"},
+        "hugo": {"alice", "rita", "carl"},
+        "ada": {"alice", "rita", "carl"},
+    }
+    assert s.get(f"/commitments/{carl}", "bob").status_code == 200
+    # a filter naming someone out of scope is refused, not answered empty
+    assert s.get("/commitments", "alice", manager="mona").status_code == 403
+    assert s.get("/team", "bob", manager="mona").status_code == 403
+    assert {r["rep"] for r in s.get("/team", "bob").json()["reps"]} == {"alice", "carl"}
+    assert {x["rep"] for x in s.get("/sessions", "mona").json()} == {"rita", "carl"}
+    assert {x["rep"] for x in s.get("/sessions", "alice").json()} == {"alice"}
+
+
+def test_the_caller_is_the_actor_of_every_event_written(s: Served) -> None:
+    cid = s.post(
+        "/commitments",
+        "bob",
+        {
+            "rep": "alice",
+            "manager": "bob",
+            "focus": "prospecting",
+            "behavior": "calls",
+            "target": 10,
+            "start": START,
+        },
+    ).json()["id"]
+    assert s.post(f"/commitments/{cid}/check-ins", "bob", {"date": START, "actual": 3}).status_code
+    shown = s.get(f"/commitments/{cid}", "bob").json()
+    assert [e["actor"] for e in shown["log"]] == ["bob", "bob"]
+    refused = s.post(
+        f"/commitments/{cid}/check-ins", "bob", {"date": START, "actual": 3, "actor": "mona"}
+    )
+    assert refused.status_code == 422 and is_error(refused, 2)
+    assert "actor" in refused.json()["error"]["message"]
+
+
+def test_a_manager_may_not_record_as_another_manager(s: Served) -> None:
+    before = s.events()
+    r = s.post("/sessions", "bob", {"rep": "alice", "manager": "mona", "date": START})
+    assert r.status_code == 403 and is_error(r, 4)
+    assert s.events() == before
+
+
+def test_until_the_roster_a_session_makes_the_rep_the_managers(s: Served) -> None:
+    """No people registry yet: a manager's reps are those of the sessions and
+    commitments naming them (docs/serve.md says so; issue 14 brings the roster)."""
+    assert s.get("/history", "bob", rep="rita").status_code == 403
+    r = s.post("/sessions", "bob", {"rep": "rita", "manager": "bob", "date": START})
+    assert r.status_code == 201
+    assert s.get("/history", "bob", rep="rita").status_code == 200
+
+
+def test_references_to_hidden_ids_are_not_found(s: Served) -> None:
+    hidden = s.commitment("rita", "mona")
+    session = s.ledger.record_session(rep="rita", manager="mona", date=START, actor="seed")
+    before = s.events()
+    for body in (
+        {"owner": "manager", "supports": hidden, "target": 1, "period": "window"},
+        {"session_id": str(session), "target": 3},
+    ):
+        r = s.post(
+            "/commitments",
+            "bob",
+            {
+                "rep": "alice",
+                "manager": "bob",
+                "focus": "prospecting",
+                "behavior": "ride-alongs",
+                "start": START,
+                **body,
+            },
+        )
+        assert r.status_code == 404 and is_error(r, 3), r.json()
+    assert s.events() == before
+    missing = "00000000-0000-4000-8000-000000000000"
+    a = s.get(f"/commitments/{hidden}", "bob").json()["error"]["message"]
+    b = s.get(f"/commitments/{missing}", "bob").json()["error"]["message"]
+    assert a.replace(hidden, "X") == b.replace(missing, "X")  # no way to tell them apart
+
+
+def test_errors_map_exit_codes_to_http(s: Served) -> None:
+    cid = s.commitment("alice", "bob")
+    closed = s.post(f"/commitments/{cid}/close", "bob", {"date": START, "result": "met"})
+    assert closed.status_code == 201
+    before = s.events()
+    twice = s.post(f"/commitments/{cid}/close", "bob", {"date": START})
+    assert twice.status_code == 409 and is_error(twice, 4) and "Retry-After" not in twice.headers
+    bad = s.post(f"/commitments/{cid}/check-ins", "bob", {"date": "2026-13-01", "actual": 1})
+    assert bad.status_code == 422 and is_error(bad, 2)
+    prefix = s.get(f"/commitments/{cid[:8]}", "bob")
+    assert prefix.status_code == 422 and is_error(prefix, 2)
+    no_rep = s.get("/history", "hugo")
+    assert no_rep.status_code == 422 and no_rep.json()["error"]["message"] == "rep: is required"
+    unknown = s.get("/history", "hugo", rep="nobody-at-all")
+    assert unknown.status_code == 404 and is_error(unknown, 3)
+    assert s.events() == before
+
+
+def test_a_conflict_is_409_with_retry_after(s: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ledger.errors import Conflict
+
+    cid = s.commitment("alice", "bob")
+
+    def conflict(*args: object, **kwargs: object) -> None:
+        raise Conflict("another writer changed it first; nothing was written, run it again")
+
+    monkeypatch.setattr(type(s.ledger), "check_in", conflict)
+    r = s.post(f"/commitments/{cid}/check-ins", "bob", {"date": START, "actual": 1})
+    assert r.status_code == 409 and is_error(r, 5) and r.headers["Retry-After"] == "1"
+
+
+def test_the_messages_are_the_clis(s: Served, tmp_path: Path) -> None:
+    cid = s.commitment("alice", "bob")
+    s.post(f"/commitments/{cid}/close", "bob", {"date": START})
+    api = s.post(f"/commitments/{cid}/close", "bob", {"date": START}).json()["error"]["message"]
+    c = Cli(db=s.db, views=s.views)
+    result = c("close", cid, "--on", START)
+    assert result.exit_code == 4
+    assert result.stderr.strip() == f"error: {api}"
+
+
+# -- identity -----------------------------------------------------------------------------
+
+
+def test_revoked_forged_and_altered_tokens_are_401(s: Served) -> None:
+    good = s.tokens["alice"]
+    assert s.get("/me", "alice").json() == {"name": "alice", "role": "rep"}
+    altered = good[:-1] + ("A" if good[-1] != "A" else "B")
+    forged = hashlib.sha256(b"alice").hexdigest()[:43]
+    for header in (
+        f"Bearer {altered}",
+        f"Bearer {forged}",
+        f"Bearer {good}x",
+        f"Basic {good}",
+        "Bearer",
+        good,
+        f"Bearer {hashlib.sha256(good.encode()).hexdigest()}",  # the stored hash is no token
+    ):
+        r = s.client.get("/api/v1/me", headers={"Authorization": header})
+        assert r.status_code == 401 and is_error(r, 4), header
+        assert r.headers["WWW-Authenticate"] == "Bearer"
+    s.services.access.revoke("alice", "setup")
+    r = s.get("/history", "alice", rep="alice")
+    assert r.status_code == 401 and is_error(r, 4)
+
+
+def test_the_store_keeps_only_hashes(s: Served) -> None:
+    token = s.tokens["bob"]
+    if s.db.startswith("postgresql"):
+        import psycopg
+
+        schema = s.services.access.schema
+        with psycopg.connect(s.db.split("?")[0]) as conn:
+            rows = conn.execute(f'SELECT * FROM "{schema}".access_grants').fetchall()
+    else:
+        with sqlite3.connect(s.db.replace(".db", ".access.db")) as conn:
+            rows = conn.execute("SELECT * FROM access_grants").fetchall()
+    text = json.dumps([list(map(str, r)) for r in rows])
+    assert token not in text
+    assert hashlib.sha256(token.encode()).hexdigest() in text
+
+
+def test_trusted_header_names_the_caller(db: str, tmp_path: Path) -> None:
+    with served(db, tmp_path, trust_header="X-Forwarded-User") as s:
+        me = s.client.get("/api/v1/me", headers={"X-Forwarded-User": "bob"})
+        assert me.json() == {"name": "bob", "role": "manager"}
+        stranger = s.client.get("/api/v1/me", headers={"X-Forwarded-User": "mallory"})
+        assert stranger.status_code == 403 and is_error(stranger, 4)
+        assert s.client.get("/api/v1/me").status_code == 401
+        bearer = s.get("/me", "alice")  # tools behind the proxy may still use tokens
+        assert bearer.json() == {"name": "alice", "role": "rep"}
+
+
+def test_trust_header_beyond_loopback_exits_2(tmp_path: Path) -> None:
+    db = str(tmp_path / "l.db")
+    for host in ("0.0.0.0", "192.0.2.7", "example.com", "::"):
+        result = CliRunner().invoke(
+            root, ["--db", db, "serve", "--host", host, "--trust-header", "X-Forwarded-User"]
+        )
+        assert result.exit_code == 2, (host, result.output)
+        assert result.stdout == ""
+        assert "loopback" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not os.path.exists(db)  # refused before anything was created
+
+
+# -- the access log -------------------------------------------------------------------------
+
+
+def test_every_request_is_logged_with_person_ids_and_no_free_text(s: Served) -> None:
+    cid = s.commitment("alice", "bob")
+    secret_note = "alice cried in the meeting"
+    s.post(
+        f"/commitments/{cid}/check-ins", "bob", {"date": START, "actual": 2, "note": secret_note}
+    )
+    s.get("/history", "alice", rep="alice")
+    s.get("/history", "alice", rep="rita")
+    s.get(f"/commitments/{cid}", "mona")
+    s.client.get("/api/v1/me")
+    log = [e for e in s.get("/access/log", "hugo").json() if e["via"] == "api"]
+    assert all(secret_note not in json.dumps(e) for e in log)
+    picked = [(e["who"], e["action"], e["subjects"], e["target"], e["status"]) for e in log[:5]]
+    assert picked == [
+        ("bob", "write.check_in", ["alice", "bob"], cid, 201),
+        ("alice", "read.history", ["alice", "bob"], None, 200),
+        ("alice", "read.history", ["rita"], None, 403),
+        ("mona", "read.show", ["alice", "bob"], cid, 404),
+        (None, "read.me", [], None, 401),
+    ]
+    assert all(e["via"] == "api" and e["at"].endswith("Z") for e in log[:5])
+
+
+def test_the_access_log_is_append_only(s: Served) -> None:
+    s.get("/me", "alice")
+    if s.db.startswith("postgresql"):
+        import psycopg
+
+        schema = s.services.access.schema
+        for sql in (
+            f'UPDATE "{schema}".access_log SET who = %s',
+            f'DELETE FROM "{schema}".access_log WHERE who <> %s',
+            f'TRUNCATE "{schema}".access_log',
+            f'UPDATE "{schema}".access_grants SET role = %s',
+            f'UPDATE "{schema}".access_grants SET token_hash = %s',
+            f'DELETE FROM "{schema}".access_grants WHERE name <> %s',
+        ):
+            with psycopg.connect(s.db.split("?")[0]) as conn, pytest.raises(psycopg.Error):
+                conn.execute(sql, ("admin",) if "%s" in sql else ())
+    else:
+        with sqlite3.connect(s.db.replace(".db", ".access.db")) as conn:
+            for sql in (
+                "UPDATE access_log SET who = ?",
+                "DELETE FROM access_log WHERE who <> ?",
+                "UPDATE access_grants SET role = ?",
+                "UPDATE access_grants SET token_hash = ?",
+                "DELETE FROM access_grants WHERE name <> ?",
+            ):
+                with pytest.raises(sqlite3.DatabaseError):
+                    conn.execute(sql, ("admin",))
+    log = s.get("/access/log", "ada").json()
+    assert next(e["who"] for e in log if e["via"] == "api") == "alice"
+
+
+def test_reading_never_changes_the_ledger(s: Served) -> None:
+    before = s.events()
+    for who in ("alice", "bob", "hugo", "ada"):
+        s.get("/history", who, rep="alice")
+        s.get("/commitments", who)
+        s.get("/reports/coaching", who)
+    assert s.events() == before
+
+
+def test_the_security_headers(s: Served) -> None:
+    r = s.get("/me", "alice")
+    assert r.headers["Cache-Control"] == "no-store"
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+    assert "default-src 'none'" in r.headers["Content-Security-Policy"]
+
+
+def test_a_body_over_the_limit_is_refused(s: Served) -> None:
+    cid = s.commitment("alice", "bob")
+    before = s.events()
+    big = {"date": START, "actual": 1, "note": "x" * (1 << 20)}
+    r = s.post(f"/commitments/{cid}/check-ins", "bob", big)
+    assert r.status_code == 413 and is_error(r, 2)
+    assert s.events() == before
+
+
+def test_openapi_document(s: Served) -> None:
+    doc = s.client.get("/api/openapi.json").json()
+    paths = doc["paths"]
+    assert "/api/v1/history" in paths and "/api/v1/commitments/{commitment}/check-ins" in paths
+    body = paths["/api/v1/commitments/{commitment}/check-ins"]["post"]["requestBody"]
+    assert body["content"]["application/json"]["schema"]["$ref"].endswith("/CheckIn")
+    assert "actor" not in doc["components"]["schemas"]["CheckIn"]["properties"]
+    assert s.client.get("/docs").status_code == 404  # no pages loading scripts from elsewhere
+
+
+# -- commitments access --------------------------------------------------------------------
+
+
+def test_access_commands(db: str, tmp_path: Path) -> None:
+    c = Cli(db=db, views=str(tmp_path / "v.db"), actor="root")
+    token = c.ok("access", "grant", "Moses Frase", "--role", "manager")
+    assert len(token) == 43
+    again = c("access", "grant", "Moses Frase", "--role", "rep")
+    assert again.exit_code == 4 and again.stdout == "" and "revoke it first" in again.stderr
+    bad = c("access", "grant", "x\ny", "--role", "rep")
+    assert bad.exit_code == 2 and bad.stdout == ""
+    listed = json.loads(c.ok("access", "list", "--format", "json"))
+    assert listed == [
+        {
+            "name": "Moses Frase",
+            "role": "manager",
+            "granted_at": listed[0]["granted_at"],
+            "granted_by": "root",
+            "revoked_at": None,
+            "revoked_by": None,
+        }
+    ]
+    assert c("access", "revoke", "nobody").exit_code == 3
+    c.ok("access", "revoke", "Moses Frase")
+    assert c("access", "revoke", "Moses Frase").exit_code == 3
+    log = json.loads(c.ok("access", "log", "--format", "json"))
+    assert [(e["via"], e["who"], e["action"], e["subjects"]) for e in log] == [
+        ("cli", "root", "access.grant", ["Moses Frase"]),
+        ("cli", "root", "access.revoke", ["Moses Frase"]),
+    ]
+    assert json.loads(c.ok("access", "log", "--since", "2999-01-01", "--format", "json")) == []
+    assert c("access", "log", "--since", "yesterday").exit_code == 2
+    assert "Moses Frase" in c.ok("access", "list")
+    if not db.startswith("postgresql"):
+        mode = stat.S_IMODE(os.stat(db.replace(".db", ".access.db")).st_mode)
+        assert mode == 0o600
