@@ -118,9 +118,9 @@ def import_(env: Env, file: IO[bytes]) -> None:
       commitments --db copy.db import ledger.jsonl
       commitments export | commitments --db copy.db import -
     """
-    from ledger.audit import import_lines
+    from ledger.audit import import_lines, limited_lines
 
-    lines: Iterator[bytes] = iter(file)
+    lines: Iterator[bytes] = limited_lines(file)
     if sys.stderr.isatty() and hasattr(file, "fileno"):
         info = os.fstat(file.fileno())
         if stat.S_ISREG(info.st_mode):  # a file, not a pipe: its size is known

@@ -208,29 +208,26 @@ class ActivityEncoder:
     them), at a fraction of the cost: a JSON template with cached pieces."""
 
     def __init__(self, timestamp: str) -> None:
-        self.head = (
-            f'{{"timestamp":{_json(timestamp)},"originator_topic":{_json(get_topic(Activity))}'
-        )
-        self._prefixes: dict[tuple[str, str, date], str] = {}
-        self._actors: dict[str, str] = {}
+        # canonical JSON: keys sorted (actor, date, metric, originator_topic,
+        # rep, source_id, timestamp, value), no spaces
+        self.topic = _json(get_topic(Activity))
+        self.tail = f',"timestamp":{_json(timestamp)},"value":'
+        self._prefixes: dict[tuple[str, str, str, date], str] = {}
 
     def state(self, row: ActivityRow) -> bytes:
-        rep, metric, day = row.rep, row.metric, row.date
-        key = (rep, metric, day)
+        key = (row.actor, row.rep, row.metric, row.date)
         prefix = self._prefixes.get(key)
         if prefix is None:
             if len(self._prefixes) > 100_000:
                 self._prefixes.clear()
             prefix = self._prefixes[key] = (
-                f'{self.head},"rep":{_json(rep)},"metric":{_json(metric)}'
-                f',"date":"{day.isoformat()}","value":'
+                f'{{"actor":{_json(row.actor)},"date":"{row.date.isoformat()}",'
+                f'"metric":{_json(row.metric)},"originator_topic":{self.topic},'
+                f'"rep":{_json(row.rep)},"source_id":'
             )
-        actor = self._actors.get(row.actor)
-        if actor is None:
-            actor = self._actors[row.actor] = f',"actor":{_json(row.actor)}}}'
         sid = row.source_id
         sid_json = _json(sid) if _JSON_UNSAFE.search(sid) else f'"{sid}"'
-        return f'{prefix}{float(row.value)!r},"source_id":{sid_json}{actor}'.encode()
+        return f"{prefix}{sid_json}{self.tail}{float(row.value)!r}}}".encode()
 
 
 def _json(text: str) -> str:

@@ -219,7 +219,7 @@ class _Writer:
         self.now = now
         self.end = end
         self.batch = batch
-        self.dirty: dict[UUID, Any] = {}
+        self.events: list[Any] = []
         self._stamps: dict[tuple[date, int], datetime] = {}
         self.pending = 0
         self.written = 0
@@ -234,16 +234,18 @@ class _Writer:
         return stamp
 
     def touch(self, *aggregates: Any) -> None:
-        """Mark aggregates that have new events (``pending`` is an estimate)."""
+        """Take the new events of the aggregates a command changed, in the order
+        given, so the ledger holds them in command order (as the commands would
+        have written them, and as an import replays them)."""
         for agg in aggregates:
-            self.dirty[agg.id] = agg
+            self.events.extend(agg.collect_events())
         self.pending += len(aggregates)
 
     def flush(self, force: bool = False) -> None:
-        """Save every touched aggregate in one transaction, once enough is pending."""
-        if not self.dirty or (self.pending < self.batch and not force):
+        """Save the events taken so far in one transaction, once enough is pending."""
+        if not self.events or (self.pending < self.batch and not force):
             return
-        events = [e for agg in self.dirty.values() for e in agg.collect_events()]
+        events, self.events = self.events, []
         if not self.written and self.ledger.ledger_id() is None:
             from .identity import created_event
 
@@ -253,7 +255,6 @@ class _Writer:
         # anything a concurrent writer got to first (RecordConflictError).
         self.ledger.recorder.insert_events([to_stored(e) for e in events])
         self.written += len(events)
-        self.dirty.clear()
         self.pending = 0
 
 

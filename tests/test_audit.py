@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -281,8 +282,10 @@ def test_a_conflicting_event_refuses_the_whole_file_with_exit_5(
         ]
     )
     # A fresh event after the conflict must not be written either.
-    fresh = export_of(cli.db)[:1]
+    fresh = export_of(cli.db)[1:2]  # the session (line 1 is the ledger's LedgerCreated)
+    assert fresh[0]["type"] == "ledger.domain:CoachingSession.Held"
     fresh[0]["stream"] = "00000000-0000-4000-8000-000000000001"
+    fresh[0]["recorded_at"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # new
     path = write_jsonl(tmp_path / "conflict.jsonl", rehash([*fresh, *extra]))
     result = cli("import", path)
     assert result.exit_code == 5, result.stderr

@@ -81,12 +81,12 @@ def test_export_and_import_carry_the_id_into_an_empty_ledger(
 def test_an_export_of_another_ledger_merges_in_and_the_ledger_keeps_its_own_id(
     cli: Cli, other_db: str, tmp_path: Path
 ) -> None:
+    other = Cli(db=other_db, views=str(tmp_path / "v2.db"))
+    session(other, "zed")  # first: an import may not add events older than the ledger's
+    own = ledger_id(other_db)
     session(cli)
     path = tmp_path / "x.jsonl"
     cli.ok("export", "-o", str(path))
-    other = Cli(db=other_db, views=str(tmp_path / "v2.db"))
-    session(other, "zed")
-    own = ledger_id(other_db)
     before = event_count(other_db)
     result = other("import", str(path))
     assert result.exit_code == 0, result.stderr
