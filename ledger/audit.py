@@ -434,6 +434,7 @@ def import_lines(
                 conflict = _apply(store, curs, pending, summary, rules)
             if conflict is not None:
                 raise Conflict(conflict)
+            rules.finish()
             if summary.imported:
                 store.ensure_ledger_id(curs, ledger, actor)
     except IntegrityError as exc:

@@ -59,6 +59,8 @@ class Replayer:
         self.latest_known = False
         self.horizon = now + CLOCK_SKEW
         self.cache: OrderedDict[UUID, Any] = OrderedDict()
+        self.untaken: dict[UUID, int] = {}  # rep-owned agreements awaiting their CommitmentTaken
+        self.number = 0
 
     # -- the aggregates ---------------------------------------------------
 
@@ -80,10 +82,23 @@ class Replayer:
 
     # -- the check ----------------------------------------------------------
 
+    def finish(self) -> None:
+        """Refuse a rep-owned agreement that no ``CommitmentTaken`` counted on
+        its rep's workload: the command writes both, and without it the focus
+        cap would never see the commitment."""
+        if self.untaken:
+            commitment, number = min(self.untaken.items(), key=lambda item: item[1])
+            raise IntegrityFailure(
+                f"line {number}: refused by the ledger's rules: rep-owned commitment "
+                f"{commitment} is not counted on its rep's workload (no CommitmentTaken "
+                "for it follows), so the focus cap would not see it"
+            )
+
     def check(self, number: int, event: Any) -> None:
         """Refuse (:class:`IntegrityFailure`, exit 4) an event the ledger's rules
         would not have written; otherwise apply it to its aggregate."""
         where = f"line {number}"
+        self.number = number
         self._check_time(where, event)
         try:
             self._apply(where, event)
@@ -118,6 +133,8 @@ class Replayer:
         stream: UUID = event.originator_id
         if event.originator_version == 1:
             self._check_created(where, event)
+            if isinstance(event, Commitment.Agreed) and event.owner == "rep":
+                self.untaken[stream] = self.number
             if not isinstance(event, Activity.Recorded):  # never loaded again
                 self.cache[stream] = event.mutate(None)
             return
@@ -127,6 +144,11 @@ class Replayer:
             raise IntegrityFailure(
                 f"{where}: stream {stream} version {event.originator_version} does not "
                 f"follow its version {have}"
+            )
+        kind = type(event).__qualname__.rsplit(".", 1)[0]
+        if type(agg).__qualname__ != kind:
+            raise IntegrityFailure(
+                f"{where}: stream {stream} is a {type(agg).__qualname__}, not a {kind}"
             )
         replay = _COMMANDS.get(type(event))
         if replay is None:  # an event type with no command rules (a tool's own types)
@@ -233,6 +255,7 @@ def _take(r: Replayer, agg: Any, e: Any) -> None:
         )
     if e.commitment_id in agg.active:
         raise RuleViolation(f"commitment {e.commitment_id} is already counted")
+    r.untaken.pop(e.commitment_id, None)
     agg.take(
         at=e.timestamp,
         commitment_id=e.commitment_id,

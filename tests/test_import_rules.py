@@ -269,3 +269,21 @@ def test_the_demos_own_export_imports_into_an_empty_ledger(
         assert ledger.ledger_id() is not None
     finally:
         ledger.close()
+
+
+def test_an_event_on_a_stream_of_another_kind_is_refused(
+    cli: Cli, sample: dict[str, Any], tmp_path: Path
+) -> None:
+    lines = export_of(cli.db)
+    close = forged(lines, CLOSED, str(sample["session"]), {"result": "met"}, now())
+    import_forgery(cli, tmp_path, [close], 4, "is a CoachingSession, not a Commitment")
+
+
+def test_a_rep_commitment_the_focus_cap_never_counted_is_refused(cli: Cli, tmp_path: Path) -> None:
+    """An agreement without its workload's CommitmentTaken would slip past the cap."""
+    _open_pair(cli)
+    lines = export_of(cli.db)
+    agreed = template(lines, AGREED)
+    agreed.update(stream=str(uuid.uuid4()), version=1, recorded_at=now())
+    agreed["data"].update(focus="pipeline", focus_cap_override=None)
+    import_forgery(cli, tmp_path, [agreed], 4, "is not counted on its rep's workload")
