@@ -98,11 +98,11 @@ def test_an_export_of_another_ledger_merges_in_and_the_ledger_keeps_its_own_id(
 
 def _store_without_id(ledger: Ledger) -> UUID:
     """A session written as a ledger from before this release stored it: no LedgerCreated."""
-    from datetime import UTC, datetime
+    from datetime import UTC, date, datetime
 
     held = CoachingSession.hold(
         at=datetime(2026, 1, 5, 9, tzinfo=UTC), rep="old", manager="bob",
-        date="2026-01-05", prepared=False, strengths=[], focus_areas=[], note=None,
+        date=date(2026, 1, 5), prepared=False, strengths=[], focus_areas=[], note=None,
         actor="old",
     ).collect_events()[0]  # fmt: skip
     stored: StoredEvent = ledger.mapper.to_stored_event(held)
@@ -166,13 +166,13 @@ def test_the_demo_gives_its_ledger_an_id(tmp_path: Path, monkeypatch: Any) -> No
 
 def _first_writer(db: str, rep: str, barrier: Any, results: Any) -> None:
     """Both racers see a ledger without an id, then each saves a first write."""
-    from datetime import UTC, datetime
+    from datetime import UTC, date, datetime
 
     ledger = Ledger.open(db)
     try:
         assert ledger.ledger_id() is None
         held = CoachingSession.hold(
-            at=datetime.now(UTC), rep=rep, manager="bob", date="2026-01-05",
+            at=datetime.now(UTC), rep=rep, manager="bob", date=date(2026, 1, 5),
             prepared=False, strengths=[], focus_areas=[], note=None, actor=rep,
         )  # fmt: skip
         barrier.wait(TIMEOUT)
