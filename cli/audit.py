@@ -111,21 +111,26 @@ def import_(env: Env, file: IO[bytes]) -> None:
     The file's hash chain and every event are checked first; events already
     in the ledger with identical content are skipped; an event whose stream
     and version exist with other content refuses the whole file (exit 5).
-    Prints "read N, imported N, already present N" on stderr.
+    Every new event is applied through the ledger's rules, as the command
+    that writes it would apply it, and its recorded_at must not be before
+    the ledger's latest nor more than 5 minutes ahead (exit 4 naming the
+    line otherwise). Lines over 16 MiB or nested deeper than 64 levels are
+    refused (exit 2). Prints "read N, imported N, already present N" on
+    stderr.
 
     \b
     Examples:
       commitments --db copy.db import ledger.jsonl
       commitments export | commitments --db copy.db import -
     """
-    from ledger.audit import import_lines
+    from ledger.audit import import_lines, limited_lines
 
-    lines: Iterator[bytes] = iter(file)
+    lines: Iterator[bytes] = limited_lines(file)
     if sys.stderr.isatty() and hasattr(file, "fileno"):
         info = os.fstat(file.fileno())
         if stat.S_ISREG(info.st_mode):  # a file, not a pipe: its size is known
             lines = _by_size(lines, info.st_size)
-    summary = import_lines(env.ledger(), lines)
+    summary = import_lines(env.ledger(), lines, actor=env.actor)
     click.echo(
         f"read {summary.read}, imported {summary.imported}, already present {summary.present}",
         err=True,
@@ -138,6 +143,12 @@ def import_(env: Env, file: IO[bytes]) -> None:
 def verify(env: Env, digest: str | None) -> None:
     """Recompute the hash chain over the whole ledger; print the event count
     and the head hash.
+
+    Every stored event must be the canonical JSON of its content, with a
+    canonical stream id, a known type and its stream's next version; the
+    first that is not fails (exit 4) naming its position. A ledger written
+    before release 2 fails with how to upgrade it (export, then import into
+    a new ledger: every hash is kept).
 
     Keep the head hash somewhere the ledger's operator cannot edit (mail it,
     commit it); later, --digest fails (exit 4) if any event was edited,

@@ -221,29 +221,26 @@ class ActivityEncoder:
     them), at a fraction of the cost: a JSON template with cached pieces."""
 
     def __init__(self, timestamp: str) -> None:
-        self.head = (
-            f'{{"timestamp":{_json(timestamp)},"originator_topic":{_json(get_topic(Activity))}'
-        )
-        self._prefixes: dict[tuple[str, str, date], str] = {}
-        self._actors: dict[str, str] = {}
+        # canonical JSON: keys sorted (actor, date, metric, originator_topic,
+        # rep, source_id, timestamp, value), no spaces
+        self.topic = _json(get_topic(Activity))
+        self.tail = f',"timestamp":{_json(timestamp)},"value":'
+        self._prefixes: dict[tuple[str, str, str, date], str] = {}
 
     def state(self, row: ActivityRow) -> bytes:
-        rep, metric, day = row.rep, row.metric, row.date
-        key = (rep, metric, day)
+        key = (row.actor, row.rep, row.metric, row.date)
         prefix = self._prefixes.get(key)
         if prefix is None:
             if len(self._prefixes) > 100_000:
                 self._prefixes.clear()
             prefix = self._prefixes[key] = (
-                f'{self.head},"rep":{_json(rep)},"metric":{_json(metric)}'
-                f',"date":"{day.isoformat()}","value":'
+                f'{{"actor":{_json(row.actor)},"date":"{row.date.isoformat()}",'
+                f'"metric":{_json(row.metric)},"originator_topic":{self.topic},'
+                f'"rep":{_json(row.rep)},"source_id":'
             )
-        actor = self._actors.get(row.actor)
-        if actor is None:
-            actor = self._actors[row.actor] = f',"actor":{_json(row.actor)}}}'
         sid = row.source_id
         sid_json = _json(sid) if _JSON_UNSAFE.search(sid) else f'"{sid}"'
-        return f'{prefix}{float(row.value)!r},"source_id":{sid_json}{actor}'.encode()
+        return f"{prefix}{sid_json}{self.tail}{float(row.value)!r}}}".encode()
 
 
 def _json(text: str) -> str:
@@ -509,6 +506,8 @@ def write_activity_rows(
             while batch:
                 writer.write(curs, batch, before, counts)
                 batch = list(islice(rows, batch_size))
+            if counts.recorded:
+                writer.ensure_ledger_id(curs)
     except IntegrityError:
         raise Conflict(
             "another writer recorded some of these activities at the same time; "
@@ -553,6 +552,7 @@ class _ActivityWriter:
             self.duplicate = (psycopg.errors.UniqueViolation, sqlite3.IntegrityError)
         self.ids: dict[str, _IdMaker] = {}
         self.topic = get_topic(Activity.Recorded)
+        self.actor = "activity-import"
 
     def _slow_state(self, row: ActivityRow) -> bytes:
         activity = Activity.record(at=self.at, **row._asdict())
@@ -584,6 +584,7 @@ class _ActivityWriter:
         (a re-import does not pay for a failed insert on every batch)."""
         if self.fast is None:
             self._decide(batch[0])
+            self.actor = batch[0].actor
         fresh: dict[str, ActivityRow] = {}
         for row in batch:
             key = self._id(row)
@@ -623,6 +624,13 @@ class _ActivityWriter:
             )
             for key in sorted(fresh)  # in index order: each index page is visited once
         ]
+
+    def ensure_ledger_id(self, curs: Any) -> None:
+        """Give a ledger without an id its ``LedgerCreated`` (SPEC §7.2), in this transaction."""
+        from .identity import created_stored, stored_ledger_id
+
+        if stored_ledger_id(self.recorder, curs, pg=self.pg) is None:
+            self._insert(curs, [created_stored(self.ledger.mapper, self.at, self.actor)])
 
     def _insert(self, curs: Any, stored: list[StoredEvent]) -> None:
         insert_stored_events(self.recorder, curs, stored, pg=self.pg)

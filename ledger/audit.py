@@ -25,7 +25,8 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any, NamedTuple
+from datetime import datetime
+from typing import IO, Any, NamedTuple
 from uuid import UUID
 
 from eventsourcing.domain import AggregateCreated
@@ -34,9 +35,18 @@ from eventsourcing.utils import get_topic
 from pydantic import ValidationError
 
 from .commands import in_our_words
-from .domain import EVENT_CLASSES
+from .domain import EVENT_CLASSES, Activity, LedgerIdentity
 from .errors import Conflict, DigestMismatch, IntegrityFailure, InvalidInput, NotFound
-from .persistence import build_event, insert_stored_events, is_locked, is_postgres, pg_sql, upcast
+from .import_rules import Replayer
+from .persistence import (
+    build_event,
+    canonical,
+    insert_stored_events,
+    is_locked,
+    is_postgres,
+    pg_sql,
+    upcast,
+)
 from .schemas import ENVELOPE_FIELDS, aggregate_topic
 from .values import MAX_TEXT, TEXT_CONTROL
 
@@ -49,13 +59,8 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 _RECORDED_AT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z")
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
-_encoder = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+_LEDGER_CREATED = get_topic(LedgerIdentity.LedgerCreated)
 _decoder = json.JSONDecoder()
-
-
-def canonical(obj: Any) -> str:
-    """The canonical JSON text that is hashed: keys sorted, no spaces, no ASCII escaping."""
-    return _encoder.encode(obj)
 
 
 def sha256_hex(text: str) -> str:
@@ -169,25 +174,155 @@ def _hash_at(ledger: Any, position: int) -> str:
     return found
 
 
+# -- verify: the chain over the stored bytes ------------------------------------
+
+UPGRADE = (
+    "this ledger was written by a release before the chain covered the stored bytes; "
+    "upgrade it: 'commitments export -o ledger.jsonl', then "
+    "'commitments --db NEW import ledger.jsonl' into a new ledger "
+    "(import writes canonical bytes and keeps every hash)"
+)
+_HEX32 = re.compile(r"[0-9a-f]{32}")
+_ONCE_ONLY = frozenset(
+    get_topic(cls) for cls in (Activity.Recorded, LedgerIdentity.LedgerCreated)
+)  # streams that never get a version 2: not remembered (memory stays flat)
+
+
+def stored_rows(ledger: Any, *, page: int = PAGE) -> Iterator[tuple[int, str, int, str, bytes]]:
+    """Every stored row as the store holds it, in ledger order: (position, stream
+    id as stored, version, topic, state bytes), page by page, up to the head as it
+    was when iteration began."""
+    recorder = ledger.recorder
+    pg = is_postgres(ledger.db)
+    head = recorder.max_notification_id() or 0
+    position = 0
+    if pg:
+        sql = pg_sql(
+            recorder,
+            "SELECT notification_id, originator_id, originator_version, topic, state "
+            "FROM {schema}.{table} WHERE notification_id > %s AND notification_id <= %s "
+            "ORDER BY notification_id LIMIT %s",
+        )
+    else:
+        sql = (
+            "SELECT rowid, originator_id, originator_version, topic, state FROM "
+            f"{recorder.events_table_name} WHERE rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?"
+        )
+    while position < head:
+        with recorder.datastore.transaction(commit=False) as curs:
+            curs.execute(sql, (position, head, page))
+            rows = curs.fetchall()
+        if not rows:
+            break
+        if pg:
+            for r in rows:
+                yield (
+                    r["notification_id"], str(r["originator_id"]), r["originator_version"],
+                    r["topic"], bytes(r["state"]),
+                )  # fmt: skip
+        else:
+            for r in rows:
+                yield r[0], r[1], r[2], r[3], r[4]
+        position = rows[-1][0] if not pg else rows[-1]["notification_id"]
+
+
+class _Checker:
+    """Checks each stored row for verify: canonical stream id and bytes, known
+    topic, versions that follow on; yields the canonical hashed body."""
+
+    def __init__(self, pg: bool, types: Mapping[str, type]) -> None:
+        self.pg = pg
+        self.types = types
+        self.last: dict[str, int] = {}
+        self.topics: dict[str, str] = {}
+
+    def body(self, row: tuple[int, str, int, str, Any], prev: str) -> str:
+        position, sid, version, topic, state = row
+        where = f"stored event at position {position}"
+        if not self.pg and not (isinstance(sid, str) and _HEX32.fullmatch(sid)):
+            raise IntegrityFailure(
+                f"{where}: stream id {sid!r} is not in canonical form (32 lower-case hex "
+                "digits): edited behind the ledger's back"
+            )
+        stream = (
+            f"{sid[:8]}-{sid[8:12]}-{sid[12:16]}-{sid[16:20]}-{sid[20:]}" if not self.pg else sid
+        )
+        if topic not in self.types:
+            raise IntegrityFailure(f"{where}: unknown event type {topic!r}")
+        have = self.last.get(stream, 0)
+        if version != have + 1:
+            what = "a duplicate of" if version <= have else "a gap after"
+            raise IntegrityFailure(
+                f"{where}: stream {stream} version {version} is {what} its version {have}"
+            )
+        if topic not in _ONCE_ONLY:
+            self.last[stream] = version
+        try:
+            text = state.decode("utf-8") if isinstance(state, bytes) else None
+            obj = _decoder.decode(text) if text is not None else None
+        except ValueError:
+            text = obj = None
+        if not isinstance(obj, dict) or not isinstance(obj.get("timestamp"), str):
+            raise IntegrityFailure(f"{where}: not a JSON object in UTF-8 with a timestamp")
+        if canonical(obj) != text:
+            if next(iter(obj)) == "timestamp" and _old_format(obj) == text:
+                raise IntegrityFailure(f"{where}: not in canonical JSON: {UPGRADE}")
+            raise IntegrityFailure(
+                f"{where}: the stored bytes are not the canonical JSON of their content "
+                "(duplicate keys, other key order or spacing, or another encoding): "
+                "edited behind the ledger's back"
+            )
+        recorded_at = obj.pop("timestamp")
+        # The text is canonical, so the hashed body is spliced from it rather than
+        # encoded again: the data is the text without its timestamp member.
+        member = '"timestamp":' + canonical(recorded_at)
+        if text.count(member) == 1:
+            if text.startswith("{" + member):
+                data = "{" + text[len(member) + 2 :] if len(text) > len(member) + 2 else "{}"
+            else:
+                data = text.replace("," + member, "", 1)
+            topic_json = self.topics.get(topic) or self.topics.setdefault(topic, canonical(topic))
+            return (
+                f'{{"data":{data},"prev":"{prev}","recorded_at":{member[12:]},'
+                f'"stream":"{stream}","type":{topic_json},"version":{version}}}'
+            )
+        return Record(position, stream, version, topic, recorded_at, obj).body(prev)
+
+
+def _old_format(obj: dict[str, Any]) -> str:
+    """How releases before 2 stored a state: compact JSON, keys in field order,
+    the timestamp first. ``obj`` is in the order its text had."""
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
 def verify(
     ledger: Any, digest: str | None = None, *, progress: Callable[[int], Any] | None = None
 ) -> tuple[int, str]:
-    """Recompute the chain over the whole store: (event count, head hash).
+    """Recompute the chain over the whole store, from the stored bytes: (event
+    count, head hash).
 
-    With ``digest``, raise :class:`DigestMismatch` (exit 4) unless the head is it.
+    Every stored event must be canonical (SPEC §7.2): its state the canonical
+    JSON of its content in UTF-8, its stream id in canonical form, its topic a
+    known event type, its version the one after its stream's last; the first
+    that is not raises :class:`IntegrityFailure` (exit 4) naming its position
+    (a ledger from before release 2 gets the message how to upgrade). With
+    ``digest``, raise :class:`DigestMismatch` (exit 4) unless the head is it.
     ``progress(n)`` is called every 10000 events.
     """
     if digest is not None:
         digest = digest.strip().lower()
         if not _HEX64.fullmatch(digest):
             raise InvalidInput("--digest: give the 64 hex digits printed by 'commitments verify'")
+    checker = _Checker(is_postgres(ledger.db), default_event_types())
     count, head, seen_at = 0, ZERO_HASH, 0
-    for _record, _body, head in chain(records(ledger)):
+    for row in stored_rows(ledger):
+        head = sha256_hex(checker.body(row, head))
         count += 1
         if head == digest:
             seen_at = count
         if progress is not None and count % 10000 == 0:
             progress(10000)
+
     if digest is not None and head != digest:
         if seen_at:
             why = (
@@ -233,16 +368,9 @@ class ParsedLine:
         self.key = (self.stream, self.version)
 
     def state(self) -> bytes:
-        """The stored state: the canonical data plus the timestamp, as UTF-8 JSON.
-
-        Cut from the hashed body rather than encoded again: keys are sorted, so
-        the body is ``{"data":DATA,"prev":"...",...}`` and nothing after DATA
-        can contain ``,"prev":"`` (the later values are hex, a timestamp, a
-        UUID, a known topic and a number).
-        """
-        data = self.body[8 : self.body.rindex(',"prev":"')]
-        sep = "," if data != "{}" else ""
-        return f'{data[:-1]}{sep}"timestamp":"{self.recorded_at}"}}'.encode()
+        """The stored state: the canonical JSON (UTF-8) of the data plus the
+        timestamp, as every writer stores it (SPEC §7.2)."""
+        return canonical({**self.data, "timestamp": self.recorded_at}).encode()
 
     def identity(self) -> str:
         """Canonical JSON of (type, recorded_at, data): equal content, equal text."""
@@ -260,6 +388,7 @@ def import_lines(
     *,
     event_types: Mapping[str, type] | None = None,
     batch: int = BATCH,
+    actor: str = "import",
 ) -> ImportSummary:
     """Append an export's events to the ledger, all or nothing.
 
@@ -272,6 +401,12 @@ def import_lines(
     content is a :class:`Conflict` (exit 5), reported once the whole file has
     been checked. The inserts happen in batches inside one transaction, which
     is rolled back on any refusal.
+
+    The ledger id travels with the file: its ``LedgerCreated`` line gives a
+    ledger without an id that id; a ledger that has one keeps it (the line
+    counts as already present: importing another ledger's export merges its
+    events in). A ledger that still has no id once the file is in gets a new
+    one, recorded now by ``actor``, if anything was imported.
     """
     types = dict(event_types) if event_types is not None else default_event_types()
     store = _Store.of(ledger)
@@ -280,6 +415,11 @@ def import_lines(
     prev: str | None = None
     try:
         with store.transaction() as curs:
+            rules = Replayer(
+                lambda stream: store.events_of(curs, stream, ledger.mapper),
+                ledger.clock(),
+                lambda: store.latest_recorded_at(curs),
+            )
             pending: list[ParsedLine] = []
             for number, raw in enumerate(lines, start=1):
                 if not raw.strip():
@@ -289,12 +429,15 @@ def import_lines(
                 if conflict is None:
                     pending.append(line)
                     if len(pending) >= batch:
-                        conflict = _apply(store, curs, pending, summary)
+                        conflict = _apply(store, curs, pending, summary, rules)
                         pending = []
             if pending and conflict is None:
-                conflict = _apply(store, curs, pending, summary)
+                conflict = _apply(store, curs, pending, summary, rules)
             if conflict is not None:
                 raise Conflict(conflict)
+            rules.finish()
+            if summary.imported:
+                store.ensure_ledger_id(curs, ledger, actor)
     except IntegrityError as exc:
         raise Conflict(f"import: another writer stored one of these events first ({exc})") from None
     except OperationalError as exc:
@@ -320,6 +463,7 @@ def parse_line(
     ``prev`` is accepted there, so a ``--since`` export can be read alone).
     """
     where = f"line {number}"
+    check_size(where, raw)
     try:
         obj = json.loads(raw)  # bytes: UTF-8 (a BOM is allowed), UTF-16 or UTF-32
     except ValueError as exc:  # UnicodeDecodeError included
@@ -379,6 +523,53 @@ def parse_line(
         position = None
     line = ParsedLine(number, position, stream_id, version, topic, recorded_at, data, event, body)
     return line, digest
+
+
+#: The largest import line (bytes) and the deepest nesting an import accepts
+#: (SPEC §7.2): an export line is a few hundred bytes, nested three levels.
+MAX_LINE = 16 * 1024 * 1024
+MAX_DEPTH = 64
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
+_BRACKET = re.compile(rb"[\[\]{}]")
+
+
+def limited_lines(stream: IO[bytes], limit: int = MAX_LINE) -> Iterator[bytes]:
+    """The lines of a binary stream; a line longer than ``limit`` bytes is
+    refused (:class:`InvalidInput`, exit 2, naming it) after reading at most
+    ``limit + 1`` bytes of it, so memory stays flat whatever the file holds."""
+    number = 0
+    while True:
+        line = stream.readline(limit + 1)
+        if not line:
+            return
+        number += 1
+        if len(line) > limit and not line.endswith(b"\n"):
+            raise InvalidInput(f"line {number}: longer than {limit // (1024 * 1024)} MiB")
+        yield line
+
+
+def check_size(where: str, raw: str | bytes) -> None:
+    """Refuse (exit 2) a line over :data:`MAX_LINE` bytes or nested deeper than
+    :data:`MAX_DEPTH` levels, before parsing it (Python's parser recurses)."""
+    if len(raw) > MAX_LINE // 4:
+        size = len(raw) if isinstance(raw, bytes) else len(raw.encode("utf-8", "replace"))
+        if size > MAX_LINE:
+            raise InvalidInput(f"{where}: longer than {MAX_LINE // (1024 * 1024)} MiB")
+    if isinstance(raw, bytes):
+        data, opening = raw, raw.count(b"[") + raw.count(b"{")
+    else:
+        data, opening = b"", raw.count("[") + raw.count("{")
+    if opening <= MAX_DEPTH:  # every export line
+        return
+    data = data or raw.encode("utf-8", "replace")  # type: ignore[union-attr]
+    depth = 0
+    for mark in _BRACKET.finditer(_STRING.sub(b"", data)):
+        if mark.group() in (b"[", b"{"):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise InvalidInput(f"{where}: nested deeper than {MAX_DEPTH} levels")
+        else:
+            depth -= 1
 
 
 @dataclass(frozen=True)
@@ -452,8 +643,19 @@ def _check_data(where: str, cls: type, version: int, data: dict[str, Any]) -> No
         raise InvalidInput(f"{where}: originator_topic must be {shape.outer!r}")
 
 
-def _apply(store: _Store, curs: Any, lines: list[ParsedLine], summary: ImportSummary) -> str | None:
-    """Insert one batch; returns a conflict message instead of inserting, if any."""
+def _latest(texts: Iterable[Any]) -> datetime | None:
+    """The latest of stored ``timestamp`` texts (None if there are none)."""
+    found = [datetime.fromisoformat(t.replace("Z", "+00:00")) for t in texts if t]
+    return max(found) if found else None
+
+
+def _apply(
+    store: _Store, curs: Any, lines: list[ParsedLine], summary: ImportSummary, rules: Replayer
+) -> str | None:
+    """Insert one batch; returns a conflict message instead of inserting, if any.
+
+    Each new event goes through ``rules`` (:mod:`ledger.import_rules`) first:
+    the aggregate's own state rules, its versions and the time rules."""
     keys = {line.key for line in lines}
     wanted = keys | {(s, v - 1) for s, v in keys if v > 1 and (s, v - 1) not in keys}
     stored = store.lookup(curs, wanted)
@@ -466,7 +668,7 @@ def _apply(store: _Store, curs: Any, lines: list[ParsedLine], summary: ImportSum
         elif line.key in seen:
             existing = seen[line.key].identity()
         if existing is not None:
-            if existing != line.identity():
+            if existing != line.identity() and line.type != _LEDGER_CREATED:
                 return (
                     f"line {line.number}: stream {line.stream} version {line.version} "
                     "is already in the ledger with other content; nothing was imported"
@@ -479,6 +681,7 @@ def _apply(store: _Store, curs: Any, lines: list[ParsedLine], summary: ImportSum
                 f"line {line.number}: stream {line.stream} version {line.version} follows "
                 f"no version {line.version - 1}, neither in the ledger nor earlier in the file"
             )
+        rules.check(line.number, line.event)
         seen[line.key] = line
         fresh.append(line)
     if fresh:
@@ -493,6 +696,7 @@ def _apply(store: _Store, curs: Any, lines: list[ParsedLine], summary: ImportSum
         ]
         store.insert(curs, events)
         summary.imported += len(events)
+    rules.trim()
     return None
 
 
@@ -547,9 +751,69 @@ class _Store:
     def insert(self, curs: Any, events: list[StoredEvent]) -> None:
         insert_stored_events(self.recorder, curs, events, pg=self.pg)
 
+    def events_of(self, curs: Any, stream: UUID, mapper: Any) -> list[Any]:
+        """The domain events of ``stream`` stored so far (this transaction's included)."""
+        curs.execute(
+            f"SELECT originator_version, topic, state FROM {self.table} "
+            "WHERE originator_id = ? ORDER BY originator_version",
+            (stream.hex,),
+        )
+        return [
+            mapper.to_domain_event(StoredEvent(stream, row[0], row[1], row[2]))
+            for row in curs.fetchall()
+        ]
+
+    def latest_recorded_at(self, curs: Any) -> datetime | None:
+        """The latest ``recorded_at`` in the ledger (its ``LedgerCreated`` left out)."""
+        # Timestamps differ in their fraction digits ("...:05Z", "...:05.25Z"), so the
+        # text is compared to the second and the candidates of that second parsed.
+        ts = "json_extract(state, '$.timestamp')"
+        curs.execute(
+            f"SELECT DISTINCT {ts} FROM {self.table} WHERE topic != ? AND substr({ts}, 1, 19) = "
+            f"(SELECT max(substr({ts}, 1, 19)) FROM {self.table} WHERE topic != ?)",
+            (_LEDGER_CREATED, _LEDGER_CREATED),
+        )
+        return _latest(row[0] for row in curs.fetchall())
+
+    def ensure_ledger_id(self, curs: Any, ledger: Any, actor: str) -> None:
+        """Give a ledger that has no id yet its ``LedgerCreated``, in this transaction."""
+        from .identity import created_stored, stored_ledger_id
+
+        if stored_ledger_id(self.recorder, curs, pg=self.pg) is None:
+            self.insert(curs, [created_stored(ledger.mapper, ledger.clock(), actor)])
+
 
 class _PostgresStore(_Store):
     pg = True
+
+    def events_of(self, curs: Any, stream: UUID, mapper: Any) -> list[Any]:
+        curs.execute(
+            pg_sql(
+                self.recorder,
+                "SELECT originator_version, topic, state FROM {schema}.{table} "
+                "WHERE originator_id = %s ORDER BY originator_version",
+            ),
+            (stream,),
+        )
+        return [
+            mapper.to_domain_event(
+                StoredEvent(stream, r["originator_version"], r["topic"], bytes(r["state"]))
+            )
+            for r in curs.fetchall()
+        ]
+
+    def latest_recorded_at(self, curs: Any) -> datetime | None:
+        ts = "(convert_from(state, 'UTF8')::json ->> 'timestamp')"
+        curs.execute(
+            pg_sql(
+                self.recorder,
+                f"SELECT DISTINCT {ts} AS ts FROM {{schema}}.{{table}} WHERE topic <> %s AND "
+                f"substr({ts}, 1, 19) = (SELECT max(substr({ts}, 1, 19)) "
+                "FROM {schema}.{table} WHERE topic <> %s)",
+            ),
+            (_LEDGER_CREATED, _LEDGER_CREATED),
+        )
+        return _latest(row["ts"] for row in curs.fetchall())
 
     def lookup(
         self, curs: Any, keys: set[tuple[UUID, int]]

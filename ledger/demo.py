@@ -223,7 +223,7 @@ class _Writer:
         self.now = now
         self.end = end
         self.batch = batch
-        self.dirty: dict[UUID, Any] = {}
+        self.events: list[Any] = []
         self._stamps: dict[tuple[date, int], datetime] = {}
         self.pending = 0
         self.written = 0
@@ -238,22 +238,27 @@ class _Writer:
         return stamp
 
     def touch(self, *aggregates: Any) -> None:
-        """Mark aggregates that have new events (``pending`` is an estimate)."""
+        """Take the new events of the aggregates a command changed, in the order
+        given, so the ledger holds them in command order (as the commands would
+        have written them, and as an import replays them)."""
         for agg in aggregates:
-            self.dirty[agg.id] = agg
+            self.events.extend(agg.collect_events())
         self.pending += len(aggregates)
 
     def flush(self, force: bool = False) -> None:
-        """Save every touched aggregate in one transaction, once enough is pending."""
-        if not self.dirty or (self.pending < self.batch and not force):
+        """Save the events taken so far in one transaction, once enough is pending."""
+        if not self.events or (self.pending < self.batch and not force):
             return
-        events = [e for agg in self.dirty.values() for e in agg.collect_events()]
+        events, self.events = self.events, []
+        if not self.written and self.ledger.ledger_id() is None:
+            from .identity import created_event
+
+            events.insert(0, created_event(self.now, "demo"))
         to_stored = self.ledger.mapper.to_stored_event
         # One transaction; the recorder's unique (id, version) key still refuses
         # anything a concurrent writer got to first (RecordConflictError).
         self.ledger.recorder.insert_events([to_stored(e) for e in events])
         self.written += len(events)
-        self.dirty.clear()
         self.pending = 0
 
 
@@ -276,7 +281,7 @@ def write_demo(
         raise InvalidInput("demo: --reps and --weeks must be at least 1")
     if reps > 100_000 or weeks > 520:
         raise InvalidInput("demo: at most 100000 reps and 520 weeks")
-    existing = ledger.event_count()
+    existing = ledger.event_count() - (ledger.ledger_id() is not None)  # init's LedgerCreated
     if existing:
         raise RuleViolation(
             f"demo writes into an empty ledger only; this one holds {existing} events "

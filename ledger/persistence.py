@@ -23,11 +23,22 @@ from .errors import InvalidInput
 DEFAULT_DB = "commitments.db"
 
 
+#: The canonical JSON of SPEC §5 (keys sorted, separators ``,`` and ``:``, no
+#: ASCII escaping): every state is stored as its UTF-8 bytes, so the hash chain
+#: covers the stored bytes themselves (``verify`` checks it, SPEC §7.2).
+CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def canonical(obj: Any) -> str:
+    """The canonical JSON text of ``obj``."""
+    return CANONICAL.encode(obj)
+
+
 class PlainJSONTranscoder(Transcoder):
-    """Compact UTF-8 JSON, nothing else: the state is already plain."""
+    """Canonical UTF-8 JSON, nothing else: the state is already plain."""
 
     def encode(self, obj: Any) -> bytes:
-        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        return CANONICAL.encode(obj).encode("utf-8")
 
     def decode(self, data: bytes) -> Any:
         return json.loads(data)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Cli, event_count
+from tests.conftest import Cli, activity_count, event_count
 from tests.test_refusals import refused
 
 START = "2026-01-05"
@@ -93,10 +93,10 @@ def test_an_agreement_that_asks_nothing_or_has_impossible_thresholds_is_invalid(
 
 
 def test_the_threshold_and_target_boundaries_are_accepted(cli: Cli) -> None:
-    before = event_count(cli.db)
+    before = activity_count(cli.db)
     cli.ok(*agree_args("--target", "0.5", "--kept-at", "2", "--partial-at", "2"))
     cli.ok(*agree_args("--target", "1", "--kept-at", "0.01", "--partial-at", "0.01"))
-    assert event_count(cli.db) == before + 5  # 2 agreements, the workload start, 2 takes
+    assert activity_count(cli.db) == before + 5  # 2 agreements, the workload start, 2 takes
 
 
 def test_a_revision_to_a_zero_target_is_invalid(cli: Cli) -> None:
@@ -175,7 +175,7 @@ def test_import_still_accepts_what_the_input_rules_refuse(cli: Cli, tmp_path: Pa
     Cli(db=source, views=str(tmp_path / "s.views.db")).ok("export", "-o", str(export))
     result = cli("import", str(export))
     assert result.exit_code == 0, result.stderr
-    assert event_count(cli.db) == 1
+    assert activity_count(cli.db) == 1
 
 
 # -- revise after the due date, by the ledger's clock (exit 4) ----------------------
@@ -300,7 +300,7 @@ def test_an_import_whose_filters_leave_no_row_warns(cli: Cli, tmp_path: Path) ->
         "--date-column", "day", "--where", "stage=Won",
     )  # fmt: skip
     assert kept.exit_code == 0 and "warning" not in kept.stderr
-    assert event_count(cli.db) == before + 1
+    assert activity_count(cli.db) == before + 1  # and the ledger's LedgerCreated
 
 
 # -- every error in the product's words, on one line ---------------------------------
