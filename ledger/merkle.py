@@ -166,7 +166,9 @@ def root_from_inclusion(index: int, size: int, leaf: bytes, path: Sequence[bytes
     return r
 
 
-def verify_inclusion(index: int, size: int, leaf: bytes, path: Sequence[bytes], root: bytes) -> None:
+def verify_inclusion(
+    index: int, size: int, leaf: bytes, path: Sequence[bytes], root: bytes
+) -> None:
     if root_from_inclusion(index, size, leaf, path) != root:
         raise ProofError(f"leaf {index} and its path do not give the root of the tree of {size}")
 
