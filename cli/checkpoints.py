@@ -120,15 +120,22 @@ def prove() -> None:
     """
 
 
-def _tree_conn(env: Env, ledger: Any) -> Any:
-    """The read model caught up (its Merkle tree included), opened for reading."""
+def _tree_conn(env: Env) -> Any:
+    """The read model caught up, its Merkle tree included, opened for reading in
+    one snapshot. A current SQLite ledger's proof never opens the event store."""
     import sqlite3
 
-    from projections.catchup import catch_up
+    from projections.catchup import catch_up, ensure_current, tracked_position
+    from projections.tree import last_position
 
-    catch_up(ledger, env.views_path)
-    conn = sqlite3.connect(env.views_path, timeout=30)
-    conn.execute("BEGIN")  # one snapshot for the whole proof
+    ensure_current(env.db, env.views_path)
+    for _attempt in range(2):
+        conn = sqlite3.connect(env.views_path, timeout=30)
+        conn.execute("BEGIN")
+        if last_position(conn) == tracked_position(conn)[0]:
+            return conn
+        conn.close()  # the tree lags the tables (a views file from before it): extend it
+        catch_up(env.ledger(), env.views_path)
     return conn
 
 
@@ -165,9 +172,7 @@ def inclusion(
       commitments prove inclusion 42
       commitments prove inclusion 42 --format tlog-proof --checkpoint q1.checkpoint
     """
-    from ledger.checkpoints import origin
     from ledger.errors import IntegrityFailure, InvalidInput
-    from ledger.notes import Checkpoint, TlogProof
 
     if position < 1:
         raise InvalidInput(f"POSITION {position}: a position is 1 or more")
@@ -175,22 +180,29 @@ def inclusion(
         raise InvalidInput("--format tlog-proof needs --checkpoint FILE (the tree it proves into)")
     note = signed = None
     if checkpoint_file is not None:
+        from ledger.notes import Checkpoint
+
         note = _read_text(checkpoint_file, "--checkpoint")
         cut = note.rfind("\n\n")
         signed = Checkpoint.parse(note[: cut + 1] if cut >= 0 else note, "--checkpoint")
         if size is not None and size != signed.size:
             raise InvalidInput(f"--size {size} is not the checkpoint's size {signed.size}")
         size = signed.size
-    ledger = _existing_ledger(env)
-    if signed is not None and signed.origin != origin(ledger):
-        raise IntegrityFailure(
-            f"--checkpoint is of another ledger ({signed.origin}), not {origin(ledger)}"
-        )
-    from projections.tree import prove_inclusion
+    ledger = None
+    if signed is not None:
+        from ledger.checkpoints import origin
 
-    conn = _tree_conn(env, ledger)
+        ledger = _existing_ledger(env)
+        if signed.origin != origin(ledger):
+            raise IntegrityFailure(
+                f"--checkpoint is of another ledger ({signed.origin}), not {origin(ledger)}"
+            )
+    from projections.tree import event_bytes, prove_inclusion
+
+    conn = _tree_conn(env)
     try:
-        proof = prove_inclusion(conn, ledger, position, size)
+        proof = prove_inclusion(conn, position, size)
+        data = event_bytes(conn, ledger, proof) if ledger is not None else b""
     finally:
         conn.close()
     if signed is not None and proof.root != signed.root:
@@ -201,8 +213,10 @@ def inclusion(
     if fmt == "json":
         click.echo(json.dumps(proof.as_json(), indent=2))
         return
+    from ledger.notes import TlogProof
+
     assert note is not None
-    click.echo(TlogProof(proof.leaf_index, proof.path, note, proof.data).text(), nl=False)
+    click.echo(TlogProof(proof.leaf_index, proof.path, note, data).text(), nl=False)
 
 
 @prove.command()
@@ -226,8 +240,7 @@ def consistency(env: Env, old_size: int, size: int | None, fmt: str) -> None:
         from ledger.errors import InvalidInput
 
         raise InvalidInput(f"OLD_SIZE {old_size} is larger than --size {size}")
-    ledger = _existing_ledger(env)
-    conn = _tree_conn(env, ledger)
+    conn = _tree_conn(env)
     try:
         obj = prove_consistency(conn, old_size, size)
     finally:

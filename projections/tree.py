@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
-from ledger.audit import ZERO_HASH, chain, records
 from ledger.errors import IntegrityFailure, InvalidInput, NotFound, RuleViolation
 from ledger.merkle import Frontier, consistency_path, frontier_nodes, inclusion_path, leaf_hash
 from ledger.merkle import root_hash as merkle_root
 
 BATCH = 10000
+ZERO_HASH = "0" * 64  # the first event's prev (ledger.audit, not imported: a proof starts fast)
 
 
 def _last_leaf(conn: sqlite3.Connection) -> tuple[int, int, str]:
@@ -46,6 +46,8 @@ def _clear(conn: sqlite3.Connection) -> None:
 def extend(conn: sqlite3.Connection, ledger: Any, head: int, *, batch: int = BATCH) -> int:
     """Append a leaf for every event after the tree's last one, up to position
     ``head``; returns how many. One transaction per batch of events."""
+    from ledger.audit import chain, records
+
     added = 0
     while True:
         conn.execute("BEGIN")
@@ -110,6 +112,11 @@ def tree_size(conn: sqlite3.Connection) -> int:
     return _last_leaf(conn)[0]
 
 
+def last_position(conn: sqlite3.Connection) -> int:
+    """The position of the tree's last leaf (0: no leaves)."""
+    return _last_leaf(conn)[1]
+
+
 def _size(conn: sqlite3.Connection, size: int | None) -> int:
     have = tree_size(conn)
     if size is None:
@@ -123,7 +130,7 @@ def _size(conn: sqlite3.Connection, size: int | None) -> int:
 
 @dataclass(frozen=True)
 class Inclusion:
-    """An inclusion proof, with the event's canonical bytes (its leaf data)."""
+    """An inclusion proof of the event at ``position``."""
 
     size: int
     root: bytes
@@ -131,7 +138,6 @@ class Inclusion:
     leaf_hash: bytes
     path: list[bytes]
     position: int
-    data: bytes
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -143,37 +149,48 @@ class Inclusion:
         }
 
 
-def prove_inclusion(
-    conn: sqlite3.Connection, ledger: Any, position: int, size: int | None = None
-) -> Inclusion:
+def prove_inclusion(conn: sqlite3.Connection, position: int, size: int | None = None) -> Inclusion:
     """The inclusion proof of the event at ``position`` in the tree of ``size`` events."""
-    row = conn.execute(
-        "SELECT rank, leaf, hash FROM merkle_leaves WHERE position = ?", (position,)
-    ).fetchone()
-    if row is None:
+    row = conn.execute("SELECT rank, leaf FROM merkle_leaves WHERE position = ?", (position,))
+    found = row.fetchone()
+    if found is None:
         raise NotFound(f"no event at position {position}")
-    rank, leaf, digest = row[0], bytes(row[1]), bytes(row[2])
+    rank, leaf = found[0], bytes(found[1])
     n = _size(conn, size)
     if rank >= n:
         raise RuleViolation(
             f"the event at position {position} is leaf {rank}: not in the tree of {n} events"
         )
     node = node_reader(conn)
-    prev = (
-        bytes(
-            conn.execute("SELECT hash FROM merkle_leaves WHERE rank = ?", (rank - 1,)).fetchone()[0]
-        ).hex()
-        if rank
-        else ZERO_HASH
-    )
-    data = _canonical_bytes(ledger, position, prev)
-    if hashlib.sha256(data).digest() != digest or leaf_hash(data) != leaf:
+    path = inclusion_path(rank, n, node)
+    return Inclusion(n, merkle_root(n, node), rank, leaf, path, position)
+
+
+def event_bytes(conn: sqlite3.Connection, ledger: Any, proof: Inclusion) -> bytes:
+    """The canonical bytes of the proven event, read from the store and checked
+    against the tree (they are the leaf's data)."""
+    from ledger.audit import records
+
+    prev = ZERO_HASH
+    if proof.leaf_index:
+        row = conn.execute(
+            "SELECT hash FROM merkle_leaves WHERE rank = ?", (proof.leaf_index - 1,)
+        ).fetchone()
+        prev = bytes(row[0]).hex()
+    data = None
+    for record in records(ledger, after=proof.position - 1, page=1):
+        if record.position == proof.position:
+            data = record.body(prev).encode("utf-8")
+        break
+    stored = conn.execute(
+        "SELECT hash FROM merkle_leaves WHERE rank = ?", (proof.leaf_index,)
+    ).fetchone()
+    if data is None or hashlib.sha256(data).digest() != bytes(stored[0]):
         raise IntegrityFailure(
-            f"the event at position {position} differs from the read model's tree: "
+            f"the event at position {proof.position} differs from the read model's tree: "
             "run 'commitments verify', then 'commitments projections rebuild'"
         )
-    path = inclusion_path(rank, n, node)
-    return Inclusion(n, merkle_root(n, node), rank, leaf, path, position, data)
+    return data
 
 
 def prove_consistency(
@@ -193,11 +210,3 @@ def prove_consistency(
         "new_root": merkle_root(n, node).hex(),
         "path": [h.hex() for h in consistency_path(old_size, n, node)],
     }
-
-
-def _canonical_bytes(ledger: Any, position: int, prev: str) -> bytes:
-    for record in records(ledger, after=position - 1, page=1):
-        if record.position == position:
-            return record.body(prev).encode("utf-8")
-        break
-    raise NotFound(f"no event at position {position} in the ledger")
