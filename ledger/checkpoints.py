@@ -69,19 +69,19 @@ def recompute(
     return Tree(frontier.size, frontier.root(), root_at)
 
 
-def stored_records(ledger: Any, page: int = 5000) -> Iterator[Record]:
+def stored_records(ledger: Any, *, after: int = 0, page: int = 5000) -> Iterator[Record]:
     """:func:`ledger.audit.records`, read with one plain query per page on a SQLite
     ledger (no per-row notification and UUID objects: a third of a full pass)."""
     recorder = ledger.recorder
     if type(recorder).__module__ != "eventsourcing.sqlite":
-        yield from records(ledger)
+        yield from records(ledger, after=after)
         return
     head = recorder.max_notification_id() or 0
     sql = (
         "SELECT rowid, originator_id, originator_version, topic, state "
         f"FROM {recorder.events_table_name} WHERE rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?"
     )
-    decode, position = json.JSONDecoder().decode, 0
+    decode, position = json.JSONDecoder().decode, after
     while position < head:
         with recorder.datastore.transaction(commit=False) as curs:
             curs.execute(sql, (position, head, page))
@@ -137,12 +137,13 @@ def sign(
     Refuses (exit 4) a tree that does not extend the last one signed with the key.
     """
     key = read_signing_key(key_path)
+    mine = origin(ledger)
     with _locked(key_path) as last_path:
         last = _last_signed(last_path, key.verifier)
         tree = recompute(ledger, last.size if last else None, progress=progress)
         if last is not None:
             check_extends(ledger, last, tree, f"the last checkpoint signed with {key_path}")
-        note = key.sign(Checkpoint(origin(ledger), tree.size, tree.root).text())
+        note = key.sign(Checkpoint(mine, tree.size, tree.root).text())
         _replace_private(last_path, note)
     return note, tree
 

@@ -46,7 +46,8 @@ def _clear(conn: sqlite3.Connection) -> None:
 def extend(conn: sqlite3.Connection, ledger: Any, head: int, *, batch: int = BATCH) -> int:
     """Append a leaf for every event after the tree's last one, up to position
     ``head``; returns how many. One transaction per batch of events."""
-    from ledger.audit import chain, records
+    from ledger.audit import chain
+    from ledger.checkpoints import stored_records
 
     added = 0
     while True:
@@ -62,7 +63,9 @@ def extend(conn: sqlite3.Connection, ledger: Any, head: int, *, batch: int = BAT
             node = node_reader(conn)
             frontier = Frontier(size, [node(*at) for at in frontier_nodes(size)])
             leaves, nodes = [], []
-            for record, body, digest in islice(chain(records(ledger, after=position), prev), batch):
+            for record, body, digest in islice(
+                chain(stored_records(ledger, after=position), prev), batch
+            ):
                 if record.position > head:
                     break
                 leaf = leaf_hash(body.encode("utf-8"))
