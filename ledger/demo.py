@@ -244,6 +244,10 @@ class _Writer:
         if not self.dirty or (self.pending < self.batch and not force):
             return
         events = [e for agg in self.dirty.values() for e in agg.collect_events()]
+        if not self.written and self.ledger.ledger_id() is None:
+            from .identity import created_event
+
+            events.insert(0, created_event(self.now, "demo"))
         to_stored = self.ledger.mapper.to_stored_event
         # One transaction; the recorder's unique (id, version) key still refuses
         # anything a concurrent writer got to first (RecordConflictError).
@@ -272,7 +276,7 @@ def write_demo(
         raise InvalidInput("demo: --reps and --weeks must be at least 1")
     if reps > 100_000 or weeks > 520:
         raise InvalidInput("demo: at most 100000 reps and 520 weeks")
-    existing = ledger.event_count()
+    existing = ledger.event_count() - (ledger.ledger_id() is not None)  # init's LedgerCreated
     if existing:
         raise RuleViolation(
             f"demo writes into an empty ledger only; this one holds {existing} events "
