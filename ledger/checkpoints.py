@@ -38,7 +38,7 @@ def origin(ledger: Any) -> str:
     ledger_id = ledger.ledger_id()
     if ledger_id is None:
         raise RuleViolation(
-            "the ledger has no id yet (record something, or run 'commitments init'): "
+            "the ledger has no events and no id yet (it gets one with its first write): "
             "a checkpoint names the ledger it signs"
         )
     return f"{ORIGIN_PREFIX}{ledger_id}"

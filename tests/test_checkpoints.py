@@ -236,6 +236,15 @@ def test_checkpoint_refusals_write_nothing(
     assert event_count(cli.db) == count
 
 
+def test_a_ledger_without_events_has_no_id_to_sign(cli: Cli, tmp_path: Path) -> None:
+    key = str(tmp_path / "k.key")
+    cli.ok("keys", "generate", "-o", key)
+    cli.ok("init")
+    fails(cli("checkpoint", "--key", key), 4, "no id yet")
+    assert not Path(key + ".last").exists()
+    assert event_count(cli.db) == 0
+
+
 # -- proofs ------------------------------------------------------------------------
 
 
@@ -316,6 +325,35 @@ def test_a_proof_against_a_checkpoint_the_ledger_no_longer_gives_is_refused(
     result = cli("prove", "inclusion", str(positions[0]), "--format", "tlog-proof",
                  "--checkpoint", str(note))  # fmt: skip
     fails(result, 4, "rewritten")
+
+
+def test_leaves_are_ranks_when_positions_skip_numbers(
+    cli: Cli, signer: tuple[str, str], tmp_path: Path
+) -> None:
+    """PostgreSQL positions can skip numbers (a rolled-back insert spends one);
+    the leaf index is the event's rank, and the proofs follow it."""
+    if not cli.db.startswith("postgresql"):
+        pytest.skip("SQLite positions are rowids of a table nothing deletes from: no gaps")
+    key, verifier = signer
+    raw_sql(
+        cli.db,
+        "",
+        "SELECT setval(pg_get_serial_sequence('{table}', 'notification_id'), "
+        "(SELECT max(notification_id) + 5 FROM {table}))",
+    )
+    cli.ok("session", "record", "--rep", "carol", "--manager", "bob", "--on", "2026-03-01")
+    cli.ok("session", "record", "--rep", "carol", "--manager", "bob", "--on", "2026-03-02")
+    data, positions = leaves(cli.db)
+    assert positions[-2] - positions[-3] > 1, positions[-3:]
+    for rank in (len(data) - 2, len(data) - 1):
+        got = json.loads(cli.ok("prove", "inclusion", str(positions[rank])))
+        assert got["leaf_index"] == rank
+        assert got["path"] == [h.hex() for h in path(rank, data)]
+        assert got["root"] == mth(data).hex()
+    note = tmp_path / "gap.checkpoint"
+    cli.ok("checkpoint", "--key", key, "-o", str(note))
+    cli.ok("verify", "--checkpoint", str(note), "--public-key", verifier)
+    assert parse_checkpoint(note.read_text())[1:3] == (len(data), mth(data))
 
 
 def test_proof_refusals(cli: Cli, signer: tuple[str, str], tmp_path: Path) -> None:
