@@ -139,8 +139,32 @@ def import_(env: Env, file: IO[bytes]) -> None:
 
 @click.command()
 @click.option("--digest", metavar="HEX", help="Fail (exit 4) unless the head hash is HEX.")
+@click.option(
+    "--checkpoint",
+    "checkpoint_file",
+    metavar="FILE",
+    help="Fail (exit 4) unless this signed checkpoint verifies and the ledger extends it.",
+)
+@click.option(
+    "--proof",
+    "proof_file",
+    metavar="FILE",
+    help="Check a tlog-proof file offline (no ledger needed); prints its event.",
+)
+@click.option(
+    "--public-key",
+    "key",
+    metavar="KEY",
+    help="Verifier key (NAME+<key id>+<base64>) or a file holding it.",
+)
 @pass_env
-def verify(env: Env, digest: str | None) -> None:
+def verify(
+    env: Env,
+    digest: str | None,
+    checkpoint_file: str | None,
+    proof_file: str | None,
+    key: str | None,
+) -> None:
     """Recompute the hash chain over the whole ledger; print the event count
     and the head hash.
 
@@ -154,11 +178,38 @@ def verify(env: Env, digest: str | None) -> None:
     commit it); later, --digest fails (exit 4) if any event was edited,
     inserted or deleted, or the tail was cut off, since it was taken.
 
+    With --checkpoint and --public-key: check the checkpoint's signature, then
+    that the ledger's first SIZE events still give its root (exit 4 if not:
+    history was rewritten, even with every hash recomputed). With --proof and
+    --public-key: check a tlog-proof file offline and print the event it
+    proves. See docs/audit.md.
+
     \b
     Examples:
       commitments verify
       commitments verify --digest 3f5c...e1a0
+      commitments verify --checkpoint 2026-Q1.checkpoint --public-key auditor.pub
+      commitments verify --proof 42.tlog-proof --public-key auditor.pub
     """
+    from ledger.errors import InvalidInput
+
+    if proof_file is not None or checkpoint_file is not None:
+        if key is None:
+            raise InvalidInput("--checkpoint and --proof need --public-key KEY")
+        if proof_file is not None and (checkpoint_file is not None or digest is not None):
+            raise InvalidInput("--proof is checked alone: drop --checkpoint and --digest")
+        from .checkpoints import verify_checkpoint, verify_proof
+
+        if proof_file is not None:
+            verify_proof(proof_file, key)
+            return
+        if digest is not None:
+            raise InvalidInput("give --digest or --checkpoint, not both")
+        assert checkpoint_file is not None
+        verify_checkpoint(env, checkpoint_file, key)
+        return
+    if key is not None:
+        raise InvalidInput("--public-key goes with --checkpoint or --proof")
     from ledger.audit import verify as verify_chain
 
     ledger = _existing_ledger(env)

@@ -135,7 +135,7 @@ def _create_private(path: str) -> None:
         os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
 
 
-_TYPES = {"TEXT": str, "INTEGER": int, "REAL": float}
+_TYPES = {"TEXT": str, "INTEGER": int, "REAL": float, "BLOB": bytes}
 _INDEX_COUNT = sum(len(t.all_indexes) for t in TABLES)
 
 
@@ -444,6 +444,9 @@ def _catch_up(
     finally:
         if sql_page is not None:
             conn.execute("DETACH DATABASE ledger")
+    from .tree import extend
+
+    extend(conn, ledger, head)  # the Merkle tree's leaves and nodes (SPEC §7.3)
     return advanced
 
 

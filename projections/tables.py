@@ -20,7 +20,7 @@ class Column:
     """One column: its name, SQLite type and meaning."""
 
     name: str
-    type: str  # "TEXT", "INTEGER" or "REAL"
+    type: str  # "TEXT", "INTEGER", "REAL" or "BLOB"
     doc: str
 
 
@@ -264,6 +264,31 @@ TABLES: tuple[Table, ...] = (
         indexes=(("metric", "date"),),
         on_conflict="ON CONFLICT (rep, metric, date, recorded_at) DO UPDATE SET "
         "value = value + excluded.value, rows = rows + excluded.rows",
+    ),
+    Table(
+        "merkle_leaves",
+        "One row per event of the ledger, in ledger order: the leaves of the RFC 6962 "
+        "Merkle tree that checkpoints sign and proofs prove (SPEC §7.3, docs/audit.md). "
+        "Every event, of every type, has a leaf.",
+        (
+            _c("rank", "INTEGER", "The leaf index: the event's 0-based rank in ledger order."),
+            POSITION,
+            _c("hash", "BLOB", "The export line's `hash` of the event (32 bytes)."),
+            _c("leaf", "BLOB", "The leaf hash: SHA-256(0x00 ‖ the event's canonical bytes)."),
+        ),
+        pk=("rank",),
+        unique=("position",),
+    ),
+    Table(
+        "merkle_nodes",
+        "The hash of every complete subtree of the Merkle tree above the leaves: "
+        "what an inclusion or consistency proof needs, so no proof rebuilds the tree.",
+        (
+            _c("level", "INTEGER", "Height of the subtree: it holds 2^level leaves (level ≥ 1)."),
+            _c("number", "INTEGER", "Which subtree: its first leaf is number × 2^level."),
+            _c("hash", "BLOB", "SHA-256(0x01 ‖ left child ‖ right child) (32 bytes)."),
+        ),
+        pk=("level", "number"),
     ),
 )
 

@@ -116,7 +116,8 @@ def test_the_issues_two_line_forgery_is_refused_and_the_past_unchanged(
     """Finding 1 as reported: a back-dated check-in and a second close 'met'."""
     lines = export_of(cli.db)
     calls = str(sample["calls"])
-    month_ago = stamp(datetime.now(UTC) - timedelta(days=30))
+    latest = max(datetime.fromisoformat(x["recorded_at"].replace("Z", "+00:00")) for x in lines)
+    month_ago = stamp(latest - timedelta(days=30))  # a month before the ledger's latest event
     checked = forged(lines, CHECKED_IN, calls, {"date": "2026-01-30", "actual": 50.0}, month_ago)
     close = forged([*lines, checked], CLOSED, calls, {"result": "met"}, now())
     import_forgery(cli, tmp_path, [checked, close], 4, "before the latest event")
