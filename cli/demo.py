@@ -49,6 +49,11 @@ def demo(env: Env, reps: int, weeks: int, seed: int) -> None:
     """
     from ledger.demo import write_demo
 
+    from .html import demo_page_paths
+
+    env.views_path  # noqa: B018 -- refuses a --views that is not a read model, before writing
+    for path in demo_page_paths(env, None):
+        env.check_output(path, "demo")
     ledger = env.ledger()
     with progress_bar("writing the demo ledger", lambda: weeks + 1) as progress:
         result = write_demo(ledger, reps=reps, weeks=weeks, seed=seed, progress=progress)

@@ -18,7 +18,7 @@ import click
 
 from ledger import rules
 
-from .context import Env, progress_bar
+from .context import Env, output_file_option, progress_bar
 
 if TYPE_CHECKING:
     from projections.catchup import Progress
@@ -79,7 +79,7 @@ def window_days_option(help: str) -> Any:
     )
 
 
-output_option = click.option(
+output_option = output_file_option(
     "-o",
     "--output",
     type=click.Path(dir_okay=False, writable=True),

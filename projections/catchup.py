@@ -82,6 +82,7 @@ def connect(views_path: str) -> sqlite_utils.Database:
     """Open (and create if needed) the read-model file with every table present."""
     import sqlite_utils
 
+    _refuse_foreign_file(views_path)
     _create_private(views_path)
     conn = sqlite3.connect(views_path, timeout=30, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
@@ -98,6 +99,19 @@ def connect(views_path: str) -> sqlite_utils.Database:
         with _immediate(conn):
             _create_tables(db)
     return db
+
+
+def _refuse_foreign_file(views_path: str) -> None:
+    """Never write read-model tables into a file that holds something else."""
+    if views_path == ":memory:" or views_path.startswith("file:"):
+        return
+    from ledger.files import not_a_read_model
+
+    why = not_a_read_model(views_path)
+    if why is not None:
+        from ledger.errors import InvalidInput
+
+        raise InvalidInput(f"{views_path}: {why} is not a read model; nothing was written")
 
 
 @contextmanager
@@ -557,6 +571,7 @@ def ensure_current(
             except sqlite3.OperationalError:
                 pass  # no tables yet: fall through and build them
             except sqlite3.DatabaseError:
+                _refuse_foreign_file(views_path)
                 discard(views_path)  # damaged (e.g. power loss): it is derived, rebuild it
     from ledger.application import Ledger
 
@@ -567,6 +582,7 @@ def ensure_current(
         except sqlite3.DatabaseError as exc:
             if not _damaged(exc):
                 raise
+            _refuse_foreign_file(views_path)
             discard(views_path)
             _catch_up_with_progress(ledger, views_path, progress_for)
     finally:
@@ -597,9 +613,9 @@ def _damaged(exc: sqlite3.DatabaseError) -> bool:
 
 def discard(views_path: str) -> None:
     """Delete the read-model file (and its WAL files): the next catch-up rebuilds it."""
-    for suffix in ("", "-wal", "-shm"):
-        with suppress(FileNotFoundError):
-            os.remove(views_path + suffix)
+    from ledger.files import remove_family
+
+    remove_family(views_path)
 
 
 def _sqlite_head(path: str) -> int | None:
