@@ -123,11 +123,9 @@ def _terminal_bar(total: int) -> AbstractContextManager[Progress | None]:
 
 def open_read_model(env: Env) -> ReadModel:
     """Catch the read model up with the ledger, then open it for reading."""
-    from projections.catchup import ensure_current
-    from projections.query import ReadModel
+    from projections.catchup import open_current
 
-    ensure_current(env.db, env.views_path, progress_for=_terminal_bar)
-    return ReadModel(env.views_path)
+    return open_current(env.db, env.views_path, progress_for=_terminal_bar)
 
 
 def _moment(as_of: str | None, on: str | None) -> Moment:

@@ -24,13 +24,16 @@ from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
-from .tables import TABLES
+from .tables import BY_NAME, TABLES
 
 if TYPE_CHECKING:
     import sqlite_utils
 
     from ledger.application import Ledger
+
+    from .query import ReadModel
 
 DEFAULT_PAGE_SIZE = 5000
 REBUILD_PAGE_SIZE = 10000
@@ -95,10 +98,16 @@ def connect(views_path: str) -> sqlite_utils.Database:
     index_count = conn.execute(
         "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name LIKE 'idx_%'"
     ).fetchone()[0]
-    if any(t.name not in existing for t in TABLES) or index_count < _INDEX_COUNT:
+    if "tracking" in existing and _columns(conn, "tracking") != BY_NAME["tracking"].names:
+        _reset(db)  # written by an older release: derived data, rebuilt
+    elif any(t.name not in existing for t in TABLES) or index_count < _INDEX_COUNT:
         with _immediate(conn):
             _create_tables(db)
     return db
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> tuple[str, ...]:
+    return tuple(row[1] for row in conn.execute(f"PRAGMA table_info([{table}])"))
 
 
 def _refuse_foreign_file(views_path: str) -> None:
@@ -177,17 +186,81 @@ def _source(db: str) -> str:
     return os.path.abspath(db)
 
 
+@dataclass(frozen=True)
+class Tracking:
+    """Where a read model stands: the ledger it was built from, the position
+    applied up to, and the hash of the stored event at that position."""
+
+    position: int = 0
+    source: str | None = None
+    event_hash: str | None = None
+
+
+def tracking(conn: sqlite3.Connection) -> Tracking:
+    row = conn.execute(
+        "SELECT position, source, event_hash FROM tracking WHERE name = 'ledger'"
+    ).fetchone()
+    return Tracking(int(row[0]), row[1], row[2]) if row else Tracking()
+
+
 def tracked_position(conn: sqlite3.Connection) -> tuple[int, str | None]:
-    row = conn.execute("SELECT position, source FROM tracking WHERE name = 'ledger'").fetchone()
-    return (int(row[0]), row[1]) if row else (0, None)
+    t = tracking(conn)
+    return t.position, t.source
 
 
-def _set_position(conn: sqlite3.Connection, position: int, source: str) -> None:
+def _set_position(
+    conn: sqlite3.Connection, position: int, source: str, event_hash: str | None = None
+) -> None:
     conn.execute(
-        "INSERT INTO tracking (name, position, source) VALUES ('ledger', ?, ?) "
-        "ON CONFLICT (name) DO UPDATE SET position = excluded.position, source = excluded.source",
-        (position, source),
+        "INSERT INTO tracking (name, position, source, event_hash) VALUES ('ledger', ?, ?, ?) "
+        "ON CONFLICT (name) DO UPDATE SET position = excluded.position, "
+        "source = excluded.source, event_hash = excluded.event_hash",
+        (position, source, event_hash),
     )
+
+
+def event_hash(originator_id: Any, version: int, topic: str, state: bytes | str) -> str:
+    """SHA-256 of one stored event: its stream id as stored (hex text on SQLite,
+    a UUID on PostgreSQL), version, topic and state bytes. A read model records
+    the hash of the event at its position; any change of that event shows."""
+    import hashlib
+
+    stream = originator_id.hex if isinstance(originator_id, UUID) else str(originator_id)
+    data = state.encode() if isinstance(state, str) else bytes(state)
+    head = f"{stream}\n{version}\n{topic}\n".encode()
+    return hashlib.sha256(head + data).hexdigest()
+
+
+HashAt = Callable[[int], str | None]
+"""``hash_at(position)``: the :func:`event_hash` of the ledger's event at a
+position, None at 0 or where there is no event."""
+
+
+def _sqlite_hash_at(conn: sqlite3.Connection, table: str) -> HashAt:
+    sql = f"SELECT originator_id, originator_version, topic, state FROM {table} WHERE rowid = ?"
+
+    def hash_at(position: int) -> str | None:
+        if position <= 0:
+            return None
+        row = conn.execute(sql, (position,)).fetchone()
+        return None if row is None else event_hash(*row)
+
+    return hash_at
+
+
+def _recorder_hash_at(ledger: Ledger) -> HashAt:
+    recorder: Any = ledger.recorder
+
+    def hash_at(position: int) -> str | None:
+        if position <= 0:
+            return None
+        notes = recorder.select_notifications(start=position, limit=1)
+        if not notes or notes[0].id != position:
+            return None
+        n = notes[0]
+        return event_hash(n.originator_id, n.originator_version, n.topic, n.state)
+
+    return hash_at
 
 
 class _Applier:
@@ -201,6 +274,11 @@ class _Applier:
         self.check_ins: dict[str, int] = {}
         self.last_position: int | None = None
         self.sql = {t.name: t.insert_sql() for t in TABLES}
+
+    def reset(self) -> None:
+        """Forget the caches (the tables changed under them)."""
+        self.reps.clear()
+        self.check_ins.clear()
 
     def rep_of(self, cid: str) -> str:
         rep = self.reps.get(cid)
@@ -403,10 +481,12 @@ def _catch_up(
     conn = db.conn
     source = _source(ledger.db)
     head = max_position(ledger)
-    position, tracked_source = tracked_position(conn)
-    if position > head or (tracked_source is not None and tracked_source != source):
-        _reset(db)
     sql_page = _sql_pages(conn, ledger) if USE_SQL else None
+    hash_at = (
+        _sqlite_hash_at(conn, f"ledger.{ledger.recorder.events_table_name}")  # type: ignore[attr-defined]
+        if sql_page is not None
+        else _recorder_hash_at(ledger)
+    )
     read_page = _page_reader(ledger)
     applier = _Applier(conn)
     advanced = pages = 0
@@ -414,21 +494,29 @@ def _catch_up(
         while max_pages is None or pages < max_pages:
             _begin_write(conn)
             try:
-                start, _ = tracked_position(conn)
+                # Where the tables stand is read and checked inside the page's
+                # transaction: another process (for this ledger or, wrongly
+                # configured, another one) may have moved it since the last page.
+                at = tracking(conn)
+                stale = _stale(at, source, head, hash_at)
+                if stale:
+                    _drop_and_create(db)
+                    applier.reset()
+                    at = Tracking()
+                start = at.position
                 if start >= head:
-                    conn.execute("ROLLBACK")
+                    conn.execute("COMMIT" if stale else "ROLLBACK")
                     break
                 if sql_page is not None:
                     position = sql_page(start, head, page_size)
                 else:
                     if applier.last_position != start:
-                        applier.reps.clear()
-                        applier.check_ins.clear()
+                        applier.reset()
                     rows = read_page(start, head, page_size)
                     applier.apply(rows)
                     # a short page means nothing of interest is left up to the head
                     position = rows[-1][0] if len(rows) == page_size else head
-                _set_position(conn, position, source)
+                _set_position(conn, position, source, hash_at(position))
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
@@ -444,6 +532,17 @@ def _catch_up(
         if sql_page is not None:
             conn.execute("DETACH DATABASE ledger")
     return advanced
+
+
+def _stale(at: Tracking, source: str, head: int, hash_at: HashAt) -> bool:
+    """True when the tables must be rebuilt before the next page: built from
+    another ledger, ahead of this one, or the event at their position is not
+    the one they applied (the ledger was replaced, e.g. by a restored backup)."""
+    if at.source is not None and at.source != source:
+        return True
+    if at.position > head:
+        return True
+    return at.position > 0 and hash_at(at.position) != at.event_hash
 
 
 USE_SQL = True
@@ -514,9 +613,14 @@ def _page_reader(ledger: Ledger) -> PageReader:
 def _reset(db: sqlite_utils.Database, *, indexes: bool = True) -> None:
     """Drop and recreate every table, in one transaction (position back to 0)."""
     with _immediate(db.conn):
-        for t in TABLES:
-            db[t.name].drop(ignore=True)
-        _create_tables(db, indexes=indexes)
+        _drop_and_create(db, indexes=indexes)
+
+
+def _drop_and_create(db: sqlite_utils.Database, *, indexes: bool = True) -> None:
+    """Drop and recreate every table inside the caller's transaction."""
+    for t in TABLES:
+        db[t.name].drop(ignore=True)
+    _create_tables(db, indexes=indexes)
 
 
 def rebuild(
@@ -543,40 +647,130 @@ def rebuild(
         db.close()
 
 
+ATTEMPTS = 8
+"""How often a read re-checks the read model after catching up before giving up
+(only another process rebuilding the same file in between makes it retry)."""
+
+
 def ensure_current(
     db_url: str, views_path: str, progress_for: ProgressFactory | None = None
 ) -> None:
-    """What every read command does first: catch up, cheaply when nothing is new.
+    """Catch the read model up with the ledger (see :func:`open_current`)."""
+    open_current(db_url, views_path, progress_for).close()
 
-    On a SQLite ledger the head is read with plain ``sqlite3`` (no event-store
-    imports); only when the views are behind is the ledger opened.
-    ``progress_for(lag)`` may return a context manager yielding a progress
-    callback (the command line shows a bar on a terminal).
+
+def open_current(
+    db_url: str, views_path: str, progress_for: ProgressFactory | None = None
+) -> ReadModel:
+    """What every read command does first: a read model that is current, opened
+    inside one read transaction, proven to come from this ledger.
+
+    The read transaction begins with the tracking row, so the rows served are
+    the ones it describes: built from this ledger (``source``), up to at least
+    the ledger's head as read just before, and the ledger's event at that
+    position is the one they applied (its :func:`event_hash`). Anything else,
+    and it catches up (rebuilding when the tables are another ledger's or the
+    ledger was replaced) and checks again. Nothing new costs three small
+    reads: the ledger's head, the tracking row, the event at the position.
+
+    On a SQLite ledger these are plain ``sqlite3`` reads (no event-store
+    imports); the ledger is opened only to catch up. ``progress_for(lag)`` may
+    return a context manager yielding a progress callback.
     """
-    if not _is_postgres(db_url):
-        if not os.path.exists(db_url):
-            from ledger.errors import NotFound
-
-            raise NotFound(f"no ledger at {db_url} (record something first, or pass --db)")
-        head = _sqlite_head(db_url)
-        if head is not None and os.path.exists(views_path):
-            try:
-                conn = sqlite3.connect(f"file:{views_path}?mode=ro", uri=True, timeout=30)
-                try:
-                    position, source = tracked_position(conn)
-                finally:
-                    conn.close()
-                if position == head and source == os.path.abspath(db_url):
-                    return
-            except sqlite3.OperationalError:
-                pass  # no tables yet: fall through and build them
-            except sqlite3.DatabaseError:
-                _refuse_foreign_file(views_path)
-                discard(views_path)  # damaged (e.g. power loss): it is derived, rebuild it
-    from ledger.application import Ledger
-
-    ledger = Ledger.open(db_url)
+    probe = _Probe(db_url)
     try:
+        for _ in range(ATTEMPTS):
+            head = probe.head()
+            pinned = _pinned(views_path)
+            if pinned is not None:
+                rm, at = pinned
+                if _serves(at, probe.source, head, probe.hash_at):
+                    return rm
+                rm.close()
+            probe.catch_up(views_path, progress_for)
+    finally:
+        probe.close()
+    from ledger.errors import Conflict
+
+    raise Conflict(
+        f"the read model {views_path} kept changing under this read (is it shared with "
+        "another ledger?); nothing was read, run it again"
+    )
+
+
+def _serves(at: Tracking, source: str, head: int, hash_at: HashAt) -> bool:
+    if at.source != source and not (at.source is None and at.position == 0):
+        return False
+    return at.position >= head and hash_at(at.position) == at.event_hash
+
+
+def _pinned(views_path: str) -> tuple[ReadModel, Tracking] | None:
+    """The read model opened in a read transaction, and its tracking row; None
+    when there is nothing to read yet (no file, no tables, a damaged file)."""
+    from .query import ReadModel
+
+    if not os.path.exists(views_path):
+        return None
+    rm = ReadModel(views_path)
+    try:
+        row = rm.pin()
+    except sqlite3.OperationalError:
+        rm.close()
+        return None  # no tables yet: build them
+    except sqlite3.DatabaseError:
+        rm.close()
+        _refuse_foreign_file(views_path)
+        discard(views_path)  # damaged (e.g. power loss): it is derived, rebuild it
+        return None
+    except BaseException:
+        rm.close()
+        raise
+    return rm, Tracking(*row) if row else Tracking()
+
+
+class _Probe:
+    """The ledger as a read checks it: its head and the hash of one event."""
+
+    def __init__(self, db_url: str) -> None:
+        self.db_url = db_url
+        self.source = _source(db_url)
+        self._ledger: Ledger | None = None
+        self._conn: sqlite3.Connection | None = None
+        self._hash_at: HashAt | None = None
+        if not _is_postgres(db_url):
+            if not os.path.exists(db_url):
+                from ledger.errors import NotFound
+
+                raise NotFound(f"no ledger at {db_url} (record something first, or pass --db)")
+            with suppress(sqlite3.Error):
+                conn = sqlite3.connect(f"file:{db_url}?mode=ro", uri=True, timeout=30)
+                conn.execute("SELECT 1 FROM stored_events LIMIT 0")
+                self._conn = conn
+                self._hash_at = _sqlite_hash_at(conn, "stored_events")
+
+    def ledger(self) -> Ledger:
+        if self._ledger is None:
+            from ledger.application import Ledger
+
+            self._ledger = Ledger.open(self.db_url)
+            if self._hash_at is None:
+                self._hash_at = _recorder_hash_at(self._ledger)
+        return self._ledger
+
+    def head(self) -> int:
+        if self._conn is not None:
+            row = self._conn.execute("SELECT max(rowid) FROM stored_events").fetchone()
+            return int(row[0] or 0)
+        return max_position(self.ledger())
+
+    def hash_at(self, position: int) -> str | None:
+        if self._hash_at is None:
+            self.ledger()
+        assert self._hash_at is not None
+        return self._hash_at(position)
+
+    def catch_up(self, views_path: str, progress_for: ProgressFactory | None) -> None:
+        ledger = self.ledger()
         try:
             _catch_up_with_progress(ledger, views_path, progress_for)
         except sqlite3.DatabaseError as exc:
@@ -585,8 +779,12 @@ def ensure_current(
             _refuse_foreign_file(views_path)
             discard(views_path)
             _catch_up_with_progress(ledger, views_path, progress_for)
-    finally:
-        ledger.close()
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+        if self._ledger is not None:
+            self._ledger.close()
 
 
 def _catch_up_with_progress(
@@ -616,19 +814,6 @@ def discard(views_path: str) -> None:
     from ledger.files import remove_family
 
     remove_family(views_path)
-
-
-def _sqlite_head(path: str) -> int | None:
-    """The last rowid of a SQLite ledger, or None if it cannot be read cheaply."""
-    try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
-        try:
-            row = conn.execute("SELECT max(rowid) FROM stored_events").fetchone()
-        finally:
-            conn.close()
-    except sqlite3.Error:
-        return None
-    return int(row[0] or 0)
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,14 @@ TABLES: tuple[Table, ...] = (
             _c("name", "TEXT", "Always `ledger`."),
             _c("position", "INTEGER", "Notification id of the last event applied (0: none)."),
             _c("source", "TEXT", "The ledger these tables were built from (path or URL)."),
+            _c(
+                "event_hash",
+                "TEXT",
+                "SHA-256 of the stored event at `position` (stream, version, type and "
+                "stored bytes; null at 0). Every read checks it against the ledger: "
+                "a ledger whose event there changed or vanished (a restored backup) "
+                "is rebuilt before answering.",
+            ),
         ),
         pk=("name",),
     ),

@@ -1,0 +1,135 @@
+"""A views file proves where it came from (SPEC §7.2, finding 4 of issue 12).
+
+The tracking row records the position applied and the hash of the ledger's
+event there; every read checks both against the ledger, so a ledger restored
+from a backup (the event at the tracked position changed or vanished) is
+rebuilt automatically before answering, on both backends.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+from projections.catchup import table_dump
+from tests.conftest import Cli
+
+
+def _agree(cli: Cli, rep: str = "alice") -> str:
+    return cli.ok(
+        "agree", "--rep", rep, "--manager", "bob", "--focus", "prospecting",
+        "--behavior", "calls", "--target", "5", "--per", "week", "--start", "2026-01-05",
+    )  # fmt: skip
+
+
+def _backup(cli: Cli, folder: Path) -> Callable[[], None]:
+    """Take a backup of the ledger now; the returned function restores it."""
+    if not cli.db.startswith("postgresql"):
+        copy = folder / "backup.db"
+        src, dst = sqlite3.connect(cli.db), sqlite3.connect(copy)
+        src.backup(dst)
+        src.close()
+        dst.close()
+
+        def restore_file() -> None:  # SQLite's backup API, onto the live file
+            src, dst = sqlite3.connect(copy), sqlite3.connect(cli.db)
+            src.backup(dst)
+            src.close()
+            dst.close()
+
+        return restore_file
+
+    import psycopg
+
+    export = folder / "backup.jsonl"
+    cli.ok("export", "-o", str(export))
+    url, schema = cli.db.split("?schema=")
+
+    def restore_schema() -> None:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+            conn.execute(f'CREATE SCHEMA "{schema}"')
+        cli.ok("import", str(export))
+
+    return restore_schema
+
+
+def test_a_restored_backup_is_rebuilt_before_the_next_read(cli: Cli, tmp_path: Path) -> None:
+    cid = _agree(cli)
+    cli.ok("check-in", cid, "--on", "2026-01-09", "--actual", "4")
+    cli.ok("list")
+    restore = _backup(cli, tmp_path)
+    cli.ok("close", cid, "--on", "2026-02-04", "--result", "met")
+    assert json.loads(cli.ok("show", cid, "--format", "json"))["status"] == "closed"
+
+    restore()
+    cli.ok("check-in", cid, "--on", "2026-01-16", "--actual", "5")
+    cli.ok("check-in", cid, "--on", "2026-01-23", "--actual", "6")
+    shown = json.loads(cli.ok("show", cid, "--format", "json", "--on", "2026-01-31"))
+
+    assert shown["status"] == "open", "the close that no longer exists is still served"
+    assert shown["result"] is None
+    assert shown["actual"] == 15, "the check-ins written after the restore are missing"
+    fresh = str(tmp_path / "fresh.views.db")
+    Cli(cli.db, fresh).ok("projections", "rebuild")
+    assert table_dump(cli.views) == table_dump(fresh)
+
+
+def test_a_rewritten_event_at_the_tracked_position_is_noticed(
+    sqlite_db: str, tmp_path: Path
+) -> None:
+    cli = Cli(sqlite_db, str(tmp_path / "views.db"))
+    cid = _agree(cli)
+    cli.ok("check-in", cid, "--on", "2026-01-09", "--actual", "4")
+    assert json.loads(cli.ok("show", cid, "--format", "json"))["actual"] == 4
+    conn = sqlite3.connect(sqlite_db)
+    last = conn.execute("SELECT max(rowid) FROM stored_events").fetchone()[0]
+    conn.execute(
+        "UPDATE stored_events SET state = CAST(replace(CAST(state AS TEXT), "
+        "'\"actual\":4.0', '\"actual\":9.0') AS BLOB) WHERE rowid = ?",
+        (last,),
+    )
+    conn.commit()
+    conn.close()
+
+    assert json.loads(cli.ok("show", cid, "--format", "json"))["actual"] == 9
+
+
+def test_a_views_file_of_an_older_release_is_rebuilt(cli: Cli, tmp_path: Path) -> None:
+    cid = _agree(cli)
+    cli.ok("check-in", cid, "--on", "2026-01-09", "--actual", "4")
+    cli.ok("list")
+    expected = table_dump(cli.views)
+    conn = sqlite3.connect(cli.views)
+    conn.execute("ALTER TABLE tracking DROP COLUMN event_hash")
+    conn.commit()
+    conn.close()
+
+    assert cid in cli.ok("list")
+    assert table_dump(cli.views) == expected
+
+
+def test_nothing_new_reads_without_opening_the_ledger_application(
+    sqlite_db: str, tmp_path: Path, monkeypatch: object
+) -> None:
+    """The "nothing new" path stays cheap: plain sqlite3 reads only."""
+    from ledger import application
+
+    cli = Cli(sqlite_db, str(tmp_path / "views.db"))
+    _agree(cli)
+    cli.ok("list")
+    opened: list[str] = []
+    real = application.Ledger.open
+
+    def spy(*args: object, **kwargs: object) -> object:
+        opened.append(str(args))
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    import pytest
+
+    assert isinstance(monkeypatch, pytest.MonkeyPatch)
+    monkeypatch.setattr(application.Ledger, "open", spy)
+    cli.ok("list")
+    assert opened == []
