@@ -477,10 +477,11 @@ def _catch_up(
     page_size: int,
     progress: Progress | None,
     max_pages: int | None,
+    upto: int | None = None,
 ) -> int:
     conn = db.conn
     source = _source(ledger.db)
-    head = max_position(ledger)
+    head = max_position(ledger) if upto is None else upto
     sql_page = _sql_pages(conn, ledger) if USE_SQL else None
     hash_at = (
         _sqlite_hash_at(conn, f"ledger.{ledger.recorder.events_table_name}")  # type: ignore[attr-defined]
@@ -629,8 +630,10 @@ def rebuild(
     *,
     page_size: int = REBUILD_PAGE_SIZE,
     progress: Progress | None = None,
+    upto: int | None = None,
 ) -> int:
-    """Drop every read-model table and replay the whole ledger; return how far it advanced.
+    """Drop every read-model table and replay the whole ledger (or its events
+    up to position ``upto``); return how far it advanced.
 
     The secondary indexes are created after the replay: a rebuild that dies
     midway is resumed by the next catch-up, which also restores any missing index.
@@ -639,7 +642,9 @@ def rebuild(
     try:
         db.conn.execute("PRAGMA cache_size=-65536")
         _reset(db, indexes=False)
-        count = _catch_up(db, ledger, page_size=page_size, progress=progress, max_pages=None)
+        count = _catch_up(
+            db, ledger, page_size=page_size, progress=progress, max_pages=None, upto=upto
+        )
         with _immediate(db.conn):
             _create_indexes(db)
         return count

@@ -13,6 +13,8 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from projections.catchup import table_dump
 from tests.conftest import Cli
 
@@ -127,9 +129,103 @@ def test_nothing_new_reads_without_opening_the_ledger_application(
         opened.append(str(args))
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    import pytest
-
     assert isinstance(monkeypatch, pytest.MonkeyPatch)
     monkeypatch.setattr(application.Ledger, "open", spy)
     cli.ok("list")
     assert opened == []
+
+
+# -- projections verify ------------------------------------------------------------
+
+
+def _edit_views(cli: Cli, sql: str) -> None:
+    conn = sqlite3.connect(cli.views)
+    conn.execute(sql)
+    conn.commit()
+    conn.close()
+
+
+def _verify_refuses(cli: Cli, *words: str) -> None:
+    result = cli("projections", "verify")
+    assert result.exit_code == 4, (result.exit_code, result.stderr)
+    assert result.stdout == ""
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    for word in words:
+        assert word in result.stderr, result.stderr
+
+
+def test_projections_verify_passes_on_a_faithful_read_model(cli: Cli) -> None:
+    cid = _agree(cli)
+    cli.ok("check-in", cid, "--on", "2026-01-09", "--actual", "4")
+    cli.ok("list")
+    before = table_dump(cli.views)
+
+    out = cli.ok("projections", "verify")
+
+    assert "match a rebuild" in out and "position" in out
+    assert table_dump(cli.views) == before  # read-only
+
+
+def test_projections_verify_compares_a_lagging_read_model_at_its_own_position(cli: Cli) -> None:
+    cid = _agree(cli)
+    cli.ok("list")
+    cli.ok("check-in", cid, "--on", "2026-01-09", "--actual", "4")  # not read yet
+
+    assert "match a rebuild" in cli.ok("projections", "verify")
+
+
+def test_deleting_a_row_from_the_views_file_is_caught(cli: Cli) -> None:
+    """Finding 4: deleting rows from the views file changed a signal with exit 0."""
+    cid = _agree(cli)
+    cli.ok("check-in", cid, "--on", "2026-01-09", "--actual", "4")
+    cli.ok("close", cid, "--on", "2026-02-04", "--result", "missed")
+    before = json.loads(cli.ok("history", "alice", "--format", "json", "--on", "2026-02-10"))
+    _edit_views(cli, "DELETE FROM closes")
+    after = json.loads(cli.ok("history", "alice", "--format", "json", "--on", "2026-02-10"))
+    assert after["counts"] != before["counts"]  # what the edit does to every read
+
+    _verify_refuses(cli, "closes", "1 rows missing")
+
+
+@pytest.mark.parametrize(
+    "sql, table",
+    [
+        ("UPDATE check_ins SET actual = 40", "check_ins"),
+        ("UPDATE commitments SET kept_at = 0.1", "commitments"),
+        ("INSERT INTO releases VALUES ('x', 'alice', '2026-01-10', 'r', 'a', "
+         "'2026-01-10T00:00:00.000000Z', 99)", "releases"),
+        ("UPDATE tracking SET source = 'elsewhere'", "elsewhere"),
+        ("DROP TABLE corrections", "corrections"),
+    ],
+)  # fmt: skip
+def test_any_edit_of_the_views_file_is_caught(cli: Cli, sql: str, table: str) -> None:
+    cid = _agree(cli)
+    cli.ok("check-in", cid, "--on", "2026-01-09", "--actual", "4")
+    cli.ok("list")
+    _edit_views(cli, sql)
+
+    _verify_refuses(cli, table)
+
+
+def test_projections_verify_catches_a_replaced_ledger(sqlite_db: str, tmp_path: Path) -> None:
+    cli = Cli(sqlite_db, str(tmp_path / "views.db"))
+    cid = _agree(cli)
+    cli.ok("check-in", cid, "--on", "2026-01-09", "--actual", "4")
+    cli.ok("list")
+    conn = sqlite3.connect(sqlite_db)
+    conn.execute(
+        "UPDATE stored_events SET state = CAST(replace(CAST(state AS TEXT), "
+        "'\"actual\":4.0', '\"actual\":9.0') AS BLOB) WHERE rowid = "
+        "(SELECT max(rowid) FROM stored_events)"
+    )
+    conn.commit()
+    conn.close()
+
+    _verify_refuses(cli, "not the one it applied")
+
+
+def test_projections_verify_without_a_read_model_is_not_found(cli: Cli) -> None:
+    _agree(cli)
+    result = cli("projections", "verify")
+    assert result.exit_code == 3 and result.stdout == ""
+    assert "no read model" in result.stderr
