@@ -88,7 +88,13 @@ def verify(
                     return Verification(
                         views_path, 0, head, problems=["it has no read-model tables"]
                     )
-                rebuild(ledger, fresh, progress=progress, upto=min(at.position, head))
+                try:
+                    rebuild(ledger, fresh, progress=progress, upto=min(at.position, head))
+                except (sqlite3.DatabaseError, ValueError, KeyError, TypeError) as exc:
+                    if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+                        raise
+                    problem = f"the ledger's events do not replay into a read model ({exc})"
+                    return Verification(views_path, at.position, head, problems=[problem])
                 views.execute("ATTACH DATABASE ? AS fresh", (fresh,))
                 try:
                     views.execute("BEGIN")  # the rows compared are the ones this row describes

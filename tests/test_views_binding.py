@@ -229,3 +229,20 @@ def test_projections_verify_without_a_read_model_is_not_found(cli: Cli) -> None:
     result = cli("projections", "verify")
     assert result.exit_code == 3 and result.stdout == ""
     assert "no read model" in result.stderr
+
+
+def test_projections_verify_refuses_events_that_do_not_replay(
+    sqlite_db: str, tmp_path: Path
+) -> None:
+    """Found by tests/test_tamper_properties.py: a stored state that is no longer
+    JSON made projections verify crash (exit 1) instead of refusing."""
+    cli = Cli(sqlite_db, str(tmp_path / "views.db"))
+    cid = _agree(cli)
+    cli.ok("check-in", cid, "--on", "2026-01-09", "--actual", "4")
+    cli.ok("list")
+    conn = sqlite3.connect(sqlite_db)
+    conn.execute("UPDATE stored_events SET state = CAST('{not json' AS BLOB) WHERE rowid = 1")
+    conn.commit()
+    conn.close()
+
+    _verify_refuses(cli, "do not replay")
