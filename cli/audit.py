@@ -125,7 +125,7 @@ def import_(env: Env, file: IO[bytes]) -> None:
         info = os.fstat(file.fileno())
         if stat.S_ISREG(info.st_mode):  # a file, not a pipe: its size is known
             lines = _by_size(lines, info.st_size)
-    summary = import_lines(env.ledger(), lines)
+    summary = import_lines(env.ledger(), lines, actor=env.actor)
     click.echo(
         f"read {summary.read}, imported {summary.imported}, already present {summary.present}",
         err=True,

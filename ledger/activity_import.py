@@ -496,6 +496,8 @@ def write_activity_rows(
             while batch:
                 writer.write(curs, batch, before, counts)
                 batch = list(islice(rows, batch_size))
+            if counts.recorded:
+                writer.ensure_ledger_id(curs)
     except IntegrityError:
         raise Conflict(
             "another writer recorded some of these activities at the same time; "
@@ -540,6 +542,7 @@ class _ActivityWriter:
             self.duplicate = (psycopg.errors.UniqueViolation, sqlite3.IntegrityError)
         self.ids: dict[str, _IdMaker] = {}
         self.topic = get_topic(Activity.Recorded)
+        self.actor = "activity-import"
 
     def _slow_state(self, row: ActivityRow) -> bytes:
         activity = Activity.record(at=self.at, **row._asdict())
@@ -571,6 +574,7 @@ class _ActivityWriter:
         (a re-import does not pay for a failed insert on every batch)."""
         if self.fast is None:
             self._decide(batch[0])
+            self.actor = batch[0].actor
         fresh: dict[str, ActivityRow] = {}
         for row in batch:
             key = self._id(row)
@@ -610,6 +614,13 @@ class _ActivityWriter:
             )
             for key in sorted(fresh)  # in index order: each index page is visited once
         ]
+
+    def ensure_ledger_id(self, curs: Any) -> None:
+        """Give a ledger without an id its ``LedgerCreated`` (SPEC §7.2), in this transaction."""
+        from .identity import created_stored, stored_ledger_id
+
+        if stored_ledger_id(self.recorder, curs, pg=self.pg) is None:
+            self._insert(curs, [created_stored(self.ledger.mapper, self.at, self.actor)])
 
     def _insert(self, curs: Any, stored: list[StoredEvent]) -> None:
         insert_stored_events(self.recorder, curs, stored, pg=self.pg)

@@ -60,6 +60,7 @@ class Ledger(Application):
         self.clock = clock
         self.db = db
         self.created_tables = False  # True when this open created the PostgreSQL tables
+        self._ledger_id: UUID | None = None
         super().__init__(env)
 
     # -- lifecycle -------------------------------------------------------
@@ -123,11 +124,61 @@ class Ledger(Application):
                 "run 'commitments init' as a role that may create them"
             )
 
+    # -- the ledger id ---------------------------------------------------
+
+    def ledger_id(self) -> UUID | None:
+        """The ledger's id (SPEC §7.2), or None before its first write.
+
+        Written by ``init`` or the first write as a ``LedgerCreated`` event
+        (see :mod:`ledger.identity`); carried by export and import. One
+        primary-key read the first time; remembered once known (it never
+        changes)."""
+        if self._ledger_id is None:
+            from .identity import stored_ledger_id
+
+            recorder: Any = self.recorder
+            with recorder.datastore.transaction(commit=False) as curs:
+                self._ledger_id = stored_ledger_id(recorder, curs, pg=is_postgres(self.db))
+        return self._ledger_id
+
+    def ensure_ledger_id(self, actor: str) -> UUID:
+        """The ledger id, writing the ``LedgerCreated`` event (by ``actor``)
+        first if there is none yet. For a writer that needs the id before its
+        first event; read commands use :meth:`ledger_id` and write nothing."""
+        found = self.ledger_id()
+        if found is None:
+            self._save(actor=actor)
+            found = self.ledger_id()
+            if found is None:  # pragma: no cover - the save above wrote it
+                raise StorageUnavailable("the ledger id was not stored")
+        return found
+
     # -- writing ---------------------------------------------------------
 
-    def _save(self, *aggregates: Any) -> None:
+    def _save(self, *aggregates: Any, actor: str = "ledger") -> None:
+        """Save the aggregates' new events in one transaction. A ledger without
+        an id gets its ``LedgerCreated`` in the same transaction (recorded at
+        the same instant, by the same actor); if another first write stored one
+        meanwhile, the fixed stream refuses ours and the events are saved
+        without it."""
+        events = [e for agg in aggregates for e in agg.collect_events()]
+        created: list[Any] = []
+        if self.ledger_id() is None:
+            from .identity import created_event
+
+            at = events[0].timestamp if events else self.clock()
+            who = getattr(events[0], "actor", actor) if events else actor
+            created = [created_event(at, who)]
         try:
-            self.save(*aggregates)
+            try:
+                self._save_events(*created, *events)
+            except RecordConflictError:
+                if not created:
+                    raise
+                self._ledger_id = None
+                if self.ledger_id() is None:
+                    raise
+                self._save_events(*events)  # another first write gave the ledger its id
         except RecordConflictError:
             raise Conflict(RETRY_HINT) from None
         except OperationalError as exc:
@@ -137,6 +188,10 @@ class Ledger(Application):
                     "seconds); nothing was written, run the command again"
                 ) from None
             raise
+
+    def _save_events(self, *events: Any) -> None:
+        if events:
+            self.save(*events)
 
     def _get(self, aggregate_id: UUID, kind: type[Any], what: str) -> Any:
         try:

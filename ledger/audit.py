@@ -33,7 +33,7 @@ from eventsourcing.persistence import IntegrityError, OperationalError, StoredEv
 from eventsourcing.utils import get_topic
 from pydantic import ValidationError
 
-from .domain import EVENT_CLASSES
+from .domain import EVENT_CLASSES, LedgerIdentity
 from .errors import Conflict, DigestMismatch, IntegrityFailure, InvalidInput, NotFound
 from .persistence import build_event, insert_stored_events, is_locked, is_postgres, pg_sql, upcast
 from .schemas import ENVELOPE_FIELDS, aggregate_topic
@@ -48,6 +48,7 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 _RECORDED_AT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z")
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
+_LEDGER_CREATED = get_topic(LedgerIdentity.LedgerCreated)
 _encoder = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 _decoder = json.JSONDecoder()
 
@@ -259,6 +260,7 @@ def import_lines(
     *,
     event_types: Mapping[str, type] | None = None,
     batch: int = BATCH,
+    actor: str = "import",
 ) -> ImportSummary:
     """Append an export's events to the ledger, all or nothing.
 
@@ -271,6 +273,12 @@ def import_lines(
     content is a :class:`Conflict` (exit 5), reported once the whole file has
     been checked. The inserts happen in batches inside one transaction, which
     is rolled back on any refusal.
+
+    The ledger id travels with the file: its ``LedgerCreated`` line gives a
+    ledger without an id that id; a ledger that has one keeps it (the line
+    counts as already present: importing another ledger's export merges its
+    events in). A ledger that still has no id once the file is in gets a new
+    one, recorded now by ``actor``, if anything was imported.
     """
     types = dict(event_types) if event_types is not None else default_event_types()
     store = _Store.of(ledger)
@@ -294,6 +302,8 @@ def import_lines(
                 conflict = _apply(store, curs, pending, summary)
             if conflict is not None:
                 raise Conflict(conflict)
+            if summary.imported:
+                store.ensure_ledger_id(curs, ledger, actor)
     except IntegrityError as exc:
         raise Conflict(f"import: another writer stored one of these events first ({exc})") from None
     except OperationalError as exc:
@@ -465,7 +475,7 @@ def _apply(store: _Store, curs: Any, lines: list[ParsedLine], summary: ImportSum
         elif line.key in seen:
             existing = seen[line.key].identity()
         if existing is not None:
-            if existing != line.identity():
+            if existing != line.identity() and line.type != _LEDGER_CREATED:
                 return (
                     f"line {line.number}: stream {line.stream} version {line.version} "
                     "is already in the ledger with other content; nothing was imported"
@@ -545,6 +555,13 @@ class _Store:
 
     def insert(self, curs: Any, events: list[StoredEvent]) -> None:
         insert_stored_events(self.recorder, curs, events, pg=self.pg)
+
+    def ensure_ledger_id(self, curs: Any, ledger: Any, actor: str) -> None:
+        """Give a ledger that has no id yet its ``LedgerCreated``, in this transaction."""
+        from .identity import created_stored, stored_ledger_id
+
+        if stored_ledger_id(self.recorder, curs, pg=self.pg) is None:
+            self.insert(curs, [created_stored(ledger.mapper, ledger.clock(), actor)])
 
 
 class _PostgresStore(_Store):

@@ -54,6 +54,7 @@ from eventsourcing.persistence import IntegrityError
 
 from .domain import Activity, CoachingSession, Commitment, RepWorkload
 from .errors import Conflict, InvalidInput, RuleViolation
+from .identity import stored_ledger_id
 from .persistence import insert_stored_events, is_postgres, pg_sql
 
 ACTOR = "demo"
@@ -221,6 +222,7 @@ class _Writer:
         self.ledger = ledger
         self.curs = curs
         self.pg = is_postgres(ledger.db)
+        self.needs_id = False  # write a LedgerCreated first (a ledger without an id)
         self.now = now
         self.end = end
         self.batch = batch
@@ -250,6 +252,10 @@ class _Writer:
         if not self.dirty or (self.pending < self.batch and not force):
             return
         events = [e for agg in self.dirty.values() for e in agg.collect_events()]
+        if not self.written and self.needs_id:
+            from .identity import created_event
+
+            events.insert(0, created_event(self.now, "demo"))
         to_stored = self.ledger.mapper.to_stored_event
         # The recorder's unique (id, version) key still refuses anything a
         # concurrent writer got to first (IntegrityError: the whole demo rolls back).
@@ -280,7 +286,7 @@ def write_demo(
         raise InvalidInput("demo: --reps and --weeks must be at least 1")
     if reps > 100_000 or weeks > 520:
         raise InvalidInput("demo: at most 100000 reps and 520 weeks")
-    _refuse_non_empty(ledger.event_count())
+    _refuse_non_empty(ledger.event_count() - (ledger.ledger_id() is not None))
     # The generator creates millions of short-lived objects and no reference
     # cycles: pausing the cyclic collector saves about a quarter of the CPU.
     paused = gc.isenabled()
@@ -289,8 +295,10 @@ def write_demo(
         # One transaction for the whole demo: a demo killed or failing at any
         # point leaves the ledger as it was (empty), never a partial team.
         with ledger.recorder.datastore.transaction(commit=True) as curs:
-            _refuse_non_empty(_count(ledger, curs))  # inside: no other writer since
-            return _write(ledger, curs, reps, weeks, seed, today, now, batch, progress)
+            # inside: no other writer since (a ledger id of its own is not content)
+            has_id = stored_ledger_id(ledger.recorder, curs, pg=is_postgres(ledger.db)) is not None
+            _refuse_non_empty(_count(ledger, curs) - has_id)
+            return _write(ledger, curs, has_id, reps, weeks, seed, today, now, batch, progress)
     except IntegrityError:
         raise Conflict(
             "demo: another writer wrote into this ledger meanwhile; nothing was written"
@@ -320,6 +328,7 @@ def _count(ledger: Any, curs: Any) -> int:
 def _write(
     ledger: Any,
     curs: Any,
+    has_id: bool,
     reps: int,
     weeks: int,
     seed: int,
@@ -335,6 +344,7 @@ def _write(
     end = demo_end(today or now.date())
     first = end - timedelta(days=7 * weeks)
     writer = _Writer(ledger, curs, now, end, batch)
+    writer.needs_id = not has_id
     team = _team(reps, seed, first, end)
     stats = {"commitments": 0, "sessions": 0}
     for week in range(weeks + 1):

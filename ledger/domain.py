@@ -11,6 +11,7 @@ renaming one needs ``eventsourcing.utils.register_topic``.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -34,6 +35,12 @@ NAMESPACE = uuid5(NAMESPACE_URL, "https://commitment-ledger.invalid/")
 def workload_id(rep: str) -> UUID:
     """The stable id of a rep's workload aggregate."""
     return uuid5(NAMESPACE, "rep-workload:" + rep)
+
+
+#: The one stream of :class:`LedgerIdentity`. Fixed, so two first writes racing
+#: each other both try to insert version 1 of it and only one succeeds: a
+#: ledger never gets two ids.
+LEDGER_STREAM = uuid5(NAMESPACE, "ledger-identity")
 
 
 def activity_id(metric: str, source_id: str) -> UUID:
@@ -547,6 +554,33 @@ class Activity(Aggregate):
         )
 
 
+class LedgerIdentity(Aggregate):
+    """The ledger itself: one stream (:data:`LEDGER_STREAM`), one event, written
+    with the first write (or ``commitments init``). Its ``ledger_id`` names the
+    ledger wherever something must be bound to it (views files, checkpoints)."""
+
+    class LedgerCreated(Aggregate.Created):
+        """The ledger got its id, ``ledger_id`` (a random UUID), with the first
+        write to it (or ``init``); an export carries it, so a ledger imported
+        from its export into an empty store keeps its id."""
+
+        ledger_id: UUID
+        actor: str
+
+    def __init__(self, ledger_id: UUID, actor: str) -> None:
+        self.ledger_id = ledger_id
+
+    @classmethod
+    def create(cls, *, at: datetime, actor: str) -> LedgerIdentity:
+        return cls._create(
+            cls.LedgerCreated,
+            id=LEDGER_STREAM,
+            timestamp=at,
+            ledger_id=UUID(bytes=os.urandom(16), version=4),
+            actor=actor,
+        )
+
+
 EVENT_CLASSES: tuple[type[Aggregate.Event], ...] = (
     CoachingSession.Held,
     Commitment.Agreed,
@@ -559,4 +593,5 @@ EVENT_CLASSES: tuple[type[Aggregate.Event], ...] = (
     RepWorkload.CommitmentTaken,
     RepWorkload.CommitmentEnded,
     Activity.Recorded,
+    LedgerIdentity.LedgerCreated,
 )

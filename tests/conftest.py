@@ -40,6 +40,23 @@ def sqlite_db(tmp_path: Path) -> str:
     return str(tmp_path / "ledger.db")
 
 
+@pytest.fixture
+def other_db(db: str, tmp_path: Path) -> Iterator[str]:
+    """A second empty ledger on the same backend as ``db``."""
+    if not db.startswith("postgresql://"):
+        yield str(tmp_path / "other.db")
+        return
+    import psycopg
+
+    url = db.partition("?schema=")[0]
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    yield f"{url}?schema={schema}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
 @dataclass
 class Cli:
     """Runs ``commitments`` in-process against one ledger."""
@@ -76,6 +93,18 @@ def event_count(db: str) -> int:
     ledger = Ledger.open(db)
     try:
         return ledger.event_count()
+    finally:
+        ledger.close()
+
+
+def activity_count(db: str) -> int:
+    """The events of the ledger other than its ``LedgerCreated`` (written with
+    the first write): what an import on an empty ledger recorded."""
+    from ledger.application import Ledger
+
+    ledger = Ledger.open(db)
+    try:
+        return ledger.event_count() - (ledger.ledger_id() is not None)
     finally:
         ledger.close()
 

@@ -31,7 +31,7 @@ from ledger.application import Ledger
 from ledger.domain import Activity, activity_id
 from ledger.errors import InvalidInput
 from ledger.persistence import PlainJSONTranscoder, PydanticMapper
-from tests.conftest import CRM, Cli, event_count
+from tests.conftest import CRM, Cli, activity_count
 
 PIPELINE = CRM / "sales_pipeline.csv"
 ENGAGEMENTS = (
@@ -122,7 +122,7 @@ def test_engagements_and_won_value_match_a_count_of_the_csv(cli: Cli) -> None:
     by_metric = defaultdict(list)
     for a in stored:
         by_metric[a["metric"]].append(a)
-    assert len(stored) == event_count(cli.db) == len(engaged) + len(won)
+    assert len(stored) == activity_count(cli.db) == len(engaged) + len(won)
 
     eng = {a["source_id"]: (a["rep"], a["date"], a["value"]) for a in by_metric["engagements"]}
     assert eng == {
@@ -144,12 +144,12 @@ def test_engagements_and_won_value_match_a_count_of_the_csv(cli: Cli) -> None:
 def test_reimporting_the_same_file_records_nothing(cli: Cli) -> None:
     cli.ok("activity", "import", str(PIPELINE), *ENGAGEMENTS, "--where", "engage_date")
     cli.ok("activity", "import", str(PIPELINE), *WON)
-    before = event_count(cli.db)
+    before = activity_count(cli.db)
 
     again = cli("activity", "import", str(PIPELINE), *ENGAGEMENTS, "--where", "engage_date")
     won_again = cli("activity", "import", str(PIPELINE), *WON)
 
-    assert event_count(cli.db) == before
+    assert activity_count(cli.db) == before
     assert "0 recorded, 8300 already present, 500 filtered out" in again.stderr
     assert "0 recorded, 4238 already present" in won_again.stderr
 
@@ -170,7 +170,7 @@ def test_prospecting_rows_without_engage_date_are_errors_with_line_numbers(cli: 
     ]
     assert len(lines) == MAX_ERRORS + 1
     assert "500 bad rows of 8800" in lines[-1] and "nothing was written" in lines[-1]
-    assert event_count(cli.db) == 0
+    assert activity_count(cli.db) == 0
 
 
 def test_a_where_on_deal_stage_skips_the_prospecting_rows_too(cli: Cli) -> None:
@@ -200,12 +200,12 @@ def test_an_overlapping_file_records_only_the_new_rows(cli: Cli, tmp_path: Path)
     first = write_csv(tmp_path / "jan.csv", header, rows[:300])
     second = write_csv(tmp_path / "feb.csv", header, rows[200:450])
     cli.ok("activity", "import", first, *ENGAGEMENTS)
-    assert event_count(cli.db) == 300
+    assert activity_count(cli.db) == 300
 
     out = cli("activity", "import", second, *ENGAGEMENTS)
 
     assert "250 rows read, 150 recorded, 100 already present" in out.stderr
-    assert event_count(cli.db) == 450
+    assert activity_count(cli.db) == 450
     assert {a["source_id"] for a in activities(cli.db)} == {r[0] for r in rows[:450]}
 
 
@@ -226,7 +226,7 @@ def test_one_bad_row_writes_nothing_and_names_its_line(cli: Cli, tmp_path: Path)
         f"{path}:4: date '31-02-17' in column 'day' does not match --date-format %d-%m-%y",
         "error: import aborted: 1 bad row of 4 (listed); nothing was written",
     ]
-    assert event_count(cli.db) == 0
+    assert activity_count(cli.db) == 0
 
 
 def test_a_bad_row_after_several_written_batches_still_writes_nothing(
@@ -244,7 +244,7 @@ def test_a_bad_row_after_several_written_batches_still_writes_nothing(
     assert [str(e) for e in caught.value.errors] == [
         "line 2502: value '-2' in column 'n' must be a finite number >= 0"
     ]
-    assert event_count(db) == 0
+    assert activity_count(db) == 0
 
 
 def test_each_kind_of_bad_row_gets_its_reason(cli: Cli, tmp_path: Path) -> None:
@@ -279,7 +279,7 @@ def test_each_kind_of_bad_row_gets_its_reason(cli: Cli, tmp_path: Path) -> None:
         f"{path}:9: has 2 fields, the header has 4",
     ]
     assert "8 bad rows of 9" in out.stderr
-    assert event_count(cli.db) == 0
+    assert activity_count(cli.db) == 0
 
 
 def test_only_the_first_twenty_bad_rows_are_listed(cli: Cli, tmp_path: Path) -> None:
@@ -302,7 +302,7 @@ def test_an_unknown_column_is_refused_naming_the_header_line(cli: Cli) -> None:
     assert out.stderr.splitlines()[-1] == (
         "error: import aborted: the header lacks the columns named above; nothing was written"
     )
-    assert event_count(cli.db) == 0
+    assert activity_count(cli.db) == 0
 
 
 def test_without_an_id_column_identical_rows_are_one_activity(cli: Cli, tmp_path: Path) -> None:
@@ -319,7 +319,7 @@ def test_without_an_id_column_identical_rows_are_one_activity(cli: Cli, tmp_path
 
     assert "3 rows read, 2 recorded, 0 already present, 1 repeated in the file" in out.stderr
     assert "3 rows read, 0 recorded, 2 already present, 1 repeated in the file" in again.stderr
-    assert event_count(cli.db) == 2
+    assert activity_count(cli.db) == 2
 
 
 # -- --where -------------------------------------------------------------------------
@@ -432,7 +432,7 @@ def test_a_rejected_import_lists_errors_in_file_order(sqlite_db: str) -> None:
         "line 3: missing rep: column 'rep' is empty",
         "line 4: date 'x' in column 'day' does not match --date-format %Y-%m-%d",
     ]
-    assert event_count(sqlite_db) == 0
+    assert activity_count(sqlite_db) == 0
 
 
 def test_record_activities_keeps_its_dict_interface(db: str) -> None:
@@ -440,7 +440,7 @@ def test_record_activities_keeps_its_dict_interface(db: str) -> None:
     row = {"rep": "ann", "metric": "calls", "date": "2017-01-02", "source_id": "x", "actor": "me"}
     assert ledger.record_activities([row, row, {**row, "source_id": "y"}]) == (2, 1)
     assert ledger.record_activities([row]) == (0, 1)
-    assert event_count(db) == 2
+    assert activity_count(db) == 2
 
 
 def test_repeats_across_batches_and_stored_rows_are_skipped_and_counted(db: str) -> None:
@@ -482,4 +482,4 @@ def test_a_line_that_is_not_utf8_is_named(cli: Cli, tmp_path: Path) -> None:
               "--date-column", "day", "--id-column", "id")  # fmt: skip
     assert out.exit_code == 2
     assert out.stderr.startswith(f"{path}:3: not UTF-8 text (byte 0xe9")
-    assert event_count(cli.db) == 0
+    assert activity_count(cli.db) == 0

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -114,23 +112,6 @@ def target(tmp_path: Path) -> Cli:
     return Cli(db=str(tmp_path / "e.db"), views=str(tmp_path / "v.db"))
 
 
-@pytest.fixture
-def other_db(db: str, tmp_path: Path) -> Iterator[str]:
-    """A second empty ledger on the same backend as ``db``."""
-    if not is_postgres(db):
-        yield str(tmp_path / "other.db")
-        return
-    import psycopg
-
-    url = db.partition("?schema=")[0]
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    yield f"{url}?schema={schema}"
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-
-
 def test_export_lines_carry_the_spec_fields_and_chain_from_64_zeros(
     db: str, sample: dict[str, Any]
 ) -> None:
@@ -144,7 +125,9 @@ def test_export_lines_carry_the_spec_fields_and_chain_from_64_zeros(
     assert rehash(lines) == lines  # every hash is the canonical sha256, prev links them
     positions = [x["position"] for x in lines]
     assert positions == sorted(positions) and len(set(positions)) == len(positions)
-    first = lines[0]
+    created, first = lines[0], lines[1]
+    assert created["type"] == "ledger.domain:LedgerIdentity.LedgerCreated"  # the first write's
+    assert created["recorded_at"] == first["recorded_at"]
     assert first["stream"] == sample["session"].__str__()  # str(UUID), with dashes
     assert first["type"] == "ledger.domain:CoachingSession.Held"
     assert first["data"]["note"] == "first session ✓"

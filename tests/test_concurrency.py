@@ -127,8 +127,9 @@ def test_two_agreements_racing_for_one_rep_conflict_on_the_focus_cap_bookkeeping
     outcomes = _race(_agree_racer, [(cli.db, "prospecting"), (cli.db, "discovery")])
     assert [o[0] for o in outcomes] == ["lost", "won"]
     assert outcomes[0][2] == 5
-    # Only the winner's agreement exists: agreement + workload started + taken.
-    assert event_count(cli.db) == 3
+    # Only the winner's agreement exists: agreement + workload started + taken,
+    # after the ledger's LedgerCreated (written with the first write, the winner's).
+    assert event_count(cli.db) == 4
     ledger = Ledger.open(cli.db)
     try:
         workload = ledger.workload("alice")

@@ -49,5 +49,6 @@ def test_a_coaching_cycle_is_stored_as_one_event_per_step(cli: Cli) -> None:
     assert [ci.actual for ci in c.check_ins] == [11, 10, 12]
     assert c.closed_on is not None and c.result == "met"
     assert c.version == 6  # agreed, 3 check-ins, correction, close
-    # session + agreement + workload(start, take) + 3 check-ins + correction + close + workload end
-    assert event_count(cli.db) == 10
+    # LedgerCreated + session + agreement + workload(start, take) + 3 check-ins + correction
+    # + close + workload end
+    assert event_count(cli.db) == 11

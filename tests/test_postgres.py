@@ -292,8 +292,9 @@ def test_a_role_granted_only_select_and_insert_can_run_every_command(
     assert "bob" in cli.ok("report", "coaching", "--format", "json")
     export = tmp_path / "ledger.jsonl"
     cli.ok("export", "-o", str(export))
-    assert len(export.read_text().splitlines()) == 17  # 15 command events + 2 activities
-    assert "17" in cli.ok("verify")
+    # 15 command events + 2 activities + the ledger's LedgerCreated (with the first write)
+    assert len(export.read_text().splitlines()) == 18
+    assert "18" in cli.ok("verify")
     cli.ok("import", str(export))  # everything already present: skipped, nothing written
     cli.ok("projections", "rebuild")
     assert "lag:      0" in cli.ok("projections", "status")

@@ -357,7 +357,7 @@ def test_catch_up_applies_only_new_events_and_tracks_the_position(world: World) 
     more = catch_up(world.ledger, world.views)
 
     st = status(world.ledger, world.views)
-    assert (first, again) == (3, 0)  # agreed + workload started + taken
+    assert (first, again) == (4, 0)  # LedgerCreated + agreed + workload started + taken
     assert more == 3
     assert st.position == st.head and st.lag == 0
     assert st.tables["commitments"] == 2

@@ -35,7 +35,8 @@ def test_status_shows_lag_until_a_read_catches_up(cli: Cli) -> None:
     cli.ok("list")
     after = json.loads(cli.ok("projections", "status", "--format", "json"))
 
-    assert before["head"] == 4 and before["lag"] == 4 and before["position"] == 0
+    # LedgerCreated (with the first write) + agreed + workload started + taken + check-in
+    assert before["head"] == 5 and before["lag"] == 5 and before["position"] == 0
     assert after["lag"] == 0 and after["position"] == after["head"]
     assert after["tables"]["commitments"] == 1 and after["tables"]["check_ins"] == 1
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from ledger.application import Ledger
-from ledger.domain import Activity, CoachingSession, Commitment
+from ledger.domain import Activity, CoachingSession, Commitment, LedgerIdentity
 from ledger.errors import IntegrityFailure, NotFound
 from ledger.replay import events
 from tests.test_audit import build_sample, export_of, write_jsonl
@@ -50,7 +50,8 @@ def test_a_ledger_its_db_and_its_export_replay_the_same_typed_events(
     assert envelope(from_handle) == expected
     assert all(e.recorded_at.tzinfo == UTC for e in from_file)
 
-    first = from_file[0]
+    assert isinstance(from_file[0].event, LedgerIdentity.LedgerCreated)  # the first write's
+    first = from_file[1]
     assert isinstance(first.event, CoachingSession.Held)
     assert first.name == "CoachingSession.Held" and first.event.focus_areas == ["prospecting"]
     closes = [e.event for e in from_file if isinstance(e.event, Commitment.Closed)]

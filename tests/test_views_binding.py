@@ -241,7 +241,7 @@ def test_projections_verify_refuses_events_that_do_not_replay(
     cli.ok("check-in", cid, "--on", "2026-01-09", "--actual", "4")
     cli.ok("list")
     conn = sqlite3.connect(sqlite_db)
-    conn.execute("UPDATE stored_events SET state = CAST('{not json' AS BLOB) WHERE rowid = 1")
+    conn.execute("UPDATE stored_events SET state = CAST('{not json' AS BLOB) WHERE topic LIKE '%Agreed'")
     conn.commit()
     conn.close()
 
