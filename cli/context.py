@@ -43,15 +43,18 @@ class Env:
         if self.views:
             return self.views
         if self.is_postgres:
-            return "commitments.views.db"
+            return postgres_views_path(self.ledger().ledger_id())
         root, ext = os.path.splitext(self.db)
         return f"{root}.views{ext or '.db'}"
 
     def protected_files(self) -> dict[str, str]:
-        """The files no output option may overwrite (see :mod:`ledger.files`)."""
+        """The files no output option may overwrite (see :mod:`ledger.files`).
+        A PostgreSQL ledger's default views file is not named here (that would
+        mean connecting): like every SQLite database, it is refused by content."""
         from ledger.files import ledger_files
 
-        return ledger_files(self.db, self._default_views())
+        views = self.views if self.is_postgres else self._default_views()
+        return ledger_files(self.db, views)
 
     def check_output(self, path: str, option: str = "-o") -> None:
         """Refuse (exit 2) an output path that would overwrite the ledger, its
@@ -70,6 +73,16 @@ class Env:
 
     def resolve(self, ref: str, kind: str = "commitment") -> Any:
         return self.ledger().resolve(ref, kind)
+
+
+def postgres_views_path(ledger_id: Any) -> str:
+    """The default read model of a PostgreSQL ledger, in the current directory:
+    ``commitments-<first 8 hex of the ledger id>.views.db``, so ledgers run from
+    one folder do not share one; ``commitments.views.db`` for a ledger without
+    an id yet (nothing written since before release 2)."""
+    if ledger_id is None:
+        return "commitments.views.db"
+    return f"commitments-{ledger_id.hex[:8]}.views.db"
 
 
 def guard_output(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:

@@ -193,14 +193,38 @@ class Tracking:
 
     position: int = 0
     source: str | None = None
+    ledger_id: str | None = None
     event_hash: str | None = None
 
 
+TRACKING_SQL = "SELECT position, source, ledger_id, event_hash FROM tracking WHERE name = 'ledger'"
+
+
 def tracking(conn: sqlite3.Connection) -> Tracking:
-    row = conn.execute(
-        "SELECT position, source, event_hash FROM tracking WHERE name = 'ledger'"
-    ).fetchone()
-    return Tracking(int(row[0]), row[1], row[2]) if row else Tracking()
+    row = conn.execute(TRACKING_SQL).fetchone()
+    return Tracking(int(row[0]), row[1], row[2], row[3]) if row else Tracking()
+
+
+@dataclass(frozen=True)
+class Source:
+    """The ledger a read model is being built from or read for."""
+
+    where: str  # path or redacted URL
+    ledger_id: str | None  # None: a ledger not written since before release 2
+
+
+def _refuse_foreign(at: Tracking, me: Source, views_path: str) -> None:
+    """A read model of another ledger is refused (exit 4), naming both."""
+    theirs = at.ledger_id
+    if theirs is None or theirs == me.ledger_id:
+        return
+    from ledger.errors import IntegrityFailure
+
+    mine = me.ledger_id or "without an id yet"
+    raise IntegrityFailure(
+        f"the read model {views_path} belongs to ledger {theirs} ({at.source}), not to "
+        f"ledger {mine} ({me.where}); pass another --views (nothing was read)"
+    )
 
 
 def tracked_position(conn: sqlite3.Connection) -> tuple[int, str | None]:
@@ -209,13 +233,19 @@ def tracked_position(conn: sqlite3.Connection) -> tuple[int, str | None]:
 
 
 def _set_position(
-    conn: sqlite3.Connection, position: int, source: str, event_hash: str | None = None
+    conn: sqlite3.Connection,
+    position: int,
+    source: str,
+    event_hash: str | None = None,
+    ledger_id: str | None = None,
 ) -> None:
     conn.execute(
-        "INSERT INTO tracking (name, position, source, event_hash) VALUES ('ledger', ?, ?, ?) "
+        "INSERT INTO tracking (name, position, source, ledger_id, event_hash) "
+        "VALUES ('ledger', ?, ?, ?, ?) "
         "ON CONFLICT (name) DO UPDATE SET position = excluded.position, "
-        "source = excluded.source, event_hash = excluded.event_hash",
-        (position, source, event_hash),
+        "source = excluded.source, ledger_id = excluded.ledger_id, "
+        "event_hash = excluded.event_hash",
+        (position, source, ledger_id, event_hash),
     )
 
 
@@ -465,7 +495,14 @@ def catch_up(
     """
     db = connect(views_path)
     try:
-        return _catch_up(db, ledger, page_size=page_size, progress=progress, max_pages=max_pages)
+        return _catch_up(
+            db,
+            ledger,
+            page_size=page_size,
+            progress=progress,
+            max_pages=max_pages,
+            views_path=views_path,
+        )
     finally:
         db.close()
 
@@ -478,9 +515,12 @@ def _catch_up(
     progress: Progress | None,
     max_pages: int | None,
     upto: int | None = None,
+    views_path: str = "the read model",
 ) -> int:
     conn = db.conn
     source = _source(ledger.db)
+    lid = ledger.ledger_id()
+    me = Source(source, None if lid is None else str(lid))
     head = max_position(ledger) if upto is None else upto
     sql_page = _sql_pages(conn, ledger) if USE_SQL else None
     hash_at = (
@@ -499,6 +539,7 @@ def _catch_up(
                 # transaction: another process (for this ledger or, wrongly
                 # configured, another one) may have moved it since the last page.
                 at = tracking(conn)
+                _refuse_foreign(at, me, views_path)
                 stale = _stale(at, source, head, hash_at)
                 if stale:
                     _drop_and_create(db)
@@ -517,7 +558,7 @@ def _catch_up(
                     applier.apply(rows)
                     # a short page means nothing of interest is left up to the head
                     position = rows[-1][0] if len(rows) == page_size else head
-                _set_position(conn, position, source, hash_at(position))
+                _set_position(conn, position, source, hash_at(position), me.ledger_id)
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
@@ -537,9 +578,11 @@ def _catch_up(
 
 def _stale(at: Tracking, source: str, head: int, hash_at: HashAt) -> bool:
     """True when the tables must be rebuilt before the next page: built from
-    another ledger, ahead of this one, or the event at their position is not
-    the one they applied (the ledger was replaced, e.g. by a restored backup)."""
-    if at.source is not None and at.source != source:
+    another location without a ledger id to tell (a ledger from before
+    release 2), ahead of this ledger, or the event at their position is not
+    the one they applied (the ledger was replaced, e.g. by a restored backup).
+    A views file of another ledger id never gets here: it is refused."""
+    if at.ledger_id is None and at.source is not None and at.source != source:
         return True
     if at.position > head:
         return True
@@ -640,10 +683,19 @@ def rebuild(
     """
     db = connect(views_path)
     try:
+        lid = ledger.ledger_id()
+        me = Source(_source(ledger.db), None if lid is None else str(lid))
+        _refuse_foreign(tracking(db.conn), me, views_path)  # another ledger's: not ours to drop
         db.conn.execute("PRAGMA cache_size=-65536")
         _reset(db, indexes=False)
         count = _catch_up(
-            db, ledger, page_size=page_size, progress=progress, max_pages=None, upto=upto
+            db,
+            ledger,
+            page_size=page_size,
+            progress=progress,
+            max_pages=None,
+            upto=upto,
+            views_path=views_path,
         )
         with _immediate(db.conn):
             _create_indexes(db)
@@ -689,8 +741,13 @@ def open_current(
             pinned = _pinned(views_path)
             if pinned is not None:
                 rm, at = pinned
-                if _serves(at, probe.source, head, probe.hash_at):
-                    return rm
+                try:
+                    _refuse_foreign(at, probe.me(), views_path)
+                    if _serves(at, probe.source, head, probe.hash_at):
+                        return rm
+                except BaseException:
+                    rm.close()
+                    raise
                 rm.close()
             probe.catch_up(views_path, progress_for)
     finally:
@@ -704,7 +761,14 @@ def open_current(
 
 
 def _serves(at: Tracking, source: str, head: int, hash_at: HashAt) -> bool:
-    if at.source != source and not (at.source is None and at.position == 0):
+    """The rows may be served: this ledger's (same id, or for a ledger without
+    one the same location; nothing at all is fine too), at least at the head,
+    and the event at their position is the one they applied."""
+    if (
+        at.ledger_id is None
+        and at.source != source
+        and not (at.source is None and at.position == 0)
+    ):
         return False
     return at.position >= head and hash_at(at.position) == at.event_hash
 
@@ -742,6 +806,7 @@ class _Probe:
         self._ledger: Ledger | None = None
         self._conn: sqlite3.Connection | None = None
         self._hash_at: HashAt | None = None
+        self._me: Source | None = None
         if not _is_postgres(db_url):
             if not os.path.exists(db_url):
                 from ledger.errors import NotFound
@@ -752,6 +817,24 @@ class _Probe:
                 conn.execute("SELECT 1 FROM stored_events LIMIT 0")
                 self._conn = conn
                 self._hash_at = _sqlite_hash_at(conn, "stored_events")
+
+    def me(self) -> Source:
+        """This ledger: where it is and its id (read once)."""
+        if self._me is None:
+            found: Any = None
+            if self._conn is not None:
+                from ledger.identity import LEDGER_STREAM_KEY, ledger_id_of_state
+
+                row = self._conn.execute(
+                    "SELECT state FROM stored_events WHERE originator_id = ? "
+                    "AND originator_version = 1",
+                    (LEDGER_STREAM_KEY,),
+                ).fetchone()
+                found = None if row is None else ledger_id_of_state(row[0])
+            else:
+                found = self.ledger().ledger_id()
+            self._me = Source(self.source, None if found is None else str(found))
+        return self._me
 
     def ledger(self) -> Ledger:
         if self._ledger is None:

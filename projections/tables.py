@@ -74,6 +74,13 @@ TABLES: tuple[Table, ...] = (
             _c("position", "INTEGER", "Notification id of the last event applied (0: none)."),
             _c("source", "TEXT", "The ledger these tables were built from (path or URL)."),
             _c(
+                "ledger_id",
+                "TEXT",
+                "The id of that ledger (its `LedgerCreated` event; null for a ledger "
+                "not written since before release 2). A read of another ledger is "
+                "refused (exit 4).",
+            ),
+            _c(
                 "event_hash",
                 "TEXT",
                 "SHA-256 of the stored event at `position` (stream, version, type and "

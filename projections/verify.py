@@ -121,7 +121,14 @@ def _binding_problems(ledger: Ledger, at: Tracking, head: int) -> list[str]:
     """Is the views file this ledger's, at a position whose event is unchanged?"""
     out = []
     source = _source(ledger.db)
-    if at.source is not None and at.source != source:
+    lid = ledger.ledger_id()
+    mine = None if lid is None else str(lid)
+    if at.ledger_id is not None and at.ledger_id != mine:
+        out.append(
+            f"it belongs to ledger {at.ledger_id} ({at.source}), not to ledger "
+            f"{mine or 'without an id yet'} ({source})"
+        )
+    elif at.ledger_id is None and at.source is not None and at.source != source:
         out.append(f"it was built from {at.source}, not {source}")
     if at.position > head:
         out.append(f"its position {at.position} is beyond the ledger's head {head}")

@@ -372,7 +372,14 @@ def test_status_reports_the_lag_before_catching_up(world: World) -> None:
     assert st.lag == 3
 
 
-def test_views_built_from_another_ledger_are_rebuilt(world: World, tmp_path: Path) -> None:
+def test_views_built_from_another_ledger_are_refused_not_overwritten(
+    world: World, tmp_path: Path
+) -> None:
+    """SPEC §7.2: a views file records its ledger's id; another ledger's is
+    refused (exit 4), no longer silently rebuilt (which let two ledgers sharing
+    a file serve each other's rows, finding 6 of issue 12)."""
+    from ledger.errors import IntegrityFailure
+
     other = Ledger.open(str(tmp_path / "other.db"))
     try:
         other.record_session(rep="zed", manager="yan", date="2026-01-01", actor=ACTOR)
@@ -380,12 +387,13 @@ def test_views_built_from_another_ledger_are_rebuilt(world: World, tmp_path: Pat
         catch_up(other, world.views)
     finally:
         other.close()
+    before = table_dump(world.views)
     world.agree()
-    catch_up(world.ledger, world.views)
+    with pytest.raises(IntegrityFailure, match="belongs to ledger"):
+        catch_up(world.ledger, world.views)
 
-    dump = table_dump(world.views)
-    assert dump["sessions"] == []
-    assert len(dump["commitments"]) == 1
+    assert table_dump(world.views) == before
+    assert len(before["sessions"]) == 2
 
 
 def test_rebuild_gives_the_same_tables_as_catch_up(world: World, tmp_path: Path) -> None:

@@ -194,7 +194,8 @@ def test_deleting_a_row_from_the_views_file_is_caught(cli: Cli) -> None:
         ("UPDATE commitments SET kept_at = 0.1", "commitments"),
         ("INSERT INTO releases VALUES ('x', 'alice', '2026-01-10', 'r', 'a', "
          "'2026-01-10T00:00:00.000000Z', 99)", "releases"),
-        ("UPDATE tracking SET source = 'elsewhere'", "elsewhere"),
+        ("UPDATE tracking SET source = 'elsewhere'", "tracking"),
+        ("UPDATE tracking SET ledger_id = 'c0ffee'", "belongs to ledger c0ffee"),
         ("DROP TABLE corrections", "corrections"),
     ],
 )  # fmt: skip
@@ -241,8 +242,84 @@ def test_projections_verify_refuses_events_that_do_not_replay(
     cli.ok("check-in", cid, "--on", "2026-01-09", "--actual", "4")
     cli.ok("list")
     conn = sqlite3.connect(sqlite_db)
-    conn.execute("UPDATE stored_events SET state = CAST('{not json' AS BLOB) WHERE topic LIKE '%Agreed'")
+    conn.execute(
+        "UPDATE stored_events SET state = CAST('{not json' AS BLOB) WHERE topic LIKE '%Agreed'"
+    )
     conn.commit()
     conn.close()
 
     _verify_refuses(cli, "do not replay")
+
+
+# -- the ledger id -------------------------------------------------------------------
+
+
+def _ledger_id(db: str) -> str:
+    from ledger.application import Ledger
+
+    ledger = Ledger.open(db)
+    try:
+        return str(ledger.ledger_id())
+    finally:
+        ledger.close()
+
+
+def test_a_views_file_of_another_ledger_is_refused_naming_both(
+    db: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    from tests.conftest import ledger_location
+
+    backend = "postgres" if db.startswith("postgresql") else "sqlite"
+    mine = Cli(db, str(tmp_path / "shared.views.db"))
+    _agree(mine)
+    mine.ok("list")
+    before = table_dump(mine.views)
+    with ledger_location(backend, tmp_path / "other") as other_db:
+        (tmp_path / "other").mkdir(exist_ok=True)
+        other = Cli(other_db, mine.views)
+        other.ok("check-in", _agree(Cli(other_db, str(tmp_path / "o.views.db")), "bert"),
+                 "--on", "2026-01-09", "--actual", "2")  # fmt: skip
+
+        for args in (("list",), ("history", "bert"), ("projections", "rebuild")):
+            result = other(*args)
+            assert result.exit_code == 4, (args, result.exit_code, result.stderr)
+            assert result.stdout == ""
+            assert len(result.stderr.strip().splitlines()) == 1
+            assert _ledger_id(db) in result.stderr and _ledger_id(other_db) in result.stderr
+        _verify_refuses(other, _ledger_id(db), _ledger_id(other_db))
+    assert table_dump(mine.views) == before
+    assert "alice" in mine.ok("list")
+
+
+def test_a_moved_sqlite_ledger_keeps_its_views_file(tmp_path: Path) -> None:
+    first = Cli(str(tmp_path / "a.db"), str(tmp_path / "kept.views.db"))
+    cid = _agree(first)
+    first.ok("list")
+    for extra in ("", "-wal", "-shm"):
+        if Path(first.db + extra).exists():
+            Path(first.db + extra).rename(str(tmp_path / "b.db") + extra)
+    moved = Cli(str(tmp_path / "b.db"), first.views)
+    moved.ok("check-in", cid, "--on", "2026-01-09", "--actual", "4")
+
+    assert json.loads(moved.ok("show", cid, "--format", "json"))["actual"] == 4
+    assert "match a rebuild" in moved.ok("projections", "verify")
+
+
+def test_the_default_views_file_of_a_postgresql_ledger_carries_its_id(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from cli.main import cli
+    from tests.conftest import ledger_location
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("COMMITMENTS_VIEWS", raising=False)
+    with ledger_location("postgres", tmp_path) as a, ledger_location("postgres", tmp_path) as b:
+        for url, rep in ((a, "anna"), (b, "bert")):
+            _agree(Cli(url, str(tmp_path / "unused.views.db")), rep)
+            result = CliRunner().invoke(cli, ["--db", url, "list", "--format", "json"])
+            assert result.exit_code == 0, result.stderr
+            assert {c["rep"] for c in json.loads(result.stdout)} == {rep}
+            assert (tmp_path / f"commitments-{_ledger_id(url)[:8]}.views.db").exists()
+        assert not (tmp_path / "commitments.views.db").exists()
