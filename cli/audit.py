@@ -11,7 +11,7 @@ from typing import IO, Any
 
 import click
 
-from .context import Env, progress_bar
+from .context import Env, output_file_option, progress_bar
 
 pass_env = click.make_pass_decorator(Env)
 
@@ -37,7 +37,7 @@ def _progress(items: Iterator[Any], label: str, length: int | None) -> Iterator[
 
 
 @click.command()
-@click.option(
+@output_file_option(
     "-o",
     "--output",
     type=click.Path(dir_okay=False, allow_dash=True),

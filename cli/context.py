@@ -21,6 +21,7 @@ class Env:
     views: str | None
     actor: str
     _ledger: Any = field(default=None, repr=False)
+    _views_checked: bool = field(default=False, repr=False)
 
     @property
     def is_postgres(self) -> bool:
@@ -28,13 +29,39 @@ class Env:
 
     @property
     def views_path(self) -> str:
-        """The read model's SQLite file."""
+        """The read model's SQLite file (refused, exit 2, if it is the ledger,
+        another file of the ledger's, or an existing file that is not a read model)."""
+        path = self._default_views()
+        if not self._views_checked:
+            from ledger.files import check_views, ledger_files
+
+            check_views(path, ledger_files(self.db))
+            self._views_checked = True
+        return path
+
+    def _default_views(self) -> str:
         if self.views:
             return self.views
         if self.is_postgres:
-            return "commitments.views.db"
+            return postgres_views_path(self.ledger().ledger_id())
         root, ext = os.path.splitext(self.db)
         return f"{root}.views{ext or '.db'}"
+
+    def protected_files(self) -> dict[str, str]:
+        """The files no output option may overwrite (see :mod:`ledger.files`).
+        A PostgreSQL ledger's default views file is not named here (that would
+        mean connecting): like every SQLite database, it is refused by content."""
+        from ledger.files import ledger_files
+
+        views = self.views if self.is_postgres else self._default_views()
+        return ledger_files(self.db, views)
+
+    def check_output(self, path: str, option: str = "-o") -> None:
+        """Refuse (exit 2) an output path that would overwrite the ledger, its
+        views, keys or access log, a signing key, or any SQLite database."""
+        from ledger.files import check_output
+
+        check_output(path, option, self.protected_files())
 
     def ledger(self) -> Ledger:
         if self._ledger is None:
@@ -45,6 +72,31 @@ class Env:
 
     def resolve(self, ref: str, kind: str = "commitment") -> Any:
         return self.ledger().resolve(ref, kind)
+
+
+def postgres_views_path(ledger_id: Any) -> str:
+    """The default read model of a PostgreSQL ledger, in the current directory:
+    ``commitments-<first 8 hex of the ledger id>.views.db``, so ledgers run from
+    one folder do not share one; ``commitments.views.db`` for a ledger without
+    an id yet (nothing written since before release 2)."""
+    if ledger_id is None:
+        return "commitments.views.db"
+    return f"commitments-{ledger_id.hex[:8]}.views.db"
+
+
+def guard_output(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Callback of every option naming a file to write (``-o``...): refuses,
+    before anything runs, a path :meth:`Env.check_output` refuses."""
+    env = ctx.find_object(Env)
+    if value is not None and env is not None:
+        option = max(param.opts, key=len) if param.opts else (param.name or "-o")
+        env.check_output(value, option)
+    return value
+
+
+def output_file_option(*decls: str, **kwargs: Any) -> Callable[[Any], Any]:
+    """A click option naming a file to write, guarded by :func:`guard_output`."""
+    return click.option(*decls, callback=guard_output, **kwargs)
 
 
 @contextmanager

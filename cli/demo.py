@@ -62,6 +62,12 @@ def demo(env: Env, reps: int, weeks: int, seed: int, until: str | None) -> None:
     from .read import _moment
 
     at = _moment(None, until)  # --until: a bad date exits 2 before anything is written
+
+    from .html import demo_page_paths
+
+    env.views_path  # noqa: B018 -- refuses a --views that is not a read model, before writing
+    for path in demo_page_paths(env, None):
+        env.check_output(path, "demo")
     ledger = env.ledger()
     with progress_bar("writing the demo ledger", lambda: weeks + 1) as progress:
         result = write_demo(

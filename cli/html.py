@@ -351,27 +351,21 @@ def write_demo_pages(env: Any, team: Sequence[tuple[str, str, str]], at: Any = N
     current directory for PostgreSQL); return their paths. The rep is the first
     whose manager does not deliver support (``blocked`` habit), else the first.
     ``at``: the moment they are judged (default now)."""
-    import os
-    import re
-
     from projections.coaching import coaching_report
 
     from .read import _moment, open_read_model
 
-    folder = "." if env.is_postgres else (os.path.dirname(env.db) or ".")
     rep = next((r for r, _, habit in team if habit == "blocked"), team[0][0])
-    slug = re.sub(r"[^A-Za-z0-9]+", "-", rep).strip("-").lower() or "rep"
+    coaching_path, history_path = demo_page_paths(env, rep)
     at = at or _moment(None, None)
     with open_read_model(env) as rm:
         report = coaching_report(rm, at).as_dict()
         history = rm.history(rep, at)
-    pages = {
-        os.path.join(folder, "coaching.html"): coaching_page(report),
-        os.path.join(folder, f"history-{slug}.html"): rep_page(history),
-    }
+    pages = {coaching_path: coaching_page(report), history_path: rep_page(history)}
     from .safe import write_private_text
 
     for path, text in pages.items():
+        env.check_output(path, "demo")
         write_private_text(path, text)
     return list(pages)
 
@@ -396,3 +390,17 @@ def plan_page(plan: dict[str, Any], as_of: str) -> str:
     """``plan REP --format html``: the 30-day plan on one printable page."""
     template = environment().get_template("plan.html.j2")
     return template.render(p=plan, as_of=as_of)
+
+
+def demo_page_paths(env: Any, rep: str | None) -> tuple[str, ...]:
+    """Where the demo writes its pages: next to the ledger (the current directory
+    for PostgreSQL). Without ``rep``, the coaching page only (the rep is chosen later)."""
+    import os
+    import re
+
+    folder = "." if env.is_postgres else (os.path.dirname(env.db) or ".")
+    coaching = os.path.join(folder, "coaching.html")
+    if rep is None:
+        return (coaching,)
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", rep).strip("-").lower() or "rep"
+    return coaching, os.path.join(folder, f"history-{slug}.html")

@@ -99,7 +99,8 @@ def _default_actor() -> str:
     envvar="COMMITMENTS_VIEWS",
     default=None,
     help="SQLite file of the read model. Default: beside the ledger file "
-    "(X.db -> X.views.db), or ./commitments.views.db for PostgreSQL.",
+    "(X.db -> X.views.db), or ./commitments-<first 8 hex of the ledger id>.views.db "
+    "for PostgreSQL.",
 )
 @click.option(
     "--actor",

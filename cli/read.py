@@ -20,7 +20,7 @@ import click
 
 from ledger import rules
 
-from .context import Env, progress_bar
+from .context import Env, output_file_option, progress_bar
 from .params import PERSON
 
 if TYPE_CHECKING:
@@ -86,7 +86,7 @@ def window_days_option(help: str) -> Any:
     )
 
 
-output_option = click.option(
+output_option = output_file_option(
     "-o",
     "--output",
     type=click.Path(dir_okay=False, writable=True),
@@ -130,11 +130,9 @@ def _terminal_bar(total: int) -> AbstractContextManager[Progress | None]:
 
 def open_read_model(env: Env) -> ReadModel:
     """Catch the read model up with the ledger, then open it for reading."""
-    from projections.catchup import ensure_current
-    from projections.query import ReadModel
+    from projections.catchup import open_current
 
-    ensure_current(env.db, env.views_path, progress_for=_terminal_bar)
-    return ReadModel(env.views_path)
+    return open_current(env.db, env.views_path, progress_for=_terminal_bar)
 
 
 def _moment(as_of: str | None, on: str | None) -> Moment:

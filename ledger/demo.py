@@ -36,10 +36,10 @@ and experimenters manage themselves: they propose their own commitments
 **Writing.** Nothing goes through :class:`~ledger.application.Ledger`'s
 per-command methods: aggregates are built in memory with their public methods
 (so every rule of SPEC §3 is applied) and saved with ``ledger.save`` in large
-transactions (``ledger.recorder.insert_events`` of the mapped events, once
-at least ``batch`` are pending, at the end of a week of business dates), so a
+batches (the recorder's insert of the mapped events, once at least
+``batch`` are pending, at the end of a week of business dates), so a
 million events take about a minute. The demo only writes into an empty
-ledger; an interrupted demo leaves the weeks already written.
+ledger, all in one transaction: an interrupted demo leaves it empty.
 """
 
 from __future__ import annotations
@@ -52,8 +52,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.persistence import IntegrityError
+
 from .domain import Activity, CoachingSession, Commitment, RepWorkload
-from .errors import InvalidInput, RuleViolation
+from .errors import Conflict, InvalidInput, RuleViolation
+from .identity import stored_ledger_id
+from .persistence import insert_stored_events, is_postgres, pg_sql
 
 ACTOR = "demo"
 CYCLE_DAYS = 28
@@ -218,8 +222,11 @@ class _Rep:
 class _Writer:
     """Collects aggregates with pending events and saves them in large batches."""
 
-    def __init__(self, ledger: Any, now: datetime, end: date, batch: int) -> None:
+    def __init__(self, ledger: Any, curs: Any, now: datetime, end: date, batch: int) -> None:
         self.ledger = ledger
+        self.curs = curs
+        self.pg = is_postgres(ledger.db)
+        self.needs_id = False  # write a LedgerCreated first (a ledger without an id)
         self.now = now
         self.end = end
         self.batch = batch
@@ -246,18 +253,21 @@ class _Writer:
         self.pending += len(aggregates)
 
     def flush(self, force: bool = False) -> None:
-        """Save the events taken so far in one transaction, once enough is pending."""
+        """Insert the events taken so far, in command order, once enough is
+        pending, inside the demo's one transaction."""
         if not self.events or (self.pending < self.batch and not force):
             return
         events, self.events = self.events, []
-        if not self.written and self.ledger.ledger_id() is None:
+        if not self.written and self.needs_id:
             from .identity import created_event
 
             events.insert(0, created_event(self.now, "demo"))
         to_stored = self.ledger.mapper.to_stored_event
-        # One transaction; the recorder's unique (id, version) key still refuses
-        # anything a concurrent writer got to first (RecordConflictError).
-        self.ledger.recorder.insert_events([to_stored(e) for e in events])
+        # The recorder's unique (id, version) key still refuses anything a
+        # concurrent writer got to first (IntegrityError: the whole demo rolls back).
+        insert_stored_events(
+            self.ledger.recorder, self.curs, [to_stored(e) for e in events], pg=self.pg
+        )
         self.written += len(events)
         self.pending = 0
 
@@ -281,25 +291,49 @@ def write_demo(
         raise InvalidInput("demo: --reps and --weeks must be at least 1")
     if reps > 100_000 or weeks > 520:
         raise InvalidInput("demo: at most 100000 reps and 520 weeks")
-    existing = ledger.event_count() - (ledger.ledger_id() is not None)  # init's LedgerCreated
-    if existing:
-        raise RuleViolation(
-            f"demo writes into an empty ledger only; this one holds {existing} events "
-            "(pass another --db)"
-        )
+    _refuse_non_empty(ledger.event_count() - (ledger.ledger_id() is not None))
     # The generator creates millions of short-lived objects and no reference
     # cycles: pausing the cyclic collector saves about a quarter of the CPU.
     paused = gc.isenabled()
     gc.disable()
     try:
-        return _write(ledger, reps, weeks, seed, today, now, batch, progress)
+        # One transaction for the whole demo: a demo killed or failing at any
+        # point leaves the ledger as it was (empty), never a partial team.
+        with ledger.recorder.datastore.transaction(commit=True) as curs:
+            # inside: no other writer since (a ledger id of its own is not content)
+            has_id = stored_ledger_id(ledger.recorder, curs, pg=is_postgres(ledger.db)) is not None
+            _refuse_non_empty(_count(ledger, curs) - has_id)
+            return _write(ledger, curs, has_id, reps, weeks, seed, today, now, batch, progress)
+    except IntegrityError:
+        raise Conflict(
+            "demo: another writer wrote into this ledger meanwhile; nothing was written"
+        ) from None
     finally:
         if paused:
             gc.enable()
 
 
+def _refuse_non_empty(existing: int) -> None:
+    if existing:
+        raise RuleViolation(
+            f"demo writes into an empty ledger only; this one holds {existing} events "
+            "(pass another --db)"
+        )
+
+
+def _count(ledger: Any, curs: Any) -> int:
+    recorder = ledger.recorder
+    if is_postgres(ledger.db):
+        curs.execute(pg_sql(recorder, "SELECT count(*) AS n FROM {schema}.{table}"))
+        return int(curs.fetchone()["n"])
+    curs.execute(f"SELECT count(*) FROM {recorder.events_table_name}")
+    return int(curs.fetchone()[0])
+
+
 def _write(
     ledger: Any,
+    curs: Any,
+    has_id: bool,
     reps: int,
     weeks: int,
     seed: int,
@@ -314,7 +348,8 @@ def _write(
     now = now or datetime.now(UTC)
     end = demo_end(today or now.date())
     first = end - timedelta(days=7 * weeks)
-    writer = _Writer(ledger, now, end, batch)
+    writer = _Writer(ledger, curs, now, end, batch)
+    writer.needs_id = not has_id
     team = _team(reps, seed, first, end)
     stats = {"commitments": 0, "sessions": 0}
     for week in range(weeks + 1):

@@ -24,13 +24,16 @@ from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
-from .tables import TABLES
+from .tables import BY_NAME, TABLES
 
 if TYPE_CHECKING:
     import sqlite_utils
 
     from ledger.application import Ledger
+
+    from .query import ReadModel
 
 DEFAULT_PAGE_SIZE = 5000
 REBUILD_PAGE_SIZE = 10000
@@ -82,6 +85,7 @@ def connect(views_path: str) -> sqlite_utils.Database:
     """Open (and create if needed) the read-model file with every table present."""
     import sqlite_utils
 
+    _refuse_foreign_file(views_path)
     _create_private(views_path)
     conn = sqlite3.connect(views_path, timeout=30, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
@@ -94,7 +98,9 @@ def connect(views_path: str) -> sqlite_utils.Database:
     index_count = conn.execute(
         "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name LIKE 'idx_%'"
     ).fetchone()[0]
-    if any(t.name not in existing for t in TABLES) or index_count < _INDEX_COUNT:
+    if "tracking" in existing and _columns(conn, "tracking") != BY_NAME["tracking"].names:
+        _reset(db)  # written by an older release: derived data, rebuilt
+    elif any(t.name not in existing for t in TABLES) or index_count < _INDEX_COUNT:
         with _immediate(conn):
             _create_tables(db)
     if not columns_current(conn):
@@ -112,6 +118,23 @@ def columns_current(conn: sqlite3.Connection) -> bool:
         if found and found != t.names:
             return False
     return True
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> tuple[str, ...]:
+    return tuple(row[1] for row in conn.execute(f"PRAGMA table_info([{table}])"))
+
+
+def _refuse_foreign_file(views_path: str) -> None:
+    """Never write read-model tables into a file that holds something else."""
+    if views_path == ":memory:" or views_path.startswith("file:"):
+        return
+    from ledger.files import not_a_read_model
+
+    why = not_a_read_model(views_path)
+    if why is not None:
+        from ledger.errors import InvalidInput
+
+        raise InvalidInput(f"{views_path}: {why} is not a read model; nothing was written")
 
 
 @contextmanager
@@ -177,17 +200,111 @@ def _source(db: str) -> str:
     return os.path.abspath(db)
 
 
-def tracked_position(conn: sqlite3.Connection) -> tuple[int, str | None]:
-    row = conn.execute("SELECT position, source FROM tracking WHERE name = 'ledger'").fetchone()
-    return (int(row[0]), row[1]) if row else (0, None)
+@dataclass(frozen=True)
+class Tracking:
+    """Where a read model stands: the ledger it was built from, the position
+    applied up to, and the hash of the stored event at that position."""
+
+    position: int = 0
+    source: str | None = None
+    ledger_id: str | None = None
+    event_hash: str | None = None
 
 
-def _set_position(conn: sqlite3.Connection, position: int, source: str) -> None:
-    conn.execute(
-        "INSERT INTO tracking (name, position, source) VALUES ('ledger', ?, ?) "
-        "ON CONFLICT (name) DO UPDATE SET position = excluded.position, source = excluded.source",
-        (position, source),
+TRACKING_SQL = "SELECT position, source, ledger_id, event_hash FROM tracking WHERE name = 'ledger'"
+
+
+def tracking(conn: sqlite3.Connection) -> Tracking:
+    row = conn.execute(TRACKING_SQL).fetchone()
+    return Tracking(int(row[0]), row[1], row[2], row[3]) if row else Tracking()
+
+
+@dataclass(frozen=True)
+class Source:
+    """The ledger a read model is being built from or read for."""
+
+    where: str  # path or redacted URL
+    ledger_id: str | None  # None: a ledger not written since before release 2
+
+
+def _refuse_foreign(at: Tracking, me: Source, views_path: str) -> None:
+    """A read model of another ledger is refused (exit 4), naming both."""
+    theirs = at.ledger_id
+    if theirs is None or theirs == me.ledger_id:
+        return
+    from ledger.errors import IntegrityFailure
+
+    mine = me.ledger_id or "without an id yet"
+    raise IntegrityFailure(
+        f"the read model {views_path} belongs to ledger {theirs} ({at.source}), not to "
+        f"ledger {mine} ({me.where}); pass another --views (nothing was read)"
     )
+
+
+def tracked_position(conn: sqlite3.Connection) -> tuple[int, str | None]:
+    t = tracking(conn)
+    return t.position, t.source
+
+
+def _set_position(
+    conn: sqlite3.Connection,
+    position: int,
+    source: str,
+    event_hash: str | None = None,
+    ledger_id: str | None = None,
+) -> None:
+    conn.execute(
+        "INSERT INTO tracking (name, position, source, ledger_id, event_hash) "
+        "VALUES ('ledger', ?, ?, ?, ?) "
+        "ON CONFLICT (name) DO UPDATE SET position = excluded.position, "
+        "source = excluded.source, ledger_id = excluded.ledger_id, "
+        "event_hash = excluded.event_hash",
+        (position, source, ledger_id, event_hash),
+    )
+
+
+def event_hash(originator_id: Any, version: int, topic: str, state: bytes | str) -> str:
+    """SHA-256 of one stored event: its stream id as stored (hex text on SQLite,
+    a UUID on PostgreSQL), version, topic and state bytes. A read model records
+    the hash of the event at its position; any change of that event shows."""
+    import hashlib
+
+    stream = originator_id.hex if isinstance(originator_id, UUID) else str(originator_id)
+    data = state.encode() if isinstance(state, str) else bytes(state)
+    head = f"{stream}\n{version}\n{topic}\n".encode()
+    return hashlib.sha256(head + data).hexdigest()
+
+
+HashAt = Callable[[int], str | None]
+"""``hash_at(position)``: the :func:`event_hash` of the ledger's event at a
+position, None at 0 or where there is no event."""
+
+
+def _sqlite_hash_at(conn: sqlite3.Connection, table: str) -> HashAt:
+    sql = f"SELECT originator_id, originator_version, topic, state FROM {table} WHERE rowid = ?"
+
+    def hash_at(position: int) -> str | None:
+        if position <= 0:
+            return None
+        row = conn.execute(sql, (position,)).fetchone()
+        return None if row is None else event_hash(*row)
+
+    return hash_at
+
+
+def _recorder_hash_at(ledger: Ledger) -> HashAt:
+    recorder: Any = ledger.recorder
+
+    def hash_at(position: int) -> str | None:
+        if position <= 0:
+            return None
+        notes = recorder.select_notifications(start=position, limit=1)
+        if not notes or notes[0].id != position:
+            return None
+        n = notes[0]
+        return event_hash(n.originator_id, n.originator_version, n.topic, n.state)
+
+    return hash_at
 
 
 class _Applier:
@@ -201,6 +318,11 @@ class _Applier:
         self.check_ins: dict[str, int] = {}
         self.last_position: int | None = None
         self.sql = {t.name: t.insert_sql() for t in TABLES}
+
+    def reset(self) -> None:
+        """Forget the caches (the tables changed under them)."""
+        self.reps.clear()
+        self.check_ins.clear()
 
     def rep_of(self, cid: str) -> str:
         rep = self.reps.get(cid)
@@ -388,7 +510,14 @@ def catch_up(
     """
     db = connect(views_path)
     try:
-        return _catch_up(db, ledger, page_size=page_size, progress=progress, max_pages=max_pages)
+        return _catch_up(
+            db,
+            ledger,
+            page_size=page_size,
+            progress=progress,
+            max_pages=max_pages,
+            views_path=views_path,
+        )
     finally:
         db.close()
 
@@ -400,14 +529,20 @@ def _catch_up(
     page_size: int,
     progress: Progress | None,
     max_pages: int | None,
+    upto: int | None = None,
+    views_path: str = "the read model",
 ) -> int:
     conn = db.conn
     source = _source(ledger.db)
-    head = max_position(ledger)
-    position, tracked_source = tracked_position(conn)
-    if position > head or (tracked_source is not None and tracked_source != source):
-        _reset(db)
+    lid = ledger.ledger_id()
+    me = Source(source, None if lid is None else str(lid))
+    head = max_position(ledger) if upto is None else upto
     sql_page = _sql_pages(conn, ledger) if USE_SQL else None
+    hash_at = (
+        _sqlite_hash_at(conn, f"ledger.{ledger.recorder.events_table_name}")  # type: ignore[attr-defined]
+        if sql_page is not None
+        else _recorder_hash_at(ledger)
+    )
     read_page = _page_reader(ledger)
     applier = _Applier(conn)
     advanced = pages = 0
@@ -415,21 +550,30 @@ def _catch_up(
         while max_pages is None or pages < max_pages:
             _begin_write(conn)
             try:
-                start, _ = tracked_position(conn)
+                # Where the tables stand is read and checked inside the page's
+                # transaction: another process (for this ledger or, wrongly
+                # configured, another one) may have moved it since the last page.
+                at = tracking(conn)
+                _refuse_foreign(at, me, views_path)
+                stale = _stale(at, source, head, hash_at)
+                if stale:
+                    _drop_and_create(db)
+                    applier.reset()
+                    at = Tracking()
+                start = at.position
                 if start >= head:
-                    conn.execute("ROLLBACK")
+                    conn.execute("COMMIT" if stale else "ROLLBACK")
                     break
                 if sql_page is not None:
                     position = sql_page(start, head, page_size)
                 else:
                     if applier.last_position != start:
-                        applier.reps.clear()
-                        applier.check_ins.clear()
+                        applier.reset()
                     rows = read_page(start, head, page_size)
                     applier.apply(rows)
                     # a short page means nothing of interest is left up to the head
                     position = rows[-1][0] if len(rows) == page_size else head
-                _set_position(conn, position, source)
+                _set_position(conn, position, source, hash_at(position), me.ledger_id)
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
@@ -448,6 +592,19 @@ def _catch_up(
 
     extend(conn, ledger, head)  # the Merkle tree's leaves and nodes (SPEC §7.3)
     return advanced
+
+
+def _stale(at: Tracking, source: str, head: int, hash_at: HashAt) -> bool:
+    """True when the tables must be rebuilt before the next page: built from
+    another location without a ledger id to tell (a ledger from before
+    release 2), ahead of this ledger, or the event at their position is not
+    the one they applied (the ledger was replaced, e.g. by a restored backup).
+    A views file of another ledger id never gets here: it is refused."""
+    if at.ledger_id is None and at.source is not None and at.source != source:
+        return True
+    if at.position > head:
+        return True
+    return at.position > 0 and hash_at(at.position) != at.event_hash
 
 
 USE_SQL = True
@@ -518,9 +675,14 @@ def _page_reader(ledger: Ledger) -> PageReader:
 def _reset(db: sqlite_utils.Database, *, indexes: bool = True) -> None:
     """Drop and recreate every table, in one transaction (position back to 0)."""
     with _immediate(db.conn):
-        for t in TABLES:
-            db[t.name].drop(ignore=True)
-        _create_tables(db, indexes=indexes)
+        _drop_and_create(db, indexes=indexes)
+
+
+def _drop_and_create(db: sqlite_utils.Database, *, indexes: bool = True) -> None:
+    """Drop and recreate every table inside the caller's transaction."""
+    for t in TABLES:
+        db[t.name].drop(ignore=True)
+    _create_tables(db, indexes=indexes)
 
 
 def rebuild(
@@ -529,22 +691,40 @@ def rebuild(
     *,
     page_size: int = REBUILD_PAGE_SIZE,
     progress: Progress | None = None,
+    upto: int | None = None,
 ) -> int:
-    """Drop every read-model table and replay the whole ledger; return how far it advanced.
+    """Drop every read-model table and replay the whole ledger (or its events
+    up to position ``upto``); return how far it advanced.
 
     The secondary indexes are created after the replay: a rebuild that dies
     midway is resumed by the next catch-up, which also restores any missing index.
     """
     db = connect(views_path)
     try:
+        lid = ledger.ledger_id()
+        me = Source(_source(ledger.db), None if lid is None else str(lid))
+        _refuse_foreign(tracking(db.conn), me, views_path)  # another ledger's: not ours to drop
         db.conn.execute("PRAGMA cache_size=-65536")
         _reset(db, indexes=False)
-        count = _catch_up(db, ledger, page_size=page_size, progress=progress, max_pages=None)
+        count = _catch_up(
+            db,
+            ledger,
+            page_size=page_size,
+            progress=progress,
+            max_pages=None,
+            upto=upto,
+            views_path=views_path,
+        )
         with _immediate(db.conn):
             _create_indexes(db)
         return count
     finally:
         db.close()
+
+
+ATTEMPTS = 8
+"""How often a read re-checks the read model after catching up before giving up
+(only another process rebuilding the same file in between makes it retry)."""
 
 
 def ensure_current(
@@ -554,77 +734,175 @@ def ensure_current(
     *,
     ledger: Ledger | None = None,
 ) -> None:
-    """What every read command does first: catch up, cheaply when nothing is new.
+    """Catch the read model up with the ledger (see :func:`open_current`)."""
+    open_current(db_url, views_path, progress_for, ledger=ledger).close()
 
-    On a SQLite ledger the head is read with plain ``sqlite3`` (no event-store
-    imports); only when the views are behind is the ledger opened.
-    ``progress_for(lag)`` may return a context manager yielding a progress
-    callback (the command line shows a bar on a terminal). A long-running
-    process (the server) passes its open ``ledger``, which is then used
-    instead of opening one per call.
+
+def open_current(
+    db_url: str,
+    views_path: str,
+    progress_for: ProgressFactory | None = None,
+    *,
+    ledger: Ledger | None = None,
+) -> ReadModel:
+    """What every read command does first: a read model that is current, opened
+    inside one read transaction, proven to come from this ledger.
+
+    The read transaction begins with the tracking row, so the rows served are
+    the ones it describes: built from this ledger (``source``), up to at least
+    the ledger's head as read just before, and the ledger's event at that
+    position is the one they applied (its :func:`event_hash`). Anything else,
+    and it catches up (rebuilding when the tables are another ledger's or the
+    ledger was replaced) and checks again. Nothing new costs three small
+    reads: the ledger's head, the tracking row, the event at the position.
+
+    On a SQLite ledger these are plain ``sqlite3`` reads (no event-store
+    imports); the ledger is opened only to catch up. ``progress_for(lag)`` may
+    return a context manager yielding a progress callback. A long-running
+    process (the server) passes its open ``ledger``, used instead of opening
+    one per call (and left open). A views file whose tables lack today's
+    columns (an older release's) is rebuilt.
     """
-    if (
-        ledger is not None
-        and _is_postgres(db_url)
-        and _tracked_head(views_path) == (max_position(ledger), _source(db_url))
-    ):
-        return
-    if not _is_postgres(db_url):
-        if not os.path.exists(db_url):
-            from ledger.errors import NotFound
-
-            raise NotFound(f"no ledger at {db_url} (record something first, or pass --db)")
-        head = _sqlite_head(db_url)
-        if head is not None and os.path.exists(views_path):
-            try:
-                conn = sqlite3.connect(f"file:{views_path}?mode=ro", uri=True, timeout=30)
-                try:
-                    position, source = tracked_position(conn)
-                    current = columns_current(conn)
-                finally:
-                    conn.close()
-                if position == head and source == os.path.abspath(db_url) and current:
-                    return
-            except sqlite3.OperationalError:
-                pass  # no tables yet: fall through and build them
-            except sqlite3.DatabaseError:
-                discard(views_path)  # damaged (e.g. power loss): it is derived, rebuild it
-    if ledger is not None:
-        _catch_up_or_rebuild(ledger, views_path, progress_for)
-        return
-    from ledger.application import Ledger
-
-    opened = Ledger.open(db_url)
+    probe = _Probe(db_url, ledger)
     try:
-        _catch_up_or_rebuild(opened, views_path, progress_for)
+        for _ in range(ATTEMPTS):
+            head = probe.head()
+            pinned = _pinned(views_path)
+            if pinned is not None:
+                rm, at = pinned
+                try:
+                    _refuse_foreign(at, probe.me(), views_path)
+                    if _serves(at, probe.source, head, probe.hash_at) and columns_current(rm.conn):
+                        return rm
+                except BaseException:
+                    rm.close()
+                    raise
+                rm.close()
+            probe.catch_up(views_path, progress_for)
     finally:
-        opened.close()
+        probe.close()
+    from ledger.errors import Conflict
+
+    raise Conflict(
+        f"the read model {views_path} kept changing under this read (is it shared with "
+        "another ledger?); nothing was read, run it again"
+    )
 
 
-def _tracked_head(views_path: str) -> tuple[int, str | None] | None:
-    """The views file's tracked (position, source), or None if it cannot be read."""
+def _serves(at: Tracking, source: str, head: int, hash_at: HashAt) -> bool:
+    """The rows may be served: this ledger's (same id, or for a ledger without
+    one the same location; nothing at all is fine too), at least at the head,
+    and the event at their position is the one they applied."""
+    if (
+        at.ledger_id is None
+        and at.source != source
+        and not (at.source is None and at.position == 0)
+    ):
+        return False
+    return at.position >= head and hash_at(at.position) == at.event_hash
+
+
+def _pinned(views_path: str) -> tuple[ReadModel, Tracking] | None:
+    """The read model opened in a read transaction, and its tracking row; None
+    when there is nothing to read yet (no file, no tables, a damaged file)."""
+    from .query import ReadModel
+
     if not os.path.exists(views_path):
         return None
+    rm = ReadModel(views_path)
     try:
-        conn = sqlite3.connect(f"file:{views_path}?mode=ro", uri=True, timeout=30)
-        try:
-            return tracked_position(conn)
-        finally:
-            conn.close()
+        row = rm.pin()
+    except sqlite3.OperationalError:
+        rm.close()
+        return None  # no tables yet: build them
     except sqlite3.DatabaseError:
-        return None  # no tables yet, or damaged: the catch-up below sorts it out
+        rm.close()
+        _refuse_foreign_file(views_path)
+        discard(views_path)  # damaged (e.g. power loss): it is derived, rebuild it
+        return None
+    except BaseException:
+        rm.close()
+        raise
+    return rm, Tracking(*row) if row else Tracking()
 
 
-def _catch_up_or_rebuild(
-    ledger: Ledger, views_path: str, progress_for: ProgressFactory | None
-) -> None:
-    try:
-        _catch_up_with_progress(ledger, views_path, progress_for)
-    except sqlite3.DatabaseError as exc:
-        if not _damaged(exc):
-            raise
-        discard(views_path)
-        _catch_up_with_progress(ledger, views_path, progress_for)
+class _Probe:
+    """The ledger as a read checks it: its head and the hash of one event."""
+
+    def __init__(self, db_url: str, ledger: Ledger | None = None) -> None:
+        self.db_url = db_url
+        self.source = _source(db_url)
+        self._ledger: Ledger | None = ledger
+        self._owned = ledger is None  # close only a ledger this probe opened
+        self._conn: sqlite3.Connection | None = None
+        self._hash_at: HashAt | None = None
+        self._me: Source | None = None
+        if not _is_postgres(db_url):
+            if not os.path.exists(db_url):
+                from ledger.errors import NotFound
+
+                raise NotFound(f"no ledger at {db_url} (record something first, or pass --db)")
+            with suppress(sqlite3.Error):
+                conn = sqlite3.connect(f"file:{db_url}?mode=ro", uri=True, timeout=30)
+                conn.execute("SELECT 1 FROM stored_events LIMIT 0")
+                self._conn = conn
+                self._hash_at = _sqlite_hash_at(conn, "stored_events")
+
+    def me(self) -> Source:
+        """This ledger: where it is and its id (read once)."""
+        if self._me is None:
+            found: Any = None
+            if self._conn is not None:
+                from ledger.identity import LEDGER_STREAM_KEY, ledger_id_of_state
+
+                row = self._conn.execute(
+                    "SELECT state FROM stored_events WHERE originator_id = ? "
+                    "AND originator_version = 1",
+                    (LEDGER_STREAM_KEY,),
+                ).fetchone()
+                found = None if row is None else ledger_id_of_state(row[0])
+            else:
+                found = self.ledger().ledger_id()
+            self._me = Source(self.source, None if found is None else str(found))
+        return self._me
+
+    def ledger(self) -> Ledger:
+        if self._ledger is None:
+            from ledger.application import Ledger
+
+            self._ledger = Ledger.open(self.db_url)
+        if self._hash_at is None:
+            self._hash_at = _recorder_hash_at(self._ledger)
+        return self._ledger
+
+    def head(self) -> int:
+        if self._conn is not None:
+            row = self._conn.execute("SELECT max(rowid) FROM stored_events").fetchone()
+            return int(row[0] or 0)
+        return max_position(self.ledger())
+
+    def hash_at(self, position: int) -> str | None:
+        if self._hash_at is None:
+            self.ledger()
+        assert self._hash_at is not None
+        return self._hash_at(position)
+
+    def catch_up(self, views_path: str, progress_for: ProgressFactory | None) -> None:
+        ledger = self.ledger()
+        try:
+            _catch_up_with_progress(ledger, views_path, progress_for)
+        except sqlite3.DatabaseError as exc:
+            if not _damaged(exc):
+                raise
+            _refuse_foreign_file(views_path)
+            discard(views_path)
+            _catch_up_with_progress(ledger, views_path, progress_for)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+        if self._ledger is not None and self._owned:
+            self._ledger.close()
 
 
 def _catch_up_with_progress(
@@ -651,22 +929,9 @@ def _damaged(exc: sqlite3.DatabaseError) -> bool:
 
 def discard(views_path: str) -> None:
     """Delete the read-model file (and its WAL files): the next catch-up rebuilds it."""
-    for suffix in ("", "-wal", "-shm"):
-        with suppress(FileNotFoundError):
-            os.remove(views_path + suffix)
+    from ledger.files import remove_family
 
-
-def _sqlite_head(path: str) -> int | None:
-    """The last rowid of a SQLite ledger, or None if it cannot be read cheaply."""
-    try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
-        try:
-            row = conn.execute("SELECT max(rowid) FROM stored_events").fetchone()
-        finally:
-            conn.close()
-    except sqlite3.Error:
-        return None
-    return int(row[0] or 0)
+    remove_family(views_path)
 
 
 @dataclass(frozen=True)

@@ -323,6 +323,16 @@ class ReadModel:
         self.conn = sqlite3.connect(f"file:{views_path}?mode=ro", uri=True, timeout=30)
         self.conn.row_factory = sqlite3.Row
 
+    def pin(self) -> tuple[Any, ...] | None:
+        """Begin the read transaction every later query reads from, and return
+        the tracking row it sees: ``(position, source, ledger_id, event_hash)``,
+        or None."""
+        self.conn.execute("BEGIN")
+        row = self.conn.execute(
+            "SELECT position, source, ledger_id, event_hash FROM tracking WHERE name = 'ledger'"
+        ).fetchone()
+        return None if row is None else (int(row[0]), row[1], row[2], row[3])
+
     def close(self) -> None:
         self.conn.close()
 

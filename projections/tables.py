@@ -73,6 +73,21 @@ TABLES: tuple[Table, ...] = (
             _c("name", "TEXT", "Always `ledger`."),
             _c("position", "INTEGER", "Notification id of the last event applied (0: none)."),
             _c("source", "TEXT", "The ledger these tables were built from (path or URL)."),
+            _c(
+                "ledger_id",
+                "TEXT",
+                "The id of that ledger (its `LedgerCreated` event; null for a ledger "
+                "not written since before release 2). A read of another ledger is "
+                "refused (exit 4).",
+            ),
+            _c(
+                "event_hash",
+                "TEXT",
+                "SHA-256 of the stored event at `position` (stream, version, type and "
+                "stored bytes; null at 0). Every read checks it against the ledger: "
+                "a ledger whose event there changed or vanished (a restored backup) "
+                "is rebuilt before answering.",
+            ),
         ),
         pk=("name",),
     ),

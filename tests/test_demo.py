@@ -179,3 +179,34 @@ def test_demo_until_refuses_a_bad_date_and_writes_nothing(cli: Cli, until: str) 
     assert result.stderr.startswith("error: --on:") or "--until" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert event_count(cli.db) == 0
+
+
+def test_an_interrupted_demo_leaves_nothing_and_can_run_again(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """demo is all-or-nothing (SPEC §7.2, finding 9 of issue 12): a failure after
+    several batches were written leaves an empty ledger that demo then fills."""
+    from ledger import demo
+
+    real_flush = demo._Writer.flush
+    calls = {"n": 0}
+
+    def failing_flush(self: demo._Writer, force: bool = False) -> None:
+        real_flush(self, force)
+        if self.written:
+            calls["n"] += 1
+            if calls["n"] == 3:
+                raise KeyboardInterrupt  # as a Ctrl-C between two batches
+
+    ledger = Ledger.open(db)
+    try:
+        with monkeypatch.context() as m:
+            m.setattr(demo._Writer, "flush", failing_flush)
+            with pytest.raises(KeyboardInterrupt):
+                write_demo(ledger, reps=6, weeks=8, batch=50)
+        assert calls["n"] == 3
+        assert ledger.event_count() == 0
+        result = write_demo(ledger, reps=6, weeks=8, batch=50)
+        assert ledger.event_count() == result.events > 150
+    finally:
+        ledger.close()

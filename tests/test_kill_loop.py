@@ -1,4 +1,4 @@
-"""kill -9 at random points of ``activity import``, ``import`` and ``projections rebuild``.
+"""kill -9 at random points of ``activity import``, ``import``, ``projections rebuild``, ``demo``.
 
 Each round starts one command as a real process, sleeps a random time between
 half its run time on an empty input and 1.1 times its measured run time, and
@@ -14,6 +14,10 @@ recovers:
 * ``projections rebuild`` (the same 43 000 events): whatever the kill left,
   the next catch-up (what every read command does first) gives tables
   identical, row for row, to a fresh rebuild.
+* ``demo`` (700 reps, 16 weeks, about 45 000 events written in several
+  batches, into a new ledger each round): the ledger is empty or holds the
+  whole demo, never part of it; an empty one is filled by running ``demo``
+  again.
 
 After the loop, ``verify`` passes on every ledger and SQLite's integrity
 check on every file. The figures (kills, recoveries, mismatches, what each
@@ -111,6 +115,11 @@ def test_kill_9_never_leaves_a_partial_import_or_a_wrong_read_model(
         for i in range(ROWS):
             fh.write(f"rep{i % 97},2026-{1 + i % 12:02d}-{1 + i % 28:02d},{i % 9},row{i}\n")
     run(command(base, "demo", "--reps", "40", "--weeks", "8"))
+    # a demo large enough to be written in several batches (ledger.demo: 20 000)
+    demo_args = ("demo", "--reps", "700", "--weeks", "16")
+    run(command(tmp_path / "reference-demo.db", *demo_args))
+    demo_count = count(tmp_path / "reference-demo.db")
+    assert demo_count > 2 * 20_000, demo_count
     activity = [
         "activity", "import", str(csv_path), "--rep-column", "rep", "--date-column", "day",
         "--value-column", "n", "--id-column", "id",
@@ -140,6 +149,7 @@ def test_kill_9_never_leaves_a_partial_import_or_a_wrong_read_model(
         "activity": timed(command(subject, *activity, "--metric", "calibration")),
         "import": timed(command(tmp_path / "calibration.db", "import", str(export))),
         "rebuild": timed(command(base, "projections", "rebuild", views=views)),
+        "demo": timed(command(tmp_path / "calibration-demo.db", *demo_args)),
     }
     # ... and how long each takes to start and do nothing (an empty input)
     empty_csv = tmp_path / "empty.csv"
@@ -153,12 +163,13 @@ def test_kill_9_never_leaves_a_partial_import_or_a_wrong_read_model(
                                   "--metric", "empty")),
         "import": timed(command(empty, "import", str(empty_jsonl))),
         "rebuild": timed(command(empty, "projections", "rebuild")),
+        "demo": timed(command(tmp_path / "tiny-demo.db", "demo", "--reps", "1", "--weeks", "1")),
     }  # fmt: skip
     tally = Tally()
-    ops = ["activity", "import", "rebuild"]
+    ops = ["activity", "import", "rebuild", "demo"]
     round_no = 0
     while tally.kills < KILLS and round_no < 4 * KILLS:
-        op = ops[round_no % 3]
+        op = ops[round_no % len(ops)]
         round_no += 1
         target = tmp_path / f"target{round_no}.db"
         metric = f"m{round_no}"
@@ -167,6 +178,7 @@ def test_kill_9_never_leaves_a_partial_import_or_a_wrong_read_model(
             "activity": command(subject, *activity, "--metric", metric),
             "import": command(target, "import", str(export)),
             "rebuild": command(base, "projections", "rebuild", views=views),
+            "demo": command(target, *demo_args),
         }[op]
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         delay = rng.uniform(startup[op] / 2, calibration[op] * 1.1)
@@ -199,6 +211,18 @@ def test_kill_9_never_leaves_a_partial_import_or_a_wrong_read_model(
             tally.mismatches += head(target) != source_head
             target.unlink()
             for extra in ("-wal", "-shm"):
+                Path(f"{target}{extra}").unlink(missing_ok=True)
+        elif op == "demo":
+            n = count(target) if target.exists() else 0
+            if killed:
+                tally.left["demo: nothing"] += n == 0
+                tally.left["demo: all"] += n == demo_count
+            tally.mismatches += n not in (0, demo_count)
+            if n == 0:
+                run(command(target, *demo_args))
+            tally.mismatches += count(target) != demo_count
+            run(command(target, "verify"))
+            for extra in ("", "-wal", "-shm"):
                 Path(f"{target}{extra}").unlink(missing_ok=True)
         else:
             if killed:

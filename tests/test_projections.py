@@ -378,7 +378,14 @@ def test_status_reports_the_lag_before_catching_up(world: World) -> None:
     assert st.lag == 3
 
 
-def test_views_built_from_another_ledger_are_rebuilt(world: World, tmp_path: Path) -> None:
+def test_views_built_from_another_ledger_are_refused_not_overwritten(
+    world: World, tmp_path: Path
+) -> None:
+    """SPEC §7.2: a views file records its ledger's id; another ledger's is
+    refused (exit 4), no longer silently rebuilt (which let two ledgers sharing
+    a file serve each other's rows, finding 6 of issue 12)."""
+    from ledger.errors import IntegrityFailure
+
     other = Ledger.open(str(tmp_path / "other.db"))
     try:
         other.record_session(rep="zed", manager="yan", date="2026-01-01", actor=ACTOR)
@@ -386,12 +393,13 @@ def test_views_built_from_another_ledger_are_rebuilt(world: World, tmp_path: Pat
         catch_up(other, world.views)
     finally:
         other.close()
+    before = table_dump(world.views)
     world.agree()
-    catch_up(world.ledger, world.views)
+    with pytest.raises(IntegrityFailure, match="belongs to ledger"):
+        catch_up(world.ledger, world.views)
 
-    dump = table_dump(world.views)
-    assert dump["sessions"] == []
-    assert len(dump["commitments"]) == 1
+    assert table_dump(world.views) == before
+    assert len(before["sessions"]) == 2
 
 
 def test_rebuild_gives_the_same_tables_as_catch_up(world: World, tmp_path: Path) -> None:
@@ -413,7 +421,11 @@ def test_a_damaged_views_file_is_rebuilt_by_the_next_read(world: World) -> None:
     catch_up(world.ledger, world.views)
     for suffix in ("-wal", "-shm"):
         Path(world.views + suffix).unlink(missing_ok=True)
-    Path(world.views).write_bytes(b"this is not a SQLite file" * 100)
+    # damage (a power loss): the SQLite header survives, the pages are garbage.
+    # A file without the header is not a damaged read model but something else,
+    # and is refused (tests/test_file_guards.py).
+    header = Path(world.views).read_bytes()[:100]
+    Path(world.views).write_bytes(header + b"this is not a SQLite page" * 400)
 
     ensure_current(world.ledger.db, world.views)
 

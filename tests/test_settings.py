@@ -11,7 +11,7 @@ import pytest
 
 from ledger.application import Ledger
 from ledger.errors import InvalidInput, StorageUnavailable
-from tests.conftest import Cli, event_count
+from tests.conftest import Cli, activity_count
 
 SESSION = ("session", "record", "--rep", "alice", "--manager", "bob", "--on", "2026-01-05")
 
@@ -48,7 +48,7 @@ def test_create_table_off_works_once_init_has_created_the_tables(
     assert len(cli.ok(*SESSION)) == 36
     ledger = Ledger.open(cli.db)
     try:
-        assert ledger.event_count() == 1
+        assert ledger.event_count() == 2  # the session and the ledger's LedgerCreated
     finally:
         ledger.close()
 
@@ -59,7 +59,7 @@ def test_create_table_on_or_unset_creates_the_tables(
 ) -> None:
     monkeypatch.setenv("CREATE_TABLE", word)
     assert len(cli.ok(*SESSION)) == 36
-    assert event_count(cli.db) == 1
+    assert activity_count(cli.db) == 1  # the session (and the ledger's LedgerCreated)
 
 
 def test_a_create_table_value_that_is_no_yes_or_no_is_refused(
@@ -90,4 +90,6 @@ def test_eventsourcing_environment_variables_do_not_override_the_ledger(
     assert len(cli.ok(*SESSION)) == 36
     assert not elsewhere.exists()
     with sqlite3.connect(tmp_path / "chosen.db") as conn:
-        assert conn.execute("SELECT count(*) FROM stored_events").fetchone() == (1,)
+        assert conn.execute("SELECT count(*) FROM stored_events").fetchone() == (
+            2,
+        )  # with LedgerCreated
