@@ -69,9 +69,9 @@ def commitments(*args: str) -> list[str]:
     return [str(exe), *args] if exe.exists() else [PY, "-m", "cli", *args]
 
 
-def run(*args: str) -> str:
+def run(*args: str, cwd: str | None = None) -> str:
     out = subprocess.run(
-        commitments(*args), env=child_env(), capture_output=True, text=True, check=False
+        commitments(*args), env=child_env(), capture_output=True, text=True, check=False, cwd=cwd
     )
     if out.returncode:
         raise SystemExit(f"{' '.join(args[:4])}...: exit {out.returncode}: {out.stderr[-500:]}")
@@ -102,7 +102,12 @@ class Cast:
 
 def build(db: str, views: str, reps: int, weeks: int) -> tuple[int, Cast]:
     started = time.perf_counter()
-    run("--db", db, "--views", views, "demo", "--reps", str(reps), "--weeks", str(weeks))
+    # in the bench's folder: the demo of a PostgreSQL ledger writes its pages to the
+    # current directory, and they hold judgements about (made-up) people
+    folder = str(Path(views).parent)
+    run(
+        "--db", db, "--views", views, "demo", "--reps", str(reps), "--weeks", str(weeks), cwd=folder
+    )
     items = json.loads(run("--db", db, "--views", views, "list", "--format", "json"))
     print(f"  ledger written by demo in {time.perf_counter() - started:.1f} s", flush=True)
     reps_of: dict[str, set[str]] = defaultdict(set)
