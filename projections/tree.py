@@ -46,8 +46,7 @@ def _clear(conn: sqlite3.Connection) -> None:
 def extend(conn: sqlite3.Connection, ledger: Any, head: int, *, batch: int = BATCH) -> int:
     """Append a leaf for every event after the tree's last one, up to position
     ``head``; returns how many. One transaction per batch of events."""
-    from ledger.audit import chain
-    from ledger.checkpoints import stored_records
+    from ledger.audit import stored_bodies
 
     added = 0
     while True:
@@ -63,13 +62,11 @@ def extend(conn: sqlite3.Connection, ledger: Any, head: int, *, batch: int = BAT
             node = node_reader(conn)
             frontier = Frontier(size, [node(*at) for at in frontier_nodes(size)])
             leaves, nodes = [], []
-            for record, body, digest in islice(
-                chain(stored_records(ledger, after=position), prev), batch
-            ):
-                if record.position > head:
+            for at, body, digest in islice(stored_bodies(ledger, after=position, prev=prev), batch):
+                if at > head:
                     break
-                leaf = leaf_hash(body.encode("utf-8"))
-                leaves.append((frontier.size, record.position, bytes.fromhex(digest), leaf))
+                leaf = leaf_hash(body)
+                leaves.append((frontier.size, at, bytes.fromhex(digest), leaf))
                 nodes += frontier.append(leaf)
             if not leaves:
                 conn.execute("ROLLBACK")
