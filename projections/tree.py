@@ -5,8 +5,10 @@ and leaf hash) and ``merkle_nodes`` the hash of every complete subtree
 above them (see :mod:`projections.tables`). :func:`extend` appends the
 events after the last leaf, a batch per transaction, as part of every
 catch-up, so a full rebuild and any sequence of catch-ups give the same rows
-(``projections verify`` compares them). A proof then reads O(log² n) rows:
-milliseconds at a million events.
+(``projections verify`` compares them). It reads the store as ``verify``
+does (:func:`ledger.audit.stored_bodies`: leaf bytes spliced from the stored
+canonical JSON; a stored event ``verify`` refuses stops it, exit 4). A proof
+then reads O(log² n) rows: milliseconds at a million events.
 
 The tree here serves proofs only. ``checkpoint`` and ``verify --checkpoint``
 recompute the root from the events themselves (:mod:`ledger.checkpoints`),
