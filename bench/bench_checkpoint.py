@@ -8,8 +8,10 @@ existing SQLite ledger, then in one run:
   select of every stored event's JSON in rowid order and ``hashlib.sha256``
   of each; aim: checkpoint throughput >= 0.5x the raw pass.
   Also against the raw canonical chain (select, ``json.loads``, canonical
-  ``json.dumps``, one ``sha256``): the bytes the spec hashes must be
-  re-encoded, which the raw pass does not do.
+  ``json.dumps``, one ``sha256``): the least a reading as strict as
+  ``verify``'s must do (each stored state decoded and encoded again to check
+  that it is canonical; the leaf bytes are then spliced from the stored text),
+  which the raw pass does not do.
 * ``commitments verify --checkpoint`` (the same recomputation, plus the signature).
 * The first ``prove`` after the events were written, which brings the read
   model's tree up to date (the one-off cost of the stored tree).

@@ -61,6 +61,9 @@ _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 
 _LEDGER_CREATED = get_topic(LedgerIdentity.LedgerCreated)
 _decoder = json.JSONDecoder()
+# A JSON string as the canonical encoder writes it (no ASCII escaping): what
+# canonical(text) gives for a str, without the encoder's per-call set-up.
+_json_string = json.encoder.encode_basestring
 
 
 def sha256_hex(text: str) -> str:
@@ -188,14 +191,16 @@ _ONCE_ONLY = frozenset(
 )  # streams that never get a version 2: not remembered (memory stays flat)
 
 
-def stored_rows(ledger: Any, *, page: int = PAGE) -> Iterator[tuple[int, str, int, str, bytes]]:
-    """Every stored row as the store holds it, in ledger order: (position, stream
-    id as stored, version, topic, state bytes), page by page, up to the head as it
-    was when iteration began."""
+def stored_rows(
+    ledger: Any, *, after: int = 0, page: int = PAGE
+) -> Iterator[tuple[int, str, int, str, bytes]]:
+    """Every stored row after position ``after`` as the store holds it, in ledger
+    order: (position, stream id as stored, version, topic, state bytes), page by
+    page, up to the head as it was when iteration began."""
     recorder = ledger.recorder
     pg = is_postgres(ledger.db)
     head = recorder.max_notification_id() or 0
-    position = 0
+    position = after
     if pg:
         sql = pg_sql(
             recorder,
@@ -230,11 +235,13 @@ class _Checker:
     """Checks each stored row for verify: canonical stream id and bytes, known
     topic, versions that follow on; yields the canonical hashed body."""
 
-    def __init__(self, pg: bool, types: Mapping[str, type]) -> None:
+    def __init__(self, pg: bool, types: Mapping[str, type], *, partway: bool = False) -> None:
         self.pg = pg
         self.types = types
         self.last: dict[str, int] = {}
         self.topics: dict[str, str] = {}
+        # Read from partway along: a stream's first event seen may be at any version.
+        self.partway = partway
 
     def body(self, row: tuple[int, str, int, str, Any], prev: str) -> str:
         position, sid, version, topic, state = row
@@ -250,7 +257,7 @@ class _Checker:
         if topic not in self.types:
             raise IntegrityFailure(f"{where}: unknown event type {topic!r}")
         have = self.last.get(stream, 0)
-        if version != have + 1:
+        if version != have + 1 and not (self.partway and have == 0):
             what = "a duplicate of" if version <= have else "a gap after"
             raise IntegrityFailure(
                 f"{where}: stream {stream} version {version} is {what} its version {have}"
@@ -275,7 +282,7 @@ class _Checker:
         recorded_at = obj.pop("timestamp")
         # The text is canonical, so the hashed body is spliced from it rather than
         # encoded again: the data is the text without its timestamp member.
-        member = '"timestamp":' + canonical(recorded_at)
+        member = '"timestamp":' + _json_string(recorded_at)
         if text.count(member) == 1:
             if text.startswith("{" + member):
                 data = "{" + text[len(member) + 2 :] if len(text) > len(member) + 2 else "{}"
@@ -293,6 +300,28 @@ def _old_format(obj: dict[str, Any]) -> str:
     """How releases before 2 stored a state: compact JSON, keys in field order,
     the timestamp first. ``obj`` is in the order its text had."""
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
+def stored_bodies(
+    ledger: Any, *, after: int = 0, prev: str = ZERO_HASH
+) -> Iterator[tuple[int, bytes, str]]:
+    """The chain over the stored bytes: (position, hashed body as UTF-8, its hash in
+    hex) of every stored event after position ``after``, in ledger order; ``prev``
+    is the hash of the event at ``after``.
+
+    Each row is checked as :func:`verify` checks it (canonical bytes and stream
+    id, known topic, versions that follow on; from ``after`` > 0 a stream's
+    first event seen may be at any version) and the body is spliced from the
+    stored text: the one reading of the store behind ``verify``, ``checkpoint``
+    and the read model's tree. The first row that fails raises
+    :class:`IntegrityFailure` (exit 4) naming its position.
+    """
+    checker = _Checker(is_postgres(ledger.db), default_event_types(), partway=after > 0)
+    body_of, sha256 = checker.body, hashlib.sha256
+    for row in stored_rows(ledger, after=after):
+        body = body_of(row, prev).encode("utf-8")
+        prev = sha256(body).hexdigest()
+        yield row[0], body, prev
 
 
 def verify(
@@ -313,10 +342,8 @@ def verify(
         digest = digest.strip().lower()
         if not _HEX64.fullmatch(digest):
             raise InvalidInput("--digest: give the 64 hex digits printed by 'commitments verify'")
-    checker = _Checker(is_postgres(ledger.db), default_event_types())
     count, head, seen_at = 0, ZERO_HASH, 0
-    for row in stored_rows(ledger):
-        head = sha256_hex(checker.body(row, head))
+    for _position, _body, head in stored_bodies(ledger):
         count += 1
         if head == digest:
             seen_at = count

@@ -4,7 +4,9 @@ Both directions recompute the tree from the events in the store, one pass,
 O(log n) memory (a :class:`~ledger.merkle.Frontier`), never from a copy that
 could be stale or edited: ``checkpoint`` signs what the store holds now, and
 ``verify --checkpoint`` asks whether the store's first ``size`` events still
-give the signed root.
+give the signed root. The store is read as ``verify`` reads it
+(:func:`ledger.audit.stored_bodies`): every stored event must be canonical, and
+the leaf bytes are spliced from its stored text, not decoded and encoded again.
 
 ``checkpoint`` keeps the last checkpoint it signed with each key in
 ``<key file>.last`` (owner-only, beside the key) and refuses (exit 4) to
@@ -15,16 +17,13 @@ first ``size`` events that no longer give the root it signed.
 from __future__ import annotations
 
 import fcntl
-import json
 import os
-import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
-from uuid import UUID
 
-from .audit import Record, chain, records
+from .audit import stored_bodies
 from .errors import IntegrityFailure, InvalidInput, RuleViolation
 from .merkle import Frontier, leaf_hash
 from .notes import Checkpoint, SigningKey, VerifierKey, read_checkpoint
@@ -60,56 +59,13 @@ def recompute(
     frontier = Frontier()
     root_at = frontier.root() if at == 0 else None
     append = frontier.append
-    for _record, body, _digest in chain(stored_records(ledger)):
-        append(leaf_hash(body.encode("utf-8")))
+    for _position, body, _digest in stored_bodies(ledger):
+        append(leaf_hash(body))
         if frontier.size == at:
             root_at = frontier.root()
         if progress is not None and frontier.size % 10000 == 0:
             progress(10000)
     return Tree(frontier.size, frontier.root(), root_at)
-
-
-def stored_records(ledger: Any, *, after: int = 0, page: int = 5000) -> Iterator[Record]:
-    """:func:`ledger.audit.records`, read with one plain query per page on a SQLite
-    ledger (no per-row notification and UUID objects: a third of a full pass)."""
-    recorder = ledger.recorder
-    if type(recorder).__module__ != "eventsourcing.sqlite":
-        yield from records(ledger, after=after)
-        return
-    head = recorder.max_notification_id() or 0
-    sql = (
-        "SELECT rowid, originator_id, originator_version, topic, state "
-        f"FROM {recorder.events_table_name} WHERE rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?"
-    )
-    decode, position = json.JSONDecoder().decode, after
-    while position < head:
-        with recorder.datastore.transaction(commit=False) as curs:
-            curs.execute(sql, (position, head, page))
-            rows = curs.fetchall()
-        if not rows:
-            break
-        for pos, oid, version, topic, state in rows:
-            try:
-                stream = _stream_text(oid)
-                data = decode(state.decode("utf-8") if isinstance(state, bytes) else state)
-                recorded_at = data.pop("timestamp")
-            except (ValueError, KeyError, AttributeError, TypeError):
-                raise IntegrityFailure(
-                    f"stored event at position {pos} cannot be read as an event"
-                ) from None
-            yield Record(pos, stream, version, topic, recorded_at, data)
-        position = rows[-1][0]
-
-
-_HEX32 = re.compile(r"[0-9a-f]{32}")
-
-
-def _stream_text(value: Any) -> str:
-    """The stored originator id as ``str(UUID(...))`` gives it (what the export writes)."""
-    if isinstance(value, str) and _HEX32.fullmatch(value):
-        v = value
-        return f"{v[:8]}-{v[8:12]}-{v[12:16]}-{v[16:20]}-{v[20:]}"
-    return str(UUID(value))
 
 
 def check_extends(ledger: Any, signed: Checkpoint, tree: Tree, what: str) -> None:

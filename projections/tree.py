@@ -5,8 +5,10 @@ and leaf hash) and ``merkle_nodes`` the hash of every complete subtree
 above them (see :mod:`projections.tables`). :func:`extend` appends the
 events after the last leaf, a batch per transaction, as part of every
 catch-up, so a full rebuild and any sequence of catch-ups give the same rows
-(``projections verify`` compares them). A proof then reads O(log² n) rows:
-milliseconds at a million events.
+(``projections verify`` compares them). It reads the store as ``verify``
+does (:func:`ledger.audit.stored_bodies`: leaf bytes spliced from the stored
+canonical JSON; a stored event ``verify`` refuses stops it, exit 4). A proof
+then reads O(log² n) rows: milliseconds at a million events.
 
 The tree here serves proofs only. ``checkpoint`` and ``verify --checkpoint``
 recompute the root from the events themselves (:mod:`ledger.checkpoints`),
@@ -46,8 +48,7 @@ def _clear(conn: sqlite3.Connection) -> None:
 def extend(conn: sqlite3.Connection, ledger: Any, head: int, *, batch: int = BATCH) -> int:
     """Append a leaf for every event after the tree's last one, up to position
     ``head``; returns how many. One transaction per batch of events."""
-    from ledger.audit import chain
-    from ledger.checkpoints import stored_records
+    from ledger.audit import stored_bodies
 
     added = 0
     while True:
@@ -63,13 +64,11 @@ def extend(conn: sqlite3.Connection, ledger: Any, head: int, *, batch: int = BAT
             node = node_reader(conn)
             frontier = Frontier(size, [node(*at) for at in frontier_nodes(size)])
             leaves, nodes = [], []
-            for record, body, digest in islice(
-                chain(stored_records(ledger, after=position), prev), batch
-            ):
-                if record.position > head:
+            for at, body, digest in islice(stored_bodies(ledger, after=position, prev=prev), batch):
+                if at > head:
                     break
-                leaf = leaf_hash(body.encode("utf-8"))
-                leaves.append((frontier.size, record.position, bytes.fromhex(digest), leaf))
+                leaf = leaf_hash(body)
+                leaves.append((frontier.size, at, bytes.fromhex(digest), leaf))
                 nodes += frontier.append(leaf)
             if not leaves:
                 conn.execute("ROLLBACK")

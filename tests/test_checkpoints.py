@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from tests.conftest import Cli, event_count
 from tests.test_audit import TAMPERING, build_sample, export_of, raw_sql
+from tests.test_canonical_store import EDITS, canonical, set_state
 from tests.test_merkle import mth, path, proof
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -153,7 +154,8 @@ def test_a_rewritten_history_fails_an_older_checkpoint_and_is_not_signed(
 ) -> None:
     """Rewriting the store (the chain is not stored: `verify` recomputes it from
     what is there) is caught by a kept checkpoint, and checkpoint refuses to sign it.
-    (An event *inserted* at the end is an append: the checkpoint still holds.)"""
+    A rewrite that also breaks a stream's versions is named by its position, as
+    `verify` names it (the store is read as strictly as `verify` reads it)."""
     key, verifier = signer
     old = tmp_path / "q1.checkpoint"
     cli.ok("checkpoint", "--key", key, "-o", str(old))
@@ -161,12 +163,39 @@ def test_a_rewritten_history_fails_an_older_checkpoint_and_is_not_signed(
     raw_sql(cli.db, *TAMPERING[tampering])
     if tampering == "edit one event's data":
         cli.ok("verify")  # every hash recomputed from the rewritten store: it passes
+    plain = cli("verify")
     result = cli("verify", "--checkpoint", str(old), "--public-key", verifier)
-    fails(result, 4, "first" if tampering != "truncate the tail" else "truncated")
-    assert re.search(r"rewritten|truncated", result.stderr)
+    if plain.exit_code == 4:  # e.g. a deletion that leaves a version gap
+        fails(result, 4, "stored event at position")
+        assert result.stderr == plain.stderr
+    else:
+        fails(result, 4, "first" if tampering != "truncate the tail" else "truncated")
+        assert re.search(r"rewritten|truncated", result.stderr)
     before = Path(key + ".last").read_text("utf-8")
-    fails(cli("checkpoint", "--key", key), 4, "last checkpoint signed with")
+    signing = cli("checkpoint", "--key", key)
+    fails(signing, 4, "stored event at position" if plain.exit_code else "last checkpoint signed")
     assert Path(key + ".last").read_text("utf-8") == before
+
+
+@pytest.mark.parametrize("edit", list(EDITS))
+def test_stored_bytes_that_are_not_canonical_are_neither_signed_nor_accepted(
+    cli: Cli, signer: tuple[str, str], tmp_path: Path, edit: str
+) -> None:
+    """The leaves are spliced from the stored text, so checkpoint reads the store as
+    strictly as verify does: a state rewritten to other bytes of the same content
+    (which would give the same leaf if it were decoded and encoded again) is refused,
+    exit 4 naming its position, by checkpoint and by verify --checkpoint alike."""
+    key, verifier = signer
+    old = tmp_path / "q1.checkpoint"
+    cli.ok("checkpoint", "--key", key, "-o", str(old))
+    line = next(x for x in export_of(cli.db) if "✓" in x["data"].get("note", ""))
+    text = canonical({**line["data"], "timestamp": line["recorded_at"]})
+    set_state(cli.db, line["position"], EDITS[edit](text))
+    where = f"stored event at position {line['position']}:"
+    before = Path(key + ".last").read_text("utf-8")
+    fails(cli("checkpoint", "--key", key), 4, where)
+    assert Path(key + ".last").read_text("utf-8") == before
+    fails(cli("verify", "--checkpoint", str(old), "--public-key", verifier), 4, where)
 
 
 def test_appending_only_keeps_every_older_checkpoint(
@@ -178,9 +207,17 @@ def test_appending_only_keeps_every_older_checkpoint(
         kept.append(tmp_path / f"{day}.checkpoint")
         cli.ok("checkpoint", "--key", key, "-o", str(kept[-1]))
         cli.ok("session", "record", "--rep", "carol", "--manager", "bob", "--on", f"2026-03-0{day}")
-    raw_sql(cli.db, *TAMPERING["insert one event"])  # an append, whatever its content
     for note in kept:
         cli.ok("verify", "--checkpoint", str(note), "--public-key", verifier)
+    # An event appended behind the ledger's back with a version gap is an append,
+    # but not a valid event: refused as `verify` refuses it, naming its position.
+    raw_sql(cli.db, *TAMPERING["insert one event"])
+    plain = cli("verify")
+    assert plain.exit_code == 4 and "is a gap after its version" in plain.stderr
+    for note in kept:
+        result = cli("verify", "--checkpoint", str(note), "--public-key", verifier)
+        fails(result, 4, "is a gap after its version")
+        assert result.stderr == plain.stderr
 
 
 def test_one_changed_byte_or_another_key_is_refused(
