@@ -30,23 +30,17 @@ How to use it::
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
-from .domain import LEDGER_STREAM, LedgerIdentity
+from .domain import LedgerIdentity
 from .persistence import pg_sql
-
-#: ``LEDGER_STREAM`` as the SQLite recorder stores stream ids (32 lower-case hex digits).
-LEDGER_STREAM_KEY = LEDGER_STREAM.hex
-
-
-def ledger_id_of_state(state: bytes | str) -> UUID:
-    """The ledger id held by a stored ``LedgerCreated`` state."""
-    return UUID(json.loads(state)["ledger_id"])
+from .streams import LEDGER_STREAM as LEDGER_STREAM  # re-exported
+from .streams import LEDGER_STREAM_KEY as LEDGER_STREAM_KEY
+from .streams import ledger_id_of_state as ledger_id_of_state
 
 
 def stored_ledger_id(recorder: Any, curs: Any, *, pg: bool) -> UUID | None:

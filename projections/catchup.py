@@ -853,7 +853,7 @@ class _Probe:
         if self._me is None:
             found: Any = None
             if self._conn is not None:
-                from ledger.identity import LEDGER_STREAM_KEY, ledger_id_of_state
+                from ledger.streams import LEDGER_STREAM_KEY, ledger_id_of_state
 
                 row = self._conn.execute(
                     "SELECT state FROM stored_events WHERE originator_id = ? "
