@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
-from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
+from uuid import UUID, uuid4, uuid5
 
 from eventsourcing.domain import Aggregate
 
@@ -29,19 +29,12 @@ from .errors import (
     RevisionAfterDue,
     SessionMismatch,
 )
-
-NAMESPACE = uuid5(NAMESPACE_URL, "https://commitment-ledger.invalid/")
+from .streams import LEDGER_STREAM, NAMESPACE
 
 
 def workload_id(rep: str) -> UUID:
     """The stable id of a rep's workload aggregate."""
     return uuid5(NAMESPACE, "rep-workload:" + rep)
-
-
-#: The one stream of :class:`LedgerIdentity`. Fixed, so two first writes racing
-#: each other both try to insert version 1 of it and only one succeeds: a
-#: ledger never gets two ids.
-LEDGER_STREAM = uuid5(NAMESPACE, "ledger-identity")
 
 
 def activity_id(metric: str, source_id: str) -> UUID:

@@ -32,13 +32,13 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from .streams import LEDGER_STREAM
 
-from .domain import LEDGER_STREAM, LedgerIdentity
-from .persistence import pg_sql
+if TYPE_CHECKING:  # the read side imports this module: no event-store imports here
+    from eventsourcing.persistence import StoredEvent
 
 #: ``LEDGER_STREAM`` as the SQLite recorder stores stream ids (32 lower-case hex digits).
 LEDGER_STREAM_KEY = LEDGER_STREAM.hex
@@ -53,6 +53,8 @@ def stored_ledger_id(recorder: Any, curs: Any, *, pg: bool) -> UUID | None:
     """The ledger id, read inside the caller's transaction ``curs``; None if
     the ledger has none yet."""
     if pg:
+        from .persistence import pg_sql
+
         curs.execute(
             pg_sql(
                 recorder,
@@ -74,6 +76,8 @@ def stored_ledger_id(recorder: Any, curs: Any, *, pg: bool) -> UUID | None:
 
 def created_event(at: datetime, actor: str) -> Any:
     """A new ``LedgerCreated`` domain event (a fresh random id), recorded at ``at``."""
+    from .domain import LedgerIdentity
+
     return LedgerIdentity.create(at=at, actor=actor).collect_events()[0]
 
 
