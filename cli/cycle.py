@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+import annotated_types
 import click
 
 from ledger import rules
@@ -27,7 +28,18 @@ from .read import (
     write_output,
 )
 
+if TYPE_CHECKING:
+    from projections.query import Moment, ReadModel
+
 pass_env = click.make_pass_decorator(Env)
+
+# The options' bounds, as types: the CLI's click options and the server's query
+# parameters (cli/serve/api.py reads these signatures) take the same values.
+Per = Literal["day", "week", "month"]
+PlanDays = Annotated[int, annotated_types.Interval(ge=1, le=3660)]
+HistoryDays = Annotated[int, annotated_types.Interval(ge=7, le=36600)]
+Seed = Annotated[int, annotated_types.Ge(0)]
+Within = Annotated[int, annotated_types.Interval(ge=0, le=3660)]
 
 AGENDA = (
     ("wins", "Wins: succeeded or kept since the last session"),
@@ -92,11 +104,9 @@ def prep(
       commitments prep alice --manager bob --on 2026-02-02 --format json
       commitments prep alice --format html -o alice-prep.html
     """
-    from projections.cycle import prep as build
-
     at = _moment(as_of, on)
     with open_read_model(env) as rm:
-        agenda = build(rm, rep.strip(), at, manager.strip() if manager else None)
+        agenda = prep_object(rm, at, rep, manager)
     if fmt == "json":
         text = _json(agenda)
     elif fmt == "html":
@@ -106,6 +116,13 @@ def prep(
     else:
         text = render_prep(agenda, fmt)
     write_output(text, output)
+
+
+def prep_object(rm: ReadModel, at: Moment, rep: str, manager: str | None = None) -> dict[str, Any]:
+    """``prep REP --format json`` (SPEC §7.6): the agenda of a rep's next session."""
+    from projections.cycle import prep as build
+
+    return build(rm, rep.strip(), at, manager.strip() if manager else None)
 
 
 def render_prep(a: dict[str, Any], fmt: str) -> str:
@@ -182,11 +199,9 @@ def plan(
       commitments plan alice
       commitments plan alice --on 2026-01-05 --format html -o alice-plan.html
     """
-    from projections.cycle import plan as build
-
     at = _moment(as_of, on)
     with open_read_model(env) as rm:
-        p = build(rm, rep.strip(), at)
+        p = plan_object(rm, at, rep)
     if fmt == "json":
         text = _json(p)
     elif fmt == "html":
@@ -196,6 +211,13 @@ def plan(
     else:
         text = render_plan(p, fmt)
     write_output(text, output)
+
+
+def plan_object(rm: ReadModel, at: Moment, rep: str) -> dict[str, Any]:
+    """``plan REP --format json`` (SPEC §7.6): the rep's 30-day plan."""
+    from projections.cycle import plan as build
+
+    return build(rm, rep.strip(), at)
 
 
 def _hypothesis(c: dict[str, Any]) -> str | None:
@@ -287,26 +309,57 @@ def model(
       commitments model "Moses Frase" --activity engagements --outcome won_value \\
           --to 10 --per week --on 2017-06-30
     """
-    from projections.cycle import model as build
-
     at = _moment(as_of, on)
     with open_read_model(env) as rm:
-        m, active = build(
-            rm,
-            rep.strip(),
-            at,
-            activity=activity.strip(),
-            outcome=outcome.strip(),
-            to=to,
-            per=per,
-            days=days,
-            history_days=history_days,
-            seed=seed,
-        )
+        m, active = _model(rm, at, rep, activity, outcome, to, per, days, history_days, seed)
     if fmt == "json":
         click.echo(_json(m))
         return
     click.echo(render_model(m, active, to, per, days))
+
+
+def _model(
+    rm: ReadModel,
+    at: Moment,
+    rep: str,
+    activity: str,
+    outcome: str,
+    to: float,
+    per: str,
+    days: int,
+    history_days: int,
+    seed: int,
+) -> tuple[dict[str, Any], int]:
+    from projections.cycle import model as build
+
+    return build(
+        rm,
+        rep.strip(),
+        at,
+        activity=activity.strip(),
+        outcome=outcome.strip(),
+        to=to,
+        per=per,
+        days=days,
+        history_days=history_days,
+        seed=seed,
+    )
+
+
+def model_object(
+    rm: ReadModel,
+    at: Moment,
+    rep: str,
+    activity: str,
+    outcome: str,
+    to: float,
+    per: Per = "week",
+    days: PlanDays = 30,
+    history_days: HistoryDays = 180,
+    seed: Seed = 0,
+) -> dict[str, Any]:
+    """``model REP --format json`` (SPEC §7.6): the scenario from the rep's own history."""
+    return _model(rm, at, rep, activity, outcome, to, per, days, history_days, seed)[0]
 
 
 def render_model(m: dict[str, Any], active: int, to: float, per: str, days: int) -> str:
@@ -370,17 +423,9 @@ def due(
       commitments due --manager bob
       commitments due --manager bob --within 14 --format ics -o bob.ics
     """
-    from projections.cycle import due as build
-
     at = _moment(as_of, on)
     with open_read_model(env) as rm:
-        d = build(
-            rm,
-            at,
-            manager=manager.strip() if manager else None,
-            rep=rep.strip() if rep else None,
-            within=within,
-        )
+        d = due_object(rm, at, manager, rep, within)
     if fmt == "json":
         text = _json(d)
     elif fmt == "ics":
@@ -394,6 +439,25 @@ def due(
         rows = _rows(d["items"], columns)
         text = f"{head}\n\n" + (text_table(columns, rows) if rows else "(nothing due)")
     write_output(text, output)
+
+
+def due_object(
+    rm: ReadModel,
+    at: Moment,
+    manager: str | None = None,
+    rep: str | None = None,
+    within: Within = rules.DUE_WITHIN_DAYS,
+) -> dict[str, Any]:
+    """``due --format json`` (SPEC §7.6): check-ins and closes due, and overdue."""
+    from projections.cycle import due as build
+
+    return build(
+        rm,
+        at,
+        manager=manager.strip() if manager else None,
+        rep=rep.strip() if rep else None,
+        within=within,
+    )
 
 
 def calendar(d: dict[str, Any], stamp: Any) -> str:

@@ -373,12 +373,14 @@ def write_demo_pages(env: Any, team: Sequence[tuple[str, str, str]], at: Any = N
 # -- the coaching cycle: prep and plan, printable ------------------------------------
 
 
-def prep_page(agenda: dict[str, Any], as_of: str) -> str:
-    """``prep REP --format html``: the session agenda on one printable page."""
+def prep_page(agenda: dict[str, Any], as_of: str, **extra: Any) -> str:
+    """``prep REP --format html``: the session agenda on one printable page;
+    ``extra``: the server's page around it (``layout``, ...)."""
     from .cycle import AGENDA
 
     template = environment().get_template("prep.html.j2")
     return template.render(
+        **extra,
         a=agenda,
         as_of=as_of,
         agenda=AGENDA,
@@ -386,10 +388,11 @@ def prep_page(agenda: dict[str, Any], as_of: str) -> str:
     )
 
 
-def plan_page(plan: dict[str, Any], as_of: str) -> str:
-    """``plan REP --format html``: the 30-day plan on one printable page."""
+def plan_page(plan: dict[str, Any], as_of: str, **extra: Any) -> str:
+    """``plan REP --format html``: the 30-day plan on one printable page;
+    ``extra``: the server's page around it (``layout``, ...)."""
     template = environment().get_template("plan.html.j2")
-    return template.render(p=plan, as_of=as_of)
+    return template.render(**extra, p=plan, as_of=as_of)
 
 
 def demo_page_paths(env: Any, rep: str | None) -> tuple[str, ...]:

@@ -214,11 +214,9 @@ def hypotheses(
       commitments report hypotheses
       commitments report hypotheses --manager bob --format json
     """
-    from projections.cycle import hypotheses_report
-
     at = _moment(as_of, on)
     with open_read_model(env) as rm:
-        obj = hypotheses_report(rm, at, window_days, manager.strip() if manager else None)
+        obj = hypotheses_object(rm, at, manager, window_days)
     rows = [[m[k] for k in HYPOTHESES] for m in obj["managers"]]
     if fmt == "json":
         text = json.dumps(obj, ensure_ascii=False, indent=2)
@@ -240,3 +238,15 @@ def hypotheses(
         else:
             text = f"{head}\n\n" + text_table(HYPOTHESES, rows)
     click.echo(text)
+
+
+def hypotheses_object(
+    rm: ReadModel,
+    at: Moment,
+    manager: str | None = None,
+    window_days: WindowDays = rules.DEFAULT_WINDOW_DAYS,
+) -> dict[str, Any]:
+    """``report hypotheses --format json`` (SPEC §7.6): how good the hypotheses were."""
+    from projections.cycle import hypotheses_report
+
+    return hypotheses_report(rm, at, window_days, manager.strip() if manager else None)

@@ -31,22 +31,23 @@ How to use it::
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
-
-from .domain import LedgerIdentity
-from .persistence import pg_sql
 from .streams import LEDGER_STREAM as LEDGER_STREAM  # re-exported
 from .streams import LEDGER_STREAM_KEY as LEDGER_STREAM_KEY
 from .streams import ledger_id_of_state as ledger_id_of_state
+
+if TYPE_CHECKING:  # the read side imports this module: no event-store imports here
+    from eventsourcing.persistence import StoredEvent
 
 
 def stored_ledger_id(recorder: Any, curs: Any, *, pg: bool) -> UUID | None:
     """The ledger id, read inside the caller's transaction ``curs``; None if
     the ledger has none yet."""
     if pg:
+        from .persistence import pg_sql
+
         curs.execute(
             pg_sql(
                 recorder,
@@ -68,6 +69,8 @@ def stored_ledger_id(recorder: Any, curs: Any, *, pg: bool) -> UUID | None:
 
 def created_event(at: datetime, actor: str) -> Any:
     """A new ``LedgerCreated`` domain event (a fresh random id), recorded at ``at``."""
+    from .domain import LedgerIdentity
+
     return LedgerIdentity.create(at=at, actor=actor).collect_events()[0]
 
 

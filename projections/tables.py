@@ -149,7 +149,7 @@ TABLES: tuple[Table, ...] = (
         ),
         pk=("position",),
         unique=("id",),
-        indexes=(("rep",), ("manager",), ("supports",)),
+        indexes=(("rep",), ("manager",), ("supports",), ("session_id",)),
         looked_up=True,
     ),
     Table(

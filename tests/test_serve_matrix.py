@@ -38,6 +38,19 @@ EXPECTED: dict[str, dict[str, tuple[int, int]]] = {
         "admin": (200, 200),
     },
     "report": {"rep": (403, 403), "manager": (403, 403), "hr": (200, 200), "admin": (200, 200)},
+    # the coaching cycle (SPEC §7.6): about one rep, like history
+    **{
+        read: {"rep": (200, 403), "manager": (200, 403), "hr": (200, 200), "admin": (200, 200)}
+        for read in ("prep", "plan", "model", "due_ics")
+    },
+    # due filtered by manager: a rep may not ask about a manager, even their own
+    "due": {"rep": (403, 403), "manager": (200, 403), "hr": (200, 200), "admin": (200, 200)},
+    "report_hypotheses": {
+        "rep": (403, 403),
+        "manager": (403, 403),
+        "hr": (200, 200),
+        "admin": (200, 200),
+    },
     "session": {"rep": (403, 403), "manager": (201, 403), "hr": (403, 403), "admin": (403, 403)},
     "agree": {"rep": (403, 403), "manager": (201, 403), "hr": (403, 403), "admin": (403, 403)},
     **{
@@ -93,6 +106,24 @@ def _granted(s: Served, people: tuple[str, str]) -> str:
     return name
 
 
+def _activity(s: Served, people: tuple[str, str]) -> str:
+    """A few days of calls and won value for the rep (idempotent: same source ids)."""
+    rows = [
+        {
+            "rep": people[0],
+            "metric": metric,
+            "date": START,
+            "value": value,
+            "source_id": f"{metric}-{people[0]}",
+            "actor": "seed",
+        }
+        for metric, value in (("calls", 10), ("won_value", 500))
+    ]
+    s.ledger.record_activities(rows)
+    return ""
+
+
+MODEL = {"activity": "calls", "outcome": "won_value", "to": 20}
 AGREE = {"focus": "prospecting", "behavior": "ten calls", "target": 10, "start": START}
 # endpoint -> (set-up, ask)
 REQUESTS: dict[str, tuple[Callable[..., str], Ask]] = {
@@ -103,6 +134,15 @@ REQUESTS: dict[str, tuple[Callable[..., str], Ask]] = {
     "session_list": (_none, lambda s, who, p, t, n: s.get("/sessions", who, rep=p[0])),
     "session_show": (_session, lambda s, who, p, sid, n: s.get(f"/sessions/{sid}", who)),
     "report": (_none, lambda s, who, p, t, n: s.get("/reports/coaching", who, manager=p[1])),
+    "prep": (_none, lambda s, who, p, t, n: s.get("/prep", who, rep=p[0])),
+    "plan": (_none, lambda s, who, p, t, n: s.get("/plan", who, rep=p[0])),
+    "model": (_activity, lambda s, who, p, t, n: s.get("/model", who, rep=p[0], **MODEL)),
+    "due": (_none, lambda s, who, p, t, n: s.get("/due", who, manager=p[1])),
+    "due_ics": (_none, lambda s, who, p, t, n: s.get("/due.ics", who, rep=p[0])),
+    "report_hypotheses": (
+        _none,
+        lambda s, who, p, t, n: s.get("/reports/hypotheses", who, manager=p[1]),
+    ),
     "session": (
         _none,
         lambda s, who, p, t, n: s.post(
@@ -151,6 +191,12 @@ def _shape_ok(endpoint: str, status: int, body: Any) -> bool:
             set(b) == {"id", "check_in", "warnings"} and b["check_in"] == 2 and b["warnings"] == []
         ),
         "me": lambda b: set(b) == {"name", "role"},
+        "prep": lambda b: {"rep", "on", "signal", "conversation", "wins", "metrics"} <= set(b),
+        "plan": lambda b: {"rep", "on", "commitments"} <= set(b) and len(b["commitments"]) > 0,
+        "model": lambda b: {"rep", "activity", "outcome", "rate", "insufficient_history"} <= set(b),
+        "due": lambda b: {"on", "within", "items"} <= set(b) and len(b["items"]) > 0,
+        "due_ics": lambda b: b.startswith("BEGIN:VCALENDAR\r\n") and "BEGIN:VEVENT" in b,
+        "report_hypotheses": lambda b: {"as_of", "on", "window_days", "managers"} <= set(b),
         "access_list": lambda b: isinstance(b, list) and all("token_hash" not in g for g in b),
         "access_grant": lambda b: set(b) == {"name", "role", "token"} and len(b["token"]) == 43,
         "access_revoke": lambda b: set(b) == {"name"},
@@ -177,7 +223,12 @@ def _matrix(db: str, folder: Path) -> list[str]:
             target = set_up(s, people)
             before = s.events()
             response = ask(s, who, people, target, n)
-            got, body = response.status_code, response.json()
+            got = response.status_code
+            calendar = response.headers["content-type"].startswith("text/calendar")
+            if calendar != (endpoint == "due_ics" and got == 200):
+                wrong.append(f"{endpoint} as {role} on {which}: content-type {calendar=}")
+                continue
+            body = response.text if calendar else response.json()
             row = f"{endpoint} as {role} on {which}: want {want}, got {got} {body}"
             if got != want:
                 wrong.append(row)

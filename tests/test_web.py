@@ -18,7 +18,7 @@ from cli.serve.policy import Action, Caller, Role, Scope
 from tests.serve_support import START, Served, served
 
 TODAY = date.today()
-PAGES = ("/team", "/reps/alice", "/reports/coaching")
+PAGES = ("/team", "/reps/alice", "/reps/alice/prep", "/reps/alice/plan", "/reports/coaching")
 
 
 @pytest.fixture
@@ -367,6 +367,59 @@ def test_scopes_are_the_apis(s: Served) -> None:
     assert s.client.get("/reports/coaching").status_code == 403
 
 
+def test_prep_and_plan_pages_render_escape_link_and_are_scoped(s: Served) -> None:
+    """The printable agenda and plan inside the server's layout: the CLI's own
+    templates, escaped, linked from the rep page with the moment kept, and
+    scoped as the API's /prep and /plan (the rep's data)."""
+    hostile = "<b>call</b> & demo"
+    s.ledger.agree(
+        rep="alice",
+        manager="bob",
+        focus="prospecting",
+        behavior=hostile,
+        target=5,
+        period="week",
+        start=START,
+        days=30,
+        actor="seed",
+    )
+    login(s, "bob")
+    escaped = "&lt;b&gt;call&lt;/b&gt; &amp; demo"
+    prep = s.client.get("/reps/alice/prep")
+    assert prep.status_code == 200, prep.text
+    assert "<h1>Session prep: alice</h1>" in prep.text and "Since the last session" in prep.text
+    assert escaped in prep.text and hostile not in prep.text
+    assert 'href="/static/app.css"' in prep.text and 'href="/team"' in prep.text  # the layout
+    plan = s.client.get("/reps/alice/plan")
+    assert plan.status_code == 200, plan.text
+    assert "<h1>30-day plan: alice</h1>" in plan.text
+    assert escaped in plan.text and hostile not in plan.text
+    api = s.get("/plan", "bob", rep="alice").json()
+    assert all(c["id"] in plan.text for c in api["commitments"])  # what the API answers
+    # linked from the rep page, keeping ?on= and ?as_of=
+    on = TODAY.isoformat()
+    rep = s.client.get("/reps/alice", params={"on": on, "as_of": on}).text
+    for what in ("prep", "plan"):
+        assert f'href="/reps/alice/{what}?on={on}&amp;as_of={on}"' in rep
+    assert 'href="/reps/alice/prep"' in s.client.get("/reps/alice").text
+    # ?manager= narrows the agenda and is kept by the moment form
+    r = s.client.get("/reps/alice/prep", params={"manager": "bob"})
+    assert r.status_code == 200 and '<input type="hidden" name="manager" value="bob">' in r.text
+    # another manager's rep: what the API says, with its message
+    for what in ("prep", "plan"):
+        r = s.client.get(f"/reps/rita/{what}")
+        api_r = s.get(f"/{what}", "bob", rep="rita")
+        assert r.status_code == 403 == api_r.status_code
+        assert alert(r) == api_r.json()["error"]["message"]
+    # a rep: their own only; hr: anyone's
+    login(s, "alice")
+    assert s.client.get("/reps/alice/prep").status_code == 200
+    assert s.client.get("/reps/rita/plan").status_code == 403
+    login(s, "hugo")
+    assert s.client.get("/reps/rita/prep").status_code == 200
+    assert s.client.get("/reps/nobody/prep").status_code == 404
+
+
 def test_the_coaching_report_and_the_access_log_by_role(s: Served) -> None:
     login(s, "bob")
     r = s.client.get("/reports/coaching")
@@ -425,6 +478,11 @@ def test_hostile_paths_queries_and_forms_never_break_a_page(db: str, tmp_path: P
         paths = st.one_of(
             st.builds(lambda r: f"/reps/{quote(r, safe='')}", text),
             st.builds(lambda c: f"/commitments/{quote(c, safe='')}", ids),
+            st.builds(
+                lambda r, w: f"/reps/{quote(r, safe='')}/{w}",
+                text,
+                st.sampled_from(["prep", "plan"]),
+            ),
             st.sampled_from(["/team", "/reports/coaching", "/access-log"]),
         )
         forms = st.one_of(

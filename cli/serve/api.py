@@ -27,7 +27,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import Body, FastAPI, Query, Request, Security
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPBearer
 from pydantic import BaseModel, ConfigDict, field_validator
 from pydantic.json_schema import SkipJsonSchema
@@ -36,7 +36,7 @@ from ledger import commands as cmd
 from ledger.errors import InvalidInput, no_such
 from ledger.values import PersonId
 
-from .. import read, report, sessions, team
+from .. import cycle, read, report, sessions, team
 from .access import Entry
 from .policy import Action, Caller, Role, Scope, reports_of
 
@@ -73,6 +73,12 @@ class Read:
     run: Callable[..., Any]
     target: ById | About | Each | Everyone
     moment: tuple[str, ...] = ("as_of", "on")  # which of T and D the command takes
+    render: Callable[[Any, Any], Response] | None = None  # (answer, moment): not JSON
+
+
+def ics(d: Any, at: Any) -> Response:
+    """``due --format ics``: the same calendar file, as ``text/calendar``."""
+    return Response(cycle.calendar(d, at.as_of), media_type="text/calendar; charset=utf-8")
 
 
 @dataclass(frozen=True)
@@ -98,6 +104,13 @@ READS = (
         (),
     ),
     Read("/reports/coaching", "report_coaching", report.coaching_object, Everyone()),
+    # the coaching cycle (SPEC §7.6): a rep's own, their manager's, hr's and admin's
+    Read("/prep", "prep", cycle.prep_object, About("rep")),
+    Read("/plan", "plan", cycle.plan_object, About("rep")),
+    Read("/model", "model", cycle.model_object, About("rep")),
+    Read("/due", "due", cycle.due_object, Each("items")),
+    Read("/due.ics", "due_ics", cycle.due_object, Each("items"), render=ics),
+    Read("/reports/hypotheses", "report_hypotheses", report.hypotheses_object, Everyone()),
 )
 
 WRITES = (
@@ -242,7 +255,8 @@ def _read_endpoint(spec: Read, services: Any) -> Callable[..., Any]:
 
     def endpoint(request: Request, **kwargs: Any) -> Any:
         try:
-            return JSONResponse(_run_read(spec, services, request, kwargs))
+            obj, at = _run_read(spec, services, request, kwargs)
+            return JSONResponse(obj) if spec.render is None else spec.render(obj, at)
         except Exception as exc:
             return error_response(exc)
 
@@ -259,7 +273,10 @@ def _resolve(fn: Callable[..., Any], annotation: Any) -> Any:
     return annotation
 
 
-def _run_read(spec: Read, services: Any, request: Request, kwargs: dict[str, Any]) -> Any:
+def _run_read(
+    spec: Read, services: Any, request: Request, kwargs: dict[str, Any]
+) -> tuple[Any, Any]:
+    """The answer, scope-checked, and the moment it was asked at."""
     from projections.query import moment, unknown_id
 
     caller, audit = _caller(request), _audit(request)
@@ -293,7 +310,7 @@ def _run_read(spec: Read, services: Any, request: Request, kwargs: dict[str, Any
         if isinstance(target, Each):
             obj = _keep_visible(obj, target, scope)
     audit["subjects"] = list(dict.fromkeys([*audit["subjects"], *people_in(obj)]))
-    return obj
+    return obj, at
 
 
 def _keep_visible(obj: Any, target: Each, scope: Scope) -> Any:

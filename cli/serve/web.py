@@ -303,6 +303,14 @@ def add_pages(app: FastAPI, services: Any) -> None:
     def rep(request: Request, rep: str) -> Response:
         return guarded(request, "web.rep", lambda p: _rep_page(p, rep))
 
+    @app.get("/reps/{rep}/prep", include_in_schema=False)
+    def rep_prep(request: Request, rep: str, manager: str | None = None) -> Response:
+        return guarded(request, "web.prep", lambda p: _prep_page(p, rep, manager or None))
+
+    @app.get("/reps/{rep}/plan", include_in_schema=False)
+    def rep_plan(request: Request, rep: str) -> Response:
+        return guarded(request, "web.plan", lambda p: _plan_page(p, rep))
+
     @app.get("/commitments/{commitment}", include_in_schema=False)
     def commitment(request: Request, commitment: str) -> Response:
         return guarded(request, "web.commitment", lambda p: _commitment_page(p, commitment))
@@ -517,6 +525,36 @@ def _rep_page(
         forms=forms_,
     )
     return html(text, status)
+
+
+def _prep_page(page: _Page, rep: str, manager: str | None) -> Response:
+    """``prep REP``'s printable agenda inside the server's layout; scoped as the
+    API's ``/prep`` (the rep's data: READ on the rep)."""
+    from ..cycle import prep_object
+    from ..html import prep_page
+
+    rep = rep.strip()
+    at = page.moment()
+    page.audit["subjects"] = [rep]
+    with page.services.read_model() as rm:
+        page.scope(rm).require(Action.READ, rep)
+        agenda = prep_object(rm, at, rep, manager)
+    keep = {"manager": manager} if manager else {}
+    return html(prep_page(agenda, at.as_of_text, **page.context(at, **keep)))
+
+
+def _plan_page(page: _Page, rep: str) -> Response:
+    """``plan REP``'s printable 30-day plan inside the server's layout."""
+    from ..cycle import plan_object
+    from ..html import plan_page
+
+    rep = rep.strip()
+    at = page.moment()
+    page.audit["subjects"] = [rep]
+    with page.services.read_model() as rm:
+        page.scope(rm).require(Action.READ, rep)
+        p = plan_object(rm, at, rep)
+    return html(plan_page(p, at.as_of_text, **page.context(at)))
 
 
 def _commitment_page(
