@@ -209,9 +209,14 @@ def stored_rows(ledger: Any, *, page: int = PAGE) -> Iterator[tuple[int, str, in
             f"{recorder.events_table_name} WHERE rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?"
         )
     while position < head:
-        with recorder.datastore.transaction(commit=False) as curs:
-            curs.execute(sql, (position, head, page))
-            rows = curs.fetchall()
+        try:
+            with recorder.datastore.transaction(commit=False) as curs:
+                curs.execute(sql, (position, head, page))
+                rows = curs.fetchall()
+        except Exception as exc:
+            if not pg and "decode" in str(exc):  # SQLite keeps any bytes in a TEXT column
+                _refuse_undecodable(recorder, position, head, page)
+            raise
         if not rows:
             break
         if pg:
@@ -224,6 +229,27 @@ def stored_rows(ledger: Any, *, page: int = PAGE) -> Iterator[tuple[int, str, in
             for r in rows:
                 yield r[0], r[1], r[2], r[3], r[4]
         position = rows[-1][0] if not pg else rows[-1]["notification_id"]
+
+
+def _refuse_undecodable(recorder: Any, position: int, head: int, page: int) -> None:
+    """A page SQLite could not hand over as text: name the first row whose stream
+    id or topic is not UTF-8 text (an edit behind the ledger's back)."""
+    sql = (
+        "SELECT rowid, CAST(originator_id AS BLOB), CAST(topic AS BLOB) FROM "
+        f"{recorder.events_table_name} WHERE rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?"
+    )
+    with recorder.datastore.transaction(commit=False) as curs:
+        curs.execute(sql, (position, head, page))
+        rows = curs.fetchall()
+    for rowid, sid, topic in rows:
+        for name, value in (("stream id", sid), ("topic", topic)):
+            try:
+                bytes(value or b"").decode("utf-8")
+            except UnicodeDecodeError:
+                raise IntegrityFailure(
+                    f"stored event at position {rowid}: its {name} is not UTF-8 text: "
+                    "edited behind the ledger's back"
+                ) from None
 
 
 class _Checker:

@@ -151,6 +151,30 @@ def test_an_upper_case_stream_id_fails_verify(sqlite_db: str, tmp_path: Path) ->
     refused(cli, close["position"], "is not in canonical form")
 
 
+@pytest.mark.parametrize("column", ["originator_id", "topic"])
+def test_a_stored_text_that_is_not_utf8_fails_verify_naming_the_position(
+    sqlite_db: str, tmp_path: Path, column: str
+) -> None:
+    """SQLite keeps whatever bytes a TEXT column is given: a stream id or topic
+    that is not UTF-8 text is an edit behind the ledger's back (exit 4, its
+    position), not an unexpected error."""
+    cli = Cli(db=sqlite_db, views=str(tmp_path / "v.db"))
+    ids = build_sample(sqlite_db)
+    before = head(cli)
+    close = position_of(
+        sqlite_db, "ledger.domain:Commitment.Closed", lambda x: x["stream"] == str(ids["calls"])
+    )
+    raw_sql(
+        sqlite_db,
+        f"UPDATE {{table}} SET {column} = CAST(X'ff' || CAST({column} AS BLOB) AS TEXT) "
+        "WHERE rowid = ?",
+        "",
+        (close["position"],),
+    )
+    refused(cli, close["position"], "is not UTF-8 text")
+    refused(cli, close["position"], "is not UTF-8 text", digest=before)
+
+
 def test_a_version_gap_fails_verify(cli: Cli, sample: dict[str, Any]) -> None:
     last = export_of(cli.db)
     line = [x for x in last if x["stream"] == str(sample["calls"])][-1]
