@@ -285,13 +285,16 @@ class _Checker:
             )
         if topic not in _ONCE_ONLY:
             self.last[stream] = version
+        text = obj = None
         try:
             text = state.decode("utf-8") if isinstance(state, bytes) else None
             # raw_decode: without decode's whitespace handling, which a canonical
-            # text never needs (trailing bytes fail the comparison below).
-            obj = _decoder.raw_decode(text)[0] if text is not None else None
+            # text never needs; anything else takes the full decode below.
+            obj, end = _decoder.raw_decode(text) if text is not None else (None, 0)
+            if text is not None and end != len(text):
+                raise ValueError("not one JSON value alone")
         except ValueError:
-            try:  # leading whitespace: parseable but not canonical
+            try:  # not UTF-8, or leading whitespace (parseable, not canonical)
                 obj = _decoder.decode(text) if text is not None else None
             except ValueError:
                 text = obj = None

@@ -115,6 +115,8 @@ EDITS = {
     ).encode(),  # ensure_ascii: the note's ✓ becomes \u2713
     "UTF-16": lambda text: text.encode("utf-16"),
     "a trailing space": lambda text: (text + " ").encode(),
+    "a leading space": lambda text: (" " + text).encode(),
+    "a second object after it": lambda text: (text + "{}").encode(),
 }
 
 
@@ -130,7 +132,11 @@ def test_an_edit_that_keeps_the_parsed_content_fails_verify_naming_the_position(
         line = position_of(cli.db, CHECK_IN, lambda x: x["data"]["actual"] == 9.0)
     text = canonical({**line["data"], "timestamp": line["recorded_at"]})
     set_state(cli.db, line["position"], EDITS[edit](text))
-    why = "not a JSON object in UTF-8" if edit == "UTF-16" else "not the canonical JSON"
+    why = (
+        "not a JSON object in UTF-8"
+        if edit in ("UTF-16", "a second object after it")
+        else "not the canonical JSON"
+    )
     refused(cli, line["position"], why)
     refused(cli, line["position"], why, digest=before)
 
