@@ -753,8 +753,9 @@ def open_current(
     the ledger's head as read just before, and the ledger's event at that
     position is the one they applied (its :func:`event_hash`). Anything else,
     and it catches up (rebuilding when the tables are another ledger's or the
-    ledger was replaced) and checks again. Nothing new costs three small
-    reads: the ledger's head, the tracking row, the event at the position.
+    ledger was replaced, or finishing a Merkle tree a killed catch-up left
+    short) and checks again. Nothing new costs four small reads: the ledger's
+    head, the tracking row, the event at the position, the tree's last leaf.
 
     On a SQLite ledger these are plain ``sqlite3`` reads (no event-store
     imports); the ledger is opened only to catch up. ``progress_for(lag)`` may
