@@ -115,7 +115,11 @@ def records(ledger: Any, *, after: int = 0, page: int = PAGE) -> Iterator[Record
             notifications = recorder.select_notifications(
                 start=position, limit=page, stop=head, inclusive_of_start=False
             )
-        except ValueError as exc:  # e.g. an originator id that is not a UUID
+        except Exception as exc:
+            # an originator id that is not a UUID (ValueError), or, on SQLite, a
+            # TEXT column holding bytes that are not UTF-8 ("Could not decode")
+            if not isinstance(exc, ValueError) and "decode" not in str(exc):
+                raise
             raise IntegrityFailure(
                 f"a stored event after position {position} cannot be read: {exc}"
             ) from None

@@ -179,6 +179,10 @@ def test_a_stored_text_that_is_not_utf8_fails_verify_naming_the_position(
     )
     refused(cli, close["position"], "is not UTF-8 text")
     refused(cli, close["position"], "is not UTF-8 text", digest=before)
+    exported = cli("export", "-o", str(tmp_path / "out.jsonl"))
+    assert exported.exit_code == 4, (exported.exit_code, exported.stderr)
+    assert "cannot be read" in exported.stderr and "\n" not in exported.stderr.strip()
+    assert not (tmp_path / "out.jsonl").exists()
 
 
 def test_a_version_gap_fails_verify(cli: Cli, sample: dict[str, Any]) -> None:
