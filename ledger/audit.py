@@ -26,6 +26,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import IO, Any, NamedTuple
 from uuid import UUID
 
@@ -41,6 +42,7 @@ from .import_rules import Replayer
 from .persistence import (
     build_event,
     canonical,
+    canonical_parsed,
     insert_stored_events,
     is_locked,
     is_postgres,
@@ -61,9 +63,6 @@ _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 
 _LEDGER_CREATED = get_topic(LedgerIdentity.LedgerCreated)
 _decoder = json.JSONDecoder()
-# A JSON string as the canonical encoder writes it (no ASCII escaping): what
-# canonical(text) gives for a str, without the encoder's per-call set-up.
-_json_string = json.encoder.encode_basestring
 
 
 def sha256_hex(text: str) -> str:
@@ -116,7 +115,11 @@ def records(ledger: Any, *, after: int = 0, page: int = PAGE) -> Iterator[Record
             notifications = recorder.select_notifications(
                 start=position, limit=page, stop=head, inclusive_of_start=False
             )
-        except ValueError as exc:  # e.g. an originator id that is not a UUID
+        except Exception as exc:
+            # an originator id that is not a UUID (ValueError), or, on SQLite, a
+            # TEXT column holding bytes that are not UTF-8 ("Could not decode")
+            if not isinstance(exc, ValueError) and "decode" not in str(exc):
+                raise
             raise IntegrityFailure(
                 f"a stored event after position {position} cannot be read: {exc}"
             ) from None
@@ -214,9 +217,14 @@ def stored_rows(
             f"{recorder.events_table_name} WHERE rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?"
         )
     while position < head:
-        with recorder.datastore.transaction(commit=False) as curs:
-            curs.execute(sql, (position, head, page))
-            rows = curs.fetchall()
+        try:
+            with recorder.datastore.transaction(commit=False) as curs:
+                curs.execute(sql, (position, head, page))
+                rows = curs.fetchall()
+        except Exception as exc:
+            if not pg and "decode" in str(exc):  # SQLite keeps any bytes in a TEXT column
+                _refuse_undecodable(recorder, position, head, page)
+            raise
         if not rows:
             break
         if pg:
@@ -229,6 +237,27 @@ def stored_rows(
             for r in rows:
                 yield r[0], r[1], r[2], r[3], r[4]
         position = rows[-1][0] if not pg else rows[-1]["notification_id"]
+
+
+def _refuse_undecodable(recorder: Any, position: int, head: int, page: int) -> None:
+    """A page SQLite could not hand over as text: name the first row whose stream
+    id or topic is not UTF-8 text (an edit behind the ledger's back)."""
+    sql = (
+        "SELECT rowid, CAST(originator_id AS BLOB), CAST(topic AS BLOB) FROM "
+        f"{recorder.events_table_name} WHERE rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?"
+    )
+    with recorder.datastore.transaction(commit=False) as curs:
+        curs.execute(sql, (position, head, page))
+        rows = curs.fetchall()
+    for rowid, sid, topic in rows:
+        for name, value in (("stream id", sid), ("topic", topic)):
+            try:
+                bytes(value or b"").decode("utf-8")
+            except UnicodeDecodeError:
+                raise IntegrityFailure(
+                    f"stored event at position {rowid}: its {name} is not UTF-8 text: "
+                    "edited behind the ledger's back"
+                ) from None
 
 
 class _Checker:
@@ -264,14 +293,22 @@ class _Checker:
             )
         if topic not in _ONCE_ONLY:
             self.last[stream] = version
+        text = obj = None
         try:
             text = state.decode("utf-8") if isinstance(state, bytes) else None
-            obj = _decoder.decode(text) if text is not None else None
+            # raw_decode: without decode's whitespace handling, which a canonical
+            # text never needs; anything else takes the full decode below.
+            obj, end = _decoder.raw_decode(text) if text is not None else (None, 0)
+            if text is not None and end != len(text):
+                raise ValueError("not one JSON value alone")
         except ValueError:
-            text = obj = None
+            try:  # not UTF-8, or leading whitespace (parseable, not canonical)
+                obj = _decoder.decode(text) if text is not None else None
+            except ValueError:
+                text = obj = None
         if not isinstance(obj, dict) or not isinstance(obj.get("timestamp"), str):
             raise IntegrityFailure(f"{where}: not a JSON object in UTF-8 with a timestamp")
-        if canonical(obj) != text:
+        if canonical_parsed(obj) != text:
             if next(iter(obj)) == "timestamp" and _old_format(obj) == text:
                 raise IntegrityFailure(f"{where}: not in canonical JSON: {UPGRADE}")
             raise IntegrityFailure(
@@ -282,7 +319,7 @@ class _Checker:
         recorded_at = obj.pop("timestamp")
         # The text is canonical, so the hashed body is spliced from it rather than
         # encoded again: the data is the text without its timestamp member.
-        member = '"timestamp":' + _json_string(recorded_at)
+        member = '"timestamp":' + encode_basestring(recorded_at)
         if text.count(member) == 1:
             if text.startswith("{" + member):
                 data = "{" + text[len(member) + 2 :] if len(text) > len(member) + 2 else "{}"

@@ -753,8 +753,9 @@ def open_current(
     the ledger's head as read just before, and the ledger's event at that
     position is the one they applied (its :func:`event_hash`). Anything else,
     and it catches up (rebuilding when the tables are another ledger's or the
-    ledger was replaced) and checks again. Nothing new costs three small
-    reads: the ledger's head, the tracking row, the event at the position.
+    ledger was replaced, or finishing a Merkle tree a killed catch-up left
+    short) and checks again. Nothing new costs four small reads: the ledger's
+    head, the tracking row, the event at the position, the tree's last leaf.
 
     On a SQLite ledger these are plain ``sqlite3`` reads (no event-store
     imports); the ledger is opened only to catch up. ``progress_for(lag)`` may
@@ -772,7 +773,11 @@ def open_current(
                 rm, at = pinned
                 try:
                     _refuse_foreign(at, probe.me(), views_path)
-                    if _serves(at, probe.source, head, probe.hash_at) and columns_current(rm.conn):
+                    if (
+                        _serves(at, probe.source, head, probe.hash_at)
+                        and columns_current(rm.conn)
+                        and _tree_complete(rm.conn, at.position)
+                    ):
                         return rm
                 except BaseException:
                     rm.close()
@@ -787,6 +792,14 @@ def open_current(
         f"the read model {views_path} kept changing under this read (is it shared with "
         "another ledger?); nothing was read, run it again"
     )
+
+
+def _tree_complete(conn: sqlite3.Connection, position: int) -> bool:
+    """The Merkle tree reaches the tracked position. A catch-up commits the
+    tables first and the tree's leaves after, batch by batch: a process killed
+    in between leaves a tree the next catch-up must finish (the kill loop)."""
+    row = conn.execute("SELECT position FROM merkle_leaves ORDER BY rank DESC LIMIT 1").fetchone()
+    return (row[0] if row else 0) == position
 
 
 def _serves(at: Tracking, source: str, head: int, hash_at: HashAt) -> bool:

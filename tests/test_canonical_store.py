@@ -115,6 +115,8 @@ EDITS = {
     ).encode(),  # ensure_ascii: the note's ✓ becomes \u2713
     "UTF-16": lambda text: text.encode("utf-16"),
     "a trailing space": lambda text: (text + " ").encode(),
+    "a leading space": lambda text: (" " + text).encode(),
+    "a second object after it": lambda text: (text + "{}").encode(),
 }
 
 
@@ -130,7 +132,11 @@ def test_an_edit_that_keeps_the_parsed_content_fails_verify_naming_the_position(
         line = position_of(cli.db, CHECK_IN, lambda x: x["data"]["actual"] == 9.0)
     text = canonical({**line["data"], "timestamp": line["recorded_at"]})
     set_state(cli.db, line["position"], EDITS[edit](text))
-    why = "not a JSON object in UTF-8" if edit == "UTF-16" else "not the canonical JSON"
+    why = (
+        "not a JSON object in UTF-8"
+        if edit in ("UTF-16", "a second object after it")
+        else "not the canonical JSON"
+    )
     refused(cli, line["position"], why)
     refused(cli, line["position"], why, digest=before)
 
@@ -149,6 +155,34 @@ def test_an_upper_case_stream_id_fails_verify(sqlite_db: str, tmp_path: Path) ->
         (close["position"],),
     )
     refused(cli, close["position"], "is not in canonical form")
+
+
+@pytest.mark.parametrize("column", ["originator_id", "topic"])
+def test_a_stored_text_that_is_not_utf8_fails_verify_naming_the_position(
+    sqlite_db: str, tmp_path: Path, column: str
+) -> None:
+    """SQLite keeps whatever bytes a TEXT column is given: a stream id or topic
+    that is not UTF-8 text is an edit behind the ledger's back (exit 4, its
+    position), not an unexpected error."""
+    cli = Cli(db=sqlite_db, views=str(tmp_path / "v.db"))
+    ids = build_sample(sqlite_db)
+    before = head(cli)
+    close = position_of(
+        sqlite_db, "ledger.domain:Commitment.Closed", lambda x: x["stream"] == str(ids["calls"])
+    )
+    raw_sql(
+        sqlite_db,
+        f"UPDATE {{table}} SET {column} = CAST(X'ff' || CAST({column} AS BLOB) AS TEXT) "
+        "WHERE rowid = ?",
+        "",
+        (close["position"],),
+    )
+    refused(cli, close["position"], "is not UTF-8 text")
+    refused(cli, close["position"], "is not UTF-8 text", digest=before)
+    exported = cli("export", "-o", str(tmp_path / "out.jsonl"))
+    assert exported.exit_code == 4, (exported.exit_code, exported.stderr)
+    assert "cannot be read" in exported.stderr and "\n" not in exported.stderr.strip()
+    assert not (tmp_path / "out.jsonl").exists()
 
 
 def test_a_version_gap_fails_verify(cli: Cli, sample: dict[str, Any]) -> None:

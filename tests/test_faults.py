@@ -267,3 +267,35 @@ def test_an_immutable_ledger_file_refuses_writes_and_changes_nothing(
         assert "read" in line.lower() or "permission" in line.lower(), (name, line)
     assert db.read_bytes() == digest
     assert not Path(f"{db}-wal").exists() or os.path.getsize(f"{db}-wal") == 0
+
+
+def test_a_rebuild_killed_while_extending_the_merkle_tree_is_completed_by_the_next_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The kill loop's finding: ``projections rebuild`` commits the tables up to
+    the head, then appends the tree's leaves in batches; a kill in between left
+    a tree that the next read served as current (proofs failing, ``projections
+    verify`` refusing). The next read must complete it."""
+    import projections.tree
+    from ledger.application import Ledger
+    from projections.catchup import ensure_current, rebuild, table_dump
+
+    db, views, fresh = tmp_path / "l.db", tmp_path / "v.db", tmp_path / "fresh.db"
+    assert run(db, "demo", "--reps", "3", "--weeks", "2", views=views).exit_code == 0
+    real = projections.tree.extend
+
+    def killed_after_a_batch(conn: sqlite3.Connection, ledger: object, head: int) -> int:
+        return real(conn, ledger, min(head, 5))  # the leaves a first batch committed
+
+    monkeypatch.setattr(projections.tree, "extend", killed_after_a_batch)
+    ledger = Ledger.open(str(db))
+    try:
+        rebuild(ledger, str(views))
+    finally:
+        ledger.close()
+    monkeypatch.setattr(projections.tree, "extend", real)
+    assert run(db, "projections", "rebuild", views=fresh).exit_code == 0
+    assert table_dump(str(views)) != table_dump(str(fresh))  # the tree stopped at 5 leaves
+
+    ensure_current(str(db), str(views))  # what every read does first
+    assert table_dump(str(views)) == table_dump(str(fresh))

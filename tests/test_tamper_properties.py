@@ -10,20 +10,19 @@ Then ``history`` (every rep) and ``report coaching`` are read at two instants.
 The property: if any of those outputs differs from before the edit, at least
 one check refused it (exit 4).
 
-What catches what today: ``verify --digest`` every edit of an event's content
-as the export reads it; ``projections verify`` every edit of the views file
-and every edit of the stored bytes that the read model reads differently
-(an upper-case stream id, a byte the export's parser normalises away). Plain
-``verify``'s check of canonical stored bytes (issue 12, the event-store half)
-is not relied on here: it is counted when it refuses, not required. Nor is
-its exit code otherwise: a stream id that is not UTF-8 text makes ``verify``
-fail with exit 1 rather than 4 (reported to the event-store half of issue 12);
-such an edit still counts as caught only if a check exits 4.
+Beyond that property, each check is held to what it promises. Plain
+``verify`` refuses every edit that leaves an event's stored bytes
+non-canonical (judged here independently: UTF-8, a JSON object without
+duplicate keys, equal to its canonical dump; a stream id of 32 lower-case hex
+digits). ``verify --digest`` refuses every edit of an event. An edit of the
+views file leaves both ledger checks at exit 0. No check ever ends with
+anything but 0 or 4.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import tempfile
 from pathlib import Path
@@ -44,6 +43,34 @@ TOPICS = (
     "ledger.domain:Commitment.Closed",
     "ledger.domain:Commitment.Released",
 )
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    if len({k for k, _ in pairs}) != len(pairs):
+        raise ValueError("duplicate key")
+    return dict(pairs)
+
+
+def canonical_row(db: str, rowid: int) -> bool:
+    """Are the stored bytes of event ``rowid`` canonical (SPEC §7.2)? Written
+    out independently of the ledger's code."""
+    conn = sqlite3.connect(db)
+    try:
+        sid, state = conn.execute(
+            "SELECT CAST(originator_id AS BLOB), state FROM stored_events WHERE rowid = ?",
+            (rowid,),
+        ).fetchone()
+    finally:
+        conn.close()
+    if not isinstance(state, bytes) or not re.fullmatch(rb"[0-9a-f]{32}", bytes(sid)):
+        return False
+    try:
+        text = state.decode("utf-8")
+        obj = json.loads(text, object_pairs_hook=_no_duplicates)
+    except ValueError:
+        return False
+    dump = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return isinstance(obj, dict) and dump == text
 
 
 def run(db: str, views: str, *args: str) -> tuple[int, str]:
@@ -97,8 +124,9 @@ EDITS = st.one_of(
 )  # fmt: skip
 
 
-def edit(db: str, views: str, change: tuple[Any, ...]) -> str:
-    """Apply one edit; return what it did (hypothesis prints it on failure)."""
+def edit(db: str, views: str, change: tuple[Any, ...]) -> tuple[str, int | None]:
+    """Apply one edit; return what it did (hypothesis prints it on failure) and
+    the position of the edited event (None for an edit of the views file)."""
     kind = change[0]
     target = views if kind.startswith("views") else db
     conn = sqlite3.connect(target)
@@ -187,7 +215,7 @@ def edit(db: str, views: str, change: tuple[Any, ...]) -> str:
         conn.commit()
     finally:
         conn.close()
-    return done
+    return done, rowid if kind.startswith("event") else None
 
 
 @settings(
@@ -214,7 +242,8 @@ def test_every_edit_that_changes_an_answer_is_caught(
         assert code == 0
         digest = out.split()[1]
 
-        done = edit(db, views, change)
+        done, edited = edit(db, views, change)
+        canonical = edited is None or canonical_row(db, edited)
 
         checks = {
             "projections verify": run(db, views, "projections", "verify")[0],
@@ -224,6 +253,14 @@ def test_every_edit_that_changes_an_answer_is_caught(
         after = outputs(db, views)
         changed = after != before
         caught = [name for name, code in checks.items() if code == 4]
-        event(f"{change[0]}: answers {'changed' if changed else 'same'}, refused by {caught}")
+        event(
+            f"{change[0]}{'' if canonical else ' (not canonical)'}: answers "
+            f"{'changed' if changed else 'same'}, refused by {caught}"
+        )
         assert not changed or caught, f"{done}: answers changed, checks {checks}"
-        assert checks["projections verify"] in (0, 4), f"{done}: {checks}"
+        assert set(checks.values()) <= {0, 4}, f"{done}: {checks}"
+        if edited is None:
+            assert checks["verify"] == checks["verify --digest"] == 0, f"{done}: {checks}"
+        else:
+            assert checks["verify --digest"] == 4, f"{done}: {checks}"
+            assert canonical or checks["verify"] == 4, f"{done}: not canonical, {checks}"
