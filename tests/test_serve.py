@@ -410,3 +410,13 @@ def test_access_commands(db: str, tmp_path: Path) -> None:
     if not db.startswith("postgresql"):
         mode = stat.S_IMODE(os.stat(db.replace(".db", ".access.db")).st_mode)
         assert mode == 0o600
+
+
+@pytest.mark.parametrize("path", ["/api/v1", "/api/v1/commitments/..", "/api/v1/no-such-thing"])
+def test_a_request_for_no_endpoint_under_the_api_is_logged_too(s: Served, path: str) -> None:
+    """Found by the endpoint fuzzer: ``/api/v1/commitments/..`` normalises to
+    ``/api/v1``, which the guard took for a page and did not log."""
+    logged = len(s.services.access.entries())
+    r = s.client.get(path, headers=s.as_("hugo"))
+    assert r.status_code == 404 and is_error(r, 3)
+    assert len(s.services.access.entries()) == logged + 1

@@ -268,7 +268,7 @@ class Guard:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        if not path.startswith("/api/v1/"):
+        if path != "/api/v1" and not path.startswith("/api/v1/"):  # a page: logged by its own code
             await self.app(scope, receive, _with_headers(send))
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
