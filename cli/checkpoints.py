@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from .context import Env, progress_bar
+from .params import format_option
 
 pass_env = click.make_pass_decorator(Env)
 
@@ -142,13 +143,7 @@ def _tree_conn(env: Env) -> Any:
 @prove.command()
 @click.argument("position", type=int)
 @click.option("--size", type=int, help="Prove inclusion in the tree of the first N events.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["json", "tlog-proof"]),
-    default="json",
-    show_default=True,
-)
+@format_option("json", "tlog-proof")
 @click.option(
     "--checkpoint",
     "checkpoint_file",
@@ -222,7 +217,7 @@ def inclusion(
 @prove.command()
 @click.argument("old_size", type=int)
 @click.option("--size", type=int, help="The newer tree: the first N events (default: all).")
-@click.option("--format", "fmt", type=click.Choice(["json"]), default="json", show_default=True)
+@format_option("json")
 @pass_env
 def consistency(env: Env, old_size: int, size: int | None, fmt: str) -> None:
     """Prove that the tree of the first OLD_SIZE events is a prefix of the tree

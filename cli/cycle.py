@@ -16,7 +16,7 @@ import click
 from ledger import rules
 
 from .context import Env
-from .params import PERSON
+from .params import PERSON, format_option
 from .read import (
     _cell,
     _moment,
@@ -71,14 +71,7 @@ def _rows(objs: Sequence[dict[str, Any]], columns: Sequence[str]) -> list[list[A
     "--manager", type=PERSON, help="Prepare the session with this manager (their commitments)."
 )
 @as_of_options
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json", "md", "html"]),
-    default="table",
-    show_default=True,
-    help="html: a printable one-page agenda.",
-)
+@format_option("table", "json", "md", "html", help="html: a printable one-page agenda.")
 @output_option
 @pass_env
 def prep(
@@ -178,14 +171,7 @@ def render_prep(a: dict[str, Any], fmt: str) -> str:
 @click.command()
 @click.argument("rep", type=PERSON)
 @as_of_options
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json", "md", "html"]),
-    default="table",
-    show_default=True,
-    help="html: a printable one-page plan.",
-)
+@format_option("table", "json", "md", "html", help="html: a printable one-page plan.")
 @output_option
 @pass_env
 def plan(
@@ -279,9 +265,7 @@ def render_plan(p: dict[str, Any], fmt: str) -> str:
 @click.option(
     "--seed", type=click.IntRange(0), default=0, show_default=True, help="Bootstrap seed."
 )
-@click.option(
-    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
-)
+@format_option("table", "json")
 @pass_env
 def model(
     env: Env,
@@ -396,13 +380,8 @@ def render_model(m: dict[str, Any], active: int, to: float, per: str, days: int)
     help="Days after D to look ahead.",
 )
 @as_of_options
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json", "ics"]),
-    default="table",
-    show_default=True,
-    help="ics: an RFC 5545 calendar to subscribe to (stable UIDs).",
+@format_option(
+    "table", "json", "ics", help="ics: an RFC 5545 calendar to subscribe to (stable UIDs)."
 )
 @output_option
 @pass_env

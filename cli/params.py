@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from ledger.text import SURROGATE
@@ -25,3 +27,15 @@ class PersonName(click.ParamType):
 
 
 PERSON = PersonName()
+
+
+def format_option(*choices: str, help: str | None = None) -> Any:
+    """``--format``: one of ``choices``, the first by default (the ``fmt`` parameter)."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(list(choices)),
+        default=choices[0],
+        show_default=True,
+        help=help,
+    )

@@ -8,6 +8,7 @@ import time
 import click
 
 from .context import Env, progress_bar
+from .params import format_option
 
 pass_env = click.make_pass_decorator(Env)
 
@@ -25,9 +26,7 @@ def projections() -> None:
 
 
 @projections.command()
-@click.option(
-    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
-)
+@format_option("table", "json")
 @pass_env
 def status(env: Env, fmt: str) -> None:
     """Position, lag behind the ledger, and the size of every table (does not catch up).

@@ -21,7 +21,7 @@ import click
 from ledger import rules
 
 from .context import Env, output_file_option, progress_bar
-from .params import PERSON
+from .params import PERSON, format_option
 
 if TYPE_CHECKING:
     from projections.catchup import Progress
@@ -255,13 +255,7 @@ def render_items(items: Sequence[Item], fmt: str) -> str:
 @click.command()
 @click.argument("commitment")
 @as_of_options
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-)
+@format_option("table", "json")
 @pass_env
 def show(env: Env, commitment: str, as_of: str | None, on: str | None, fmt: str) -> None:
     """Show one commitment: terms, status, verdict and every event behind it.
@@ -365,13 +359,7 @@ def _show_text(
 )
 @click.option("--due-to", metavar="DATE", help="Only commitments due on or before DATE.")
 @as_of_options
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json", "csv", "md"]),
-    default="table",
-    show_default=True,
-)
+@format_option("table", "json", "csv", "md")
 @pass_env
 def list_(
     env: Env,
@@ -492,12 +480,12 @@ def _date_option(name: str, text: str | None) -> date | None:
 @click.argument("rep", type=PERSON)
 @as_of_options
 @window_days_option("Trailing window of the signal (close dates in (D - N, D]).")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json", "csv", "md", "html"]),
-    default="table",
-    show_default=True,
+@format_option(
+    "table",
+    "json",
+    "csv",
+    "md",
+    "html",
     help="html: the rep's one-page picture (timeline, signal, focus load, support).",
 )
 @output_option

@@ -18,7 +18,7 @@ import click
 from ledger import rules
 
 from .context import Env
-from .params import PERSON
+from .params import PERSON, format_option
 from .read import (
     WindowDays,
     _moment,
@@ -85,13 +85,7 @@ def report() -> None:
 )
 @as_of_options
 @window_days_option("Trailing window: business dates in (D - N, D].")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json", "csv", "md", "html"]),
-    default="table",
-    show_default=True,
-)
+@format_option("table", "json", "csv", "md", "html")
 @output_option
 @pass_env
 def coaching(
@@ -186,13 +180,7 @@ HYPOTHESES = ("manager", "made", "met", "missed", "unknown", "hit_rate", "honest
 @click.option("--manager", type=PERSON, help="Only this manager.")
 @as_of_options
 @window_days_option("Trailing window: commitments closed in (D - N, D].")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json", "csv", "md"]),
-    default="table",
-    show_default=True,
-)
+@format_option("table", "json", "csv", "md")
 @pass_env
 def hypotheses(
     env: Env,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .context import Env
-from .params import PERSON
+from .params import PERSON, format_option
 
 if TYPE_CHECKING:
     from projections.query import Moment, ReadModel
@@ -32,13 +32,7 @@ TABLE_COLUMNS = ("id", "on", "rep", "manager", "prepared", "focus", "commitments
     help="What the ledger knew at T: a date (end of that day, UTC) or an ISO "
     "date-time [default: now].",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json", "csv", "md"]),
-    default="table",
-    show_default=True,
-)
+@format_option("table", "json", "csv", "md")
 @pass_env
 def session_list(
     env: Env,
@@ -93,13 +87,7 @@ def session_list_objects(
 
 @click.command("show")
 @click.argument("session_id", metavar="ID")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-)
+@format_option("table", "json")
 @pass_env
 def session_show(env: Env, session_id: str, fmt: str) -> None:
     """Show one coaching session: preparation, strengths, focus, note, commitments.

@@ -14,7 +14,7 @@ import click
 from ledger import rules
 
 from .context import Env
-from .params import PERSON
+from .params import PERSON, format_option
 from .read import (
     WindowDays,
     _json,
@@ -63,13 +63,7 @@ TABLE = (
 )
 @as_of_options
 @window_days_option("Trailing window of the signals (close dates in (D - N, D]).")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json", "csv", "md", "html"]),
-    default="table",
-    show_default=True,
-)
+@format_option("table", "json", "csv", "md", "html")
 @output_option
 @pass_env
 def team(
