@@ -232,9 +232,7 @@ def close(env: Env, commitment: str, on: str, **values: Any) -> None:
 )
 @click.option("--text", required=True, help="The reply, in the replier's words.")
 @click.option("--contest", is_flag=True, help="The reply contests the verdict.")
-@click.option(
-    "--on", "on", type=DATE, help="Date of the reply (YYYY-MM-DD) [default: today, UTC]."
-)
+@click.option("--on", "on", type=DATE, help="Date of the reply (YYYY-MM-DD) [default: today, UTC].")
 @pass_env
 def reply(env: Env, commitment: str, on: str | None, **values: Any) -> None:
     """Answer a commitment's verdict: a reply by its rep or manager, beside the verdict.

@@ -241,9 +241,7 @@ def _close(r: Replayer, agg: Any, e: Any) -> None:
 def _reply(r: Replayer, agg: Any, e: Any) -> None:
     _require_text("by", e.by, name=True)
     _require_text("text", e.text, name=False)
-    agg.reply(
-        at=e.timestamp, date=e.date, by=e.by, text=e.text, contests=e.contests, actor=e.actor
-    )
+    agg.reply(at=e.timestamp, date=e.date, by=e.by, text=e.text, contests=e.contests, actor=e.actor)
 
 
 def _require_text(field: str, value: str, *, name: bool) -> None:

@@ -697,8 +697,7 @@ class ReadModel:
                     position=r.base["position"],
                     actor=r.base["actor"],
                     replies=tuple(
-                        Reply(x["date"], x["by"], x["text"], bool(x["contests"]))
-                        for x in r.replies
+                        Reply(x["date"], x["by"], x["text"], bool(x["contests"])) for x in r.replies
                     ),
                 )
             )
