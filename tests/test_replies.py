@@ -262,6 +262,17 @@ def test_contested_share_against_hand_arithmetic(cli: Cli) -> None:
     assert [r["contested_share"] for r in rows] == ["0.5", "0", "", "0.4"]
 
 
+def test_contested_share_on_the_coaching_page(cli: Cli, tmp_path: Path) -> None:
+    _contested_scenario(cli)
+    page = tmp_path / "coaching.html"
+    cli.ok("report", "coaching", "--on", "2026-04-30", "--format", "html", "-o", str(page))
+    html = page.read_text("utf-8")
+    assert html.count("Verdicts the rep contested</dt><dd>50%</dd>") == 1  # bob
+    assert "Verdicts the rep contested</dt><dd>40%</dd>" in html  # the team
+    table = cli.ok("report", "coaching", "--on", "2026-04-30").splitlines()
+    assert "contested" in table[2].split()
+
+
 def test_contested_share_fast_path_equals_judging_every_commitment(cli: Cli) -> None:
     from projections.catchup import ensure_current
     from projections.coaching import coaching_report
@@ -303,6 +314,13 @@ def test_replies_round_trip_through_export_and_import(
     other = Cli(db=other_db, views=str(tmp_path / "other.views.db"))
     other.ok("import", path)
     assert as_json(other, "show", cid)["replies"] == as_json(cli, "show", cid)["replies"]
+
+    from ledger.replay import events
+
+    replied = [e for e in events(path) if e.name == "Commitment.Replied"]
+    assert [(str(e.stream), e.event.by, e.event.contests) for e in replied] == [
+        (cid, "alice", True)
+    ]
 
 
 @pytest.mark.parametrize(
