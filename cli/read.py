@@ -397,6 +397,10 @@ def list_(
 ) -> None:
     """List commitments with their status and verdict.
 
+    The table's reply column marks a verdict answered by its rep or manager
+    (see reply): contested when a reply contests it, replied when the replies
+    do not, - when nobody replied. JSON has the replies themselves.
+
     \b
     Example:
       commitments list --manager bob --verdict broken
