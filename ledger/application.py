@@ -459,6 +459,22 @@ class Ledger(Application):
         )
         self._save(commitment, *self._end_for_workload(commitment, at, c.actor))
 
+    def reply(self, commitment_id: UUID, **values: Any) -> None:
+        """Record a reply by the commitment's rep or manager (SPEC §7.4); the
+        rules are :meth:`Commitment.reply`'s. ``date`` defaults to today (UTC)."""
+        c = validate(cmd.Reply, **values)
+        at = self.clock()
+        commitment = self.commitment(commitment_id)
+        commitment.reply(
+            at=at,
+            date=c.date or at.astimezone(UTC).date(),
+            by=c.by,
+            text=c.text,
+            contests=c.contest,
+            actor=c.actor,
+        )
+        self._save(commitment)
+
     def _end_for_workload(self, commitment: Commitment, at: datetime, actor: str) -> list[Any]:
         if commitment.owner != "rep":
             return []
