@@ -555,7 +555,13 @@ def _catch_up(
                 # configured, another one) may have moved it since the last page.
                 at = tracking(conn)
                 _refuse_foreign(at, me, views_path)
-                stale = _stale(at, source, head, hash_at)
+                seen = head
+                if at.position > head and upto is None:
+                    # Another process caught up past the head this call read before
+                    # taking the lock: not a sign of a replaced ledger unless the
+                    # ledger, read again now, is still behind the rows.
+                    seen = max_position(ledger)
+                stale = _stale(at, source, seen, hash_at)
                 if stale:
                     _drop_and_create(db)
                     applier.reset()
