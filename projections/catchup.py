@@ -128,13 +128,44 @@ def _refuse_foreign_file(views_path: str) -> None:
     """Never write read-model tables into a file that holds something else."""
     if views_path == ":memory:" or views_path.startswith("file:"):
         return
-    from ledger.files import not_a_read_model
-
-    why = not_a_read_model(views_path)
+    why = _not_a_read_model(views_path)
     if why is not None:
         from ledger.errors import InvalidInput
 
         raise InvalidInput(f"{views_path}: {why} is not a read model; nothing was written")
+
+
+def _not_a_read_model(path: str) -> str | None:
+    """:func:`ledger.files.not_a_read_model`, asking SQLite first.
+
+    That function reads the file's header through a file descriptor of its own,
+    and closing it drops every POSIX lock this process holds on the file: the
+    locks of other threads' SQLite connections too (a server's readers). Another
+    process may then take the file for unused, checkpoint it and delete its WAL
+    under them ("disk I/O error", "database disk image is malformed"). SQLite
+    shares one descriptor per file among its connections and closes none while
+    locks are held, so a database it can read is judged through it; only a file
+    SQLite cannot read as a database (which no connection of ours has open) is
+    looked at directly."""
+    from ledger.files import READ_MODEL_MARK, not_a_read_model
+
+    if not os.path.isfile(path) or os.path.getsize(path) == 0:
+        return not_a_read_model(path)  # a directory, nothing, or empty: no header read
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+        try:
+            names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        if getattr(exc, "sqlite_errorname", "") not in ("SQLITE_NOTADB", "SQLITE_CORRUPT"):
+            raise
+        return not_a_read_model(path)
+    if not names or READ_MODEL_MARK in names:
+        return None
+    if "stored_events" in names:
+        return "a ledger"
+    return "a SQLite database of something else"
 
 
 @contextmanager

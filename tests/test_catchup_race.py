@@ -97,3 +97,53 @@ def test_extending_the_tree_to_an_older_head_leaves_it_whole(
         assert leaves == head
     finally:
         conn.close()
+
+
+def test_a_catch_up_keeps_the_file_locks_of_another_threads_read(
+    sqlite_db: str, tmp_path: Path
+) -> None:
+    """A server worker catches up in one thread while others read. Checking the
+    views file's header through a descriptor of its own and closing it dropped
+    every lock the process held on the file, so another process could take it
+    for unused (here: switch it out of WAL mode; in the server: checkpoint and
+    delete its WAL under the readers, 'database disk image is malformed')."""
+    import subprocess
+    import sys
+
+    from projections.query import ReadModel
+
+    views = str(tmp_path / "views.db")
+    opened = Ledger.open(sqlite_db)
+    try:
+        opened.agree(
+            rep="alice",
+            manager="bob",
+            focus="prospecting",
+            behavior="outbound calls",
+            target=10.0,
+            period="week",
+            start="2026-01-05",
+            due="2026-02-01",
+            actor=ACTOR,
+        )
+        catch_up(opened, views)
+        with ReadModel(views) as rm:
+            rm.pin()  # a read in progress, as another thread of the server holds it
+            catch_up(opened, views)
+            other = subprocess.run(
+                [
+                    sys.executable,
+                    "-c",
+                    "import sqlite3, sys\n"
+                    "conn = sqlite3.connect(sys.argv[1], timeout=0)\n"
+                    "print(conn.execute('PRAGMA journal_mode=DELETE').fetchone()[0])",
+                    views,
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            assert other.returncode != 0, other.stdout
+            assert "database is locked" in other.stderr
+    finally:
+        opened.close()
