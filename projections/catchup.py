@@ -1186,6 +1186,13 @@ class Reader:
                 if self._db is None:
                     self._db = connect(self.views_path, any_thread=True)
                     self._db_file = _file_id(self.views_path)
+                conn = self._db.conn
+                position = tracked_position(conn)[0]
+                if position >= self._probe().head() and _tree_complete(conn, position):
+                    # another worker caught up meanwhile: no write lock to take (the
+                    # read checks the rows it is then served again, as ever)
+                    self._caught_up_from = started
+                    return
                 _catch_up(
                     self._db,
                     self.ledger,

@@ -25,6 +25,7 @@ import re
 import secrets
 import threading
 from collections.abc import Awaitable, Callable, MutableMapping
+from contextlib import suppress
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -38,6 +39,7 @@ from starlette.routing import Match
 
 from ledger.commands import error_message
 from ledger.errors import InvalidInput, LedgerError
+from ledger.persistence import is_postgres
 
 from ..errors import exit_code_for
 from ..safe import one_line
@@ -111,6 +113,10 @@ class Services:
         self._ledger: Any = None
         self._reader: Any = None
         self.log = LogWriter(self)
+        self.identify_inline = not is_postgres(config.db)
+        """On SQLite the token is looked up on the event loop itself: one indexed
+        read of a WAL file, which never waits for its writers, costs less than
+        handing it to a thread and back. PostgreSQL's round trip goes to a thread."""
         self._access: AccessStore | None = None
 
     @property
@@ -318,7 +324,10 @@ class Guard:
             response: Any = error_json(413, 2, f"the request body is over {MAX_BODY} bytes")
         else:
             try:
-                caller = await anyio.to_thread.run_sync(self.services.identify, headers)
+                if self.services.identify_inline:
+                    caller = self.services.identify(headers)
+                else:
+                    caller = await anyio.to_thread.run_sync(self.services.identify, headers)
                 response = None
             except (Unauthenticated, Forbidden) as exc:
                 response = error_response(exc)
@@ -451,6 +460,8 @@ def create_app(config: Config) -> Any:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> Any:
+        with suppress(Exception):  # opened here, off the event loop; else on first use
+            await anyio.to_thread.run_sync(lambda: services.access)
         yield
         services.close()
 
