@@ -1047,14 +1047,15 @@ class Reader:
     Each thread keeps its probe of the ledger (for a SQLite ledger a read-only
     connection) and its read-model connection open; a read that finds the rows
     current costs the ledger's head, the tracking row (the read transaction's
-    first read) and the hash of the event at the position. The tracking row that
-    last passed the other checks (columns, Merkle tree) is remembered, and only a
-    new one is checked again. A thread that finds the rows behind catches up, one
-    thread of the process at a time, on a connection kept open; a catch-up that
-    began after a read began covers it, so a thread waiting for another's skips
-    its own. A file put in place of the views file or of a SQLite ledger (by a
-    rebuild after damage, a restored backup) is noticed by its inode and opened
-    anew. Anything unexpected falls back to :func:`open_current`'s own path."""
+    first read), the hash of the event at the position and the Merkle tree's
+    last leaf. The tracking row whose tables last had today's columns is
+    remembered, and only a new one is checked for them again. A thread that
+    finds the rows behind catches up, one thread of the process at a time, on a
+    connection kept open; a catch-up that began after a read began covers it,
+    so a thread waiting for another's skips its own. A views file put in place
+    of the open one (discarded as damaged, rebuilt) is noticed by its inode and
+    opened anew. (A ledger restored from a backup needs the process restarted:
+    it writes and catches up through the ledger it opened.)"""
 
     def __init__(self, db_url: str, views_path: str, ledger: Ledger) -> None:
         import threading
@@ -1159,9 +1160,10 @@ class Reader:
         at = Tracking(*row) if row else Tracking()
         try:
             _refuse_foreign(at, probe.me(), self.views_path)
-            if _serves(at, probe.source, head, probe.hash_at) and (
-                self._checked == (at, views_file)
-                or (columns_current(rm.conn) and _tree_complete(rm.conn, at.position))
+            if (
+                _serves(at, probe.source, head, probe.hash_at)
+                and (self._checked == (at, views_file) or columns_current(rm.conn))
+                and _tree_complete(rm.conn, at.position)
             ):
                 self._checked = (at, views_file)
                 return rm
