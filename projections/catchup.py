@@ -152,8 +152,10 @@ def _not_a_read_model(path: str) -> str | None:
     looked at directly."""
     from ledger.files import READ_MODEL_MARK, not_a_read_model
 
-    if not os.path.isfile(path) or os.path.getsize(path) == 0:
-        return not_a_read_model(path)  # a directory, nothing, or empty: no header read
+    if not os.path.isfile(path):
+        return not_a_read_model(path)  # a directory or nothing: no descriptor of ours
+    if os.path.getsize(path) == 0:
+        return None  # empty (perhaps a read model another thread is creating)
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
         try:
