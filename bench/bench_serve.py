@@ -151,6 +151,33 @@ def event_count(db: str) -> int:
         ledger.close()
 
 
+def tree_cpu(root: int) -> float:
+    """CPU seconds (user + system) used so far by ``root`` and its descendants
+    (the server and its workers); NaN where /proc is not there to read. Unlike
+    wall times, it hardly moves with the load other jobs put on a shared machine."""
+    stats: dict[int, tuple[int, float]] = {}  # pid -> (parent, cpu seconds)
+    try:
+        tick = os.sysconf("SC_CLK_TCK")
+        pids = [int(p) for p in os.listdir("/proc") if p.isdigit()]
+    except (OSError, ValueError, AttributeError):
+        return float("nan")
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        stats[pid] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    if root not in stats:
+        return float("nan")
+    total, ours = 0.0, {root}
+    for _ in range(4):  # the server, its workers, what they start
+        ours |= {pid for pid, (parent, _) in stats.items() if parent in ours}
+    for pid in ours:
+        total += stats[pid][1]
+    return total
+
+
 @dataclass
 class Tally:
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
@@ -294,12 +321,15 @@ def bench(name: str, db: str, folder: Path, args: argparse.Namespace) -> None:
             threading.Thread(target=client_loop, args=(base, cast, deadline, tally, i))
             for i in range(args.clients)
         ]
+        cpu_before, client_before = tree_cpu(server.pid), time.process_time()
         started = time.perf_counter()
         for t in threads:
             t.start()
         for t in threads:
             t.join(timeout=args.seconds + 120)
         wall = time.perf_counter() - started
+        server_cpu = tree_cpu(server.pid) - cpu_before
+        client_cpu = time.process_time() - client_before
     finally:
         server.send_signal(signal.SIGTERM)
         try:
@@ -314,6 +344,13 @@ def bench(name: str, db: str, folder: Path, args: argparse.Namespace) -> None:
     print(
         f"  under load: {tally.requests:,} requests in {wall:.1f} s = "
         f"{tally.requests / wall:,.1f} requests/s ({done:,} answered 2xx)"
+    )
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(
+        f"  CPU under load: server {server_cpu:.1f} s = {server_cpu / max(wall, 1e-9):.2f} "
+        f"of {os.cpu_count()} CPUs, {server_cpu * 1000 / max(tally.requests, 1):.2f} ms per "
+        f"request; clients {client_cpu * 1000 / max(tally.requests, 1):.2f} ms per request; "
+        f"load average now {load:.1f}"
     )
     print(f"  {'kind':22} {'count':>7} {'p50 ms':>9} {'p99 ms':>9}")
     every: list[float] = []

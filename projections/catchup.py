@@ -82,13 +82,16 @@ def _flag(value: Any) -> int | None:
     return None if value is None else int(bool(value))
 
 
-def connect(views_path: str) -> sqlite_utils.Database:
-    """Open (and create if needed) the read-model file with every table present."""
+def connect(views_path: str, *, any_thread: bool = False) -> sqlite_utils.Database:
+    """Open (and create if needed) the read-model file with every table present
+    (``any_thread``: a connection that threads take turns on, under a lock)."""
     import sqlite_utils
 
     _refuse_foreign_file(views_path)
     _create_private(views_path)
-    conn = sqlite3.connect(views_path, timeout=30, isolation_level=None)
+    conn = sqlite3.connect(
+        views_path, timeout=30, isolation_level=None, check_same_thread=not any_thread
+    )
     conn.execute("PRAGMA journal_mode=WAL")
     # Derived data, rebuilt from the ledger at will: never fsynced. A process
     # killed at any point leaves it consistent (WAL); only an OS crash or power
@@ -129,13 +132,46 @@ def _refuse_foreign_file(views_path: str) -> None:
     """Never write read-model tables into a file that holds something else."""
     if views_path == ":memory:" or views_path.startswith("file:"):
         return
-    from ledger.files import not_a_read_model
-
-    why = not_a_read_model(views_path)
+    why = _not_a_read_model(views_path)
     if why is not None:
         from ledger.errors import InvalidInput
 
         raise InvalidInput(f"{views_path}: {why} is not a read model; nothing was written")
+
+
+def _not_a_read_model(path: str) -> str | None:
+    """:func:`ledger.files.not_a_read_model`, asking SQLite first.
+
+    That function reads the file's header through a file descriptor of its own,
+    and closing it drops every POSIX lock this process holds on the file: the
+    locks of other threads' SQLite connections too (a server's readers). Another
+    process may then take the file for unused, checkpoint it and delete its WAL
+    under them ("disk I/O error", "database disk image is malformed"). SQLite
+    shares one descriptor per file among its connections and closes none while
+    locks are held, so a database it can read is judged through it; only a file
+    SQLite cannot read as a database (which no connection of ours has open) is
+    looked at directly."""
+    from ledger.files import READ_MODEL_MARK, not_a_read_model
+
+    if not os.path.isfile(path):
+        return not_a_read_model(path)  # a directory or nothing: no descriptor of ours
+    if os.path.getsize(path) == 0:
+        return None  # empty (perhaps a read model another thread is creating)
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+        try:
+            names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        if getattr(exc, "sqlite_errorname", "") not in ("SQLITE_NOTADB", "SQLITE_CORRUPT"):
+            raise
+        return not_a_read_model(path)
+    if not names or READ_MODEL_MARK in names:
+        return None
+    if "stored_events" in names:
+        return "a ledger"
+    return "a SQLite database of something else"
 
 
 @contextmanager
@@ -573,7 +609,13 @@ def _catch_up(
                 # configured, another one) may have moved it since the last page.
                 at = tracking(conn)
                 _refuse_foreign(at, me, views_path)
-                stale = _stale(at, source, head, hash_at)
+                seen = head
+                if at.position > head and upto is None:
+                    # Another process caught up past the head this call read before
+                    # taking the lock: not a sign of a replaced ledger unless the
+                    # ledger, read again now, is still behind the rows.
+                    seen = max_position(ledger)
+                stale = _stale(at, source, seen, hash_at)
                 if stale:
                     _drop_and_create(db)
                     applier.reset()
@@ -1001,3 +1043,210 @@ def table_dump(views_path: str) -> dict[str, list[tuple[Any, ...]]]:
         return out
     finally:
         conn.close()
+
+
+# -- a long-running process's reads ------------------------------------------------
+
+
+def _file_id(path: str) -> tuple[int, int] | None:
+    """The file's identity (device, inode), or None when there is none: a
+    connection kept open reads the file it opened, not one put in its place."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+class Reader:
+    """:func:`open_current` for a long-running process with many threads (the
+    server): the same guarantee, every read served from rows at least at the
+    ledger's head as read when it began, proven to be this ledger's, but without
+    opening anything per read.
+
+    Each thread keeps its probe of the ledger (for a SQLite ledger a read-only
+    connection) and its read-model connection open; a read that finds the rows
+    current costs the ledger's head, the tracking row (the read transaction's
+    first read), the hash of the event at the position and the Merkle tree's
+    last leaf. The tracking row whose tables last had today's columns is
+    remembered, and only a new one is checked for them again. A thread that
+    finds the rows behind catches up, one thread of the process at a time, on a
+    connection kept open; a catch-up that began after a read began covers it,
+    so a thread waiting for another's skips its own. A views file put in place
+    of the open one (discarded as damaged, rebuilt) is noticed by its inode and
+    opened anew. (A ledger restored from a backup needs the process restarted:
+    it writes and catches up through the ledger it opened.)"""
+
+    def __init__(self, db_url: str, views_path: str, ledger: Ledger) -> None:
+        import threading
+
+        self.db_url = db_url
+        self.views_path = views_path
+        self.ledger = ledger
+        self._local = threading.local()
+        self._opened: list[Any] = []  # every probe and read model, to close
+        self._opened_lock = threading.Lock()
+        self._catching_up = threading.Lock()
+        self._caught_up_from = float("-inf")  # when the last catch-up began (monotonic)
+        self._checked: tuple[Tracking, tuple[int, int] | None] | None = None
+        self._db: sqlite_utils.Database | None = None
+        self._db_file: tuple[int, int] | None = None
+
+    # -- per thread ------------------------------------------------------------
+
+    def _probe(self) -> _Probe:
+        probe: _Probe | None = getattr(self._local, "probe", None)
+        ledger_file = None if _is_postgres(self.db_url) else _file_id(self.db_url)
+        if probe is not None and getattr(self._local, "ledger_file", None) != ledger_file:
+            probe.close()
+            probe = None
+        if probe is None:
+            probe = _Probe(self.db_url, self.ledger)
+            self._local.probe, self._local.ledger_file = probe, ledger_file
+            self._keep(probe)
+        return probe
+
+    def _read_model(self, fresh: bool) -> tuple[ReadModel, tuple[int, int]] | None:
+        from .query import ReadModel
+
+        rm: ReadModel | None = getattr(self._local, "rm", None)
+        views_file = _file_id(self.views_path)
+        if rm is not None and (fresh or self._local.views_file != views_file):
+            rm.close()
+            self._local.rm = rm = None
+        if views_file is None:
+            return None
+        if rm is None:
+            rm = ReadModel(self.views_path)
+            self._local.rm, self._local.views_file = rm, views_file
+            self._keep(rm)
+        return rm, views_file
+
+    def _keep(self, opened: Any) -> None:
+        with self._opened_lock:
+            self._opened.append(opened)
+
+    # -- reads -------------------------------------------------------------------
+
+    @contextmanager
+    def current(self) -> Iterator[ReadModel]:
+        """A current read model inside one read transaction, ended on leaving."""
+        import time
+
+        if getattr(self._local, "busy", False):  # a read inside a read: its own
+            with open_current(self.db_url, self.views_path, ledger=self.ledger) as own:
+                yield own
+            return
+        self._local.busy = True
+        try:
+            for attempt in range(ATTEMPTS):
+                began = time.monotonic()
+                pinned = self._pinned_current(attempt > 0)
+                if pinned is not None:
+                    try:
+                        yield pinned
+                    finally:
+                        if pinned.conn.in_transaction:
+                            pinned.conn.execute("ROLLBACK")
+                    return
+                self._catch_up(began)
+        finally:
+            self._local.busy = False
+        from ledger.errors import Conflict
+
+        raise Conflict(
+            f"the read model {self.views_path} kept changing under this read (is it shared "
+            "with another ledger?); nothing was read, run it again"
+        )
+
+    def _pinned_current(self, fresh: bool) -> ReadModel | None:
+        """The thread's read model pinned at rows that may be served, or None."""
+        probe = self._probe()
+        head = probe.head()
+        opened = self._read_model(fresh)
+        if opened is None:
+            return None
+        rm, views_file = opened
+        try:
+            row = rm.pin()
+        except sqlite3.DatabaseError as exc:
+            rm.close()
+            self._local.rm = None
+            if isinstance(exc, sqlite3.OperationalError):
+                return None  # no tables yet: the catch-up builds them
+            _refuse_foreign_file(self.views_path)
+            discard(self.views_path)  # damaged (e.g. power loss): derived, rebuilt
+            return None
+        at = Tracking(*row) if row else Tracking()
+        try:
+            _refuse_foreign(at, probe.me(), self.views_path)
+            if (
+                _serves(at, probe.source, head, probe.hash_at)
+                and (self._checked == (at, views_file) or columns_current(rm.conn))
+                and _tree_complete(rm.conn, at.position)
+            ):
+                self._checked = (at, views_file)
+                return rm
+        except BaseException:
+            rm.conn.execute("ROLLBACK")
+            raise
+        rm.conn.execute("ROLLBACK")
+        return None
+
+    def _catch_up(self, began: float) -> None:
+        """Catch up, unless a catch-up that began after ``began`` already did."""
+        import time
+
+        with self._catching_up:
+            if self._caught_up_from > began:
+                return
+            started = time.monotonic()
+            views_file = _file_id(self.views_path)
+            if self._db is not None and self._db_file != views_file:
+                self._close_db()
+            try:
+                if self._db is None:
+                    self._db = connect(self.views_path, any_thread=True)
+                    self._db_file = _file_id(self.views_path)
+                conn = self._db.conn
+                position = tracked_position(conn)[0]
+                if position >= self._probe().head() and _tree_complete(conn, position):
+                    # another worker caught up meanwhile: no write lock to take (the
+                    # read checks the rows it is then served again, as ever)
+                    self._caught_up_from = started
+                    return
+                _catch_up(
+                    self._db,
+                    self.ledger,
+                    page_size=DEFAULT_PAGE_SIZE,
+                    progress=None,
+                    max_pages=None,
+                    views_path=self.views_path,
+                )
+            except sqlite3.DatabaseError as exc:
+                self._close_db()
+                if not _damaged(exc):
+                    raise
+                probe = _Probe(self.db_url, self.ledger)
+                try:
+                    probe.catch_up(self.views_path, None)  # discards the file, rebuilds
+                finally:
+                    probe.close()
+            self._caught_up_from = started
+
+    def _close_db(self) -> None:
+        if self._db is not None:
+            with suppress(sqlite3.Error):
+                self._db.close()
+        self._db = None
+
+    def close(self) -> None:
+        with self._opened_lock:
+            for opened in self._opened:
+                with suppress(Exception):
+                    opened.close()
+            self._opened.clear()
+        self._close_db()
+        import threading
+
+        self._local = threading.local()

@@ -58,7 +58,13 @@ def extend(conn: sqlite3.Connection, ledger: Any, head: int, *, batch: int = BAT
             # read model; everything after reads what that writer committed.
             conn.execute("UPDATE tracking SET position = position WHERE name = 'ledger'")
             size, position, prev = _last_leaf(conn)
-            if position > head:  # the ledger behind these rows was replaced: start again
+            if position > head:
+                if position <= (ledger.recorder.max_notification_id() or 0):
+                    # another process's catch-up built the tree past the head this
+                    # one read before taking the lock: nothing left to add
+                    conn.execute("ROLLBACK")
+                    return added
+                # the ledger, read again now, is behind the tree: it was replaced
                 _clear(conn)
                 size, position, prev = 0, 0, ZERO_HASH
             node = node_reader(conn)

@@ -420,3 +420,47 @@ def test_a_request_for_no_endpoint_under_the_api_is_logged_too(s: Served, path: 
     r = s.client.get(path, headers=s.as_("hugo"))
     assert r.status_code == 404 and is_error(r, 3)
     assert len(s.services.access.entries()) == logged + 1
+
+
+def test_an_answer_whose_log_entry_cannot_be_written_is_a_500(
+    s: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(entries: object) -> None:
+        raise OSError("disk full")
+
+    logged = len(s.services.access.entries())
+    monkeypatch.setattr(s.services.access, "append_many", refuse)
+    r = s.get("/history", "alice", rep="alice")
+    assert r.status_code == 500 and is_error(r, 1)
+    assert "access log cannot be written" in r.json()["error"]["message"]
+    monkeypatch.undo()
+    assert s.get("/history", "alice", rep="alice").status_code == 200
+    assert len(s.services.access.entries()) == logged + 1  # the answered one only
+
+
+def test_requests_at_once_are_each_logged_once_in_the_batches(s: Served) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    logged = len(s.services.access.entries())
+    who = ["alice", "bob", "rita", "mona", "hugo"] * 8
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(lambda w: s.get("/me", w).status_code, who))
+    assert statuses == [200] * len(who)
+    entries = s.services.access.entries()[logged:]
+    assert sorted(e.who for e in entries) == sorted(who)
+    assert {e.action for e in entries} == {"read.me"}
+
+
+def test_a_views_file_put_in_place_of_the_open_one_is_read_from_then(s: Served) -> None:
+    """The server keeps its read-model connections open between requests; a views
+    file deleted under them (e.g. discarded as damaged by another process) is
+    rebuilt and read, not the deleted one, and nothing written since is missed."""
+    from projections.catchup import discard
+
+    assert s.get("/history", "alice", rep="alice").status_code == 200
+    discard(s.views)
+    cid = s.commitment("alice", "bob")
+    r = s.get("/history", "alice", rep="alice")
+    assert r.status_code == 200
+    assert cid in {c["id"] for c in r.json()["commitments"]}
+    assert s.get(f"/commitments/{cid}", "bob").status_code == 200

@@ -102,6 +102,90 @@ def test_a_real_server_answers_on_a_free_loopback_port(db: str, tmp_path: Path) 
         assert anonymous.status_code == 401
 
 
+def test_every_read_sees_every_write_finished_before_it_on_any_worker(
+    db: str, tmp_path: Path
+) -> None:
+    """Read-your-writes across worker processes: each write is answered by one
+    worker and the read after it, on a new connection, by whichever worker takes
+    it; that read shows the write, with every check-in recorded before it.
+    Several threads write and read at once, so reads also find the read model
+    mid-way through another worker's catch-up."""
+    import threading
+    from datetime import date, timedelta
+
+    env = child_env(tmp_path)
+    tokens = {}
+    for name, role in (("bob", "manager"), ("alice", "rep")):
+        granted = subprocess.run(
+            [*commitments(), "--db", db, "access", "grant", name, "--role", role],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        tokens[name] = {"Authorization": f"Bearer {granted.stdout.strip()}"}
+    start = (date.today() - timedelta(days=3)).isoformat()
+    port = free_port()
+    args = ["--db", db, "--views", str(tmp_path / "v.db")]
+    failures: list[str] = []
+
+    def post(http: httpx.Client, url: str, body: dict[str, object]) -> httpx.Response:
+        """A write, retried on a conflict (409 with Retry-After) as a client should."""
+        for _ in range(20):
+            r = http.post(url, headers=tokens["bob"], json=body)
+            if r.status_code != 409 or "Retry-After" not in r.headers:
+                return r
+            time.sleep(0.05)
+        return r
+
+    def client(n: int) -> None:
+        for i in range(4):
+            with httpx.Client(base_url=base, timeout=60) as writer:
+                agreed = post(
+                    writer,
+                    "/api/v1/commitments",
+                    {
+                        "rep": "alice",
+                        "manager": "bob",
+                        "focus": "prospecting",
+                        "behavior": f"calls {n}.{i}",
+                        "target": 10,
+                        "start": start,
+                    },
+                )
+                if agreed.status_code != 201:
+                    failures.append(f"agree: {agreed.status_code} {agreed.text}")
+                    return
+                cid = agreed.json()["id"]
+                for k in range(2):
+                    checked = post(
+                        writer,
+                        f"/api/v1/commitments/{cid}/check-ins",
+                        {"date": start, "actual": k + 1},
+                    )
+                    if checked.status_code != 201:
+                        failures.append(f"check-in: {checked.status_code} {checked.text}")
+                        return
+            with httpx.Client(base_url=base, timeout=60) as reader:
+                shown = reader.get(f"/api/v1/commitments/{cid}", headers=tokens["bob"])
+                history = reader.get(
+                    "/api/v1/history", params={"rep": "alice"}, headers=tokens["alice"]
+                )
+            if shown.status_code != 200 or len(shown.json()["log"]) != 3:
+                failures.append(f"show {cid}: {shown.status_code} {shown.text[:300]}")
+            ids = {c["id"] for c in history.json().get("commitments", [])}
+            if history.status_code != 200 or cid not in ids:
+                failures.append(f"history lacks {cid}: {history.status_code}")
+
+    with running_server(args, env, tmp_path, port, ("--workers", "2")) as base:
+        threads = [threading.Thread(target=client, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=300)
+    assert failures == []
+
+
 # -- docs/serve.md, run ------------------------------------------------------------------
 
 

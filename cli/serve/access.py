@@ -192,8 +192,13 @@ class AccessStore(ABC):
         return Caller(rows[0][0], Role(rows[0][1])) if rows else None
 
     def append(self, entry: Entry) -> None:
+        self.append_many([entry])
+
+    def append_many(self, entries: Sequence[Entry]) -> None:
+        """Append ``entries`` in order, in one transaction: all of them or none."""
         with self._tx() as q:
-            self._append(q, entry)
+            for entry in entries:
+                self._append(q, entry)
 
     def entries(self, since: str | None = None) -> list[Entry]:
         with self._tx(write=False) as q:

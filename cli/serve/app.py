@@ -17,14 +17,15 @@ processes), and appends to the shared access store.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
 import os
 import re
 import secrets
 import threading
-import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from contextlib import suppress
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -38,6 +39,7 @@ from starlette.routing import Match
 
 from ledger.commands import error_message
 from ledger.errors import InvalidInput, LedgerError
+from ledger.persistence import is_postgres
 
 from ..errors import exit_code_for
 from ..safe import one_line
@@ -108,9 +110,13 @@ class Services:
         self.config = config
         self.secret = config.secret or secrets.token_urlsafe(32)
         self._lock = threading.Lock()
-        self._catching_up = threading.Lock()
-        self._caught_up_from = float("-inf")  # when the last catch-up began (monotonic)
         self._ledger: Any = None
+        self._reader: Any = None
+        self.log = LogWriter(self)
+        self.identify_inline = not is_postgres(config.db)
+        """On SQLite the token is looked up on the event loop itself: one indexed
+        read of a WAL file, which never waits for its writers, costs less than
+        handing it to a thread and back. PostgreSQL's round trip goes to a thread."""
         self._access: AccessStore | None = None
 
     @property
@@ -131,31 +137,29 @@ class Services:
                     self._access = open_access(self.config.db)
         return self._access
 
-    def catch_up(self) -> None:
-        """What every read does first, as the CLI does: afterwards the views hold
-        every event committed before this call.
+    @property
+    def reader(self) -> Any:
+        if self._reader is None:
+            ledger = self.ledger
+            with self._lock:
+                if self._reader is None:
+                    from projections.catchup import Reader
 
-        One thread of this process at a time (instead of all queueing on the views
-        file's write lock, where SQLite's busy handler sleeps in growing steps), and
-        a catch-up that *started* after this call began already covers it: it read
-        the ledger's head after every event committed before this call."""
-        from projections.catchup import ensure_current
-
-        called = time.monotonic()
-        with self._catching_up:
-            if self._caught_up_from > called:
-                return
-            started = time.monotonic()
-            ensure_current(self.config.db, self.config.views, ledger=self.ledger)
-            self._caught_up_from = started
+                    self._reader = Reader(self.config.db, self.config.views, ledger)
+        return self._reader
 
     def read_model(self) -> Any:
-        from projections.query import ReadModel
-
-        self.catch_up()
-        return ReadModel(self.config.views)
+        """What every read does first, as the CLI does: a read model holding every
+        event committed before this call, in one read transaction (a context
+        manager). Each thread keeps its connections open between requests, and a
+        catch-up is one thread of this process at a time (see
+        :class:`projections.catchup.Reader`)."""
+        return self.reader.current()
 
     def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
         if self._ledger is not None:
             self._ledger.close()
             self._ledger = None
@@ -184,6 +188,46 @@ class Services:
         if caller is None:
             raise Unauthenticated("the token is not valid (unknown, altered or revoked)")
         return caller
+
+
+class LogWriter:
+    """The access log's appends of one worker process, in batches.
+
+    A request's entry is written before its answer leaves, as ever: ``append``
+    returns once the transaction holding it has committed, and raises if it
+    could not. Entries arriving while a batch is being written wait and go
+    together in the next one (in their order of arrival), so a busy worker
+    takes the store's write lock once per batch instead of once per request,
+    with one thread instead of one per request waiting for it."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self._pending: list[tuple[Entry, asyncio.Future[None]]] = []
+        self._writing: asyncio.Task[None] | None = None
+
+    async def append(self, entry: Entry) -> None:
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        self._pending.append((entry, done))
+        if self._writing is None or self._writing.done():
+            self._writing = loop.create_task(self._write())
+        await done  # cancelled (the client went away): the entry is written all the same
+
+    async def _write(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                await anyio.to_thread.run_sync(
+                    self.services.access.append_many, [entry for entry, _ in batch]
+                )
+            except Exception as exc:
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+            else:
+                for _, done in batch:
+                    if not done.done():
+                        done.set_result(None)
 
 
 # -- errors -------------------------------------------------------------------------
@@ -280,7 +324,10 @@ class Guard:
             response: Any = error_json(413, 2, f"the request body is over {MAX_BODY} bytes")
         else:
             try:
-                caller = await anyio.to_thread.run_sync(self.services.identify, headers)
+                if self.services.identify_inline:
+                    caller = self.services.identify(headers)
+                else:
+                    caller = await anyio.to_thread.run_sync(self.services.identify, headers)
                 response = None
             except (Unauthenticated, Forbidden) as exc:
                 response = error_response(exc)
@@ -383,7 +430,7 @@ class Guard:
             target=audit.get("target") or scope.get("commitments.target"),
             status=status,
         )
-        await anyio.to_thread.run_sync(self.services.access.append, entry)
+        await self.services.log.append(entry)
 
 
 def _with_headers(send: Send) -> Send:
@@ -413,6 +460,8 @@ def create_app(config: Config) -> Any:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> Any:
+        with suppress(Exception):  # opened here, off the event loop; else on first use
+            await anyio.to_thread.run_sync(lambda: services.access)
         yield
         services.close()
 
