@@ -10,8 +10,9 @@ each as its own process:
   (one of that rep's commitments): every read command against a current read
   model, median of ``--runs``;
 * catch-up of one event: a session is recorded with ``session record``, then
-  a child process opens the ledger and times ``projections.catchup.catch_up``
-  (the in-process time; its peak memory is the whole child's);
+  a child process imports the modules, opens the ledger and times
+  ``projections.catchup.catch_up`` (the in-process time, as a long-running
+  server pays it; its peak memory is the whole child's);
 * ``export -o FILE`` and ``verify``.
 
 For each it prints seconds, events/s (ledger events over seconds) and the
@@ -78,6 +79,7 @@ print(r.events)
 
 CATCH_UP = """
 import sys, time
+import sqlite_utils, projections.sqlpages  # imported before the timing: a server has them
 from ledger.application import Ledger
 from projections.catchup import catch_up
 ledger = Ledger.open(sys.argv[1])

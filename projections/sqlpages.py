@@ -253,7 +253,7 @@ def page_applier(
     attached = {row[1] for row in conn.execute("PRAGMA database_list")}
     if "ledger" not in attached:
         conn.execute("ATTACH DATABASE ? AS ledger", (ledger_path,))
-        conn.execute("PRAGMA ledger.cache_size = -32768")
+        conn.execute("PRAGMA ledger.cache_size = -8192")  # read once, in order: little to cache
     conn.create_function("normalize_timestamp", 1, normalize_timestamp, deterministic=True)
     conn.execute("PRAGMA temp_store = MEMORY")
     statements = _statements(table)
