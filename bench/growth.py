@@ -18,7 +18,8 @@ each as its own process:
 For each it prints seconds, events/s (ledger events over seconds) and the
 child's peak RSS (``os.wait4``), as a Markdown table, then the slope of each
 line: how much longer it takes for every 10x more events (1.0: flat; 10:
-linear), from a least-squares fit of log(time) on log(events). With
+linear), between the two largest sizes and from a least-squares fit of
+log(time) on log(events) over all of them. With
 ``--png`` the chart (time and peak RSS against events, log-log) is written
 there with matplotlib; ``--json`` writes the figures.
 
@@ -213,13 +214,25 @@ def slope(sizes: list[Size], op: str) -> float | None:
     return float(10 ** (sum((x - mx) * (y - my) for x, y in points) / den))
 
 
+def last_step(sizes: list[Size], op: str) -> float | None:
+    """The time factor per 10x events between the two largest sizes alone (at the
+    small sizes a whole-process time is mostly start-up, which flattens the fit)."""
+    if len(sizes) < 2:
+        return None
+    a, b = sizes[-2], sizes[-1]
+    ta, tb = a.figures[op].seconds, b.figures[op].seconds
+    if a.events <= 0 or b.events <= a.events or ta <= 0:
+        return None
+    return float((tb / ta) ** (1 / math.log10(b.events / a.events)))
+
+
 def table(sizes: list[Size]) -> str:
     head = (
         "| operation | "
         + " | ".join(f"{s.events:,} events" for s in sizes)
-        + " | ×t per 10× events |"
+        + " | ×t per 10× events, last step | ×t per 10× events, fit |"
     )
-    rule = "|---|" + "---|" * len(sizes) + "---|"
+    rule = "|---|" + "---|" * len(sizes) + "---|---|"
     lines = [head, rule]
     for op in OPERATIONS:
         cells = []
@@ -227,8 +240,11 @@ def table(sizes: list[Size]) -> str:
             r = s.figures[op]
             rate = s.events / r.seconds if r.seconds > 0 else float("inf")
             cells.append(f"{r.seconds:.3f} s, {rate:,.0f} ev/s, {r.peak_mb:.0f} MB")
-        k = slope(sizes, op)
-        lines.append(f"| {op} | " + " | ".join(cells) + f" | {'-' if k is None else f'{k:.2f}'} |")
+        k, step = slope(sizes, op), last_step(sizes, op)
+        lines.append(
+            f"| {op} | " + " | ".join(cells) + f" | {'-' if step is None else f'{step:.2f}'}"
+            f" | {'-' if k is None else f'{k:.2f}'} |"
+        )
     return "\n".join(lines)
 
 
