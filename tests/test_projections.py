@@ -444,3 +444,43 @@ def test_reading_a_ledger_that_does_not_exist_exits_3(tmp_path: Path) -> None:
     assert result.exit_code == 3
     assert "no ledger" in result.stderr
     assert not Path(missing).exists()
+
+
+def test_check_in_numbers_stay_right_when_another_process_moves_the_position_midway(
+    tmp_path: Path,
+) -> None:
+    """The SQL page applier keeps each commitment's last check-in number itself
+    from position 0 on (a rebuild never reads the check_ins index); when another
+    process applies pages in between, it must go back to reading the table."""
+    from ledger.demo import write_demo
+    from projections.catchup import _INTERESTING, _set_position, connect, event_hash
+    from projections.sqlpages import page_applier
+
+    db, views, fresh = str(tmp_path / "l.db"), str(tmp_path / "v.db"), str(tmp_path / "f.db")
+    ledger = Ledger.open(db)
+    try:
+        write_demo(ledger, reps=4, weeks=12, seed=2, today=date(2026, 3, 2))
+        head = int(ledger.recorder.max_notification_id())  # type: ignore[attr-defined]
+        rebuild(ledger, fresh)
+        mine = connect(views)
+        apply = page_applier(mine.conn, db, "stored_events", sorted(_INTERESTING))
+
+        def page(start: int, limit: int) -> int:
+            mine.conn.execute("BEGIN")
+            end = apply(start, head, limit)
+            row = ledger.recorder.select_notifications(start=end, limit=1)[0]  # type: ignore[attr-defined]
+            digest = event_hash(row.originator_id, row.originator_version, row.topic, row.state)
+            _set_position(mine.conn, end, "x", digest, str(ledger.ledger_id()))
+            mine.conn.execute("COMMIT")
+            return end
+
+        first = page(0, 40)  # from 0: the applier keeps the numbers
+        catch_up(ledger, views, page_size=40, max_pages=2)  # another applier moves on
+        moved = status(ledger, views).position
+        assert moved > first
+        page(moved, 100_000)  # the rest: the numbers must come from the table again
+        mine.close()
+    finally:
+        ledger.close()
+    assert table_dump(views)["check_ins"] == table_dump(fresh)["check_ins"]
+    assert len(table_dump(fresh)["check_ins"]) > 40
