@@ -12,11 +12,9 @@ Each page first copies its rows of interest from the ledger into an
 in-memory ``temp.page`` (one pass over the ledger; the hyphenated stream id
 computed once there), then fills every table from it. A row's rep comes from
 its commitment's row (a join) and a check-in's number from the last number
-already there plus its rank in the page (from the start, as in a rebuild,
-the applier keeps the last numbers itself, so the ``check_ins`` index is
-neither read nor needed until the replay ends); the unique index of
-``commitments(id)`` the reps are joined on is kept even during a rebuild,
-which adds the others at the end.
+already there plus its rank in the page; the two unique
+indexes these lookups use are kept even during a rebuild, which adds the
+others at the end.
 """
 
 from __future__ import annotations
@@ -148,7 +146,12 @@ _COLUMNS: dict[str, tuple[str, dict[str, str]]] = {
         CHECKED_IN,
         {
             "commitment_id": "e.oid",
-            "number": "{last_number} + row_number() OVER (PARTITION BY e.oid ORDER BY e.rowid)",
+            "number": (
+                # numbers run 1..n per commitment: the last one is the count (one index seek)
+                "coalesce((SELECT max(c.number) FROM main.check_ins c "
+                "WHERE c.commitment_id = e.oid), 0) "
+                "+ row_number() OVER (PARTITION BY e.oid ORDER BY e.rowid)"
+            ),
             "rep": REP,
             "date": _f("date"),
             "actual": _f("actual"),
@@ -216,24 +219,14 @@ _COLUMNS: dict[str, tuple[str, dict[str, str]]] = {
 
 _EXTRA_WHERE = {"supports": " AND e.s ->> '$.supports' IS NOT NULL"}
 
-# A check-in's number: the commitment's last number so far plus its rank in the page.
-LAST_NUMBER_INDEXED = (  # numbers run 1..n per commitment: the last is the count (one seek)
-    "coalesce((SELECT max(c.number) FROM main.check_ins c WHERE c.commitment_id = e.oid), 0)"
-)
-LAST_NUMBER_KEPT = "coalesce((SELECT k.n FROM temp.last_number k WHERE k.oid = e.oid), 0)"
-"""From ``temp.last_number``, kept by this applier since position 0 (see
-:func:`page_applier`): no lookup in the ``check_ins`` index, which a rebuild
-then builds once after the replay instead of row by row in random order."""
 
-
-def _statements(table: str, last_number: str = LAST_NUMBER_INDEXED) -> list[str]:
+def _statements(table: str) -> list[str]:
     """One ``INSERT ... SELECT`` per table, reading the page from ``temp.page``."""
     out = []
     for name, (topic, columns) in _COLUMNS.items():
         t = BY_NAME[name]
         assert tuple(columns) == t.names, name
         exprs = ", ".join(columns[c] for c in t.names).replace("{table}", table)
-        exprs = exprs.replace("{last_number}", last_number)
         cols = ", ".join(f"[{c}]" for c in t.names)
         source = (
             "SELECT pos AS rowid, originator_id, originator_version, s, "
@@ -263,7 +256,7 @@ def page_applier(
         conn.execute("PRAGMA ledger.cache_size = -8192")  # read once, in order: little to cache
     conn.create_function("normalize_timestamp", 1, normalize_timestamp, deterministic=True)
     conn.execute("PRAGMA temp_store = MEMORY")
-    indexed, kept = _statements(table), _statements(table, LAST_NUMBER_KEPT)
+    statements = _statements(table)
     marks = ",".join("?" * len(topics))
     # one pass over the ledger per page: the page's rows of interest, as text
     fill = (
@@ -275,37 +268,15 @@ def page_applier(
         "CREATE TEMP TABLE IF NOT EXISTS page (pos INTEGER PRIMARY KEY, originator_id, "
         "originator_version, topic, s, oid)"
     )
-    conn.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS last_number (oid TEXT PRIMARY KEY, n INTEGER NOT NULL) "
-        "WITHOUT ROWID"
-    )
-    keep = (
-        "INSERT INTO temp.last_number (oid, n) SELECT oid, count(*) FROM temp.page "
-        f"WHERE topic = '{CHECKED_IN}' GROUP BY oid "
-        "ON CONFLICT (oid) DO UPDATE SET n = n + excluded.n"
-    )
-    # temp.last_number holds every commitment's last check-in number only while
-    # this applier has written every page since position 0 (empty tables): then
-    # it is the whole truth. Any other start (a catch-up, or another process that
-    # moved the position in between) reads the check_ins table instead.
-    kept_until: list[int | None] = [None]
 
     def apply(start: int, head: int, limit: int) -> int:
-        if start == 0:
-            conn.execute("DELETE FROM temp.last_number")
-            kept_until[0] = 0
-        if kept_until[0] != start:
-            kept_until[0] = None
         conn.execute("DELETE FROM temp.page")
         conn.execute(fill, (start, head, *topics, limit))
         count, last = conn.execute("SELECT count(*), max(pos) FROM temp.page").fetchone()
         # a short page means nothing of interest is left up to the head
         end = int(last) if count == limit else head
-        for sql in kept if kept_until[0] is not None else indexed:
+        for sql in statements:
             conn.execute(sql)
-        if kept_until[0] is not None:
-            conn.execute(keep)
-            kept_until[0] = end
         return end
 
     return apply

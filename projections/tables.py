@@ -191,6 +191,7 @@ TABLES: tuple[Table, ...] = (
         pk=("position",),
         unique=("commitment_id", "number"),
         indexes=(("rep",),),
+        looked_up=True,
     ),
     Table(
         "corrections",
