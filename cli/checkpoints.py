@@ -126,17 +126,17 @@ def _tree_conn(env: Env) -> Any:
     one snapshot. A current SQLite ledger's proof never opens the event store."""
     import sqlite3
 
-    from projections.catchup import catch_up, ensure_current, tracked_position
-    from projections.tree import last_position
+    from projections.catchup import ensure_current, tracked_position
+    from projections.tree import catch_up_tree, last_position
 
     ensure_current(env.db, env.views_path)
-    for _attempt in range(2):
+    for _attempt in range(3):
         conn = sqlite3.connect(env.views_path, timeout=30)
         conn.execute("BEGIN")
         if last_position(conn) == tracked_position(conn)[0]:
             return conn
-        conn.close()  # the tree lags the tables (a views file from before it): extend it
-        catch_up(env.ledger(), env.views_path)
+        conn.close()  # the tree lags the tables (only proofs extend it): extend it
+        catch_up_tree(env.ledger(), env.views_path)
     return conn
 
 

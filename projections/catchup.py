@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from .query import ReadModel
 
 DEFAULT_PAGE_SIZE = 5000
-REBUILD_PAGE_SIZE = 10000
+REBUILD_PAGE_SIZE = 50000  # fewer commits: each rewrote the same index pages to the WAL
 Progress = Callable[[int], None]
 """Called after each committed page with the number of notifications in it."""
 ProgressFactory = Callable[[int], AbstractContextManager[Progress]]
@@ -648,9 +648,9 @@ def _catch_up(
     finally:
         if sql_page is not None:
             conn.execute("DETACH DATABASE ledger")
-    from .tree import extend
-
-    extend(conn, ledger, head)  # the Merkle tree's leaves and nodes (SPEC §7.3)
+    # The Merkle tree (SPEC §7.3) is not extended here: only proofs read it, and
+    # they extend it first (projections.tree.catch_up_tree). Hashing every event
+    # again cost a rebuild three times its tables (issue 19).
     return advanced
 
 
@@ -813,9 +813,8 @@ def open_current(
     the ledger's head as read just before, and the ledger's event at that
     position is the one they applied (its :func:`event_hash`). Anything else,
     and it catches up (rebuilding when the tables are another ledger's or the
-    ledger was replaced, or finishing a Merkle tree a killed catch-up left
-    short) and checks again. Nothing new costs four small reads: the ledger's
-    head, the tracking row, the event at the position, the tree's last leaf.
+    ledger was replaced) and checks again. Nothing new costs three small reads:
+    the ledger's head, the tracking row, the event at the position.
 
     On a SQLite ledger these are plain ``sqlite3`` reads (no event-store
     imports); the ledger is opened only to catch up. ``progress_for(lag)`` may
@@ -833,11 +832,7 @@ def open_current(
                 rm, at = pinned
                 try:
                     _refuse_foreign(at, probe.me(), views_path)
-                    if (
-                        _serves(at, probe.source, head, probe.hash_at)
-                        and columns_current(rm.conn)
-                        and _tree_complete(rm.conn, at.position)
-                    ):
+                    if _serves(at, probe.source, head, probe.hash_at) and columns_current(rm.conn):
                         return rm
                 except BaseException:
                     rm.close()
@@ -852,14 +847,6 @@ def open_current(
         f"the read model {views_path} kept changing under this read (is it shared with "
         "another ledger?); nothing was read, run it again"
     )
-
-
-def _tree_complete(conn: sqlite3.Connection, position: int) -> bool:
-    """The Merkle tree reaches the tracked position. A catch-up commits the
-    tables first and the tree's leaves after, batch by batch: a process killed
-    in between leaves a tree the next catch-up must finish (the kill loop)."""
-    row = conn.execute("SELECT position FROM merkle_leaves ORDER BY rank DESC LIMIT 1").fetchone()
-    return (row[0] if row else 0) == position
 
 
 def _serves(at: Tracking, source: str, head: int, hash_at: HashAt) -> bool:

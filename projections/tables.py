@@ -304,7 +304,9 @@ TABLES: tuple[Table, ...] = (
         "merkle_leaves",
         "One row per event of the ledger, in ledger order: the leaves of the RFC 6962 "
         "Merkle tree that checkpoints sign and proofs prove (SPEC §7.3, docs/audit.md). "
-        "Every event, of every type, has a leaf.",
+        "Every event, of every type, has a leaf. Only `prove` extends it, up to the "
+        "position the tables have applied (reads and rebuilds write the tables only), "
+        "so it may stop short of the tables, or be empty, until the next proof.",
         (
             _c("rank", "INTEGER", "The leaf index: the event's 0-based rank in ledger order."),
             POSITION,

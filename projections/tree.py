@@ -3,9 +3,13 @@
 ``merkle_leaves`` holds one row per event (its rank, position, export hash
 and leaf hash) and ``merkle_nodes`` the hash of every complete subtree
 above them (see :mod:`projections.tables`). :func:`extend` appends the
-events after the last leaf, a batch per transaction, as part of every
-catch-up, so a full rebuild and any sequence of catch-ups give the same rows
-(``projections verify`` compares them). It reads the store as ``verify``
+events after the last leaf, a batch per transaction. Only proofs read the
+tree, so it is extended when a proof is asked for (:func:`catch_up_tree`,
+up to the tables' tracked position), not by every catch-up: a read or a
+rebuild of the tables never pays for hashing every event again (issue 19;
+the first proof after a rebuild builds the whole tree once). Built in one
+go or leaf by leaf, the rows are the same (``projections verify`` compares
+them, extending its own rebuild's tree as far as the views file's). It reads the store as ``verify``
 does (:func:`ledger.audit.stored_bodies`: leaf bytes spliced from the stored
 canonical JSON; a stored event ``verify`` refuses stops it, exit 4). A proof
 then reads O(log² n) rows: milliseconds at a million events.
@@ -94,6 +98,19 @@ def extend(conn: sqlite3.Connection, ledger: Any, head: int, *, batch: int = BAT
         added += len(leaves)
         if len(leaves) < batch:
             return added
+
+
+def catch_up_tree(ledger: Any, views_path: str) -> int:
+    """Extend the read model's tree up to the position its tables have applied
+    (a tree left short by a killed process is finished the same way); returns
+    how many leaves were added."""
+    from .catchup import connect, tracked_position
+
+    db = connect(views_path)
+    try:
+        return extend(db.conn, ledger, tracked_position(db.conn)[0])
+    finally:
+        db.close()
 
 
 def node_reader(conn: sqlite3.Connection) -> Any:

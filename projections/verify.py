@@ -3,7 +3,8 @@
 The views file is derived data that anyone with write access to it could
 edit (delete a close, change an actual), and a read serves it as it is. The
 check rebuilds the read model from the ledger into a temporary file, up to the
-position the views file says it has applied, and compares every table row
+position the views file says it has applied (and its Merkle tree as far as
+the views file's goes: only proofs extend it), and compares every table row
 for row inside SQLite (``EXCEPT`` both ways, on the attached rebuild), so a
 million-event read model is compared without loading it into Python. The
 views file is opened read-only and never changed.
@@ -88,8 +89,10 @@ def verify(
                     return Verification(
                         views_path, 0, head, problems=["it has no read-model tables"]
                     )
+                tree_at = _tree_position(views)  # only proofs extend the tree: as far as it goes
                 try:
                     rebuild(ledger, fresh, progress=progress, upto=min(at.position, head))
+                    _extend_tree(ledger, fresh, min(tree_at, head))
                 except (sqlite3.DatabaseError, ValueError, KeyError, TypeError) as exc:
                     if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
                         raise
@@ -98,8 +101,13 @@ def verify(
                 views.execute("ATTACH DATABASE ? AS fresh", (fresh,))
                 try:
                     views.execute("BEGIN")  # the rows compared are the ones this row describes
-                    if _tracking_or_none(views) == at:
+                    if _tracking_or_none(views) == at and _tree_position(views) == tree_at:
                         problems = _binding_problems(ledger, at, head)
+                        if tree_at > at.position:
+                            problems.append(
+                                f"its Merkle tree runs to position {tree_at}, past its "
+                                f"position {at.position}"
+                            )
                         tables = [_compare(views, t.name, t.names) for t in TABLES]
                         return Verification(views_path, at.position, head, tables, problems)
                 finally:
@@ -108,6 +116,29 @@ def verify(
     finally:
         views.close()
     raise Conflict(f"{views_path} kept moving while it was verified; run it again")
+
+
+def _tree_position(conn: sqlite3.Connection) -> int:
+    """The position of the views file's last Merkle leaf (0: no tree yet)."""
+    from .tree import last_position
+
+    try:
+        return last_position(conn)
+    except sqlite3.OperationalError:
+        return 0
+
+
+def _extend_tree(ledger: Ledger, fresh: str, upto: int) -> None:
+    """Give the rebuild the tree the views file has, up to position ``upto``."""
+    if upto <= 0:
+        return
+    from .tree import extend
+
+    conn = sqlite3.connect(fresh, isolation_level=None)
+    try:
+        extend(conn, ledger, upto)
+    finally:
+        conn.close()
 
 
 def _tracking_or_none(conn: sqlite3.Connection) -> Tracking | None:

@@ -424,10 +424,11 @@ def test_the_stored_tree_is_the_same_built_incrementally_or_rebuilt(
 ) -> None:
     from projections.catchup import table_dump
 
-    cli.ok("list")
+    cli.ok("prove", "inclusion", "1")
     for day in range(1, 8):
         cli.ok("session", "record", "--rep", "dan", "--manager", "bob", "--on", f"2026-03-0{day}")
-        cli.ok("list")
+        cli.ok("list")  # a read catches the tables up; only a proof extends the tree
+        cli.ok("prove", "inclusion", "1")
     incremental = table_dump(cli.views)
     data, positions = leaves(cli.db)
     assert [bytes(r[3]) for r in incremental["merkle_leaves"]] == [
@@ -436,7 +437,29 @@ def test_the_stored_tree_is_the_same_built_incrementally_or_rebuilt(
     assert [r[1] for r in incremental["merkle_leaves"]] == positions
     assert len(incremental["merkle_nodes"]) == len(data) - bin(len(data)).count("1")
     cli.ok("projections", "rebuild")
+    assert table_dump(cli.views)["merkle_leaves"] == []  # the tables only: the proof builds it
+    cli.ok("prove", "inclusion", "1")
     assert table_dump(cli.views) == incremental
+
+
+def test_projections_verify_checks_the_tree_a_proof_extended(
+    cli: Cli, signer: tuple[str, str]
+) -> None:
+    """Only proofs extend the tree (issue 19): ``projections verify`` compares it
+    as far as it goes, so an edited leaf is found and a tree not built yet is fine."""
+    import sqlite3
+
+    cli.ok("list")
+    cli.ok("projections", "verify")  # the tables only: no tree yet
+    cli.ok("prove", "inclusion", "1")
+    cli.ok("session", "record", "--rep", "dan", "--manager", "bob", "--on", "2026-03-02")
+    cli.ok("list")  # the tables move on, the tree stays where the proof left it
+    cli.ok("projections", "verify")
+    conn = sqlite3.connect(cli.views)
+    with conn:
+        conn.execute("UPDATE merkle_leaves SET leaf = zeroblob(32) WHERE rank = 1")
+    conn.close()
+    fails(cli("projections", "verify"), 4, "merkle_leaves: 1 rows missing or changed")
 
 
 def test_an_import_that_extends_the_log_keeps_older_checkpoints(

@@ -354,6 +354,33 @@ def test_the_fast_path_agrees_with_judging_every_commitment(
     assert sum(fast["team"]["follow_through_mix"].values()) > 0
 
 
+@pytest.mark.parametrize(
+    ("as_of", "on", "hides"),
+    [
+        ("2026-07-19T09:30:00Z", "2026-09-14", True),  # T cuts into the commitments D shows
+        ("2026-06-03T08:45:00Z", "2026-06-03", False),  # T and D inside one business day
+        ("2026-08-31", "2026-07-19", False),  # events known by T, some dated after D
+        ("2026-04-01T12:00:00Z", "2026-12-31", True),  # D after everything, T early
+    ],
+)
+def test_the_fast_path_agrees_with_judging_every_commitment_as_of_any_time(
+    demo_views: str, as_of: str, on: str, hides: bool
+) -> None:
+    """The same with --as-of T and --on D cutting into commitments' events (check-ins,
+    corrections, revisions and closes recorded after T or dated after D): the fast
+    path reads only what is visible at (T, D), as judging every commitment does."""
+    from projections.coaching import coaching_report
+    from projections.query import ReadModel, moment
+
+    at, later = moment(as_of, on), moment("2026-12-31", on)
+    with ReadModel(demo_views) as rm:
+        fast = coaching_report(rm, at, 90).as_dict()
+        reference = coaching_report(rm, at, 90, judge_all=True).as_dict()
+        everything = coaching_report(rm, later, 90).as_dict()
+    assert fast == reference
+    assert (fast["team"] != everything["team"]) == hides  # T hides what D alone would show
+
+
 @pytest.fixture(scope="module")
 def demo_views(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A demo team (revisions, corrections, activity metrics, blocking, overrides)."""

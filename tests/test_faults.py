@@ -269,16 +269,18 @@ def test_an_immutable_ledger_file_refuses_writes_and_changes_nothing(
     assert not Path(f"{db}-wal").exists() or os.path.getsize(f"{db}-wal") == 0
 
 
-def test_a_rebuild_killed_while_extending_the_merkle_tree_is_completed_by_the_next_read(
+def test_a_tree_extension_killed_midway_is_completed_by_the_next_proof(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The kill loop's finding: ``projections rebuild`` commits the tables up to
-    the head, then appends the tree's leaves in batches; a kill in between left
-    a tree that the next read served as current (proofs failing, ``projections
-    verify`` refusing). The next read must complete it."""
+    """The kill loop's finding: the tree's leaves are appended in batches, one
+    transaction each; a kill in between left a short tree that was served as
+    current (proofs failing, ``projections verify`` refusing). Only proofs read
+    the tree (issue 19: reads and rebuilds no longer extend it), so the next
+    proof must complete it before proving."""
     import projections.tree
     from ledger.application import Ledger
-    from projections.catchup import ensure_current, rebuild, table_dump
+    from projections.catchup import table_dump
+    from projections.tree import catch_up_tree
 
     db, views, fresh = tmp_path / "l.db", tmp_path / "v.db", tmp_path / "fresh.db"
     assert run(db, "demo", "--reps", "3", "--weeks", "2", views=views).exit_code == 0
@@ -290,12 +292,13 @@ def test_a_rebuild_killed_while_extending_the_merkle_tree_is_completed_by_the_ne
     monkeypatch.setattr(projections.tree, "extend", killed_after_a_batch)
     ledger = Ledger.open(str(db))
     try:
-        rebuild(ledger, str(views))
+        assert catch_up_tree(ledger, str(views)) == 5
     finally:
         ledger.close()
     monkeypatch.setattr(projections.tree, "extend", real)
     assert run(db, "projections", "rebuild", views=fresh).exit_code == 0
+    assert run(db, "prove", "inclusion", "1", views=fresh).exit_code == 0
     assert table_dump(str(views)) != table_dump(str(fresh))  # the tree stopped at 5 leaves
 
-    ensure_current(str(db), str(views))  # what every read does first
+    assert run(db, "prove", "inclusion", "7", views=views).exit_code == 0
     assert table_dump(str(views)) == table_dump(str(fresh))
