@@ -1054,12 +1054,13 @@ class Reader:
     Each thread keeps its probe of the ledger (for a SQLite ledger a read-only
     connection) and its read-model connection open; a read that finds the rows
     current costs the ledger's head, the tracking row (the read transaction's
-    first read), the hash of the event at the position and the Merkle tree's
-    last leaf. The tracking row whose tables last had today's columns is
-    remembered, and only a new one is checked for them again. A thread that
-    finds the rows behind catches up, one thread of the process at a time, on a
-    connection kept open; a catch-up that began after a read began covers it,
-    so a thread waiting for another's skips its own. A views file put in place
+    first read) and the hash of the event at the position (the Merkle tree is
+    extended by proofs only, so a read does not look at it). The tracking row
+    whose tables last had today's columns is remembered, and only a new one is
+    checked for them again. A thread that finds the rows behind catches up, one
+    thread of the process at a time, on a connection kept open; a catch-up that
+    began after a read began covers it, so a thread waiting for another's skips
+    its own. A views file put in place
     of the open one (discarded as damaged, rebuilt) is noticed by its inode and
     opened anew. (A ledger restored from a backup needs the process restarted:
     it writes and catches up through the ledger it opened.)"""
@@ -1167,10 +1168,8 @@ class Reader:
         at = Tracking(*row) if row else Tracking()
         try:
             _refuse_foreign(at, probe.me(), self.views_path)
-            if (
-                _serves(at, probe.source, head, probe.hash_at)
-                and (self._checked == (at, views_file) or columns_current(rm.conn))
-                and _tree_complete(rm.conn, at.position)
+            if _serves(at, probe.source, head, probe.hash_at) and (
+                self._checked == (at, views_file) or columns_current(rm.conn)
             ):
                 self._checked = (at, views_file)
                 return rm
@@ -1197,7 +1196,7 @@ class Reader:
                     self._db_file = _file_id(self.views_path)
                 conn = self._db.conn
                 position = tracked_position(conn)[0]
-                if position >= self._probe().head() and _tree_complete(conn, position):
+                if position >= self._probe().head():
                     # another worker caught up meanwhile: no write lock to take (the
                     # read checks the rows it is then served again, as ever)
                     self._caught_up_from = started
