@@ -56,6 +56,7 @@ def other_db(db: str, tmp_path: Path) -> Iterator[str]:
     yield f"{url}?schema={schema}"
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}_keys" CASCADE')
 
 
 @dataclass
@@ -132,6 +133,8 @@ def ledger_location(backend: str, folder: Path) -> Iterator[str]:
     finally:
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+            # the ledger's key store (ledger.keys.keys_schema), if anything made one
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}_keys" CASCADE')
 
 
 def ticking_clock(
