@@ -37,6 +37,7 @@ COMMANDS = {
     "export": "cli.audit:export",
     "import": "cli.audit:import_",
     "verify": "cli.audit:verify",
+    "people": "cli.privacy:people",
     "keys": "cli.checkpoints:keys",
     "checkpoint": "cli.checkpoints:checkpoint",
     "prove": "cli.checkpoints:prove",

@@ -51,6 +51,7 @@ from .persistence import (
 
 if TYPE_CHECKING:  # imported when used: a check-in does not pay for the CSV import
     from .activity_import import ActivityRow, WriteCounts
+    from .keys import KeyStore
 
 Clock = Callable[[], datetime]
 
@@ -83,7 +84,29 @@ class Ledger(Application):
         self.db = db
         self.created_tables = False  # True when this open created the PostgreSQL tables
         self._ledger_id: UUID | None = None
+        self._keystore: KeyStore | None = None
+        self._keystore_made = False
         super().__init__(env)
+
+    def keystore(self, *, create: bool = True) -> KeyStore:
+        """The ledger's key store (SPEC §7.4), opened on first use and kept
+        open until :meth:`close`. ``create=False`` (readers) does not make a
+        missing store: every key then reads as gone."""
+        if self._keystore is not None and create and not self._keystore_made:
+            self._keystore.close()  # opened by a reader without creating: open for writing
+            self._keystore = None
+        if self._keystore is None:
+            from .keys import open_keystore
+
+            self._keystore = open_keystore(self.db or DEFAULT_DB, create=create)
+            self._keystore_made = create
+        return self._keystore
+
+    def close(self) -> None:
+        if self._keystore is not None:
+            self._keystore.close()
+            self._keystore = None
+        super().close()
 
     # -- lifecycle -------------------------------------------------------
 
@@ -206,7 +229,11 @@ class Ledger(Application):
         the same instant, by the same actor); if another first write stored one
         meanwhile, the fixed stream refuses ours and the events are saved
         without it."""
-        events = [e for agg in aggregates for e in agg.collect_events()]
+        from .sealing import seal_events
+
+        events = [
+            e for agg in aggregates for e in seal_events(self.keystore, agg, agg.collect_events())
+        ]
         created: list[Any] = []
         if self.ledger_id() is None:
             from .identity import created_event

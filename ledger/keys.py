@@ -73,6 +73,11 @@ ERASED_TEXT = "[erased]"
 WITHHELD_TEXT = "[withheld]"
 KEYS_TABLE = "person_keys"
 DEFAULT_KEYS_SCHEMA = "commitment_keys"
+MAX_PLAIN_BYTES = 4 * 2000
+"""The most UTF-8 bytes a sealed field holds: the longest text a command takes
+(2000 characters) at four bytes each."""
+MAX_SEALED = len(PREFIX) + 33 + 4 * -(-(NONCE_BYTES + MAX_PLAIN_BYTES + TAG_BYTES) // 3)
+"""The longest sealed value (an import refuses longer ones)."""
 
 
 class SealError(Exception):

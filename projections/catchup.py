@@ -89,6 +89,9 @@ def connect(views_path: str) -> sqlite_utils.Database:
     _create_private(views_path)
     conn = sqlite3.connect(views_path, timeout=30, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
+    # Clear text of people (SPEC §7.4): what is deleted or overwritten (an
+    # erasure's purge, a rebuild) is zeroed in the file, not left in free pages.
+    conn.execute("PRAGMA secure_delete=ON")
     # Derived data, rebuilt from the ledger at will: never fsynced. A process
     # killed at any point leaves it consistent (WAL); only an OS crash or power
     # loss could damage it, and then ensure_current rebuilds it.
@@ -545,6 +548,9 @@ def _catch_up(
     )
     read_page = _page_reader(ledger)
     applier = _Applier(conn)
+    from .sealed import Opener
+
+    opener = Opener(conn, lambda: ledger.keystore(create=False))
     advanced = pages = 0
     try:
         while max_pages is None or pages < max_pages:
@@ -564,6 +570,7 @@ def _catch_up(
                 if start >= head:
                     conn.execute("COMMIT" if stale else "ROLLBACK")
                     break
+                opener.mark()
                 if sql_page is not None:
                     position = sql_page(start, head, page_size)
                 else:
@@ -573,6 +580,7 @@ def _catch_up(
                     applier.apply(rows)
                     # a short page means nothing of interest is left up to the head
                     position = rows[-1][0] if len(rows) == page_size else head
+                opener.open()  # sealed text in clear, in the page's transaction
                 _set_position(conn, position, source, hash_at(position), me.ledger_id)
                 conn.execute("COMMIT")
             except BaseException:
