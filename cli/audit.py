@@ -116,7 +116,7 @@ def _keystore_for_decrypt(env: Env, ledger: Any) -> Any:
     """The ledger's key store, which --decrypt needs (exit 3 if there is none)."""
     from ledger.errors import NotFound
 
-    store = ledger.keystore(create=False)
+    store = ledger.keys
     if not store.export_keys():
         raise NotFound(
             "export --decrypt: the ledger has no key store (or it holds no key); "

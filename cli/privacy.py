@@ -61,7 +61,7 @@ def keys_export(env: Env, output: str) -> None:
 
     ledger = _existing_ledger(env)
     lid = ledger.ledger_id()
-    rows = ledger.keystore(create=False).export_keys()
+    rows = ledger.keys.export_keys()
     lines = [json.dumps({"format": KEYS_FORMAT, "ledger_id": None if lid is None else str(lid)})]
     lines += [
         json.dumps(
@@ -122,7 +122,7 @@ def keys_import(env: Env, file: Any) -> None:
             f"people keys import: the file holds the keys of ledger {ledger_id}, "
             f"not of this ledger ({mine}); nothing was imported"
         )
-    store = ledger.keystore()
+    store = ledger.keys
     try:
         changed = store.import_keys(rows)
     except ValueError as exc:

@@ -84,29 +84,8 @@ class Ledger(Application):
         self.db = db
         self.created_tables = False  # True when this open created the PostgreSQL tables
         self._ledger_id: UUID | None = None
-        self._keystore: KeyStore | None = None
-        self._keystore_made = False
+        self._keys: KeyStore | None = None
         super().__init__(env)
-
-    def keystore(self, *, create: bool = True) -> KeyStore:
-        """The ledger's key store (SPEC §7.4), opened on first use and kept
-        open until :meth:`close`. ``create=False`` (readers) does not make a
-        missing store: every key then reads as gone."""
-        if self._keystore is not None and create and not self._keystore_made:
-            self._keystore.close()  # opened by a reader without creating: open for writing
-            self._keystore = None
-        if self._keystore is None:
-            from .keys import open_keystore
-
-            self._keystore = open_keystore(self.db or DEFAULT_DB, create=create)
-            self._keystore_made = create
-        return self._keystore
-
-    def close(self) -> None:
-        if self._keystore is not None:
-            self._keystore.close()
-            self._keystore = None
-        super().close()
 
     # -- lifecycle -------------------------------------------------------
 
@@ -221,6 +200,24 @@ class Ledger(Application):
                 raise StorageUnavailable("the ledger id was not stored")
         return found
 
+    # -- people (SPEC §7.4) ---------------------------------------------
+
+    @property
+    def keys(self) -> KeyStore:
+        """The key store of people's keys (``X.keys.db`` beside a SQLite
+        ledger; a schema of its own on PostgreSQL), opened on first use."""
+        if self._keys is None:
+            from .keys import open_keystore
+
+            self._keys = open_keystore(self.db)
+        return self._keys
+
+    def close(self) -> None:
+        if self._keys is not None:
+            self._keys.close()
+            self._keys = None
+        super().close()
+
     # -- writing ---------------------------------------------------------
 
     def _save(self, *aggregates: Any, actor: str = "ledger") -> None:
@@ -232,7 +229,9 @@ class Ledger(Application):
         from .sealing import seal_events
 
         events = [
-            e for agg in aggregates for e in seal_events(self.keystore, agg, agg.collect_events())
+            e
+            for agg in aggregates
+            for e in seal_events(lambda: self.keys, agg, agg.collect_events())
         ]
         created: list[Any] = []
         if self.ledger_id() is None:

@@ -550,7 +550,7 @@ def _catch_up(
     applier = _Applier(conn)
     from .sealed import Opener
 
-    opener = Opener(conn, lambda: ledger.keystore(create=False))
+    opener = Opener(conn, lambda: ledger.keys)
     advanced = pages = 0
     try:
         while max_pages is None or pages < max_pages:
