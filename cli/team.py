@@ -15,6 +15,7 @@ from ledger import rules
 
 from .context import Env
 from .params import PERSON, format_option
+from .pseudonyms import Pseudonymiser, pseudonymise_option
 from .read import (
     WindowDays,
     _json,
@@ -65,6 +66,7 @@ TABLE = (
 @window_days_option("Trailing window of the signals (close dates in (D - N, D]).")
 @format_option("table", "json", "csv", "md", "html")
 @output_option
+@pseudonymise_option
 @pass_env
 def team(
     env: Env,
@@ -74,6 +76,7 @@ def team(
     window_days: int,
     fmt: str,
     output: str | None,
+    pseudonymise: bool = False,
 ) -> None:
     """Every rep's signal, follow-through rate, focus load and counts, one row per rep.
 
@@ -91,6 +94,10 @@ def team(
     manager = manager.strip() if manager is not None else None
     with open_read_model(env) as rm:
         obj = team_object(rm, at, manager, window_days)
+        if pseudonymise:
+            p = Pseudonymiser.of(rm.conn)
+            obj = p(obj)
+            manager = None if manager is None else p.person(manager)
     if fmt == "html":
         from .html import team_page
 

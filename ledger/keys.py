@@ -40,7 +40,9 @@ How to use it::
     store.destroy(subject)
     store.open_text(sealed)                          # "[erased]"
 
-This module imports only the standard library and ``cryptography``.
+This module imports only the standard library and ``cryptography`` (the
+latter when something is sealed or opened, so a read that meets no sealed
+text does not pay for it).
 """
 
 from __future__ import annotations
@@ -59,9 +61,6 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlparse, urlunparse
 from uuid import UUID
-
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from .files import KEYS_SUFFIX, beside, create_private, is_postgres
 
@@ -97,6 +96,8 @@ def seal(key: bytes, subject: UUID, plaintext: str) -> str:
     """``plaintext`` sealed under ``key`` for ``subject`` (AES-256-GCM, fresh nonce)."""
     if len(key) != KEY_BYTES:
         raise SealError(f"a key is {KEY_BYTES} bytes, not {len(key)}")
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     nonce = secrets.token_bytes(NONCE_BYTES)
     body = AESGCM(key).encrypt(nonce, plaintext.encode("utf-8"), subject.bytes)
     return f"{PREFIX}{subject.hex}:{base64.urlsafe_b64encode(nonce + body).decode('ascii')}"
@@ -131,6 +132,9 @@ def unseal(key: bytes, subject: UUID, sealed: str) -> str:
         raise SealError(f"sealed for subject {named}, not {subject}")
     if len(key) != KEY_BYTES:
         raise SealError(f"a key is {KEY_BYTES} bytes, not {len(key)}")
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     try:
         plain = AESGCM(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], subject.bytes)
     except InvalidTag:

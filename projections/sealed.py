@@ -26,6 +26,7 @@ SEALED_COLUMNS: dict[str, tuple[str, ...]] = {
     "revisions": ("reason", "behavior"),
     "closes": ("note",),
     "releases": ("reason",),
+    "replies": ("text",),  # the replier's (a table of the replies feature, when present)
 }
 """Read-model columns that may hold sealed text, by table."""
 

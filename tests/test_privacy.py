@@ -196,3 +196,71 @@ def test_keys_export_refuses_to_overwrite_the_ledger(cli: Cli) -> None:
     target = cli.views if cli.db.startswith("postgresql://") else cli.db
     result = cli("people", "keys", "export", "-o", target)
     assert result.exit_code == 2
+
+
+def _people_in(obj: object, key: str | None = None, found: set[str] | None = None) -> set[str]:
+    found = set() if found is None else found
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            _people_in(v, k, found)
+    elif isinstance(obj, list):
+        for v in obj:
+            _people_in(v, key, found)
+    elif isinstance(obj, str) and key in {"rep", "manager", "managers", "actor"}:
+        found.add(obj)
+    return found
+
+
+def _without_people(obj: object, key: str | None = None) -> object:
+    from cli.pseudonyms import PERSON_KEYS, TEXT_KEYS
+
+    if isinstance(obj, dict):
+        return {k: _without_people(v, k) for k, v in obj.items() if k not in {"as_of"}}
+    if isinstance(obj, list):
+        return [_without_people(v, key) for v in obj]
+    if isinstance(obj, str) and key in PERSON_KEYS | TEXT_KEYS:
+        return "*"
+    return obj
+
+
+def test_pseudonymised_reads_show_no_name_and_no_free_text_but_the_same_figures(
+    cli: Cli,
+) -> None:
+    cli.ok("demo", "--reps", "4", "--weeks", "8", "--until", "2026-11-23")
+    team = json.loads(cli.ok("team", "--on", "2026-11-23", "--format", "json"))
+    names = _people_in(team)
+    rep = team["reps"][0]["rep"] if "reps" in team else team["rows"][0]["rep"]
+    notes = {
+        c["behavior"] for c in json.loads(cli.ok("list", "--on", "2026-11-23", "--format", "json"))
+    }
+    assert len(names) >= 5 and notes
+    runs = {
+        ("team", "--format", "json"): team,
+        ("report", "coaching", "--format", "json"): None,
+        ("list", "--format", "json"): None,
+        ("history", rep, "--format", "json"): None,
+    }
+    for args, plain in runs.items():
+        base = [*args, "--on", "2026-11-23"]
+        plain = plain or json.loads(cli.ok(*base))
+        pseudo_text = cli.ok(*base, "--pseudonymise")
+        pseudo = json.loads(pseudo_text)
+        for name in names:
+            assert name not in pseudo_text, (args, name)
+        for note in notes:
+            assert note not in pseudo_text, (args, note)
+        assert "p-" in pseudo_text
+        assert _without_people(pseudo) == _without_people(plain), args
+    for fmt in ("table", "csv", "md"):
+        text = cli.ok("list", "--on", "2026-11-23", "--format", fmt, "--pseudonymise")
+        assert not any(n in text for n in names)
+    # a person has one pseudonym everywhere
+    pseudo_team = json.loads(
+        cli.ok("team", "--on", "2026-11-23", "--format", "json", "--pseudonymise")
+    )
+    pseudo_list = json.loads(
+        cli.ok("list", "--on", "2026-11-23", "--format", "json", "--pseudonymise")
+    )
+    assert _people_in(pseudo_team) >= {c["rep"] for c in pseudo_list}
+    refused = cli("history", rep, "--format", "html", "--pseudonymise")
+    assert refused.exit_code == 2 and refused.stdout == ""
