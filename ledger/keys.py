@@ -292,7 +292,7 @@ class SqliteKeyStore(KeyStore):
         conn.execute("PRAGMA secure_delete=ON")
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(
-            f"CREATE TABLE IF NOT EXISTS {KEYS_TABLE} ("
+            "CREATE TABLE IF NOT EXISTS person_keys ("
             "subject TEXT PRIMARY KEY, key BLOB, created_at TEXT NOT NULL, destroyed_at TEXT)"
         )
         self._conn = conn
@@ -301,7 +301,7 @@ class SqliteKeyStore(KeyStore):
         if self._conn is None:
             return False, None
         row = self._conn.execute(
-            f"SELECT key FROM {KEYS_TABLE} WHERE subject = ?", (subject.hex,)
+            "SELECT key FROM person_keys WHERE subject = ?", (subject.hex,)
         ).fetchone()
         return (False, None) if row is None else (True, None if row[0] is None else bytes(row[0]))
 
@@ -312,7 +312,7 @@ class SqliteKeyStore(KeyStore):
 
     def _insert(self, subject: UUID, key: bytes) -> None:
         self._writable().execute(
-            f"INSERT OR IGNORE INTO {KEYS_TABLE} (subject, key, created_at) VALUES (?, ?, ?)",
+            "INSERT OR IGNORE INTO person_keys (subject, key, created_at) VALUES (?, ?, ?)",
             (subject.hex, key, _now()),
         )
 
@@ -322,11 +322,11 @@ class SqliteKeyStore(KeyStore):
         try:
             # delete, then a fresh row: secure_delete zeroes the old cell's bytes
             row = conn.execute(
-                f"SELECT created_at FROM {KEYS_TABLE} WHERE subject = ?", (subject.hex,)
+                "SELECT created_at FROM person_keys WHERE subject = ?", (subject.hex,)
             ).fetchone()
-            conn.execute(f"DELETE FROM {KEYS_TABLE} WHERE subject = ?", (subject.hex,))
+            conn.execute("DELETE FROM person_keys WHERE subject = ?", (subject.hex,))
             conn.execute(
-                f"INSERT INTO {KEYS_TABLE} (subject, key, created_at, destroyed_at) "
+                "INSERT INTO person_keys (subject, key, created_at, destroyed_at) "
                 "VALUES (?, NULL, ?, ?)",
                 (subject.hex, row[0] if row else _now(), _now()),
             )
@@ -354,7 +354,7 @@ class SqliteKeyStore(KeyStore):
             return []
         return [
             (UUID(hex=s), None if k is None else bytes(k))
-            for s, k in self._conn.execute(f"SELECT subject, key FROM {KEYS_TABLE}")
+            for s, k in self._conn.execute("SELECT subject, key FROM person_keys")
         ]
 
     def close(self) -> None:
@@ -388,15 +388,20 @@ class PostgresKeyStore(KeyStore):
         self._conn: Any = psycopg.connect(
             urlunparse(url._replace(query="", fragment="")), autocommit=True, connect_timeout=5
         )
+        from psycopg.sql import SQL, Identifier
+
+        self._conn.execute(SQL("SET search_path TO {0}").format(Identifier(self.schema)))
         self._present = self._exists()
         if create and not self._present:
             self._create()
             self._present = True
 
     def _sql(self, text: str) -> Any:
-        from psycopg.sql import SQL, Identifier
+        """A statement on the key table: the connection's search path is the
+        key schema alone, so statements name the table unqualified."""
+        from psycopg.sql import SQL
 
-        return SQL(text).format(table=Identifier(self.schema, KEYS_TABLE))  # type: ignore[arg-type]
+        return SQL(text)  # type: ignore[arg-type]
 
     def _exists(self) -> bool:
         row = self._conn.execute(
@@ -421,7 +426,7 @@ class PostgresKeyStore(KeyStore):
                         self._conn.execute(SQL("CREATE SCHEMA {0}").format(Identifier(self.schema)))
                     self._conn.execute(
                         self._sql(
-                            "CREATE TABLE {table} (subject uuid PRIMARY KEY, key bytea, "
+                            "CREATE TABLE person_keys (subject uuid PRIMARY KEY, key bytea, "
                             "created_at timestamptz NOT NULL DEFAULT now(), "
                             "destroyed_at timestamptz)"
                         )
@@ -433,7 +438,7 @@ class PostgresKeyStore(KeyStore):
         if not self._present:
             return False, None
         row = self._conn.execute(
-            self._sql("SELECT key FROM {table} WHERE subject = %s"), (subject,)
+            self._sql("SELECT key FROM person_keys WHERE subject = %s"), (subject,)
         ).fetchone()
         return (False, None) if row is None else (True, None if row[0] is None else bytes(row[0]))
 
@@ -444,7 +449,9 @@ class PostgresKeyStore(KeyStore):
     def _insert(self, subject: UUID, key: bytes) -> None:
         self._writable()
         self._conn.execute(
-            self._sql("INSERT INTO {table} (subject, key) VALUES (%s, %s) ON CONFLICT DO NOTHING"),
+            self._sql(
+                "INSERT INTO person_keys (subject, key) VALUES (%s, %s) ON CONFLICT DO NOTHING"
+            ),
             (subject, key),
         )
 
@@ -452,11 +459,12 @@ class PostgresKeyStore(KeyStore):
         self._writable()
         with self._conn.transaction():
             row = self._conn.execute(
-                self._sql("DELETE FROM {table} WHERE subject = %s RETURNING created_at"), (subject,)
+                self._sql("DELETE FROM person_keys WHERE subject = %s RETURNING created_at"),
+                (subject,),
             ).fetchone()
             self._conn.execute(
                 self._sql(
-                    "INSERT INTO {table} (subject, key, created_at, destroyed_at) "
+                    "INSERT INTO person_keys (subject, key, created_at, destroyed_at) "
                     "VALUES (%s, NULL, %s, now())"
                 ),
                 (subject, row[0] if row else datetime.now(UTC)),
@@ -465,14 +473,14 @@ class PostgresKeyStore(KeyStore):
 
         # rewrite the table without the dead row (needs the table's owner)
         with suppress(psycopg.errors.InsufficientPrivilege):
-            self._conn.execute(self._sql("VACUUM FULL {table}"))
+            self._conn.execute(self._sql("VACUUM FULL person_keys"))
 
     def _rows(self) -> list[tuple[UUID, bytes | None]]:
         if not self._present:
             return []
         return [
             (s if isinstance(s, UUID) else UUID(str(s)), None if k is None else bytes(k))
-            for s, k in self._conn.execute(self._sql("SELECT subject, key FROM {table}"))
+            for s, k in self._conn.execute(self._sql("SELECT subject, key FROM person_keys"))
         ]
 
     def close(self) -> None:
