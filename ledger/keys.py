@@ -227,6 +227,13 @@ class KeyStore(ABC):
         self._cache.pop(subject, None)
         self._destroyed.add(subject)
 
+    def state(self) -> tuple[int, int]:
+        """(keys present, keys destroyed): what a read model compares to
+        know whether it must be rebuilt (an erasure, a restore, a lost store)."""
+        rows = self._rows()
+        destroyed = sum(1 for _, k in rows if k is None)
+        return len(rows) - destroyed, destroyed
+
     def export_keys(self) -> list[tuple[UUID, bytes | None]]:
         """Every subject with its key (None: destroyed), ordered by subject id."""
         return sorted(self._rows(), key=lambda r: r[0].hex)
@@ -348,6 +355,14 @@ class SqliteKeyStore(KeyStore):
             f"{self.path}: another process keeps the key store's log open; the destroyed "
             "key is zeroed in the database but its log could not be truncated yet"
         )
+
+    def state(self) -> tuple[int, int]:
+        if self._conn is None:
+            return 0, 0
+        row = self._conn.execute(
+            "SELECT count(key), count(*) - count(key) FROM person_keys"
+        ).fetchone()
+        return int(row[0]), int(row[1])
 
     def _rows(self) -> list[tuple[UUID, bytes | None]]:
         if self._conn is None:
@@ -475,6 +490,14 @@ class PostgresKeyStore(KeyStore):
         with suppress(psycopg.errors.InsufficientPrivilege):
             self._conn.execute(self._sql("VACUUM FULL person_keys"))
 
+    def state(self) -> tuple[int, int]:
+        if not self._present:
+            return 0, 0
+        row = self._conn.execute(
+            self._sql("SELECT count(key), count(*) - count(key) FROM person_keys")
+        ).fetchone()
+        return int(row[0]), int(row[1])
+
     def _rows(self) -> list[tuple[UUID, bytes | None]]:
         if not self._present:
             return []
@@ -487,6 +510,27 @@ class PostgresKeyStore(KeyStore):
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+def keys_state(db: str) -> tuple[int, int]:
+    """:meth:`KeyStore.state` of the ledger ``db``'s key store, read without
+    creating it ((0, 0) when there is none)."""
+    if not is_postgres(db):
+        path = keystore_path(db)
+        if not os.path.exists(path):
+            return 0, 0
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+        try:
+            row = conn.execute(
+                "SELECT count(key), count(*) - count(key) FROM person_keys"
+            ).fetchone()
+        except sqlite3.OperationalError:  # no table yet
+            return 0, 0
+        finally:
+            conn.close()
+        return int(row[0]), int(row[1])
+    with open_keystore(db, create=False) as store:
+        return store.state()
 
 
 def keystore_path(db: str) -> str:

@@ -548,9 +548,12 @@ def _catch_up(
     )
     read_page = _page_reader(ledger)
     applier = _Applier(conn)
+    from ledger.keys import keys_state
+
     from .sealed import Opener
 
-    opener = Opener(conn, lambda: ledger.keys)
+    opener = Opener(conn, lambda: ledger.keys, lambda: keys_state(ledger.db))
+    purge = opener.keys_changed()  # a key destroyed (an erasure), restored or lost
     advanced = pages = 0
     try:
         while max_pages is None or pages < max_pages:
@@ -561,8 +564,10 @@ def _catch_up(
                 # configured, another one) may have moved it since the last page.
                 at = tracking(conn)
                 _refuse_foreign(at, me, views_path)
-                stale = _stale(at, source, head, hash_at)
+                stale = _stale(at, source, head, hash_at) or purge
                 if stale:
+                    opener.rebuilt |= purge
+                    purge = False
                     _drop_and_create(db)
                     applier.reset()
                     at = Tracking()
@@ -596,6 +601,10 @@ def _catch_up(
     finally:
         if sql_page is not None:
             conn.execute("DETACH DATABASE ledger")
+    if opener.rebuilt:
+        # the old rows are zeroed in the file (secure_delete); the log that
+        # still holds their pages is copied back and truncated to nothing
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     from .tree import extend
 
     extend(conn, ledger, head)  # the Merkle tree's leaves and nodes (SPEC §7.3)
@@ -785,6 +794,7 @@ def open_current(
                         _serves(at, probe.source, head, probe.hash_at)
                         and columns_current(rm.conn)
                         and _tree_complete(rm.conn, at.position)
+                        and not _keys_changed(rm.conn, db_url)
                     ):
                         return rm
                 except BaseException:
@@ -808,6 +818,16 @@ def _tree_complete(conn: sqlite3.Connection, position: int) -> bool:
     in between leaves a tree the next catch-up must finish (the kill loop)."""
     row = conn.execute("SELECT position FROM merkle_leaves ORDER BY rank DESC LIMIT 1").fetchone()
     return (row[0] if row else 0) == position
+
+
+def _keys_changed(conn: sqlite3.Connection, db_url: str) -> bool:
+    """Whether the read model opened sealed text with a key store that has
+    changed since (an erasure, a restore, a lost store): then it is rebuilt."""
+    from ledger.keys import keys_state
+
+    from .sealed import keys_changed
+
+    return keys_changed(conn, lambda: keys_state(db_url))
 
 
 def _serves(at: Tracking, source: str, head: int, hash_at: HashAt) -> bool:

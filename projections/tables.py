@@ -295,6 +295,19 @@ TABLES: tuple[Table, ...] = (
         unique=("position",),
     ),
     Table(
+        "key_state",
+        "What the key store held when the read model last opened sealed text "
+        "(SPEC §7.4): a read whose key store has since changed (a key destroyed "
+        "by an erasure, keys restored, the store lost) rebuilds the read model "
+        "first, so no clear text of an erased person outlives the erasure.",
+        (
+            _c("name", "TEXT", "Always `keys`."),
+            _c("live", "INTEGER", "Keys present in the key store."),
+            _c("destroyed", "INTEGER", "Keys destroyed (people erased)."),
+        ),
+        pk=("name",),
+    ),
+    Table(
         "merkle_nodes",
         "The hash of every complete subtree of the Merkle tree above the leaves: "
         "what an inclusion or consistency proof needs, so no proof rebuilds the tree.",

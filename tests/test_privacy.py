@@ -264,3 +264,49 @@ def test_pseudonymised_reads_show_no_name_and_no_free_text_but_the_same_figures(
     assert _people_in(pseudo_team) >= {c["rep"] for c in pseudo_list}
     refused = cli("history", rep, "--format", "html", "--pseudonymise")
     assert refused.exit_code == 2 and refused.stdout == ""
+
+
+def _files_holding(folder: Path, needle: bytes) -> list[str]:
+    return [p.name for p in sorted(folder.iterdir()) if p.is_file() and needle in p.read_bytes()]
+
+
+def test_a_destroyed_key_makes_the_next_read_rebuild_without_the_clear_text(
+    cli: Cli, tmp_path: Path
+) -> None:
+    ids = _build(cli)
+    cli.ok("list")
+    assert _files_holding(tmp_path, b"Zed calls daily")  # the read model holds it in clear
+    with open_keystore(cli.db) as store:
+        store.destroy(uuid.UUID(REP))
+    history = json.loads(cli.ok("history", REP, "--format", "json"))
+    behaviours = {c["id"]: c["behavior"] for c in history["commitments"]}
+    assert behaviours[ids["rep_c"]] == "[erased]"
+    assert behaviours[ids["mgr_c"]] == "ride along with Zed"  # the manager's key: kept
+    assert history["sessions"][0]["note"] == "[erased]"
+    for text in (b"Zed calls daily", b"session note about Zed", b"Zed was ill", b"Zed did well"):
+        assert _files_holding(tmp_path, text) == [], text
+    cli.ok("verify")
+
+
+def test_losing_the_key_store_leaves_reads_answering_and_verify_passing(
+    cli: Cli, tmp_path: Path
+) -> None:
+    ids = _build(cli)
+    cli.ok("list")
+    before = cli.ok("verify")
+    counts = json.loads(cli.ok("history", REP, "--format", "json"))["counts"]
+    if cli.db.startswith("postgresql://"):
+        import psycopg
+
+        from ledger.keys import keys_schema
+
+        with psycopg.connect(cli.db.partition("?")[0], autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{keys_schema(cli.db)}" CASCADE')
+    else:
+        for suffix in ("", "-wal", "-shm"):
+            Path(cli.db[:-3] + ".keys.db" + suffix).unlink(missing_ok=True)
+    history = json.loads(cli.ok("history", REP, "--format", "json"))
+    assert history["counts"] == counts
+    assert {c["id"]: c["behavior"] for c in history["commitments"]}[ids["rep_c"]] == "[erased]"
+    assert cli.ok("verify") == before
+    assert _files_holding(tmp_path, b"Zed calls daily") == []
