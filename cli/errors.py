@@ -36,6 +36,8 @@ def exit_code_for(exc: BaseException) -> tuple[int, str]:
     if isinstance(exc, LedgerError):
         return exc.exit_code, _line(exc)
     module = type(exc).__module__
+    if module == "ledger.keys":  # KeyDestroyed (an erased person), SealError (tampered text)
+        return 4, _line(exc)
     if module.startswith("eventsourcing"):
         from eventsourcing.persistence import OperationalError, RecordConflictError
 
