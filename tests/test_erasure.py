@@ -132,8 +132,19 @@ def pg_dump(db: str) -> bytes:
     return out.stdout
 
 
+def _registry_present() -> bool:
+    import importlib
+
+    from cli.main import COMMANDS
+
+    module, _, attr = COMMANDS["people"].partition(":")
+    return "erase" in getattr(importlib.import_module(module), attr).commands
+
+
 @pytest.fixture
 def team(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
+    if not _registry_present():
+        pytest.skip("the people registry (people add/erase) is not in this branch yet")
     monkeypatch.chdir(tmp_path)
     build(cli, tmp_path)
     return cli
