@@ -47,11 +47,7 @@ text does not pay for it).
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
 import os
-import secrets
 import sqlite3
 import time
 from abc import ABC, abstractmethod
@@ -59,7 +55,6 @@ from collections.abc import Iterable
 from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs, urlparse, urlunparse
 from uuid import UUID
 
 from .files import KEYS_SUFFIX, beside, create_private, is_postgres
@@ -96,6 +91,9 @@ def seal(key: bytes, subject: UUID, plaintext: str) -> str:
     """``plaintext`` sealed under ``key`` for ``subject`` (AES-256-GCM, fresh nonce)."""
     if len(key) != KEY_BYTES:
         raise SealError(f"a key is {KEY_BYTES} bytes, not {len(key)}")
+    import base64
+    import secrets
+
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     nonce = secrets.token_bytes(NONCE_BYTES)
@@ -104,6 +102,9 @@ def seal(key: bytes, subject: UUID, plaintext: str) -> str:
 
 
 def _parts(sealed: str) -> tuple[UUID, bytes]:
+    import base64
+    import binascii
+
     if not is_sealed(sealed):
         raise SealError("not a sealed value")
     subject_hex, sep, data = sealed[len(PREFIX) :].partition(":")
@@ -212,6 +213,8 @@ class KeyStore(ABC):
             return key
         if subject in self._destroyed:
             raise KeyDestroyed(f"the key of {erased_name(subject)} was destroyed (erased)")
+        import secrets
+
         self._insert(subject, secrets.token_bytes(KEY_BYTES))
         _, key = self._read(subject)  # another writer may have made it first
         if key is None:
@@ -380,6 +383,8 @@ class SqliteKeyStore(KeyStore):
 
 def keys_schema(db: str) -> str:
     """The schema holding a PostgreSQL ledger's key table."""
+    from urllib.parse import parse_qs, urlparse
+
     schema = (parse_qs(urlparse(db).query).get("schema") or [""])[0]
     if not schema or schema == "public":
         return DEFAULT_KEYS_SCHEMA
@@ -387,6 +392,8 @@ def keys_schema(db: str) -> str:
 
 
 def _advisory_key(purpose: str, schema: str) -> int:
+    import hashlib
+
     digest = hashlib.sha256(f"commitments:{purpose}:{schema}.{KEYS_TABLE}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
 
@@ -396,6 +403,8 @@ class PostgresKeyStore(KeyStore):
 
     def __init__(self, db: str, *, create: bool = True) -> None:
         super().__init__()
+        from urllib.parse import urlparse, urlunparse
+
         import psycopg
 
         url = urlparse(db)

@@ -823,11 +823,14 @@ def _tree_complete(conn: sqlite3.Connection, position: int) -> bool:
 def _keys_changed(conn: sqlite3.Connection, db_url: str) -> bool:
     """Whether the read model opened sealed text with a key store that has
     changed since (an erasure, a restore, a lost store): then it is rebuilt."""
+    from .sealed import recorded_state
+
+    seen = recorded_state(conn)
+    if seen is None:  # never opened sealed text: nothing to compare
+        return False
     from ledger.keys import keys_state
 
-    from .sealed import keys_changed
-
-    return keys_changed(conn, lambda: keys_state(db_url))
+    return seen != keys_state(db_url)
 
 
 def _serves(at: Tracking, source: str, head: int, hash_at: HashAt) -> bool:

@@ -310,3 +310,19 @@ def test_losing_the_key_store_leaves_reads_answering_and_verify_passing(
     assert {c["id"]: c["behavior"] for c in history["commitments"]}[ids["rep_c"]] == "[erased]"
     assert cli.ok("verify") == before
     assert _files_holding(tmp_path, b"Zed calls daily") == []
+
+
+def test_the_pseudonymiser_uses_the_key_modules_words() -> None:
+    from cli.pseudonyms import WITHHELD_TEXT, Pseudonymiser
+    from ledger import keys
+
+    subject = uuid.uuid4()
+    p = Pseudonymiser(lambda name: str(subject) if name == "Dana" else None)
+    assert WITHHELD_TEXT == keys.WITHHELD_TEXT
+    assert p.person("Dana") == keys.pseudonym(subject)
+    assert p.person(keys.erased_name(subject)) == keys.pseudonym(subject)
+    assert p({"rep": "Dana", "note": "x", "focus": "prospecting"}) == {
+        "rep": keys.pseudonym(subject),
+        "note": keys.WITHHELD_TEXT,
+        "focus": "prospecting",
+    }
