@@ -7,6 +7,7 @@ one line on stderr; set ``COMMITMENTS_DEBUG=1`` to see tracebacks.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import sys
@@ -110,4 +111,8 @@ class ErrorMappingGroup(click.Group):
             if os.environ.get("COMMITMENTS_DEBUG"):
                 raise
             code, message = exit_code_for(exc)
+            env = ctx.obj
+            if hasattr(env, "names_for_subjects"):
+                with contextlib.suppress(Exception):  # a message is never lost to this
+                    message = env.names_for_subjects(message)
             fail(message, code)

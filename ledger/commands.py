@@ -248,6 +248,13 @@ class Close(Command):
     actor: PersonId
 
 
+class RegisterPerson(Command):
+    name: PersonId
+    team: Label | None = None
+    region: Label | None = None
+    effective: BusinessDate | None = None
+
+
 class RecordActivity(Command):
     rep: PersonId
     metric: Label

@@ -50,6 +50,9 @@ REVISED = _T + "Commitment.Revised"
 RELEASED = _T + "Commitment.Released"
 CLOSED = _T + "Commitment.Closed"
 ACTIVITY = _T + "Activity.Recorded"
+PERSON_TOPICS = frozenset(
+    {_T + "Person.Registered", _T + "Person.RosterChanged", _T + "Person.Renamed"}
+)
 
 
 def normalize_timestamp(text: str) -> str:
@@ -315,8 +318,10 @@ class _Applier:
     its check-in count; the caches are dropped whenever another process has
     moved the position in between."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, open_text: Callable[[str], str]) -> None:
         self.conn = conn
+        self.open_text = open_text
+        self.names: dict[str, str] = {}
         self.reps: dict[str, str] = {}
         self.check_ins: dict[str, int] = {}
         self.last_position: int | None = None
@@ -324,6 +329,7 @@ class _Applier:
 
     def reset(self) -> None:
         """Forget the caches (the tables changed under them)."""
+        self.names.clear()
         self.reps.clear()
         self.check_ins.clear()
 
@@ -349,18 +355,33 @@ class _Applier:
         """Write the rows of ``(position, originator_id, version, topic, state)`` tuples."""
         rows: dict[str, list[tuple[Any, ...]]] = {t.name: [] for t in TABLES}
         loads = json.loads
+        people = [(n[0], n[1], n[3], n[4]) for n in notifications if n[3] in PERSON_TOPICS]
+        if people:  # first, so the page's other rows show the names they bring
+            from .people import apply_person_events
+
+            if apply_person_events(self.conn, people, self.open_text):
+                self.reps.clear()  # a rename changed names the cache holds
+        if people or not self.names:
+            self.names = dict(self.conn.execute("SELECT subject, name FROM people").fetchall())
+        names = self.names
         for pos, originator_id, version, topic, state in notifications:
-            if topic not in _INTERESTING:
+            if topic not in _INTERESTING or topic in PERSON_TOPICS:
                 continue
             s = loads(state)
             at = s["timestamp"]
             if len(at) != 27:
                 at = normalize_timestamp(at)
+            if "rep" in s:
+                s["rep"] = names.get(s["rep"], s["rep"])
             if topic == ACTIVITY:
                 rows["activity_daily"].append((s["rep"], s["metric"], s["date"], at, s["value"], 1))
                 continue
             oid = _uuid_text(originator_id)
             actor = s.get("actor")
+            if actor is not None:
+                actor = names.get(actor, actor)
+            if "manager" in s:
+                s["manager"] = names.get(s["manager"], s["manager"])
             if topic == CHECKED_IN:
                 rows["check_ins"].append(
                     (
@@ -487,7 +508,9 @@ class _Applier:
                 execute(self.sql[name], batch)
 
 
-_INTERESTING = frozenset({HELD, AGREED, CHECKED_IN, CORRECTED, REVISED, RELEASED, CLOSED, ACTIVITY})
+_INTERESTING = frozenset(
+    {HELD, AGREED, CHECKED_IN, CORRECTED, REVISED, RELEASED, CLOSED, ACTIVITY, *PERSON_TOPICS}
+)
 
 
 def max_position(ledger: Ledger) -> int:
@@ -540,14 +563,15 @@ def _catch_up(
     lid = ledger.ledger_id()
     me = Source(source, None if lid is None else str(lid))
     head = max_position(ledger) if upto is None else upto
-    sql_page = _sql_pages(conn, ledger) if USE_SQL else None
+    open_text = _opener(ledger)
+    sql_page = _sql_pages(conn, ledger, open_text) if USE_SQL else None
     hash_at = (
         _sqlite_hash_at(conn, f"ledger.{ledger.recorder.events_table_name}")  # type: ignore[attr-defined]
         if sql_page is not None
         else _recorder_hash_at(ledger)
     )
     read_page = _page_reader(ledger)
-    applier = _Applier(conn)
+    applier = _Applier(conn, open_text)
     from ledger.keys import keys_state
 
     from .sealed import Opener
@@ -641,14 +665,28 @@ def _begin_write(conn: sqlite3.Connection) -> None:
     conn.execute("UPDATE tracking SET position = position WHERE name = 'ledger'")
 
 
-def _sql_pages(conn: sqlite3.Connection, ledger: Ledger) -> Callable[[int, int, int], int] | None:
+def _opener(ledger: Ledger) -> Callable[[str], str]:
+    """Opens a person's sealed name with the ledger's key store, which is
+    opened only when a page brings a ``Person`` event."""
+
+    def open_text(value: str) -> str:
+        return ledger.keys.open_text(value)
+
+    return open_text
+
+
+def _sql_pages(
+    conn: sqlite3.Connection, ledger: Ledger, open_text: Callable[[str], str]
+) -> Callable[[int, int, int], int] | None:
     """The in-SQLite page applier, when the ledger is a SQLite file."""
     recorder: Any = ledger.recorder
     if type(recorder).__module__ != "eventsourcing.sqlite" or not os.path.isfile(ledger.db):
         return None
     from .sqlpages import page_applier
 
-    return page_applier(conn, ledger.db, recorder.events_table_name, sorted(_INTERESTING))
+    return page_applier(
+        conn, ledger.db, recorder.events_table_name, sorted(_INTERESTING), open_text
+    )
 
 
 PageReader = Callable[[int, int, int], Sequence[Sequence[Any]]]
