@@ -196,9 +196,63 @@ def parse_keys_file(raw: bytes) -> tuple[list[tuple[UUID, bytes | None]], str | 
     return rows, ledger_id
 
 
+@click.command()
+@click.argument("name")
+@click.option(
+    "--reason",
+    required=True,
+    help="Why (kept in clear in the ledger: a request number, not the person's name).",
+)
+@pass_env
+def erase(env: Env, name: str, reason: str) -> None:
+    """Erase a person (GDPR Art. 17): destroy their key, record Person.Erased.
+
+    Their name and every text sealed under their key (sessions, their own
+    commitments' texts, their replies) can no longer be read by anyone; the
+    events stay as they were, so verify, digests and checkpoints still pass.
+    The person shows as erased:<8 hex> and their texts as [erased]; verdicts,
+    counts and signals are unchanged. The read model is rebuilt without the
+    clear text (other read models when they next catch up). Copies made
+    before (exports, keys files, pages) are not reached: see docs/privacy.md.
+    An unknown name is exit 3; an already erased person exit 4.
+
+    \b
+    Examples:
+      commitments people erase "Anna Snelling" --reason "request 2026-17"
+    """
+    from uuid import UUID
+
+    from ledger.errors import NotFound, PersonErased
+    from projections.catchup import catch_up, open_current
+    from projections.names import unknown_person_message
+    from projections.people import People, check_name, known_names
+
+    name = check_name(name, "NAME")
+    ledger = env.ledger()
+    rm = open_current(env.db, env.views_path, ledger=ledger)
+    try:
+        row = rm.conn.execute(
+            "SELECT subject, erased FROM people WHERE name = ? ORDER BY erased, position LIMIT 1",
+            (name,),
+        ).fetchone()
+        if row is None:
+            raise NotFound(unknown_person_message("person", name, known_names(rm.conn)))
+        subject = UUID(str(row[0]))
+        if row[1]:
+            raise PersonErased(f"{name} was erased already; nothing was written")
+        people = People(rm.conn)
+        actor = people.actor(env.actor)
+    finally:
+        rm.close()  # no read transaction may hold the read model's log while it is purged
+    ledger.erase_person(subject, reason=reason, actor=actor, register=people.pending)
+    catch_up(ledger, env.views_path)  # the key store changed: rebuilt without the clear text
+    click.echo(f"erased:{subject.hex[:8]}: key destroyed, Person.Erased recorded", err=True)
+
+
 @click.group()
 def people() -> None:
     """People and their personal data (SPEC §7.4)."""
 
 
+people.add_command(erase)
 people.add_command(keys)

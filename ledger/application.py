@@ -303,6 +303,22 @@ class Ledger(Application):
         person.rename(at=at, name=self._seal_name(subject, c.name), actor=actor)
         self._save(*self._registered(register, at, actor), person)
 
+    def erase_person(
+        self, subject: UUID, *, reason: str, actor: str, register: Sequence[NewPerson] = ()
+    ) -> None:
+        """Erase a person (GDPR Art. 17, SPEC §7.4): destroy their key, then
+        record ``Person.Erased`` (subject id and reason). Key first: should
+        the record fail, the person is already unreadable, and running the
+        command again records it. An erased person: :class:`PersonErased` (exit 4)."""
+        c = validate(cmd.ErasePerson, reason=reason)
+        at = self.clock()
+        person = self.person(subject)
+        if person.erased:
+            person.erase(at=at, reason=c.reason, actor=actor)  # refuses: already erased
+        self.keys.destroy(subject)
+        person.erase(at=at, reason=c.reason, actor=actor)
+        self._save(*self._registered(register, at, actor), person)
+
     # -- writing ---------------------------------------------------------
 
     def _save(self, *aggregates: Any, actor: str = "ledger") -> None:

@@ -255,6 +255,10 @@ class RegisterPerson(Command):
     effective: BusinessDate | None = None
 
 
+class ErasePerson(Command):
+    reason: Reason
+
+
 class RecordActivity(Command):
     rep: PersonId
     metric: Label

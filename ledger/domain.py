@@ -26,6 +26,7 @@ from .errors import (
     InvalidInput,
     InvalidSupport,
     NotFound,
+    PersonErased,
     RevisionAfterDue,
     SessionMismatch,
 )
@@ -689,6 +690,20 @@ class Person(Aggregate):
             assert isinstance(aggregate, Person)
             aggregate.name = self.name
 
+    class Erased(Aggregate.Event):
+        """The person was erased (GDPR Art. 17, SPEC §7.4 ``PersonErased``):
+        their key was destroyed, so their name and the free text sealed under
+        it can no longer be read. ``reason`` is stored in clear: it must not
+        name the person. No earlier event changes; readers show the person as
+        ``erased:<first 8 hex of the subject id>`` and their text ``[erased]``."""
+
+        reason: str
+        actor: str
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, Person)
+            aggregate.erased = True
+
     def __init__(
         self,
         name: str,
@@ -704,6 +719,7 @@ class Person(Aggregate):
         self.team = team
         self.region = region
         self.listed = listed
+        self.erased = False
 
     @classmethod
     def register(cls, *, at: datetime, subject: UUID, **fields: Any) -> Person:
@@ -732,7 +748,19 @@ class Person(Aggregate):
         )
 
     def rename(self, *, at: datetime, name: str, actor: str) -> None:
+        self._require_not_erased("renamed")
         self.trigger_event(self.Renamed, timestamp=at, name=name, actor=actor)
+
+    def erase(self, *, at: datetime, reason: str, actor: str) -> None:
+        """Record the erasure (the caller destroys the key first)."""
+        self._require_not_erased("erased again")
+        self.trigger_event(self.Erased, timestamp=at, reason=reason, actor=actor)
+
+    def _require_not_erased(self, what: str) -> None:
+        if self.erased:
+            raise PersonErased(
+                f"erased:{self.id.hex[:8]} was erased; an erased person cannot be {what}"
+            )
 
 
 class LedgerIdentity(Aggregate):
@@ -780,5 +808,6 @@ EVENT_CLASSES: tuple[type[Aggregate.Event], ...] = (
     Person.Registered,
     Person.RosterChanged,
     Person.Renamed,
+    Person.Erased,
     LedgerIdentity.LedgerCreated,
 )

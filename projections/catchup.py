@@ -51,7 +51,12 @@ RELEASED = _T + "Commitment.Released"
 CLOSED = _T + "Commitment.Closed"
 ACTIVITY = _T + "Activity.Recorded"
 PERSON_TOPICS = frozenset(
-    {_T + "Person.Registered", _T + "Person.RosterChanged", _T + "Person.Renamed"}
+    {
+        _T + "Person.Registered",
+        _T + "Person.RosterChanged",
+        _T + "Person.Renamed",
+        _T + "Person.Erased",
+    }
 )
 
 

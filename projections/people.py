@@ -38,7 +38,8 @@ _T = "ledger.domain:"
 REGISTERED = _T + "Person.Registered"
 ROSTER_CHANGED = _T + "Person.RosterChanged"
 RENAMED = _T + "Person.Renamed"
-TOPICS = (REGISTERED, ROSTER_CHANGED, RENAMED)
+ERASED = _T + "Person.Erased"
+TOPICS = (REGISTERED, ROSTER_CHANGED, RENAMED, ERASED)
 
 #: Every (table, column) of the read model that holds a person's name.
 PERSON_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -108,18 +109,20 @@ def apply_person_events(
         subject = _hyphenated(originator_id)
         at = s["timestamp"]
         if topic == REGISTERED:
+            name = _open(open_text, s["name"], subject)
             conn.execute(
                 "INSERT INTO people (subject, name, manager, team, region, effective, listed, "
-                "erased, recorded_at, position) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?) "
+                "erased, recorded_at, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (subject) DO NOTHING",
                 (
                     subject,
-                    _open(open_text, s["name"]),
+                    name,
                     s["manager"],
                     s["team"],
                     s["region"],
                     s["effective"],
                     int(bool(s["listed"])),
+                    int(name == _erased(subject)),  # the key is gone: unreadable, erased
                     _stamp(at),
                     pos,
                 ),
@@ -132,7 +135,7 @@ def apply_person_events(
             )
         elif topic == RENAMED:
             row = conn.execute("SELECT name FROM people WHERE subject = ?", (subject,)).fetchone()
-            new = _open(open_text, s["name"])
+            new = _open(open_text, s["name"], subject)
             conn.execute(
                 "UPDATE people SET name = ?, recorded_at = ? WHERE subject = ?",
                 (new, _stamp(at), subject),
@@ -140,7 +143,25 @@ def apply_person_events(
             if row is not None and row[0] != new:
                 rename_in_rows(conn, row[0], new)
                 renamed = True
+        elif topic == ERASED:
+            # the key is destroyed: the name becomes erased:<8 hex> everywhere;
+            # the free text opened with the key goes when the read model sees
+            # the key store changed and rebuilds (projections.sealed)
+            row = conn.execute("SELECT name FROM people WHERE subject = ?", (subject,)).fetchone()
+            new = _erased(subject)
+            conn.execute(
+                "UPDATE people SET name = ?, erased = 1, recorded_at = ? WHERE subject = ?",
+                (new, _stamp(at), subject),
+            )
+            if row is not None and row[0] != new:
+                rename_in_rows(conn, row[0], new)
+                renamed = True
     return renamed
+
+
+def _erased(subject: str) -> str:
+    """``erased:<first 8 hex>``, as :func:`ledger.keys.erased_name` writes it."""
+    return "erased:" + subject.replace("-", "")[:8]
 
 
 def rename_in_rows(conn: sqlite3.Connection, old: str, new: str) -> None:
@@ -150,9 +171,13 @@ def rename_in_rows(conn: sqlite3.Connection, old: str, new: str) -> None:
         conn.execute(f"UPDATE [{table}] SET [{column}] = ? WHERE [{column}] = ?", (new, old))
 
 
-def _open(open_text: Opener, value: str) -> str:
+def _open(open_text: Opener, value: str, subject: str) -> str:
+    """A sealed name opened; ``erased:<8 hex>`` when the key is gone."""
+    from ledger.keys import ERASED_TEXT, is_sealed
+
     try:
-        return open_text(value)
+        name = open_text(value)
+        return _erased(subject) if name == ERASED_TEXT and is_sealed(value) else name
     except Exception as exc:  # a sealed name that does not open: say so, never guess
         from ledger.errors import IntegrityFailure
 
