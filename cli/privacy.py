@@ -247,12 +247,3 @@ def erase(env: Env, name: str, reason: str) -> None:
     ledger.erase_person(subject, reason=reason, actor=actor, register=people.pending)
     catch_up(ledger, env.views_path)  # the key store changed: rebuilt without the clear text
     click.echo(f"erased:{subject.hex[:8]}: key destroyed, Person.Erased recorded", err=True)
-
-
-@click.group()
-def people() -> None:
-    """People and their personal data (SPEC §7.4)."""
-
-
-people.add_command(erase)
-people.add_command(keys)

@@ -299,9 +299,12 @@ class Ledger(Application):
         """Record a person's corrected name (GDPR Art. 16), sealed under their key."""
         at = self.clock()
         c = validate(cmd.RegisterPerson, name=new_name)
-        person = self.person(subject)
+        new = self._registered(register, at, actor)
+        person = next((p for p in new if p.id == subject), None)  # a legacy name, registered now
+        if person is None:
+            person = self.person(subject)
         person.rename(at=at, name=self._seal_name(subject, c.name), actor=actor)
-        self._save(*self._registered(register, at, actor), person)
+        self._save(*new, *([] if person in new else [person]))
 
     def erase_person(
         self, subject: UUID, *, reason: str, actor: str, register: Sequence[NewPerson] = ()
@@ -522,12 +525,14 @@ class Ledger(Application):
         store written before release 3 kept it on a stream derived from the
         rep's name. The focus cap counts them too, so upgrading a store does
         not reset anyone's focus areas."""
-        if not is_subject(rep) or any(p.ref == rep for p in register):
+        if not is_subject(rep):
             return {}
-        try:
-            name = self.person_name(rep)
-        except LedgerError:
-            return {}
+        name = next((p.name for p in register if p.ref == rep), None)
+        if name is None:
+            try:
+                name = self.person_name(rep)
+            except LedgerError:
+                return {}
         old = self.workload(name)
         return dict(old.active) if old is not None else {}
 

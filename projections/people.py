@@ -354,3 +354,103 @@ class People:
             return ref
         row = self.conn.execute("SELECT name FROM people WHERE subject = ?", (ref,)).fetchone()
         return ref if row is None else str(row[0])
+
+
+# -- the roster (``people add``, ``people import``) ---------------------------
+
+
+@dataclass
+class RosterPlan:
+    """What a roster import records: people to register (listed), roster
+    changes of registered people, and how many rows changed nothing."""
+
+    new: list[NewPerson] = field(default_factory=list)
+    changes: list[Any] = field(default_factory=list)  # ledger.people.RosterChange
+    unchanged: int = 0
+
+
+def plan_roster(
+    conn: sqlite3.Connection,
+    rows: Sequence[Any],
+    effective: Any,
+    *,
+    change_effective: Any,
+    strict_managers: bool = False,
+) -> RosterPlan:
+    """The events a roster (``ledger.people.RosterRow`` items) needs against
+    the read model: a name nobody has is registered (listed, with its roster
+    entry); a registered person whose manager, team or region differ gets a
+    roster change effective ``change_effective`` (a new person's entry holds
+    from ``effective``, None: from the start); a manager named but not a row is
+    registered with no roster entry of their own. ``strict_managers``
+    (``people add`` without ``--new-person`` once names are strict): an
+    unregistered manager is refused (exit 3) with the closest names."""
+    from dataclasses import replace
+
+    from ledger.people import RosterChange
+
+    plan = RosterPlan()
+    refs: dict[str, str] = {}
+    for name in [r.name for r in rows]:
+        found = find(conn, name)
+        if found is not None:
+            refs[name] = found
+    by_name = {r.name: r for r in rows}
+    for row in rows:
+        manager = row.manager
+        if manager is not None and manager not in refs and manager not in by_name:
+            found = find(conn, manager)
+            if found is None:
+                if strict_managers and strict(conn) and manager not in _legacy_names(conn):
+                    from .names import unknown_person_message
+
+                    raise NotFound(
+                        unknown_person_message("manager", manager, known_names(conn))
+                        + " (register them first, or pass --new-person)"
+                    )
+                person = NewPerson.named(manager, listed=True)
+                plan.new.append(person)
+                found = person.ref
+            refs[manager] = found
+    pending = {r.name: NewPerson.named(r.name, listed=True) for r in rows if r.name not in refs}
+    for name, person in pending.items():
+        refs[name] = person.ref
+    for row in rows:
+        manager_ref = None if row.manager is None else refs[row.manager]
+        if row.name in pending:
+            plan.new.append(
+                replace(
+                    pending[row.name],
+                    manager=manager_ref,
+                    team=row.team,
+                    region=row.region,
+                    effective=effective,
+                )
+            )
+            continue
+        now = conn.execute(
+            "SELECT manager, team, region FROM people WHERE subject = ?", (refs[row.name],)
+        ).fetchone()
+        if now is not None and tuple(now) == (manager_ref, row.team, row.region):
+            plan.unchanged += 1
+            continue
+        plan.changes.append(
+            RosterChange(UUID(refs[row.name]), manager_ref, row.team, row.region, change_effective)
+        )
+    return plan
+
+
+def names_in(conn: sqlite3.Connection, *, team: str | None, region: str | None) -> set[str]:
+    """The names of the people of ``team`` (their registered team, else their
+    manager's name) and ``region`` as the roster stands now (``team --team T
+    --region R``, ``report coaching --group-by``)."""
+    return {
+        r.name
+        for r in roster(conn)
+        if (team is None or r.team == team) and (region is None or r.region == region)
+    }
+
+
+def group_of(conn: sqlite3.Connection, by: str) -> dict[str, str | None]:
+    """Each registered person's name -> their team or region (``by``) now."""
+    return {r.name: (r.team if by == "team" else r.region) for r in roster(conn)}

@@ -154,7 +154,10 @@ def _registry_present() -> bool:
     from cli.main import COMMANDS
 
     module, _, attr = COMMANDS["people"].partition(":")
-    return "erase" in getattr(importlib.import_module(module), attr).commands  # type: ignore[no-any-return]
+    return (
+        "add" in getattr(importlib.import_module(module), attr).commands
+        and "erase" in getattr(importlib.import_module(module), attr).commands
+    )  # type: ignore[no-any-return]
 
 
 @pytest.fixture
