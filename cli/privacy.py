@@ -205,8 +205,9 @@ def parse_keys_file(raw: bytes) -> tuple[list[tuple[UUID, bytes | None]], str | 
 )
 @pass_env
 def erase(env: Env, name: str, reason: str) -> None:
-    """Erase a person (GDPR Art. 17): destroy their key, record Person.Erased.
+    """Erase a person (right to erasure): destroy their key, record Person.Erased.
 
+    For a GDPR Art. 17 request.
     Their name and every text sealed under their key (sessions, their own
     commitments' texts, their replies) can no longer be read by anyone; the
     events stay as they were, so verify, digests and checkpoints still pass.

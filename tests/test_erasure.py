@@ -47,7 +47,10 @@ def build(cli: Cli, tmp_path: Path) -> None:
     """The team: a manager, the rep to erase and two others, each with a
     session, a rep-owned commitment (checked in, closed) and activity; a
     manager-owned commitment supporting the rep's."""
-    for rep in (NAME, *OTHERS):  # each person registered on first use
+    cli.ok("people", "add", MANAGER)
+    for rep in (NAME, *OTHERS):
+        cli.ok("people", "add", rep, "--manager", MANAGER, "--team", "North")
+    for rep in (NAME, *OTHERS):
         first = rep.split()[0]
         cli.ok(
             "session", "record", "--rep", rep, "--manager", MANAGER, "--on", "2026-01-05",
@@ -149,15 +152,9 @@ def pg_dump(db: str) -> bytes:
 
 
 def _registry_present() -> bool:
-    import importlib
+    from cli.people import people as group
 
-    from cli.main import COMMANDS
-
-    module, _, attr = COMMANDS["people"].partition(":")
-    return (
-        "add" in getattr(importlib.import_module(module), attr).commands
-        and "erase" in getattr(importlib.import_module(module), attr).commands
-    )  # type: ignore[no-any-return]
+    return {"add", "erase"} <= set(group.commands)
 
 
 @pytest.fixture
@@ -176,7 +173,9 @@ def test_erasure_keeps_the_chain_and_every_other_fact_and_leaves_no_trace(
     count, _head = cli.ok("verify").split()
     others = {rep: _stable(_json(cli, "history", rep)) for rep in OTHERS}
     before_team = _stable(_json(cli, "team"))
-    subject = uuid.UUID(people(cli)[NAME][0])
+    shown = json.loads(cli.ok("people", "show", NAME, "--format", "json"))
+    subject = uuid.UUID(shown["subject"])
+    assert people(cli)[NAME] == (shown["subject"], 0)
     with open_keystore(cli.db) as store:
         key = store.key(subject)
     assert key is not None
@@ -201,6 +200,11 @@ def test_erasure_keeps_the_chain_and_every_other_fact_and_leaves_no_trace(
     assert {s["note"] for s in mine["sessions"]} == {"[erased]"}
     assert people(cli)[erased] == (str(subject), 1)
     assert NAME not in people(cli)
+    listed = json.loads(cli.ok("people", "list", "--format", "json"))
+    assert {"name": erased, "erased": True}.items() <= next(
+        p for p in listed if p["subject"] == str(subject)
+    ).items()
+    assert cli("people", "show", NAME).exit_code == 3  # the name is gone: not confirmable
 
     # files written after the erasure: exports, analysis copies, HTML pages
     cli.ok("export", "-o", "after.jsonl")
