@@ -51,23 +51,52 @@ def _progress(items: Iterator[Any], label: str, length: int | None) -> Iterator[
     metavar="POSITION",
     help="Only events after POSITION; the chain continues from the event at POSITION.",
 )
+@click.option(
+    "--decrypt",
+    is_flag=True,
+    help="Write an analysis copy with names and free text opened with the key store "
+    "(erased people: erased:<8 hex>, [erased]). Import refuses it.",
+)
+@click.option(
+    "--pseudonymise",
+    is_flag=True,
+    help="Write an analysis copy with people as p-<8 hex> and free text [withheld]. "
+    "Import refuses it.",
+)
 @pass_env
-def export(env: Env, output: str, since: int) -> None:
+def export(env: Env, output: str, since: int, decrypt: bool, pseudonymise: bool) -> None:
     """Export the ledger as JSON Lines, one hash-chained event per line.
 
     Each line is {"position", "stream", "version", "type", "recorded_at",
     "data", "prev", "hash"}; see docs/audit.md. With --since, append the
     output to an earlier export and the chain still verifies.
 
+    Names and free text are written as stored: sealed (ciphertext). A
+    backup is the export plus 'people keys export'. --decrypt and
+    --pseudonymise write analysis copies instead, whose first line says so;
+    import refuses them (see docs/privacy.md).
+
     \b
     Examples:
       commitments export -o ledger.jsonl
       commitments export --since "$(tail -n1 ledger.jsonl | jq .position)" >> ledger.jsonl
+      commitments export --pseudonymise -o for-hr.jsonl
     """
     from ledger.audit import export_lines
+    from ledger.errors import InvalidInput
 
+    if decrypt and pseudonymise:
+        raise InvalidInput("give --decrypt or --pseudonymise, not both")
+    if (decrypt or pseudonymise) and since:
+        raise InvalidInput("--since goes with a plain export, not an analysis copy")
     ledger = _existing_ledger(env)
-    lines = export_lines(ledger, since=since)
+    if decrypt or pseudonymise:
+        from ledger.analysis import analysis_lines
+
+        store = _keystore_for_decrypt(env, ledger) if decrypt else None
+        lines = analysis_lines(ledger, "decrypted" if decrypt else "pseudonymised", store)
+    else:
+        lines = export_lines(ledger, since=since)
     length = (ledger.recorder.max_notification_id() or 0) - since
     created = False
     if output != "-":
@@ -81,6 +110,19 @@ def export(env: Env, output: str, since: int) -> None:
         if created:
             os.unlink(output)
         raise
+
+
+def _keystore_for_decrypt(env: Env, ledger: Any) -> Any:
+    """The ledger's key store, which --decrypt needs (exit 3 if there is none)."""
+    from ledger.errors import NotFound
+
+    store = ledger.keys
+    if not store.export_keys():
+        raise NotFound(
+            "export --decrypt: the ledger has no key store (or it holds no key); "
+            "nothing was written"
+        )
+    return store
 
 
 def _by_size(lines: Iterator[bytes], size: int) -> Iterator[bytes]:
@@ -125,7 +167,7 @@ def import_(env: Env, file: IO[bytes]) -> None:
     """
     from ledger.audit import import_lines, limited_lines
 
-    lines: Iterator[bytes] = limited_lines(file)
+    lines: Iterator[bytes] = _refusing_analysis_copies(limited_lines(file))
     if sys.stderr.isatty() and hasattr(file, "fileno"):
         info = os.fstat(file.fileno())
         if stat.S_ISREG(info.st_mode):  # a file, not a pipe: its size is known
@@ -135,6 +177,29 @@ def import_(env: Env, file: IO[bytes]) -> None:
         f"read {summary.read}, imported {summary.imported}, already present {summary.present}",
         err=True,
     )
+
+
+def _refusing_analysis_copies(lines: Iterator[bytes]) -> Iterator[bytes]:
+    """The lines, after checking (before the ledger is opened) that the first
+    is not an analysis copy's header (exit 2, nothing written)."""
+    import itertools
+
+    from ledger.analysis import analysis_kind
+    from ledger.errors import InvalidInput
+
+    head: list[bytes] = []
+    for number, raw in enumerate(lines, start=1):
+        head.append(raw)
+        if raw.strip():
+            kind = analysis_kind(raw)
+            if kind is not None:
+                raise InvalidInput(
+                    f"line {number}: this is an analysis copy ({kind}), not an export: "
+                    "import refuses it (import the plain 'commitments export' instead); "
+                    "nothing was imported"
+                )
+            break
+    return itertools.chain(head, lines)
 
 
 @click.command()

@@ -19,6 +19,7 @@ from ledger import rules
 
 from .context import Env
 from .params import PERSON, format_option
+from .pseudonyms import Pseudonymiser, pseudonymise_option
 from .read import (
     WindowDays,
     _moment,
@@ -89,6 +90,7 @@ def report() -> None:
 @window_days_option("Trailing window: business dates in (D - N, D].")
 @format_option("table", "json", "csv", "md", "html")
 @output_option
+@pseudonymise_option
 @pass_env
 def coaching(
     env: Env,
@@ -98,6 +100,7 @@ def coaching(
     window_days: int,
     fmt: str,
     output: str | None,
+    pseudonymise: bool = False,
 ) -> None:
     """Coaching patterns per manager over the trailing window, plus a team total.
 
@@ -116,6 +119,8 @@ def coaching(
     manager = manager.strip() if manager is not None else None
     with open_read_model(env) as rm:
         obj = coaching_object(rm, at, manager, window_days)
+        if pseudonymise:
+            obj = Pseudonymiser.of(rm.conn)(obj)
     if fmt == "html":
         from .html import coaching_page
 

@@ -39,6 +39,7 @@ from .commands import in_our_words
 from .domain import EVENT_CLASSES, Activity, LedgerIdentity
 from .errors import Conflict, DigestMismatch, IntegrityFailure, InvalidInput, NotFound
 from .import_rules import Replayer
+from .keys import MAX_SEALED, is_sealed
 from .persistence import (
     build_event,
     canonical,
@@ -488,6 +489,8 @@ def import_lines(
             for number, raw in enumerate(lines, start=1):
                 if not raw.strip():
                     continue
+                if prev is None:
+                    _refuse_analysis_copy(number, raw)
                 line, prev = parse_line(number, raw, prev, types)
                 summary.read += 1
                 if conflict is None:
@@ -511,6 +514,20 @@ def import_lines(
             ) from None
         raise
     return summary
+
+
+def _refuse_analysis_copy(number: int, raw: str | bytes) -> None:
+    """An analysis copy (``export --decrypt``/``--pseudonymise``) is not an
+    export: its data is not what was stored. Refused (exit 2) at its first line."""
+    from .analysis import analysis_kind
+
+    kind = analysis_kind(raw)
+    if kind is not None:
+        raise InvalidInput(
+            f"line {number}: this is an analysis copy ({kind}), not an export: "
+            "import refuses it (import the plain 'commitments export' instead); "
+            "nothing was imported"
+        )
 
 
 def parse_line(
@@ -674,7 +691,7 @@ def _check_strings(where: str, data: Any, path: str = "data") -> None:
     (control characters other than tab and newline, or more than MAX_TEXT
     characters in one field)."""
     if isinstance(data, str):
-        if len(data) > MAX_TEXT:
+        if len(data) > (MAX_SEALED if is_sealed(data) else MAX_TEXT):
             raise InvalidInput(f"{where}: {path} is longer than {MAX_TEXT} characters")
         if TEXT_CONTROL.search(data):
             raise InvalidInput(f"{where}: {path} holds control characters")

@@ -258,6 +258,17 @@ class Reply(Command):
     actor: PersonId
 
 
+class RegisterPerson(Command):
+    name: PersonId
+    team: Label | None = None
+    region: Label | None = None
+    effective: BusinessDate | None = None
+
+
+class ErasePerson(Command):
+    reason: Reason
+
+
 class RecordActivity(Command):
     rep: PersonId
     metric: Label

@@ -36,6 +36,7 @@ from .domain import (
     Activity,
     Commitment,
     LedgerIdentity,
+    Person,
     RepWorkload,
     activity_id,
     workload_id,
@@ -297,7 +298,12 @@ def _end(r: Replayer, agg: Any, e: Any) -> None:
     agg.end(at=e.timestamp, commitment_id=e.commitment_id, actor=e.actor)
 
 
+def _erase(r: Replayer, agg: Any, e: Any) -> None:
+    agg.erase(at=e.timestamp, reason=e.reason, actor=e.actor)  # an erased person: refused
+
+
 _COMMANDS: dict[type, Callable[[Replayer, Any, Any], None]] = {
+    Person.Erased: _erase,
     Commitment.CheckInRecorded: _check_in,
     Commitment.CheckInCorrected: _correct,
     Commitment.Revised: _revise,

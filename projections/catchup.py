@@ -51,6 +51,14 @@ RELEASED = _T + "Commitment.Released"
 CLOSED = _T + "Commitment.Closed"
 REPLIED = _T + "Commitment.Replied"
 ACTIVITY = _T + "Activity.Recorded"
+PERSON_TOPICS = frozenset(
+    {
+        _T + "Person.Registered",
+        _T + "Person.RosterChanged",
+        _T + "Person.Renamed",
+        _T + "Person.Erased",
+    }
+)
 
 
 def normalize_timestamp(text: str) -> str:
@@ -90,6 +98,9 @@ def connect(views_path: str) -> sqlite_utils.Database:
     _create_private(views_path)
     conn = sqlite3.connect(views_path, timeout=30, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
+    # Clear text of people (SPEC §7.4): what is deleted or overwritten (an
+    # erasure's purge, a rebuild) is zeroed in the file, not left in free pages.
+    conn.execute("PRAGMA secure_delete=ON")
     # Derived data, rebuilt from the ledger at will: never fsynced. A process
     # killed at any point leaves it consistent (WAL); only an OS crash or power
     # loss could damage it, and then ensure_current rebuilds it.
@@ -313,8 +324,10 @@ class _Applier:
     its check-in count; the caches are dropped whenever another process has
     moved the position in between."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, open_text: Callable[[str], str]) -> None:
         self.conn = conn
+        self.open_text = open_text
+        self.names: dict[str, str] = {}
         self.reps: dict[str, str] = {}
         self.check_ins: dict[str, int] = {}
         self.last_position: int | None = None
@@ -322,6 +335,7 @@ class _Applier:
 
     def reset(self) -> None:
         """Forget the caches (the tables changed under them)."""
+        self.names.clear()
         self.reps.clear()
         self.check_ins.clear()
 
@@ -347,18 +361,33 @@ class _Applier:
         """Write the rows of ``(position, originator_id, version, topic, state)`` tuples."""
         rows: dict[str, list[tuple[Any, ...]]] = {t.name: [] for t in TABLES}
         loads = json.loads
+        people = [(n[0], n[1], n[3], n[4]) for n in notifications if n[3] in PERSON_TOPICS]
+        if people:  # first, so the page's other rows show the names they bring
+            from .people import apply_person_events
+
+            if apply_person_events(self.conn, people, self.open_text):
+                self.reps.clear()  # a rename changed names the cache holds
+        if people or not self.names:
+            self.names = dict(self.conn.execute("SELECT subject, name FROM people").fetchall())
+        names = self.names
         for pos, originator_id, version, topic, state in notifications:
-            if topic not in _INTERESTING:
+            if topic not in _INTERESTING or topic in PERSON_TOPICS:
                 continue
             s = loads(state)
             at = s["timestamp"]
             if len(at) != 27:
                 at = normalize_timestamp(at)
+            if "rep" in s:
+                s["rep"] = names.get(s["rep"], s["rep"])
             if topic == ACTIVITY:
                 rows["activity_daily"].append((s["rep"], s["metric"], s["date"], at, s["value"], 1))
                 continue
             oid = _uuid_text(originator_id)
             actor = s.get("actor")
+            if actor is not None:
+                actor = names.get(actor, actor)
+            if "manager" in s:
+                s["manager"] = names.get(s["manager"], s["manager"])
             if topic == CHECKED_IN:
                 rows["check_ins"].append(
                     (
@@ -486,7 +515,7 @@ class _Applier:
                         version,
                         self.rep_of(oid),
                         s["date"],
-                        s["by"],
+                        names.get(s["by"], s["by"]),
                         s["text"],
                         _flag(s["contests"]),
                         actor,
@@ -501,7 +530,18 @@ class _Applier:
 
 
 _INTERESTING = frozenset(
-    {HELD, AGREED, CHECKED_IN, CORRECTED, REVISED, RELEASED, CLOSED, REPLIED, ACTIVITY}
+    {
+        HELD,
+        AGREED,
+        CHECKED_IN,
+        CORRECTED,
+        REVISED,
+        RELEASED,
+        CLOSED,
+        REPLIED,
+        ACTIVITY,
+        *PERSON_TOPICS,
+    }
 )
 
 
@@ -555,14 +595,21 @@ def _catch_up(
     lid = ledger.ledger_id()
     me = Source(source, None if lid is None else str(lid))
     head = max_position(ledger) if upto is None else upto
-    sql_page = _sql_pages(conn, ledger) if USE_SQL else None
+    open_text = _opener(ledger)
+    sql_page = _sql_pages(conn, ledger, open_text) if USE_SQL else None
     hash_at = (
         _sqlite_hash_at(conn, f"ledger.{ledger.recorder.events_table_name}")  # type: ignore[attr-defined]
         if sql_page is not None
         else _recorder_hash_at(ledger)
     )
     read_page = _page_reader(ledger)
-    applier = _Applier(conn)
+    applier = _Applier(conn, open_text)
+    from ledger.keys import keys_state
+
+    from .sealed import Opener
+
+    opener = Opener(conn, lambda: ledger.keys, lambda: keys_state(ledger.db))
+    purge = opener.keys_changed()  # a key destroyed (an erasure), restored or lost
     advanced = pages = 0
     try:
         while max_pages is None or pages < max_pages:
@@ -573,8 +620,10 @@ def _catch_up(
                 # configured, another one) may have moved it since the last page.
                 at = tracking(conn)
                 _refuse_foreign(at, me, views_path)
-                stale = _stale(at, source, head, hash_at)
+                stale = _stale(at, source, head, hash_at) or purge
                 if stale:
+                    opener.rebuilt |= purge
+                    purge = False
                     _drop_and_create(db)
                     applier.reset()
                     at = Tracking()
@@ -582,6 +631,7 @@ def _catch_up(
                 if start >= head:
                     conn.execute("COMMIT" if stale else "ROLLBACK")
                     break
+                opener.mark()
                 if sql_page is not None:
                     position = sql_page(start, head, page_size)
                 else:
@@ -591,6 +641,7 @@ def _catch_up(
                     applier.apply(rows)
                     # a short page means nothing of interest is left up to the head
                     position = rows[-1][0] if len(rows) == page_size else head
+                opener.open()  # sealed text in clear, in the page's transaction
                 _set_position(conn, position, source, hash_at(position), me.ledger_id)
                 conn.execute("COMMIT")
             except BaseException:
@@ -606,6 +657,10 @@ def _catch_up(
     finally:
         if sql_page is not None:
             conn.execute("DETACH DATABASE ledger")
+    if opener.rebuilt:
+        # the old rows are zeroed in the file (secure_delete); the log that
+        # still holds their pages is copied back and truncated to nothing
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     from .tree import extend
 
     extend(conn, ledger, head)  # the Merkle tree's leaves and nodes (SPEC §7.3)
@@ -642,14 +697,28 @@ def _begin_write(conn: sqlite3.Connection) -> None:
     conn.execute("UPDATE tracking SET position = position WHERE name = 'ledger'")
 
 
-def _sql_pages(conn: sqlite3.Connection, ledger: Ledger) -> Callable[[int, int, int], int] | None:
+def _opener(ledger: Ledger) -> Callable[[str], str]:
+    """Opens a person's sealed name with the ledger's key store, which is
+    opened only when a page brings a ``Person`` event."""
+
+    def open_text(value: str) -> str:
+        return ledger.keys.open_text(value)
+
+    return open_text
+
+
+def _sql_pages(
+    conn: sqlite3.Connection, ledger: Ledger, open_text: Callable[[str], str]
+) -> Callable[[int, int, int], int] | None:
     """The in-SQLite page applier, when the ledger is a SQLite file."""
     recorder: Any = ledger.recorder
     if type(recorder).__module__ != "eventsourcing.sqlite" or not os.path.isfile(ledger.db):
         return None
     from .sqlpages import page_applier
 
-    return page_applier(conn, ledger.db, recorder.events_table_name, sorted(_INTERESTING))
+    return page_applier(
+        conn, ledger.db, recorder.events_table_name, sorted(_INTERESTING), open_text
+    )
 
 
 PageReader = Callable[[int, int, int], Sequence[Sequence[Any]]]
@@ -795,6 +864,7 @@ def open_current(
                         _serves(at, probe.source, head, probe.hash_at)
                         and columns_current(rm.conn)
                         and _tree_complete(rm.conn, at.position)
+                        and not _keys_changed(rm.conn, db_url)
                     ):
                         return rm
                 except BaseException:
@@ -818,6 +888,19 @@ def _tree_complete(conn: sqlite3.Connection, position: int) -> bool:
     in between leaves a tree the next catch-up must finish (the kill loop)."""
     row = conn.execute("SELECT position FROM merkle_leaves ORDER BY rank DESC LIMIT 1").fetchone()
     return (row[0] if row else 0) == position
+
+
+def _keys_changed(conn: sqlite3.Connection, db_url: str) -> bool:
+    """Whether the read model opened sealed text with a key store that has
+    changed since (an erasure, a restore, a lost store): then it is rebuilt."""
+    from .sealed import recorded_state
+
+    seen = recorded_state(conn)
+    if seen is None:  # never opened sealed text: nothing to compare
+        return False
+    from ledger.keys import keys_state
+
+    return seen != keys_state(db_url)
 
 
 def _serves(at: Tracking, source: str, head: int, hash_at: HashAt) -> bool:

@@ -33,6 +33,8 @@ from .catchup import (
     REVISED,
     normalize_timestamp,
 )
+from .people import TOPICS as PERSON_TOPICS
+from .people import apply_person_events, sql_name
 from .tables import BY_NAME
 
 HYPHENATED = (
@@ -42,6 +44,7 @@ HYPHENATED = (
 )
 STATE = "CAST(e.state AS TEXT)"
 REP = "(SELECT c.rep FROM main.commitments c WHERE c.id = e.oid)"
+ACTOR = sql_name("e.s ->> '$.actor'")  # person fields: the name (projections.people)
 STAMP = (
     "(CASE length(e.ts) WHEN 27 THEN e.ts WHEN 20 THEN substr(e.ts, 1, 19) || '.000000Z' "
     "ELSE normalize_timestamp(e.ts) END)"
@@ -50,6 +53,10 @@ STAMP = (
 
 def _f(name: str) -> str:
     return f"e.s ->> '$.{name}'"
+
+
+def _person(name: str) -> str:
+    return sql_name(_f(name))
 
 
 def _flag(name: str) -> str:
@@ -64,10 +71,15 @@ _COLUMNS: dict[str, tuple[str, dict[str, str]]] = {
         {
             "id": "e.oid",
             **{
-                c: _f(c)
+                c: _person(c)
                 for c in (
                     "rep",
                     "manager",
+                )
+            },
+            **{
+                c: _f(c)
+                for c in (
                     "owner",
                     "focus",
                     "behavior",
@@ -91,7 +103,7 @@ _COLUMNS: dict[str, tuple[str, dict[str, str]]] = {
             },
             "agreed_on": _f("on"),
             "proposed_by": f"coalesce({_f('proposed_by')}, 'manager')",  # class version 1
-            "actor": _f("actor"),
+            "actor": ACTOR,
             "recorded_at": STAMP,
             "position": "e.rowid",
         },
@@ -101,8 +113,8 @@ _COLUMNS: dict[str, tuple[str, dict[str, str]]] = {
         {
             "supporter_id": "e.oid",
             "supported_id": _f("supports"),
-            "rep": _f("rep"),
-            "manager": _f("manager"),
+            "rep": _person("rep"),
+            "manager": _person("manager"),
             "agreed_on": _f("on"),
             "recorded_at": STAMP,
             "position": "e.rowid",
@@ -112,14 +124,14 @@ _COLUMNS: dict[str, tuple[str, dict[str, str]]] = {
         HELD,
         {
             "id": "e.oid",
-            "rep": _f("rep"),
-            "manager": _f("manager"),
+            "rep": _person("rep"),
+            "manager": _person("manager"),
             "date": _f("date"),
             "prepared": _flag("prepared"),
             "strengths": "e.s -> '$.strengths'",
             "focus_areas": "e.s -> '$.focus_areas'",
             "note": _f("note"),
-            "actor": _f("actor"),
+            "actor": ACTOR,
             "recorded_at": STAMP,
             "position": "e.rowid",
         },
@@ -136,7 +148,7 @@ _COLUMNS: dict[str, tuple[str, dict[str, str]]] = {
             "period": _f("period"),
             "due": _f("due"),
             "behavior": _f("behavior"),
-            "actor": _f("actor"),
+            "actor": ACTOR,
             "recorded_at": STAMP,
             "position": "e.rowid",
         },
@@ -154,7 +166,7 @@ _COLUMNS: dict[str, tuple[str, dict[str, str]]] = {
             "actual": _f("actual"),
             "done": _flag("done"),
             "note": _f("note"),
-            "actor": _f("actor"),
+            "actor": ACTOR,
             "recorded_at": STAMP,
             "position": "e.rowid",
         },
@@ -170,7 +182,7 @@ _COLUMNS: dict[str, tuple[str, dict[str, str]]] = {
             "actual": _f("actual"),
             "done": _flag("done"),
             "reason": _f("reason"),
-            "actor": _f("actor"),
+            "actor": ACTOR,
             "recorded_at": STAMP,
             "position": "e.rowid",
         },
@@ -184,7 +196,7 @@ _COLUMNS: dict[str, tuple[str, dict[str, str]]] = {
             "result": _f("result"),
             "value": _f("value"),
             "note": _f("note"),
-            "actor": _f("actor"),
+            "actor": ACTOR,
             "recorded_at": STAMP,
             "position": "e.rowid",
         },
@@ -196,7 +208,7 @@ _COLUMNS: dict[str, tuple[str, dict[str, str]]] = {
             "rep": REP,
             "date": _f("date"),
             "reason": _f("reason"),
-            "actor": _f("actor"),
+            "actor": ACTOR,
             "recorded_at": STAMP,
             "position": "e.rowid",
         },
@@ -208,10 +220,10 @@ _COLUMNS: dict[str, tuple[str, dict[str, str]]] = {
             "version": "e.originator_version",
             "rep": REP,
             "date": _f("date"),
-            "by": _f("by"),
+            "by": _person("by"),
             "text": _f("text"),
             "contests": _flag("contests"),
-            "actor": _f("actor"),
+            "actor": ACTOR,
             "recorded_at": STAMP,
             "position": "e.rowid",
         },
@@ -219,7 +231,7 @@ _COLUMNS: dict[str, tuple[str, dict[str, str]]] = {
     "activity_daily": (
         ACTIVITY,
         {
-            "rep": _f("rep"),
+            "rep": _person("rep"),
             "metric": _f("metric"),
             "date": _f("date"),
             "recorded_at": STAMP,
@@ -256,7 +268,11 @@ PageApplier = Callable[[int, int, int], int]
 
 
 def page_applier(
-    conn: sqlite3.Connection, ledger_path: str, table: str, topics: list[str]
+    conn: sqlite3.Connection,
+    ledger_path: str,
+    table: str,
+    topics: list[str],
+    open_text: Callable[[str], str],
 ) -> PageApplier:
     """Attach the ledger and return ``apply(start, head, limit) -> new position``.
 
@@ -281,12 +297,21 @@ def page_applier(
         "originator_version, topic, s)"
     )
 
+    marks_people = ",".join(f"'{t}'" for t in PERSON_TOPICS)
+    people_sql = (
+        f"SELECT pos, originator_id, topic, s FROM temp.page WHERE topic IN ({marks_people}) "
+        "ORDER BY pos"
+    )
+
     def apply(start: int, head: int, limit: int) -> int:
         conn.execute("DELETE FROM temp.page")
         conn.execute(fill, (start, head, *topics, limit))
         count, last = conn.execute("SELECT count(*), max(pos) FROM temp.page").fetchone()
         # a short page means nothing of interest is left up to the head
         end = int(last) if count == limit else head
+        people = conn.execute(people_sql).fetchall()
+        if people:  # first (names are opened in Python), so the rows below show them
+            apply_person_events(conn, people, open_text)
         for sql in statements:
             conn.execute(sql)
         return end

@@ -23,11 +23,22 @@ def _run_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
 
 
+SEALED_RE = re.compile(r"sealed:v1:[0-9a-f]{32}:[A-Za-z0-9_=-]+")
+
+
 def _stream(db: str) -> list[tuple[str, str]]:
-    """(topic, state) of every stored event, ids renamed in order of appearance."""
+    """(topic, state) of every stored event, ids renamed in order of appearance,
+    sealed names opened (each seal has a fresh random nonce)."""
     ledger = Ledger.open(db)
     try:
         records = ledger.recorder.select_notifications(start=None, limit=10**6)
+        opened = [
+            SEALED_RE.sub(
+                lambda m: "sealed(" + ledger.keys.open_text(m.group(0)) + ")",
+                r.state.decode() if isinstance(r.state, bytes) else r.state,
+            )
+            for r in records
+        ]
     finally:
         ledger.close()
     names: dict[str, str] = {}
@@ -37,8 +48,7 @@ def _stream(db: str) -> list[tuple[str, str]]:
         return names.setdefault(key, f"id{len(names)}")
 
     out = []
-    for r in records:
-        state = r.state.decode() if isinstance(r.state, bytes) else r.state
+    for r, state in zip(records, opened, strict=True):
         out.append((r.topic, UUID_RE.sub(rename, f"{r.originator_id} {state}")))
     return out
 

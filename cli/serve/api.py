@@ -404,7 +404,27 @@ def perform_write(
     endpoints and the pages' forms both run (``body``: :func:`request_type`)."""
     ledger = services.ledger
     values = body.model_dump(exclude=set(spec.caller_fields), exclude_unset=True)
-    values.update({name: caller.name for name in spec.caller_fields})
+    with services.read_model() as rm:
+        # people by name through the read model (SPEC §7.4): the events carry
+        # subject ids, the access log too; the scope still speaks in names
+        from projections.people import People
+
+        people = People(rm.conn)
+        return _write_as(spec, ledger, people, caller, audit, body, values, commitment, services)
+
+
+def _write_as(
+    spec: Write,
+    ledger: Any,
+    people: Any,
+    caller: Caller,
+    audit: dict[str, Any],
+    body: Any,
+    values: dict[str, Any],
+    commitment: str | None,
+    services: Any,
+) -> dict[str, Any]:
+    name_of = people.name_of
 
     def reports() -> frozenset[str]:
         with services.read_model() as rm:
@@ -417,24 +437,36 @@ def perform_write(
         audit["target"] = str(cid)
         c = ledger.commitment(cid)
         audit["subjects"] = [c.rep, c.manager]
-        scope.require(spec.action, c.rep, manager=c.manager, hidden=no_such("commitment", cid))
-        result = getattr(ledger, spec.method)(cid, **values)
+        scope.require(
+            spec.action, name_of(c.rep), manager=name_of(c.manager),
+            hidden=no_such("commitment", cid),
+        )  # fmt: skip
+        actor = people.actor(caller.name)
+        # the caller acts, and replies in their own name (``by``)
+        values.update({name: actor for name in spec.caller_fields})
+        result = getattr(ledger, spec.method)(cid, register=people.pending, **values)
         if spec.name == "check_in":  # recorded; a date outside the window is said, as the CLI does
             return {"id": str(cid), "check_in": result.number, "warnings": list(result.warnings)}
         return {"id": str(cid)}
-    audit["subjects"] = [body.rep, body.manager]
     scope.require(Action.AGREE_AS, body.manager)
     scope.require(Action.AGREE_WITH, body.rep)
     session_id = getattr(body, "session_id", None)
     if session_id is not None:
         s = ledger.session(session_id)
         hidden = no_such("coaching session", session_id)
-        scope.require(Action.READ, s.rep, manager=s.manager, hidden=hidden)
+        scope.require(Action.READ, name_of(s.rep), manager=name_of(s.manager), hidden=hidden)
     supports = getattr(body, "supports", None)
     if supports is not None:
         c = ledger.commitment(supports)
-        scope.require(Action.READ, c.rep, manager=c.manager, hidden=no_such("commitment", supports))
-    new_id = getattr(ledger, spec.method)(**values)
+        scope.require(
+            Action.READ, name_of(c.rep), manager=name_of(c.manager),
+            hidden=no_such("commitment", supports),
+        )  # fmt: skip
+    values["rep"] = people.ref(body.rep, role="rep")
+    values["manager"] = people.ref(body.manager, role="manager")
+    audit["subjects"] = [values["rep"], values["manager"]]
+    actor = people.actor(caller.name)
+    new_id = getattr(ledger, spec.method)(actor=actor, register=people.pending, **values)
     audit["target"] = str(new_id)
     return {"id": str(new_id)}
 
