@@ -294,3 +294,45 @@ def test_a_store_with_names_in_clear_keeps_reading_and_its_people_are_registered
     history = json.loads(cli.ok("history", "alice", "--format", "json"))
     assert len(history["commitments"]) == 3
     assert subject_of(cli.db, "alice") in {x["data"].get("rep") for x in export_of(cli.db)}
+
+
+def test_an_export_with_names_in_clear_imports_upgraded_with_its_verdicts(
+    db: str, other_db: str, tmp_path: Path
+) -> None:
+    """A release-2 store's export (names in clear, name-keyed workloads, row
+    hashes over names) imports as registered people with sealed names: the
+    same reads, no name in the new events, a new hash chain that verifies."""
+    from tests.test_audit import build_sample, write_jsonl
+
+    build_sample(db)  # the library writes what it is given: names, as release 2 did
+    old = Cli(db=db, views=str(tmp_path / "old.views.db"))
+    rows = tmp_path / "calls.csv"
+    rows.write_text("rep,day\nalice,2026-01-05\n", "utf-8")
+    ledger = Ledger.open(db)
+    try:  # an activity row without an id column, as release 2 hashed it (name included)
+        from ledger.activity_import import ImportOptions, import_csv
+
+        with rows.open("rb") as f:
+            import_csv(ledger, f, ImportOptions("calls", "rep", "day"), actor="crm")
+    finally:
+        ledger.close()
+    lines = export_of(db)
+    assert any(x["data"].get("rep") == "alice" for x in lines)
+    path = write_jsonl(tmp_path / "old.jsonl", lines)
+    new = Cli(db=other_db, views=str(tmp_path / "new.views.db"))
+    result = new("import", "--upgrade", path)
+    assert result.exit_code == 0, result.stderr
+    at = ("--as-of", "2099-12-31", "--format", "json")
+    for rep in ("alice",):
+        assert new.ok("history", rep, *at) == old.ok("history", rep, *at)
+    assert new.ok("report", "coaching", *at) == old.ok("report", "coaching", *at)
+    upgraded = export_of(other_db)
+    text = json.dumps(upgraded).casefold()
+    for name in ("alice", "bob", "tester", "crm"):
+        assert f'"{name}"' not in text
+    assert {p["name"] for p in people(new)} >= {"alice", "bob", "tester", "crm"}
+    new.ok("verify")  # the new chain verifies (exit 0)
+    # the upgraded file imports again as it is, --upgrade or not: nothing new
+    for args in ((), ("--upgrade",)):
+        again = new("import", *args, write_jsonl(tmp_path / "new.jsonl", upgraded))
+        assert again.exit_code == 0 and "imported 0" in again.stderr, again.stderr
