@@ -336,3 +336,41 @@ def test_an_export_with_names_in_clear_imports_upgraded_with_its_verdicts(
     for args in ((), ("--upgrade",)):
         again = new("import", *args, write_jsonl(tmp_path / "new.jsonl", upgraded))
         assert again.exit_code == 0 and "imported 0" in again.stderr, again.stderr
+
+
+# -- reports by team and region ----------------------------------------------------
+
+
+def test_report_coaching_groups_by_region_and_team_of_the_reps(cli: Cli) -> None:
+    rows = crm_roster()
+    cli.ok(*ROSTER)
+    chosen = rows[::4]
+    for r in chosen:
+        assert agree(cli, r["sales_agent"], r["manager"]).exit_code == 0
+    at = ("--as-of", "2099-12-31", "--on", "2026-01-31", "--format", "json")
+    by_manager = json.loads(cli.ok("report", "coaching", *at))
+    for by, column in (("region", "regional_office"), ("team", "manager")):
+        report = json.loads(cli.ok("report", "coaching", "--group-by", by, *at))
+        assert report["group_by"] == by and "managers" not in report
+        expected: dict[str, int] = {}
+        for r in chosen:
+            expected[r[column]] = expected.get(r[column], 0) + 1
+        got = {g["group"]: g["rep_commitments_agreed"] for g in report["groups"]}
+        assert {k: v for k, v in got.items() if v} == expected
+        assert report["team"] == by_manager["team"]  # the total is everyone's either way
+    # the fast path and the reference (every commitment judged) agree, grouped too
+    from projections.coaching import coaching_report
+    from projections.query import ReadModel, moment
+
+    rm = ReadModel(cli.views)
+    try:
+        when = moment("2099-12-31", "2026-01-31")
+        for by in ("team", "region"):
+            fast = coaching_report(rm, when, group_by=by).as_dict()
+            assert fast == coaching_report(rm, when, group_by=by, judge_all=True).as_dict()
+    finally:
+        rm.close()
+    refused(cli("report", "coaching", "--group-by", "region", "--manager", "Cara Losch"),
+            2, "--group-by manager")  # fmt: skip
+    table = cli.ok("report", "coaching", "--group-by", "region")
+    assert "by region" in table and "Central" in table
