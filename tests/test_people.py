@@ -374,3 +374,44 @@ def test_report_coaching_groups_by_region_and_team_of_the_reps(cli: Cli) -> None
             2, "--group-by manager")  # fmt: skip
     table = cli.ok("report", "coaching", "--group-by", "region")
     assert "by region" in table and "Central" in table
+
+
+def test_both_catch_up_paths_and_any_page_size_give_the_same_people_and_names(
+    sqlite_db: str, tmp_path: Path
+) -> None:
+    """Registrations, roster changes and renames, applied inside SQLite (a SQLite
+    ledger) or row by row in Python (PostgreSQL's way), in pages of any size,
+    give the same tables as one rebuild."""
+    from unittest import mock
+
+    from projections import catchup
+    from projections.catchup import catch_up, rebuild, table_dump
+
+    cli = Cli(sqlite_db, str(tmp_path / "v.db"))
+    cli.ok(*ROSTER)
+    cid = agree(cli, "Anna Snelling", "Dustin Brinkmann").stdout.strip()
+    cli.ok("check-in", cid, "--on", "2026-01-09", "--actual", "4")
+    cli.ok("people", "rename", "Dustin Brinkmann", "--to", "Dustin B.")
+    agree(cli, "alice", "Dustin B.", "--new-person")
+    cli.ok("people", "rename", "Anna Snelling", "--to", "Anna S.")
+    dumps = []
+    ledger = Ledger.open(sqlite_db)
+    try:
+        for n, (in_sqlite, page) in enumerate(
+            [(True, 10000), (False, 10000), (True, 3), (False, 2)]
+        ):
+            views = str(tmp_path / f"views{n}.db")
+            with mock.patch.object(catchup, "USE_SQL", in_sqlite):
+                if page == 10000:
+                    rebuild(ledger, views)
+                else:
+                    while catch_up(ledger, views, page_size=page, max_pages=1):
+                        pass
+            dumps.append(table_dump(views))
+    finally:
+        ledger.close()
+    assert all(d == dumps[0] for d in dumps[1:])
+    names = {row[1] for row in dumps[0]["people"]}
+    assert {"Anna S.", "Dustin B.", "alice"} <= names and "Anna Snelling" not in names
+    assert {row[1] for row in dumps[0]["commitments"]} == {"Anna S.", "alice"}
+    assert {row[2] for row in dumps[0]["commitments"]} == {"Dustin B."}
