@@ -249,9 +249,12 @@ def _require_text(field: str, value: str, *, name: bool) -> None:
     """An imported reply's person and text pass the checks the command's model
     makes (:mod:`ledger.values`): a person id trimmed, 1 to 100 characters; a
     text 1 to 2000; neither with control characters."""
+    from .keys import is_sealed
     from .text import name_problem, text_problem
     from .values import MAX_NAME, MAX_TEXT
 
+    if not name and is_sealed(value):  # sealed under the replier's key (SPEC §7.4)
+        return
     most = MAX_NAME if name else MAX_TEXT
     problem = name_problem(value) if name else text_problem(value)
     if name and value != value.strip():
