@@ -176,6 +176,7 @@ class Services:
             name = headers[header.lower()].strip()
             if not name or len(name) > 100 or not name.isprintable():
                 raise Unauthenticated(f"the {header} header holds no person id")
+            self.catch_up()
             subject = self.subject_of(name)
             role = self.access.role_of(subject) if subject is not None else None
             if subject is None or role is None:
@@ -190,6 +191,8 @@ class Services:
     def caller_of(self, token: str) -> Caller:
         """The caller a bearer token (or a session cookie's token) stands for; else 401."""
         found = self.access.identify(token) if _TOKEN.fullmatch(token) else None
+        if found is not None:
+            self.catch_up()  # a rename or an erasure a moment ago counts at once
         name = self.name_of(found[0]) if found is not None else None
         if found is None or name is None:
             raise Unauthenticated("the token is not valid (unknown, altered or revoked)")
