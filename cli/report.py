@@ -11,7 +11,7 @@ import csv
 import io
 import json
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
@@ -141,13 +141,17 @@ def coaching(
     write_output(text, output)
 
 
+GroupBy = Literal["manager", "team", "region"]
+"""``--group-by`` (the API's ``?group_by=``: anything else is 422)."""
+
+
 def coaching_object(
     rm: ReadModel,
     at: Moment,
     manager: str | None = None,
     window_days: WindowDays = rules.DEFAULT_WINDOW_DAYS,
     *,
-    group_by: str = "manager",
+    group_by: GroupBy = "manager",
 ) -> dict[str, Any]:
     """``report coaching --format json``."""
     from projections.coaching import coaching_report
