@@ -324,9 +324,7 @@ def test_replies_round_trip_through_export_and_import(
     from ledger.replay import events
 
     replied = [e for e in events(path) if e.name == "Commitment.Replied"]
-    assert [(str(e.stream), e.event.by, e.event.contests) for e in replied] == [
-        (cid, alice, True)
-    ]
+    assert [(str(e.stream), e.event.by, e.event.contests) for e in replied] == [(cid, alice, True)]
 
 
 @pytest.mark.parametrize(

@@ -546,6 +546,8 @@ def test_the_people_page_renames_and_erases_for_admin_only(s: Served) -> None:
         ("rename", {"name": "tess", "to": "rita"}, 409, "already names someone"),
         ("rename", {"name": "tess", "to": "a\nb"}, 422, "new name"),
         ("erase", {"name": "tess", "reason": "tess asked"}, 422, "must not name"),
+        ("erase", {"name": "ada", "reason": "leaving"}, 409, "may not erase themselves"),
+        ("erase", {"name": "tess"}, 422, "reason"),
     ):
         r = s.client.post(f"/people/{what}", data={"csrf": csrf, **data})
         assert r.status_code == status, (what, data, r.text)
@@ -596,7 +598,7 @@ def test_hostile_paths_queries_and_forms_never_break_a_page(db: str, tmp_path: P
     from tests.test_serve_fuzz import FUZZ, HOSTILE
 
     with served(db, tmp_path) as s:
-        csrf = login(s, "bob")
+        tokens = {who: login(s, who) for who in ("ada", "bob")}
         own = bobs(s)
         ids = st.sampled_from([own, monas(s), own.upper(), own[:8], *HOSTILE])
         text = st.one_of(st.sampled_from([*HOSTILE, START, "alice", "rita", "1"]), st.text())
@@ -604,7 +606,7 @@ def test_hostile_paths_queries_and_forms_never_break_a_page(db: str, tmp_path: P
             [
                 *("date", "actual", "done", "note", "reason", "result", "rep", "focus"),
                 *("behavior", "target", "start", "due", "supports", "session_id", "check_in"),
-                "strengths",
+                *("strengths", "name", "to"),
             ]
         )
         paths = st.one_of(
@@ -615,7 +617,7 @@ def test_hostile_paths_queries_and_forms_never_break_a_page(db: str, tmp_path: P
                 text,
                 st.sampled_from(["prep", "plan"]),
             ),
-            st.sampled_from(["/team", "/reports/coaching", "/access-log"]),
+            st.sampled_from(["/team", "/reports/coaching", "/access-log", "/people"]),
         )
         forms = st.one_of(
             st.builds(
@@ -629,6 +631,7 @@ def test_hostile_paths_queries_and_forms_never_break_a_page(db: str, tmp_path: P
                 st.sampled_from(["sessions", "commitments"]),
             ),
             st.just("/team/sessions"),
+            st.builds(lambda w: f"/people/{w}", st.sampled_from(["rename", "erase", "nope"])),
         )
 
         def safe(r: Any) -> None:
@@ -640,17 +643,28 @@ def test_hostile_paths_queries_and_forms_never_break_a_page(db: str, tmp_path: P
                 assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
                 assert "<script" not in r.text.lower()
 
+        keys = st.sampled_from(["on", "as_of", "manager", "team", "region", "names"])
+
         @FUZZ
-        @given(paths, st.dictionaries(st.sampled_from(["on", "as_of", "manager"]), text))
-        def read(path: str, query: dict[str, str]) -> None:
+        @given(paths, st.dictionaries(keys, text), st.sampled_from(["bob", "hugo", "ada"]))
+        def read(path: str, query: dict[str, str], who: str) -> None:
+            s.client.cookies.clear()
+            s.client.cookies.set("commitments_session", s.tokens[who])
             safe(s.client.get(path, params=query))
 
         @FUZZ
-        @given(forms, st.dictionaries(fields, text, max_size=6), st.booleans())
-        def write(path: str, data: dict[str, str], with_csrf: bool) -> None:
+        @given(
+            forms,
+            st.dictionaries(fields, text, max_size=6),
+            st.booleans(),
+            st.sampled_from(["bob", "ada"]),
+        )
+        def write(path: str, data: dict[str, str], with_csrf: bool, who: str) -> None:
             before = s.events()
+            s.client.cookies.clear()
+            s.client.cookies.set("commitments_session", s.tokens[who])
             if with_csrf:
-                data = {**data, "csrf": csrf}
+                data = {**data, "csrf": tokens[who]}
             r = s.client.post(path, data=data, follow_redirects=False)
             safe(r)
             if r.status_code != 303:

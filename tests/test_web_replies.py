@@ -29,7 +29,7 @@ def s(db: str, tmp_path: Path) -> Iterator[Served]:
 
 def closed_commitment(s: Served, rep: str = "alice", manager: str = "bob") -> str:
     cid = s.commitment(rep, manager)
-    s.ledger.close_commitment(UUID(cid), date=TODAY, actor="seed")
+    s.ledger.close_commitment(UUID(cid), date=TODAY, actor=s.subjects["ada"])
     return cid
 
 

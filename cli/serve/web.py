@@ -923,6 +923,8 @@ def _people_submit(page: _Page, what: str, form: dict[str, str]) -> Response:
             ledger.rename_person(UUID(subject), new_name, actor=actor, register=people.pending)
         else:
             reason = values.get("reason", "")
+            if subject == caller.subject:
+                raise RuleViolation("an admin may not erase themselves: ask another admin")
             if name.casefold() in reason.casefold():
                 raise InvalidInput("the reason must not name the person: it is kept in clear")
             ledger.erase_person(UUID(subject), reason=reason, actor=actor, register=people.pending)
