@@ -471,7 +471,7 @@ class Guard:
             subjects=subjects,
             target=audit.get("target") or scope.get("commitments.target"),
             status=status,
-            names=audit.get("names"),
+            names=audit.get("names") if status < 300 else None,  # a refusal showed nothing
         )
         await anyio.to_thread.run_sync(self.services.access.append, entry)
 
