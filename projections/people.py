@@ -80,17 +80,6 @@ def is_subject_text(ref: Any) -> bool:
         return False
 
 
-def sql_name(expr: str) -> str:
-    """SQL giving the name for a stored person reference ``expr`` (in-SQLite
-    catch-up): the ``people`` row's name for a subject id, the value itself
-    for a legacy name."""
-    return (
-        f"(CASE WHEN length({expr}) = 36 THEN coalesce("
-        f"(SELECT p.name FROM main.people p WHERE p.subject = {expr}), {expr}) "
-        f"ELSE {expr} END)"
-    )
-
-
 Opener = Callable[[str], str]
 """Opens a sealed value with its subject's key (``KeyStore.open_text``)."""
 
