@@ -54,6 +54,7 @@ SCALARS = (
     "overdue_count",
     "manager_follow_through_rate",
     "safe_failure_index",
+    "contested_share",
     "focus_cap_overrides",
 )
 TABLE = (
@@ -70,6 +71,7 @@ TABLE = (
     ("overdue", "overdue_count"),
     ("own follow-through", "manager_follow_through_rate"),
     ("safe failure", "safe_failure_index"),
+    ("contested", "contested_share"),
     ("overrides", "focus_cap_overrides"),
 )
 
