@@ -438,7 +438,7 @@ def _write_as(
         cid = full_id(commitment)
         audit["target"] = str(cid)
         c = ledger.commitment(cid)
-        audit["subjects"] = [c.rep, c.manager]
+        audit["subjects"] = [name_of(c.rep), name_of(c.manager)]
         scope.require(
             spec.action, name_of(c.rep), manager=name_of(c.manager),
             hidden=no_such("commitment", cid),
@@ -463,7 +463,7 @@ def _write_as(
         )  # fmt: skip
     values["rep"] = people.ref(body.rep, role="rep")
     values["manager"] = people.ref(body.manager, role="manager")
-    audit["subjects"] = [values["rep"], values["manager"]]
+    audit["subjects"] = [body.rep, body.manager]
     new_id = getattr(ledger, spec.method)(register=people.pending, **values)
     audit["target"] = str(new_id)
     return {"id": str(new_id)}
