@@ -39,6 +39,10 @@ REGISTERED = _T + "Person.Registered"
 ROSTER_CHANGED = _T + "Person.RosterChanged"
 RENAMED = _T + "Person.Renamed"
 TOPICS = (REGISTERED, ROSTER_CHANGED, RENAMED)
+#: Person events that rewrite the rows already in the read model (a rename; an
+#: erasure adds its own): a catch-up page ends just before one, so the rows
+#: before it are written first, whatever the page size (see :func:`cut_before`).
+REWRITING: set[str] = {RENAMED}
 
 #: Every (table, column) of the read model that holds a person's name.
 PERSON_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -133,6 +137,15 @@ def apply_person_events(
                 rename_in_rows(conn, row[0], new)
                 renamed = True
     return renamed
+
+
+def cut_before(topics: Sequence[str]) -> int | None:
+    """Where a page of events (their topics, in order) must end: the index of
+    its first rewriting person event that is not its first event, or None."""
+    for i, topic in enumerate(topics):
+        if i and topic in REWRITING:
+            return i
+    return None
 
 
 def rename_in_rows(conn: sqlite3.Connection, old: str, new: str) -> None:

@@ -33,6 +33,7 @@ from .catchup import (
     REVISED,
     normalize_timestamp,
 )
+from .people import REWRITING
 from .people import TOPICS as PERSON_TOPICS
 from .people import apply_person_events
 from .tables import BY_NAME
@@ -307,6 +308,11 @@ def page_applier(
     )
 
     marks_people = ",".join(f"'{t}'" for t in PERSON_TOPICS)
+    rewriting = ",".join(f"'{t}'" for t in sorted(REWRITING))
+    cut_sql = (
+        f"SELECT min(pos) FROM temp.page WHERE topic IN ({rewriting}) "
+        "AND pos > (SELECT min(pos) FROM temp.page)"
+    )
     people_sql = (
         f"SELECT pos, originator_id, topic, s FROM temp.page WHERE topic IN ({marks_people}) "
         "ORDER BY pos"
@@ -318,6 +324,10 @@ def page_applier(
         count, last = conn.execute("SELECT count(*), max(pos) FROM temp.page").fetchone()
         # a short page means nothing of interest is left up to the head
         end = int(last) if count == limit else head
+        cut = conn.execute(cut_sql).fetchone()  # a rename: the rows before it come first
+        if cut[0] is not None:
+            conn.execute("DELETE FROM temp.page WHERE pos >= ?", (cut[0],))
+            end = int(cut[0]) - 1
         people = conn.execute(people_sql).fetchall()
         if people:  # first (names are opened in Python), so the rows below show them
             apply_person_events(conn, people, open_text)
