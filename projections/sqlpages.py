@@ -33,9 +33,8 @@ from .catchup import (
     REVISED,
     normalize_timestamp,
 )
-from .people import REWRITING
+from .people import REWRITING, apply_person_events
 from .people import TOPICS as PERSON_TOPICS
-from .people import apply_person_events
 from .tables import BY_NAME
 
 HYPHENATED = (
