@@ -85,9 +85,14 @@ class Env:
         people named for the first time (``people().pending``), which the
         command registers with its own events."""
         if self._people is None:
-            from projections.catchup import open_current
+            from projections.catchup import connect, open_current
             from projections.people import People
 
+            if self.is_postgres and not self.views and self.ledger().ledger_id() is None:
+                # nothing written yet (the first write gives the ledger its id, and
+                # its default views file is named after it): nobody to find
+                self._people = People(connect(":memory:").conn)
+                return self._people  # type: ignore[no-any-return]
             rm = open_current(self.db, self.views_path, ledger=self.ledger())
             ctx = click.get_current_context(silent=True)
             if ctx is not None:  # the root closes last: an error message may still need it

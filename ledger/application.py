@@ -637,8 +637,16 @@ class Ledger(Application):
         c = validate(cmd.Reply, **values)
         at = self.clock()
         commitment = self.commitment(commitment_id)
+        known_as = None
+        legacy = [r for r in (commitment.rep, commitment.manager) if not is_subject(r)]
+        if legacy and is_subject(c.by) and c.by not in (commitment.rep, commitment.manager):
+            name = next((p.name for p in register if p.ref == c.by), None)
+            with contextlib.suppress(LedgerError):
+                name = name or self.person_name(c.by)
+            known_as = name if name in legacy else None
         commitment.reply(
             at=at,
+            known_as=known_as,
             date=c.date or at.astimezone(UTC).date(),
             by=c.by,
             text=c.text,

@@ -532,13 +532,16 @@ class Commitment(Aggregate):
         text: str,
         contests: bool,
         actor: str,
+        known_as: str | None = None,
     ) -> None:
         """*Rule* (SPEC §7.4): the commitment's rep or manager answers a
         commitment that is closed, released or overdue on ``date``; an open one
         has no verdict to answer yet. ``date`` is on or after the agreement and
         not after the ledger's clock (``at``): a reply dated ahead could make a
-        running commitment look overdue."""
-        if by not in (self.rep, self.manager):
+        running commitment look overdue. ``known_as``: the legacy name the
+        commitment holds for the replier (a commitment written before the
+        registry names people in clear; ``by`` is their subject id)."""
+        if (known_as or by) not in (self.rep, self.manager):
             raise ReplyRefused(
                 f"cannot reply: {by!r} is neither the rep ({self.rep!r}) nor the manager "
                 f"({self.manager!r}) of commitment {self.id}"

@@ -638,9 +638,12 @@ def _catch_up(
                     if applier.last_position != start:
                         applier.reset()
                     rows = read_page(start, head, page_size)
-                    applier.apply(rows)
                     # a short page means nothing of interest is left up to the head
                     position = rows[-1][0] if len(rows) == page_size else head
+                    cut = _cut_before([r[3] for r in rows])
+                    if cut is not None:  # a rename: the rows before it first
+                        rows, position = rows[:cut], rows[cut][0] - 1
+                    applier.apply(rows)
                 opener.open()  # sealed text in clear, in the page's transaction
                 _set_position(conn, position, source, hash_at(position), me.ledger_id)
                 conn.execute("COMMIT")
@@ -665,6 +668,12 @@ def _catch_up(
 
     extend(conn, ledger, head)  # the Merkle tree's leaves and nodes (SPEC §7.3)
     return advanced
+
+
+def _cut_before(topics: list[str]) -> int | None:
+    from .people import cut_before
+
+    return cut_before(topics)
 
 
 def _stale(at: Tracking, source: str, head: int, hash_at: HashAt) -> bool:

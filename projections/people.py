@@ -40,6 +40,10 @@ ROSTER_CHANGED = _T + "Person.RosterChanged"
 RENAMED = _T + "Person.Renamed"
 ERASED = _T + "Person.Erased"
 TOPICS = (REGISTERED, ROSTER_CHANGED, RENAMED, ERASED)
+#: Person events that rewrite the rows already in the read model (a rename, an
+#: erasure): a catch-up page ends just before one, so the rows before it are
+#: written first, whatever the page size (see :func:`cut_before`).
+REWRITING: set[str] = {RENAMED, ERASED}
 
 #: Every (table, column) of the read model that holds a person's name.
 PERSON_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -59,6 +63,9 @@ PERSON_COLUMNS: tuple[tuple[str, str], ...] = (
     ("closes", "actor"),
     ("releases", "rep"),
     ("releases", "actor"),
+    ("replies", "rep"),
+    ("replies", "by"),
+    ("replies", "actor"),
     ("supports", "rep"),
     ("supports", "manager"),
     ("activity_daily", "rep"),
@@ -79,17 +86,6 @@ def is_subject_text(ref: Any) -> bool:
         return str(UUID(ref)) == ref
     except ValueError:
         return False
-
-
-def sql_name(expr: str) -> str:
-    """SQL giving the name for a stored person reference ``expr`` (in-SQLite
-    catch-up): the ``people`` row's name for a subject id, the value itself
-    for a legacy name."""
-    return (
-        f"(CASE WHEN length({expr}) = 36 THEN coalesce("
-        f"(SELECT p.name FROM main.people p WHERE p.subject = {expr}), {expr}) "
-        f"ELSE {expr} END)"
-    )
 
 
 Opener = Callable[[str], str]
@@ -162,6 +158,15 @@ def apply_person_events(
 def _erased(subject: str) -> str:
     """``erased:<first 8 hex>``, as :func:`ledger.keys.erased_name` writes it."""
     return "erased:" + subject.replace("-", "")[:8]
+
+
+def cut_before(topics: Sequence[str]) -> int | None:
+    """Where a page of events (their topics, in order) must end: the index of
+    its first rewriting person event that is not its first event, or None."""
+    for i, topic in enumerate(topics):
+        if i and topic in REWRITING:
+            return i
+    return None
 
 
 def rename_in_rows(conn: sqlite3.Connection, old: str, new: str) -> None:

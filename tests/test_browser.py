@@ -209,7 +209,7 @@ def test_the_coaching_cycle_in_chromium(server: Server, browser: Any, tmp_path: 
     with bob.page.expect_navigation():
         session.get_by_role("button", name="Record the session").click()
     assert bob.page.url.endswith("/reps/alice")
-    assert server.events() == before + 1
+    assert server.events() == before + 1  # the session (the roster registered alice and bob)
     assert (
         "discovery, follow-up"
         in bob.page.locator("table", has_text="Coaching sessions").inner_text()

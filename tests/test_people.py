@@ -415,3 +415,39 @@ def test_both_catch_up_paths_and_any_page_size_give_the_same_people_and_names(
     assert {"Anna S.", "Dustin B.", "alice"} <= names and "Anna Snelling" not in names
     assert {row[1] for row in dumps[0]["commitments"]} == {"Anna S.", "alice"}
     assert {row[2] for row in dumps[0]["commitments"]} == {"Dustin B."}
+
+
+def test_renaming_a_legacy_name_rewrites_its_old_rows_in_any_page_size(
+    sqlite_db: str, tmp_path: Path
+) -> None:
+    """A name written in clear by an older release is renamed by registering it
+    and renaming it: its old rows show the new name, and a rebuild in one page
+    (the rename inside it) gives what catch-ups page by page give."""
+    from unittest import mock
+
+    from projections import catchup
+    from projections.catchup import catch_up, rebuild, table_dump
+    from tests.test_audit import build_sample
+
+    build_sample(sqlite_db)  # names in clear, as release 2 wrote them
+    cli = Cli(sqlite_db, str(tmp_path / "v.db"))
+    cli.ok("people", "rename", "alice", "--to", "Alicia")
+    assert {c["rep"] for c in json.loads(cli.ok("list", "--format", "json"))} == {"Alicia"}
+    refused(cli("history", "alice"), 3, "'alice'")
+    assert "match a rebuild" in cli.ok("projections", "verify")
+    dumps = []
+    ledger = Ledger.open(sqlite_db)
+    try:
+        for n, (in_sqlite, page) in enumerate([(True, 0), (False, 0), (True, 4), (False, 3)]):
+            views = str(tmp_path / f"views{n}.db")
+            with mock.patch.object(catchup, "USE_SQL", in_sqlite):
+                if not page:
+                    rebuild(ledger, views)
+                else:
+                    while catch_up(ledger, views, page_size=page, max_pages=1):
+                        pass
+            dumps.append(table_dump(views))
+    finally:
+        ledger.close()
+    assert all(d == dumps[0] for d in dumps[1:])
+    assert "alice" not in {row[1] for row in dumps[0]["commitments"]}
