@@ -161,12 +161,8 @@ def main() -> None:
         wall_ms = {k: statistics.median(v) * 1000 for k, v in walls.items()}
         cpu_ms = {k: statistics.median(v) * 1000 for k, v in cpus.items()}
         print(f"history of the busiest rep, median of {args.runs} interleaved runs:")
-        print(
-            f"  clear text (baseline)   wall {wall_ms['clear']:>8.1f} ms   cpu {cpu_ms['clear']:>8.1f} ms"
-        )
-        print(
-            f"  sealed text             wall {wall_ms['sealed']:>8.1f} ms   cpu {cpu_ms['sealed']:>8.1f} ms"
-        )
+        for name, label in (("clear", "clear text (baseline)"), ("sealed", "sealed text")):
+            print(f"  {label:<22}  wall {wall_ms[name]:>8.1f} ms   cpu {cpu_ms[name]:>8.1f} ms")
         print(
             f"  ratio (aim <= 1.2x)     wall {wall_ms['sealed'] / wall_ms['clear']:>8.2f} x    "
             f"cpu {cpu_ms['sealed'] / cpu_ms['clear']:>8.2f} x"
