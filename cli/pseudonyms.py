@@ -18,7 +18,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from typing import Any
-from uuid import UUID, uuid5
+from uuid import UUID
 
 WITHHELD_TEXT = "[withheld]"  # ledger.keys.WITHHELD_TEXT (not imported: reads stay light)
 
@@ -30,7 +30,6 @@ TEXT_KEYS = frozenset(
     {"note", "behavior", "hypothesis", "reason", "text", "focus_cap_override", "override"}
 )
 """Keys whose values are free text."""
-_LEGACY = UUID("6f1e8f3e-7d0b-5d0e-9a55-1c0f5e2b8a11")
 
 
 class Pseudonymiser:
@@ -64,8 +63,10 @@ class Pseudonymiser:
             out = value
         else:
             subject = _as_uuid(value) or _as_uuid(self.subject_of(value))
-            if subject is None:  # a name from before the registry: an id derived from it
-                subject = uuid5(_LEGACY, value)
+            if subject is None:  # a name from before the registry: the read model's id for it
+                from projections.people import legacy_subject
+
+                subject = UUID(legacy_subject(value))
             out = "p-" + subject.hex[:8]  # ledger.keys.pseudonym
         self.cache[value] = out
         return out
