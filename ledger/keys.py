@@ -237,6 +237,13 @@ class KeyStore(ABC):
         destroyed = sum(1 for _, k in rows if k is None)
         return len(rows) - destroyed, destroyed
 
+    def refresh(self) -> None:
+        """Forget the keys read so far: another process may have destroyed
+        one (a long-running server rebuilding its read model after an erasure
+        must not open text with a key it remembers)."""
+        self._cache.clear()
+        self._destroyed.clear()
+
     def export_keys(self) -> list[tuple[UUID, bytes | None]]:
         """Every subject with its key (None: destroyed), ordered by subject id."""
         return sorted(self._rows(), key=lambda r: r[0].hex)

@@ -296,3 +296,31 @@ def test_every_read_model_drops_the_clear_text_on_its_next_read(team: Cli, tmp_p
         path = tmp_path / f"analyst.views.db{suffix}"
         if path.exists():
             assert found_in(path.read_bytes(), needles) == [], path.name
+
+
+def test_a_long_running_reader_forgets_the_keys_it_read_once_a_key_is_destroyed(
+    team: Cli, tmp_path: Path
+) -> None:
+    from ledger.application import Ledger
+    from projections.catchup import open_current
+
+    views = str(tmp_path / "server.views.db")
+    server = Ledger.open(cli_db := team.db)  # a server's ledger: open for its lifetime
+    try:
+        rm = open_current(cli_db, views, ledger=server)  # opens every text: keys cached
+        rm.close()
+        team.ok("people", "erase", NAME, "--reason", "request 2026-17")  # another process
+        rm = open_current(cli_db, views, ledger=server)
+        try:
+            names = {r[0] for r in rm.conn.execute("SELECT name FROM people")}
+            notes = {r[0] for r in rm.conn.execute("SELECT note FROM sessions")}
+        finally:
+            rm.close()
+    finally:
+        server.close()
+    assert NAME not in names and any(n.startswith("erased:") for n in names)
+    assert "[erased]" in notes
+    for suffix in ("", "-wal", "-shm"):
+        path = Path(views + suffix)
+        if path.exists():
+            assert found_in(path.read_bytes(), name_variants(NAME)) == [], path.name
