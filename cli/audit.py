@@ -146,8 +146,14 @@ def _write(out: IO[str], lines: Iterator[str]) -> None:
 
 @click.command("import")
 @click.argument("file", type=click.File("rb", lazy=False))
+@click.option(
+    "--upgrade",
+    is_flag=True,
+    help="An export written before the people registry (names in clear): register "
+    "its people, seal their names, name them by subject id (new hashes).",
+)
 @pass_env
-def import_(env: Env, file: IO[bytes]) -> None:
+def import_(env: Env, file: IO[bytes], upgrade: bool) -> None:
     """Import an export (FILE.jsonl, or - for stdin), all or nothing.
 
     The file's hash chain and every event are checked first; events already
@@ -160,10 +166,19 @@ def import_(env: Env, file: IO[bytes]) -> None:
     refused (exit 2). Prints "read N, imported N, already present N" on
     stderr.
 
+    With --upgrade, an export written before the people registry (names in
+    clear) is upgraded as it is imported: each name becomes a registered
+    person whose name is sealed in the key store, the events name them by
+    subject id, and the hash chain is computed again (the old file's hashes
+    and digests do not apply to the result; see docs/events.md). Without it,
+    such a file imports as it is, hash for hash, its names read as legacy
+    names; an export in today's shape is the same either way.
+
     \b
     Examples:
       commitments --db copy.db import ledger.jsonl
       commitments export | commitments --db copy.db import -
+      commitments --db new.db import --upgrade release-2-export.jsonl
     """
     from ledger.audit import import_lines, limited_lines
 
@@ -172,7 +187,14 @@ def import_(env: Env, file: IO[bytes]) -> None:
         info = os.fstat(file.fileno())
         if stat.S_ISREG(info.st_mode):  # a file, not a pipe: its size is known
             lines = _by_size(lines, info.st_size)
-    summary = import_lines(env.ledger(), lines, actor=env.actor)
+    from ledger.upgrade import maybe_upgrade
+
+    ledger = env.ledger()
+    # an export written before the people registry: names registered and sealed first
+    upgraded = maybe_upgrade(lines, lambda: ledger.keys) if upgrade else lines
+    people = env.people()
+    actor = people.actor(env.actor)
+    summary = import_lines(ledger, upgraded, actor=actor, register=people.pending)
     click.echo(
         f"read {summary.read}, imported {summary.imported}, already present {summary.present}",
         err=True,

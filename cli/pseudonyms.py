@@ -71,6 +71,13 @@ class Pseudonymiser:
         self.cache[value] = out
         return out
 
+    def maybe_person(self, value: Any) -> Any:
+        """``value``'s pseudonym if it is a registered person's name (a team
+        named after its manager), else ``value`` (a team's or region's own name)."""
+        if isinstance(value, str) and self.subject_of(value) is not None:
+            return self.person(value)
+        return value
+
     def __call__(self, obj: Any, key: str | None = None) -> Any:
         if isinstance(obj, dict):
             return {k: self(v, k) for k, v in obj.items()}

@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
@@ -454,6 +454,7 @@ def import_lines(
     event_types: Mapping[str, type] | None = None,
     batch: int = BATCH,
     actor: str = "import",
+    register: Sequence[Any] = (),
 ) -> ImportSummary:
     """Append an export's events to the ledger, all or nothing.
 
@@ -471,7 +472,8 @@ def import_lines(
     ledger without an id that id; a ledger that has one keeps it (the line
     counts as already present: importing another ledger's export merges its
     events in). A ledger that still has no id once the file is in gets a new
-    one, recorded now by ``actor``, if anything was imported.
+    one, recorded now by ``actor``, if anything was imported (``register``:
+    the actor as a person to register with it, if named for the first time).
     """
     types = dict(event_types) if event_types is not None else default_event_types()
     store = _Store.of(ledger)
@@ -504,7 +506,7 @@ def import_lines(
                 raise Conflict(conflict)
             rules.finish()
             if summary.imported:
-                store.ensure_ledger_id(curs, ledger, actor)
+                store.ensure_ledger_id(curs, ledger, actor, register)
     except IntegrityError as exc:
         raise Conflict(f"import: another writer stored one of these events first ({exc})") from None
     except OperationalError as exc:
@@ -856,12 +858,21 @@ class _Store:
         )
         return _latest(row[0] for row in curs.fetchall())
 
-    def ensure_ledger_id(self, curs: Any, ledger: Any, actor: str) -> None:
-        """Give a ledger that has no id yet its ``LedgerCreated``, in this transaction."""
+    def ensure_ledger_id(
+        self, curs: Any, ledger: Any, actor: str, register: Sequence[Any] = ()
+    ) -> None:
+        """Give a ledger that has no id yet its ``LedgerCreated``, in this
+        transaction (with ``register``: the actor, a person named for the first time)."""
         from .identity import created_stored, stored_ledger_id
 
         if stored_ledger_id(self.recorder, curs, pg=self.pg) is None:
-            self.insert(curs, [created_stored(ledger.mapper, ledger.clock(), actor)])
+            at = ledger.clock()
+            to_stored = ledger.mapper.to_stored_event
+            people = [
+                to_stored(e) for p in ledger._registered(register, at, actor)
+                for e in p.collect_events()
+            ]  # fmt: skip
+            self.insert(curs, [created_stored(ledger.mapper, at, actor), *people])
 
 
 class _PostgresStore(_Store):

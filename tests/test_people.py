@@ -294,3 +294,124 @@ def test_a_store_with_names_in_clear_keeps_reading_and_its_people_are_registered
     history = json.loads(cli.ok("history", "alice", "--format", "json"))
     assert len(history["commitments"]) == 3
     assert subject_of(cli.db, "alice") in {x["data"].get("rep") for x in export_of(cli.db)}
+
+
+def test_an_export_with_names_in_clear_imports_upgraded_with_its_verdicts(
+    db: str, other_db: str, tmp_path: Path
+) -> None:
+    """A release-2 store's export (names in clear, name-keyed workloads, row
+    hashes over names) imports as registered people with sealed names: the
+    same reads, no name in the new events, a new hash chain that verifies."""
+    from tests.test_audit import build_sample, write_jsonl
+
+    build_sample(db)  # the library writes what it is given: names, as release 2 did
+    old = Cli(db=db, views=str(tmp_path / "old.views.db"))
+    rows = tmp_path / "calls.csv"
+    rows.write_text("rep,day\nalice,2026-01-05\n", "utf-8")
+    ledger = Ledger.open(db)
+    try:  # an activity row without an id column, as release 2 hashed it (name included)
+        from ledger.activity_import import ImportOptions, import_csv
+
+        with rows.open("rb") as f:
+            import_csv(ledger, f, ImportOptions("calls", "rep", "day"), actor="crm")
+    finally:
+        ledger.close()
+    lines = export_of(db)
+    assert any(x["data"].get("rep") == "alice" for x in lines)
+    path = write_jsonl(tmp_path / "old.jsonl", lines)
+    new = Cli(db=other_db, views=str(tmp_path / "new.views.db"))
+    result = new("import", "--upgrade", path)
+    assert result.exit_code == 0, result.stderr
+    at = ("--as-of", "2099-12-31", "--format", "json")
+    for rep in ("alice",):
+        assert new.ok("history", rep, *at) == old.ok("history", rep, *at)
+    assert new.ok("report", "coaching", *at) == old.ok("report", "coaching", *at)
+    upgraded = export_of(other_db)
+    text = json.dumps(upgraded).casefold()
+    for name in ("alice", "bob", "tester", "crm"):
+        assert f'"{name}"' not in text
+    assert {p["name"] for p in people(new)} >= {"alice", "bob", "tester", "crm"}
+    new.ok("verify")  # the new chain verifies (exit 0)
+    # the upgraded file imports again as it is, --upgrade or not: nothing new
+    for args in ((), ("--upgrade",)):
+        again = new("import", *args, write_jsonl(tmp_path / "new.jsonl", upgraded))
+        assert again.exit_code == 0 and "imported 0" in again.stderr, again.stderr
+
+
+# -- reports by team and region ----------------------------------------------------
+
+
+def test_report_coaching_groups_by_region_and_team_of_the_reps(cli: Cli) -> None:
+    rows = crm_roster()
+    cli.ok(*ROSTER)
+    chosen = rows[::4]
+    for r in chosen:
+        assert agree(cli, r["sales_agent"], r["manager"]).exit_code == 0
+    at = ("--as-of", "2099-12-31", "--on", "2026-01-31", "--format", "json")
+    by_manager = json.loads(cli.ok("report", "coaching", *at))
+    for by, column in (("region", "regional_office"), ("team", "manager")):
+        report = json.loads(cli.ok("report", "coaching", "--group-by", by, *at))
+        assert report["group_by"] == by and "managers" not in report
+        expected: dict[str, int] = {}
+        for r in chosen:
+            expected[r[column]] = expected.get(r[column], 0) + 1
+        got = {g["group"]: g["rep_commitments_agreed"] for g in report["groups"]}
+        assert {k: v for k, v in got.items() if v} == expected
+        assert report["team"] == by_manager["team"]  # the total is everyone's either way
+    # the fast path and the reference (every commitment judged) agree, grouped too
+    from projections.coaching import coaching_report
+    from projections.query import ReadModel, moment
+
+    rm = ReadModel(cli.views)
+    try:
+        when = moment("2099-12-31", "2026-01-31")
+        for by in ("team", "region"):
+            fast = coaching_report(rm, when, group_by=by).as_dict()
+            assert fast == coaching_report(rm, when, group_by=by, judge_all=True).as_dict()
+    finally:
+        rm.close()
+    refused(cli("report", "coaching", "--group-by", "region", "--manager", "Cara Losch"),
+            2, "--group-by manager")  # fmt: skip
+    table = cli.ok("report", "coaching", "--group-by", "region")
+    assert "by region" in table and "Central" in table
+
+
+def test_both_catch_up_paths_and_any_page_size_give_the_same_people_and_names(
+    sqlite_db: str, tmp_path: Path
+) -> None:
+    """Registrations, roster changes and renames, applied inside SQLite (a SQLite
+    ledger) or row by row in Python (PostgreSQL's way), in pages of any size,
+    give the same tables as one rebuild."""
+    from unittest import mock
+
+    from projections import catchup
+    from projections.catchup import catch_up, rebuild, table_dump
+
+    cli = Cli(sqlite_db, str(tmp_path / "v.db"))
+    cli.ok(*ROSTER)
+    cid = agree(cli, "Anna Snelling", "Dustin Brinkmann").stdout.strip()
+    cli.ok("check-in", cid, "--on", "2026-01-09", "--actual", "4")
+    cli.ok("people", "rename", "Dustin Brinkmann", "--to", "Dustin B.")
+    agree(cli, "alice", "Dustin B.", "--new-person")
+    cli.ok("people", "rename", "Anna Snelling", "--to", "Anna S.")
+    dumps = []
+    ledger = Ledger.open(sqlite_db)
+    try:
+        for n, (in_sqlite, page) in enumerate(
+            [(True, 10000), (False, 10000), (True, 3), (False, 2)]
+        ):
+            views = str(tmp_path / f"views{n}.db")
+            with mock.patch.object(catchup, "USE_SQL", in_sqlite):
+                if page == 10000:
+                    rebuild(ledger, views)
+                else:
+                    while catch_up(ledger, views, page_size=page, max_pages=1):
+                        pass
+            dumps.append(table_dump(views))
+    finally:
+        ledger.close()
+    assert all(d == dumps[0] for d in dumps[1:])
+    names = {row[1] for row in dumps[0]["people"]}
+    assert {"Anna S.", "Dustin B.", "alice"} <= names and "Anna Snelling" not in names
+    assert {row[1] for row in dumps[0]["commitments"]} == {"Anna S.", "alice"}
+    assert {row[2] for row in dumps[0]["commitments"]} == {"Dustin B."}
