@@ -24,6 +24,7 @@ COMMANDS = {
     "revise": "cli.record:revise",
     "release": "cli.record:release",
     "close": "cli.record:close",
+    "reply": "cli.record:reply",
     "show": "cli.read:show",
     "list": "cli.read:list_",
     "history": "cli.read:history",

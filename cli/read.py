@@ -59,6 +59,7 @@ LIST_COLUMNS = (
     "events",
     "pace_expected_so_far",
     "pace_actual_so_far",
+    "reply",
 )
 TABLE_COLUMNS = (
     "id",
@@ -73,6 +74,7 @@ TABLE_COLUMNS = (
     "actual",
     "ratio",
     "verdict",
+    "reply",
 )
 
 
@@ -211,12 +213,24 @@ def md_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(out)
 
 
+def reply_marker(replies: Sequence[dict[str, Any]]) -> str | None:
+    """The ``reply`` column of ``list`` and ``history`` tables: ``contested`` when a
+    reply contests the verdict, ``replied`` when there are only other replies,
+    empty (``-``) when nobody replied. The replies themselves are in ``show``
+    and the JSON."""
+    if any(r["contests"] for r in replies):
+        return "contested"
+    return "replied" if replies else None
+
+
 def flat(obj: dict[str, Any]) -> dict[str, Any]:
-    """The per-commitment object with ``pace`` spread into columns (CSV, markdown)."""
-    out = {k: v for k, v in obj.items() if k != "pace"}
+    """The per-commitment object with ``pace`` spread into columns and the
+    replies as their marker (CSV, markdown, tables)."""
+    out = {k: v for k, v in obj.items() if k not in ("pace", "replies")}
     pace = obj.get("pace") or {}
     out["pace_expected_so_far"] = pace.get("expected_so_far")
     out["pace_actual_so_far"] = pace.get("actual_so_far")
+    out["reply"] = reply_marker(obj.get("replies") or ())
     return out
 
 
@@ -251,7 +265,7 @@ def render_items(
         return md_table(LIST_COLUMNS, [[flat(o)[c] for c in LIST_COLUMNS] for o in objs])
     if not objs:
         return "(no commitments)"
-    return text_table(TABLE_COLUMNS, [[o[c] for c in TABLE_COLUMNS] for o in objs])
+    return text_table(TABLE_COLUMNS, [[flat(o)[c] for c in TABLE_COLUMNS] for o in objs])
 
 
 # -- show --------------------------------------------------------------------
@@ -337,6 +351,12 @@ def _show_text(
         lines.append(f"  supported by: {', '.join(obj['supported_by'])}")
     if terms["blocked_by"]:
         lines.append(f"  blocked by: {', '.join(terms['blocked_by'])}")
+    replies = obj.get("replies") or []
+    if replies:
+        lines.append(f"\nreplies ({len(replies)}), beside the verdict (they do not change it):")
+        for r in replies:
+            what = "contests the verdict" if r["contests"] else "replies"
+            lines.append(f"  {r['on']}  {r['by']} {what}: {r['text']}")
     lines.append(f"\nevents ({len(log)}):")
     rows = []
     for e in log:
@@ -383,6 +403,10 @@ def list_(
     pseudonymise: bool = False,
 ) -> None:
     """List commitments with their status and verdict.
+
+    The table's reply column marks a verdict answered by its rep or manager
+    (see reply): contested when a reply contests it, replied when the replies
+    do not, - when nobody replied. JSON has the replies themselves.
 
     \b
     Example:
@@ -573,7 +597,7 @@ def render_history(h: History, fmt: str, transform: Callable[[Any], Any] | None 
                 md_table(LIST_COLUMNS, rows),
             ]
         )
-    table = [[o[c] for c in TABLE_COLUMNS] for o in obj["commitments"]]
+    table = [[flat(o)[c] for c in TABLE_COLUMNS] for o in obj["commitments"]]
     return "\n".join(
         [
             f"{obj['rep']}: {obj['signal']}  (as of {obj['as_of']}, on {obj['on']}, "

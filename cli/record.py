@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from .context import Env
+from .params import PERSON
 
 pass_env = click.make_pass_decorator(Env)
 
@@ -262,6 +263,39 @@ def close(env: Env, commitment: str, on: str, **values: Any) -> None:
     cid = ledger.resolve(commitment)
     refs, register = _people_refs(env, False)
     ledger.close_commitment(cid, date=on, register=register, **refs, **values)
+
+
+@click.command()
+@click.argument("commitment")
+@click.option(
+    "--by",
+    "by",
+    required=True,
+    type=PERSON,
+    help="Who answers: the commitment's rep or its manager (anyone else is refused).",
+)
+@click.option("--text", required=True, help="The reply, in the replier's words.")
+@click.option("--contest", is_flag=True, help="The reply contests the verdict.")
+@click.option("--on", "on", type=DATE, help="Date of the reply (YYYY-MM-DD) [default: today, UTC].")
+@pass_env
+def reply(env: Env, commitment: str, on: str | None, **values: Any) -> None:
+    """Answer a commitment's verdict: a reply by its rep or manager, beside the verdict.
+
+    The commitment must be closed, released or overdue on the reply's date; a
+    reply never changes the verdict. It shows in show, list (a marker), history
+    and the pages; --contest counts in report coaching's contested_share.
+
+    \b
+    Example:
+      commitments reply 3f2a9c --by alice --contest \\
+          --text "the CRM lost two weeks of my calls"
+    """
+    ledger = env.ledger()
+    if on is not None:
+        values["date"] = on
+    cid = ledger.resolve(commitment)
+    refs, register = _people_refs(env, False, by=values.pop("by"))
+    ledger.reply(cid, register=register, **refs, **values)
 
 
 def _add_session_readers() -> None:

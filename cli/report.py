@@ -55,6 +55,7 @@ SCALARS = (
     "overdue_count",
     "manager_follow_through_rate",
     "safe_failure_index",
+    "contested_share",
     "focus_cap_overrides",
 )
 TABLE = (
@@ -71,6 +72,7 @@ TABLE = (
     ("overdue", "overdue_count"),
     ("own follow-through", "manager_follow_through_rate"),
     ("safe failure", "safe_failure_index"),
+    ("contested", "contested_share"),
     ("overrides", "focus_cap_overrides"),
 )
 

@@ -627,6 +627,33 @@ class Ledger(Application):
         people = self._registered(register, at, c.actor)
         self._save(*people, commitment, *self._end_for_workload(commitment, at, c.actor))
 
+    def reply(
+        self, commitment_id: UUID, *, register: Sequence[NewPerson] = (), **values: Any
+    ) -> None:
+        """Record a reply by the commitment's rep or manager (SPEC §7.4); the
+        rules are :meth:`Commitment.reply`'s. ``date`` defaults to today (UTC).
+        ``by``: the replier's person reference (their subject id)."""
+        c = validate(cmd.Reply, **values)
+        at = self.clock()
+        commitment = self.commitment(commitment_id)
+        known_as = None
+        legacy = [r for r in (commitment.rep, commitment.manager) if not is_subject(r)]
+        if legacy and is_subject(c.by) and c.by not in (commitment.rep, commitment.manager):
+            name = next((p.name for p in register if p.ref == c.by), None)
+            with contextlib.suppress(LedgerError):
+                name = name or self.person_name(c.by)
+            known_as = name if name in legacy else None
+        commitment.reply(
+            at=at,
+            known_as=known_as,
+            date=c.date or at.astimezone(UTC).date(),
+            by=c.by,
+            text=c.text,
+            contests=c.contest,
+            actor=c.actor,
+        )
+        self._save(*self._registered(register, at, c.actor), commitment)
+
     def _end_for_workload(self, commitment: Commitment, at: datetime, actor: str) -> list[Any]:
         if commitment.owner != "rep":
             return []

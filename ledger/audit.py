@@ -663,6 +663,7 @@ class _Shape:
     allowed: frozenset[str]
     current: int
     outer: str
+    flags: frozenset[str] = frozenset()  # fields typed bool (or bool | None)
 
     @staticmethod
     def of(cls: type) -> _Shape:
@@ -674,6 +675,11 @@ class _Shape:
                 allowed=frozenset((names | {"class_version"}) - set(ENVELOPE_FIELDS)),
                 current=getattr(cls, "class_version", 1),
                 outer=aggregate_topic(cls),
+                flags=frozenset(
+                    f.name
+                    for f in fields(cls)  # type: ignore[arg-type]
+                    if str(f.type).replace(" ", "") in ("bool", "bool|None")
+                ),
             )
         return found
 
@@ -724,6 +730,11 @@ def _check_data(where: str, cls: type, version: int, data: dict[str, Any]) -> No
         raise InvalidInput(f"{where}: unexpected field(s) in data: {', '.join(extra)}")
     if shape.created and data.get("originator_topic") != shape.outer:
         raise InvalidInput(f"{where}: originator_topic must be {shape.outer!r}")
+    for name in shape.flags & data.keys():
+        # a flag is JSON true or false (or null), never "yes" or 1: the model would
+        # read those as true, but the stored text would not be what a command writes
+        if data[name] is not None and not isinstance(data[name], bool):
+            raise InvalidInput(f"{where}: {name} must be true or false")
 
 
 def _latest(texts: Iterable[Any]) -> datetime | None:

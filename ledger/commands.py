@@ -259,6 +259,16 @@ class ErasePerson(Command):
     reason: Reason
 
 
+class Reply(Command):
+    """``reply``: the commitment's rep or manager answers its verdict (SPEC §7.4)."""
+
+    by: PersonId
+    text: Reason
+    contest: bool = False
+    date: BusinessDate | None = None  # default: the ledger's clock date (UTC)
+    actor: PersonId
+
+
 class RecordActivity(Command):
     rep: PersonId
     metric: Label

@@ -27,6 +27,7 @@ from .errors import (
     InvalidSupport,
     NotFound,
     PersonErased,
+    ReplyRefused,
     RevisionAfterDue,
     SessionMismatch,
 )
@@ -294,6 +295,21 @@ class Commitment(Aggregate):
             aggregate.closed_on = self.date
             aggregate.result = self.result
 
+    class Replied(Aggregate.Event):
+        """The judged person answered: ``by`` (the commitment's rep or
+        manager) replied on ``date`` with ``text``, contesting the verdict when
+        ``contests``. A reply stands beside the verdict; it never changes it."""
+
+        date: date
+        by: str
+        text: str
+        contests: bool
+        actor: str
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, Commitment)
+            aggregate.replies.append((self.date, self.by, self.contests))
+
     def __init__(
         self,
         rep: str,
@@ -345,6 +361,7 @@ class Commitment(Aggregate):
         self.closed_on: date | None = None
         self.released_on: date | None = None
         self.result: str | None = None
+        self.replies: list[tuple[date, str, bool]] = []
 
     # -- queries ---------------------------------------------------------
 
@@ -505,6 +522,60 @@ class Commitment(Aggregate):
             note=note,
             actor=actor,
         )
+
+    def reply(
+        self,
+        *,
+        at: datetime,
+        date: date,
+        by: str,
+        text: str,
+        contests: bool,
+        actor: str,
+        known_as: str | None = None,
+    ) -> None:
+        """*Rule* (SPEC §7.4): the commitment's rep or manager answers a
+        commitment that is closed, released or overdue on ``date``; an open one
+        has no verdict to answer yet. ``date`` is on or after the agreement and
+        not after the ledger's clock (``at``): a reply dated ahead could make a
+        running commitment look overdue. ``known_as``: the legacy name the
+        commitment holds for the replier (a commitment written before the
+        registry names people in clear; ``by`` is their subject id)."""
+        if (known_as or by) not in (self.rep, self.manager):
+            raise ReplyRefused(
+                f"cannot reply: {by!r} is neither the rep ({self.rep!r}) nor the manager "
+                f"({self.manager!r}) of commitment {self.id}"
+            )
+        if date < self.agreed_on:
+            raise DateOutOfRange(f"reply date {date} is before the agreement ({self.agreed_on})")
+        today = at.astimezone(dt.UTC).date()
+        if date > today:
+            raise DateOutOfRange(
+                f"reply date {date} is after today ({today} UTC): a reply answers a "
+                "verdict already given"
+            )
+        if not self.answerable_on(date):
+            raise ReplyRefused(
+                f"cannot reply on {date}: commitment {self.id} is open (due {self.terms.due}); "
+                "a reply answers a closed, released or overdue commitment"
+            )
+        self.trigger_event(
+            self.Replied,
+            timestamp=at,
+            date=date,
+            by=by,
+            text=text,
+            contests=contests,
+            actor=actor,
+        )
+
+    def answerable_on(self, day: date) -> bool:
+        """Closed or released on or before ``day``, or overdue on it (SPEC §4
+        status on D: ``day`` is after the due date, latest terms)."""
+        ended = self.closed_on if self.closed_on is not None else self.released_on
+        if ended is not None and ended <= day:
+            return True
+        return day > self.terms.due
 
     def _require_measure(self, actual: float | None, done: bool | None) -> None:
         if self.measure == "count" and actual is None:
@@ -801,6 +872,7 @@ EVENT_CLASSES: tuple[type[Aggregate.Event], ...] = (
     Commitment.Revised,
     Commitment.Released,
     Commitment.Closed,
+    Commitment.Replied,
     RepWorkload.Started,
     RepWorkload.CommitmentTaken,
     RepWorkload.CommitmentEnded,

@@ -72,6 +72,11 @@ class SessionMismatch(RuleViolation):
     """``agree --session``: the session was not held by this rep and manager."""
 
 
+class ReplyRefused(RuleViolation):
+    """``reply``: not by the commitment's rep or manager, or on a commitment
+    that is still open (neither closed, released nor overdue on the reply's date)."""
+
+
 class UnknownMetric(RuleViolation):
     """``agree --metric`` / ``--expect-metric`` names a metric with no recorded activity."""
 

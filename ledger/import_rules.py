@@ -239,6 +239,31 @@ def _close(r: Replayer, agg: Any, e: Any) -> None:
     )
 
 
+def _reply(r: Replayer, agg: Any, e: Any) -> None:
+    _require_text("by", e.by, name=True)
+    _require_text("text", e.text, name=False)
+    agg.reply(at=e.timestamp, date=e.date, by=e.by, text=e.text, contests=e.contests, actor=e.actor)
+
+
+def _require_text(field: str, value: str, *, name: bool) -> None:
+    """An imported reply's person and text pass the checks the command's model
+    makes (:mod:`ledger.values`): a person id trimmed, 1 to 100 characters; a
+    text 1 to 2000; neither with control characters."""
+    from .text import name_problem, text_problem
+    from .values import MAX_NAME, MAX_TEXT
+
+    most = MAX_NAME if name else MAX_TEXT
+    problem = name_problem(value) if name else text_problem(value)
+    if name and value != value.strip():
+        problem = "must not start or end with spaces"
+    if not value:
+        problem = "must not be empty"
+    elif len(value) > most:
+        problem = f"must have at most {most} characters"
+    if problem:
+        raise RuleViolation(f"reply {field}: {problem}")
+
+
 def _rep_commitment(r: Replayer, workload: Any, commitment_id: UUID) -> Commitment:
     commitment = r.aggregate(commitment_id)
     if not isinstance(commitment, Commitment) or commitment.owner != "rep":
@@ -284,6 +309,7 @@ _COMMANDS: dict[type, Callable[[Replayer, Any, Any], None]] = {
     Commitment.Revised: _revise,
     Commitment.Released: _release,
     Commitment.Closed: _close,
+    Commitment.Replied: _reply,
     RepWorkload.CommitmentTaken: _take,
     RepWorkload.CommitmentEnded: _end,
 }

@@ -43,7 +43,7 @@ from .domain import Activity, Person, RepWorkload, activity_id, is_subject, work
 from .keys import seal
 from .persistence import event_state
 
-PERSON_FIELDS = ("rep", "manager", "actor")
+PERSON_FIELDS = ("rep", "manager", "actor", "by")
 
 
 def is_legacy(lines: list[Any]) -> bool:

@@ -49,6 +49,7 @@ CORRECTED = _T + "Commitment.CheckInCorrected"
 REVISED = _T + "Commitment.Revised"
 RELEASED = _T + "Commitment.Released"
 CLOSED = _T + "Commitment.Closed"
+REPLIED = _T + "Commitment.Replied"
 ACTIVITY = _T + "Activity.Recorded"
 PERSON_TOPICS = frozenset(
     {
@@ -507,6 +508,21 @@ class _Applier:
                 rows["releases"].append(
                     (oid, self.rep_of(oid), s["date"], s["reason"], actor, at, pos)
                 )
+            elif topic == REPLIED:
+                rows["replies"].append(
+                    (
+                        oid,
+                        version,
+                        self.rep_of(oid),
+                        s["date"],
+                        names.get(s["by"], s["by"]),
+                        s["text"],
+                        _flag(s["contests"]),
+                        actor,
+                        at,
+                        pos,
+                    )
+                )
         execute = self.conn.executemany
         for name, batch in rows.items():
             if batch:
@@ -514,7 +530,18 @@ class _Applier:
 
 
 _INTERESTING = frozenset(
-    {HELD, AGREED, CHECKED_IN, CORRECTED, REVISED, RELEASED, CLOSED, ACTIVITY, *PERSON_TOPICS}
+    {
+        HELD,
+        AGREED,
+        CHECKED_IN,
+        CORRECTED,
+        REVISED,
+        RELEASED,
+        CLOSED,
+        REPLIED,
+        ACTIVITY,
+        *PERSON_TOPICS,
+    }
 )
 
 

@@ -12,8 +12,12 @@ window":
 * an **agreement**: its business date (``--on``, default the start);
 * a **loop** (loop closure): its due date, latest terms;
 * a **verdict** (follow-through mix, the manager's own follow-through, the
-  safe-failure index): the date it was closed or released; open and overdue
-  commitments count as they stand on D.
+  safe-failure index, the contested share): the date it was closed or
+  released; open and overdue commitments count as they stand on D.
+
+``contested_share`` (SPEC §7.4): of the rep-owned commitments closed in the
+window (each has a verdict), the share carrying a reply visible at (T, D)
+that contests it.
 
 A commitment belongs to the manager named on it. Shares are ``null`` when
 their denominator is 0. The team total pools the same numbers over every
@@ -98,6 +102,8 @@ class _Tally:
     rep_verdicts: Counter[str] = field(default_factory=Counter)
     overrides: list[dict[str, Any]] = field(default_factory=list)
     overloaded: set[str] = field(default_factory=set)
+    rep_judged: int = 0
+    contested: int = 0
     month_sessions: Counter[str] = field(default_factory=Counter)
     month_due: Counter[str] = field(default_factory=Counter)
     month_closed: Counter[str] = field(default_factory=Counter)
@@ -163,6 +169,7 @@ class Patterns:
                 "manager_follow_through_rate": share(good, judged),
                 "follow_through_mix": {v: t.rep_verdicts[v] for v in MIX},
                 "safe_failure_index": share(honest, honest + broken),
+                "contested_share": share(t.contested, t.rep_judged),
                 "focus_cap_overrides": len(t.overrides),
                 "overrides": sorted(t.overrides, key=lambda o: (o["agreed_on"], o["id"])),
                 "overloaded_reps": sorted(t.overloaded),
@@ -311,6 +318,9 @@ def _tally_commitments(
                 t.manager_verdicts[e.verdict] += 1
             else:
                 t.rep_verdicts[e.verdict] += 1
+        if f.owner == "rep" and f.closed is not None and f.closed.date in window:
+            t.rep_judged += 1
+            t.contested += item.contested
 
 
 def _tally_overload(items: Sequence[Item], tallies: dict[str, _Tally]) -> None:
@@ -513,6 +523,12 @@ SELECT commitment_id FROM corrections WHERE recorded_at <= :t AND date <= :d
   AND commitment_id IN (SELECT id FROM judged)
 """
 
+_CONTESTED = """
+SELECT DISTINCT commitment_id FROM replies
+WHERE contests = 1 AND recorded_at <= :t AND date <= :d
+  AND commitment_id IN (SELECT id FROM judged)
+"""
+
 _COLUMNS = (
     "c.id, c.rep, c.manager, c.owner, c.focus, c.behavior, c.measure, c.start, c.due, "
     "c.target, c.period, c.unit, c.metric, c.baseline, c.kept_at, c.partial_at, c.hypothesis, "
@@ -596,11 +612,15 @@ def _tally_from_tables(
         tallies[mgr].overloaded.add(rep)
     conn.execute(_JUDGED, p)
     conn.execute("CREATE TEMP TABLE complex AS " + _COMPLEX, p)
+    contested = {row[0] for row in conn.execute(_CONTESTED, p)}
     for facts, evaluation in _judge(rm, at):
         if facts.closed is not None and facts.closed.date in window:
             t = tallies[facts.manager]
             counter = t.manager_verdicts if facts.owner == "manager" else t.rep_verdicts
             counter[evaluation.verdict] += 1
+            if facts.owner == "rep":
+                t.rep_judged += 1
+                t.contested += facts.id in contested
 
 
 def _facts_of(row: Sequence[Any], check_ins: tuple[rules.CheckIn, ...]) -> rules.CommitmentFacts:

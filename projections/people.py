@@ -59,6 +59,9 @@ PERSON_COLUMNS: tuple[tuple[str, str], ...] = (
     ("closes", "actor"),
     ("releases", "rep"),
     ("releases", "actor"),
+    ("replies", "rep"),
+    ("replies", "by"),
+    ("replies", "actor"),
     ("supports", "rep"),
     ("supports", "manager"),
     ("activity_daily", "rep"),
@@ -79,17 +82,6 @@ def is_subject_text(ref: Any) -> bool:
         return str(UUID(ref)) == ref
     except ValueError:
         return False
-
-
-def sql_name(expr: str) -> str:
-    """SQL giving the name for a stored person reference ``expr`` (in-SQLite
-    catch-up): the ``people`` row's name for a subject id, the value itself
-    for a legacy name."""
-    return (
-        f"(CASE WHEN length({expr}) = 36 THEN coalesce("
-        f"(SELECT p.name FROM main.people p WHERE p.subject = {expr}), {expr}) "
-        f"ELSE {expr} END)"
-    )
 
 
 Opener = Callable[[str], str]

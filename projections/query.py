@@ -151,6 +151,19 @@ class LogEntry:
 
 
 @dataclass(frozen=True)
+class Reply:
+    """A reply beside a commitment's verdict (SPEC §7.4), as every output shows it."""
+
+    on: str
+    by: str
+    text: str
+    contests: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"on": self.on, "by": self.by, "text": self.text, "contests": self.contests}
+
+
+@dataclass(frozen=True)
 class Item:
     """One commitment as of T, on D: its facts, its evaluation, and what links to it."""
 
@@ -162,6 +175,12 @@ class Item:
     agreed_on: str
     position: int
     actor: str | None
+    replies: tuple[Reply, ...] = ()
+
+    @property
+    def contested(self) -> bool:
+        """Whether a visible reply contests the verdict."""
+        return any(r.contests for r in self.replies)
 
     @property
     def ended_on(self) -> date | None:
@@ -203,6 +222,7 @@ class Item:
             "supported_by": list(self.supported_by),
             "events": self.events,
             "pace": pace,
+            "replies": [r.as_dict() for r in self.replies],
         }
 
     def terms(self) -> dict[str, Any]:
@@ -314,6 +334,7 @@ class _Rows:
     corrections: list[sqlite3.Row] = field(default_factory=list)
     close: sqlite3.Row | None = None
     release: sqlite3.Row | None = None
+    replies: list[sqlite3.Row] = field(default_factory=list)
 
 
 class ReadModel:
@@ -568,6 +589,8 @@ class ReadModel:
             out.append(_entry(r, "closed", ("result", "value", "note")))
         for r in q(_visible("releases", "commitment_id = ?"), (*cid, t, d)):
             out.append(_entry(r, "released", ("reason",)))
+        for r in q(_visible("replies", "commitment_id = ?"), (*cid, t, d)):
+            out.append(_entry(r, "replied", ("by", "text", "contests")))
         out.sort(key=lambda e: e.position)
         return out
 
@@ -638,7 +661,7 @@ class ReadModel:
             rows[r["id"]] = _Rows(r)
         if not rows:
             return []
-        for table in ("revisions", "check_ins", "corrections", "closes", "releases"):
+        for table in ("revisions", "check_ins", "corrections", "closes", "releases", "replies"):
             for r in q(_visible(table, f"({where})"), (*params, t, d)):
                 entry = rows.get(r["commitment_id"])
                 if entry is None:
@@ -662,7 +685,7 @@ class ReadModel:
         items = []
         for cid, r in rows.items():
             events = 1 + len(r.revisions) + len(r.check_ins) + len(r.corrections)
-            events += (r.close is not None) + (r.release is not None)
+            events += (r.close is not None) + (r.release is not None) + len(r.replies)
             items.append(
                 Item(
                     facts=facts[cid],
@@ -673,6 +696,9 @@ class ReadModel:
                     agreed_on=r.base["agreed_on"],
                     position=r.base["position"],
                     actor=r.base["actor"],
+                    replies=tuple(
+                        Reply(x["date"], x["by"], x["text"], bool(x["contests"])) for x in r.replies
+                    ),
                 )
             )
         return items
@@ -694,7 +720,7 @@ def _entry(row: sqlite3.Row, kind: str, keys: tuple[str, ...]) -> LogEntry:
     details: dict[str, Any] = {}
     for k in keys:
         v = row[k]
-        if k == "done" and v is not None:
+        if k in ("done", "contests") and v is not None:
             v = bool(v)
         elif isinstance(v, float):
             v = number(v, None)

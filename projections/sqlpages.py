@@ -29,11 +29,12 @@ from .catchup import (
     CORRECTED,
     HELD,
     RELEASED,
+    REPLIED,
     REVISED,
     normalize_timestamp,
 )
 from .people import TOPICS as PERSON_TOPICS
-from .people import apply_person_events, sql_name
+from .people import apply_person_events
 from .tables import BY_NAME
 
 HYPHENATED = (
@@ -43,7 +44,7 @@ HYPHENATED = (
 )
 STATE = "CAST(e.state AS TEXT)"
 REP = "(SELECT c.rep FROM main.commitments c WHERE c.id = e.oid)"
-ACTOR = sql_name("e.s ->> '$.actor'")  # person fields: the name (projections.people)
+ACTOR = "person_name(e.s ->> '$.actor')"  # person fields: the name (projections.people)
 STAMP = (
     "(CASE length(e.ts) WHEN 27 THEN e.ts WHEN 20 THEN substr(e.ts, 1, 19) || '.000000Z' "
     "ELSE normalize_timestamp(e.ts) END)"
@@ -55,7 +56,9 @@ def _f(name: str) -> str:
 
 
 def _person(name: str) -> str:
-    return sql_name(_f(name))
+    """A person field as the name to show: :func:`page_applier`'s ``person_name``
+    gives a subject id's name, a legacy name as it is."""
+    return f"person_name({_f(name)})"
 
 
 def _flag(name: str) -> str:
@@ -212,6 +215,21 @@ _COLUMNS: dict[str, tuple[str, dict[str, str]]] = {
             "position": "e.rowid",
         },
     ),
+    "replies": (
+        REPLIED,
+        {
+            "commitment_id": "e.oid",
+            "version": "e.originator_version",
+            "rep": REP,
+            "date": _f("date"),
+            "by": _person("by"),
+            "text": _f("text"),
+            "contests": _flag("contests"),
+            "actor": ACTOR,
+            "recorded_at": STAMP,
+            "position": "e.rowid",
+        },
+    ),
     "activity_daily": (
         ACTIVITY,
         {
@@ -267,6 +285,13 @@ def page_applier(
         conn.execute("ATTACH DATABASE ? AS ledger", (ledger_path,))
         conn.execute("PRAGMA ledger.cache_size = -32768")
     conn.create_function("normalize_timestamp", 1, normalize_timestamp, deterministic=True)
+    names: dict[str, str] = {}  # subject id -> name, read again for every page
+    get = names.get
+
+    def person_name(ref: str | None) -> str | None:
+        return None if ref is None else get(ref, ref)
+
+    conn.create_function("person_name", 1, person_name)
     conn.execute("PRAGMA temp_store = MEMORY")
     statements = _statements(table)
     marks = ",".join("?" * len(topics))
@@ -296,6 +321,8 @@ def page_applier(
         people = conn.execute(people_sql).fetchall()
         if people:  # first (names are opened in Python), so the rows below show them
             apply_person_events(conn, people, open_text)
+        names.clear()
+        names.update(conn.execute("SELECT subject, name FROM main.people"))
         for sql in statements:
             conn.execute(sql)
         return end

@@ -248,6 +248,26 @@ TABLES: tuple[Table, ...] = (
         indexes=(("rep",),),
     ),
     Table(
+        "replies",
+        "Replies of the judged person (SPEC §7.4): the commitment's rep or manager "
+        "answering its verdict. They stand beside the verdict and never change it.",
+        (
+            CID,
+            _c("version", "INTEGER", "The event's version within the commitment."),
+            REP,
+            _c("date", "TEXT", "Business date of the reply."),
+            _c("by", "TEXT", "Who replied: the commitment's rep or manager."),
+            _c("text", "TEXT", "The reply."),
+            _c("contests", "INTEGER", "1 if the reply contests the verdict, else 0."),
+            ACTOR,
+            RECORDED,
+            POSITION,
+        ),
+        pk=("position",),
+        unique=("commitment_id", "version"),
+        indexes=(("rep",),),
+    ),
+    Table(
         "supports",
         "Links from a manager commitment to the rep commitment it supports.",
         (

@@ -4,7 +4,8 @@
 A manager logs in, records a session, agrees a commitment and a supporting one,
 checks in twice, closes it, and reads the verdict on the rep page and in the
 coaching report; an invalid form shows its refusal and writes nothing; the rep
-logs in and reads their history; another manager is refused. Every page passes
+logs in, reads their history and contests the verdict (the reply shows on the
+commitment and rep pages, the verdict unchanged); another manager is refused. Every page passes
 axe-core (vendored, tests/vendor/axe.min.js) with no serious or critical
 violation, raises no Content-Security-Policy report, and fits a 375 px screen.
 
@@ -193,7 +194,7 @@ def test_the_coaching_cycle_in_chromium(server: Server, browser: Any, tmp_path: 
     with bob.page.expect_navigation():
         session.get_by_role("button", name="Record the session").click()
     assert bob.page.url.endswith("/reps/alice")
-    assert server.events() == before + 1
+    assert server.events() == before + 3  # the session; alice and bob registered on first use
     assert (
         "discovery, follow-up"
         in bob.page.locator("table", has_text="Coaching sessions").inner_text()
@@ -213,7 +214,8 @@ def test_the_coaching_cycle_in_chromium(server: Server, browser: Any, tmp_path: 
         agree.get_by_role("button", name="Agree").click()
     assert "/commitments/" in bob.page.url
     cid = bob.page.url.rsplit("/", 1)[1].split("?")[0]
-    assert server.ledger.commitment(UUID(cid)).rep == "alice"
+    rep = server.ledger.commitment(UUID(cid)).rep  # a subject id, whose name is alice
+    assert server.ledger.person_name(rep) == "alice"
 
     # the manager's own commitment, supporting the rep's
     bob.goto("/reps/alice")
@@ -311,6 +313,27 @@ def test_the_coaching_cycle_in_chromium(server: Server, browser: Any, tmp_path: 
     alice.check_page("rep's own page")
     alice.goto(f"/commitments/{cid}")
     assert alice.page.locator("form#form-check_in").count() == 0
+
+    # ... and contests the verdict: a reply beside it, the verdict unchanged
+    reply = _form(alice.page, "reply")
+    reply.get_by_label("Your reply", exact=True).fill("two of the calls were on leave days")
+    reply.get_by_label("I contest the verdict", exact=True).check()
+    before = server.events()
+    with alice.page.expect_navigation():
+        reply.get_by_role("button", name="Record the reply").click()
+    assert alice.page.url.endswith(f"/commitments/{cid}")
+    assert server.events() == before + 1
+    replies = alice.page.locator("ul.replies").inner_text()
+    assert "alice contests the verdict: two of the calls were on leave days" in replies
+    assert _api_verdict(server, cid) == verdict  # a reply never changes a verdict
+    assert label in alice.page.locator("main, body").first.inner_text()
+    alice.check_page("commitment with a contesting reply")
+    docs["browser-reply"] = alice.shot("reply", full_page=True)
+    alice.goto("/reps/alice")
+    mine = alice.page.locator("table", has_text="Every commitment of alice").inner_text()
+    assert "contested" in mine
+    assert "two of the calls were on leave days" in alice.page.inner_text("body")
+    alice.check_page("rep page with a reply")
     alice.close()
 
     # -- another manager: refused --------------------------------------------------------
@@ -325,6 +348,13 @@ def test_the_coaching_cycle_in_chromium(server: Server, browser: Any, tmp_path: 
     mona.goto("/team")
     assert "alice" not in mona.page.inner_text("body")
     mona.close()
+
+    # the manager reads the rep's contest on the rep page
+    bob = Visitor(browser, server, shots)
+    bob.login("bob")
+    bob.goto("/reps/alice")
+    assert "contests the verdict" in bob.page.locator("table", has_text="Replies").inner_text()
+    bob.close()
 
     # -- hr: the whole coaching report and the access log -------------------------------
     hugo = Visitor(browser, server, shots)

@@ -59,6 +59,7 @@ COMMITMENT_SCHEMA: dict[str, Any] = {
         "verdict",
         "supported_by",
         "events",
+        "replies",
     ],
     "properties": {
         "id": ID,
@@ -85,6 +86,20 @@ COMMITMENT_SCHEMA: dict[str, Any] = {
         "pace": {
             "type": ["object", "null"],
             "required": ["expected_so_far", "actual_so_far", "ratio"],
+        },
+        "replies": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["on", "by", "text", "contests"],
+                "properties": {
+                    "on": DATE,
+                    "by": {"type": "string"},
+                    "text": {"type": "string"},
+                    "contests": {"type": "boolean"},
+                },
+                "additionalProperties": False,
+            },
         },
     },
     "additionalProperties": False,

@@ -60,6 +60,16 @@ ops = st.one_of(
     st.tuples(st.just("release"), pick, day),
     st.tuples(st.just("close"), pick, day, st.sampled_from([None, "met", "missed", "unknown"])),
     st.tuples(st.just("activity"), pick, day, amount, st.integers(0, 8)),
+    # a reply moves the clock on (20 to 90 days) and answers as of that day, by the
+    # rep or the manager, or by someone else (refused); contesting or not
+    st.tuples(
+        st.just("reply"),
+        pick,
+        st.integers(min_value=20, max_value=90),
+        st.sampled_from(["rep", "manager", "outsider"]),
+        st.booleans(),
+        st.sampled_from(["fair", 'the CRM "lost" calls 🚀', "a\nb"]),
+    ),
     st.tuples(st.just("tick"), st.integers(min_value=1, max_value=5000)),
 )
 
@@ -136,6 +146,10 @@ def apply(ledger: Ledger, clock: Clock, op: tuple[Any, ...], made: list[UUID]) -
                 ledger.release(cid, date=_d(start + op[2] - 3), reason="r", actor="t")
             elif kind == "close":
                 ledger.close_commitment(cid, date=_d(start + op[2] - 3), result=op[3], actor="t")
+            elif kind == "reply":
+                clock.now += timedelta(days=op[2])
+                by = {"rep": commitment.rep, "manager": commitment.manager}.get(op[3], "zed")
+                ledger.reply(cid, by=by, text=op[5], contest=op[4], actor="t")
         if kind == "activity":
             ledger.record_activities(
                 [

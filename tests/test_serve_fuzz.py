@@ -20,6 +20,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+from uuid import UUID
 
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -103,6 +104,7 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
     "write.revise": {"date": START, "reason": "split", "target": 4},
     "write.release": {"date": TODAY, "reason": "moved"},
     "write.close": {"date": TODAY},
+    "write.reply": {"text": "the CRM lost two weeks of calls", "contest": True},
     "access.grant": {"name": "zed", "role": "rep"},
     "access.revoke": {"name": "zed"},
 }
@@ -143,6 +145,8 @@ def test_fuzz_every_endpoint(db: str, tmp_path: Path) -> None:
     with served(db, tmp_path) as s:
         own = s.commitment("alice", "bob")
         hidden = s.commitment("rita", "mona")
+        closed = s.commitment("alice", "bob")  # a verdict to reply to
+        s.ledger.close_commitment(UUID(closed), date=TODAY, actor="seed")
         routes = [
             (method, r)
             for r in s.app.routes
@@ -150,7 +154,9 @@ def test_fuzz_every_endpoint(db: str, tmp_path: Path) -> None:
             for method in sorted(r.methods or ())
         ]
         assert len(routes) >= 15
-        ids = st.sampled_from([own, hidden, own.upper(), own.replace("-", ""), own[:8]])
+        ids = st.sampled_from(
+            [own, hidden, closed, own.upper(), own.replace("-", ""), own[:8], closed.upper()]
+        )
         path_values = st.one_of(ids, ids, ids, st.sampled_from(HOSTILE), st.text(max_size=40))
         valid = st.sampled_from(
             [START, "alice", "bob", "rita", "mona", own, hidden, 1, 3.5, True, "met", "week"]

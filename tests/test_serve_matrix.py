@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from tests.serve_support import START, TODAY, Served, is_error, served
 
@@ -57,6 +58,15 @@ EXPECTED: dict[str, dict[str, tuple[int, int]]] = {
         write: {"rep": (403, 404), "manager": (201, 404), "hr": (403, 403), "admin": (403, 403)}
         for write in ("check_in", "correct", "revise", "release", "close")
     },
+    # a reply (SPEC §7.4): the rep on their own, the manager on the ones naming them;
+    # hr and admin write nothing. On an open commitment the ledger refuses (409).
+    "reply": {"rep": (201, 404), "manager": (201, 404), "hr": (403, 403), "admin": (403, 403)},
+    "reply_open": {
+        "rep": (409, 404),
+        "manager": (409, 404),
+        "hr": (403, 403),
+        "admin": (403, 403),
+    },
     "me": {role: (200, 200) for role in CALLERS},
     "access_list": {
         "rep": (403, 403),
@@ -85,6 +95,12 @@ Ask = Callable[[Served, Any, tuple[str, str], str, int], Any]
 
 def _fresh(s: Served, people: tuple[str, str]) -> str:
     return s.commitment(*people)
+
+
+def _closed(s: Served, people: tuple[str, str]) -> str:
+    cid = s.commitment(*people)
+    s.ledger.close_commitment(UUID(cid), date=TODAY.isoformat(), actor="seed")
+    return cid
 
 
 def _none(s: Served, people: tuple[str, str]) -> str:
@@ -160,6 +176,13 @@ REQUESTS: dict[str, tuple[Callable[..., str], Ask]] = {
     "revise": _write_on("revisions", {"date": START, "reason": "split", "target": 8}),
     "release": _write_on("release", {"date": TODAY.isoformat(), "reason": "moved"}),
     "close": _write_on("close", {"date": TODAY.isoformat(), "result": "met"}),
+    "reply": (
+        _closed,
+        lambda s, who, p, cid, n: s.post(
+            f"/commitments/{cid}/replies", who, {"text": "the CRM lost calls", "contest": True}
+        ),
+    ),
+    "reply_open": _write_on("replies", {"text": "too early", "contest": True}),
     "me": (_none, lambda s, who, p, t, n: s.get("/me", who)),
     "access_list": (_none, lambda s, who, p, t, n: s.get("/access", who)),
     "access_grant": (

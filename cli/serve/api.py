@@ -88,6 +88,8 @@ class Write:
     model: type[cmd.Command]
     method: str  # the Ledger method the CLI calls
     on_commitment: bool  # the path names the commitment ({commitment})
+    caller_fields: tuple[str, ...] = ("actor",)  # filled in with the caller, never sent
+    action: Action = Action.RECORD  # what a write on a commitment asks of the policy
 
 
 READS = (
@@ -121,6 +123,15 @@ WRITES = (
     Write("/commitments/{commitment}/revisions", "revise", cmd.Revise, "revise", True),
     Write("/commitments/{commitment}/release", "release", cmd.Release, "release", True),
     Write("/commitments/{commitment}/close", "close", cmd.Close, "close_commitment", True),
+    Write(
+        "/commitments/{commitment}/replies",
+        "reply",
+        cmd.Reply,
+        "reply",
+        True,
+        ("actor", "by"),  # the authenticated caller replies, in their own name
+        Action.REPLY,
+    ),
 )
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -325,21 +336,25 @@ def _keep_visible(obj: Any, target: Each, scope: Scope) -> Any:
 # -- writes -----------------------------------------------------------------------------
 
 
-def request_type(model: type[cmd.Command]) -> type[BaseModel]:
+def request_type(
+    model: type[cmd.Command], caller_fields: tuple[str, ...] = ("actor",)
+) -> type[BaseModel]:
     """The command model as a request body: the same fields and checks, without
-    ``actor`` (the authenticated caller is the actor)."""
+    ``caller_fields`` (``actor``, and ``by`` of a reply: the authenticated
+    caller fills them in)."""
 
-    def no_actor(cls: Any, value: Any) -> None:
+    def not_sent(cls: Any, value: Any) -> None:
         if value is not None:
-            raise ValueError("leave it out: the authenticated caller is the actor")
+            raise ValueError("leave it out: the authenticated caller is the one who acts")
         return None
 
     def body(ns: dict[str, Any]) -> None:
         ns["__module__"] = __name__
-        ns["__annotations__"] = {"actor": SkipJsonSchema[None]}  # type: ignore[misc]
-        ns["actor"] = None
+        ns["__annotations__"] = {name: SkipJsonSchema[None] for name in caller_fields}  # type: ignore[misc]
+        for name in caller_fields:
+            ns[name] = None
         ns["model_config"] = ConfigDict(defer_build=False)  # FastAPI builds it now
-        ns["_no_actor"] = field_validator("actor", mode="before")(classmethod(no_actor))
+        ns["_not_sent"] = field_validator(*caller_fields, mode="before")(classmethod(not_sent))
 
     return types.new_class(model.__name__, (model,), {}, body)
 
@@ -347,7 +362,7 @@ def request_type(model: type[cmd.Command]) -> type[BaseModel]:
 def _write_endpoint(spec: Write, services: Any) -> Callable[..., Any]:
     from .app import error_response
 
-    body_type = request_type(spec.model)
+    body_type = request_type(spec.model, spec.caller_fields)
     params = [
         inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request),
         inspect.Parameter(
@@ -388,7 +403,7 @@ def perform_write(
     """One write of the cycle by ``caller``, scope-checked: what the API's write
     endpoints and the pages' forms both run (``body``: :func:`request_type`)."""
     ledger = services.ledger
-    values = body.model_dump(exclude={"actor"}, exclude_unset=True)
+    values = body.model_dump(exclude=set(spec.caller_fields), exclude_unset=True)
     with services.read_model() as rm:
         # people by name through the read model (SPEC §7.4): the events carry
         # subject ids, the access log too; the scope still speaks in names
@@ -410,6 +425,8 @@ def _write_as(
     services: Any,
 ) -> dict[str, Any]:
     name_of = people.name_of
+    # the caller fields (the actor, a reply's replier): the caller, by subject id
+    values.update({name: people.actor(caller.name) for name in spec.caller_fields})
 
     def reports() -> frozenset[str]:
         with services.read_model() as rm:
@@ -421,13 +438,12 @@ def _write_as(
         cid = full_id(commitment)
         audit["target"] = str(cid)
         c = ledger.commitment(cid)
-        audit["subjects"] = [c.rep, c.manager]
+        audit["subjects"] = [name_of(c.rep), name_of(c.manager)]
         scope.require(
-            Action.RECORD, name_of(c.rep), manager=name_of(c.manager),
+            spec.action, name_of(c.rep), manager=name_of(c.manager),
             hidden=no_such("commitment", cid),
         )  # fmt: skip
-        actor = people.actor(caller.name)
-        result = getattr(ledger, spec.method)(cid, actor=actor, register=people.pending, **values)
+        result = getattr(ledger, spec.method)(cid, register=people.pending, **values)
         if spec.name == "check_in":  # recorded; a date outside the window is said, as the CLI does
             return {"id": str(cid), "check_in": result.number, "warnings": list(result.warnings)}
         return {"id": str(cid)}
@@ -447,9 +463,8 @@ def _write_as(
         )  # fmt: skip
     values["rep"] = people.ref(body.rep, role="rep")
     values["manager"] = people.ref(body.manager, role="manager")
-    audit["subjects"] = [values["rep"], values["manager"]]
-    actor = people.actor(caller.name)
-    new_id = getattr(ledger, spec.method)(actor=actor, register=people.pending, **values)
+    audit["subjects"] = [body.rep, body.manager]
+    new_id = getattr(ledger, spec.method)(register=people.pending, **values)
     audit["target"] = str(new_id)
     return {"id": str(new_id)}
 

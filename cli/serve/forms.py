@@ -78,6 +78,8 @@ FIELDS: dict[str, Field] = {
         (("", "(not given)"), ("met", "met"), ("missed", "missed"), ("unknown", "unknown")),
     ),
     "value": Field("Value", "number"),
+    "text": Field("Your reply", "textarea", "what the verdict leaves out, in your words"),
+    "contest": Field("I contest the verdict", "checkbox"),
 }
 FIELDS["done_check_in"] = Field("Done?", "yesno", "", YESNO)
 
@@ -137,6 +139,7 @@ SPECS = {
         ),
         FormSpec("release", "Release", "Release the commitment", ("date", "reason")),
         FormSpec("close", "Close", "Close the commitment", ("date", "result", "value", "note")),
+        FormSpec("reply", "Reply to the verdict", "Record the reply", ("text", "contest", "date")),
     )
 }
 PERIODS_OPTIONAL: Choices = (("", "(unchanged)"), *FIELDS["period"].choices)
@@ -145,6 +148,8 @@ PERIODS_OPTIONAL: Choices = (("", "(unchanged)"), *FIELDS["period"].choices)
 def _field(spec: FormSpec, name: str) -> Field:
     if name == "done" and spec.name in ("check_in", "correct"):
         return FIELDS["done_check_in"]
+    if name == "date" and spec.name == "reply":
+        return Field("Date of the reply", "date", "default: today")
     if name == "period" and spec.name == "revise":
         return Field("Period", "select", "", PERIODS_OPTIONAL)
     return FIELDS[name]
@@ -222,7 +227,7 @@ def parse(
                 values[name] = tuple(p.strip() for p in raw.split(","))
         elif raw:
             values[name] = raw
-    model = request_type(spec.write.model)
+    model = request_type(spec.write.model, spec.write.caller_fields)
     try:
         return model(**values)
     except ValidationError as exc:

@@ -43,6 +43,9 @@ class Action(StrEnum):
     """Reports across people (coaching patterns); the person: the manager reported on."""
     RECORD = "record"
     """Check-in, correct, revise, release, close (the person: the commitment's rep)."""
+    REPLY = "reply"
+    """Answer a commitment's verdict (the person: the commitment's rep; the
+    ledger's rule then takes only its rep or the manager named on it)."""
     AGREE_AS = "agree_as"
     """Record a session or agree a commitment naming the person as its manager."""
     AGREE_WITH = "agree_with"
@@ -63,11 +66,15 @@ SELF, REPORT, OTHER = Relation.SELF, Relation.REPORT, Relation.OTHER
 ANYONE = frozenset(Relation)
 
 POLICY: dict[tuple[Role, Action], frozenset[Relation]] = {
-    # rep: their own commitments, sessions and history. (Replies come with issue 14.)
+    # rep: their own commitments, sessions and history; replies to their own verdicts.
     (Role.REP, Action.READ): frozenset({SELF}),
+    (Role.REP, Action.REPLY): frozenset({SELF}),
     # manager: their reps, and what names them as manager; writes the cycle for those.
     (Role.MANAGER, Action.READ): frozenset({SELF, REPORT}),
     (Role.MANAGER, Action.RECORD): frozenset({REPORT}),
+    # ... and replies on the commitments naming them as manager (the ledger refuses
+    # a reply by a manager the commitment does not name: exit 4, 409).
+    (Role.MANAGER, Action.REPLY): frozenset({REPORT}),
     (Role.MANAGER, Action.AGREE_AS): frozenset({SELF}),
     # ... and their own coaching patterns (the pages' coaching report, without the
     # team total); a report across everyone (the API's) names nobody: "other".
@@ -91,6 +98,7 @@ _WHAT = {
     Action.READ: "read about {who}",
     Action.REPORT: "read reports across people",
     Action.RECORD: "record on the commitments of {who}",
+    Action.REPLY: "reply on the commitments of {who}",
     Action.AGREE_AS: "record sessions or agreements with {who} as manager",
     Action.AGREE_WITH: "record sessions or agreements with {who} as rep",
     Action.ACCESS: "grant, revoke or list access",

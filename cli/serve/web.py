@@ -571,6 +571,8 @@ def _commitment_page(
     from ..read import show_object
 
     at = page.moment()
+    assert page.caller is not None
+    caller_name = page.caller.name
     with page.services.read_model() as rm:
         scope = page.scope(rm)
         cid = str(full_id(ref))
@@ -582,26 +584,26 @@ def _commitment_page(
             raise unknown_id(ref)
         obj = show_object(rm, at, cid)
         may_record = scope.may(Action.RECORD, people[0], manager=people[1])
-    forms_ = []
+        may_reply = scope.may(Action.REPLY, people[0], manager=people[1])
+    shown: list[str] = []
     if may_record and obj["status"] not in ("closed", "released"):
-        for name in ("check_in", "close", "revise", "correct", "release"):
-            forms_.append(
-                forms.view(
-                    forms.SPECS[name],
-                    f"/commitments/{cid}/{name.replace('_', '-')}",
-                    values=values if failed == name else None,
-                    error=error if failed == name else None,
-                )
-            )
-    elif may_record and failed is not None:
-        forms_.append(
-            forms.view(
-                forms.SPECS[failed],
-                f"/commitments/{cid}/{failed.replace('_', '-')}",
-                values=values,
-                error=error,
-            )
+        shown += ["check_in", "close", "revise", "correct", "release"]
+    # a reply answers a verdict: closed, released or overdue (an open one: the
+    # ledger refuses, and the refusal shows in this form if it was sent anyway)
+    if may_reply and (obj["status"] != "open" or failed == "reply"):
+        shown.append("reply")
+    if failed is not None and failed not in shown and (may_record or may_reply):
+        shown.append(failed)
+    forms_ = [
+        forms.view(
+            forms.SPECS[name],
+            f"/commitments/{cid}/{name.replace('_', '-')}",
+            values=values if failed == name else None,
+            error=error if failed == name else None,
+            fixed=[f"Replying as {caller_name} (you)"] if name == "reply" else (),
         )
+        for name in shown
+    ]
     text = _render("web/commitment.html.j2", **page.context(at), c=obj, forms=forms_)
     return html(text, status)
 
