@@ -8,6 +8,10 @@ becomes the same ``p-<8 hex>``), and every free text (notes, behaviours,
 hypotheses, reasons, replies) ``[withheld]``. Verdicts, counts, dates,
 signals and focus areas stay as they are.
 
+A value is a person when its key says so (``rep``, ``manager``, ``actor``,
+``by``...) or when it is the name of a registered person, under any key (a
+list of overloaded reps, a team named after its manager).
+
 It works on the JSON objects the commands print (``--format json`` and every
 other format is rendered from them), so a pseudonymised table, CSV, Markdown
 or HTML page shows exactly what the JSON shows.
@@ -18,7 +22,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from typing import Any
-from uuid import UUID, uuid5
+from uuid import UUID
 
 WITHHELD_TEXT = "[withheld]"  # ledger.keys.WITHHELD_TEXT (not imported: reads stay light)
 
@@ -30,7 +34,6 @@ TEXT_KEYS = frozenset(
     {"note", "behavior", "hypothesis", "reason", "text", "focus_cap_override", "override"}
 )
 """Keys whose values are free text."""
-_LEGACY = UUID("6f1e8f3e-7d0b-5d0e-9a55-1c0f5e2b8a11")
 
 
 class Pseudonymiser:
@@ -38,21 +41,23 @@ class Pseudonymiser:
     their subject id (the read model's ``people`` table), a person known only
     by a name written before the registry by an id derived from the name."""
 
-    def __init__(self, subject_of: Callable[[str], str | None]) -> None:
-        self.subject_of = subject_of
-        self.cache: dict[str, str] = {}
-
     @classmethod
     def of(cls, conn: sqlite3.Connection) -> Pseudonymiser:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if "people" not in tables:
             return cls(lambda name: None)
+        known = {
+            str(name): str(subject)
+            for name, subject in conn.execute("SELECT name, subject FROM people")
+        }
+        return cls(known.get, known)
 
-        def subject_of(name: str) -> str | None:
-            row = conn.execute("SELECT subject FROM people WHERE name = ?", (name,)).fetchone()
-            return None if row is None else str(row[0])
-
-        return cls(subject_of)
+    def __init__(
+        self, subject_of: Callable[[str], str | None], known: dict[str, str] | None = None
+    ) -> None:
+        self.subject_of = subject_of
+        self.known = known or {}
+        self.cache: dict[str, str] = {}
 
     def person(self, value: str) -> str:
         found = self.cache.get(value)
@@ -64,11 +69,20 @@ class Pseudonymiser:
             out = value
         else:
             subject = _as_uuid(value) or _as_uuid(self.subject_of(value))
-            if subject is None:  # a name from before the registry: an id derived from it
-                subject = uuid5(_LEGACY, value)
+            if subject is None:  # a name from before the registry: the read model's id for it
+                from projections.people import legacy_subject
+
+                subject = UUID(legacy_subject(value))
             out = "p-" + subject.hex[:8]  # ledger.keys.pseudonym
         self.cache[value] = out
         return out
+
+    def maybe_person(self, value: Any) -> Any:
+        """``value``'s pseudonym if it is a registered person's name (a team
+        named after its manager), else ``value`` (a team's or region's own name)."""
+        if isinstance(value, str) and self.subject_of(value) is not None:
+            return self.person(value)
+        return value
 
     def __call__(self, obj: Any, key: str | None = None) -> Any:
         if isinstance(obj, dict):
@@ -78,8 +92,8 @@ class Pseudonymiser:
         if isinstance(obj, str):
             if key in TEXT_KEYS:
                 return WITHHELD_TEXT
-            if key in PERSON_KEYS:
-                return self.person(obj)
+            if key in PERSON_KEYS or obj in self.known or obj.startswith("erased:"):
+                return self.person(obj)  # a person, under any key (overloaded_reps...)
         return obj
 
 

@@ -131,7 +131,11 @@ def coaching(
     with open_read_model(env) as rm:
         obj = coaching_object(rm, at, manager, window_days, group_by=group_by)
         if pseudonymise:
-            obj = Pseudonymiser.of(rm.conn)(obj)
+            p = Pseudonymiser.of(rm.conn)
+            obj = p(obj)
+            if group_by == "team":  # a team is named after its manager unless given a name
+                for g in obj.get("groups", []):
+                    g["group"] = p.maybe_person(g["group"])
     if fmt == "html":
         from .html import coaching_page
 

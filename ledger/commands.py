@@ -248,16 +248,6 @@ class Close(Command):
     actor: PersonId
 
 
-class Reply(Command):
-    """``reply``: the commitment's rep or manager answers its verdict (SPEC §7.4)."""
-
-    by: PersonId
-    text: Reason
-    contest: bool = False
-    date: BusinessDate | None = None  # default: the ledger's clock date (UTC)
-    actor: PersonId
-
-
 class RegisterPerson(Command):
     name: PersonId
     team: Label | None = None
@@ -267,6 +257,16 @@ class RegisterPerson(Command):
 
 class ErasePerson(Command):
     reason: Reason
+
+
+class Reply(Command):
+    """``reply``: the commitment's rep or manager answers its verdict (SPEC §7.4)."""
+
+    by: PersonId
+    text: Reason
+    contest: bool = False
+    date: BusinessDate | None = None  # default: the ledger's clock date (UTC)
+    actor: PersonId
 
 
 class RecordActivity(Command):

@@ -237,6 +237,7 @@ class _Writer:
         self.pending = 0
         self.written = 0
         self.demo_ref = self.crm_ref = ""
+        self.seal = True  # free text sealed under its owner's key, as commands write it
 
     def register(self, team: list[_Rep], at: datetime) -> None:
         """Register the demo's people first (SPEC §7.4): its actor (``demo``),
@@ -267,9 +268,17 @@ class _Writer:
         """Take the new events of the aggregates a command changed, in the order
         given, so the ledger holds them in command order (as the commands would
         have written them, and as an import replays them)."""
+        from .sealing import seal_events
+
         for agg in aggregates:
-            self.events.extend(agg.collect_events())
+            events = agg.collect_events()
+            if self.seal:
+                events = seal_events(self._keys, agg, events)
+            self.events.extend(events)
         self.pending += len(aggregates)
+
+    def _keys(self) -> Any:
+        return self.ledger.keys
 
     def flush(self, force: bool = False) -> None:
         """Insert the events taken so far, in command order, once enough is
@@ -301,10 +310,14 @@ def write_demo(
     now: datetime | None = None,
     batch: int = 20_000,
     progress: Callable[[int], None] | None = None,
+    seal: bool = True,
 ) -> DemoResult:
     """Write the demo team into ``ledger`` (an empty :class:`~ledger.application.Ledger`).
 
     ``progress(n)`` is called after each of the ``weeks + 1`` weeks written.
+    Free text is sealed under its owner's key as every command seals it
+    (:mod:`ledger.sealing`); ``seal=False`` leaves it in clear, for the
+    benchmark of what sealing costs (``bench/bench_privacy.py``).
     """
     if reps < 1 or weeks < 1:
         raise InvalidInput("demo: --reps and --weeks must be at least 1")
@@ -322,7 +335,9 @@ def write_demo(
             # inside: no other writer since (a ledger id of its own is not content)
             has_id = stored_ledger_id(ledger.recorder, curs, pg=is_postgres(ledger.db)) is not None
             _refuse_non_empty(_count(ledger, curs) - has_id)
-            return _write(ledger, curs, has_id, reps, weeks, seed, today, now, batch, progress)
+            return _write(
+                ledger, curs, has_id, reps, weeks, seed, today, now, batch, progress, seal
+            )
     except IntegrityError:
         raise Conflict(
             "demo: another writer wrote into this ledger meanwhile; nothing was written"
@@ -360,6 +375,7 @@ def _write(
     now: datetime | None,
     batch: int,
     progress: Callable[[int], None] | None,
+    seal: bool = True,
 ) -> DemoResult:
     import time as clock
 
@@ -369,6 +385,7 @@ def _write(
     first = end - timedelta(days=7 * weeks)
     writer = _Writer(ledger, curs, now, end, batch)
     writer.needs_id = not has_id
+    writer.seal = seal
     team = _team(reps, seed, first, end)
     writer.register(team, min(datetime.combine(first, time(7, 0), UTC), now))
     stats = {"commitments": 0, "sessions": 0}

@@ -146,6 +146,30 @@ def unseal(key: bytes, subject: UUID, sealed: str) -> str:
         raise SealError("a sealed value whose text is not UTF-8") from None
 
 
+def _decrypt(aead: tuple[Any, bytes], data: str) -> str:
+    """Open the base64 part of a sealed value with a subject's (cipher, AAD)."""
+    import base64
+    import binascii
+
+    from cryptography.exceptions import InvalidTag
+
+    cipher, aad = aead
+    try:
+        raw = base64.urlsafe_b64decode(data)
+    except (ValueError, binascii.Error):
+        raise SealError("a malformed sealed value") from None
+    if len(raw) < NONCE_BYTES + TAG_BYTES:
+        raise SealError("a malformed sealed value")
+    try:
+        plain: bytes = cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], aad)
+    except InvalidTag:
+        raise SealError("a sealed value that does not open (tampered, or another key)") from None
+    try:
+        return plain.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SealError("a sealed value whose text is not UTF-8") from None
+
+
 def erased_name(subject: UUID) -> str:
     return "erased:" + subject.hex[:8]
 
@@ -166,6 +190,7 @@ class KeyStore(ABC):
     def __init__(self) -> None:
         self._cache: dict[UUID, bytes] = {}
         self._destroyed: set[UUID] = set()
+        self._aeads: dict[str, tuple[Any, bytes]] = {}  # subject hex -> (cipher, AAD)
 
     # -- backend primitives -------------------------------------------------
     @abstractmethod
@@ -228,6 +253,7 @@ class KeyStore(ABC):
         subject is then recorded as destroyed so no key is ever made for it)."""
         self._shred(subject)
         self._cache.pop(subject, None)
+        self._aeads.pop(subject.hex, None)
         self._destroyed.add(subject)
 
     def state(self) -> tuple[int, int]:
@@ -236,6 +262,14 @@ class KeyStore(ABC):
         rows = self._rows()
         destroyed = sum(1 for _, k in rows if k is None)
         return len(rows) - destroyed, destroyed
+
+    def refresh(self) -> None:
+        """Forget the keys read so far: another process may have destroyed
+        one (a long-running server rebuilding its read model after an erasure
+        must not open text with a key it remembers)."""
+        self._cache.clear()
+        self._destroyed.clear()
+        self._aeads.clear()
 
     def export_keys(self) -> list[tuple[UUID, bytes | None]]:
         """Every subject with its key (None: destroyed), ordered by subject id."""
@@ -275,11 +309,17 @@ class KeyStore(ABC):
         that does not open under the subject's key raises :class:`SealError`."""
         if not is_sealed(value):
             return value
-        subject = sealed_subject(value)
-        key = self.key(subject)
-        if key is None:
-            return ERASED_TEXT
-        return unseal(key, subject, value)
+        subject_hex, _, data = value[len(PREFIX) :].partition(":")
+        aead = self._aeads.get(subject_hex)  # the hot path of a rebuild: parse once
+        if aead is None:
+            subject = sealed_subject(value)
+            key = self.key(subject)
+            if key is None:
+                return ERASED_TEXT
+            from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+            aead = self._aeads[subject_hex] = (AESGCM(key), subject.bytes)
+        return _decrypt(aead, data)
 
     def __enter__(self) -> KeyStore:
         return self

@@ -610,6 +610,8 @@ def _catch_up(
 
     opener = Opener(conn, lambda: ledger.keys, lambda: keys_state(ledger.db))
     purge = opener.keys_changed()  # a key destroyed (an erasure), restored or lost
+    if purge:
+        ledger.keys.refresh()  # no key remembered from before may open anything again
     advanced = pages = 0
     try:
         while max_pages is None or pages < max_pages:
@@ -873,7 +875,7 @@ def open_current(
                         _serves(at, probe.source, head, probe.hash_at)
                         and columns_current(rm.conn)
                         and _tree_complete(rm.conn, at.position)
-                        and not _keys_changed(rm.conn, db_url)
+                        and not _keys_changed(rm.conn, db_url, ledger)
                     ):
                         return rm
                 except BaseException:
@@ -899,7 +901,7 @@ def _tree_complete(conn: sqlite3.Connection, position: int) -> bool:
     return (row[0] if row else 0) == position
 
 
-def _keys_changed(conn: sqlite3.Connection, db_url: str) -> bool:
+def _keys_changed(conn: sqlite3.Connection, db_url: str, ledger: Ledger | None = None) -> bool:
     """Whether the read model opened sealed text with a key store that has
     changed since (an erasure, a restore, a lost store): then it is rebuilt."""
     from .sealed import recorded_state
@@ -907,6 +909,8 @@ def _keys_changed(conn: sqlite3.Connection, db_url: str) -> bool:
     seen = recorded_state(conn)
     if seen is None:  # never opened sealed text: nothing to compare
         return False
+    if ledger is not None:  # a long-running process: its open key store (no new connection)
+        return seen != ledger.keys.state()
     from ledger.keys import keys_state
 
     return seen != keys_state(db_url)

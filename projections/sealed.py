@@ -30,7 +30,7 @@ SEALED_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 """Read-model columns that may hold sealed text, by table."""
 
-SEALED_LIKE = "sealed:v1:%"
+SEALED_GLOB = "sealed:v1:*"
 
 
 class Opener:
@@ -48,6 +48,8 @@ class Opener:
         self.state_of = state_of
         self.tables = {t: cols for t, cols in SEALED_COLUMNS.items() if _has_columns(conn, t, cols)}
         self.marks: dict[str, int] = {}
+        self.store: Any = None
+        conn.create_function("open_sealed", 1, self._open_sealed)
         self.rebuilt = False  # set by catch-up when it rebuilt for a changed key store
 
     def mark(self) -> None:
@@ -63,34 +65,28 @@ class Opener:
         return keys_changed(self.conn, self.state_of)
 
     def open(self) -> int:
-        """Open the sealed values of rows added since :meth:`mark`; returns how
-        many. Records the key store's state when it was used."""
+        """Open the sealed values of rows added since :meth:`mark`, with one
+        ``UPDATE`` per column calling the key store through a SQL function;
+        returns how many values. Records the key store's state when used."""
         opened = 0
-        store = None
         for table, cols in self.tables.items():
-            where = " OR ".join(f"[{c}] LIKE '{SEALED_LIKE}'" for c in cols)
-            rows = self.conn.execute(
-                f"SELECT rowid, {', '.join(f'[{c}]' for c in cols)} FROM [{table}] "
-                f"WHERE rowid > ? AND ({where})",
-                (self.marks.get(table, 0),),
-            ).fetchall()
-            if not rows:
-                continue
-            if store is None:
-                store = self.store_of()
-            sets = ", ".join(f"[{c}] = ?" for c in cols)
-            self.conn.executemany(
-                f"UPDATE [{table}] SET {sets} WHERE rowid = ?",
-                [(*(_open(store, v) for v in row[1:]), row[0]) for row in rows],
-            )
-            opened += len(rows)
-        if store is not None:
-            record_state(self.conn, store.state())
+            for col in cols:
+                cur = self.conn.execute(
+                    f"UPDATE [{table}] SET [{col}] = open_sealed([{col}]) "
+                    f"WHERE rowid > ? AND [{col}] GLOB '{SEALED_GLOB}'",
+                    (self.marks.get(table, 0),),
+                )
+                opened += max(cur.rowcount, 0)
+        if self.store is not None:
+            record_state(self.conn, self.store.state())
         return opened
 
-
-def _open(store: Any, value: Any) -> Any:
-    return store.open_text(value) if isinstance(value, str) else value
+    def _open_sealed(self, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        if self.store is None:
+            self.store = self.store_of()  # only when a page brings sealed text
+        return self.store.open_text(value)
 
 
 def _has_columns(conn: sqlite3.Connection, table: str, cols: tuple[str, ...]) -> bool:

@@ -133,14 +133,16 @@ def test_demo_records_a_focus_cap_override_with_its_reason(cli: Cli) -> None:
     ledger = Ledger.open(cli.db)
     try:
         records = ledger.recorder.select_notifications(start=None, limit=10**6)
+        overrides = [
+            json.loads(r.state)["focus_cap_override"]
+            for r in records
+            if r.topic.endswith("Commitment.Agreed") and json.loads(r.state)["focus_cap_override"]
+        ]
+        # stored sealed under the rep's key (SPEC 7.4), like every free text
+        assert overrides and overrides[0].startswith("sealed:v1:")
+        assert "quarter-end" in ledger.keys.open_text(overrides[0])
     finally:
         ledger.close()
-    overrides = [
-        json.loads(r.state)["focus_cap_override"]
-        for r in records
-        if r.topic.endswith("Commitment.Agreed") and json.loads(r.state)["focus_cap_override"]
-    ]
-    assert overrides and "quarter-end" in overrides[0]
 
 
 def test_demo_refuses_a_ledger_that_already_holds_events(cli: Cli) -> None:

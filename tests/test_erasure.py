@@ -258,3 +258,69 @@ def test_key_store_loss(team: Cli, tmp_path: Path) -> None:
     for p in tmp_path.iterdir():
         if p.is_file():
             assert found_in(p.read_bytes(), needles) == [], p.name
+
+
+def test_erase_refusals_write_nothing(team: Cli) -> None:
+    cli = team
+    count = cli.ok("verify").split()[0]
+    for args, code in (
+        (("people", "erase", "Nobody Here", "--reason", "r"), 3),
+        (("people", "erase", NAME, "--reason", ""), 2),
+        (("people", "erase", NAME), 2),
+        (("people", "erase", "", "--reason", "r"), 2),
+    ):
+        result = cli(*args)
+        assert result.exit_code == code, (args, result.stderr)
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert cli.ok("verify").split()[0] == count
+    with open_keystore(cli.db) as store:
+        assert store.state()[1] == 0  # no key destroyed
+    cli.ok("people", "erase", NAME, "--reason", "request 2026-17")
+    erased = next(n for n in people(cli) if n.startswith("erased:"))
+    again = cli("people", "erase", erased, "--reason", "twice")
+    assert again.exit_code == 4 and "erased" in again.stderr
+    assert cli("people", "erase", NAME, "--reason", "twice").exit_code == 3  # not confirmable
+    assert cli("people", "rename", erased, "--to", "Someone").exit_code in (3, 4)
+    assert cli.ok("verify").split()[0] == str(int(count) + 1)
+
+
+def test_every_read_model_drops_the_clear_text_on_its_next_read(team: Cli, tmp_path: Path) -> None:
+    cli = team
+    other = Cli(db=cli.db, views=str(tmp_path / "analyst.views.db"), actor="analyst")
+    other.ok("team")  # a second read model, e.g. an analyst's --views
+    needles = name_variants(NAME)
+    assert found_in((tmp_path / "analyst.views.db").read_bytes(), needles)
+    cli.ok("people", "erase", NAME, "--reason", "request 2026-17")
+    assert any(r["rep"].startswith("erased:") for r in _json(other, "team")["reps"])
+    for suffix in ("", "-wal", "-shm"):
+        path = tmp_path / f"analyst.views.db{suffix}"
+        if path.exists():
+            assert found_in(path.read_bytes(), needles) == [], path.name
+
+
+def test_a_long_running_reader_forgets_the_keys_it_read_once_a_key_is_destroyed(
+    team: Cli, tmp_path: Path
+) -> None:
+    from ledger.application import Ledger
+    from projections.catchup import open_current
+
+    views = str(tmp_path / "server.views.db")
+    server = Ledger.open(cli_db := team.db)  # a server's ledger: open for its lifetime
+    try:
+        rm = open_current(cli_db, views, ledger=server)  # opens every text: keys cached
+        rm.close()
+        team.ok("people", "erase", NAME, "--reason", "request 2026-17")  # another process
+        rm = open_current(cli_db, views, ledger=server)
+        try:
+            names = {r[0] for r in rm.conn.execute("SELECT name FROM people")}
+            notes = {r[0] for r in rm.conn.execute("SELECT note FROM sessions")}
+        finally:
+            rm.close()
+    finally:
+        server.close()
+    assert NAME not in names and any(n.startswith("erased:") for n in names)
+    assert "[erased]" in notes
+    for suffix in ("", "-wal", "-shm"):
+        path = Path(views + suffix)
+        if path.exists():
+            assert found_in(path.read_bytes(), name_variants(NAME)) == [], path.name
