@@ -122,10 +122,14 @@ def build(db: str, views: str, reps: int, weeks: int) -> tuple[int, Cast]:
     sys.path.insert(0, str(ROOT))
     from cli.serve.access import open_access
 
+    # grants hold subject ids (the people registry): names through 'people list'
+    people = json.loads(run("--db", db, "--views", views, "people", "list", "--format", "json"))
+    subject = {p["name"]: p["subject"] for p in people}
+    admin = run("--db", db, "--views", views, "people", "add", "bench-admin").strip()
     store = open_access(db)  # what 'commitments access grant' does, without 500 processes
     try:
         tokens = {
-            name: store.grant(name, "manager" if name in reps_of else "rep", "bench")
+            name: store.grant(subject[name], "manager" if name in reps_of else "rep", admin)
             for name in [*all_reps, *sorted(reps_of)]
         }
     finally:

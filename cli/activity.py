@@ -6,7 +6,7 @@ import io
 import os
 import stat
 import sys
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import click
 
@@ -52,6 +52,12 @@ def activity() -> None:
     help="Keep only rows where COLUMN=VALUE, COLUMN!=VALUE, or COLUMN (non-empty). "
     "Repeatable: all must hold.",
 )
+@click.option(
+    "--new-person",
+    is_flag=True,
+    help="Register reps named for the first time, even after 'people add'/"
+    "'people import' made names strict.",
+)
 @pass_env
 def import_(
     env: Env,
@@ -63,6 +69,7 @@ def import_(
     id_column: str | None,
     date_format: str,
     wheres: tuple[str, ...],
+    new_person: bool,
 ) -> None:
     """Record each row of FILE.csv ('-' reads stdin) as one activity event.
 
@@ -106,12 +113,13 @@ def import_(
     if name in ("-", "<stdin>") or not isinstance(getattr(file, "name", None), str):
         name = "<stdin>"
     ledger = env.ledger()
+    people: dict[str, Any] = {"people": env.people(), "new_person": new_person}
     try:
         size = _file_size(file) if _stderr_is_terminal() else None
         if size:  # a bar needs a length: none for a pipe
-            summary = _with_progress(ledger, file, size, options, env.actor)
+            summary = _with_progress(ledger, file, size, options, env.actor, **people)
         else:
-            summary = import_csv(ledger, file, options, actor=env.actor)
+            summary = import_csv(ledger, file, options, actor=env.actor, **people)
     except ImportRejected as exc:
         for error in exc.errors:
             click.echo(one_line(f"{name}:{error.line}: {error.reason}"), err=True)
@@ -138,7 +146,7 @@ def _file_size(file: BinaryIO) -> int | None:
 
 
 def _with_progress(
-    ledger: Ledger, file: BinaryIO, size: int, options: ImportOptions, actor: str
+    ledger: Ledger, file: BinaryIO, size: int, options: ImportOptions, actor: str, **people: Any
 ) -> ImportSummary:
     from ledger.activity_import import import_csv
 
@@ -150,4 +158,4 @@ def _with_progress(
             bar.update(count - done)
             done = count
 
-        return import_csv(ledger, file, options, actor=actor, progress=progress)
+        return import_csv(ledger, file, options, actor=actor, progress=progress, **people)

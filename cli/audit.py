@@ -51,23 +51,52 @@ def _progress(items: Iterator[Any], label: str, length: int | None) -> Iterator[
     metavar="POSITION",
     help="Only events after POSITION; the chain continues from the event at POSITION.",
 )
+@click.option(
+    "--decrypt",
+    is_flag=True,
+    help="Write an analysis copy with names and free text opened with the key store "
+    "(erased people: erased:<8 hex>, [erased]). Import refuses it.",
+)
+@click.option(
+    "--pseudonymise",
+    is_flag=True,
+    help="Write an analysis copy with people as p-<8 hex> and free text [withheld]. "
+    "Import refuses it.",
+)
 @pass_env
-def export(env: Env, output: str, since: int) -> None:
+def export(env: Env, output: str, since: int, decrypt: bool, pseudonymise: bool) -> None:
     """Export the ledger as JSON Lines, one hash-chained event per line.
 
     Each line is {"position", "stream", "version", "type", "recorded_at",
     "data", "prev", "hash"}; see docs/audit.md. With --since, append the
     output to an earlier export and the chain still verifies.
 
+    Names and free text are written as stored: sealed (ciphertext). A
+    backup is the export plus 'people keys export'. --decrypt and
+    --pseudonymise write analysis copies instead, whose first line says so;
+    import refuses them (see docs/privacy.md).
+
     \b
     Examples:
       commitments export -o ledger.jsonl
       commitments export --since "$(tail -n1 ledger.jsonl | jq .position)" >> ledger.jsonl
+      commitments export --pseudonymise -o for-hr.jsonl
     """
     from ledger.audit import export_lines
+    from ledger.errors import InvalidInput
 
+    if decrypt and pseudonymise:
+        raise InvalidInput("give --decrypt or --pseudonymise, not both")
+    if (decrypt or pseudonymise) and since:
+        raise InvalidInput("--since goes with a plain export, not an analysis copy")
     ledger = _existing_ledger(env)
-    lines = export_lines(ledger, since=since)
+    if decrypt or pseudonymise:
+        from ledger.analysis import analysis_lines
+
+        store = _keystore_for_decrypt(env, ledger) if decrypt else None
+        lines = analysis_lines(ledger, "decrypted" if decrypt else "pseudonymised", store)
+    else:
+        lines = export_lines(ledger, since=since)
     length = (ledger.recorder.max_notification_id() or 0) - since
     created = False
     if output != "-":
@@ -81,6 +110,19 @@ def export(env: Env, output: str, since: int) -> None:
         if created:
             os.unlink(output)
         raise
+
+
+def _keystore_for_decrypt(env: Env, ledger: Any) -> Any:
+    """The ledger's key store, which --decrypt needs (exit 3 if there is none)."""
+    from ledger.errors import NotFound
+
+    store = ledger.keys
+    if not store.export_keys():
+        raise NotFound(
+            "export --decrypt: the ledger has no key store (or it holds no key); "
+            "nothing was written"
+        )
+    return store
 
 
 def _by_size(lines: Iterator[bytes], size: int) -> Iterator[bytes]:
@@ -104,8 +146,14 @@ def _write(out: IO[str], lines: Iterator[str]) -> None:
 
 @click.command("import")
 @click.argument("file", type=click.File("rb", lazy=False))
+@click.option(
+    "--upgrade",
+    is_flag=True,
+    help="An export written before the people registry (names in clear): register "
+    "its people, seal their names, name them by subject id (new hashes).",
+)
 @pass_env
-def import_(env: Env, file: IO[bytes]) -> None:
+def import_(env: Env, file: IO[bytes], upgrade: bool) -> None:
     """Import an export (FILE.jsonl, or - for stdin), all or nothing.
 
     The file's hash chain and every event are checked first; events already
@@ -118,23 +166,62 @@ def import_(env: Env, file: IO[bytes]) -> None:
     refused (exit 2). Prints "read N, imported N, already present N" on
     stderr.
 
+    With --upgrade, an export written before the people registry (names in
+    clear) is upgraded as it is imported: each name becomes a registered
+    person whose name is sealed in the key store, the events name them by
+    subject id, and the hash chain is computed again (the old file's hashes
+    and digests do not apply to the result; see docs/events.md). Without it,
+    such a file imports as it is, hash for hash, its names read as legacy
+    names; an export in today's shape is the same either way.
+
     \b
     Examples:
       commitments --db copy.db import ledger.jsonl
       commitments export | commitments --db copy.db import -
+      commitments --db new.db import --upgrade release-2-export.jsonl
     """
     from ledger.audit import import_lines, limited_lines
 
-    lines: Iterator[bytes] = limited_lines(file)
+    lines: Iterator[bytes] = _refusing_analysis_copies(limited_lines(file))
     if sys.stderr.isatty() and hasattr(file, "fileno"):
         info = os.fstat(file.fileno())
         if stat.S_ISREG(info.st_mode):  # a file, not a pipe: its size is known
             lines = _by_size(lines, info.st_size)
-    summary = import_lines(env.ledger(), lines, actor=env.actor)
+    from ledger.upgrade import maybe_upgrade
+
+    ledger = env.ledger()
+    # an export written before the people registry: names registered and sealed first
+    upgraded = maybe_upgrade(lines, lambda: ledger.keys) if upgrade else lines
+    people = env.people()
+    actor = people.actor(env.actor)
+    summary = import_lines(ledger, upgraded, actor=actor, register=people.pending)
     click.echo(
         f"read {summary.read}, imported {summary.imported}, already present {summary.present}",
         err=True,
     )
+
+
+def _refusing_analysis_copies(lines: Iterator[bytes]) -> Iterator[bytes]:
+    """The lines, after checking (before the ledger is opened) that the first
+    is not an analysis copy's header (exit 2, nothing written)."""
+    import itertools
+
+    from ledger.analysis import analysis_kind
+    from ledger.errors import InvalidInput
+
+    head: list[bytes] = []
+    for number, raw in enumerate(lines, start=1):
+        head.append(raw)
+        if raw.strip():
+            kind = analysis_kind(raw)
+            if kind is not None:
+                raise InvalidInput(
+                    f"line {number}: this is an analysis copy ({kind}), not an export: "
+                    "import refuses it (import the plain 'commitments export' instead); "
+                    "nothing was imported"
+                )
+            break
+    return itertools.chain(head, lines)
 
 
 @click.command()

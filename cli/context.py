@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -13,6 +14,10 @@ import click
 
 if TYPE_CHECKING:
     from ledger.application import Ledger
+    from projections.people import People
+
+
+SUBJECT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 @dataclass
@@ -22,6 +27,7 @@ class Env:
     actor: str
     _ledger: Any = field(default=None, repr=False)
     _views_checked: bool = field(default=False, repr=False)
+    _people: Any = field(default=None, repr=False)
 
     @property
     def is_postgres(self) -> bool:
@@ -72,6 +78,41 @@ class Env:
 
     def resolve(self, ref: str, kind: str = "commitment") -> Any:
         return self.ledger().resolve(ref, kind)
+
+    def people(self) -> People:
+        """Person resolution for this command (:class:`projections.people.People`),
+        over the read model caught up first: names -> subject ids, and the
+        people named for the first time (``people().pending``), which the
+        command registers with its own events."""
+        if self._people is None:
+            from projections.catchup import connect, open_current
+            from projections.people import People
+
+            if self.is_postgres and not self.views and self.ledger().ledger_id() is None:
+                # nothing written yet (the first write gives the ledger its id, and
+                # its default views file is named after it): nobody to find
+                self._people = People(connect(":memory:").conn)
+                return self._people  # type: ignore[no-any-return]
+            rm = open_current(self.db, self.views_path, ledger=self.ledger())
+            ctx = click.get_current_context(silent=True)
+            if ctx is not None:  # the root closes last: an error message may still need it
+                ctx.find_root().call_on_close(rm.close)
+            self._people = People(rm.conn)
+        return self._people  # type: ignore[no-any-return]
+
+    def names_for_subjects(self, message: str) -> str:
+        """``message`` with each subject id of a person this command resolved
+        replaced by the person's name (the domain's messages quote the person
+        references its events hold)."""
+        if self._people is None or not SUBJECT.search(message):
+            return message
+        people = self._people
+        return SUBJECT.sub(lambda m: people.name_of(m.group(0)), message)
+
+    def actor_ref(self) -> str:
+        """The actor (``--actor``, the OS user by default) as events carry it:
+        their subject id, registering them on first use."""
+        return self.people().actor(self.actor)
 
 
 def postgres_views_path(ledger_id: Any) -> str:

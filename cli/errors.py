@@ -7,6 +7,7 @@ one line on stderr; set ``COMMITMENTS_DEBUG=1`` to see tracebacks.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import sys
@@ -36,6 +37,8 @@ def exit_code_for(exc: BaseException) -> tuple[int, str]:
     if isinstance(exc, LedgerError):
         return exc.exit_code, _line(exc)
     module = type(exc).__module__
+    if module == "ledger.keys":  # KeyDestroyed (an erased person), SealError (tampered text)
+        return 4, _line(exc)
     if module.startswith("eventsourcing"):
         from eventsourcing.persistence import OperationalError, RecordConflictError
 
@@ -108,4 +111,8 @@ class ErrorMappingGroup(click.Group):
             if os.environ.get("COMMITMENTS_DEBUG"):
                 raise
             code, message = exit_code_for(exc)
+            env = ctx.obj
+            if hasattr(env, "names_for_subjects"):
+                with contextlib.suppress(Exception):  # a message is never lost to this
+                    message = env.names_for_subjects(message)
             fail(message, code)

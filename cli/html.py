@@ -174,11 +174,15 @@ def coaching_page(
     ``template``/``extra``: the server's page around it (``with_team=False``: no
     team total, for a manager reading their own patterns)."""
     sections = []
-    for m in [*report["managers"], *([report["team"]] if with_team else [])]:
+    entries = report.get("managers", report.get("groups", []))
+    for m in [*entries, *([report["team"]] if with_team else [])]:
         bars, top = _mix_bars(m["follow_through_mix"])
+        name = m.get("manager")
+        if "group" in m:  # --group-by team or region; a rep outside the roster has none
+            name = m["group"] or f"(no {report['group_by']})"
         sections.append(
             {
-                "name": m.get("manager"),
+                "name": name,
                 "m": m,
                 "mix_bars": bars,
                 "mix_top": top,

@@ -35,6 +35,7 @@ COMMANDS = {
     "model": "cli.cycle:model",
     "due": "cli.cycle:due",
     "activity": "cli.activity:activity",
+    "people": "cli.people:people",
     "export": "cli.audit:export",
     "import": "cli.audit:import_",
     "verify": "cli.audit:verify",

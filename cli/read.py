@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import date
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -22,6 +22,7 @@ from ledger import rules
 
 from .context import Env, output_file_option, progress_bar
 from .params import PERSON, format_option
+from .pseudonyms import Pseudonymiser, pseudonymise_option
 
 if TYPE_CHECKING:
     from projections.catchup import Progress
@@ -250,8 +251,12 @@ def _json(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, indent=2)
 
 
-def render_items(items: Sequence[Item], fmt: str) -> str:
+def render_items(
+    items: Sequence[Item], fmt: str, transform: Callable[[Any], Any] | None = None
+) -> str:
     objs = [i.as_dict() for i in items]
+    if transform is not None:
+        objs = transform(objs)
     if fmt == "json":
         return _json(objs)
     if fmt == "csv":
@@ -380,6 +385,7 @@ def _show_text(
 @click.option("--due-to", metavar="DATE", help="Only commitments due on or before DATE.")
 @as_of_options
 @format_option("table", "json", "csv", "md")
+@pseudonymise_option
 @pass_env
 def list_(
     env: Env,
@@ -394,6 +400,7 @@ def list_(
     as_of: str | None,
     on: str | None,
     fmt: str,
+    pseudonymise: bool = False,
 ) -> None:
     """List commitments with their status and verdict.
 
@@ -421,7 +428,9 @@ def list_(
             due_from,
             due_to,  # type: ignore[arg-type]
         )
-    click.echo(render_items(items, fmt))
+        transform = Pseudonymiser.of(rm.conn) if pseudonymise else None
+        text = render_items(items, fmt, transform)
+    click.echo(text)
 
 
 Status = Literal[STATUSES]  # type: ignore[valid-type]  # the click choices, as a type
@@ -513,6 +522,7 @@ def _date_option(name: str, text: str | None) -> date | None:
     help="html: the rep's one-page picture (timeline, signal, focus load, support).",
 )
 @output_option
+@pseudonymise_option
 @pass_env
 def history(
     env: Env,
@@ -522,6 +532,7 @@ def history(
     window_days: int,
     fmt: str,
     output: str | None = None,
+    pseudonymise: bool = False,
 ) -> None:
     """A rep's follow-through history: signal with reasons, counts and every commitment.
 
@@ -531,15 +542,20 @@ def history(
       commitments history alice --as-of 2026-03-01 --format json
       commitments history alice --format html -o alice.html
     """
+    if pseudonymise and fmt == "html":
+        from ledger.errors import InvalidInput
+
+        raise InvalidInput("history --pseudonymise: give --format table, json, csv or md")
     at = _moment(as_of, on)
     with open_read_model(env) as rm:
         h = rm.history(rep.strip(), at, window_days)  # an unknown rep: exit 3, closest names
-    if fmt == "html":
-        from .html import rep_page
+        transform = Pseudonymiser.of(rm.conn) if pseudonymise else None
+        if fmt == "html":
+            from .html import rep_page
 
-        text = rep_page(h)
-    else:
-        text = render_history(h, fmt)
+            text = rep_page(h)
+        else:
+            text = render_history(h, fmt, transform)
     write_output(text, output)
 
 
@@ -550,8 +566,10 @@ def history_object(
     return rm.history(rep.strip(), at, window_days).as_dict()
 
 
-def render_history(h: History, fmt: str) -> str:
+def render_history(h: History, fmt: str, transform: Callable[[Any], Any] | None = None) -> str:
     obj = h.as_dict()
+    if transform is not None:
+        obj = transform(obj)
     if fmt == "json":
         return _json(obj)
     if fmt == "csv":

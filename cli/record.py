@@ -16,6 +16,25 @@ pass_env = click.make_pass_decorator(Env)
 DATE = click.STRING  # validated by the ledger, so every command words date errors alike
 PERIODS = click.Choice(["day", "week", "month", "window"])
 
+new_person_option = click.option(
+    "--new-person",
+    is_flag=True,
+    help="Register a person named here for the first time, even after "
+    "'people add'/'people import' made names strict.",
+)
+
+
+def _people_refs(env: Env, new_person: bool, **names: str) -> tuple[dict[str, str], Any]:
+    """The subject ids of the people a command names (``rep=..., manager=...``)
+    and of its actor, resolved through the read model
+    (:meth:`projections.people.People.ref`); their ``register`` list."""
+    people = env.people()
+    refs = {
+        role: people.ref(name, role=role, new_person=new_person) for role, name in names.items()
+    }
+    refs["actor"] = people.actor(env.actor)
+    return refs, people.pending
+
 
 @click.group()
 def session() -> None:
@@ -30,8 +49,11 @@ def session() -> None:
 @click.option("--strength", "strengths", multiple=True, help="What is going well (repeatable).")
 @click.option("--focus", "focus_areas", multiple=True, help="Focus area chosen (repeatable).")
 @click.option("--note", help="Free text.")
+@new_person_option
 @pass_env
-def session_record(env: Env, rep: str, manager: str, on: str, **values: Any) -> None:
+def session_record(
+    env: Env, rep: str, manager: str, on: str, new_person: bool, **values: Any
+) -> None:
     """Record a coaching session; prints its id.
 
     \b
@@ -39,7 +61,9 @@ def session_record(env: Env, rep: str, manager: str, on: str, **values: Any) -> 
       commitments session record --rep alice --manager bob --on 2026-01-05 \\
           --prepared --strength rapport --focus prospecting
     """
-    sid = env.ledger().record_session(rep=rep, manager=manager, date=on, actor=env.actor, **values)
+    ledger = env.ledger()
+    refs, register = _people_refs(env, new_person, rep=rep, manager=manager)
+    sid = ledger.record_session(date=on, register=register, **refs, **values)
     click.echo(str(sid))
 
 
@@ -97,8 +121,17 @@ def session_record(env: Env, rep: str, manager: str, on: str, **values: Any) -> 
     show_default=True,
     help="Who proposed it: a rep who manages themselves, or the manager.",
 )
+@new_person_option
 @pass_env
-def agree(env: Env, session_ref: str | None, supports_ref: str | None, **values: Any) -> None:
+def agree(
+    env: Env,
+    session_ref: str | None,
+    supports_ref: str | None,
+    rep: str,
+    manager: str,
+    new_person: bool,
+    **values: Any,
+) -> None:
     """Agree a commitment; prints its id.
 
     \b
@@ -117,7 +150,8 @@ def agree(env: Env, session_ref: str | None, supports_ref: str | None, **values:
     if supports_ref:
         values["supports"] = ledger.resolve(supports_ref)
     values = {k: v for k, v in values.items() if v is not None and v is not False}
-    cid = ledger.agree(actor=env.actor, **values)
+    refs, register = _people_refs(env, new_person, rep=rep, manager=manager)
+    cid = ledger.agree(register=register, **refs, **values)
     click.echo(str(cid))
 
 
@@ -141,7 +175,9 @@ def check_in(env: Env, commitment: str, on: str, **values: Any) -> None:
     from .errors import warn
 
     ledger = env.ledger()
-    receipt = ledger.check_in(ledger.resolve(commitment), date=on, actor=env.actor, **values)
+    cid = ledger.resolve(commitment)
+    refs, register = _people_refs(env, False)
+    receipt = ledger.check_in(cid, date=on, register=register, **refs, **values)
     for warning in receipt.warnings:
         warn(warning)
     click.echo(str(receipt.number))
@@ -162,7 +198,9 @@ def correct(env: Env, commitment: str, **values: Any) -> None:
       commitments correct 3f2a9c --check-in 1 --actual 11 --reason "CRM sync missed two calls"
     """
     ledger = env.ledger()
-    ledger.correct(ledger.resolve(commitment), actor=env.actor, **values)
+    cid = ledger.resolve(commitment)
+    refs, register = _people_refs(env, False)
+    ledger.correct(cid, register=register, **refs, **values)
 
 
 @click.command()
@@ -182,7 +220,9 @@ def revise(env: Env, commitment: str, on: str, **values: Any) -> None:
       commitments revise 3f2a9c --on 2026-01-19 --target 8 --reason "territory split"
     """
     ledger = env.ledger()
-    ledger.revise(ledger.resolve(commitment), date=on, actor=env.actor, **values)
+    cid = ledger.resolve(commitment)
+    refs, register = _people_refs(env, False)
+    ledger.revise(cid, date=on, register=register, **refs, **values)
 
 
 @click.command()
@@ -198,7 +238,9 @@ def release(env: Env, commitment: str, on: str, reason: str) -> None:
       commitments release 3f2a9c --on 2026-01-20 --reason "account moved to another team"
     """
     ledger = env.ledger()
-    ledger.release(ledger.resolve(commitment), date=on, reason=reason, actor=env.actor)
+    cid = ledger.resolve(commitment)
+    refs, register = _people_refs(env, False)
+    ledger.release(cid, date=on, reason=reason, register=register, **refs)
 
 
 @click.command()
@@ -218,7 +260,9 @@ def close(env: Env, commitment: str, on: str, **values: Any) -> None:
       commitments close 3f2a9c --on 2026-02-04 --result missed --note "pipeline flat"
     """
     ledger = env.ledger()
-    ledger.close_commitment(ledger.resolve(commitment), date=on, actor=env.actor, **values)
+    cid = ledger.resolve(commitment)
+    refs, register = _people_refs(env, False)
+    ledger.close_commitment(cid, date=on, register=register, **refs, **values)
 
 
 @click.command()
@@ -249,7 +293,9 @@ def reply(env: Env, commitment: str, on: str | None, **values: Any) -> None:
     ledger = env.ledger()
     if on is not None:
         values["date"] = on
-    ledger.reply(ledger.resolve(commitment), actor=env.actor, **values)
+    cid = ledger.resolve(commitment)
+    refs, register = _people_refs(env, False, by=values.pop("by"))
+    ledger.reply(cid, register=register, **refs, **values)
 
 
 def _add_session_readers() -> None:

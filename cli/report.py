@@ -11,7 +11,7 @@ import csv
 import io
 import json
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
@@ -19,6 +19,7 @@ from ledger import rules
 
 from .context import Env
 from .params import PERSON, format_option
+from .pseudonyms import Pseudonymiser, pseudonymise_option
 from .read import (
     WindowDays,
     _moment,
@@ -85,37 +86,56 @@ def report() -> None:
 @click.option(
     "--manager", type=PERSON, help="Only this manager (the team total still covers everyone)."
 )
+@click.option(
+    "--group-by",
+    type=click.Choice(["manager", "team", "region"]),
+    default="manager",
+    show_default=True,
+    help="One row per manager, or per team or region of the reps (the roster as it stands now).",
+)
 @as_of_options
 @window_days_option("Trailing window: business dates in (D - N, D].")
 @format_option("table", "json", "csv", "md", "html")
 @output_option
+@pseudonymise_option
 @pass_env
 def coaching(
     env: Env,
     manager: str | None,
+    group_by: str,
     as_of: str | None,
     on: str | None,
     window_days: int,
     fmt: str,
     output: str | None,
+    pseudonymise: bool = False,
 ) -> None:
     """Coaching patterns per manager over the trailing window, plus a team total.
 
     Reps coached, sessions (cadence, preparation), commitments agreed (with a
     hypothesis, two-sided), loop closure, overdue, the manager's own
     follow-through, the safe-failure index and focus-cap overrides. See
-    docs/reports.md for how each is computed.
+    docs/reports.md for how each is computed. --group-by team or region
+    counts each session and commitment under the team or region of its rep
+    (JSON: "group_by" and "groups": [{"group", ...}] instead of "managers").
 
     \b
     Example:
       commitments report coaching
       commitments report coaching --manager bob --format json
+      commitments report coaching --group-by region --format json
       commitments report coaching --format html -o coaching.html
     """
     at = _moment(as_of, on)
     manager = manager.strip() if manager is not None else None
     with open_read_model(env) as rm:
-        obj = coaching_object(rm, at, manager, window_days)
+        obj = coaching_object(rm, at, manager, window_days, group_by=group_by)
+        if pseudonymise:
+            p = Pseudonymiser.of(rm.conn)
+            obj = p(obj)
+            if group_by == "team":  # a team is named after its manager unless given a name
+                for g in obj.get("groups", []):
+                    g["group"] = p.maybe_person(g["group"])
     if fmt == "html":
         from .html import coaching_page
 
@@ -125,11 +145,17 @@ def coaching(
     write_output(text, output)
 
 
+GroupBy = Literal["manager", "team", "region"]
+"""``--group-by`` (the API's ``?group_by=``: anything else is 422)."""
+
+
 def coaching_object(
     rm: ReadModel,
     at: Moment,
     manager: str | None = None,
     window_days: WindowDays = rules.DEFAULT_WINDOW_DAYS,
+    *,
+    group_by: GroupBy = "manager",
 ) -> dict[str, Any]:
     """``report coaching --format json``."""
     from projections.coaching import coaching_report
@@ -137,12 +163,13 @@ def coaching_object(
     manager = manager.strip() if manager is not None else None
     if manager is not None:
         rm.require_person(manager, "manager")  # unknown: exit 3 with the closest names
-    return coaching_report(rm, at, window_days, manager).as_dict()
+    return coaching_report(rm, at, window_days, manager, group_by=group_by).as_dict()
 
 
-def flat_row(m: dict[str, Any]) -> dict[str, Any]:
-    """One manager (or the team) as flat columns: CSV and markdown."""
-    row: dict[str, Any] = {"manager": m.get("manager", "(team)")}
+def flat_row(m: dict[str, Any], key: str = "manager") -> dict[str, Any]:
+    """One manager, team or region (or the team total) as flat columns: CSV and markdown."""
+    label = m.get(key, "(team)")
+    row: dict[str, Any] = {key: "(none)" if label is None else label}
     row.update({k: m[k] for k in SCALARS})
     row.update({f"manager_{k}": v for k, v in m["manager_follow_through"].items()})
     row.update({f"mix_{k}": v for k, v in m["follow_through_mix"].items()})
@@ -153,7 +180,8 @@ def flat_row(m: dict[str, Any]) -> dict[str, Any]:
 def render_coaching(obj: dict[str, Any], fmt: str) -> str:
     if fmt == "json":
         return json.dumps(obj, ensure_ascii=False, indent=2)
-    rows = [flat_row(m) for m in [*obj["managers"], obj["team"]]]
+    key = "manager" if "managers" in obj else "group"
+    rows = [flat_row(m, key) for m in [*obj.get("managers", obj.get("groups", [])), obj["team"]]]
     if fmt == "csv":
         from .safe import csv_cell
 
@@ -165,14 +193,17 @@ def render_coaching(obj: dict[str, Any], fmt: str) -> str:
     head = (
         f"Coaching patterns as of {obj['as_of']}, on {obj['on']}, window {obj['window_days']} days"
     )
+    if key == "group":
+        head += f", by {obj['group_by']}"
     if fmt == "md":
         return f"## {head}\n\n" + md_table(list(rows[0]), [list(r.values()) for r in rows])
-    return f"{head}\n\n" + _table(rows)
+    return f"{head}\n\n" + _table(rows, key)
 
 
-def _table(rows: Sequence[dict[str, Any]]) -> str:
-    headers = [h for h, _ in TABLE]
-    return text_table(headers, [[r[k] for _, k in TABLE] for r in rows])
+def _table(rows: Sequence[dict[str, Any]], key: str = "manager") -> str:
+    columns = ((key, key), *TABLE[1:])
+    headers = [h for h, _ in columns]
+    return text_table(headers, [[r[k] for _, k in columns] for r in rows])
 
 
 HYPOTHESES = ("manager", "made", "met", "missed", "unknown", "hit_rate", "honest_miss_share")

@@ -15,6 +15,7 @@ from ledger import rules
 
 from .context import Env
 from .params import PERSON, format_option
+from .pseudonyms import Pseudonymiser, pseudonymise_option
 from .read import (
     WindowDays,
     _json,
@@ -61,19 +62,25 @@ TABLE = (
 @click.option(
     "--manager", type=PERSON, help="Only reps with a commitment agreed with this manager."
 )
+@click.option("--team", type=PERSON, help="Only reps of this team, as the roster stands now.")
+@click.option("--region", type=PERSON, help="Only reps of this region, as the roster stands now.")
 @as_of_options
 @window_days_option("Trailing window of the signals (close dates in (D - N, D]).")
 @format_option("table", "json", "csv", "md", "html")
 @output_option
+@pseudonymise_option
 @pass_env
 def team(
     env: Env,
     manager: str | None,
+    team: str | None,
+    region: str | None,
     as_of: str | None,
     on: str | None,
     window_days: int,
     fmt: str,
     output: str | None,
+    pseudonymise: bool = False,
 ) -> None:
     """Every rep's signal, follow-through rate, focus load and counts, one row per rep.
 
@@ -85,12 +92,20 @@ def team(
     Example:
       commitments team
       commitments team --manager bob --format json
+      commitments team --region Central
       commitments team --format html -o team.html
+
+    --team and --region keep the reps the roster ('people import', 'people
+    add') puts there now; a team is a registered team, else the manager's name.
     """
     at = _moment(as_of, on)
     manager = manager.strip() if manager is not None else None
     with open_read_model(env) as rm:
-        obj = team_object(rm, at, manager, window_days)
+        obj = team_object(rm, at, manager, window_days, team=team, region=region)
+        if pseudonymise:
+            p = Pseudonymiser.of(rm.conn)
+            obj = p(obj)
+            manager = None if manager is None else p.person(manager)
     if fmt == "html":
         from .html import team_page
 
@@ -105,12 +120,22 @@ def team_object(
     at: Moment,
     manager: str | None = None,
     window_days: WindowDays = rules.DEFAULT_WINDOW_DAYS,
+    *,
+    team: str | None = None,
+    region: str | None = None,
 ) -> dict[str, Any]:
-    """``team --format json`` (an unknown manager: exit 3 with the closest names)."""
+    """``team --format json`` (an unknown manager: exit 3 with the closest names),
+    kept to the reps of ``team`` and ``region`` if given."""
     manager = manager.strip() if manager is not None else None
     if manager is not None:
         rm.require_person(manager, "manager")
-    return team_json(rm.team(at, window_days, manager), at, window_days)
+    histories = rm.team(at, window_days, manager)
+    if team is not None or region is not None:
+        from projections.people import names_in
+
+        members = names_in(rm.conn, team=team, region=region)
+        histories = [h for h in histories if h.rep in members]
+    return team_json(histories, at, window_days)
 
 
 def team_json(histories: list[History], at: Any, window_days: int) -> dict[str, Any]:

@@ -30,25 +30,35 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from itertools import islice
-from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, Protocol
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
 from eventsourcing.utils import get_topic
 
 from .domain import NAMESPACE, Activity, activity_id
-from .errors import Conflict, InvalidInput
+from .errors import Conflict, InvalidInput, NotFound
 from .persistence import event_state, insert_stored_events, is_locked, is_postgres, pg_sql
 from .values import CONTROL, MAX_AMOUNT, MAX_DATE, MAX_NAME, MAX_TEXT, MIN_DATE
 
 if TYPE_CHECKING:
     from .application import Ledger
+    from .people import NewPerson
 
 MAX_ERRORS = 20
 PROGRESS_EVERY = 8192  # rows between progress callbacks
 MAX_FIELD = 1 << 20  # 1 MiB per CSV field
 
 _JSON_UNSAFE = re.compile(r'["\\\x00-\x1f]')
+
+
+class PersonResolver(Protocol):
+    """Names -> person references (``projections.people.People``): the people
+    named for the first time wait in ``pending`` to be registered with the import."""
+
+    pending: list[NewPerson]
+
+    def ref(self, name: str, *, role: str = ..., new_person: bool = ...) -> str: ...
 
 
 class ActivityRow(NamedTuple):
@@ -221,9 +231,10 @@ class ActivityEncoder:
     them), at a fraction of the cost: a JSON template with cached pieces."""
 
     def __init__(self, timestamp: str) -> None:
-        # canonical JSON: keys sorted (actor, date, metric, originator_topic,
-        # rep, source_id, timestamp, value), no spaces
+        # canonical JSON: keys sorted (actor, class_version, date, metric,
+        # originator_topic, rep, source_id, timestamp, value), no spaces
         self.topic = _json(get_topic(Activity))
+        self.version = f'"class_version":{Activity.Recorded.class_version},'
         self.tail = f',"timestamp":{_json(timestamp)},"value":'
         self._prefixes: dict[tuple[str, str, str, date], str] = {}
 
@@ -234,7 +245,7 @@ class ActivityEncoder:
             if len(self._prefixes) > 100_000:
                 self._prefixes.clear()
             prefix = self._prefixes[key] = (
-                f'{{"actor":{_json(row.actor)},"date":"{row.date.isoformat()}",'
+                f'{{"actor":{_json(row.actor)},{self.version}"date":"{row.date.isoformat()}",'
                 f'"metric":{_json(row.metric)},"originator_topic":{self.topic},'
                 f'"rep":{_json(row.rep)},"source_id":'
             )
@@ -270,6 +281,7 @@ class _Reader:
 
     options: ImportOptions
     actor: str
+    people: PersonResolver | None = None
     summary: ImportSummary = field(default_factory=ImportSummary)
     errors: list[RowError] = field(default_factory=list)
     bad_rows: int = 0
@@ -353,8 +365,11 @@ class _Reader:
                 rep, why = _person(raw, o.rep_column)
                 if why:
                     problems.append(why)
-                elif len(reps) < 100_000:
-                    reps[raw] = rep
+                else:
+                    if self.people is not None:  # the rep's subject id (SPEC §7.4)
+                        rep = self._subject(rep, start)
+                    if len(reps) < 100_000:
+                        reps[raw] = rep
             raw = cells[date_at]
             day: date | None = dates.get(raw)
             if day is None:
@@ -384,7 +399,8 @@ class _Reader:
                     )
             else:
                 assert make_id is not None
-                sid = make_id(cells)
+                # the row's hash covers the rep's subject id, not their name (SPEC §7.4)
+                sid = make_id(cells if self.people is None else _with(cells, rep_at, rep))
             if problems:
                 self.error(start, "; ".join(problems))
                 writing = False
@@ -396,6 +412,24 @@ class _Reader:
             progress()
         if self.bad_rows:
             raise ImportRejected(self.errors, self.bad_rows, summary.rows_read)
+
+    def _subject(self, name: str, line: int) -> str:
+        """The subject id of the rep called ``name`` (a new person is registered
+        with the import, in its transaction); an unknown name under strict
+        names stops the import (exit 3, nothing written)."""
+        assert self.people is not None
+        try:
+            return self.people.ref(name, role="rep", new_person=self.new_person)
+        except NotFound as exc:
+            raise NotFound(f"line {line}: {exc}") from None
+
+    new_person: bool = False
+
+
+def _with(cells: list[str], at: int, value: str) -> list[str]:
+    out = list(cells)
+    out[at] = value
+    return out
 
 
 class _Columns:
@@ -480,7 +514,12 @@ def _value(raw: str, column: str) -> tuple[float, str]:
 
 
 def write_activity_rows(
-    ledger: Ledger, rows: Iterable[ActivityRow], *, at: datetime, batch_size: int = 20_000
+    ledger: Ledger,
+    rows: Iterable[ActivityRow],
+    *,
+    at: datetime,
+    batch_size: int = 20_000,
+    people: PersonResolver | None = None,
 ) -> WriteCounts:
     """Write validated rows as ``Activity.Recorded`` events, all recorded at ``at``.
 
@@ -504,6 +543,7 @@ def write_activity_rows(
             before = writer.max_position(curs)
             batch = list(islice(rows, batch_size))
             while batch:
+                writer.register(curs, people, batch[0].actor)
                 writer.write(curs, batch, before, counts)
                 batch = list(islice(rows, batch_size))
             if counts.recorded:
@@ -553,6 +593,23 @@ class _ActivityWriter:
         self.ids: dict[str, _IdMaker] = {}
         self.topic = get_topic(Activity.Recorded)
         self.actor = "activity-import"
+
+    def register(self, curs: Any, people: PersonResolver | None, actor: str) -> None:
+        """Insert ``Person.Registered`` for the reps the rows read so far named
+        for the first time (before their rows, in this transaction)."""
+        if people is None or len(people.pending) == self.registered:
+            return
+        new = people.pending[self.registered :]
+        self.registered = len(people.pending)
+        to_stored = self.ledger.mapper.to_stored_event
+        stored = [
+            to_stored(e)
+            for agg in self.ledger._registered(new, self.at, actor)
+            for e in agg.collect_events()
+        ]
+        self._insert(curs, stored)
+
+    registered = 0
 
     def _slow_state(self, row: ActivityRow) -> bytes:
         activity = Activity.record(at=self.at, **row._asdict())
@@ -740,6 +797,8 @@ def import_csv(
     actor: str,
     progress: Callable[[int], None] | None = None,
     batch_size: int = 20_000,
+    people: PersonResolver | None = None,
+    new_person: bool = False,
 ) -> ImportSummary:
     """Import one CSV stream (UTF-8, optional BOM) all-or-nothing.
 
@@ -752,14 +811,17 @@ def import_csv(
     actor = actor.strip()
     if not actor or len(actor) > MAX_NAME or CONTROL.search(actor):
         raise InvalidInput(f"--actor {actor!r}: give a name of 1-{MAX_NAME} characters")
+    if people is not None:  # the actor, as the rows carry them: a subject id
+        actor = people.ref(actor, role="actor", new_person=True)
     counting = _CountingReader(source)
     buffered = io.BufferedReader(counting, buffer_size=1 << 16)
     notify = None if progress is None else (lambda: progress(counting.count))
-    reader = _Reader(options, actor)
+    reader = _Reader(options, actor, people)
+    reader.new_person = new_person
     old_limit = csv.field_size_limit(MAX_FIELD)
     try:
         rows = reader.rows(_utf8_lines(buffered), notify)
-        counts = ledger.record_activity_rows(rows, batch_size=batch_size)
+        counts = ledger.record_activity_rows(rows, batch_size=batch_size, people=people)
     finally:
         csv.field_size_limit(old_limit)
     summary = reader.summary

@@ -10,8 +10,9 @@ this code base, updates or deletes one.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -28,7 +29,7 @@ from eventsourcing.utils import Environment, get_topic
 from . import commands as cmd
 from . import rules
 from .commands import validate
-from .domain import CoachingSession, Commitment, RepWorkload, workload_id
+from .domain import CoachingSession, Commitment, Person, RepWorkload, is_subject, workload_id
 from .errors import (
     AmbiguousId,
     Conflict,
@@ -51,6 +52,8 @@ from .persistence import (
 
 if TYPE_CHECKING:  # imported when used: a check-in does not pay for the CSV import
     from .activity_import import ActivityRow, WriteCounts
+    from .keys import KeyStore
+    from .people import NewPerson, RosterChange
 
 Clock = Callable[[], datetime]
 
@@ -83,6 +86,7 @@ class Ledger(Application):
         self.db = db
         self.created_tables = False  # True when this open created the PostgreSQL tables
         self._ledger_id: UUID | None = None
+        self._keys: dict[int, KeyStore] = {}
         super().__init__(env)
 
     # -- lifecycle -------------------------------------------------------
@@ -198,6 +202,126 @@ class Ledger(Application):
                 raise StorageUnavailable("the ledger id was not stored")
         return found
 
+    # -- people (SPEC §7.4) ---------------------------------------------
+
+    @property
+    def keys(self) -> KeyStore:
+        """The key store of people's keys (``X.keys.db`` beside a SQLite
+        ledger; a schema of its own on PostgreSQL), opened on first use, one
+        per thread (a server's threads share the ledger, not a connection)."""
+        import threading
+
+        me = threading.get_ident()
+        found = self._keys.get(me)
+        if found is None:
+            from .keys import open_keystore
+
+            found = self._keys[me] = open_keystore(self.db)
+        return found
+
+    def close(self) -> None:
+        keys, self._keys = self._keys, {}
+        for store in keys.values():
+            with contextlib.suppress(Exception):  # another thread's SQLite connection
+                store.close()
+        super().close()
+
+    def person(self, subject: UUID) -> Person:
+        return self._get(subject, Person, "person")  # type: ignore[no-any-return]
+
+    def person_name(self, ref: str) -> str:
+        """The name of a person reference: a subject's current name (opened
+        with its key; ``[erased]`` when the key is gone), or a legacy name as is."""
+        if not is_subject(ref):
+            return ref
+        return self.keys.open_text(self.person(UUID(ref)).name)
+
+    def _seal_name(self, subject: UUID, name: str) -> str:
+        from .keys import seal
+
+        return seal(self.keys.ensure(subject), subject, name)
+
+    def _registered(self, people: Sequence[NewPerson], at: datetime, actor: str) -> list[Person]:
+        """Person aggregates for ``people``, their names sealed under fresh
+        keys, not saved: the caller saves them with its own events. A person
+        registered as the command's own actor is recorded as registering themselves."""
+        out = []
+        for p in people:
+            c = validate(
+                cmd.RegisterPerson, name=p.name, team=p.team, region=p.region, effective=p.effective
+            )
+            out.append(
+                Person.register(
+                    at=at,
+                    subject=p.subject,
+                    name=self._seal_name(p.subject, c.name),
+                    manager=p.manager,
+                    team=c.team,
+                    region=c.region,
+                    effective=c.effective,
+                    listed=p.listed,
+                    actor=actor,
+                )
+            )
+        return out
+
+    def register_people(
+        self,
+        people: Sequence[NewPerson],
+        *,
+        actor: str,
+        changes: Sequence[RosterChange] = (),
+        register: Sequence[NewPerson] = (),
+    ) -> None:
+        """Register ``people`` and apply roster ``changes`` to registered
+        ones, all in one transaction (``people add``, ``people import``).
+        ``register``: people named for the first time as the actor."""
+        at = self.clock()
+        aggregates: list[Any] = self._registered(register, at, actor)
+        aggregates += self._registered(people, at, actor)
+        for change in changes:
+            person = self.person(change.subject)
+            person.change_roster(
+                at=at,
+                manager=change.manager,
+                team=change.team,
+                region=change.region,
+                effective=change.effective,
+                actor=actor,
+            )
+            aggregates.append(person)
+        if aggregates:
+            self._save(*aggregates)
+
+    def rename_person(
+        self, subject: UUID, new_name: str, *, actor: str, register: Sequence[NewPerson] = ()
+    ) -> None:
+        """Record a person's corrected name (GDPR Art. 16), sealed under their key."""
+        at = self.clock()
+        c = validate(cmd.RegisterPerson, name=new_name)
+        new = self._registered(register, at, actor)
+        person = next((p for p in new if p.id == subject), None)  # a legacy name, registered now
+        if person is None:
+            person = self.person(subject)
+        person.rename(at=at, name=self._seal_name(subject, c.name), actor=actor)
+        self._save(*new, *([] if person in new else [person]))
+
+    def erase_person(
+        self, subject: UUID, *, reason: str, actor: str, register: Sequence[NewPerson] = ()
+    ) -> None:
+        """Erase a person (GDPR Art. 17, SPEC §7.4): destroy their key, then
+        record ``Person.Erased`` (subject id and reason). Key first: should
+        the record fail, the person is already unreadable, and running the
+        command again records it. An erased person: :class:`PersonErased` (exit 4)."""
+        c = validate(cmd.ErasePerson, reason=reason)
+        at = self.clock()
+        person = self.person(subject)
+        if person.erased:
+            person.erase(at=at, reason=c.reason, actor=actor)  # refuses: already erased
+        self.keys.destroy(subject)
+        person.erase(at=at, reason=c.reason, actor=actor)
+        self._save(*self._registered(register, at, actor), person)
+
     # -- writing ---------------------------------------------------------
 
     def _save(self, *aggregates: Any, actor: str = "ledger") -> None:
@@ -206,7 +330,13 @@ class Ledger(Application):
         the same instant, by the same actor); if another first write stored one
         meanwhile, the fixed stream refuses ours and the events are saved
         without it."""
-        events = [e for agg in aggregates for e in agg.collect_events()]
+        from .sealing import seal_events
+
+        events = [
+            e
+            for agg in aggregates
+            for e in seal_events(lambda: self.keys, agg, agg.collect_events())
+        ]
         created: list[Any] = []
         if self.ledger_id() is None:
             from .identity import created_event
@@ -253,10 +383,14 @@ class Ledger(Application):
     def session(self, session_id: UUID) -> CoachingSession:
         return self._get(session_id, CoachingSession, "coaching session")  # type: ignore[no-any-return]
 
-    def record_session(self, **values: Any) -> UUID:
+    def record_session(self, *, register: Sequence[NewPerson] = (), **values: Any) -> UUID:
+        """Record a session. ``register``, here and in every command: people
+        the command names for the first time (:mod:`ledger.people`), saved with it."""
         c = validate(cmd.RecordSession, **values)
+        at = self.clock()
+        people = self._registered(register, at, c.actor)
         session = CoachingSession.hold(
-            at=self.clock(),
+            at=at,
             rep=c.rep,
             manager=c.manager,
             date=c.date,
@@ -266,10 +400,10 @@ class Ledger(Application):
             note=c.note,
             actor=c.actor,
         )
-        self._save(session)
+        self._save(*people, session)
         return session.id  # type: ignore[no-any-return]
 
-    def agree(self, **values: Any) -> UUID:
+    def agree(self, *, register: Sequence[NewPerson] = (), **values: Any) -> UUID:
         c = validate(cmd.Agree, **values)
         at = self.clock()
         if c.session_id is not None:
@@ -280,12 +414,14 @@ class Ledger(Application):
                     self._require_known_metric(option, name)
         if c.supports is not None:
             self.commitment(c.supports).check_supportable_by(c.rep)
-        to_save: list[Any] = []
+        to_save: list[Any] = self._registered(register, at, c.actor)
         workload: RepWorkload | None = None
+        legacy: dict[UUID, str] = {}
         if c.owner == "rep":
             workload = self.workload(c.rep)
             if workload is None:
                 workload = RepWorkload.start(at=at, rep=c.rep, actor=c.actor)
+            legacy = self._legacy_workload_areas(c.rep, register)
         commitment = Commitment.agree(
             at=at,
             rep=c.rep,
@@ -321,6 +457,7 @@ class Ledger(Application):
                 focus=c.focus,
                 override=c.override_focus_cap,
                 actor=c.actor,
+                also_open=legacy,
             )
             to_save.append(workload)
         self._save(*to_save)
@@ -383,6 +520,22 @@ class Ledger(Application):
                 )
             return [str(r[0]) for r in curs.fetchall()]
 
+    def _legacy_workload_areas(self, rep: str, register: Sequence[NewPerson]) -> dict[UUID, str]:
+        """The open commitments of a registered rep's *legacy* workload: a
+        store written before release 3 kept it on a stream derived from the
+        rep's name. The focus cap counts them too, so upgrading a store does
+        not reset anyone's focus areas."""
+        if not is_subject(rep):
+            return {}
+        name = next((p.name for p in register if p.ref == rep), None)
+        if name is None:
+            try:
+                name = self.person_name(rep)
+            except LedgerError:
+                return {}
+        old = self.workload(name)
+        return dict(old.active) if old is not None else {}
+
     def workload(self, rep: str) -> RepWorkload | None:
         try:
             aggregate: Any = self.repository.get(workload_id(rep))
@@ -391,20 +544,23 @@ class Ledger(Application):
         assert isinstance(aggregate, RepWorkload)
         return aggregate
 
-    def check_in(self, commitment_id: UUID, **values: Any) -> CheckInReceipt:
+    def check_in(
+        self, commitment_id: UUID, *, register: Sequence[NewPerson] = (), **values: Any
+    ) -> CheckInReceipt:
         """Record a check-in; the receipt has its number and, for one dated
         after the due date (it is kept but does not count, SPEC §7.1), a warning."""
         c = validate(cmd.CheckIn, **values)
         commitment = self.commitment(commitment_id)
+        at = self.clock()
         commitment.record_check_in(
-            at=self.clock(),
+            at=at,
             date=c.date,
             actual=c.actual,
             done=c.done,
             note=c.note,
             actor=c.actor,
         )
-        self._save(commitment)
+        self._save(*self._registered(register, at, c.actor), commitment)
         number = len(commitment.check_ins)
         start, due = commitment.start, commitment.terms.due
         warnings: tuple[str, ...] = ()
@@ -415,24 +571,30 @@ class Ledger(Application):
             )
         return CheckInReceipt(number, warnings)
 
-    def correct(self, commitment_id: UUID, **values: Any) -> None:
+    def correct(
+        self, commitment_id: UUID, *, register: Sequence[NewPerson] = (), **values: Any
+    ) -> None:
         c = validate(cmd.Correct, **values)
         commitment = self.commitment(commitment_id)
+        at = self.clock()
         commitment.correct_check_in(
-            at=self.clock(),
+            at=at,
             number=c.check_in,
             actual=c.actual,
             done=c.done,
             reason=c.reason,
             actor=c.actor,
         )
-        self._save(commitment)
+        self._save(*self._registered(register, at, c.actor), commitment)
 
-    def revise(self, commitment_id: UUID, **values: Any) -> None:
+    def revise(
+        self, commitment_id: UUID, *, register: Sequence[NewPerson] = (), **values: Any
+    ) -> None:
         c = validate(cmd.Revise, **values)
         commitment = self.commitment(commitment_id)
+        at = self.clock()
         commitment.revise(
-            at=self.clock(),
+            at=at,
             date=c.date,
             reason=c.reason,
             target=c.target,
@@ -441,39 +603,57 @@ class Ledger(Application):
             behavior=c.behavior,
             actor=c.actor,
         )
-        self._save(commitment)
+        self._save(*self._registered(register, at, c.actor), commitment)
 
-    def release(self, commitment_id: UUID, **values: Any) -> None:
+    def release(
+        self, commitment_id: UUID, *, register: Sequence[NewPerson] = (), **values: Any
+    ) -> None:
         c = validate(cmd.Release, **values)
         at = self.clock()
         commitment = self.commitment(commitment_id)
         commitment.release(at=at, date=c.date, reason=c.reason, actor=c.actor)
-        self._save(commitment, *self._end_for_workload(commitment, at, c.actor))
+        people = self._registered(register, at, c.actor)
+        self._save(*people, commitment, *self._end_for_workload(commitment, at, c.actor))
 
-    def close_commitment(self, commitment_id: UUID, **values: Any) -> None:
+    def close_commitment(
+        self, commitment_id: UUID, *, register: Sequence[NewPerson] = (), **values: Any
+    ) -> None:
         c = validate(cmd.Close, **values)
         at = self.clock()
         commitment = self.commitment(commitment_id)
         commitment.close(
             at=at, date=c.date, result=c.result, value=c.value, note=c.note, actor=c.actor
         )
-        self._save(commitment, *self._end_for_workload(commitment, at, c.actor))
+        people = self._registered(register, at, c.actor)
+        self._save(*people, commitment, *self._end_for_workload(commitment, at, c.actor))
 
-    def reply(self, commitment_id: UUID, **values: Any) -> None:
+    def reply(
+        self, commitment_id: UUID, *, register: Sequence[NewPerson] = (), **values: Any
+    ) -> None:
         """Record a reply by the commitment's rep or manager (SPEC §7.4); the
-        rules are :meth:`Commitment.reply`'s. ``date`` defaults to today (UTC)."""
+        rules are :meth:`Commitment.reply`'s. ``date`` defaults to today (UTC).
+        ``by`` is a person reference (a subject id), compared with the ones the
+        commitment names; the text is sealed under the replier's key."""
         c = validate(cmd.Reply, **values)
         at = self.clock()
         commitment = self.commitment(commitment_id)
+        known_as = None
+        legacy = [r for r in (commitment.rep, commitment.manager) if not is_subject(r)]
+        if legacy and is_subject(c.by) and c.by not in (commitment.rep, commitment.manager):
+            name = next((p.name for p in register if p.ref == c.by), None)
+            with contextlib.suppress(LedgerError):
+                name = name or self.person_name(c.by)
+            known_as = name if name in legacy else None
         commitment.reply(
             at=at,
+            known_as=known_as,
             date=c.date or at.astimezone(UTC).date(),
             by=c.by,
             text=c.text,
             contests=c.contest,
             actor=c.actor,
         )
-        self._save(commitment)
+        self._save(*self._registered(register, at, c.actor), commitment)
 
     def _end_for_workload(self, commitment: Commitment, at: datetime, actor: str) -> list[Any]:
         if commitment.owner != "rep":
@@ -502,7 +682,7 @@ class Ledger(Application):
         return counts.recorded, counts.already_present + counts.repeated
 
     def record_activity_rows(
-        self, rows: Iterable[ActivityRow], *, batch_size: int = 20_000
+        self, rows: Iterable[ActivityRow], *, batch_size: int = 20_000, people: Any = None
     ) -> WriteCounts:
         """Write validated activity rows as ``Activity.Recorded`` events,
         streamed in batches inside ONE transaction with one ``recorded_at``
@@ -510,7 +690,9 @@ class Ledger(Application):
         raised by ``rows`` rolls everything back."""
         from .activity_import import write_activity_rows
 
-        return write_activity_rows(self, rows, at=self.clock(), batch_size=batch_size)
+        return write_activity_rows(
+            self, rows, at=self.clock(), batch_size=batch_size, people=people
+        )
 
     # -- lookups -----------------------------------------------------------
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
@@ -39,6 +39,7 @@ from .commands import in_our_words
 from .domain import EVENT_CLASSES, Activity, LedgerIdentity
 from .errors import Conflict, DigestMismatch, IntegrityFailure, InvalidInput, NotFound
 from .import_rules import Replayer
+from .keys import MAX_SEALED, is_sealed
 from .persistence import (
     build_event,
     canonical,
@@ -453,6 +454,7 @@ def import_lines(
     event_types: Mapping[str, type] | None = None,
     batch: int = BATCH,
     actor: str = "import",
+    register: Sequence[Any] = (),
 ) -> ImportSummary:
     """Append an export's events to the ledger, all or nothing.
 
@@ -470,7 +472,8 @@ def import_lines(
     ledger without an id that id; a ledger that has one keeps it (the line
     counts as already present: importing another ledger's export merges its
     events in). A ledger that still has no id once the file is in gets a new
-    one, recorded now by ``actor``, if anything was imported.
+    one, recorded now by ``actor``, if anything was imported (``register``:
+    the actor as a person to register with it, if named for the first time).
     """
     types = dict(event_types) if event_types is not None else default_event_types()
     store = _Store.of(ledger)
@@ -488,6 +491,8 @@ def import_lines(
             for number, raw in enumerate(lines, start=1):
                 if not raw.strip():
                     continue
+                if prev is None:
+                    _refuse_analysis_copy(number, raw)
                 line, prev = parse_line(number, raw, prev, types)
                 summary.read += 1
                 if conflict is None:
@@ -501,7 +506,7 @@ def import_lines(
                 raise Conflict(conflict)
             rules.finish()
             if summary.imported:
-                store.ensure_ledger_id(curs, ledger, actor)
+                store.ensure_ledger_id(curs, ledger, actor, register)
     except IntegrityError as exc:
         raise Conflict(f"import: another writer stored one of these events first ({exc})") from None
     except OperationalError as exc:
@@ -511,6 +516,20 @@ def import_lines(
             ) from None
         raise
     return summary
+
+
+def _refuse_analysis_copy(number: int, raw: str | bytes) -> None:
+    """An analysis copy (``export --decrypt``/``--pseudonymise``) is not an
+    export: its data is not what was stored. Refused (exit 2) at its first line."""
+    from .analysis import analysis_kind
+
+    kind = analysis_kind(raw)
+    if kind is not None:
+        raise InvalidInput(
+            f"line {number}: this is an analysis copy ({kind}), not an export: "
+            "import refuses it (import the plain 'commitments export' instead); "
+            "nothing was imported"
+        )
 
 
 def parse_line(
@@ -674,7 +693,7 @@ def _check_strings(where: str, data: Any, path: str = "data") -> None:
     (control characters other than tab and newline, or more than MAX_TEXT
     characters in one field)."""
     if isinstance(data, str):
-        if len(data) > MAX_TEXT:
+        if len(data) > (MAX_SEALED if is_sealed(data) else MAX_TEXT):
             raise InvalidInput(f"{where}: {path} is longer than {MAX_TEXT} characters")
         if TEXT_CONTROL.search(data):
             raise InvalidInput(f"{where}: {path} holds control characters")
@@ -850,12 +869,21 @@ class _Store:
         )
         return _latest(row[0] for row in curs.fetchall())
 
-    def ensure_ledger_id(self, curs: Any, ledger: Any, actor: str) -> None:
-        """Give a ledger that has no id yet its ``LedgerCreated``, in this transaction."""
+    def ensure_ledger_id(
+        self, curs: Any, ledger: Any, actor: str, register: Sequence[Any] = ()
+    ) -> None:
+        """Give a ledger that has no id yet its ``LedgerCreated``, in this
+        transaction (with ``register``: the actor, a person named for the first time)."""
         from .identity import created_stored, stored_ledger_id
 
         if stored_ledger_id(self.recorder, curs, pg=self.pg) is None:
-            self.insert(curs, [created_stored(ledger.mapper, ledger.clock(), actor)])
+            at = ledger.clock()
+            to_stored = ledger.mapper.to_stored_event
+            people = [
+                to_stored(e) for p in ledger._registered(register, at, actor)
+                for e in p.collect_events()
+            ]  # fmt: skip
+            self.insert(curs, [created_stored(ledger.mapper, at, actor), *people])
 
 
 class _PostgresStore(_Store):

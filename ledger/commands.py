@@ -248,6 +248,17 @@ class Close(Command):
     actor: PersonId
 
 
+class RegisterPerson(Command):
+    name: PersonId
+    team: Label | None = None
+    region: Label | None = None
+    effective: BusinessDate | None = None
+
+
+class ErasePerson(Command):
+    reason: Reason
+
+
 class Reply(Command):
     """``reply``: the commitment's rep or manager answers its verdict (SPEC §7.4)."""
 

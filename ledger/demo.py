@@ -213,6 +213,8 @@ class _Rep:
     areas: list[str]
     level: float  # deal size multiplier
     crm: bool  # calls tracked by the CRM (metric-backed commitments)
+    ref: str = ""  # subject ids (SPEC §7.4): what the events carry
+    manager_ref: str = ""
     workload: RepWorkload | None = None
     open: list[_Open] = field(default_factory=list)
     cycle: int = 0
@@ -234,6 +236,24 @@ class _Writer:
         self._stamps: dict[tuple[date, int], datetime] = {}
         self.pending = 0
         self.written = 0
+        self.demo_ref = self.crm_ref = ""
+        self.seal = True  # free text sealed under its owner's key, as commands write it
+
+    def register(self, team: list[_Rep], at: datetime) -> None:
+        """Register the demo's people first (SPEC §7.4): its actor (``demo``),
+        the CRM import's actor, the managers and the reps, each reporting to
+        their manager; the events then name them by subject id."""
+        from .people import NewPerson
+
+        demo = NewPerson.named(ACTOR)
+        crm = NewPerson.named("crm-import")
+        managers = {r.manager: NewPerson.named(r.manager) for r in team}
+        reps = [NewPerson.named(r.name, manager=managers[r.manager].ref) for r in team]
+        for rep, person in zip(team, reps, strict=True):
+            rep.ref, rep.manager_ref = person.ref, managers[rep.manager].ref
+        self.demo_ref, self.crm_ref = demo.ref, crm.ref
+        people = [demo, crm, *managers.values(), *reps]
+        self.touch(*self.ledger._registered(people, at, demo.ref))
 
     def at(self, day: date, minute: int) -> datetime:
         """recorded_at for a command on business date ``day`` (working hours, UTC)."""
@@ -248,9 +268,17 @@ class _Writer:
         """Take the new events of the aggregates a command changed, in the order
         given, so the ledger holds them in command order (as the commands would
         have written them, and as an import replays them)."""
+        from .sealing import seal_events
+
         for agg in aggregates:
-            self.events.extend(agg.collect_events())
+            events = agg.collect_events()
+            if self.seal:
+                events = seal_events(self._keys, agg, events)
+            self.events.extend(events)
         self.pending += len(aggregates)
+
+    def _keys(self) -> Any:
+        return self.ledger.keys
 
     def flush(self, force: bool = False) -> None:
         """Insert the events taken so far, in command order, once enough is
@@ -261,7 +289,7 @@ class _Writer:
         if not self.written and self.needs_id:
             from .identity import created_event
 
-            events.insert(0, created_event(self.now, "demo"))
+            events.insert(0, created_event(self.now, self.demo_ref))
         to_stored = self.ledger.mapper.to_stored_event
         # The recorder's unique (id, version) key still refuses anything a
         # concurrent writer got to first (IntegrityError: the whole demo rolls back).
@@ -282,10 +310,14 @@ def write_demo(
     now: datetime | None = None,
     batch: int = 20_000,
     progress: Callable[[int], None] | None = None,
+    seal: bool = True,
 ) -> DemoResult:
     """Write the demo team into ``ledger`` (an empty :class:`~ledger.application.Ledger`).
 
     ``progress(n)`` is called after each of the ``weeks + 1`` weeks written.
+    Free text is sealed under its owner's key as every command seals it
+    (:mod:`ledger.sealing`); ``seal=False`` leaves it in clear, for the
+    benchmark of what sealing costs (``bench/bench_privacy.py``).
     """
     if reps < 1 or weeks < 1:
         raise InvalidInput("demo: --reps and --weeks must be at least 1")
@@ -303,7 +335,9 @@ def write_demo(
             # inside: no other writer since (a ledger id of its own is not content)
             has_id = stored_ledger_id(ledger.recorder, curs, pg=is_postgres(ledger.db)) is not None
             _refuse_non_empty(_count(ledger, curs) - has_id)
-            return _write(ledger, curs, has_id, reps, weeks, seed, today, now, batch, progress)
+            return _write(
+                ledger, curs, has_id, reps, weeks, seed, today, now, batch, progress, seal
+            )
     except IntegrityError:
         raise Conflict(
             "demo: another writer wrote into this ledger meanwhile; nothing was written"
@@ -341,6 +375,7 @@ def _write(
     now: datetime | None,
     batch: int,
     progress: Callable[[int], None] | None,
+    seal: bool = True,
 ) -> DemoResult:
     import time as clock
 
@@ -350,7 +385,9 @@ def _write(
     first = end - timedelta(days=7 * weeks)
     writer = _Writer(ledger, curs, now, end, batch)
     writer.needs_id = not has_id
+    writer.seal = seal
     team = _team(reps, seed, first, end)
+    writer.register(team, min(datetime.combine(first, time(7, 0), UTC), now))
     stats = {"commitments": 0, "sessions": 0}
     for week in range(weeks + 1):
         monday = first + timedelta(days=7 * week)
@@ -440,14 +477,14 @@ def _session(rep: _Rep, day: date, end: date, w: _Writer, stats: dict[str, int])
     at = w.at(day, rep.index * 3)
     session = CoachingSession.hold(
         at=at,
-        rep=rep.name,
-        manager=rep.manager,
+        rep=rep.ref,
+        manager=rep.manager_ref,
         date=day,
         prepared=rng.random() < prepared_p.get(rep.habit, 0.5),
         strengths=rng.sample(STRENGTHS, rng.randint(1, 2)),
         focus_areas=list(areas),
         note=None if rng.random() < 0.7 else "reviewed last month's numbers together",
-        actor=rep.manager,
+        actor=rep.manager_ref,
     )
     w.touch(session)
     stats["sessions"] += 1
@@ -493,12 +530,12 @@ def _agree(
             expect_metric, expect_at_least = "won_value", round(20000 * rep.level, -3)
     result = _planned_result(rep, rng) if expect_metric is None else None
     if rep.workload is None:
-        rep.workload = RepWorkload.start(at=at, rep=rep.name, actor=rep.manager)
+        rep.workload = RepWorkload.start(at=at, rep=rep.ref, actor=rep.manager_ref)
         w.touch(rep.workload)
     agg = Commitment.agree(
         at=at,
-        rep=rep.name,
-        manager=rep.manager,
+        rep=rep.ref,
+        manager=rep.manager_ref,
         owner="rep",
         focus=area,
         behavior=behaviour,
@@ -519,10 +556,12 @@ def _agree(
         partial_at=0.5,
         focus_cap_override=override,
         on=day,
-        actor=rep.manager,
+        actor=rep.manager_ref,
         proposed_by=SELF_MANAGING.get(rep.habit, "manager"),
     )
-    rep.workload.take(at=at, commitment_id=agg.id, focus=area, override=override, actor=rep.manager)
+    rep.workload.take(
+        at=at, commitment_id=agg.id, focus=area, override=override, actor=rep.manager_ref
+    )
     w.touch(agg, rep.workload)
     stats["commitments"] += 1
     item = _Open(agg=agg, ratio=ratio, weekly=weekly, metric=metric, result=result)
@@ -530,12 +569,12 @@ def _agree(
     if expect_metric is not None:
         _won_deals(rep, item, day, due, float(expect_at_least or 0), w)
     if rep.habit == "blocked" or rng.random() < 0.3:
-        agg.check_supportable_by(rep.name)
+        agg.check_supportable_by(rep.ref)
         text, unit_s, amount = rng.choice(SUPPORT)
         support = Commitment.agree(
             at=at + timedelta(seconds=1),
-            rep=rep.name,
-            manager=rep.manager,
+            rep=rep.ref,
+            manager=rep.manager_ref,
             owner="manager",
             focus=area,
             behavior=text,
@@ -556,7 +595,7 @@ def _agree(
             partial_at=0.5,
             focus_cap_override=None,
             on=day,
-            actor=rep.manager,
+            actor=rep.manager_ref,
             proposed_by="manager",
         )
         w.touch(support)
@@ -603,12 +642,12 @@ def _won_deals(
         item_value = round(total / deals, 2)
         act = Activity.record(
             at=w.at(day, rep.index * 3 + 200 + k),
-            rep=rep.name,
+            rep=rep.ref,
             metric="won_value",
             date=day,
             value=item_value,
             source_id=f"demo-crm-deal-{rep.index}-{start.isoformat()}-{item.agg.focus}-{k}",
-            actor="crm-import",
+            actor=w.crm_ref,
         )
         w.touch(act)
 
@@ -623,12 +662,12 @@ def _crm_calls(rep: _Rep, friday: date, w: _Writer) -> None:
         value = 25 * rep.level * rng.uniform(0.8, 1.2)
     act = Activity.record(
         at=w.at(friday, rep.index * 3 + 300),
-        rep=rep.name,
+        rep=rep.ref,
         metric="calls",
         date=friday,
         value=float(round(value)),
         source_id=f"demo-crm-calls-{rep.index}-{friday.isoformat()}",
-        actor="crm-import",
+        actor=w.crm_ref,
     )
     w.touch(act)
 
@@ -654,7 +693,7 @@ def _work(rep: _Rep, item: _Open, monday: date, friday: date, end: date, w: _Wri
                 actual=1.0,
                 done=None,
                 note=None,
-                actor=rep.manager,
+                actor=rep.manager_ref,
             )
             w.touch(item.support)
     if day_index == 11 and rng.random() < 0.04:
@@ -662,7 +701,7 @@ def _work(rep: _Rep, item: _Open, monday: date, friday: date, end: date, w: _Wri
             at=w.at(friday, minute + 1),
             date=friday,
             reason=rng.choice(RELEASE_REASONS),
-            actor=rep.manager,
+            actor=rep.manager_ref,
         )
         w.touch(agg)
         _end(rep, item, friday, w, close=False)
@@ -677,7 +716,7 @@ def _work(rep: _Rep, item: _Open, monday: date, friday: date, end: date, w: _Wri
             period=None,
             due=None,
             behavior=None,
-            actor=rep.manager,
+            actor=rep.manager_ref,
         )
         w.touch(agg)
         item.weekly = new_target
@@ -689,7 +728,7 @@ def _work(rep: _Rep, item: _Open, monday: date, friday: date, end: date, w: _Wri
                 actual=None,
                 done=True,
                 note=None,
-                actor=rep.name,
+                actor=rep.ref,
             )
             w.touch(agg)
         return
@@ -706,7 +745,7 @@ def _work(rep: _Rep, item: _Open, monday: date, friday: date, end: date, w: _Wri
             actual=float(max(0.0, (wrong.actual or 0) + rng.choice((-2, 2, 3)))),
             done=None,
             reason=rng.choice(CORRECT_REASONS),
-            actor=rep.name,
+            actor=rep.ref,
         )
     agg.record_check_in(
         at=w.at(friday, minute + 5),
@@ -714,7 +753,7 @@ def _work(rep: _Rep, item: _Open, monday: date, friday: date, end: date, w: _Wri
         actual=actual,
         done=None,
         note="trade show on Tuesday" if rng.random() < 0.05 else None,
-        actor=rep.name,
+        actor=rep.ref,
     )
     w.touch(agg)
 
@@ -732,20 +771,22 @@ def _close(rep: _Rep, item: _Open, day: date, w: _Writer) -> None:
             result=item.result,
             value=value if item.result else None,
             note=None,
-            actor=rep.manager,
+            actor=rep.manager_ref,
         )
         w.touch(item.agg)
         _end(rep, item, day, w, close=True)
     else:
         rep.open.remove(item)
     if item.support is not None and item.support.is_active:
-        item.support.close(at=at, date=day, result=None, value=None, note=None, actor=rep.manager)
+        item.support.close(
+            at=at, date=day, result=None, value=None, note=None, actor=rep.manager_ref
+        )
         w.touch(item.support)
 
 
 def _end(rep: _Rep, item: _Open, day: date, w: _Writer, *, close: bool) -> None:
     assert rep.workload is not None
-    rep.workload.end(at=w.at(day, rep.index * 3), commitment_id=item.agg.id, actor=rep.manager)
+    rep.workload.end(at=w.at(day, rep.index * 3), commitment_id=item.agg.id, actor=rep.manager_ref)
     w.touch(rep.workload)
     if close and item in rep.open:
         rep.open.remove(item)
@@ -754,6 +795,6 @@ def _end(rep: _Rep, item: _Open, day: date, w: _Writer, *, close: bool) -> None:
             at=w.at(day, rep.index * 3 + 7),
             date=day,
             reason="the commitment it supports was released",
-            actor=rep.manager,
+            actor=rep.manager_ref,
         )
         w.touch(item.support)

@@ -26,6 +26,7 @@ from .errors import (
     InvalidInput,
     InvalidSupport,
     NotFound,
+    PersonErased,
     ReplyRefused,
     RevisionAfterDue,
     SessionMismatch,
@@ -35,7 +36,10 @@ from .streams import NAMESPACE as NAMESPACE
 
 
 def workload_id(rep: str) -> UUID:
-    """The stable id of a rep's workload aggregate."""
+    """The stable id of a rep's workload aggregate, from the rep's person
+    reference: the subject id (hyphenated) since release 3, so no name is in
+    a new stream id; a store written before that has workloads keyed by the
+    rep's name (a legacy person reference), which stay where they are."""
     return uuid5(NAMESPACE, "rep-workload:" + rep)
 
 
@@ -44,12 +48,33 @@ def activity_id(metric: str, source_id: str) -> UUID:
     return uuid5(NAMESPACE, f"activity:{metric}\x1f{source_id}")
 
 
+def _legacy_names(state: dict[str, Any]) -> None:
+    """The upcast of an event written before release 3, whose person fields
+    (``rep``, ``manager``, ``actor``) held names: the shape is unchanged, only
+    the meaning differs, so the state is kept as stored and its names are read
+    as *legacy person references* (see :func:`is_subject`, docs/events.md)."""
+
+
+def is_subject(ref: str) -> bool:
+    """Whether a person reference is a subject id (hyphenated UUID text), as
+    every event since release 3 writes; anything else is a legacy name."""
+    if len(ref) != 36:
+        return False
+    try:
+        return str(UUID(ref)) == ref
+    except ValueError:
+        return False
+
+
 class CoachingSession(Aggregate):
     """A dated meeting of a manager and a rep."""
 
     class Held(Aggregate.Created):
         """A coaching session took place: who, when, whether the rep came
         prepared, what is going well and the focus areas chosen."""
+
+        class_version = 2
+        upcast_v1_v2 = staticmethod(_legacy_names)
 
         rep: str
         manager: str
@@ -131,7 +156,7 @@ class Commitment(Aggregate):
         (since version 2): who proposed it, ``rep`` (a rep who manages
         themselves) or ``manager``; version 1 agreements were the manager's."""
 
-        class_version = 2
+        class_version = 3
         rep: str
         manager: str
         owner: str
@@ -161,9 +186,14 @@ class Commitment(Aggregate):
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             state["proposed_by"] = "manager"
 
+        upcast_v2_v3 = staticmethod(_legacy_names)
+
     class CheckInRecorded(Aggregate.Event):
         """The owner reported progress on ``date``: an ``actual`` amount
         (count measure) or ``done`` (done measure)."""
+
+        class_version = 2
+        upcast_v1_v2 = staticmethod(_legacy_names)
 
         date: date
         actual: float | None
@@ -187,6 +217,9 @@ class Commitment(Aggregate):
         """Check-in number ``check_in`` (1-based) is corrected to a new
         ``actual`` or ``done``; ``date`` is the corrected check-in's date."""
 
+        class_version = 2
+        upcast_v1_v2 = staticmethod(_legacy_names)
+
         check_in: int
         date: date
         actual: float | None
@@ -204,6 +237,9 @@ class Commitment(Aggregate):
     class Revised(Aggregate.Event):
         """The terms were renegotiated on ``date`` (before the due date): any
         of a new target, period, due date or behaviour text."""
+
+        class_version = 2
+        upcast_v1_v2 = staticmethod(_legacy_names)
 
         date: date
         reason: str
@@ -230,6 +266,9 @@ class Commitment(Aggregate):
         """The commitment was released on ``date``: circumstances changed.
         Neutral; it counts for nobody and against nobody."""
 
+        class_version = 2
+        upcast_v1_v2 = staticmethod(_legacy_names)
+
         date: date
         reason: str
         actor: str
@@ -241,6 +280,9 @@ class Commitment(Aggregate):
     class Closed(Aggregate.Event):
         """The loop was closed on ``date``, optionally with the ``result``
         (met, missed, unknown) and a result value."""
+
+        class_version = 2
+        upcast_v1_v2 = staticmethod(_legacy_names)
 
         date: date
         result: str | None
@@ -490,13 +532,16 @@ class Commitment(Aggregate):
         text: str,
         contests: bool,
         actor: str,
+        known_as: str | None = None,
     ) -> None:
         """*Rule* (SPEC §7.4): the commitment's rep or manager answers a
         commitment that is closed, released or overdue on ``date``; an open one
         has no verdict to answer yet. ``date`` is on or after the agreement and
         not after the ledger's clock (``at``): a reply dated ahead could make a
-        running commitment look overdue."""
-        if by not in (self.rep, self.manager):
+        running commitment look overdue. ``known_as``: the legacy name the
+        commitment holds for the replier (a commitment written before the
+        registry names people in clear; ``by`` is their subject id)."""
+        if (known_as or by) not in (self.rep, self.manager):
             raise ReplyRefused(
                 f"cannot reply: {by!r} is neither the rep ({self.rep!r}) nor the manager "
                 f"({self.manager!r}) of commitment {self.id}"
@@ -547,11 +592,17 @@ class RepWorkload(Aggregate):
     class Started(Aggregate.Created):
         """The ledger began tracking this rep's workload."""
 
+        class_version = 2
+        upcast_v1_v2 = staticmethod(_legacy_names)
+
         rep: str
         actor: str
 
     class CommitmentTaken(Aggregate.Event):
         """A rep-owned commitment in ``focus`` became open for the rep."""
+
+        class_version = 2
+        upcast_v1_v2 = staticmethod(_legacy_names)
 
         commitment_id: UUID
         focus: str
@@ -564,6 +615,9 @@ class RepWorkload(Aggregate):
     class CommitmentEnded(Aggregate.Event):
         """A rep-owned commitment was closed or released; it no longer
         counts towards the focus cap."""
+
+        class_version = 2
+        upcast_v1_v2 = staticmethod(_legacy_names)
 
         commitment_id: UUID
         actor: str
@@ -585,11 +639,20 @@ class RepWorkload(Aggregate):
         return set(self.active.values())
 
     def take(
-        self, *, at: datetime, commitment_id: UUID, focus: str, override: str | None, actor: str
+        self,
+        *,
+        at: datetime,
+        commitment_id: UUID,
+        focus: str,
+        override: str | None,
+        actor: str,
+        also_open: dict[UUID, str] | None = None,
     ) -> None:
         """Count a new rep-owned commitment in ``focus``; SPEC §3 focus cap: a
-        third distinct focus area is refused unless ``override`` says why."""
-        areas = self.focus_areas
+        third distinct focus area is refused unless ``override`` says why.
+        ``also_open``: open commitments counted on the rep's legacy workload
+        (a store from before release 3), which count towards the cap too."""
+        areas = self.focus_areas | set((also_open or {}).values())
         if focus not in areas and len(areas) >= 2 and not override:
             raise FocusCapExceeded(
                 f"focus cap: the rep already works on {len(areas)} focus areas "
@@ -619,6 +682,9 @@ class Activity(Aggregate):
         """The rep did ``value`` of ``metric`` on ``date``; ``source_id`` is
         the row's id in the source system (or a stable hash of the row)."""
 
+        class_version = 2
+        upcast_v1_v2 = staticmethod(_legacy_names)
+
         rep: str
         metric: str
         date: date
@@ -645,6 +711,129 @@ class Activity(Aggregate):
         )
 
 
+class Person(Aggregate):
+    """A person the ledger knows (SPEC §7.4): a rep, a manager, an actor. Its
+    id is the person's *subject id*, a random UUID (never derived from a
+    name); every other event names people by it. The name is personal data
+    held only here, sealed under the person's own key (:mod:`ledger.keys`), so
+    destroying the key shreds it while the events and their hashes stay."""
+
+    class Registered(Aggregate.Created):
+        """A person was registered: their ``name`` (sealed under their key),
+        and, from the roster, their ``manager`` (a subject id), ``team`` and
+        ``region`` as of ``effective``. ``listed`` is true for ``people add``
+        and ``people import``; a person registered on first use by another
+        command is not (after a listed registration, names are strict)."""
+
+        name: str
+        manager: str | None
+        team: str | None
+        region: str | None
+        effective: date | None
+        listed: bool
+        actor: str
+
+    class RosterChanged(Aggregate.Event):
+        """The person's place in the roster from ``effective`` on: their
+        ``manager`` (a subject id), ``team`` and ``region`` (each null: none).
+        A new dated event; commitments keep the manager named when agreed."""
+
+        manager: str | None
+        team: str | None
+        region: str | None
+        effective: date
+        actor: str
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, Person)
+            aggregate.manager = self.manager
+            aggregate.team = self.team
+            aggregate.region = self.region
+
+    class Renamed(Aggregate.Event):
+        """The person's name was corrected (GDPR Art. 16): the new ``name``,
+        sealed under their key. Earlier names stay in the earlier events."""
+
+        name: str
+        actor: str
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, Person)
+            aggregate.name = self.name
+
+    class Erased(Aggregate.Event):
+        """The person was erased (GDPR Art. 17, SPEC §7.4 ``PersonErased``):
+        their key was destroyed, so their name and the free text sealed under
+        it can no longer be read. ``reason`` is stored in clear: it must not
+        name the person. No earlier event changes; readers show the person as
+        ``erased:<first 8 hex of the subject id>`` and their text ``[erased]``."""
+
+        reason: str
+        actor: str
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, Person)
+            aggregate.erased = True
+
+    def __init__(
+        self,
+        name: str,
+        manager: str | None,
+        team: str | None,
+        region: str | None,
+        effective: date | None,
+        listed: bool,
+        actor: str,
+    ) -> None:
+        self.name = name  # sealed
+        self.manager = manager
+        self.team = team
+        self.region = region
+        self.listed = listed
+        self.erased = False
+
+    @classmethod
+    def register(cls, *, at: datetime, subject: UUID, **fields: Any) -> Person:
+        return cls._create(cls.Registered, id=subject, timestamp=at, **fields)
+
+    def change_roster(
+        self,
+        *,
+        at: datetime,
+        manager: str | None,
+        team: str | None,
+        region: str | None,
+        effective: date,
+        actor: str,
+    ) -> None:
+        if manager == str(self.id):
+            raise InvalidInput("a person cannot be their own manager")
+        self.trigger_event(
+            self.RosterChanged,
+            timestamp=at,
+            manager=manager,
+            team=team,
+            region=region,
+            effective=effective,
+            actor=actor,
+        )
+
+    def rename(self, *, at: datetime, name: str, actor: str) -> None:
+        self._require_not_erased("renamed")
+        self.trigger_event(self.Renamed, timestamp=at, name=name, actor=actor)
+
+    def erase(self, *, at: datetime, reason: str, actor: str) -> None:
+        """Record the erasure (the caller destroys the key first)."""
+        self._require_not_erased("erased again")
+        self.trigger_event(self.Erased, timestamp=at, reason=reason, actor=actor)
+
+    def _require_not_erased(self, what: str) -> None:
+        if self.erased:
+            raise PersonErased(
+                f"erased:{self.id.hex[:8]} was erased; an erased person cannot be {what}"
+            )
+
+
 class LedgerIdentity(Aggregate):
     """The ledger itself: one stream (:data:`LEDGER_STREAM`), one event, written
     with the first write (or ``commitments init``). Its ``ledger_id`` names the
@@ -654,6 +843,9 @@ class LedgerIdentity(Aggregate):
         """The ledger got its id, ``ledger_id`` (a random UUID), with the first
         write to it (or ``init``); an export carries it, so a ledger imported
         from its export into an empty store keeps its id."""
+
+        class_version = 2
+        upcast_v1_v2 = staticmethod(_legacy_names)
 
         ledger_id: UUID
         actor: str
@@ -685,5 +877,9 @@ EVENT_CLASSES: tuple[type[Aggregate.Event], ...] = (
     RepWorkload.CommitmentTaken,
     RepWorkload.CommitmentEnded,
     Activity.Recorded,
+    Person.Registered,
+    Person.RosterChanged,
+    Person.Renamed,
+    Person.Erased,
     LedgerIdentity.LedgerCreated,
 )

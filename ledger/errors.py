@@ -81,6 +81,10 @@ class UnknownMetric(RuleViolation):
     """``agree --metric`` / ``--expect-metric`` names a metric with no recorded activity."""
 
 
+class PersonErased(RuleViolation):
+    """The person was erased (their key destroyed): nothing more about them can be recorded."""
+
+
 class DigestMismatch(RuleViolation):
     """``verify --digest``: the head of the chain is not the digest given."""
 

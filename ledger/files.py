@@ -177,3 +177,18 @@ def remove_family(path: str) -> None:
     for member in family(path):
         with suppress(FileNotFoundError):
             os.remove(member)
+
+
+def create_private(path: str) -> bool:
+    """Create ``path`` as a new empty file readable and writable by its owner
+    only (0600), unless it already exists; True if this call created it.
+    SQLite gives a database's ``-wal`` and ``-shm`` files the database file's
+    mode, so a database created here keeps all its files owner-only."""
+    if path == ":memory:" or path.startswith("file:"):
+        return False
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return False
+    os.close(fd)
+    return True

@@ -36,6 +36,7 @@ from .domain import (
     Activity,
     Commitment,
     LedgerIdentity,
+    Person,
     RepWorkload,
     activity_id,
     workload_id,
@@ -248,9 +249,12 @@ def _require_text(field: str, value: str, *, name: bool) -> None:
     """An imported reply's person and text pass the checks the command's model
     makes (:mod:`ledger.values`): a person id trimmed, 1 to 100 characters; a
     text 1 to 2000; neither with control characters."""
+    from .keys import is_sealed
     from .text import name_problem, text_problem
     from .values import MAX_NAME, MAX_TEXT
 
+    if not name and is_sealed(value):  # sealed under the replier's key (SPEC §7.4)
+        return
     most = MAX_NAME if name else MAX_TEXT
     problem = name_problem(value) if name else text_problem(value)
     if name and value != value.strip():
@@ -297,7 +301,12 @@ def _end(r: Replayer, agg: Any, e: Any) -> None:
     agg.end(at=e.timestamp, commitment_id=e.commitment_id, actor=e.actor)
 
 
+def _erase(r: Replayer, agg: Any, e: Any) -> None:
+    agg.erase(at=e.timestamp, reason=e.reason, actor=e.actor)  # an erased person: refused
+
+
 _COMMANDS: dict[type, Callable[[Replayer, Any, Any], None]] = {
+    Person.Erased: _erase,
     Commitment.CheckInRecorded: _check_in,
     Commitment.CheckInCorrected: _correct,
     Commitment.Revised: _revise,

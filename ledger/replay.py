@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
@@ -69,14 +69,26 @@ def events(
     *,
     verify: bool = True,
     event_types: Mapping[str, type] | None = None,
+    keys: Any = None,
 ) -> Iterator[Replayed]:
     """Every event of ``source`` in ledger order, typed.
+
+    Free text and names are stored sealed (SPEC §7.4). Given ``keys`` (a
+    :class:`ledger.keys.KeyStore`, e.g. ``open_keystore("commitments.db")``),
+    every sealed field is opened: its text, or ``[erased]`` once the
+    person's key was destroyed; without it, fields stay as stored.
 
     ``source`` is a :class:`ledger.application.Ledger`, a SQLite path or
     ``postgresql://`` URL of a ledger, or an export: a ``.jsonl`` path, ``-``
     (stdin), an open text file or an iterable of lines. Streams: memory does not grow with the
     ledger.
     """
+    if keys is not None:
+        from .sealing import open_event
+
+        for item in events(source, verify=verify, event_types=event_types):
+            yield replace(item, event=open_event(keys, item.event))
+        return
     if hasattr(source, "recorder"):
         yield from _from_ledger(source)
     elif is_export_file(source):

@@ -51,6 +51,14 @@ RELEASED = _T + "Commitment.Released"
 CLOSED = _T + "Commitment.Closed"
 REPLIED = _T + "Commitment.Replied"
 ACTIVITY = _T + "Activity.Recorded"
+PERSON_TOPICS = frozenset(
+    {
+        _T + "Person.Registered",
+        _T + "Person.RosterChanged",
+        _T + "Person.Renamed",
+        _T + "Person.Erased",
+    }
+)
 
 
 def normalize_timestamp(text: str) -> str:
@@ -93,6 +101,9 @@ def connect(views_path: str, *, any_thread: bool = False) -> sqlite_utils.Databa
         views_path, timeout=30, isolation_level=None, check_same_thread=not any_thread
     )
     conn.execute("PRAGMA journal_mode=WAL")
+    # Clear text of people (SPEC §7.4): what is deleted or overwritten (an
+    # erasure's purge, a rebuild) is zeroed in the file, not left in free pages.
+    conn.execute("PRAGMA secure_delete=ON")
     # Derived data, rebuilt from the ledger at will: never fsynced. A process
     # killed at any point leaves it consistent (WAL); only an OS crash or power
     # loss could damage it, and then ensure_current rebuilds it.
@@ -349,8 +360,10 @@ class _Applier:
     its check-in count; the caches are dropped whenever another process has
     moved the position in between."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, open_text: Callable[[str], str]) -> None:
         self.conn = conn
+        self.open_text = open_text
+        self.names: dict[str, str] = {}
         self.reps: dict[str, str] = {}
         self.check_ins: dict[str, int] = {}
         self.last_position: int | None = None
@@ -358,6 +371,7 @@ class _Applier:
 
     def reset(self) -> None:
         """Forget the caches (the tables changed under them)."""
+        self.names.clear()
         self.reps.clear()
         self.check_ins.clear()
 
@@ -383,18 +397,33 @@ class _Applier:
         """Write the rows of ``(position, originator_id, version, topic, state)`` tuples."""
         rows: dict[str, list[tuple[Any, ...]]] = {t.name: [] for t in TABLES}
         loads = json.loads
+        people = [(n[0], n[1], n[3], n[4]) for n in notifications if n[3] in PERSON_TOPICS]
+        if people:  # first, so the page's other rows show the names they bring
+            from .people import apply_person_events
+
+            if apply_person_events(self.conn, people, self.open_text):
+                self.reps.clear()  # a rename changed names the cache holds
+        if people or not self.names:
+            self.names = dict(self.conn.execute("SELECT subject, name FROM people").fetchall())
+        names = self.names
         for pos, originator_id, version, topic, state in notifications:
-            if topic not in _INTERESTING:
+            if topic not in _INTERESTING or topic in PERSON_TOPICS:
                 continue
             s = loads(state)
             at = s["timestamp"]
             if len(at) != 27:
                 at = normalize_timestamp(at)
+            if "rep" in s:
+                s["rep"] = names.get(s["rep"], s["rep"])
             if topic == ACTIVITY:
                 rows["activity_daily"].append((s["rep"], s["metric"], s["date"], at, s["value"], 1))
                 continue
             oid = _uuid_text(originator_id)
             actor = s.get("actor")
+            if actor is not None:
+                actor = names.get(actor, actor)
+            if "manager" in s:
+                s["manager"] = names.get(s["manager"], s["manager"])
             if topic == CHECKED_IN:
                 rows["check_ins"].append(
                     (
@@ -522,7 +551,7 @@ class _Applier:
                         version,
                         self.rep_of(oid),
                         s["date"],
-                        s["by"],
+                        names.get(s["by"], s["by"]),
                         s["text"],
                         _flag(s["contests"]),
                         actor,
@@ -537,7 +566,18 @@ class _Applier:
 
 
 _INTERESTING = frozenset(
-    {HELD, AGREED, CHECKED_IN, CORRECTED, REVISED, RELEASED, CLOSED, REPLIED, ACTIVITY}
+    {
+        HELD,
+        AGREED,
+        CHECKED_IN,
+        CORRECTED,
+        REVISED,
+        RELEASED,
+        CLOSED,
+        REPLIED,
+        ACTIVITY,
+        *PERSON_TOPICS,
+    }
 )
 
 
@@ -591,14 +631,23 @@ def _catch_up(
     lid = ledger.ledger_id()
     me = Source(source, None if lid is None else str(lid))
     head = max_position(ledger) if upto is None else upto
-    sql_page = _sql_pages(conn, ledger) if USE_SQL else None
+    open_text = _opener(ledger)
+    sql_page = _sql_pages(conn, ledger, open_text) if USE_SQL else None
     hash_at = (
         _sqlite_hash_at(conn, f"ledger.{ledger.recorder.events_table_name}")  # type: ignore[attr-defined]
         if sql_page is not None
         else _recorder_hash_at(ledger)
     )
     read_page = _page_reader(ledger)
-    applier = _Applier(conn)
+    applier = _Applier(conn, open_text)
+    from ledger.keys import keys_state
+
+    from .sealed import Opener
+
+    opener = Opener(conn, lambda: ledger.keys, lambda: keys_state(ledger.db))
+    purge = opener.keys_changed()  # a key destroyed (an erasure), restored or lost
+    if purge:
+        ledger.keys.refresh()  # no key remembered from before may open anything again
     advanced = pages = 0
     try:
         while max_pages is None or pages < max_pages:
@@ -615,8 +664,10 @@ def _catch_up(
                     # taking the lock: not a sign of a replaced ledger unless the
                     # ledger, read again now, is still behind the rows.
                     seen = max_position(ledger)
-                stale = _stale(at, source, seen, hash_at)
+                stale = _stale(at, source, seen, hash_at) or purge
                 if stale:
+                    opener.rebuilt |= purge
+                    purge = False
                     _drop_and_create(db)
                     applier.reset()
                     at = Tracking()
@@ -624,15 +675,20 @@ def _catch_up(
                 if start >= head:
                     conn.execute("COMMIT" if stale else "ROLLBACK")
                     break
+                opener.mark()
                 if sql_page is not None:
                     position = sql_page(start, head, page_size)
                 else:
                     if applier.last_position != start:
                         applier.reset()
                     rows = read_page(start, head, page_size)
-                    applier.apply(rows)
                     # a short page means nothing of interest is left up to the head
                     position = rows[-1][0] if len(rows) == page_size else head
+                    cut = _cut_before([r[3] for r in rows])
+                    if cut is not None:  # a rename: the rows before it first
+                        rows, position = rows[:cut], rows[cut][0] - 1
+                    applier.apply(rows)
+                opener.open()  # sealed text in clear, in the page's transaction
                 _set_position(conn, position, source, hash_at(position), me.ledger_id)
                 conn.execute("COMMIT")
             except BaseException:
@@ -648,10 +704,20 @@ def _catch_up(
     finally:
         if sql_page is not None:
             conn.execute("DETACH DATABASE ledger")
+    if opener.rebuilt:
+        # the old rows are zeroed in the file (secure_delete); the log that
+        # still holds their pages is copied back and truncated to nothing
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     # The Merkle tree (SPEC §7.3) is not extended here: only proofs read it, and
     # they extend it first (projections.tree.catch_up_tree). Hashing every event
     # again cost a rebuild three times its tables (issue 19).
     return advanced
+
+
+def _cut_before(topics: list[str]) -> int | None:
+    from .people import cut_before
+
+    return cut_before(topics)
 
 
 def _stale(at: Tracking, source: str, head: int, hash_at: HashAt) -> bool:
@@ -684,14 +750,28 @@ def _begin_write(conn: sqlite3.Connection) -> None:
     conn.execute("UPDATE tracking SET position = position WHERE name = 'ledger'")
 
 
-def _sql_pages(conn: sqlite3.Connection, ledger: Ledger) -> Callable[[int, int, int], int] | None:
+def _opener(ledger: Ledger) -> Callable[[str], str]:
+    """Opens a person's sealed name with the ledger's key store, which is
+    opened only when a page brings a ``Person`` event."""
+
+    def open_text(value: str) -> str:
+        return ledger.keys.open_text(value)
+
+    return open_text
+
+
+def _sql_pages(
+    conn: sqlite3.Connection, ledger: Ledger, open_text: Callable[[str], str]
+) -> Callable[[int, int, int], int] | None:
     """The in-SQLite page applier, when the ledger is a SQLite file."""
     recorder: Any = ledger.recorder
     if type(recorder).__module__ != "eventsourcing.sqlite" or not os.path.isfile(ledger.db):
         return None
     from .sqlpages import page_applier
 
-    return page_applier(conn, ledger.db, recorder.events_table_name, sorted(_INTERESTING))
+    return page_applier(
+        conn, ledger.db, recorder.events_table_name, sorted(_INTERESTING), open_text
+    )
 
 
 PageReader = Callable[[int, int, int], Sequence[Sequence[Any]]]
@@ -832,7 +912,11 @@ def open_current(
                 rm, at = pinned
                 try:
                     _refuse_foreign(at, probe.me(), views_path)
-                    if _serves(at, probe.source, head, probe.hash_at) and columns_current(rm.conn):
+                    if (
+                        _serves(at, probe.source, head, probe.hash_at)
+                        and columns_current(rm.conn)
+                        and not _keys_changed(rm.conn, db_url, ledger)
+                    ):
                         return rm
                 except BaseException:
                     rm.close()
@@ -847,6 +931,21 @@ def open_current(
         f"the read model {views_path} kept changing under this read (is it shared with "
         "another ledger?); nothing was read, run it again"
     )
+
+
+def _keys_changed(conn: sqlite3.Connection, db_url: str, ledger: Ledger | None = None) -> bool:
+    """Whether the read model opened sealed text with a key store that has
+    changed since (an erasure, a restore, a lost store): then it is rebuilt."""
+    from .sealed import recorded_state
+
+    seen = recorded_state(conn)
+    if seen is None:  # never opened sealed text: nothing to compare
+        return False
+    if ledger is not None:  # a long-running process: its open key store (no new connection)
+        return seen != ledger.keys.state()
+    from ledger.keys import keys_state
+
+    return seen != keys_state(db_url)
 
 
 def _serves(at: Tracking, source: str, head: int, hash_at: HashAt) -> bool:
@@ -1169,7 +1268,11 @@ class Reader:
         try:
             _refuse_foreign(at, probe.me(), self.views_path)
             if _serves(at, probe.source, head, probe.hash_at) and (
-                self._checked == (at, views_file) or columns_current(rm.conn)
+                self._checked == (at, views_file)
+                or (
+                    columns_current(rm.conn)
+                    and not _keys_changed(rm.conn, self.db_url, self.ledger)
+                )
             ):
                 self._checked = (at, views_file)
                 return rm
@@ -1196,7 +1299,9 @@ class Reader:
                     self._db_file = _file_id(self.views_path)
                 conn = self._db.conn
                 position = tracked_position(conn)[0]
-                if position >= self._probe().head():
+                if position >= self._probe().head() and not _keys_changed(
+                    conn, self.db_url, self.ledger
+                ):
                     # another worker caught up meanwhile: no write lock to take (the
                     # read checks the rows it is then served again, as ever)
                     self._caught_up_from = started

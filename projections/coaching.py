@@ -27,7 +27,8 @@ manager (shares recomputed from the pooled counts, not averaged).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -123,11 +124,13 @@ class _Tally:
 
 @dataclass(frozen=True)
 class Patterns:
-    """The coaching measures of one manager (``manager`` None: the team total)."""
+    """The coaching measures of one manager (``manager`` None: the team total),
+    or of one team or region (``label``: ``group``)."""
 
     manager: str | None
     window: Window
     tally: _Tally
+    label: str = "manager"
 
     def as_dict(self) -> dict[str, Any]:
         """The measures under their JSON names (SPEC §5 ``report coaching``)."""
@@ -140,7 +143,11 @@ class Patterns:
         good = mft[rules.SUCCEEDED] + mft[rules.KEPT] + mft[rules.HONEST_MISS]
         judged = good + mft[rules.PARTIAL] + mft[rules.BROKEN]
         per_rep = t.sessions / reps * 30 / w.days if reps else None
-        out: dict[str, Any] = {} if self.manager is None else {"manager": self.manager}
+        out: dict[str, Any] = {}
+        if self.label == "group":
+            out["group"] = self.manager
+        elif self.manager is not None:
+            out["manager"] = self.manager
         out.update(
             {
                 "reps_coached": reps,
@@ -195,16 +202,63 @@ class CoachingReport:
     window: Window
     managers: tuple[Patterns, ...]
     team: Patterns
+    group_by: str = "manager"
 
     def as_dict(self) -> dict[str, Any]:
-        """``{"as_of", "on", "window_days", "managers": [...], "team": {...}}``."""
-        return {
+        """``{"as_of", "on", "window_days", "managers": [...], "team": {...}}``;
+        grouped by team or region, ``"group_by"`` and ``"groups"`` instead of
+        ``"managers"`` (SPEC §7.4)."""
+        out: dict[str, Any] = {
             "as_of": self.at.as_of_text,
             "on": self.at.d,
             "window_days": self.window.days,
-            "managers": [m.as_dict() for m in self.managers],
-            "team": self.team.as_dict(),
         }
+        if self.group_by == "manager":
+            out["managers"] = [m.as_dict() for m in self.managers]
+        else:
+            out["group_by"] = self.group_by
+            out["groups"] = [m.as_dict() for m in self.managers]
+        out["team"] = self.team.as_dict()
+        return out
+
+
+def _none_last(name: str | None) -> tuple[bool, str]:
+    return (name is None, name or "")
+
+
+@contextmanager
+def _grouped(rm: ReadModel, by: str) -> Iterator[None]:
+    """Inside: the ``sessions``, ``commitments`` and ``supports`` tables as this
+    connection sees them (temporary views of the same names, which SQLite
+    looks up before the tables) carry the rep's team or region (``by``) in
+    their ``manager`` column, so the report's every count groups by it."""
+    from .people import group_of
+    from .tables import BY_NAME
+
+    if by not in ("team", "region"):
+        raise ValueError(by)
+    conn = rm.conn
+    groups = group_of(conn, by)
+    conn.execute("PRAGMA temp_store = MEMORY")  # as the report sets it, before temp is used
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS grp (rep TEXT PRIMARY KEY, g TEXT)")
+    conn.execute("DELETE FROM temp.grp")
+    conn.executemany("INSERT INTO temp.grp VALUES (?, ?)", groups.items())
+    fallback = "t.manager" if by == "team" else "NULL"
+    group = (
+        f"(CASE WHEN t.rep IN (SELECT rep FROM temp.grp) "
+        f"THEN (SELECT g FROM temp.grp WHERE grp.rep = t.rep) ELSE {fallback} END)"
+    )
+    views = ("sessions", "commitments", "supports")
+    try:
+        for name in views:
+            cols = ", ".join(
+                f"{group} AS manager" if c == "manager" else f"t.[{c}]" for c in BY_NAME[name].names
+            )
+            conn.execute(f"CREATE TEMP VIEW [{name}] AS SELECT {cols} FROM main.[{name}] t")
+        yield
+    finally:
+        for name in views:
+            conn.execute(f"DROP VIEW IF EXISTS temp.[{name}]")
 
 
 def _day(text: str) -> date:
@@ -317,8 +371,14 @@ def coaching_report(
     manager: str | None = None,
     *,
     judge_all: bool = False,
+    group_by: str = "manager",
 ) -> CoachingReport:
     """Every manager's coaching patterns as of T, on D, over (D − window_days, D].
+
+    ``group_by`` ``team`` or ``region``: the same measures per team or region
+    of the *rep* each session and commitment is about, as the roster stands
+    now (a rep outside the roster: team = the manager named on the row,
+    region = null); see :func:`_grouped`.
 
     Managers are those with a session or a commitment visible at (T, D), even
     with nothing in the window (their counts are 0 and their shares null).
@@ -333,6 +393,21 @@ def coaching_report(
     """
     if window_days < 1:
         raise ValueError("window_days must be at least 1")
+    if group_by != "manager":
+        if manager is not None:
+            from ledger.errors import InvalidInput
+
+            raise InvalidInput("--manager goes with --group-by manager only")
+        with _grouped(rm, group_by):
+            report = coaching_report(rm, at, window_days, judge_all=judge_all)
+        label = "group"
+        return CoachingReport(
+            at=report.at,
+            window=report.window,
+            managers=tuple(Patterns(p.manager, p.window, p.tally, label) for p in report.managers),
+            team=report.team,
+            group_by=group_by,
+        )
     window = Window(at.on, window_days)
     known = _known_managers(rm, at)
     if manager is not None and manager not in known:
@@ -350,7 +425,7 @@ def coaching_report(
     team = _Tally()
     for t in tallies.values():
         team.add(t)
-    chosen = [manager] if manager is not None else sorted(tallies)
+    chosen = [manager] if manager is not None else sorted(tallies, key=_none_last)
     return CoachingReport(
         at=at,
         window=window,

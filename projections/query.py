@@ -460,8 +460,20 @@ class ReadModel:
             f"SELECT 1 FROM sessions WHERE {role} = ? LIMIT 1",
             (name, name),
         ).fetchone()
+        if row is None and self._registered(name):  # in the roster, nothing recorded yet
+            return
         if row is None:
             raise NotFound(unknown_person_message(role, name, self.people(role)))
+
+    def _registered(self, name: str) -> bool:
+        """Whether the people registry holds ``name`` (not erased)."""
+        try:
+            row = self.conn.execute(
+                "SELECT 1 FROM people WHERE name = ? AND erased = 0 LIMIT 1", (name,)
+            ).fetchone()
+        except sqlite3.OperationalError:  # a views file without the registry
+            return False
+        return row is not None
 
     # -- sessions ----------------------------------------------------------------
 

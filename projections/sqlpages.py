@@ -34,6 +34,8 @@ from .catchup import (
     REVISED,
     normalize_timestamp,
 )
+from .people import REWRITING, apply_person_events
+from .people import TOPICS as PERSON_TOPICS
 from .tables import BY_NAME
 
 HYPHENATED = (
@@ -44,6 +46,7 @@ HYPHENATED = (
 STATE = "CAST(e.state AS TEXT)"
 REP = "cm.rep"  # a LEFT JOIN of the row's commitment (NULL when there is none)
 _JOIN_REP = " LEFT JOIN main.commitments cm ON cm.id = e.oid"
+ACTOR = "person_name(e.s ->> '$.actor')"  # person fields: the name (projections.people)
 STAMP = (
     "(CASE length(e.ts) WHEN 27 THEN e.ts WHEN 20 THEN substr(e.ts, 1, 19) || '.000000Z' "
     "ELSE normalize_timestamp(e.ts) END)"
@@ -52,6 +55,12 @@ STAMP = (
 
 def _f(name: str) -> str:
     return f"e.s ->> '$.{name}'"
+
+
+def _person(name: str) -> str:
+    """A person field as the name to show: :func:`page_applier`'s ``person_name``
+    gives a subject id's name, a legacy name as it is."""
+    return f"person_name({_f(name)})"
 
 
 def _flag(name: str) -> str:
@@ -66,10 +75,15 @@ _COLUMNS: dict[str, tuple[str, dict[str, str]]] = {
         {
             "id": "e.oid",
             **{
-                c: _f(c)
+                c: _person(c)
                 for c in (
                     "rep",
                     "manager",
+                )
+            },
+            **{
+                c: _f(c)
+                for c in (
                     "owner",
                     "focus",
                     "behavior",
@@ -93,7 +107,7 @@ _COLUMNS: dict[str, tuple[str, dict[str, str]]] = {
             },
             "agreed_on": _f("on"),
             "proposed_by": f"coalesce({_f('proposed_by')}, 'manager')",  # class version 1
-            "actor": _f("actor"),
+            "actor": ACTOR,
             "recorded_at": STAMP,
             "position": "e.rowid",
         },
@@ -103,8 +117,8 @@ _COLUMNS: dict[str, tuple[str, dict[str, str]]] = {
         {
             "supporter_id": "e.oid",
             "supported_id": _f("supports"),
-            "rep": _f("rep"),
-            "manager": _f("manager"),
+            "rep": _person("rep"),
+            "manager": _person("manager"),
             "agreed_on": _f("on"),
             "recorded_at": STAMP,
             "position": "e.rowid",
@@ -114,14 +128,14 @@ _COLUMNS: dict[str, tuple[str, dict[str, str]]] = {
         HELD,
         {
             "id": "e.oid",
-            "rep": _f("rep"),
-            "manager": _f("manager"),
+            "rep": _person("rep"),
+            "manager": _person("manager"),
             "date": _f("date"),
             "prepared": _flag("prepared"),
             "strengths": "e.s -> '$.strengths'",
             "focus_areas": "e.s -> '$.focus_areas'",
             "note": _f("note"),
-            "actor": _f("actor"),
+            "actor": ACTOR,
             "recorded_at": STAMP,
             "position": "e.rowid",
         },
@@ -138,7 +152,7 @@ _COLUMNS: dict[str, tuple[str, dict[str, str]]] = {
             "period": _f("period"),
             "due": _f("due"),
             "behavior": _f("behavior"),
-            "actor": _f("actor"),
+            "actor": ACTOR,
             "recorded_at": STAMP,
             "position": "e.rowid",
         },
@@ -158,7 +172,7 @@ _COLUMNS: dict[str, tuple[str, dict[str, str]]] = {
             "actual": _f("actual"),
             "done": _flag("done"),
             "note": _f("note"),
-            "actor": _f("actor"),
+            "actor": ACTOR,
             "recorded_at": STAMP,
             "position": "e.rowid",
         },
@@ -174,7 +188,7 @@ _COLUMNS: dict[str, tuple[str, dict[str, str]]] = {
             "actual": _f("actual"),
             "done": _flag("done"),
             "reason": _f("reason"),
-            "actor": _f("actor"),
+            "actor": ACTOR,
             "recorded_at": STAMP,
             "position": "e.rowid",
         },
@@ -188,7 +202,7 @@ _COLUMNS: dict[str, tuple[str, dict[str, str]]] = {
             "result": _f("result"),
             "value": _f("value"),
             "note": _f("note"),
-            "actor": _f("actor"),
+            "actor": ACTOR,
             "recorded_at": STAMP,
             "position": "e.rowid",
         },
@@ -200,7 +214,7 @@ _COLUMNS: dict[str, tuple[str, dict[str, str]]] = {
             "rep": REP,
             "date": _f("date"),
             "reason": _f("reason"),
-            "actor": _f("actor"),
+            "actor": ACTOR,
             "recorded_at": STAMP,
             "position": "e.rowid",
         },
@@ -212,10 +226,10 @@ _COLUMNS: dict[str, tuple[str, dict[str, str]]] = {
             "version": "e.originator_version",
             "rep": REP,
             "date": _f("date"),
-            "by": _f("by"),
+            "by": _person("by"),
             "text": _f("text"),
             "contests": _flag("contests"),
-            "actor": _f("actor"),
+            "actor": ACTOR,
             "recorded_at": STAMP,
             "position": "e.rowid",
         },
@@ -223,7 +237,7 @@ _COLUMNS: dict[str, tuple[str, dict[str, str]]] = {
     "activity_daily": (
         ACTIVITY,
         {
-            "rep": _f("rep"),
+            "rep": _person("rep"),
             "metric": _f("metric"),
             "date": _f("date"),
             "recorded_at": STAMP,
@@ -260,7 +274,11 @@ PageApplier = Callable[[int, int, int], int]
 
 
 def page_applier(
-    conn: sqlite3.Connection, ledger_path: str, table: str, topics: list[str]
+    conn: sqlite3.Connection,
+    ledger_path: str,
+    table: str,
+    topics: list[str],
+    open_text: Callable[[str], str],
 ) -> PageApplier:
     """Attach the ledger and return ``apply(start, head, limit) -> new position``.
 
@@ -271,6 +289,13 @@ def page_applier(
         conn.execute("ATTACH DATABASE ? AS ledger", (ledger_path,))
         conn.execute("PRAGMA ledger.cache_size = -8192")  # read once, in order: little to cache
     conn.create_function("normalize_timestamp", 1, normalize_timestamp, deterministic=True)
+    names: dict[str, str] = {}  # subject id -> name, read again for every page
+    get = names.get
+
+    def person_name(ref: str | None) -> str | None:
+        return None if ref is None else get(ref, ref)
+
+    conn.create_function("person_name", 1, person_name)
     conn.execute("PRAGMA temp_store = MEMORY")
     statements = _statements(table)
     marks = ",".join("?" * len(topics))
@@ -285,12 +310,32 @@ def page_applier(
         "originator_version, topic, s, oid)"
     )
 
+    marks_people = ",".join(f"'{t}'" for t in PERSON_TOPICS)
+    rewriting = ",".join(f"'{t}'" for t in sorted(REWRITING))
+    cut_sql = (
+        f"SELECT min(pos) FROM temp.page WHERE topic IN ({rewriting}) "
+        "AND pos > (SELECT min(pos) FROM temp.page)"
+    )
+    people_sql = (
+        f"SELECT pos, originator_id, topic, s FROM temp.page WHERE topic IN ({marks_people}) "
+        "ORDER BY pos"
+    )
+
     def apply(start: int, head: int, limit: int) -> int:
         conn.execute("DELETE FROM temp.page")
         conn.execute(fill, (start, head, *topics, limit))
         count, last = conn.execute("SELECT count(*), max(pos) FROM temp.page").fetchone()
         # a short page means nothing of interest is left up to the head
         end = int(last) if count == limit else head
+        cut = conn.execute(cut_sql).fetchone()  # a rename: the rows before it come first
+        if cut[0] is not None:
+            conn.execute("DELETE FROM temp.page WHERE pos >= ?", (cut[0],))
+            end = int(cut[0]) - 1
+        people = conn.execute(people_sql).fetchall()
+        if people:  # first (names are opened in Python), so the rows below show them
+            apply_person_events(conn, people, open_text)
+        names.clear()
+        names.update(conn.execute("SELECT subject, name FROM main.people"))
         for sql in statements:
             conn.execute(sql)
         return end

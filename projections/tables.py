@@ -301,6 +301,37 @@ TABLES: tuple[Table, ...] = (
         "value = value + excluded.value, rows = rows + excluded.rows",
     ),
     Table(
+        "people",
+        "Every registered person (SPEC §7.4), as the roster stands now: derived from "
+        "the `Person` events, the name opened with the person's key. Finding a person "
+        "by name goes through here; a person erased has their row purged of the name "
+        "(`erased`). People of a store written before release 3 (names in the events, "
+        "not registered) are not rows here: they are read from the tables below as "
+        "*legacy persons* (see docs/events.md).",
+        (
+            _c("subject", "TEXT", "The person's subject id (uuid, hyphenated)."),
+            _c("name", "TEXT", "The current name (every table below shows this name)."),
+            _c(
+                "manager",
+                "TEXT",
+                "The manager's subject id (or a legacy manager's name); null: none.",
+            ),
+            _c("team", "TEXT", "The team as registered; null: the manager's team (their name)."),
+            _c("region", "TEXT", "The region; null: none."),
+            _c("effective", "TEXT", "Since when the roster entry holds (YYYY-MM-DD), if given."),
+            _c(
+                "listed",
+                "INTEGER",
+                "1: registered by `people add`/`people import`; 0: on first use.",
+            ),
+            _c("erased", "INTEGER", "1 once the person was erased (the name is then gone)."),
+            RECORDED,
+            POSITION,
+        ),
+        pk=("subject",),
+        indexes=(("name",),),
+    ),
+    Table(
         "merkle_leaves",
         "One row per event of the ledger, in ledger order: the leaves of the RFC 6962 "
         "Merkle tree that checkpoints sign and proofs prove (SPEC §7.3, docs/audit.md). "
@@ -315,6 +346,19 @@ TABLES: tuple[Table, ...] = (
         ),
         pk=("rank",),
         unique=("position",),
+    ),
+    Table(
+        "key_state",
+        "What the key store held when the read model last opened sealed text "
+        "(SPEC §7.4): a read whose key store has since changed (a key destroyed "
+        "by an erasure, keys restored, the store lost) rebuilds the read model "
+        "first, so no clear text of an erased person outlives the erasure.",
+        (
+            _c("name", "TEXT", "Always `keys`."),
+            _c("live", "INTEGER", "Keys present in the key store."),
+            _c("destroyed", "INTEGER", "Keys destroyed (people erased)."),
+        ),
+        pk=("name",),
     ),
     Table(
         "merkle_nodes",

@@ -8,6 +8,7 @@ it and no server they fail. Each PostgreSQL test gets a schema of its own.
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -15,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -56,6 +58,7 @@ def other_db(db: str, tmp_path: Path) -> Iterator[str]:
     yield f"{url}?schema={schema}"
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}_keys" CASCADE')
 
 
 @dataclass
@@ -100,14 +103,51 @@ def event_count(db: str) -> int:
 
 def activity_count(db: str) -> int:
     """The events of the ledger other than its ``LedgerCreated`` (written with
-    the first write): what an import on an empty ledger recorded."""
+    the first write) and its ``Person`` events (a person's registration comes
+    with the first command naming them): what an import on an empty ledger recorded."""
     from ledger.application import Ledger
 
     ledger = Ledger.open(db)
     try:
-        return ledger.event_count() - (ledger.ledger_id() is not None)
+        return ledger.event_count() - (ledger.ledger_id() is not None) - person_events(ledger)
     finally:
         ledger.close()
+
+
+def subject_of(db: str, name: str) -> str:
+    """The subject id of the person first registered as ``name`` (their sealed
+    names opened with the ledger's key store)."""
+    from ledger.application import Ledger
+
+    ledger = Ledger.open(db)
+    try:
+        for n in ledger.recorder.select_notifications(start=None, limit=10**6):
+            if n.topic == "ledger.domain:Person.Registered":
+                state = n.state.decode() if isinstance(n.state, bytes) else n.state
+                if ledger.keys.open_text(json.loads(state)["name"]) == name:
+                    return str(n.originator_id)
+    finally:
+        ledger.close()
+    raise AssertionError(f"nobody is registered as {name!r}")
+
+
+def person_events(ledger: Any) -> int:
+    """How many ``Person`` events the open ``ledger`` holds."""
+    recorder = ledger.recorder
+    topic = "ledger.domain:Person.%"
+    with recorder.datastore.transaction(commit=False) as curs:
+        if ledger.db.startswith("postgresql://"):
+            from ledger.persistence import pg_sql
+
+            curs.execute(
+                pg_sql(recorder, "SELECT count(*) AS n FROM {schema}.{table} WHERE topic LIKE %s"),
+                (topic,),
+            )
+            return int(curs.fetchone()["n"])
+        curs.execute(
+            f"SELECT count(*) FROM {recorder.events_table_name} WHERE topic LIKE ?", (topic,)
+        )
+        return int(curs.fetchone()[0])
 
 
 @contextmanager
@@ -132,6 +172,8 @@ def ledger_location(backend: str, folder: Path) -> Iterator[str]:
     finally:
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+            # the ledger's key store (ledger.keys.keys_schema), if anything made one
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}_keys" CASCADE')
 
 
 def ticking_clock(

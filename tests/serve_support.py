@@ -1,8 +1,10 @@
 """What the server's tests share: a server over a fresh ledger, its people and tokens.
 
-The cast: alice reports to bob (a session and commitments name bob as her
-manager), rita reports to mona; bob and mona are managers, hugo is hr and
-ada admin. Each has a token.
+The cast, registered in the roster (the people registry) before anything
+else: alice and tess report to bob, rita reports to mona; bob and mona are
+managers, hugo is hr and ada admin. A session and commitments name bob as
+alice's manager and mona as rita's; tess (rostered to bob) has none yet.
+Every event names people by subject id. Each has a token.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ from fastapi.testclient import TestClient
 
 ROLES = {"alice": "rep", "rita": "rep", "bob": "manager", "mona": "manager", "hugo": "hr"}
 ROLES["ada"] = "admin"
+ROLES["tess"] = "rep"
+ROSTER = {"alice": "bob", "tess": "bob", "rita": "mona"}
+"""Who reports to whom (``people add NAME --manager M``)."""
 TODAY = date.today()
 START = (TODAY - timedelta(days=3)).isoformat()
 
@@ -32,6 +37,7 @@ class Served:
     client: TestClient
     app: Any
     tokens: dict[str, str] = field(default_factory=dict)
+    subjects: dict[str, str] = field(default_factory=dict)
 
     @property
     def services(self) -> Any:
@@ -53,22 +59,61 @@ class Served:
     def post(self, path: str, who: str | None, body: Any) -> Any:
         return self.client.post("/api/v1" + path, json=body, headers=self.as_(who))
 
+    def sub(self, name: str, manager: str | None = None) -> str:
+        """``name``'s subject id; someone new is registered (``people add NAME
+        [--manager M]``) first."""
+        if name not in self.subjects:
+            from ledger.people import NewPerson
+
+            boss = None if manager is None else self.sub(manager)
+            person = NewPerson.named(name, listed=True, manager=boss)
+            self.ledger.register_people([person], actor=self.subjects["ada"])
+            self.subjects[name] = person.ref
+        return self.subjects[name]
+
+    def session(self, rep: str, manager: str, **values: Any) -> str:
+        """A coaching session (written directly, not through the API)."""
+        sid = self.ledger.record_session(
+            rep=self.sub(rep),
+            manager=self.sub(manager),
+            date=values.pop("date", START),
+            actor=self.subjects["ada"],
+            **values,
+        )
+        return str(sid)
+
     def commitment(self, rep: str, manager: str, *, check_in: bool = True) -> str:
         """A fresh open rep-owned commitment (written directly, not through the API)."""
         cid = self.ledger.agree(
-            rep=rep,
-            manager=manager,
+            rep=self.sub(rep),
+            manager=self.sub(manager),
             focus="prospecting",
             behavior="outbound calls",
             target=10,
             period="week",
             start=START,
             days=30,
-            actor="seed",
+            actor=self.subjects["ada"],
         )
         if check_in:
-            self.ledger.check_in(cid, date=START, actual=4, actor="seed")
+            self.ledger.check_in(cid, date=START, actual=4, actor=self.subjects["ada"])
         return str(cid)
+
+
+def register_cast(ledger: Any) -> dict[str, str]:
+    """``people add`` of the cast with the roster (names strict from then on):
+    their subject ids, by name."""
+    from dataclasses import replace
+
+    from ledger.people import NewPerson
+
+    people = {name: NewPerson.named(name, listed=True) for name in ROLES}
+    cast = [
+        replace(p, manager=people[ROSTER[name]].ref) if name in ROSTER else p
+        for name, p in people.items()
+    ]
+    ledger.register_people(cast, actor=people["ada"].ref)
+    return {p.name: p.ref for p in cast}
 
 
 @contextmanager
@@ -80,10 +125,12 @@ def served(db: str, folder: Path, *, trust_header: str | None = None) -> Iterato
     app = create_app(Config(db=db, views=views, trust_header=trust_header))
     with TestClient(app, raise_server_exceptions=True) as client:
         s = Served(db, views, client, app)
+        s.subjects = register_cast(s.ledger)
         for name, role in ROLES.items():
-            s.tokens[name] = s.services.access.grant(name, role, "setup")
-        s.ledger.record_session(rep="alice", manager="bob", date=START, actor="seed")
-        s.ledger.record_session(rep="rita", manager="mona", date=START, actor="seed")
+            s.tokens[name] = s.services.access.grant(s.subjects[name], role, s.subjects["ada"])
+        sub = s.subjects
+        s.ledger.record_session(rep=sub["alice"], manager=sub["bob"], date=START, actor=sub["ada"])
+        s.ledger.record_session(rep=sub["rita"], manager=sub["mona"], date=START, actor=sub["ada"])
         s.commitment("alice", "bob")
         s.commitment("rita", "mona")
         yield s

@@ -73,8 +73,10 @@ def dmy(text: str) -> str:
     return f"20{y}-{m}-{d}"
 
 
-def activities(db: str) -> list[dict[str, Any]]:
-    """The stored ``Activity.Recorded`` states, read straight from the recorder."""
+def activities(db: str, *, names: bool = True) -> list[dict[str, Any]]:
+    """The stored ``Activity.Recorded`` states, read straight from the recorder;
+    with ``names``, each rep's subject id replaced by the person's name
+    (``rep_subject`` keeps the id)."""
     ledger = Ledger.open(db)
     try:
         out: list[dict[str, Any]] = []
@@ -84,6 +86,13 @@ def activities(db: str) -> list[dict[str, Any]]:
                 start=pos, limit=5000, inclusive_of_start=False
             )
             if not page:
+                if names:
+                    known: dict[str, str] = {}
+                    for a in out:
+                        ref = a["rep_subject"] = a["rep"]
+                        if ref not in known:
+                            known[ref] = ledger.person_name(ref)
+                        a["rep"] = known[ref]
                 return out
             pos = page[-1].id
             out += [

@@ -425,6 +425,14 @@ def test_import_is_one_transaction_across_many_batches(
         ledger.close()
 
 
+def copy_keys(source: str, target: str) -> None:
+    """The people's keys of ``source`` into ``target``'s key store."""
+    from ledger.keys import open_keystore
+
+    with open_keystore(source) as a, open_keystore(target) as b:
+        b.import_keys(a.export_keys())
+
+
 def test_a_demo_ledger_round_trips_with_identical_hashes_and_verdicts(
     db: str, other_db: str, tmp_path: Path
 ) -> None:
@@ -436,6 +444,7 @@ def test_a_demo_ledger_round_trips_with_identical_hashes_and_verdicts(
     finally:
         ledger.close()
     path = write_jsonl(tmp_path / "demo.jsonl", export_of(db))
+    copy_keys(db, other_db)  # a backup is the export plus the key store (SPEC §7.4)
     source = Cli(db=db, views=str(tmp_path / "v1.db"))
     copy = Cli(db=other_db, views=str(tmp_path / "v2.db"))
     result = copy("import", path)

@@ -5,7 +5,8 @@ A manager logs in, records a session, agrees a commitment and a supporting one,
 checks in twice, closes it, and reads the verdict on the rep page and in the
 coaching report; an invalid form shows its refusal and writes nothing; the rep
 logs in, reads their history and contests the verdict (the reply shows on the
-commitment and rep pages, the verdict unchanged); another manager is refused. Every page passes
+commitment and rep pages, the verdict unchanged); another manager is refused;
+hr reads pseudonyms until they ask for names; admin reads the roster. Every page passes
 axe-core (vendored, tests/vendor/axe.min.js) with no serious or critical
 violation, raises no Content-Security-Policy report, and fits a 375 px screen.
 
@@ -57,6 +58,7 @@ class Server:
     url: str
     ledger: Any
     tokens: dict[str, str]
+    subjects: dict[str, str]
 
     def events(self) -> int:
         return int(self.ledger.event_count())
@@ -76,16 +78,29 @@ def server(tmp_path: Path) -> Iterator[Server]:
 
     app = create_app(Config(db=str(tmp_path / "ledger.db"), views=str(tmp_path / "views.db")))
     services = app.services
+    from dataclasses import replace
+
+    from ledger.people import NewPerson
+
+    # the roster (people add): alice reports to bob, rita to mona
+    people = {n: NewPerson.named(n, listed=True) for n in ("bob", "mona", "hugo", "ada")}
+    people["alice"] = replace(NewPerson.named("alice", listed=True), manager=people["bob"].ref)
+    people["rita"] = replace(NewPerson.named("rita", listed=True), manager=people["mona"].ref)
+    services.ledger.register_people(list(people.values()), actor=people["ada"].ref)
+    subjects = {n: p.ref for n, p in people.items()}
     tokens = {
-        name: services.access.grant(name, role, "setup")
+        name: services.access.grant(subjects[name], role, subjects["ada"])
         for name, role in (
             ("bob", "manager"),
             ("mona", "manager"),
             ("alice", "rep"),
             ("hugo", "hr"),
+            ("ada", "admin"),
         )
     }
-    services.ledger.record_session(rep="rita", manager="mona", date=START, actor="seed")
+    services.ledger.record_session(
+        rep=subjects["rita"], manager=subjects["mona"], date=START, actor=subjects["ada"]
+    )
     port = _free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     uv = uvicorn.Server(config)
@@ -97,7 +112,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
             raise RuntimeError("the server did not start")
         time.sleep(0.05)
     try:
-        yield Server(f"http://127.0.0.1:{port}", services.ledger, tokens)
+        yield Server(f"http://127.0.0.1:{port}", services.ledger, tokens, subjects)
     finally:
         uv.should_exit = True
         thread.join(10)
@@ -194,7 +209,7 @@ def test_the_coaching_cycle_in_chromium(server: Server, browser: Any, tmp_path: 
     with bob.page.expect_navigation():
         session.get_by_role("button", name="Record the session").click()
     assert bob.page.url.endswith("/reps/alice")
-    assert server.events() == before + 1
+    assert server.events() == before + 1  # the session (the roster registered alice and bob)
     assert (
         "discovery, follow-up"
         in bob.page.locator("table", has_text="Coaching sessions").inner_text()
@@ -214,7 +229,7 @@ def test_the_coaching_cycle_in_chromium(server: Server, browser: Any, tmp_path: 
         agree.get_by_role("button", name="Agree").click()
     assert "/commitments/" in bob.page.url
     cid = bob.page.url.rsplit("/", 1)[1].split("?")[0]
-    assert server.ledger.commitment(UUID(cid)).rep == "alice"
+    assert server.ledger.commitment(UUID(cid)).rep == server.subjects["alice"]
 
     # the manager's own commitment, supporting the rep's
     bob.goto("/reps/alice")
@@ -355,17 +370,43 @@ def test_the_coaching_cycle_in_chromium(server: Server, browser: Any, tmp_path: 
     assert "contests the verdict" in bob.page.locator("table", has_text="Replies").inner_text()
     bob.close()
 
-    # -- hr: the whole coaching report and the access log -------------------------------
+    # -- hr: pseudonymised until they ask for names; the access log ----------------------
     hugo = Visitor(browser, server, shots)
     hugo.login("hugo")
+    alice_p = "p-" + server.subjects["alice"].replace("-", "")[:8]
+    hugo.goto("/team")
+    body = hugo.page.inner_text("body")
+    assert alice_p in body and "alice" not in body and "Pseudonymised" in body
+    hugo.check_page("team (hr, pseudonymised)")
+    docs["browser-hr"] = hugo.shot("team-hr")
+    with hugo.page.expect_navigation():
+        hugo.page.get_by_role("link", name=alice_p).click()
+    assert hugo.page.url.endswith(f"/reps/{alice_p}")
+    body = hugo.page.inner_text("body")
+    assert "alice" not in body and "outbound calls" not in body and "verdict" in body
+    hugo.check_page("rep page (hr, pseudonymised)")
+    with hugo.page.expect_navigation():
+        hugo.page.get_by_role("link", name="Show names").click()
+    assert "names=1" in hugo.page.url and "outbound calls" in hugo.page.inner_text("body")
     hugo.goto("/reports/coaching")
     assert "Team total" in hugo.page.inner_text("body")
+    assert "bob" not in hugo.page.inner_text("body")
     hugo.check_page("coaching report (hr)")
     hugo.goto("/access-log")
     log = hugo.page.inner_text("table")
-    assert "web.session" in log and "bob" in log and "mona" in log
+    # subject ids, never names
+    assert "web.session" in log and server.subjects["bob"][:8] in log and "bob" not in log
     hugo.check_page("access log")
     hugo.close()
+
+    # -- admin: the roster -------------------------------------------------------------
+    ada = Visitor(browser, server, shots)
+    ada.login("ada")
+    ada.goto("/people")
+    roster = ada.page.locator("table", has_text="people").inner_text()
+    assert "alice" in roster and server.subjects["alice"] in roster
+    ada.check_page("people (admin)")
+    ada.close()
 
     # -- a small screen: 375 px wide, nothing wider than the screen --------------------
     small = Visitor(browser, server, shots, width=375)

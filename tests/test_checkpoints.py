@@ -158,6 +158,8 @@ def test_a_rewritten_history_fails_an_older_checkpoint_and_is_not_signed(
     `verify` names it (the store is read as strictly as `verify` reads it)."""
     key, verifier = signer
     old = tmp_path / "q1.checkpoint"
+    # carol, bob and the actor named once first: the write after the checkpoint is one event
+    cli.ok("session", "record", "--rep", "carol", "--manager", "bob", "--on", "2026-02-01")
     cli.ok("checkpoint", "--key", key, "-o", str(old))
     cli.ok("session", "record", "--rep", "carol", "--manager", "bob", "--on", "2026-03-01")
     raw_sql(cli.db, *TAMPERING[tampering])

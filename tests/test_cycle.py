@@ -50,5 +50,5 @@ def test_a_coaching_cycle_is_stored_as_one_event_per_step(cli: Cli) -> None:
     assert c.closed_on is not None and c.result == "met"
     assert c.version == 6  # agreed, 3 check-ins, correction, close
     # LedgerCreated + session + agreement + workload(start, take) + 3 check-ins + correction
-    # + close + workload end
-    assert event_count(cli.db) == 11
+    # + close + workload end + the 3 people named (rep, manager, actor)
+    assert event_count(cli.db) == 14

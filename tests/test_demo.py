@@ -23,11 +23,22 @@ def _run_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
 
 
+SEALED_RE = re.compile(r"sealed:v1:[0-9a-f]{32}:[A-Za-z0-9_=-]+")
+
+
 def _stream(db: str) -> list[tuple[str, str]]:
-    """(topic, state) of every stored event, ids renamed in order of appearance."""
+    """(topic, state) of every stored event, ids renamed in order of appearance,
+    sealed names opened (each seal has a fresh random nonce)."""
     ledger = Ledger.open(db)
     try:
         records = ledger.recorder.select_notifications(start=None, limit=10**6)
+        opened = [
+            SEALED_RE.sub(
+                lambda m: "sealed(" + ledger.keys.open_text(m.group(0)) + ")",
+                r.state.decode() if isinstance(r.state, bytes) else r.state,
+            )
+            for r in records
+        ]
     finally:
         ledger.close()
     names: dict[str, str] = {}
@@ -37,8 +48,7 @@ def _stream(db: str) -> list[tuple[str, str]]:
         return names.setdefault(key, f"id{len(names)}")
 
     out = []
-    for r in records:
-        state = r.state.decode() if isinstance(r.state, bytes) else r.state
+    for r, state in zip(records, opened, strict=True):
         out.append((r.topic, UUID_RE.sub(rename, f"{r.originator_id} {state}")))
     return out
 
@@ -123,14 +133,16 @@ def test_demo_records_a_focus_cap_override_with_its_reason(cli: Cli) -> None:
     ledger = Ledger.open(cli.db)
     try:
         records = ledger.recorder.select_notifications(start=None, limit=10**6)
+        overrides = [
+            json.loads(r.state)["focus_cap_override"]
+            for r in records
+            if r.topic.endswith("Commitment.Agreed") and json.loads(r.state)["focus_cap_override"]
+        ]
+        # stored sealed under the rep's key (SPEC 7.4), like every free text
+        assert overrides and overrides[0].startswith("sealed:v1:")
+        assert "quarter-end" in ledger.keys.open_text(overrides[0])
     finally:
         ledger.close()
-    overrides = [
-        json.loads(r.state)["focus_cap_override"]
-        for r in records
-        if r.topic.endswith("Commitment.Agreed") and json.loads(r.state)["focus_cap_override"]
-    ]
-    assert overrides and "quarter-end" in overrides[0]
 
 
 def test_demo_refuses_a_ledger_that_already_holds_events(cli: Cli) -> None:

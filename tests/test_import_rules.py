@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 
 from ledger.application import Ledger
-from ledger.domain import workload_id
 from tests.conftest import Cli, event_count
 from tests.test_audit import build_sample, export_of, rehash, write_jsonl
 
@@ -27,6 +26,7 @@ CORRECTED = "ledger.domain:Commitment.CheckInCorrected"
 REVISED = "ledger.domain:Commitment.Revised"
 AGREED = "ledger.domain:Commitment.Agreed"
 TAKEN = "ledger.domain:RepWorkload.CommitmentTaken"
+STARTED = "ledger.domain:RepWorkload.Started"
 
 
 def stamp(at: datetime) -> str:
@@ -197,7 +197,7 @@ def test_a_third_focus_area_without_an_override_is_refused(cli: Cli, tmp_path: P
     agreed = template(lines, AGREED)
     agreed.update(stream=new_id, version=1, recorded_at=now())
     agreed["data"].update(focus="pipeline", focus_cap_override=None)
-    workload = str(workload_id("alice"))
+    workload = next(x["stream"] for x in lines if x["type"] == STARTED)
     take = forged(lines, TAKEN, workload, {"commitment_id": new_id, "focus": "pipeline"},
                   agreed["recorded_at"])  # fmt: skip
     lines_out = [agreed, take]

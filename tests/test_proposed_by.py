@@ -78,7 +78,7 @@ def _store_v1_agreement(ledger: Ledger) -> Any:
     (event,) = agg.collect_events()
     stored = ledger.mapper.to_stored_event(event)
     state = json.loads(stored.state)
-    assert state.pop("class_version") == 2 and state.pop("proposed_by") == "manager"
+    assert state.pop("class_version") == 3 and state.pop("proposed_by") == "manager"
     ledger.recorder.insert_events(
         [
             StoredEvent(

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Cli, event_count
-from tests.test_audit import export_of, rehash, write_jsonl
+from tests.test_audit import copy_keys, export_of, rehash, write_jsonl
 
 REPLIED = "ledger.domain:Commitment.Replied"
 
@@ -301,26 +301,28 @@ def test_replies_round_trip_through_export_and_import(
     cli: Cli, other_db: str, tmp_path: Path
 ) -> None:
     cid, lines = _replied_ledger(cli)
-    assert [x["data"] for x in lines if x["type"] == REPLIED] == [
-        {
-            "actor": "tester",
-            "by": "alice",
-            "contests": True,
-            "date": "2026-03-17",
-            "text": "lost calls",
-        }
-    ]
+    alice = as_json(cli, "people", "show", "alice")["subject"]
+    tester = as_json(cli, "people", "show", "tester")["subject"]
+    (data,) = [x["data"] for x in lines if x["type"] == REPLIED]
+    # people by subject id; the text sealed under the replier's key (SPEC §7.4)
+    assert {k: v for k, v in data.items() if k != "text"} == {
+        "actor": tester,
+        "by": alice,
+        "contests": True,
+        "date": "2026-03-17",
+    }
+    assert data["text"].startswith("sealed:v1:" + alice.replace("-", "") + ":")
+    assert "lost calls" not in json.dumps(lines)
     path = write_jsonl(tmp_path / "export.jsonl", lines)
     other = Cli(db=other_db, views=str(tmp_path / "other.views.db"))
+    copy_keys(cli.db, other_db)  # the names open with the key store, which travels apart
     other.ok("import", path)
     assert as_json(other, "show", cid)["replies"] == as_json(cli, "show", cid)["replies"]
 
     from ledger.replay import events
 
     replied = [e for e in events(path) if e.name == "Commitment.Replied"]
-    assert [(str(e.stream), e.event.by, e.event.contests) for e in replied] == [
-        (cid, "alice", True)
-    ]
+    assert [(str(e.stream), e.event.by, e.event.contests) for e in replied] == [(cid, alice, True)]
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ import os
 import sqlite3
 import stat
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 from click.testing import CliRunner
@@ -33,25 +34,28 @@ AS_OF = {"as_of": "2099-01-01", "on": START}
 
 def test_every_read_answers_exactly_the_cli_json(s: Served) -> None:
     cid = s.commitment("alice", "bob")
-    session = s.ledger.record_session(rep="alice", manager="bob", date=START, note="n", actor="x")
+    session = s.session("alice", "bob", note="n")
     t = ["--as-of", AS_OF["as_of"], "--on", AS_OF["on"]]
+    at = {**AS_OF, "names": 1}  # hr asks for names: the CLI's own answers
     pairs = [
-        (s.get(f"/commitments/{cid}", "hugo", **AS_OF), cli_json(s.db, s.views, "show", cid, *t)),
-        (s.get("/commitments", "hugo", **AS_OF), cli_json(s.db, s.views, "list", *t)),
+        (s.get(f"/commitments/{cid}", "hugo", **at), cli_json(s.db, s.views, "show", cid, *t)),
+        (s.get("/commitments", "hugo", **at), cli_json(s.db, s.views, "list", *t)),
         (
-            s.get("/commitments", "hugo", rep="alice", status="open", **AS_OF),
+            s.get("/commitments", "hugo", rep="alice", status="open", **at),
             cli_json(s.db, s.views, "list", "--rep", "alice", "--status", "open", *t),
         ),
         (
-            s.get("/history", "hugo", rep="alice", window_days=30, **AS_OF),
+            s.get("/history", "hugo", rep="alice", window_days=30, **at),
             cli_json(s.db, s.views, "history", "alice", "--window-days", "30", *t),
         ),
         (
-            s.get("/team", "hugo", manager="bob", window_days=30, **AS_OF),
+            s.get("/team", "hugo", manager="bob", window_days=30, **at),
             cli_json(s.db, s.views, "team", "--manager", "bob", "--window-days", "30", *t),
         ),
         (
-            s.get("/sessions", "hugo", rep="alice", **{"from": START, "as_of": "2099-01-01"}),
+            s.get(
+                "/sessions", "hugo", rep="alice", names=1, **{"from": START, "as_of": "2099-01-01"}
+            ),
             cli_json(
                 s.db,
                 s.views,
@@ -70,13 +74,51 @@ def test_every_read_answers_exactly_the_cli_json(s: Served) -> None:
             cli_json(s.db, s.views, "session", "show", str(session)),
         ),
         (
-            s.get("/reports/coaching", "hugo", manager="bob", **AS_OF),
+            s.get("/reports/coaching", "hugo", manager="bob", **at),
             cli_json(s.db, s.views, "report", "coaching", "--manager", "bob", *t),
         ),
     ]
     for response, expected in pairs:
         assert response.status_code == 200, response.json()
         assert response.json() == expected
+
+
+def test_hr_reads_pseudonymised_unless_they_ask_for_names(s: Served) -> None:
+    """SPEC §7.5: hr reads everything, pseudonymised (the CLI's --pseudonymise)
+    unless they ask for names; admin keeps names; the choice is in the log."""
+    cid = s.commitment("alice", "bob")
+    s.post(f"/commitments/{cid}/check-ins", "bob", {"date": START, "actual": 2, "note": "tough"})
+    t = ["--as-of", AS_OF["as_of"], "--on", AS_OF["on"]]
+    for path, params, args in (
+        ("/history", {"rep": "alice"}, ["history", "alice"]),
+        ("/commitments", {}, ["list"]),
+        ("/team", {}, ["team"]),
+        ("/reports/coaching", {}, ["report", "coaching"]),
+        (f"/commitments/{cid}", {}, ["show", cid]),
+    ):
+        hidden = s.get(path, "hugo", **params, **AS_OF)
+        named = s.get(path, "hugo", **params, **AS_OF, names=1)
+        admin = s.get(path, "ada", **params, **AS_OF)
+        plain = cli_json(s.db, s.views, *args, *t)
+        assert named.json() == plain and admin.json() == plain
+        if args[0] in ("history", "list", "team"):  # the CLI's own pseudonyms
+            assert hidden.json() == cli_json(s.db, s.views, *args, *t, "--pseudonymise")
+        text = json.dumps(hidden.json())
+        assert "alice" not in text and "bob" not in text and "tough" not in text
+    pseudonym = "p-" + s.subjects["alice"].replace("-", "")[:8]
+    assert pseudonym in json.dumps(s.get("/history", "hugo", rep="alice").json())
+    # what hr is shown, hr may ask by: the pseudonym names the same person
+    by_pseudonym = s.get("/history", "hugo", rep=pseudonym, **AS_OF)
+    assert by_pseudonym.json() == s.get("/history", "hugo", rep="alice", **AS_OF).json()
+    log = [e for e in s.services.access.entries() if e.action == "read.history"]
+    assert [(e.role, e.names) for e in log[-2:]] == [("hr", False), ("hr", False)]
+    s.get("/history", "hugo", rep="alice", names=1)
+    s.get("/history", "ada", rep="alice")
+    log = [e for e in s.services.access.entries() if e.action == "read.history"]
+    assert [(e.role, e.names, e.subjects) for e in log[-2:]] == [
+        ("hr", True, (s.subjects["alice"], s.subjects["bob"])),
+        ("admin", True, (s.subjects["alice"], s.subjects["bob"])),
+    ]
 
 
 def test_reads_catch_up_first(s: Served) -> None:
@@ -88,10 +130,10 @@ def test_reads_catch_up_first(s: Served) -> None:
 
 
 def test_collections_keep_only_what_the_caller_may_see(s: Served) -> None:
-    s.ledger.record_session(rep="carl", manager="bob", date=START, actor="seed")
+    s.session("carl", "bob")
     carl = s.commitment("carl", "mona")  # carl reports to bob (a session): all of carl shows
     reps = {
-        who: {c["rep"] for c in s.get("/commitments", who).json()}
+        who: {c["rep"] for c in s.get("/commitments", who, names=1).json()}
         for who in ("alice", "bob", "mona", "hugo", "ada")
     }
     assert reps == {
@@ -140,18 +182,56 @@ def test_a_manager_may_not_record_as_another_manager(s: Served) -> None:
     assert s.events() == before
 
 
-def test_until_the_roster_a_session_makes_the_rep_the_managers(s: Served) -> None:
-    """No people registry yet: a manager's reps are those of the sessions and
-    commitments naming them (docs/serve.md says so; issue 14 brings the roster)."""
-    assert s.get("/history", "bob", rep="rita").status_code == 403
+def test_the_roster_says_who_reports_to_whom(s: Served) -> None:
+    """SPEC §7.5: a manager's reps are the roster's (tess: no commitment, no
+    session yet) plus those of commitments and sessions naming them; another
+    manager's report is out of reach, even for a session; someone the roster
+    gives no manager may be taken on (the session makes them theirs)."""
+    nothing_yet = s.get("/history", "bob", rep="tess")  # in scope: nothing recorded yet
+    assert nothing_yet.status_code == 404 and "no commitments or sessions" in str(
+        nothing_yet.json()
+    )
+    assert s.get("/sessions", "bob", rep="tess").json() == []
+    assert s.get("/history", "mona", rep="tess").status_code == 403
+    assert s.get("/sessions", "mona", rep="tess").status_code == 403
+    assert (
+        s.post("/sessions", "bob", {"rep": "tess", "manager": "bob", "date": START}).status_code
+        == 201
+    )
+    assert s.get("/history", "bob", rep="tess").status_code == 200
+    before = s.events()
     r = s.post("/sessions", "bob", {"rep": "rita", "manager": "bob", "date": START})
+    assert r.status_code == 403 and is_error(r, 4) and s.events() == before
+    assert s.get("/history", "bob", rep="rita").status_code == 403
+    s.sub("una")  # registered without a manager
+    r = s.post("/sessions", "bob", {"rep": "una", "manager": "bob", "date": START})
     assert r.status_code == 201
-    assert s.get("/history", "bob", rep="rita").status_code == 200
+    assert s.get("/history", "bob", rep="una").status_code == 200
+    assert s.get("/history", "mona", rep="una").status_code == 403
+
+
+def test_a_roster_change_moves_the_scope_at_once(s: Served) -> None:
+    """Scope follows the roster as recorded now, whatever ?on= asks: tess
+    moved to mona is mona's, and no longer bob's (she has nothing naming bob)."""
+    from datetime import date
+
+    from ledger.people import RosterChange
+
+    assert s.get("/sessions", "bob", rep="tess").status_code == 200
+    change = RosterChange(UUID(s.subjects["tess"]), s.subjects["mona"], None, None, date.today())
+    s.ledger.register_people((), actor=s.subjects["ada"], changes=[change])
+    assert s.get("/sessions", "mona", rep="tess").status_code == 200
+    assert s.get("/sessions", "bob", rep="tess").status_code == 403
+    assert s.get("/sessions", "bob", rep="tess", as_of="2020-01-01").status_code == 403
+    # alice moved away keeps bob's commitment in bob's scope (it names him)
+    move = RosterChange(UUID(s.subjects["alice"]), s.subjects["mona"], None, None, date.today())
+    s.ledger.register_people((), actor=s.subjects["ada"], changes=[move])
+    assert s.get("/history", "bob", rep="alice").status_code == 200
 
 
 def test_references_to_hidden_ids_are_not_found(s: Served) -> None:
     hidden = s.commitment("rita", "mona")
-    session = s.ledger.record_session(rep="rita", manager="mona", date=START, actor="seed")
+    session = s.session("rita", "mona")
     before = s.events()
     for body in (
         {"owner": "manager", "supports": hidden, "target": 1, "period": "window"},
@@ -223,7 +303,8 @@ def test_the_messages_are_the_clis(s: Served, tmp_path: Path) -> None:
 
 def test_revoked_forged_and_altered_tokens_are_401(s: Served) -> None:
     good = s.tokens["alice"]
-    assert s.get("/me", "alice").json() == {"name": "alice", "role": "rep"}
+    me = {"name": "alice", "subject": s.subjects["alice"], "role": "rep"}
+    assert s.get("/me", "alice").json() == me
     altered = good[:-1] + ("A" if good[-1] != "A" else "B")
     forged = hashlib.sha256(b"alice").hexdigest()[:43]
     for header in (
@@ -238,8 +319,22 @@ def test_revoked_forged_and_altered_tokens_are_401(s: Served) -> None:
         r = s.client.get("/api/v1/me", headers={"Authorization": header})
         assert r.status_code == 401 and is_error(r, 4), header
         assert r.headers["WWW-Authenticate"] == "Bearer"
-    s.services.access.revoke("alice", "setup")
+    s.services.access.revoke(s.subjects["alice"], s.subjects["ada"])
     r = s.get("/history", "alice", rep="alice")
+    assert r.status_code == 401 and is_error(r, 4)
+
+
+def test_a_grant_follows_the_person_through_a_rename_and_ends_with_an_erasure(
+    s: Served,
+) -> None:
+    from uuid import UUID as U
+
+    bob = U(s.subjects["bob"])
+    s.ledger.rename_person(bob, "Robert", actor=s.subjects["ada"])
+    assert s.get("/me", "bob").json()["name"] == "Robert"
+    assert s.get("/history", "bob", rep="alice").status_code == 200  # still alice's manager
+    s.ledger.erase_person(U(s.subjects["tess"]), reason="request 1", actor=s.subjects["ada"])
+    r = s.get("/me", "tess")
     assert r.status_code == 401 and is_error(r, 4)
 
 
@@ -262,12 +357,12 @@ def test_the_store_keeps_only_hashes(s: Served) -> None:
 def test_trusted_header_names_the_caller(db: str, tmp_path: Path) -> None:
     with served(db, tmp_path, trust_header="X-Forwarded-User") as s:
         me = s.client.get("/api/v1/me", headers={"X-Forwarded-User": "bob"})
-        assert me.json() == {"name": "bob", "role": "manager"}
+        assert me.json() == {"name": "bob", "subject": s.subjects["bob"], "role": "manager"}
         stranger = s.client.get("/api/v1/me", headers={"X-Forwarded-User": "mallory"})
         assert stranger.status_code == 403 and is_error(stranger, 4)
         assert s.client.get("/api/v1/me").status_code == 401
         bearer = s.get("/me", "alice")  # tools behind the proxy may still use tokens
-        assert bearer.json() == {"name": "alice", "role": "rep"}
+        assert bearer.json() == {"name": "alice", "subject": s.subjects["alice"], "role": "rep"}
 
 
 def test_trust_header_beyond_loopback_exits_2(tmp_path: Path) -> None:
@@ -295,15 +390,20 @@ def test_every_request_is_logged_with_person_ids_and_no_free_text(s: Served) -> 
     s.get("/history", "alice", rep="rita")
     s.get(f"/commitments/{cid}", "mona")
     s.client.get("/api/v1/me")
+    s.get("/history", "bob", rep="nobody-at-all")
     log = [e for e in s.get("/access/log", "hugo").json() if e["via"] == "api"]
     assert all(secret_note not in json.dumps(e) for e in log)
-    picked = [(e["who"], e["action"], e["subjects"], e["target"], e["status"]) for e in log[:5]]
+    # subject ids, never names (SPEC §7.5): not even a name nobody has
+    assert not any(n in json.dumps(log) for n in ("alice", "bob", "rita", "mona", "nobody"))
+    picked = [(e["who"], e["action"], e["subjects"], e["target"], e["status"]) for e in log[:6]]
+    a, b, r, m = (s.subjects[n] for n in ("alice", "bob", "rita", "mona"))
     assert picked == [
-        ("bob", "write.check_in", ["alice", "bob"], cid, 201),
-        ("alice", "read.history", ["alice", "bob"], None, 200),
-        ("alice", "read.history", ["rita"], None, 403),
-        ("mona", "read.show", ["alice", "bob"], cid, 404),
+        (b, "write.check_in", [a, b], cid, 201),
+        (a, "read.history", [a, b], None, 200),
+        (a, "read.history", [r], None, 403),
+        (m, "read.show", [a, b], cid, 404),
         (None, "read.me", [], None, 401),
+        (b, "read.history", ["unregistered"], None, 403),
     ]
     assert all(e["via"] == "api" and e["at"].endswith("Z") for e in log[:5])
 
@@ -320,7 +420,7 @@ def test_the_access_log_is_append_only(s: Served) -> None:
             f'TRUNCATE "{schema}".access_log',
             f'UPDATE "{schema}".access_grants SET role = %s',
             f'UPDATE "{schema}".access_grants SET token_hash = %s',
-            f'DELETE FROM "{schema}".access_grants WHERE name <> %s',
+            f'DELETE FROM "{schema}".access_grants WHERE subject <> %s',
         ):
             with psycopg.connect(s.db.split("?")[0]) as conn, pytest.raises(psycopg.Error):
                 conn.execute(sql, ("admin",) if "%s" in sql else ())
@@ -331,12 +431,12 @@ def test_the_access_log_is_append_only(s: Served) -> None:
                 "DELETE FROM access_log WHERE who <> ?",
                 "UPDATE access_grants SET role = ?",
                 "UPDATE access_grants SET token_hash = ?",
-                "DELETE FROM access_grants WHERE name <> ?",
+                "DELETE FROM access_grants WHERE subject <> ?",
             ):
                 with pytest.raises(sqlite3.DatabaseError):
                     conn.execute(sql, ("admin",))
     log = s.get("/access/log", "ada").json()
-    assert next(e["who"] for e in log if e["via"] == "api") == "alice"
+    assert next(e["who"] for e in log if e["via"] == "api") == s.subjects["alice"]
 
 
 def test_reading_never_changes_the_ledger(s: Served) -> None:
@@ -379,7 +479,9 @@ def test_openapi_document(s: Served) -> None:
 
 def test_access_commands(db: str, tmp_path: Path) -> None:
     c = Cli(db=db, views=str(tmp_path / "v.db"), actor="root")
-    token = c.ok("access", "grant", "Moses Frase", "--role", "manager")
+    token = c.ok("access", "grant", "Moses Frase", "--role", "manager")  # registered on first use
+    moses = json.loads(c.ok("people", "show", "Moses Frase", "--format", "json"))["subject"]
+    root_ = json.loads(c.ok("people", "show", "root", "--format", "json"))["subject"]
     assert len(token) == 43
     again = c("access", "grant", "Moses Frase", "--role", "rep")
     assert again.exit_code == 4 and again.stdout == "" and "revoke it first" in again.stderr
@@ -389,9 +491,10 @@ def test_access_commands(db: str, tmp_path: Path) -> None:
     assert listed == [
         {
             "name": "Moses Frase",
+            "subject": moses,
             "role": "manager",
             "granted_at": listed[0]["granted_at"],
-            "granted_by": "root",
+            "granted_by": root_,
             "revoked_at": None,
             "revoked_by": None,
         }
@@ -401,15 +504,23 @@ def test_access_commands(db: str, tmp_path: Path) -> None:
     assert c("access", "revoke", "Moses Frase").exit_code == 3
     log = json.loads(c.ok("access", "log", "--format", "json"))
     assert [(e["via"], e["who"], e["action"], e["subjects"]) for e in log] == [
-        ("cli", "root", "access.grant", ["Moses Frase"]),
-        ("cli", "root", "access.revoke", ["Moses Frase"]),
+        ("cli", root_, "access.grant", [moses]),
+        ("cli", root_, "access.revoke", [moses]),
     ]
+    assert "Moses" not in c.ok("access", "log")
     assert json.loads(c.ok("access", "log", "--since", "2999-01-01", "--format", "json")) == []
     assert c("access", "log", "--since", "yesterday").exit_code == 2
     assert "Moses Frase" in c.ok("access", "list")
     if not db.startswith("postgresql"):
         mode = stat.S_IMODE(os.stat(db.replace(".db", ".access.db")).st_mode)
         assert mode == 0o600
+    # once the roster is strict, an unregistered name is refused with the closest names
+    c.ok("people", "add", "Ann Lee")
+    before = json.loads(c.ok("access", "list", "--format", "json"))
+    strict = c("access", "grant", "Ann Le", "--role", "rep")
+    assert strict.exit_code == 3 and strict.stdout == "" and "Ann Lee" in strict.stderr
+    assert json.loads(c.ok("access", "list", "--format", "json")) == before
+    c.ok("access", "grant", "Ann Lee", "--role", "rep")
 
 
 @pytest.mark.parametrize("path", ["/api/v1", "/api/v1/commitments/..", "/api/v1/no-such-thing"])

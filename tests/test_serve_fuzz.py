@@ -105,8 +105,8 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
     "write.release": {"date": TODAY, "reason": "moved"},
     "write.close": {"date": TODAY},
     "write.reply": {"text": "the CRM lost two weeks of calls", "contest": True},
-    "access.grant": {"name": "zed", "role": "rep"},
-    "access.revoke": {"name": "zed"},
+    "access.grant": {"name": "tess", "role": "manager"},
+    "access.revoke": {"name": "tess"},
 }
 """Valid bodies to start from, so that the mutations reach the rules (not only
 the validation); an endpoint missing here is fuzzed with random bodies alone."""
@@ -146,7 +146,7 @@ def test_fuzz_every_endpoint(db: str, tmp_path: Path) -> None:
         own = s.commitment("alice", "bob")
         hidden = s.commitment("rita", "mona")
         closed = s.commitment("alice", "bob")  # a verdict to reply to
-        s.ledger.close_commitment(UUID(closed), date=TODAY, actor="seed")
+        s.ledger.close_commitment(UUID(closed), date=TODAY, actor=s.subjects["ada"])
         routes = [
             (method, r)
             for r in s.app.routes
@@ -159,7 +159,10 @@ def test_fuzz_every_endpoint(db: str, tmp_path: Path) -> None:
         )
         path_values = st.one_of(ids, ids, ids, st.sampled_from(HOSTILE), st.text(max_size=40))
         valid = st.sampled_from(
-            [START, "alice", "bob", "rita", "mona", own, hidden, 1, 3.5, True, "met", "week"]
+            [
+                *(START, "alice", "bob", "rita", "mona", "tess", own, hidden, 1, 3.5, True),
+                *("met", "week", "p-" + s.subjects["alice"].replace("-", "")[:8], "p-00000000"),
+            ]
         )
 
         @st.composite
@@ -170,7 +173,7 @@ def test_fuzz_every_endpoint(db: str, tmp_path: Path) -> None:
                 value = draw(path_values)
                 raw = draw(st.booleans()) and all(c.isalnum() or c in "-." for c in value)
                 path = path.replace("{commitment}", value if raw else quote(value, safe=""))
-            names = [*_params(route), "as_of", "on", "window_days", "rep", "bogus"]
+            names = [*_params(route), "as_of", "on", "window_days", "rep", "names", "bogus"]
             query = draw(
                 st.dictionaries(
                     st.sampled_from(names),

@@ -48,7 +48,8 @@ def test_create_table_off_works_once_init_has_created_the_tables(
     assert len(cli.ok(*SESSION)) == 36
     ledger = Ledger.open(cli.db)
     try:
-        assert ledger.event_count() == 2  # the session and the ledger's LedgerCreated
+        # the session, the ledger's LedgerCreated, the rep, manager and actor registered
+        assert ledger.event_count() == 5
     finally:
         ledger.close()
 
@@ -91,5 +92,5 @@ def test_eventsourcing_environment_variables_do_not_override_the_ledger(
     assert not elsewhere.exists()
     with sqlite3.connect(tmp_path / "chosen.db") as conn:
         assert conn.execute("SELECT count(*) FROM stored_events").fetchone() == (
-            2,
-        )  # with LedgerCreated
+            5,
+        )  # with LedgerCreated and the 3 people it names (rep, manager, actor)

@@ -226,7 +226,9 @@ def test_projections_verify_catches_a_replaced_ledger(sqlite_db: str, tmp_path: 
 
 
 def test_projections_verify_without_a_read_model_is_not_found(cli: Cli) -> None:
-    _agree(cli)
+    _agree(cli)  # a write resolves names through the read model: it makes one
+    for extra in ("", "-wal", "-shm"):
+        Path(cli.views + extra).unlink(missing_ok=True)
     result = cli("projections", "verify")
     assert result.exit_code == 3 and result.stdout == ""
     assert "no read model" in result.stderr
@@ -277,8 +279,8 @@ def test_a_views_file_of_another_ledger_is_refused_naming_both(
     with ledger_location(backend, tmp_path / "other") as other_db:
         (tmp_path / "other").mkdir(exist_ok=True)
         other = Cli(other_db, mine.views)
-        other.ok("check-in", _agree(Cli(other_db, str(tmp_path / "o.views.db")), "bert"),
-                 "--on", "2026-01-09", "--actual", "2")  # fmt: skip
+        own = Cli(other_db, str(tmp_path / "o.views.db"))  # a write reads names there too
+        own.ok("check-in", _agree(own, "bert"), "--on", "2026-01-09", "--actual", "2")
 
         for args in (("list",), ("history", "bert"), ("projections", "rebuild")):
             result = other(*args)
@@ -295,9 +297,10 @@ def test_a_moved_sqlite_ledger_keeps_its_views_file(tmp_path: Path) -> None:
     first = Cli(str(tmp_path / "a.db"), str(tmp_path / "kept.views.db"))
     cid = _agree(first)
     first.ok("list")
-    for extra in ("", "-wal", "-shm"):
-        if Path(first.db + extra).exists():
-            Path(first.db + extra).rename(str(tmp_path / "b.db") + extra)
+    for old, new in (("a.db", "b.db"), ("a.keys.db", "b.keys.db")):  # the key store goes too
+        for extra in ("", "-wal", "-shm"):
+            if (tmp_path / (old + extra)).exists():
+                (tmp_path / (old + extra)).rename(tmp_path / (new + extra))
     moved = Cli(str(tmp_path / "b.db"), first.views)
     moved.ok("check-in", cid, "--on", "2026-01-09", "--actual", "4")
 

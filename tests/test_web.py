@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 
@@ -81,7 +82,7 @@ def test_login_sets_an_httponly_strict_cookie_and_logout_ends_it(s: Served) -> N
 
 def test_a_revoked_token_logs_the_browser_out_at_once(s: Served) -> None:
     login(s, "bob")
-    s.services.access.revoke("bob", "ada")
+    s.services.access.revoke(s.subjects["bob"], s.subjects["ada"])
     assert s.client.get("/team", follow_redirects=False).status_code == 303
 
 
@@ -149,7 +150,7 @@ def test_a_form_without_its_csrf_token_is_403_and_writes_nothing(s: Served) -> N
     r = s.client.post(
         f"/commitments/{cid}/check-in", data={**check_in, "csrf": csrf}, follow_redirects=False
     )
-    assert r.status_code == 303 and s.events() == before + 1
+    assert r.status_code == 303 and s.events() == before + 1  # bob is registered already
 
 
 @pytest.mark.parametrize(
@@ -209,6 +210,7 @@ def test_the_forms_give_the_cli_messages(s: Served, tmp_path: Path) -> None:
 
 
 def test_the_whole_cycle_through_the_forms(s: Served) -> None:
+    s.sub("zoe")  # in the roster, without a manager yet: bob may take her on
     csrf = login(s, "bob")
     before = s.events()
     r = s.client.post(
@@ -428,20 +430,152 @@ def test_the_coaching_report_and_the_access_log_by_role(s: Served) -> None:
     assert s.client.get("/access-log").status_code == 403
     assert s.get("/reports/coaching", "bob").status_code == 403  # the API's is across everyone
     login(s, "hugo")
-    r = s.client.get("/reports/coaching")
+    names = {"names": "1"}
+    r = s.client.get("/reports/coaching", params=names)
     assert "Team total" in r.text and "Manager: mona" in r.text
-    r = s.client.get("/reports/coaching", params={"manager": "mona"})
+    r = s.client.get("/reports/coaching", params={"manager": "mona", **names})
     assert "Manager: mona" in r.text and "Manager: bob" not in r.text
-    r = s.client.get("/team", params={"manager": "bob"})
+    r = s.client.get("/team", params={"manager": "bob", **names})
     assert "alice" in r.text and "rita" not in r.text
     r = s.client.get("/access-log")
     assert r.status_code == 200
     entries = s.services.access.entries()
     web = [e for e in entries if e.via == "web"]
-    assert any(e.who == "bob" and e.action == "web.report_coaching" for e in web)
-    assert any(e.who == "bob" and e.action == "web.access_log" and e.status == 403 for e in web)
-    assert any(e.action == "web.team" and "alice" in e.subjects for e in web)
+    bob, alice = s.subjects["bob"], s.subjects["alice"]
+    assert any(e.who == bob and e.action == "web.report_coaching" for e in web)
+    assert any(e.who == bob and e.action == "web.access_log" and e.status == 403 for e in web)
+    assert any(e.action == "web.team" and alice in e.subjects for e in web)
     assert ">web.team<" in s.client.get("/access-log").text
+    # the log holds subject ids, never names
+    assert not any(n in str(e) for e in entries for n in ("alice", "bob", "rita", "mona"))
+
+
+def pseudonym(s: Served, name: str) -> str:
+    return "p-" + s.subjects[name].replace("-", "")[:8]
+
+
+def test_hr_pages_are_pseudonymised_unless_they_ask_for_names(s: Served) -> None:
+    """SPEC §7.5: hr's pages show p-<8 hex> and [withheld] by default; the
+    link "Show names" asks for names, and the access log records the choice."""
+    cid = bobs(s)
+    s.post(f"/commitments/{cid}/check-ins", "bob", {"date": START, "actual": 2, "note": "tough"})
+    login(s, "hugo")
+    alice = pseudonym(s, "alice")
+    for path in ("/team", "/reports/coaching", f"/reps/{alice}", f"/commitments/{cid}"):
+        r = s.client.get(path)
+        assert r.status_code == 200, (path, r.text)
+        for name in ("alice", "bob", "rita", "mona", "tough"):
+            assert name not in r.text.replace("hugo", ""), (path, name)
+        assert "Pseudonymised" in r.text and "names=1" in r.text
+    team = s.client.get("/team").text
+    assert f'href="/reps/{alice}"' in team  # hr follows the pseudonym to the rep's page
+    assert "[withheld]" in s.client.get(f"/commitments/{cid}").text
+    named = s.client.get(f"/reps/{alice}", params={"names": "1"})
+    assert named.status_code == 200 and "alice" in named.text and "bob" in named.text
+    assert 'href="/commitments/' + cid + '?names=1"' in named.text  # the choice is kept
+    log = [e for e in s.services.access.entries() if e.via == "web" and e.action == "web.rep"]
+    assert [(e.role, e.names, e.subjects) for e in log[-2:]] == [
+        ("hr", False, (s.subjects["alice"],)),
+        ("hr", True, (s.subjects["alice"],)),
+    ]
+    # admin keeps names
+    login(s, "ada")
+    assert (
+        "alice" in s.client.get("/team").text and "Pseudonymised" not in s.client.get("/team").text
+    )
+
+
+def test_another_manager_is_refused_even_for_a_rostered_rep_with_nothing_yet(s: Served) -> None:
+    csrf = login(s, "mona")
+    assert s.client.get("/reps/tess").status_code == 403
+    before = s.events()
+    r = s.client.post(
+        "/team/sessions", data={"csrf": csrf, "rep": "tess", "date": START}, follow_redirects=False
+    )
+    assert r.status_code == 403 and s.events() == before
+    csrf = login(s, "bob")
+    r = s.client.post(
+        "/team/sessions", data={"csrf": csrf, "rep": "tess", "date": START}, follow_redirects=False
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/reps/tess"
+    assert s.events() == before + 1
+
+
+def test_the_team_overview_filters_by_team_and_region(s: Served) -> None:
+    from ledger.people import RosterChange
+
+    changes = [
+        RosterChange(UUID(s.subjects[n]), s.subjects[m], team, region, TODAY)
+        for n, m, team, region in (
+            ("alice", "bob", "Hunters", "Central"),
+            ("rita", "mona", "Farmers", "East"),
+        )
+    ]
+    s.ledger.register_people((), actor=s.subjects["ada"], changes=changes)
+    login(s, "ada")
+    page = s.client.get("/team").text
+    assert 'id="team-team"' in page and 'id="team-region"' in page
+    assert ">Central<" in page and ">Farmers<" in page
+    central = s.client.get("/team", params={"region": "Central"}).text
+    assert "/reps/alice" in central and "/reps/rita" not in central
+    farmers = s.client.get("/team", params={"team": "Farmers"}).text
+    assert "/reps/rita" in farmers and "/reps/alice" not in farmers
+    both = s.client.get("/team", params={"team": "Farmers", "region": "Central"}).text
+    assert "/reps/rita" not in both and "/reps/alice" not in both
+    # a manager's filter never widens their scope
+    login(s, "bob")
+    east = s.client.get("/team", params={"region": "East"}).text
+    assert "/reps/rita" not in east
+
+
+def test_the_people_page_renames_and_erases_for_admin_only(s: Served) -> None:
+    for who in ("alice", "bob", "hugo"):
+        login(s, who)
+        assert s.client.get("/people").status_code == 403
+    csrf = login(s, "ada")
+    page = s.client.get("/people")
+    assert page.status_code == 200 and s.subjects["tess"] in page.text
+    assert 'id="form-rename"' in page.text and 'id="form-erase"' in page.text
+    before = s.events()
+    # no CSRF token: 403, nothing written
+    r = s.client.post("/people/rename", data={"name": "tess", "to": "Tessa"})
+    assert r.status_code == 403 and s.events() == before
+    # refusals show in the form, nothing written
+    for what, data, status, message in (
+        ("rename", {"name": "tes", "to": "Tessa"}, 404, "tess"),
+        ("rename", {"name": "tess", "to": "rita"}, 409, "already names someone"),
+        ("rename", {"name": "tess", "to": "a\nb"}, 422, "new name"),
+        ("erase", {"name": "tess", "reason": "tess asked"}, 422, "must not name"),
+        ("erase", {"name": "ada", "reason": "leaving"}, 409, "may not erase themselves"),
+        ("erase", {"name": "tess"}, 422, "reason"),
+    ):
+        r = s.client.post(f"/people/{what}", data={"csrf": csrf, **data})
+        assert r.status_code == status, (what, data, r.text)
+        assert message in alert(r) and s.events() == before
+    r = s.client.post(
+        "/people/rename",
+        data={"csrf": csrf, "name": "tess", "to": "Tessa <b>"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and s.events() == before + 1
+    page = s.client.get("/people").text
+    assert "Tessa &lt;b&gt;" in page and "<b>" not in page
+    assert s.get("/me", "tess").json()["name"] == "Tessa <b>"  # the grant follows the person
+    r = s.client.post(
+        "/people/erase",
+        data={"csrf": csrf, "name": "Tessa <b>", "reason": "request 2026-17"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    page = s.client.get("/people").text
+    erased = "erased:" + s.subjects["tess"].replace("-", "")[:8]
+    assert erased in page and "Tessa" not in page
+    assert s.get("/me", "tess").status_code == 401  # an erased person's grant is void
+    log = [e for e in s.services.access.entries() if e.action.startswith("web.people_")]
+    assert [(e.action, e.status, e.subjects) for e in log][-2:] == [
+        ("web.people_rename", 303, (s.subjects["tess"],)),
+        ("web.people_erase", 303, (s.subjects["tess"],)),
+    ]
 
 
 def test_the_policy_lets_a_manager_read_only_their_own_patterns() -> None:
@@ -464,7 +598,7 @@ def test_hostile_paths_queries_and_forms_never_break_a_page(db: str, tmp_path: P
     from tests.test_serve_fuzz import FUZZ, HOSTILE
 
     with served(db, tmp_path) as s:
-        csrf = login(s, "bob")
+        tokens = {who: login(s, who) for who in ("ada", "bob")}
         own = bobs(s)
         ids = st.sampled_from([own, monas(s), own.upper(), own[:8], *HOSTILE])
         text = st.one_of(st.sampled_from([*HOSTILE, START, "alice", "rita", "1"]), st.text())
@@ -472,7 +606,7 @@ def test_hostile_paths_queries_and_forms_never_break_a_page(db: str, tmp_path: P
             [
                 *("date", "actual", "done", "note", "reason", "result", "rep", "focus"),
                 *("behavior", "target", "start", "due", "supports", "session_id", "check_in"),
-                "strengths",
+                *("strengths", "name", "to"),
             ]
         )
         paths = st.one_of(
@@ -483,7 +617,7 @@ def test_hostile_paths_queries_and_forms_never_break_a_page(db: str, tmp_path: P
                 text,
                 st.sampled_from(["prep", "plan"]),
             ),
-            st.sampled_from(["/team", "/reports/coaching", "/access-log"]),
+            st.sampled_from(["/team", "/reports/coaching", "/access-log", "/people"]),
         )
         forms = st.one_of(
             st.builds(
@@ -497,6 +631,7 @@ def test_hostile_paths_queries_and_forms_never_break_a_page(db: str, tmp_path: P
                 st.sampled_from(["sessions", "commitments"]),
             ),
             st.just("/team/sessions"),
+            st.builds(lambda w: f"/people/{w}", st.sampled_from(["rename", "erase", "nope"])),
         )
 
         def safe(r: Any) -> None:
@@ -508,17 +643,28 @@ def test_hostile_paths_queries_and_forms_never_break_a_page(db: str, tmp_path: P
                 assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
                 assert "<script" not in r.text.lower()
 
+        keys = st.sampled_from(["on", "as_of", "manager", "team", "region", "names"])
+
         @FUZZ
-        @given(paths, st.dictionaries(st.sampled_from(["on", "as_of", "manager"]), text))
-        def read(path: str, query: dict[str, str]) -> None:
+        @given(paths, st.dictionaries(keys, text), st.sampled_from(["bob", "hugo", "ada"]))
+        def read(path: str, query: dict[str, str], who: str) -> None:
+            s.client.cookies.clear()
+            s.client.cookies.set("commitments_session", s.tokens[who])
             safe(s.client.get(path, params=query))
 
         @FUZZ
-        @given(forms, st.dictionaries(fields, text, max_size=6), st.booleans())
-        def write(path: str, data: dict[str, str], with_csrf: bool) -> None:
+        @given(
+            forms,
+            st.dictionaries(fields, text, max_size=6),
+            st.booleans(),
+            st.sampled_from(["bob", "ada"]),
+        )
+        def write(path: str, data: dict[str, str], with_csrf: bool, who: str) -> None:
             before = s.events()
+            s.client.cookies.clear()
+            s.client.cookies.set("commitments_session", s.tokens[who])
             if with_csrf:
-                data = {**data, "csrf": csrf}
+                data = {**data, "csrf": tokens[who]}
             r = s.client.post(path, data=data, follow_redirects=False)
             safe(r)
             if r.status_code != 303:

@@ -5,10 +5,15 @@ chain: on SQLite a file beside the ledger (``X.db`` -> ``X.access.db``, mode
 0600); on PostgreSQL the tables ``access_grants`` and ``access_log`` beside
 the ledger's (not part of the event store, the export or the chain).
 
-The log holds person ids (who asked; whom it was about), the action, the id
-of the commitment or session concerned, and the HTTP status: never free
-text. Triggers refuse every UPDATE or DELETE of a log row, and of a grant
-(except recording its revocation), on both backends.
+Grants and the log hold people by subject id (SPEC §7.4's people registry),
+never by name: a grant is the subject id and role (the person is found by
+name through the registry when granting); a log entry is who asked, whom it
+was about (subject ids; ``unregistered`` for a name the registry does not
+know), the action, the id of the commitment or session concerned, the HTTP
+status, and for reads whether names were shown (``names``: hr reads are
+pseudonymised unless they ask for names). Never free text. Triggers refuse
+every UPDATE or DELETE of a log row, and of a grant (except recording its
+revocation), on both backends.
 """
 
 from __future__ import annotations
@@ -24,14 +29,16 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time
-from typing import Any
+from typing import Annotated, Any
+from uuid import UUID
+
+from pydantic import AfterValidator
 
 from ledger.commands import Command, validate
 from ledger.errors import InvalidInput, NotFound, RuleViolation
 from ledger.persistence import is_postgres, store_env
-from ledger.values import PersonId
 
-from .policy import Caller, Role
+from .policy import Role
 
 TOKEN_BYTES = 32
 
@@ -50,20 +57,40 @@ def now_text() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+UNREGISTERED = "unregistered"
+"""What the log holds for a person named in a request whom the registry does not know."""
+
+
+def _subject(value: str) -> str:
+    """A subject id as stored: hyphenated lowercase UUID text (never a name)."""
+    if not isinstance(value, str) or len(value) != 36:
+        raise ValueError("must be a subject id (a hyphenated UUID), never a name")
+    try:
+        parsed = UUID(value)
+    except ValueError:
+        raise ValueError("must be a subject id (a hyphenated UUID), never a name") from None
+    if str(parsed) != value:
+        raise ValueError("must be a subject id (lowercase, hyphenated)")
+    return value
+
+
+SubjectId = Annotated[str, AfterValidator(_subject)]
+
+
 class GrantAccess(Command):
-    name: PersonId
+    subject: SubjectId
     role: Role
-    actor: PersonId
+    actor: SubjectId
 
 
 class RevokeAccess(Command):
-    name: PersonId
-    actor: PersonId
+    subject: SubjectId
+    actor: SubjectId
 
 
 @dataclass(frozen=True)
 class Grant:
-    name: str
+    subject: str
     role: str
     granted_at: str
     granted_by: str
@@ -86,6 +113,7 @@ class Entry:
     subjects: tuple[str, ...]  # person ids the request concerned
     target: str | None  # a commitment or session id
     status: int  # the HTTP status (the CLI's grant and revoke: 200)
+    names: bool | None = None  # a read: shown with names (False: pseudonymised)
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -115,46 +143,49 @@ def parse_since(text: str) -> str:
 class AccessStore(ABC):
     """Grants and the access log, on one backend."""
 
-    def grant(self, name: str, role: str, by: str, *, log: bool = True) -> str:
-        """Grant ``role`` to ``name``; returns the token (the only time it is seen).
+    def grant(self, subject: str, role: str, by: str, *, log: bool = True) -> str:
+        """Grant ``role`` to the person ``subject`` (by subject ``by``); returns
+        the token (the only time it is seen).
 
         ``log``: append the grant to the access log in the same transaction (the
         command line; the server logs the request itself)."""
-        c = validate(GrantAccess, name=name, role=role, actor=by)
+        c = validate(GrantAccess, subject=subject, role=role, actor=by)
         token = new_token()
         at = now_text()
         with self._tx() as q:
             active = q(
-                "SELECT role FROM access_grants WHERE name = {p} AND revoked_at IS NULL", c.name
+                "SELECT role FROM access_grants WHERE subject = {p} AND revoked_at IS NULL",
+                c.subject,
             )
             if active:
                 raise RuleViolation(
-                    f"{c.name!r} already has access (role {active[0][0]}): revoke it first"
+                    f"they already have access (role {active[0][0]}): revoke it first"
                 )
             q(
-                "INSERT INTO access_grants (name, role, token_hash, granted_at, granted_by) "
+                "INSERT INTO access_grants (subject, role, token_hash, granted_at, granted_by) "
                 "VALUES ({p}, {p}, {p}, {p}, {p})",
-                c.name,
+                c.subject,
                 c.role.value,
                 token_hash(token),
                 at,
                 c.actor,
             )
             if log:
-                entry = Entry(at, "cli", c.actor, None, "access.grant", (c.name,), None, 200)
+                entry = Entry(at, "cli", c.actor, None, "access.grant", (c.subject,), None, 200)
                 self._append(q, entry)
         return token
 
-    def revoke(self, name: str, by: str, *, log: bool = True) -> None:
-        """Revoke ``name``'s access; ``log`` as for :meth:`grant`."""
-        c = validate(RevokeAccess, name=name, actor=by)
+    def revoke(self, subject: str, by: str, *, log: bool = True) -> None:
+        """Revoke the access of the person ``subject``; ``log`` as for :meth:`grant`."""
+        c = validate(RevokeAccess, subject=subject, actor=by)
         at = now_text()
         with self._tx() as q:
             active = q(
-                "SELECT id FROM access_grants WHERE name = {p} AND revoked_at IS NULL", c.name
+                "SELECT id FROM access_grants WHERE subject = {p} AND revoked_at IS NULL",
+                c.subject,
             )
             if not active:
-                raise NotFound(f"no access granted to {c.name!r}")
+                raise NotFound("they have no access granted")
             q(
                 "UPDATE access_grants SET revoked_at = {p}, revoked_by = {p} WHERE id = {p}",
                 at,
@@ -162,34 +193,36 @@ class AccessStore(ABC):
                 active[0][0],
             )
             if log:
-                entry = Entry(at, "cli", c.actor, None, "access.revoke", (c.name,), None, 200)
+                entry = Entry(at, "cli", c.actor, None, "access.revoke", (c.subject,), None, 200)
                 self._append(q, entry)
 
     def grants(self) -> list[Grant]:
         with self._tx(write=False) as q:
             rows = q(
-                "SELECT name, role, granted_at, granted_by, revoked_at, revoked_by "
+                "SELECT subject, role, granted_at, granted_by, revoked_at, revoked_by "
                 "FROM access_grants ORDER BY granted_at, id"
             )
         return [Grant(*r) for r in rows]
 
-    def identify(self, token: str) -> Caller | None:
-        """The caller a bearer token stands for, or None (unknown, altered or revoked)."""
+    def identify(self, token: str) -> tuple[str, Role] | None:
+        """The subject id and role a bearer token stands for, or None (unknown,
+        altered or revoked)."""
         with self._tx(write=False) as q:
             rows = q(
-                "SELECT name, role FROM access_grants "
+                "SELECT subject, role FROM access_grants "
                 "WHERE token_hash = {p} AND revoked_at IS NULL",
                 token_hash(token),
             )
-        return Caller(rows[0][0], Role(rows[0][1])) if rows else None
+        return (str(rows[0][0]), Role(rows[0][1])) if rows else None
 
-    def role_of(self, name: str) -> Caller | None:
-        """The caller ``name`` is, when a proxy in front vouches for the name."""
+    def role_of(self, subject: str) -> Role | None:
+        """The role granted to ``subject`` (a proxy in front vouches for the person)."""
         with self._tx(write=False) as q:
             rows = q(
-                "SELECT name, role FROM access_grants WHERE name = {p} AND revoked_at IS NULL", name
+                "SELECT role FROM access_grants WHERE subject = {p} AND revoked_at IS NULL",
+                subject,
             )
-        return Caller(rows[0][0], Role(rows[0][1])) if rows else None
+        return Role(rows[0][0]) if rows else None
 
     def append(self, entry: Entry) -> None:
         self.append_many([entry])
@@ -203,18 +236,29 @@ class AccessStore(ABC):
     def entries(self, since: str | None = None) -> list[Entry]:
         with self._tx(write=False) as q:
             rows = q(
-                "SELECT at, via, who, role, action, subjects, target, status FROM access_log "
-                "WHERE at >= {p} ORDER BY id",
+                "SELECT at, via, who, role, action, subjects, target, status, names "
+                "FROM access_log WHERE at >= {p} ORDER BY id",
                 since or "",
             )
         return [
-            Entry(r[0], r[1], r[2], r[3], r[4], tuple(json.loads(r[5])), r[6], r[7]) for r in rows
+            Entry(
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                tuple(json.loads(r[5])),
+                r[6],
+                r[7],
+                None if r[8] is None else bool(r[8]),
+            )
+            for r in rows
         ]
 
     def _append(self, q: Query, e: Entry) -> None:
         q(
-            "INSERT INTO access_log (at, via, who, role, action, subjects, target, status) "
-            "VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p})",
+            "INSERT INTO access_log (at, via, who, role, action, subjects, target, status, names) "
+            "VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p})",
             e.at,
             e.via,
             e.who,
@@ -223,6 +267,7 @@ class AccessStore(ABC):
             json.dumps(list(e.subjects), ensure_ascii=False),
             e.target,
             e.status,
+            None if e.names is None else int(e.names),
         )
 
     @abstractmethod
@@ -255,7 +300,7 @@ class Query:
 _SQLITE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS access_grants (
     id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL,
+    subject TEXT NOT NULL,
     role TEXT NOT NULL,
     token_hash TEXT NOT NULL UNIQUE,
     granted_at TEXT NOT NULL,
@@ -263,12 +308,12 @@ CREATE TABLE IF NOT EXISTS access_grants (
     revoked_at TEXT,
     revoked_by TEXT
 );
-CREATE UNIQUE INDEX IF NOT EXISTS access_grants_active ON access_grants (name)
+CREATE UNIQUE INDEX IF NOT EXISTS access_grants_active ON access_grants (subject)
     WHERE revoked_at IS NULL;
 CREATE TRIGGER IF NOT EXISTS access_grants_kept BEFORE DELETE ON access_grants
 BEGIN SELECT RAISE(ABORT, 'grants are kept: revoke, never delete'); END;
 CREATE TRIGGER IF NOT EXISTS access_grants_fixed
-BEFORE UPDATE OF id, name, role, token_hash, granted_at, granted_by ON access_grants
+BEFORE UPDATE OF id, subject, role, token_hash, granted_at, granted_by ON access_grants
 BEGIN SELECT RAISE(ABORT, 'a grant changes only by its revocation'); END;
 CREATE TRIGGER IF NOT EXISTS access_grants_revoked_once BEFORE UPDATE ON access_grants
 WHEN OLD.revoked_at IS NOT NULL
@@ -282,7 +327,8 @@ CREATE TABLE IF NOT EXISTS access_log (
     action TEXT NOT NULL,
     subjects TEXT NOT NULL,
     target TEXT,
-    status INTEGER NOT NULL
+    status INTEGER NOT NULL,
+    names INTEGER
 );
 CREATE INDEX IF NOT EXISTS access_log_at ON access_log (at);
 CREATE TRIGGER IF NOT EXISTS access_log_no_update BEFORE UPDATE ON access_log
@@ -359,7 +405,7 @@ class SQLiteAccess(AccessStore):
 _PG_SCHEMA = """
 CREATE TABLE IF NOT EXISTS {s}.access_grants (
     id BIGSERIAL PRIMARY KEY,
-    name TEXT NOT NULL,
+    subject TEXT NOT NULL,
     role TEXT NOT NULL,
     token_hash TEXT NOT NULL UNIQUE,
     granted_at TEXT NOT NULL,
@@ -367,7 +413,7 @@ CREATE TABLE IF NOT EXISTS {s}.access_grants (
     revoked_at TEXT,
     revoked_by TEXT
 );
-CREATE UNIQUE INDEX IF NOT EXISTS access_grants_active ON {s}.access_grants (name)
+CREATE UNIQUE INDEX IF NOT EXISTS access_grants_active ON {s}.access_grants (subject)
     WHERE revoked_at IS NULL;
 CREATE TABLE IF NOT EXISTS {s}.access_log (
     id BIGSERIAL PRIMARY KEY,
@@ -378,7 +424,8 @@ CREATE TABLE IF NOT EXISTS {s}.access_log (
     action TEXT NOT NULL,
     subjects TEXT NOT NULL,
     target TEXT,
-    status INTEGER NOT NULL
+    status INTEGER NOT NULL,
+    names INTEGER
 );
 CREATE INDEX IF NOT EXISTS access_log_at ON {s}.access_log (at);
 CREATE OR REPLACE FUNCTION {s}.access_log_append_only() RETURNS trigger
@@ -389,9 +436,9 @@ CREATE OR REPLACE TRIGGER access_log_append_only
 CREATE OR REPLACE FUNCTION {s}.access_grants_revoke_only() RETURNS trigger
     LANGUAGE plpgsql AS $$ BEGIN
     IF TG_OP <> 'UPDATE' OR OLD.revoked_at IS NOT NULL
-       OR (NEW.id, NEW.name, NEW.role, NEW.token_hash, NEW.granted_at, NEW.granted_by)
+       OR (NEW.id, NEW.subject, NEW.role, NEW.token_hash, NEW.granted_at, NEW.granted_by)
           IS DISTINCT FROM
-          (OLD.id, OLD.name, OLD.role, OLD.token_hash, OLD.granted_at, OLD.granted_by) THEN
+          (OLD.id, OLD.subject, OLD.role, OLD.token_hash, OLD.granted_at, OLD.granted_by) THEN
         RAISE EXCEPTION 'a grant changes only by its revocation';
     END IF;
     RETURN NEW;
@@ -442,6 +489,64 @@ class PostgresAccess(AccessStore):
 
     def close(self) -> None:
         self.pool.close()
+
+
+# -- people: grants name a person through the registry -----------------------------
+
+
+def person_for_grant(ledger: Any, views: str, name: str, actor: str) -> tuple[str, str]:
+    """``(subject id, actor's subject id)`` for granting access to ``name``.
+
+    The person is found by name through the people registry (the read model,
+    caught up first). A name nobody has is registered on first use, as every
+    command does, unless names are strict (after ``people add``/``people
+    import``): then exit 3 with the closest names. ``actor`` (a name, or a
+    subject id) is registered likewise if new."""
+    from projections.catchup import ensure_current
+    from projections.people import People, is_subject_text
+    from projections.query import ReadModel
+
+    ensure_current(ledger.db, views, ledger=ledger)
+    with ReadModel(views) as rm:
+        people = People(rm.conn)
+        subject = people.ref(name, role="person")
+        by = actor if is_subject_text(actor) else people.actor(actor)
+        if people.pending:
+            ledger.register_people((), actor=by, register=people.pending)
+    return subject, by
+
+
+def person_known(ledger: Any, views: str, name: str, actor: str) -> tuple[str, str]:
+    """``(subject id, actor's subject id)`` of the registered person ``name``
+    (revoking; exit 3 with the closest names if nobody has it)."""
+    from projections.catchup import ensure_current
+    from projections.names import unknown_person_message
+    from projections.people import People, find, is_subject_text, known_names
+    from projections.query import ReadModel
+
+    ensure_current(ledger.db, views, ledger=ledger)
+    with ReadModel(views) as rm:
+        found = find(rm.conn, name.strip())
+        if found is None:
+            raise NotFound(unknown_person_message("person", name.strip(), known_names(rm.conn)))
+        people = People(rm.conn)
+        by = actor if is_subject_text(actor) else people.actor(actor)
+        if people.pending:
+            ledger.register_people((), actor=by, register=people.pending)
+    return found, by
+
+
+def names_by_subject(views: str) -> dict[str, str]:
+    """Every registered person's current name, by subject id (for display)."""
+    from projections.query import ReadModel
+
+    try:
+        with ReadModel(views) as rm:
+            return {
+                str(r[0]): str(r[1]) for r in rm.conn.execute("SELECT subject, name FROM people")
+            }
+    except sqlite3.Error:
+        return {}
 
 
 def open_access(db: str) -> AccessStore:

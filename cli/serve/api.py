@@ -38,7 +38,7 @@ from ledger.values import PersonId
 
 from .. import cycle, read, report, sessions, team
 from .access import Entry
-from .policy import Action, Caller, Role, Scope, reports_of
+from .policy import Action, Caller, Role, Scope, scope_for
 
 # -- targets ------------------------------------------------------------------------
 
@@ -249,6 +249,18 @@ def _read_endpoint(spec: Read, services: Any) -> Callable[..., Any]:
                     default=p.default,  # inspect.Parameter.empty: required
                 )
             )
+    params.append(
+        inspect.Parameter(
+            "names",
+            inspect.Parameter.KEYWORD_ONLY,
+            annotation=bool,
+            default=Query(
+                False,
+                description="hr: show names and free text (default for hr: pseudonymised, "
+                "people as p-<8 hex>, text [withheld]); the choice is in the access log",
+            ),
+        )
+    )
     for name, help_text in (
         ("as_of", "What the ledger knew at T: a date (end of that day, UTC) or a date-time"),
         ("on", "Business date D (YYYY-MM-DD); default: the date of as_of"),
@@ -291,10 +303,16 @@ def _run_read(
     from projections.query import moment, unknown_id
 
     caller, audit = _caller(request), _audit(request)
+    names = bool(kwargs.pop("names", False))
     at = moment(kwargs.pop("as_of", None), kwargs.pop("on", None))
     target = spec.target
+    pseudonymised = caller.pseudonymised(names)
+    audit["names"] = not pseudonymised
     with services.read_model() as rm:
-        scope = Scope(caller, lambda: reports_of(rm, caller.name))
+        scope = scope_for(caller, rm)
+        for param in _person_params(target):  # a pseudonym an hr reader was shown
+            if isinstance(kwargs.get(param), str):
+                kwargs[param] = person_named(rm, kwargs[param])
         if isinstance(target, ById):
             ref = kwargs[target.param]
             ident = str(full_id(ref))
@@ -320,8 +338,38 @@ def _run_read(
         obj = spec.run(rm, at, **kwargs)
         if isinstance(target, Each):
             obj = _keep_visible(obj, target, scope)
-    audit["subjects"] = list(dict.fromkeys([*audit["subjects"], *people_in(obj)]))
+        audit["subjects"] = list(dict.fromkeys([*audit["subjects"], *people_in(obj)]))
+        if pseudonymised:
+            from ..pseudonyms import Pseudonymiser
+
+            obj = Pseudonymiser.of(rm.conn)(obj)
     return obj, at
+
+
+def _person_params(target: Any) -> tuple[str, ...]:
+    if isinstance(target, About):
+        return (target.param,)
+    if isinstance(target, Each):
+        return target.people
+    return ()
+
+
+def person_named(rm: Any, value: str) -> str:
+    """A person parameter as the read model names them: a pseudonym
+    ``p-<8 hex>`` (what hr is shown) becomes the person's name; else unchanged."""
+    from .app import _subject_row
+
+    text = value.strip()
+    if not text.startswith("p-"):
+        return value
+    try:
+        row = _subject_row(rm.conn, text)
+        if row is None:
+            return value
+        found = rm.conn.execute("SELECT name FROM people WHERE subject = ?", (row[0],)).fetchone()
+    except Exception:  # no people table: nothing is pseudonymised
+        return value
+    return value if found is None else str(found[0])
 
 
 def _keep_visible(obj: Any, target: Each, scope: Scope) -> Any:
@@ -404,42 +452,82 @@ def perform_write(
     endpoints and the pages' forms both run (``body``: :func:`request_type`)."""
     ledger = services.ledger
     values = body.model_dump(exclude=set(spec.caller_fields), exclude_unset=True)
-    values.update({name: caller.name for name in spec.caller_fields})
+    with services.read_model() as rm:
+        # people by name through the read model (SPEC §7.4): the events carry
+        # subject ids, the access log too; the scope still speaks in names
+        from projections.people import People
 
-    def reports() -> frozenset[str]:
-        with services.read_model() as rm:
-            return reports_of(rm, caller.name)
+        people = People(rm.conn)
+        scope = scope_for(caller, rm)
+        return _write_as(spec, ledger, people, scope, audit, body, values, commitment)
 
-    scope = Scope(caller, reports)
+
+def _write_as(
+    spec: Write,
+    ledger: Any,
+    people: Any,
+    scope: Scope,
+    audit: dict[str, Any],
+    body: Any,
+    values: dict[str, Any],
+    commitment: str | None,
+) -> dict[str, Any]:
+    name_of = people.name_of
+    caller = scope.caller
+    # the caller's subject id (their grant's), else their name through the registry
+    actor = caller.subject or people.actor(caller.name)
     if spec.on_commitment:
         assert commitment is not None
         cid = full_id(commitment)
         audit["target"] = str(cid)
         c = ledger.commitment(cid)
         audit["subjects"] = [c.rep, c.manager]
-        scope.require(spec.action, c.rep, manager=c.manager, hidden=no_such("commitment", cid))
-        result = getattr(ledger, spec.method)(cid, **values)
+        scope.require(
+            spec.action, name_of(c.rep), manager=name_of(c.manager),
+            hidden=no_such("commitment", cid),
+        )  # fmt: skip
+        # the caller acts, and replies in their own name (``by``)
+        values.update({name: actor for name in spec.caller_fields})
+        result = getattr(ledger, spec.method)(cid, register=people.pending, **values)
         if spec.name == "check_in":  # recorded; a date outside the window is said, as the CLI does
             return {"id": str(cid), "check_in": result.number, "warnings": list(result.warnings)}
         return {"id": str(cid)}
-    audit["subjects"] = [body.rep, body.manager]
     scope.require(Action.AGREE_AS, body.manager)
     scope.require(Action.AGREE_WITH, body.rep)
     session_id = getattr(body, "session_id", None)
     if session_id is not None:
         s = ledger.session(session_id)
         hidden = no_such("coaching session", session_id)
-        scope.require(Action.READ, s.rep, manager=s.manager, hidden=hidden)
+        scope.require(Action.READ, name_of(s.rep), manager=name_of(s.manager), hidden=hidden)
     supports = getattr(body, "supports", None)
     if supports is not None:
         c = ledger.commitment(supports)
-        scope.require(Action.READ, c.rep, manager=c.manager, hidden=no_such("commitment", supports))
-    new_id = getattr(ledger, spec.method)(**values)
+        scope.require(
+            Action.READ, name_of(c.rep), manager=name_of(c.manager),
+            hidden=no_such("commitment", supports),
+        )  # fmt: skip
+    values["rep"] = people.ref(body.rep, role="rep")
+    values["manager"] = people.ref(body.manager, role="manager")
+    audit["subjects"] = [values["rep"], values["manager"]]
+    new_id = getattr(ledger, spec.method)(actor=actor, register=people.pending, **values)
     audit["target"] = str(new_id)
     return {"id": str(new_id)}
 
 
 # -- identity and access -------------------------------------------------------------------
+
+
+def grants_with_names(grants: Any, views: str) -> list[dict[str, Any]]:
+    """Grants as ``access list`` shows them: each person's current name beside
+    the subject ids the store holds (an erased person: ``erased:<8 hex>``)."""
+    from .access import names_by_subject
+
+    names = names_by_subject(views)
+    out = []
+    for g in grants:
+        d = g.as_dict()
+        out.append({"name": names.get(g.subject, "unregistered"), **d})
+    return out
 
 
 class GrantRequest(BaseModel):
@@ -454,7 +542,7 @@ class RevokeRequest(BaseModel):
 
 
 def _access_endpoints(app: FastAPI, services: Any, prefix: str, security: list[Any]) -> None:
-    from .access import parse_since
+    from .access import parse_since, person_for_grant, person_known
     from .app import error_response
 
     def guarded(request: Request, action: Action | None, run: Callable[[Caller], Any]) -> Any:
@@ -471,7 +559,11 @@ def _access_endpoints(app: FastAPI, services: Any, prefix: str, security: list[A
     )
     def me(request: Request) -> Any:
         """Who the server takes the caller to be, and their role."""
-        return guarded(request, None, lambda c: {"name": c.name, "role": c.role.value})
+        return guarded(
+            request,
+            None,
+            lambda c: {"name": c.name, "subject": c.subject, "role": c.role.value},
+        )
 
     @app.get(
         prefix + "/access",
@@ -481,10 +573,13 @@ def _access_endpoints(app: FastAPI, services: Any, prefix: str, security: list[A
         tags=["access"],
     )
     def access_list(request: Request) -> Any:
-        """Every grant, active and revoked (admin)."""
-        return guarded(
-            request, Action.ACCESS, lambda c: [g.as_dict() for g in services.access.grants()]
-        )
+        """Every grant, active and revoked (admin), with each person's current name."""
+
+        def run(caller: Caller) -> Any:
+            services.catch_up()
+            return grants_with_names(services.access.grants(), services.config.views)
+
+        return guarded(request, Action.ACCESS, run)
 
     @app.post(
         prefix + "/access",
@@ -495,13 +590,18 @@ def _access_endpoints(app: FastAPI, services: Any, prefix: str, security: list[A
         tags=["access"],
     )
     def access_grant(request: Request, body: GrantRequest) -> Any:
-        """Grant a role to a person (admin); the answer holds the token, shown this once."""
-        _audit(request)["subjects"] = [body.name]
+        """Grant a role to a person (admin), found by name through the people
+        registry; the answer holds the token, shown this once."""
 
         def run(caller: Caller) -> Any:
-            token = services.access.grant(body.name, body.role.value, caller.name, log=False)
+            subject, by = person_for_grant(
+                services.ledger, services.config.views, body.name, caller.subject or caller.name
+            )
+            _audit(request)["subjects"] = [subject]
+            token = services.access.grant(subject, body.role.value, by, log=False)
             return JSONResponse(
-                {"name": body.name, "role": body.role.value, "token": token}, status_code=201
+                {"name": body.name, "subject": subject, "role": body.role.value, "token": token},
+                status_code=201,
             )
 
         return guarded(request, Action.ACCESS, run)
@@ -515,11 +615,14 @@ def _access_endpoints(app: FastAPI, services: Any, prefix: str, security: list[A
     )
     def access_revoke(request: Request, body: RevokeRequest) -> Any:
         """Revoke a person's access (admin): their token stops working at once."""
-        _audit(request)["subjects"] = [body.name]
 
         def run(caller: Caller) -> Any:
-            services.access.revoke(body.name, caller.name, log=False)
-            return {"name": body.name}
+            subject, by = person_known(
+                services.ledger, services.config.views, body.name, caller.subject or caller.name
+            )
+            _audit(request)["subjects"] = [subject]
+            services.access.revoke(subject, by, log=False)
+            return {"name": body.name, "subject": subject}
 
         return guarded(request, Action.ACCESS, run)
 

@@ -23,6 +23,7 @@ import json
 import os
 import re
 import secrets
+import sqlite3
 import threading
 from collections.abc import Awaitable, Callable, MutableMapping
 from contextlib import suppress
@@ -156,6 +157,12 @@ class Services:
         :class:`projections.catchup.Reader`)."""
         return self.reader.current()
 
+    def catch_up(self) -> None:
+        """Bring the views up to every event committed before this call, for a
+        read that then opens them on its own (the access grants' names)."""
+        with self.read_model():
+            pass
+
     def close(self) -> None:
         if self._reader is not None:
             self._reader.close()
@@ -170,24 +177,100 @@ class Services:
     # -- identity --------------------------------------------------------------
 
     def identify(self, headers: dict[str, str]) -> Caller:
-        """The caller, from the trusted proxy's header or a bearer token; else 401."""
+        """The caller, from the trusted proxy's header or a bearer token; else 401.
+
+        A grant names a subject id; the caller's name is the one the people
+        registry gives it now. A grant of a person since erased identifies nobody."""
         header = self.config.trust_header
         if header is not None and header.lower() in headers:
             name = headers[header.lower()].strip()
             if not name or len(name) > 100 or not name.isprintable():
                 raise Unauthenticated(f"the {header} header holds no person id")
-            caller = self.access.role_of(name)
-            if caller is None:
+            subject = self.subject_of(name)
+            role = self.access.role_of(subject) if subject is not None else None
+            if subject is None or role is None:
                 raise Forbidden(f"{name!r} has no access: ask an admin to grant it")
-            return caller
+            return Caller(name, role, subject)
         scheme, _, token = headers.get("authorization", "").strip().partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthenticated("no identity: send 'Authorization: Bearer <token>'")
         token = token.strip()
-        caller = self.access.identify(token) if _TOKEN.fullmatch(token) else None
-        if caller is None:
+        return self.caller_of(token)
+
+    def caller_of(self, token: str) -> Caller:
+        """The caller a bearer token (or a session cookie's token) stands for; else 401."""
+        found = self.access.identify(token) if _TOKEN.fullmatch(token) else None
+        # the name from a current read model: a rename or an erasure a moment ago
+        # counts at once
+        name = self.name_of(found[0]) if found is not None else None
+        if found is None or name is None:
             raise Unauthenticated("the token is not valid (unknown, altered or revoked)")
-        return caller
+        return Caller(name, found[1], found[0])
+
+    # -- people, by the registry (the read model's ``people`` table) -------------
+
+    def _person_row(self, sql: str, value: str) -> Any:
+        """A row of the ``people`` table of a read model holding every event
+        committed before this call: a person registered, renamed or erased a
+        moment ago counts at once (the read costs a few indexed reads when the
+        views are current; see :class:`projections.catchup.Reader`)."""
+        with self.read_model() as rm:
+            return rm.conn.execute(sql, (value,)).fetchone()
+
+    def name_of(self, subject: str) -> str | None:
+        """The current name of a person not erased, by subject id; else None."""
+        row = self._person_row("SELECT name FROM people WHERE subject = ? AND erased = 0", subject)
+        return None if row is None else str(row[0])
+
+    def subjects_for(self, refs: Any) -> tuple[str, ...]:
+        """What the access log holds for the people a request concerned: subject
+        ids, in order, once each. A name (an answer's, a parameter's) becomes the
+        registered person's subject id, a pseudonym ``p-<8 hex>`` the subject it
+        stands for; anything the registry does not know: ``unregistered``."""
+        from projections.people import is_subject_text
+        from projections.query import ReadModel
+
+        from .access import UNREGISTERED
+
+        refs = [r for r in refs if isinstance(r, str)]
+        out: list[str] = []
+        todo = [r for r in refs if not is_subject_text(r)]
+        found: dict[str, str] = {}
+        if todo:
+            try:
+                with ReadModel(self.config.views) as rm:
+                    for ref in dict.fromkeys(todo):
+                        row = _subject_row(rm.conn, ref)
+                        if row is not None:
+                            found[ref] = str(row[0])
+            except sqlite3.Error:
+                pass
+        for ref in refs:
+            out.append(ref if is_subject_text(ref) else found.get(ref, UNREGISTERED))
+        return tuple(dict.fromkeys(out))
+
+    def subject_of(self, name: str) -> str | None:
+        """The subject id of the registered person (not erased) called ``name``."""
+        row = self._person_row(
+            "SELECT subject FROM people WHERE name = ? AND erased = 0 ORDER BY position", name
+        )
+        return None if row is None else str(row[0])
+
+
+_PSEUDONYM = re.compile(r"p-[0-9a-f]{8}")
+
+
+def _subject_row(conn: sqlite3.Connection, ref: str) -> Any:
+    """The ``people`` row (its subject) a name or a pseudonym ``p-<8 hex>`` stands for."""
+    if _PSEUDONYM.fullmatch(ref):
+        rows = conn.execute(
+            "SELECT subject FROM people WHERE replace(subject, '-', '') LIKE ? LIMIT 2",
+            (ref[2:] + "%",),
+        ).fetchall()
+        return rows[0] if len(rows) == 1 else None
+    return conn.execute(
+        "SELECT subject FROM people WHERE name = ? ORDER BY position LIMIT 1", (ref,)
+    ).fetchone()
 
 
 class LogWriter:
@@ -418,8 +501,10 @@ class Guard:
     async def _log(
         self, status: int, caller: Caller | None, audit: dict[str, Any], scope: Scope
     ) -> None:
-        who = caller.name if caller is not None else (audit.get("who") or None)
-        subjects = tuple(dict.fromkeys(s for s in audit["subjects"] if isinstance(s, str)))
+        who = caller.subject if caller is not None else None
+        if who is None and audit.get("who"):  # a proxied name without a grant
+            who = self.services.subjects_for([audit["who"]])[0]
+        subjects = await anyio.to_thread.run_sync(self.services.subjects_for, audit["subjects"])
         entry = Entry(
             at=now_text(),
             via="api",
@@ -429,6 +514,7 @@ class Guard:
             subjects=subjects,
             target=audit.get("target") or scope.get("commitments.target"),
             status=status,
+            names=audit.get("names") if status < 300 else None,  # a refusal showed nothing
         )
         await self.services.log.append(entry)
 

@@ -128,14 +128,22 @@ def _store(env: Env) -> Any:
 def grant(env: Env, name: str, role: str) -> None:
     """Grant a role to a person; prints their token, once (only its hash is kept).
 
+    The person is found by name through the people registry; the grant holds
+    their subject id, so a rename keeps their access and an erasure ends it.
+    Once names are strict ('people add'/'people import'), an unregistered name
+    is refused (exit 3) with the closest names; before, it is registered.
+
     \b
     Example:
       commitments access grant bob --role manager
       commitments access grant 'Moses Frase' --role rep
     """
+    from .access import person_for_grant
+
+    subject, by = person_for_grant(env.ledger(), env.views_path, name, env.actor)
     store = _store(env)
     try:
-        token = store.grant(name, role, env.actor)
+        token = store.grant(subject, role, by)
     finally:
         store.close()
     click.echo(token)
@@ -154,9 +162,12 @@ def revoke(env: Env, name: str) -> None:
     Example:
       commitments access revoke bob
     """
+    from .access import person_known
+
+    subject, by = person_known(env.ledger(), env.views_path, name, env.actor)
     store = _store(env)
     try:
-        store.revoke(name, env.actor)
+        store.revoke(subject, by)
     finally:
         store.close()
     click.echo(f"revoked the access of {name.strip()!r}", err=True)
@@ -166,18 +177,24 @@ def revoke(env: Env, name: str) -> None:
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @pass_env
 def list_(env: Env, fmt: str) -> None:
-    """Every grant, active and revoked (never a token or its hash).
+    """Every grant, active and revoked (never a token or its hash): the
+    person's current name beside the subject ids the store holds.
 
     \b
     Example:
       commitments access list --format json
     """
+    from ..read import open_read_model
+    from .api import grants_with_names
+
+    with open_read_model(env):  # caught up: the names are current
+        pass
     store = _store(env)
     try:
-        grants = [g.as_dict() for g in store.grants()]
+        grants = grants_with_names(store.grants(), env.views_path)
     finally:
         store.close()
-    columns = ("name", "role", "granted_at", "granted_by", "revoked_at", "revoked_by")
+    columns = ("name", "subject", "role", "granted_at", "granted_by", "revoked_at", "revoked_by")
     _render(grants, columns, fmt, "(no grants)")
 
 
@@ -187,6 +204,10 @@ def list_(env: Env, fmt: str) -> None:
 @pass_env
 def log(env: Env, since: str | None, fmt: str) -> None:
     """The access log: every request through the server (who, when, what, about whom).
+
+    People are subject ids (never names: 'people show' says who is who);
+    'names' says whether a read showed names (false: pseudonymised, as hr
+    reads are unless they ask for names).
 
     \b
     Example:
@@ -201,7 +222,7 @@ def log(env: Env, since: str | None, fmt: str) -> None:
         entries = [e.as_dict() for e in store.entries(start)]
     finally:
         store.close()
-    columns = ("at", "via", "who", "role", "action", "subjects", "target", "status")
+    columns = ("at", "via", "who", "role", "action", "subjects", "target", "status", "names")
     _render(entries, columns, fmt, "(no entries)")
 
 

@@ -3,13 +3,20 @@ relation of the person concerned to the caller, used by every endpoint.
 
 Relations:
 
-* ``self``   the person is the caller;
-* ``report`` the person reports to the caller. There is no people registry
-  yet, so this is "a rep of a commitment or session naming the caller as
-  manager" (:func:`reports_of`); when the roster comes (issue 14) it answers
-  from the roster instead and nothing else here changes;
-* ``other``  anyone else (also: no person in particular, as for a report
+* ``self``       the person is the caller;
+* ``report``     the person reports to the caller: in the roster (the people
+  registry, ``people add``/``people import``), or as the rep of a commitment
+  or session naming the caller as manager (:func:`reports_of`);
+* ``unassigned`` a person the roster gives no manager (not registered, or
+  registered without one): a manager may open a session or agreement with
+  them (it makes them theirs), never with another manager's report;
+* ``other``      anyone else (also: no person in particular, as for a report
   across everyone).
+
+Scope follows the roster as it is recorded NOW (the read model's ``people``
+table), whatever ``?on=``/``?as_of=`` a page asks for: a manager who lost a
+rep yesterday no longer reads them, even on a page dated last month. The
+manager named on a commitment keeps it in their scope for good (SPEC §7.5).
 
 An action not in the table for a role is refused for every relation.
 """
@@ -54,15 +61,19 @@ class Action(StrEnum):
     """Grant, revoke and list access."""
     ACCESS_LOG = "access_log"
     """Read the access log."""
+    PEOPLE = "people"
+    """The people registry: the roster page, rename and erase."""
 
 
 class Relation(StrEnum):
     SELF = "self"
     REPORT = "report"
+    UNASSIGNED = "unassigned"
     OTHER = "other"
 
 
 SELF, REPORT, OTHER = Relation.SELF, Relation.REPORT, Relation.OTHER
+UNASSIGNED = Relation.UNASSIGNED
 ANYONE = frozenset(Relation)
 
 POLICY: dict[tuple[Role, Action], frozenset[Relation]] = {
@@ -79,11 +90,12 @@ POLICY: dict[tuple[Role, Action], frozenset[Relation]] = {
     # ... and their own coaching patterns (the pages' coaching report, without the
     # team total); a report across everyone (the API's) names nobody: "other".
     (Role.MANAGER, Action.REPORT): frozenset({SELF}),
-    # Until the roster (issue 14) says who reports to whom, a manager may open a
-    # session or agreement with any rep (it makes the rep theirs); then: {REPORT}.
-    (Role.MANAGER, Action.AGREE_WITH): ANYONE,
-    # hr: reads everything and the reports; writes nothing. (Pseudonymised by
-    # default comes with issue 14's people registry.)
+    # A manager opens sessions and agreements with their reports, and with people
+    # the roster gives no manager (that makes them theirs); never with another
+    # manager's report.
+    (Role.MANAGER, Action.AGREE_WITH): frozenset({REPORT, UNASSIGNED}),
+    # hr: reads everything and the reports, pseudonymised unless they ask for
+    # names (PSEUDONYMISED_BY_DEFAULT); writes nothing.
     (Role.HR, Action.READ): ANYONE,
     (Role.HR, Action.REPORT): ANYONE,
     (Role.HR, Action.ACCESS_LOG): ANYONE,
@@ -92,7 +104,13 @@ POLICY: dict[tuple[Role, Action], frozenset[Relation]] = {
     (Role.ADMIN, Action.REPORT): ANYONE,
     (Role.ADMIN, Action.ACCESS_LOG): ANYONE,
     (Role.ADMIN, Action.ACCESS): ANYONE,
+    # ... and the people registry: the roster, rename, erase.
+    (Role.ADMIN, Action.PEOPLE): ANYONE,
 }
+
+PSEUDONYMISED_BY_DEFAULT = frozenset({Role.HR})
+"""Roles whose reads show people as ``p-<8 hex>`` and free text ``[withheld]``
+unless the request asks for names (``?names=1``, recorded in the access log)."""
 
 _WHAT = {
     Action.READ: "read about {who}",
@@ -103,6 +121,7 @@ _WHAT = {
     Action.AGREE_WITH: "record sessions or agreements with {who} as rep",
     Action.ACCESS: "grant, revoke or list access",
     Action.ACCESS_LOG: "read the access log",
+    Action.PEOPLE: "manage the people registry",
 }
 
 
@@ -124,21 +143,55 @@ class Forbidden(LedgerError):
 
 @dataclass(frozen=True)
 class Caller:
-    """The authenticated person and the role granted to them."""
+    """The authenticated person (their current name, from the people registry)
+    and the role granted to them; ``subject``: their subject id (what grants
+    and the access log hold)."""
 
     name: str
     role: Role
+    subject: str = ""
+
+    def pseudonymised(self, names: bool) -> bool:
+        """Whether this caller's reads show pseudonyms (hr, unless ``names``)."""
+        return self.role in PSEUDONYMISED_BY_DEFAULT and not names
 
 
 def reports_of(rm: ReadModel, manager: str) -> frozenset[str]:
-    """Who reports to ``manager``: THE place the roster will answer from (issue 14).
+    """Who reports to ``manager`` (a name): THE place scope asks.
 
-    Today: every rep of a commitment or session naming them as manager,
-    whatever its dates (recorded up to now, any business date)."""
+    The roster as recorded now (the ``people`` table: everyone whose manager
+    is ``manager``, registered or a legacy manager's name; erased people show
+    as ``erased:<8 hex>`` and stay in scope), plus every rep of a commitment
+    or session naming them as manager, whatever its dates."""
     from projections.query import Moment
 
     everything = Moment(datetime.now(UTC), MAX_DATE)
-    return frozenset(rm.reps(everything, manager=manager))
+    named = set(rm.reps(everything, manager=manager))
+    if _has_people(rm):
+        rows = rm.conn.execute(
+            "SELECT p.name FROM people p LEFT JOIN people m ON m.subject = p.manager "
+            "WHERE m.name = ? OR (m.subject IS NULL AND p.manager = ?)",
+            (manager, manager),
+        ).fetchall()
+        named.update(r[0] for r in rows)
+    return frozenset(named)
+
+
+def assigned_in_roster(rm: ReadModel) -> frozenset[str]:
+    """The names of people the roster gives a manager (now)."""
+    if not _has_people(rm):
+        return frozenset()
+    rows = rm.conn.execute("SELECT name FROM people WHERE manager IS NOT NULL").fetchall()
+    return frozenset(r[0] for r in rows)
+
+
+def _has_people(rm: ReadModel) -> bool:
+    return (
+        rm.conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'people'"
+        ).fetchone()
+        is not None
+    )
 
 
 @dataclass
@@ -147,7 +200,10 @@ class Scope:
 
     caller: Caller
     reports: Callable[[], frozenset[str]]
+    assigned: Callable[[], frozenset[str]] = frozenset
+    """Names the roster gives a manager (asked only for ``unassigned``)."""
     _reports: frozenset[str] | None = field(default=None, repr=False)
+    _assigned: frozenset[str] | None = field(default=None, repr=False)
 
     def relation(self, person: str | None, *, manager: str | None = None) -> Relation:
         """``person``'s relation to the caller; ``manager``: the manager named on the
@@ -160,6 +216,8 @@ class Scope:
             return REPORT
         if self.caller.role is Role.MANAGER and person in self._reports_now():
             return REPORT
+        if self.caller.role is Role.MANAGER and person not in self._assigned_now():
+            return UNASSIGNED
         return OTHER
 
     def may(self, action: Action, person: str | None = None, *, manager: str | None = None) -> bool:
@@ -192,3 +250,21 @@ class Scope:
         if self._reports is None:
             self._reports = self.reports()
         return self._reports
+
+    def _assigned_now(self) -> frozenset[str]:
+        if self._assigned is None:
+            self._assigned = self.assigned()
+        return self._assigned
+
+
+def scope_for(caller: Caller, rm: ReadModel) -> Scope:
+    """``caller``'s scope over the read model ``rm`` (asked lazily), under the
+    name ``rm`` gives their subject id (a rename takes effect at once)."""
+    if caller.subject and _has_people(rm):
+        row = rm.conn.execute(
+            "SELECT name FROM people WHERE subject = ?", (caller.subject,)
+        ).fetchone()
+        if row is not None and row[0] != caller.name:
+            caller = Caller(str(row[0]), caller.role, caller.subject)
+    me = caller
+    return Scope(me, lambda: reports_of(rm, me.name), lambda: assigned_in_roster(rm))

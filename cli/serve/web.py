@@ -22,7 +22,7 @@ import hashlib
 import hmac
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 import anyio.to_thread
 from fastapi import FastAPI, Request
@@ -35,7 +35,7 @@ from ..safe import one_line
 from . import forms
 from .access import Entry, now_text
 from .api import full_id, perform_write
-from .policy import Action, Caller, Forbidden, Role, Scope, Unauthenticated, reports_of
+from .policy import Action, Caller, Forbidden, Role, Scope, Unauthenticated, scope_for
 
 COOKIE = "commitments_session"
 CSP = (
@@ -78,11 +78,22 @@ class _Page:
         q = request.query_params
         self.on = (q.get("on") or "").strip() or None
         self.as_of = (q.get("as_of") or "").strip() or None
+        self.names = q.get("names") == "1"  # hr: names asked for (recorded in the log)
         self.audit: dict[str, Any] = {"subjects": [], "target": None}
+        if caller is not None and request.method == "GET":
+            self.audit["names"] = not caller.pseudonymised(self.names)
+
+    @property
+    def pseudonymised(self) -> bool:
+        """hr's pages show ``p-<8 hex>`` and ``[withheld]`` unless ``?names=1``."""
+        return self.caller is not None and self.caller.pseudonymised(self.names)
 
     @property
     def when(self) -> dict[str, str]:
-        return {k: v for k, v in (("on", self.on or ""), ("as_of", self.as_of or "")) if v}
+        pairs: tuple[tuple[str, str], ...] = (("on", self.on or ""), ("as_of", self.as_of or ""))
+        if self.names and self.caller is not None and self.caller.role is Role.HR:
+            pairs += (("names", "1"),)
+        return {k: v for k, v in pairs if v}
 
     def link(self, path: str, **params: str) -> str:
         query = {**{k: v for k, v in params.items() if v}, **self.when}
@@ -95,8 +106,21 @@ class _Page:
 
     def scope(self, rm: Any) -> Scope:
         assert self.caller is not None
-        name = self.caller.name
-        return Scope(self.caller, lambda: reports_of(rm, name))
+        return scope_for(self.caller, rm)
+
+    def hide(self, rm: Any, obj: Any) -> Any:
+        """``obj`` pseudonymised when this page is (hr without ``?names=1``)."""
+        if not self.pseudonymised:
+            return obj
+        from ..pseudonyms import Pseudonymiser
+
+        return Pseudonymiser.of(rm.conn)(obj)
+
+    def person(self, rm: Any, value: str) -> str:
+        """A person in the path as the read model names them (a pseudonym: its person)."""
+        from .api import person_named
+
+        return person_named(rm, value.strip()).strip()
 
     def context(self, at: Any = None, **keep: str) -> dict[str, Any]:
         caller = self.caller
@@ -126,8 +150,20 @@ class _Page:
                 )
             ),
             "may_log": bool(caller and allowed and allowed(Action.ACCESS_LOG)),
+            "may_people": bool(caller and allowed and allowed(Action.PEOPLE)),
             "when": self.when,
+            "pseudonymised": self.pseudonymised,
+            "hr": bool(caller) and caller.role is Role.HR,  # type: ignore[union-attr]
+            "names_link": self._names_link(not self.names),
         }
+
+    def _names_link(self, names: bool) -> str:
+        query = dict(self.request.query_params)
+        query.pop("names", None)
+        if names:
+            query["names"] = "1"
+        path = self.request.url.path
+        return path + ("?" + urlencode(query) if query else "")
 
 
 def html(text: str, status: int = 200, headers: dict[str, str] | None = None) -> HTMLResponse:
@@ -174,30 +210,30 @@ def add_pages(app: FastAPI, services: Any) -> None:
         is 403), else nobody."""
         token = request.cookies.get(COOKIE, "")
         if token:
-            from .app import _TOKEN
-
-            caller = services.access.identify(token) if _TOKEN.fullmatch(token) else None
-            if caller is not None:
-                return caller, csrf_for(token)
+            try:
+                return services.caller_of(token), csrf_for(token)
+            except Unauthenticated:
+                pass
         header = services.config.trust_header
         if header is not None and request.headers.get(header) is not None:
             caller = services.identify({header.lower(): request.headers[header]})
-            return caller, csrf_for_proxied(services.secret, caller.name)
+            return caller, csrf_for_proxied(services.secret, caller.subject)
         return None, ""
 
     def log(page: _Page, action: str, status: int) -> None:
         caller = page.caller
-        subjects = tuple(dict.fromkeys(s for s in page.audit["subjects"] if isinstance(s, str)))
+        subjects = services.subjects_for(page.audit["subjects"])
         services.access.append(
             Entry(
                 at=now_text(),
                 via="web",
-                who=caller.name if caller else None,
+                who=caller.subject if caller else None,
                 role=caller.role.value if caller else None,
                 action=action,
                 subjects=subjects,
                 target=page.audit["target"],
                 status=status,
+                names=page.audit.get("names") if status < 300 else None,
             )
         )
 
@@ -245,7 +281,7 @@ def add_pages(app: FastAPI, services: Any) -> None:
             return _message(_Page(request, services, None, ""), *_status_of(exc))
         if caller is None:
             return RedirectResponse("/login", 303, headers=PAGE_HEADERS)
-        target = f"/reps/{caller.name}" if caller.role is Role.REP else "/team"
+        target = f"/reps/{quote(caller.name, safe='')}" if caller.role is Role.REP else "/team"
         return RedirectResponse(target, 303, headers=PAGE_HEADERS)
 
     @app.get("/login", include_in_schema=False)
@@ -260,11 +296,15 @@ def add_pages(app: FastAPI, services: Any) -> None:
         if form is None or not _same_origin(request):
             return html(_render("web/login.html.j2", **page.context(), error="refused"), 403)
         token = form.get("token", "").strip()
-        from .app import _TOKEN
 
-        caller = None
-        if _TOKEN.fullmatch(token):
-            caller = await anyio.to_thread.run_sync(services.access.identify, token)
+        def caller_of(token: str) -> Caller | None:
+            try:
+                caller: Caller = services.caller_of(token)
+                return caller
+            except Unauthenticated:
+                return None
+
+        caller = await anyio.to_thread.run_sync(caller_of, token)
         page.caller = caller
         await anyio.to_thread.run_sync(log, page, "web.login", 303 if caller else 401)
         if caller is None:
@@ -296,8 +336,17 @@ def add_pages(app: FastAPI, services: Any) -> None:
     # -- pages -----------------------------------------------------------------------
 
     @app.get("/team", include_in_schema=False)
-    def team(request: Request, manager: str | None = None) -> Response:
-        return guarded(request, "web.team", lambda p: _team_page(p, manager or None))
+    def team(
+        request: Request,
+        manager: str | None = None,
+        team: str | None = None,
+        region: str | None = None,
+    ) -> Response:
+        return guarded(
+            request,
+            "web.team",
+            lambda p: _team_page(p, manager or None, team=team or None, region=region or None),
+        )
 
     @app.get("/reps/{rep}", include_in_schema=False)
     def rep(request: Request, rep: str) -> Response:
@@ -322,6 +371,23 @@ def add_pages(app: FastAPI, services: Any) -> None:
     @app.get("/access-log", include_in_schema=False)
     def access_log(request: Request) -> Response:
         return guarded(request, "web.access_log", _access_log_page)
+
+    @app.get("/people", include_in_schema=False)
+    def people_page(request: Request) -> Response:
+        return guarded(request, "web.people", _people_page)
+
+    @app.post("/people/{what}", include_in_schema=False)
+    async def people_form(request: Request, what: str) -> Response:
+        form = await _form(request)
+
+        def run(page: _Page) -> Response:
+            _check_csrf(page, form)
+            if what not in ("rename", "erase"):
+                raise NotFound(f"no such form: {what}")
+            return _people_submit(page, what, form or {})
+
+        action = f"web.people_{what}" if what in ("rename", "erase") else "web.unknown"
+        return await anyio.to_thread.run_sync(guarded, request, action, run)
 
     # -- forms -----------------------------------------------------------------------
 
@@ -419,6 +485,8 @@ def _team_page(
     page: _Page,
     manager: str | None,
     *,
+    team: str | None = None,
+    region: str | None = None,
     values: dict[str, str] | None = None,
     error: str | None = None,
     status: int = 200,
@@ -429,17 +497,36 @@ def _team_page(
     at = page.moment()
     caller = page.caller
     assert caller is not None
+    from projections.people import names_in, roster
+
     with page.services.read_model() as rm:
         scope = page.scope(rm)
+        if manager is not None:
+            manager = page.person(rm, manager)
         histories = rm.team(at, manager=manager)
         visible = [h for h in histories if scope.may(Action.READ, h.rep)]
+        if team is not None or region is not None:  # the roster as it stands now
+            members = names_in(rm.conn, team=team, region=region)
+            visible = [h for h in visible if h.rep in members]
         everyone = sorted(rm.people("manager"))
-    managers = everyone if Scope(caller, frozenset).may(Action.REPORT) else []
-    obj = team_json(visible, at, 30)
-    from ledger import rules
+        people = roster(rm.conn)
+        obj = team_json(visible, at, 30)
+        from ledger import rules
 
-    obj["window_days"] = rules.DEFAULT_WINDOW_DAYS
-    page.audit["subjects"] = [r["rep"] for r in obj["reps"]]
+        obj["window_days"] = rules.DEFAULT_WINDOW_DAYS
+        page.audit["subjects"] = [r["rep"] for r in obj["reps"]]
+        if page.pseudonymised:
+            from ..pseudonyms import Pseudonymiser
+
+            hide = Pseudonymiser.of(rm.conn)
+            obj = hide(obj)
+            everyone = [hide.person(m) for m in everyone]
+            manager = None if manager is None else hide.person(manager)
+    managers = everyone if Scope(caller, frozenset).may(Action.REPORT) else []
+    teams = sorted({p.team for p in people if p.team and not p.erased})
+    regions = sorted({p.region for p in people if p.region and not p.erased})
+    if page.pseudonymised:  # a team named after its manager would name them
+        teams = []
     forms_ = []
     if scope.may(Action.AGREE_AS, caller.name):
         forms_.append(
@@ -456,8 +543,12 @@ def _team_page(
         obj,
         manager,
         template="web/team.html.j2",
-        **page.context(at, manager=manager or ""),
+        **page.context(at, manager=manager or "", team=team or "", region=region or ""),
         managers=managers,
+        teams=teams,
+        regions=regions,
+        team_filter=team or "",
+        region_filter=region or "",
         forms=forms_,
     )
     return html(text, status)
@@ -474,19 +565,32 @@ def _rep_page(
 ) -> Response:
     from ..html import rep_page
 
-    rep = rep.strip()
     at = page.moment()
     caller = page.caller
     assert caller is not None
-    page.audit["subjects"] = [rep]
     with page.services.read_model() as rm:
+        rep = page.person(rm, rep)
+        page.audit["subjects"] = [rep]
         scope = page.scope(rm)
         scope.require(Action.READ, rep)
         h = rm.history(rep, at)
         sessions = rm.session_objects(at.t, on=at.d, rep=rep)
         items = [i.as_dict() for i in rm.commitments(at, rep=rep)]
-    items = [i for i in items if scope.may(Action.READ, i["rep"], manager=i["manager"])]
-    sessions = [s for s in sessions if scope.may(Action.READ, s["rep"], manager=s["manager"])]
+        items = [i for i in items if scope.may(Action.READ, i["rep"], manager=i["manager"])]
+        sessions = [s for s in sessions if scope.may(Action.READ, s["rep"], manager=s["manager"])]
+        if page.pseudonymised:  # hr: the timeline's texts would name and quote; a table
+            from ..read import history_object
+
+            obj = page.hide(rm, history_object(rm, at, rep))
+            hidden = page.hide(rm, {"sessions": sessions, "items": items})
+            text = _render(
+                "web/rep_pseudonymised.html.j2",
+                **page.context(at),
+                h=obj,
+                sessions=hidden["sessions"],
+                all_items=hidden["items"],
+            )
+            return html(text, status)
     forms_ = []
     if scope.may(Action.AGREE_AS, caller.name) and scope.may(Action.AGREE_WITH, rep):
         mine = [s for s in sessions if s["manager"] == caller.name]
@@ -533,12 +637,12 @@ def _prep_page(page: _Page, rep: str, manager: str | None) -> Response:
     from ..cycle import prep_object
     from ..html import prep_page
 
-    rep = rep.strip()
     at = page.moment()
-    page.audit["subjects"] = [rep]
     with page.services.read_model() as rm:
+        rep = page.person(rm, rep)
+        page.audit["subjects"] = [rep]
         page.scope(rm).require(Action.READ, rep)
-        agenda = prep_object(rm, at, rep, manager)
+        agenda = page.hide(rm, prep_object(rm, at, rep, manager))
     keep = {"manager": manager} if manager else {}
     return html(prep_page(agenda, at.as_of_text, **page.context(at, **keep)))
 
@@ -548,12 +652,12 @@ def _plan_page(page: _Page, rep: str) -> Response:
     from ..cycle import plan_object
     from ..html import plan_page
 
-    rep = rep.strip()
     at = page.moment()
-    page.audit["subjects"] = [rep]
     with page.services.read_model() as rm:
+        rep = page.person(rm, rep)
+        page.audit["subjects"] = [rep]
         page.scope(rm).require(Action.READ, rep)
-        p = plan_object(rm, at, rep)
+        p = page.hide(rm, plan_object(rm, at, rep))
     return html(plan_page(p, at.as_of_text, **page.context(at)))
 
 
@@ -582,7 +686,7 @@ def _commitment_page(
             page.audit["subjects"] = list(people)
         if people is None or not scope.may(Action.READ, people[0], manager=people[1]):
             raise unknown_id(ref)
-        obj = show_object(rm, at, cid)
+        obj = page.hide(rm, show_object(rm, at, cid))
         may_record = scope.may(Action.RECORD, people[0], manager=people[1])
         may_reply = scope.may(Action.REPLY, people[0], manager=people[1])
     shown: list[str] = []
@@ -619,14 +723,22 @@ def _coaching_page(page: _Page, manager: str | None) -> Response:
         scope = page.scope(rm)
         if scope.may(Action.REPORT):
             managers = sorted(rm.people("manager"))
-            if manager is not None:
-                rm.require_person(manager, "manager")
             own = False
         else:  # a manager: their own patterns, without the team total (policy: SELF)
             scope.require(Action.REPORT, caller.name)
             manager, managers, own = caller.name, [], True
+        if manager is not None and not own:
+            manager = page.person(rm, manager)
+            rm.require_person(manager, "manager")
         page.audit["subjects"] = [manager] if manager else []
         obj = coaching_object(rm, at, manager)
+        if page.pseudonymised:
+            from ..pseudonyms import Pseudonymiser
+
+            hide = Pseudonymiser.of(rm.conn)
+            obj = hide(obj)
+            managers = [hide.person(m) for m in managers]
+            manager = None if manager is None else hide.person(manager)
     text = coaching_page(
         obj,
         template="web/coaching.html.j2",
@@ -713,6 +825,118 @@ def _submit(
     if rep is not None:
         return _rep_page(page, rep, failed=name, values=values, error=error, status=status)
     return _team_page(page, None, values=values, error=error, status=status)
+
+
+# -- the people registry (admin) ------------------------------------------------------------
+
+
+def _people_page(
+    page: _Page,
+    *,
+    failed: str | None = None,
+    values: dict[str, str] | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    """The roster (admin): each person's subject id, manager, team, region, and
+    whether erased; the rename and erase forms (``people rename``/``people erase``)."""
+    from projections.people import roster
+
+    assert page.caller is not None
+    Scope(page.caller, frozenset).require(Action.PEOPLE)
+    at = page.moment()
+    with page.services.read_model() as rm:
+        people = [p for p in roster(rm.conn) if not p.legacy]
+    page.audit["subjects"] = [p.subject for p in people]
+    living = [("", "(choose)"), *((p.name, p.name) for p in people if not p.erased)]
+    values = values or {}
+
+    def fields(*spec: tuple[str, str, str]) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": name,
+                "label": label,
+                "kind": kind,
+                "value": values.get(name, ""),
+                "choices": living if kind == "select" else (),
+                "hint": "",
+            }
+            for name, label, kind in spec
+        ]
+
+    forms_ = [
+        forms.FormView(
+            "rename",
+            "Rename a person (GDPR Art. 16)",
+            "Rename",
+            "/people/rename",
+            fields(("name", "Person", "select"), ("to", "New name", "text")),
+            [],
+            ["A new event with the new name, sealed under their key; every page shows it."],
+            error if failed == "rename" else None,
+        ),
+        forms.FormView(
+            "erase",
+            "Erase a person (GDPR Art. 17)",
+            "Erase for good",
+            "/people/erase",
+            fields(("name", "Person", "select"), ("reason", "Reason (must not name them)", "text")),
+            [],
+            ["Destroys their key: their name and texts can no longer be read by anyone."],
+            error if failed == "erase" else None,
+        ),
+    ]
+    text = _render("web/people.html.j2", **page.context(at), people=people, forms=forms_)
+    return html(text, status)
+
+
+def _people_submit(page: _Page, what: str, form: dict[str, str]) -> Response:
+    """``people rename``/``people erase`` from the people page: the same checks
+    as the commands; a refusal redraws the page with it in the form."""
+    from uuid import UUID
+
+    from ledger.errors import RuleViolation
+    from projections.catchup import catch_up
+    from projections.names import unknown_person_message
+    from projections.people import People, check_name, find, known_names
+
+    caller = page.caller
+    assert caller is not None
+    Scope(caller, frozenset).require(Action.PEOPLE)
+    values = {k: v for k, v in form.items() if k != "csrf"}
+    services = page.services
+    try:
+        name = check_name(values.get("name", ""), "person")
+        with services.read_model() as rm:
+            subject = find(rm.conn, name)
+            if subject is None:
+                raise NotFound(unknown_person_message("person", name, known_names(rm.conn)))
+            page.audit["subjects"] = [subject]
+            people = People(rm.conn)
+            actor = caller.subject or people.actor(caller.name)
+            known = known_names(rm.conn)
+        ledger = services.ledger
+        if what == "rename":
+            new_name = check_name(values.get("to", ""), "new name")
+            if new_name in known:
+                raise RuleViolation(f"{new_name!r} already names someone; nothing was written")
+            ledger.rename_person(UUID(subject), new_name, actor=actor, register=people.pending)
+        else:
+            reason = values.get("reason", "")
+            if subject == caller.subject:
+                raise RuleViolation("an admin may not erase themselves: ask another admin")
+            if name.casefold() in reason.casefold():
+                raise InvalidInput("the reason must not name the person: it is kept in clear")
+            ledger.erase_person(UUID(subject), reason=reason, actor=actor, register=people.pending)
+            catch_up(ledger, services.config.views)  # rebuilt without the clear text
+    except (LedgerError, ValueError) as exc:
+        status, message = _status_of(exc)
+        if isinstance(exc, InvalidInput):
+            status = 422
+        return _people_page(
+            page, failed=what, values=values, error=one_line(message), status=status
+        )
+    return RedirectResponse(page.link("/people"), 303, headers=PAGE_HEADERS)
 
 
 __all__ = ["COOKIE", "CSP", "add_pages", "csrf_for", "no_such"]

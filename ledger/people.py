@@ -1,0 +1,187 @@
+"""People as the write side takes them (SPEC §7.4): a person named for the
+first time, and what a command needs to register them in its own transaction.
+
+Finding a person by name is the read model's job (``projections.people``):
+names are sealed in the events, so the event store cannot be searched by
+name. A front end resolves every name of a command to a subject id there; a
+name nobody has yet becomes a :class:`NewPerson`, handed to the command's
+:class:`~ledger.application.Ledger` method as ``register=[...]`` so that the
+registration and the command's own events commit together (a refused
+command registers nobody).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import BinaryIO
+from uuid import UUID, uuid4
+
+
+@dataclass(frozen=True)
+class NewPerson:
+    """A person to register: a fresh random subject id and their name in clear
+    (sealed by the ledger when it writes ``Person.Registered``), and their
+    place in the roster if known. ``listed``: registered by ``people add`` or
+    ``people import`` rather than on first use."""
+
+    subject: UUID
+    name: str
+    manager: str | None = None
+    team: str | None = None
+    region: str | None = None
+    effective: date | None = None
+    listed: bool = False
+
+    @classmethod
+    def named(cls, name: str, **roster: object) -> NewPerson:
+        return cls(uuid4(), name, **roster)  # type: ignore[arg-type]
+
+    @property
+    def ref(self) -> str:
+        """The person reference events carry: the subject id, hyphenated."""
+        return str(self.subject)
+
+
+@dataclass(frozen=True)
+class RosterChange:
+    """A registered person's new place in the roster from ``effective`` on."""
+
+    subject: UUID
+    manager: str | None
+    team: str | None
+    region: str | None
+    effective: date
+
+
+# -- the roster file (``people import``) -----------------------------------------
+
+
+@dataclass(frozen=True)
+class RosterRow:
+    """One row of a roster file: who, reporting to whom, in which team and region."""
+
+    line: int
+    name: str
+    manager: str | None
+    team: str | None
+    region: str | None
+
+
+MAX_ROSTER_ROWS = 100_000
+
+
+def read_roster(
+    source: BinaryIO,
+    *,
+    name_column: str,
+    manager_column: str | None = None,
+    team_column: str | None = None,
+    region_column: str | None = None,
+) -> list[RosterRow]:
+    """The rows of a roster CSV (UTF-8, an optional BOM), every cell checked
+    as the commands check a name or label: all or nothing. A bad file raises
+    :class:`~ledger.activity_import.ImportRejected` (exit 2) listing the first
+    bad rows by line; nothing is returned from it. An empty manager, team or
+    region cell means none; the same name twice is one person if both rows
+    agree, and an error if they do not. Nobody manages themselves."""
+    import csv
+    import io
+
+    from .activity_import import MAX_ERRORS, ImportRejected, RowError
+    from .errors import InvalidInput
+    from .text import name_problem
+    from .values import MAX_NAME
+
+    try:
+        text = source.read().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"the file is not UTF-8 (byte {exc.start})") from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = [h.strip() for h in next(reader, [])]
+    except csv.Error as exc:
+        raise InvalidInput(f"line 1: cannot read the header: {exc}") from None
+    if not any(header):
+        raise InvalidInput("line 1: the file is empty: expected a header row")
+    errors: list[RowError] = []
+    columns: dict[str, int] = {}
+    for option, column in (
+        ("--name-column", name_column),
+        ("--manager-column", manager_column),
+        ("--team-column", team_column),
+        ("--region-column", region_column),
+    ):
+        if column is None:
+            continue
+        at = [i for i, h in enumerate(header) if h == column.strip()]
+        if len(at) != 1:
+            why = "appears more than once in" if at else "is not in"
+            errors.append(
+                RowError(1, f"{option}: column {column!r} {why} the header "
+                         f"(columns: {', '.join(header)})")
+            )  # fmt: skip
+        else:
+            columns[option] = at[0]
+    if errors:
+        raise ImportRejected(errors, len(errors), 0, header=True)
+
+    def cell(cells: list[str], option: str, what: str, problems: list[str]) -> str | None:
+        if option not in columns:
+            return None
+        value = cells[columns[option]].strip()
+        if not value:
+            if option == "--name-column":
+                problems.append(f"missing {what}: column {header[columns[option]]!r} is empty")
+            return None
+        if len(value) > MAX_NAME:
+            problems.append(f"{what} is longer than {MAX_NAME} characters")
+        elif name_problem(value):
+            problems.append(f"{what} {name_problem(value)}")
+        return value
+
+    rows: dict[str, RosterRow] = {}
+    bad = read = 0
+    needed = max(columns.values()) + 1
+    line = 1
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            bad += 1
+            errors.append(RowError(line + 1, f"unreadable CSV: {exc}"))
+            break
+        start, line = line + 1, reader.line_num
+        if not cells:
+            continue
+        read += 1
+        if read > MAX_ROSTER_ROWS:
+            raise InvalidInput(f"a roster holds at most {MAX_ROSTER_ROWS} rows")
+        problems: list[str] = []
+        if len(cells) < needed:
+            problems.append(f"has {len(cells)} fields, the header has {len(header)}")
+        else:
+            name = cell(cells, "--name-column", "name", problems)
+            manager = cell(cells, "--manager-column", "manager", problems)
+            team = cell(cells, "--team-column", "team", problems)
+            region = cell(cells, "--region-column", "region", problems)
+            if name is not None and manager == name:
+                problems.append(f"{name!r} cannot be their own manager")
+            if not problems and name is not None:
+                row = RosterRow(start, name, manager, team, region)
+                seen = rows.get(name)
+                if seen is None:
+                    rows[name] = row
+                elif (seen.manager, seen.team, seen.region) != (manager, team, region):
+                    problems.append(
+                        f"{name!r} is on line {seen.line} too, with another roster entry"
+                    )
+        if problems:
+            bad += 1
+            if len(errors) < MAX_ERRORS:
+                errors.append(RowError(start, "; ".join(problems)))
+    if errors:
+        raise ImportRejected(errors, bad, read)
+    return list(rows.values())

@@ -1,0 +1,121 @@
+"""Opening sealed text into the read model (SPEC §7.4).
+
+Events hold free text (and, with the people registry, names) sealed under a
+person's key (:mod:`ledger.keys`). The read model holds it in clear: it is
+derived, owner-only, and purged on erasure. Catch-up writes each page's rows
+as stored, then :class:`Opener` opens, in the same transaction, the sealed
+values of the rows the page added (a rowid range, so a page costs what it
+adds). A value whose key is gone reads ``[erased]``.
+
+The views file runs with ``PRAGMA secure_delete=ON`` (set in
+:func:`projections.catchup.connect`), so values overwritten or deleted here
+leave no bytes behind in it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from typing import Any
+
+SEALED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "sessions": ("note",),
+    "commitments": ("behavior", "hypothesis", "focus_cap_override"),
+    "check_ins": ("note",),
+    "corrections": ("reason",),
+    "revisions": ("reason", "behavior"),
+    "closes": ("note",),
+    "releases": ("reason",),
+    "replies": ("text",),  # the replier's (a table of the replies feature, when present)
+}
+"""Read-model columns that may hold sealed text, by table."""
+
+SEALED_GLOB = "sealed:v1:*"
+
+
+class Opener:
+    """Opens the sealed values a page added. ``store_of()`` gives the key
+    store; it is asked for only when a sealed value is found."""
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        store_of: Callable[[], Any],
+        state_of: Callable[[], tuple[int, int]],
+    ) -> None:
+        self.conn = conn
+        self.store_of = store_of
+        self.state_of = state_of
+        self.tables = {t: cols for t, cols in SEALED_COLUMNS.items() if _has_columns(conn, t, cols)}
+        self.marks: dict[str, int] = {}
+        self.store: Any = None
+        conn.create_function("open_sealed", 1, self._open_sealed)
+        self.rebuilt = False  # set by catch-up when it rebuilt for a changed key store
+
+    def mark(self) -> None:
+        """Remember where each table ends (call before the page is applied)."""
+        self.marks = {
+            t: self.conn.execute(f"SELECT coalesce(max(rowid), 0) FROM [{t}]").fetchone()[0]
+            for t in self.tables
+        }
+
+    def keys_changed(self) -> bool:
+        """Whether the key store changed since this read model last opened
+        sealed text with it (False if it never did): then it must be rebuilt."""
+        return keys_changed(self.conn, self.state_of)
+
+    def open(self) -> int:
+        """Open the sealed values of rows added since :meth:`mark`, with one
+        ``UPDATE`` per column calling the key store through a SQL function;
+        returns how many values. Records the key store's state when used."""
+        opened = 0
+        for table, cols in self.tables.items():
+            for col in cols:
+                cur = self.conn.execute(
+                    f"UPDATE [{table}] SET [{col}] = open_sealed([{col}]) "
+                    f"WHERE rowid > ? AND [{col}] GLOB '{SEALED_GLOB}'",
+                    (self.marks.get(table, 0),),
+                )
+                opened += max(cur.rowcount, 0)
+        if self.store is not None:
+            record_state(self.conn, self.store.state())
+        return opened
+
+    def _open_sealed(self, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        if self.store is None:
+            self.store = self.store_of()  # only when a page brings sealed text
+        return self.store.open_text(value)
+
+
+def _has_columns(conn: sqlite3.Connection, table: str, cols: tuple[str, ...]) -> bool:
+    found = {r[1] for r in conn.execute(f"PRAGMA table_info([{table}])")}
+    return set(cols) <= found
+
+
+STATE_SQL = "SELECT live, destroyed FROM key_state WHERE name = 'keys'"
+
+
+def recorded_state(conn: sqlite3.Connection) -> tuple[int, int] | None:
+    """The key store's state when this read model last opened sealed text."""
+    try:
+        row = conn.execute(STATE_SQL).fetchone()
+    except sqlite3.OperationalError:  # a views file from before the table
+        return None
+    return None if row is None else (int(row[0]), int(row[1]))
+
+
+def record_state(conn: sqlite3.Connection, state: tuple[int, int]) -> None:
+    conn.execute(
+        "INSERT INTO key_state (name, live, destroyed) VALUES ('keys', ?, ?) "
+        "ON CONFLICT (name) DO UPDATE SET live = excluded.live, destroyed = excluded.destroyed",
+        state,
+    )
+
+
+def keys_changed(conn: sqlite3.Connection, state_of: Callable[[], tuple[int, int]]) -> bool:
+    """Whether a read model that opened sealed text did so with a key store
+    that has changed since (a key destroyed, keys restored, the store lost)."""
+    seen = recorded_state(conn)
+    return seen is not None and seen != state_of()
