@@ -374,6 +374,8 @@ def test_leaves_are_ranks_when_positions_skip_numbers(
     if not cli.db.startswith("postgresql"):
         pytest.skip("SQLite positions are rowids of a table nothing deletes from: no gaps")
     key, verifier = signer
+    # carol, bob and the actor named once first: each session below is one event
+    cli.ok("session", "record", "--rep", "carol", "--manager", "bob", "--on", "2026-02-28")
     raw_sql(
         cli.db,
         "",
