@@ -88,9 +88,10 @@ class Env:
             from projections.catchup import connect, open_current
             from projections.people import People
 
-            if self.is_postgres and not self.views and self.ledger().ledger_id() is None:
-                # nothing written yet (the first write gives the ledger its id, and
-                # its default views file is named after it): nobody to find
+            if self.ledger().ledger_id() is None:
+                # nothing written since release 2 (a write gives the ledger its id, and
+                # a registration is a write): nobody registered to find, and no views
+                # file to make yet (a PostgreSQL ledger's is named after its id)
                 self._people = People(connect(":memory:").conn)
                 return self._people  # type: ignore[no-any-return]
             rm = open_current(self.db, self.views_path, ledger=self.ledger())
