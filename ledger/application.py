@@ -159,6 +159,8 @@ class Ledger(Application):
         try:
             if create:
                 self.created_tables = ensure_tables(recorder)
+                if self.created_tables:  # the key store's schema too, by the same role
+                    self.keys.state()  # (writers granted only SELECT, INSERT cannot create it)
                 return
             present = tables_exist(recorder)
         except PersistenceError as exc:

@@ -460,7 +460,7 @@ class ReadModel:
             f"SELECT 1 FROM sessions WHERE {role} = ? LIMIT 1",
             (name, name),
         ).fetchone()
-        if row is None and self._registered(name):  # in the roster, nothing recorded yet
+        if row is None and role == "rep" and self._registered(name):  # rostered, nothing yet
             return
         if row is None:
             raise NotFound(unknown_person_message(role, name, self.people(role)))

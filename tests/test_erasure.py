@@ -227,6 +227,8 @@ def test_erasure_keeps_the_chain_and_every_other_fact_and_leaves_no_trace(
     else:
         assert {"ledger.db", "ledger.keys.db", "views.db"} <= set(dumps)
     assert b"[erased]" in dumps["after-decrypted.jsonl"]  # the copy shows the erasure
+    assert erased.encode() in dumps["after-decrypted.jsonl"]  # her name, as erased:<8 hex>
+    assert OTHERS[0].encode() in dumps["after-decrypted.jsonl"]  # the others' names open
     for where, data in dumps.items():
         assert found_in(data, needles) == [], where
         assert key not in data, where

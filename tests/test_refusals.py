@@ -290,7 +290,9 @@ def test_the_focus_cap_override_is_accepted_and_its_reason_stored(cli: Cli) -> N
 
     ledger = Ledger.open(cli.db)
     try:
-        assert ledger.commitment(uuid.UUID(cid)).focus_cap_override == reason
+        stored = ledger.commitment(uuid.UUID(cid)).focus_cap_override
+        assert stored.startswith("sealed:v1:")  # the rep's text, sealed (SPEC 7.4)
+        assert ledger.keys.open_text(stored) == reason
     finally:
         ledger.close()
 

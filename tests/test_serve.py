@@ -575,3 +575,24 @@ def test_a_views_file_put_in_place_of_the_open_one_is_read_from_then(s: Served) 
     assert r.status_code == 200
     assert cid in {c["id"] for c in r.json()["commitments"]}
     assert s.get(f"/commitments/{cid}", "bob").status_code == 200
+
+
+def test_an_access_store_holding_grants_by_name_is_refused_clearly(tmp_path: Path) -> None:
+    """A store from before grants held subject ids: one clear line, exit 4,
+    nothing changed (not a crash on a missing column)."""
+    db = str(tmp_path / "old.db")
+    path = db.replace(".db", ".access.db")
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE access_grants (id INTEGER PRIMARY KEY, name TEXT)")
+        conn.execute("CREATE TABLE access_log (id INTEGER PRIMARY KEY, who TEXT)")
+
+    def tables() -> list[str]:
+        with sqlite3.connect(path) as conn:
+            return [r[0] for r in conn.execute("SELECT sql FROM sqlite_master ORDER BY name")]
+
+    before = tables()
+    c = Cli(db=db, views=str(tmp_path / "v.db"))
+    result = c("access", "log")
+    assert result.exit_code == 4 and result.stdout == "", result.stderr
+    assert "holds grants by name" in result.stderr and len(result.stderr.splitlines()) == 1
+    assert tables() == before

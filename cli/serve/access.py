@@ -35,7 +35,7 @@ from uuid import UUID
 from pydantic import AfterValidator
 
 from ledger.commands import Command, validate
-from ledger.errors import InvalidInput, NotFound, RuleViolation
+from ledger.errors import IntegrityFailure, InvalidInput, NotFound, RuleViolation
 from ledger.persistence import is_postgres, store_env
 
 from .policy import Role
@@ -295,6 +295,17 @@ class Query:
         return list(self.cursor.fetchall())
 
 
+def _require_subjects(columns: set[str], where: str) -> None:
+    """An access store written before grants held subject ids (a column
+    ``name``) cannot be read as one that does: say so, change nothing."""
+    if "subject" not in columns:
+        raise IntegrityFailure(
+            f"the access store in {where} holds grants by name (an older release): "
+            "move it aside and grant access again ('commitments access grant NAME'); "
+            "grants now name people by subject id"
+        )
+
+
 # -- SQLite -------------------------------------------------------------------
 
 _SQLITE_SCHEMA = """
@@ -358,6 +369,8 @@ class SQLiteAccess(AccessStore):
         conn = self._conn()
         found = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'access_log'").fetchone()
         if found:
+            columns = {r[1] for r in conn.execute("PRAGMA table_info(access_grants)")}
+            _require_subjects(columns, path)
             return
         try:  # every statement is IF NOT EXISTS: servers starting at once agree
             conn.executescript(f"BEGIN IMMEDIATE; {_SQLITE_SCHEMA} COMMIT;")
@@ -481,6 +494,13 @@ class PostgresAccess(AccessStore):
             ).fetchone()
             if not (exists and exists[0]):
                 conn.execute(_PG_SCHEMA.replace("{s}", quoted))  # type: ignore[arg-type]
+            else:
+                rows = conn.execute(
+                    "SELECT column_name FROM information_schema.columns "
+                    "WHERE table_schema = %s AND table_name = 'access_grants'",
+                    (self.schema,),
+                ).fetchall()
+                _require_subjects({r[0] for r in rows}, f"schema {self.schema}")
 
     @contextmanager
     def _tx(self, *, write: bool = True) -> Iterator[Query]:
