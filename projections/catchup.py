@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from .sealed import SEALED_FIELDS
 from .tables import BY_NAME, TABLES
 
 if TYPE_CHECKING:
@@ -363,6 +364,7 @@ class _Applier:
     def __init__(self, conn: sqlite3.Connection, open_text: Callable[[str], str]) -> None:
         self.conn = conn
         self.open_text = open_text
+        self.open_value: Callable[[Any], Any] = lambda value: value  # set by catch-up
         self.names: dict[str, str] = {}
         self.reps: dict[str, str] = {}
         self.check_ins: dict[str, int] = {}
@@ -410,6 +412,9 @@ class _Applier:
             if topic not in _INTERESTING or topic in PERSON_TOPICS:
                 continue
             s = loads(state)
+            for f in SEALED_FIELDS.get(topic, ()):
+                if f in s:
+                    s[f] = self.open_value(s[f])  # free text in clear, as written (SPEC 7.4)
             at = s["timestamp"]
             if len(at) != 27:
                 at = normalize_timestamp(at)
@@ -645,6 +650,7 @@ def _catch_up(
     from .sealed import Opener
 
     opener = Opener(conn, lambda: ledger.keys, lambda: keys_state(ledger.db))
+    applier.open_value = opener.open_value
     purge = opener.keys_changed()  # a key destroyed (an erasure), restored or lost
     if purge:
         ledger.keys.refresh()  # no key remembered from before may open anything again

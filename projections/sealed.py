@@ -7,6 +7,11 @@ as stored, then :class:`Opener` opens, in the same transaction, the sealed
 values of the rows the page added (a rowid range, so a page costs what it
 adds). A value whose key is gone reads ``[erased]``.
 
+Catch-up opens them as it writes each row (the Python applier through
+:meth:`Opener.open_value`, the in-SQLite pages through the SQL function
+``open_sealed`` wrapped around those columns), so no row is written twice; a
+last pass over the rows a page added opens anything still sealed.
+
 The views file runs with ``PRAGMA secure_delete=ON`` (set in
 :func:`projections.catchup.connect`), so values overwritten or deleted here
 leave no bytes behind in it.
@@ -32,6 +37,20 @@ SEALED_COLUMNS: dict[str, tuple[str, ...]] = {
 
 SEALED_GLOB = "sealed:v1:*"
 
+_T = "ledger.domain:"
+SEALED_FIELDS: dict[str, tuple[str, ...]] = {
+    _T + "CoachingSession.Held": ("note",),
+    _T + "Commitment.Agreed": ("behavior", "hypothesis", "focus_cap_override"),
+    _T + "Commitment.CheckInRecorded": ("note",),
+    _T + "Commitment.CheckInCorrected": ("reason",),
+    _T + "Commitment.Revised": ("reason", "behavior"),
+    _T + "Commitment.Released": ("reason",),
+    _T + "Commitment.Closed": ("note",),
+    _T + "Commitment.Replied": ("text",),
+}
+"""The free-text fields of each stored event type (``ledger.sealing.FREE_TEXT``
+by topic, spelt out here so the read side does not import the domain)."""
+
 
 class Opener:
     """Opens the sealed values a page added. ``store_of()`` gives the key
@@ -49,7 +68,7 @@ class Opener:
         self.tables = {t: cols for t, cols in SEALED_COLUMNS.items() if _has_columns(conn, t, cols)}
         self.marks: dict[str, int] = {}
         self.store: Any = None
-        conn.create_function("open_sealed", 1, self._open_sealed)
+        conn.create_function("open_sealed", 1, self.open_value)
         self.rebuilt = False  # set by catch-up when it rebuilt for a changed key store
 
     def mark(self) -> None:
@@ -80,6 +99,12 @@ class Opener:
         if self.store is not None:
             record_state(self.conn, self.store.state())
         return opened
+
+    def open_value(self, value: Any) -> Any:
+        """A stored value as the read model holds it: opened if sealed."""
+        if isinstance(value, str) and value.startswith("sealed:v1:"):
+            return self._open_sealed(value)
+        return value
 
     def _open_sealed(self, value: Any) -> Any:
         if not isinstance(value, str):

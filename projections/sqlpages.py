@@ -273,6 +273,22 @@ def _statements(table: str) -> list[str]:
 PageApplier = Callable[[int, int, int], int]
 
 
+def _sealed_columns() -> None:
+    """Free-text columns are opened as they are written (``open_sealed``, the
+    read model's :class:`projections.sealed.Opener`): no row is written twice."""
+    from .sealed import SEALED_COLUMNS
+
+    for table, cols in SEALED_COLUMNS.items():
+        if table in _COLUMNS:
+            exprs = _COLUMNS[table][1]
+            for col in cols:
+                if col in exprs and not exprs[col].startswith("open_sealed("):
+                    exprs[col] = f"open_sealed({exprs[col]})"
+
+
+_sealed_columns()
+
+
 def page_applier(
     conn: sqlite3.Connection,
     ledger_path: str,
@@ -296,6 +312,9 @@ def page_applier(
         return None if ref is None else get(ref, ref)
 
     conn.create_function("person_name", 1, person_name)
+    # free text: opened as written (projections.sealed.Opener registers its own,
+    # which also notes that the key store was used)
+    conn.create_function("open_sealed", 1, lambda v: open_text(v) if isinstance(v, str) else v)
     conn.execute("PRAGMA temp_store = MEMORY")
     statements = _statements(table)
     marks = ",".join("?" * len(topics))

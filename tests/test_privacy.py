@@ -360,3 +360,10 @@ def test_the_pseudonymiser_uses_the_key_modules_words() -> None:
         "note": keys.WITHHELD_TEXT,
         "focus": "prospecting",
     }
+
+
+def test_the_read_side_knows_the_same_free_text_fields_as_the_write_side() -> None:
+    from ledger.sealing import FREE_TEXT_BY_TOPIC
+    from projections.sealed import SEALED_FIELDS
+
+    assert SEALED_FIELDS == FREE_TEXT_BY_TOPIC
