@@ -191,6 +191,9 @@ class KeyStore(ABC):
         self._cache: dict[UUID, bytes] = {}
         self._destroyed: set[UUID] = set()
         self._aeads: dict[str, tuple[Any, bytes]] = {}  # subject hex -> (cipher, AAD)
+        self.missing = False
+        """Whether :meth:`open_text` met a key that is absent without having been
+        destroyed (a lost or partial key store): keys added later may open it."""
 
     # -- backend primitives -------------------------------------------------
     @abstractmethod
@@ -315,6 +318,8 @@ class KeyStore(ABC):
             subject = sealed_subject(value)
             key = self.key(subject)
             if key is None:
+                if not self.is_destroyed(subject):
+                    self.missing = True
                 return ERASED_TEXT
             from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 

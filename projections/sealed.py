@@ -97,7 +97,7 @@ class Opener:
                 )
                 opened += max(cur.rowcount, 0)
         if self.store is not None:
-            record_state(self.conn, self.store.state())
+            record_state(self.conn, self.store.state(), self.store.missing)
         return opened
 
     def open_value(self, value: Any) -> Any:
@@ -119,28 +119,43 @@ def _has_columns(conn: sqlite3.Connection, table: str, cols: tuple[str, ...]) ->
     return set(cols) <= found
 
 
-STATE_SQL = "SELECT live, destroyed FROM key_state WHERE name = 'keys'"
+STATE_SQL = "SELECT live, destroyed, missing FROM key_state WHERE name = 'keys'"
 
 
-def recorded_state(conn: sqlite3.Connection) -> tuple[int, int] | None:
-    """The key store's state when this read model last opened sealed text."""
+def recorded_state(conn: sqlite3.Connection) -> tuple[int, int, bool] | None:
+    """The key store's state when this read model last opened sealed text:
+    (keys present, keys destroyed, whether a key was missing without having
+    been destroyed)."""
     try:
         row = conn.execute(STATE_SQL).fetchone()
     except sqlite3.OperationalError:  # a views file from before the table
         return None
-    return None if row is None else (int(row[0]), int(row[1]))
+    return None if row is None else (int(row[0]), int(row[1]), bool(row[2]))
 
 
-def record_state(conn: sqlite3.Connection, state: tuple[int, int]) -> None:
+def record_state(conn: sqlite3.Connection, state: tuple[int, int], missing: bool) -> None:
+    """Remember the key store's state; ``missing`` sticks until a rebuild."""
     conn.execute(
-        "INSERT INTO key_state (name, live, destroyed) VALUES ('keys', ?, ?) "
-        "ON CONFLICT (name) DO UPDATE SET live = excluded.live, destroyed = excluded.destroyed",
-        state,
+        "INSERT INTO key_state (name, live, destroyed, missing) VALUES ('keys', ?, ?, ?) "
+        "ON CONFLICT (name) DO UPDATE SET live = excluded.live, destroyed = excluded.destroyed, "
+        "missing = max(missing, excluded.missing)",
+        (*state, int(missing)),
     )
+
+
+def must_rebuild(seen: tuple[int, int, bool] | None, now: tuple[int, int]) -> bool:
+    """Whether a read model that opened sealed text when the key store was
+    ``seen`` must be rebuilt with the store as it is ``now``: a key destroyed
+    (an erasure), keys gone (the store lost or replaced), or keys added where
+    a key was missing (a restore). A key made for a new person opens nothing
+    the read model already holds, so it costs no rebuild."""
+    if seen is None:  # never opened sealed text: nothing to compare
+        return False
+    live, destroyed, missing = seen
+    return now[1] != destroyed or now[0] < live or (now[0] > live and missing)
 
 
 def keys_changed(conn: sqlite3.Connection, state_of: Callable[[], tuple[int, int]]) -> bool:
     """Whether a read model that opened sealed text did so with a key store
-    that has changed since (a key destroyed, keys restored, the store lost)."""
-    seen = recorded_state(conn)
-    return seen is not None and seen != state_of()
+    that has changed since in a way that matters (:func:`must_rebuild`)."""
+    return must_rebuild(recorded_state(conn), state_of())

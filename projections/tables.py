@@ -357,6 +357,12 @@ TABLES: tuple[Table, ...] = (
             _c("name", "TEXT", "Always `keys`."),
             _c("live", "INTEGER", "Keys present in the key store."),
             _c("destroyed", "INTEGER", "Keys destroyed (people erased)."),
+            _c(
+                "missing",
+                "INTEGER",
+                "1 once a value read `[erased]` because its key was absent without "
+                "having been destroyed (a lost store): keys added later rebuild too.",
+            ),
         ),
         pk=("name",),
     ),

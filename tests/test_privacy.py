@@ -330,6 +330,38 @@ def test_a_destroyed_key_makes_the_next_read_rebuild_without_the_clear_text(
     cli.ok("verify")
 
 
+def test_a_new_persons_key_costs_no_rebuild_of_the_read_model(cli: Cli) -> None:
+    """A key made for someone new opens nothing the read model already holds:
+    the next catch-up applies the new events only (found by the growth bench,
+    where every new person rebuilt a million events). A key added where one
+    was missing (a restore) does rebuild: see the keys backup round trip."""
+    import sqlite3
+
+    from ledger.application import Ledger
+    from projections.catchup import catch_up
+
+    _build(cli)
+    cli.ok("list")
+    conn = sqlite3.connect(cli.views)
+    try:
+        caught_up_to = conn.execute("SELECT position FROM tracking").fetchone()[0]
+    finally:
+        conn.close()
+    cli.ok(
+        "session", "record", "--rep", "Newcomer Nash", "--manager", MANAGER,
+        "--on", "2026-02-09", "--note", "first meeting",
+    )  # fmt: skip
+    ledger = Ledger.open(cli.db)
+    try:
+        applied = catch_up(ledger, cli.views)
+    finally:
+        ledger.close()
+    assert caught_up_to > 5
+    assert 0 < applied < caught_up_to  # Nash's registration and session, not everything
+    history = json.loads(cli.ok("history", "Newcomer Nash", "--format", "json"))
+    assert [s["note"] for s in history["sessions"]] == ["first meeting"]
+
+
 def test_losing_the_key_store_leaves_reads_answering_and_verify_passing(
     cli: Cli, tmp_path: Path
 ) -> None:
