@@ -315,9 +315,9 @@ def rename(env: Env, name: str, new_name: str) -> None:
 )
 @pass_env
 def export(env: Env, name: str, output: str) -> None:
-    """Everything the ledger holds about NAME, as JSON (GDPR Art. 15).
+    """Everything the ledger holds about NAME, as JSON: a subject-access export.
 
-    For a subject-access request: their registry entry (every name they
+    For a GDPR Art. 15 request: their registry entry (every name they
     had, their roster history) and every event naming them (as rep,
     manager, actor or replier; their own Person events; their activity),
     with their own text opened with their key. Nothing about anyone else:
