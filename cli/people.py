@@ -358,6 +358,7 @@ def export(env: Env, name: str, output: str) -> None:
         )
     subject = None if row.legacy else UUID(row.subject)
     found = subject_access(ledger, ledger.keys, subject, legacy_name=row.name)
+    found["access"] = _access_of(env, str(subject)) if subject is not None else None
     text = json.dumps(found, indent=2, ensure_ascii=False) + "\n"
     if output == "-":
         click.echo(text, nl=False)
@@ -366,6 +367,26 @@ def export(env: Env, name: str, output: str) -> None:
 
         _write_private(output, text)
     click.echo(f"{len(found['events'])} events about {name}", err=True)
+
+
+def _access_of(env: Env, subject: str) -> dict[str, Any]:
+    """The server's grants and access log about ``subject`` (none when the
+    ledger has no access store: a SQLite one is not created by reading it)."""
+    import os
+
+    from ledger.subject_access import access_section
+
+    from .serve.access import access_path, open_access
+
+    if not env.is_postgres and not os.path.exists(access_path(env.db)):
+        return access_section(subject, [], [])
+    store = open_access(env.db)
+    try:
+        grants = [g.as_dict() for g in store.grants()]
+        log = [e.as_dict() for e in store.entries()]
+    finally:
+        store.close()
+    return access_section(subject, grants, log)
 
 
 def _privacy_commands() -> None:

@@ -378,7 +378,82 @@ def subject_access_schema(classes: tuple[type, ...] = EVENT_CLASSES) -> dict[str
                     "additionalProperties": False,
                 },
             },
+            "access": {
+                "description": "What the server's access store holds about them: their "
+                "grants (never a token or its hash) and the access-log entries that are "
+                "theirs or about them (who read or wrote their data). null for a person "
+                "named only in clear by a store from before the registry.",
+                "anyOf": [
+                    {"type": "null"},
+                    {
+                        "type": "object",
+                        "properties": {
+                            "grants": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "properties": {
+                                        "role": {"type": "string"},
+                                        "granted_at": stamp,
+                                        "granted_by": {"type": "string"},
+                                        "revoked_at": {"anyOf": [stamp, {"type": "null"}]},
+                                        "revoked_by": maybe_text,
+                                    },
+                                    "required": [
+                                        "role",
+                                        "granted_at",
+                                        "granted_by",
+                                        "revoked_at",
+                                        "revoked_by",
+                                    ],
+                                    "additionalProperties": False,
+                                },
+                            },
+                            "log": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "properties": {
+                                        "at": stamp,
+                                        "via": {"type": "string"},
+                                        "who": maybe_text,
+                                        "role": maybe_text,
+                                        "action": {"type": "string"},
+                                        "subjects": {"type": "array", "items": {"type": "string"}},
+                                        "target": maybe_text,
+                                        "status": {"type": "integer"},
+                                        "names": {"type": ["boolean", "null"]},
+                                    },
+                                    "required": [
+                                        "at",
+                                        "via",
+                                        "who",
+                                        "role",
+                                        "action",
+                                        "subjects",
+                                        "target",
+                                        "status",
+                                        "names",
+                                    ],
+                                    "additionalProperties": False,
+                                },
+                            },
+                        },
+                        "required": ["grants", "log"],
+                        "additionalProperties": False,
+                    },
+                ],
+            },
         },
-        "required": ["format", "note", "ledger_id", "head", "person", "counts", "events"],
+        "required": [
+            "format",
+            "note",
+            "ledger_id",
+            "head",
+            "person",
+            "counts",
+            "events",
+            "access",
+        ],
         "additionalProperties": False,
     }

@@ -323,3 +323,35 @@ class _Person:
             "names": self.names,
             "roster": self.roster,
         }
+
+
+def access_section(
+    subject: str, grants: list[dict[str, Any]], log: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """What the server's access store holds about the person ``subject``:
+    their grants (role, when, by whom; never the token's hash) and the access
+    log entries that are theirs (``who``) or about them (``subjects``), which
+    say who read or wrote their data. Other people as pseudonyms."""
+
+    def shown(ref: Any) -> Any:
+        if not isinstance(ref, str) or ref == subject:
+            return ref
+        return person_pseudonym(ref) if as_subject(ref) is not None else ref
+
+    mine = [
+        {
+            "role": g["role"],
+            "granted_at": g["granted_at"],
+            "granted_by": shown(g["granted_by"]),
+            "revoked_at": g["revoked_at"],
+            "revoked_by": shown(g["revoked_by"]),
+        }
+        for g in grants
+        if g["subject"] == subject
+    ]
+    entries = [
+        {**e, "who": shown(e["who"]), "subjects": [shown(s) for s in e["subjects"]]}
+        for e in log
+        if e["who"] == subject or subject in e["subjects"]
+    ]
+    return {"grants": mine, "log": entries}

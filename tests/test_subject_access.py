@@ -94,7 +94,13 @@ def build(cli: Cli, tmp_path: Path) -> dict[str, str]:
     subjects = {
         p["name"]: p["subject"] for p in json.loads(cli.ok("people", "list", "--format", "json"))
     }
-    return {"A": subjects[A_NEW], "B": subjects[B_NEW], "M": subjects[MANAGER]}
+    tokens = {
+        who: cli.ok("access", "grant", name, "--role", role)
+        for who, name, role in (("A", A_NEW, "rep"), ("B", B_NEW, "rep"), ("M", MANAGER, "manager"))
+    }
+    cli.ok("access", "revoke", B_NEW)
+    ids = {"A": subjects[A_NEW], "B": subjects[B_NEW], "M": subjects[MANAGER]}
+    return ids | {f"token {who}": token for who, token in tokens.items()}
 
 
 def stored(db: str) -> list[Any]:
@@ -190,6 +196,13 @@ def test_the_export_of_a_rep_holds_every_event_about_them_and_nothing_about_anyo
             assert form not in raw, who
     assert b"tester" not in raw
     assert b"sealed:v1:" not in raw
+    # the access store: A's grant and the log entry of it, no token, nobody else's
+    assert [g["role"] for g in found["access"]["grants"]] == ["rep"]
+    assert [(e["action"], e["subjects"]) for e in found["access"]["log"]] == [
+        ("access.grant", [ids["A"]])
+    ]
+    for who in ("A", "B", "M"):
+        assert ids[f"token {who}"].encode() not in raw
     # what the export holds of the activity: A's rows only
     activity = [e for e in found["events"] if e["type"].endswith("Activity.Recorded")]
     assert sorted(e["data"]["value"] for e in activity) == [3, 4]
