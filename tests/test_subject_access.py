@@ -268,3 +268,51 @@ def test_stdout_and_the_json_schema(ledger: tuple[Cli, dict[str, str]]) -> None:
         (Path(__file__).resolve().parents[1] / "docs/schemas/subject-access.json").read_text()
     )
     jsonschema.validate(found, schema)
+
+
+def test_a_person_named_in_clear_by_an_older_store_is_exported_by_that_name(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store written before the registry names people in clear (legacy
+    names): their events are found by the name, before and after the person
+    is registered by a new command, and the other legacy person is a pseudonym."""
+    from ledger.application import Ledger
+    from ledger.subject_access import legacy_pseudonym
+    from tests.conftest import ticking_clock
+
+    monkeypatch.chdir(tmp_path)
+    ledger = Ledger.open(cli.db, clock=ticking_clock())
+    try:
+        ledger.agree(rep="alice", manager="bobby", focus="prospecting", behavior="alice calls",
+                     target=5.0, start="2026-01-05", due="2026-02-01", actor="bobby")  # fmt: skip
+        ledger.agree(rep="carol", manager="bobby", focus="prospecting", behavior="carol calls",
+                     target=5.0, start="2026-01-05", due="2026-02-01", actor="bobby")  # fmt: skip
+    finally:
+        ledger.close()
+    old = cli("people", "export", "alice", "-o", "alice.json")
+    assert old.exit_code == 0, old.stderr
+    found = json.loads((tmp_path / "alice.json").read_text("utf-8"))
+    events = stored(cli.db)
+    legacy = {
+        r.position
+        for r in events
+        if "alice" in json.dumps(r.data)
+        or r.stream in {e.stream for e in events if "alice" in json.dumps(e.data)}
+    }
+    assert {e["position"] for e in found["events"]} == legacy
+    assert found["person"]["legacy"] is True and found["person"]["subject"] is None
+    assert found["access"] is None
+    raw = (tmp_path / "alice.json").read_bytes()
+    assert b"alice calls" in raw
+    assert b"bobby" not in raw and b"carol" not in raw
+    assert legacy_pseudonym("bobby").encode() in raw
+    # registered by a new command: the old events and the new ones
+    cli.ok("agree", "--rep", "alice", "--manager", "bobby", "--focus", "prospecting",
+           "--behavior", "alice demos", "--target", "2", "--start", "2026-01-05")  # fmt: skip
+    found = json.loads(cli.ok("people", "export", "alice"))
+    assert found["person"]["legacy"] is False
+    positions = {e["position"] for e in found["events"]}
+    assert legacy < positions
+    text = json.dumps(found, ensure_ascii=False)
+    assert "alice calls" in text and "alice demos" in text
+    assert "bobby" not in text and "carol" not in text
