@@ -316,3 +316,15 @@ def test_a_person_named_in_clear_by_an_older_store_is_exported_by_that_name(
     text = json.dumps(found, ensure_ascii=False)
     assert "alice calls" in text and "alice demos" in text
     assert "bobby" not in text and "carol" not in text
+
+
+def test_a_team_named_after_another_person_shows_as_their_pseudonym(
+    cli: Cli, tmp_path: Path
+) -> None:
+    manager = cli.ok("people", "add", MANAGER)
+    cli.ok("people", "add", A, "--manager", MANAGER, "--team", MANAGER.upper())
+    found, raw = export_of(cli, A, tmp_path / "a.json")
+    assert found_in(raw, name_variants(MANAGER)) == []
+    mine = "p-" + uuid.UUID(manager).hex[:8]
+    assert found["person"]["team"] == mine == found["person"]["manager"]
+    assert found["events"][0]["data"]["team"] == mine
