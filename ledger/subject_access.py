@@ -38,6 +38,7 @@ key store) nothing about them can be read, and :class:`PersonErased` says so.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -142,7 +143,8 @@ class _Shower:
         self.store = store
         self.refs = refs
         self.subject = subject
-        self.other_names: dict[str, str] = {}  # casefolded name -> pseudonym
+        self.other_names: dict[str, str] = {}  # casefolded name -> pseudonym ("": own)
+        self._pattern: re.Pattern[str] | None = None
 
     def others(self, r: Record) -> None:
         """Remember another person's name (opened), to pseudonymise it anywhere."""
@@ -190,13 +192,36 @@ class _Shower:
         return WITHHELD_TEXT
 
     def clear(self, value: Any) -> Any:
+        """``value`` with every other person's name in it (whole words, any
+        letter case) as their pseudonym: a team named after its manager, a
+        note of the person's own that names someone."""
         if isinstance(value, str):
-            return self.other_names.get(value.casefold(), value)
+            whole = self.other_names.get(value.casefold())
+            if whole:
+                return whole
+            if self._pattern is None:
+                return value
+            return self._pattern.sub(self._replace, value)
         if isinstance(value, list):
             return [self.clear(v) for v in value]
         if isinstance(value, dict):
             return {k: self.clear(v) for k, v in value.items()}
         return value
+
+    def compile(self, own_names: list[str]) -> None:
+        """Prepare :meth:`clear` to find other people's names inside text. The
+        person's own names are matched too (longest first) and left as they
+        are, so another person called "Anna" does not eat "Anna Snelling"."""
+        own = {n.casefold() for n in own_names if isinstance(n, str) and n.strip()}
+        for name in own:
+            self.other_names.setdefault(name, "")
+        names = sorted((n for n in self.other_names if n.strip()), key=len, reverse=True)
+        if names:
+            alternation = "|".join(re.escape(n) for n in names)
+            self._pattern = re.compile(rf"(?<!\w)(?:{alternation})(?!\w)", re.IGNORECASE)
+
+    def _replace(self, m: re.Match[str]) -> str:
+        return self.other_names.get(m[0].casefold()) or m[0]
 
 
 def subject_access(
@@ -246,10 +271,14 @@ def subject_access(
             "hash": digest,
         }
         entries.append(entry)
-    # a value met before the other person's name was: pseudonymised now too
+    # other people's names, wherever they are in a value (once all are known)
+    own_names = [n["name"] for n in person.names] + ([legacy_name] if legacy_name else [])
+    shower.compile(own_names)
     for entry in entries:
+        own_name_event = "subject" in entry["as"]
         entry["data"] = {
-            k: shower.clear(v) if k not in PERSON_FIELDS else v for k, v in entry["data"].items()
+            k: v if k in PERSON_FIELDS or (own_name_event and k in NAME_FIELDS) else shower.clear(v)
+            for k, v in entry["data"].items()
         }
     person.pseudonymise(shower)
     counts: dict[str, int] = {}

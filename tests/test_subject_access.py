@@ -318,13 +318,22 @@ def test_a_person_named_in_clear_by_an_older_store_is_exported_by_that_name(
     assert "bobby" not in text and "carol" not in text
 
 
-def test_a_team_named_after_another_person_shows_as_their_pseudonym(
+def test_another_persons_name_in_a_team_or_in_the_persons_own_text_is_their_pseudonym(
     cli: Cli, tmp_path: Path
 ) -> None:
     manager = cli.ok("people", "add", MANAGER)
     cli.ok("people", "add", A, "--manager", MANAGER, "--team", MANAGER.upper())
+    cli.ok("people", "add", "Anna")  # part of A's name: A's own name stays whole
+    cli.ok("session", "record", "--rep", A, "--manager", MANAGER, "--on", "2026-01-05",
+           "--note", "agreed with mara lind, not Anna, to call more")  # fmt: skip
     found, raw = export_of(cli, A, tmp_path / "a.json")
     assert found_in(raw, name_variants(MANAGER)) == []
     mine = "p-" + uuid.UUID(manager).hex[:8]
     assert found["person"]["team"] == mine == found["person"]["manager"]
     assert found["events"][0]["data"]["team"] == mine
+    assert found["person"]["name"] == A == found["events"][0]["data"]["name"]
+    (session,) = [e for e in found["events"] if e["type"].endswith("CoachingSession.Held")]
+    anna = next(p for p in json.loads(cli.ok("people", "list", "--format", "json"))
+                if p["name"] == "Anna")  # fmt: skip
+    other = "p-" + uuid.UUID(anna["subject"]).hex[:8]
+    assert session["data"]["note"] == f"agreed with {mine}, not {other}, to call more"
