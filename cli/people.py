@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import click
 
-from .context import Env
+from .context import Env, output_file_option
 from .params import PERSON, format_option
 
 if TYPE_CHECKING:
@@ -302,6 +302,91 @@ def rename(env: Env, name: str, new_name: str) -> None:
     actor = people_.actor(env.actor)
     subject = people_.ref(person.name) if person.legacy else person.subject
     env.ledger().rename_person(UUID(subject), new_name, actor=actor, register=people_.pending)
+
+
+@people.command("export")
+@click.argument("name", type=PERSON)
+@output_file_option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    default="-",
+    help="Write to FILE (created owner-only, 0600) instead of stdout.",
+)
+@pass_env
+def export(env: Env, name: str, output: str) -> None:
+    """Everything the ledger holds about NAME, as JSON: a subject-access export.
+
+    For a GDPR Art. 15 request: their registry entry (every name they
+    had, their roster history) and every event naming them (as rep,
+    manager, actor or replier; their own Person events; their activity),
+    with their own text opened with their key. Nothing about anyone else:
+    other people appear as p-<first 8 hex of their subject id>, and text
+    that is someone else's under SPEC §7.4 (a manager-owned commitment's
+    text in a rep's export, a session note in the manager's) as [withheld],
+    its owner named in the event's "withheld". Needs the key store. An
+    unknown name is exit 3; an erased person exit 4 (nothing can be read).
+    The shape: docs/privacy.md and docs/schemas/subject-access.json.
+
+    \b
+    Example:
+      commitments people export "Anna Snelling" -o anna-snelling.json
+    """
+    import json
+    from uuid import UUID
+
+    from ledger.errors import NotFound, PersonErased
+    from ledger.subject_access import subject_access
+    from projections.names import unknown_person_message
+    from projections.people import check_name, known_names, roster
+
+    from .audit import _existing_ledger
+    from .read import open_read_model
+
+    name = check_name(name, "NAME")
+    ledger = _existing_ledger(env)
+    with open_read_model(env) as rm:
+        rows = [r for r in roster(rm.conn) if r.name == name]
+        known = known_names(rm.conn)
+    if not rows:
+        raise NotFound(unknown_person_message("person", name, known))
+    row = sorted(rows, key=lambda r: r.erased)[0]
+    if row.erased:
+        raise PersonErased(
+            f"{name} was erased: their key is destroyed, so nothing held about them can "
+            "be read; there is nothing to export and nothing was written"
+        )
+    subject = None if row.legacy else UUID(row.subject)
+    found = subject_access(ledger, ledger.keys, subject, legacy_name=row.name)
+    found["access"] = _access_of(env, str(subject)) if subject is not None else None
+    text = json.dumps(found, indent=2, ensure_ascii=False) + "\n"
+    if output == "-":
+        click.echo(text, nl=False)
+    else:
+        from .privacy import _write_private
+
+        _write_private(output, text)
+    click.echo(f"{len(found['events'])} events about {name}", err=True)
+
+
+def _access_of(env: Env, subject: str) -> dict[str, Any]:
+    """The server's grants and access log about ``subject`` (none when the
+    ledger has no access store: a SQLite one is not created by reading it)."""
+    import os
+
+    from ledger.subject_access import access_section
+
+    from .serve.access import access_path, open_access
+
+    if not env.is_postgres and not os.path.exists(access_path(env.db)):
+        return access_section(subject, [], [])
+    store = open_access(env.db)
+    try:
+        grants = [g.as_dict() for g in store.grants()]
+        log = [e.as_dict() for e in store.entries()]
+    finally:
+        store.close()
+    return access_section(subject, grants, log)
 
 
 def _privacy_commands() -> None:

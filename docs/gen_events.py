@@ -12,7 +12,13 @@ from pathlib import Path
 DOCS = Path(__file__).resolve().parent
 sys.path.insert(0, str(DOCS.parent))
 
-from ledger.schemas import catalogue, line_schema, schema_text, schemas  # noqa: E402
+from ledger.schemas import (  # noqa: E402
+    catalogue,
+    line_schema,
+    schema_text,
+    schemas,
+    subject_access_schema,
+)
 
 
 def expected() -> dict[Path, str]:
@@ -20,6 +26,7 @@ def expected() -> dict[Path, str]:
     files = {
         DOCS / "events.md": catalogue(),
         DOCS / "schemas" / "export-line.json": schema_text(line_schema()),
+        DOCS / "schemas" / "subject-access.json": schema_text(subject_access_schema()),
     }
     for name, schema in schemas().items():
         files[DOCS / "schemas" / f"{name}.json"] = schema_text(schema)

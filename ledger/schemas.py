@@ -227,3 +227,233 @@ def catalogue(classes: tuple[type, ...] = EVENT_CLASSES) -> str:
 
 def _code(name: str | None) -> str:
     return f"`{name}`" if name else "none"
+
+
+def subject_access_schema(classes: tuple[type, ...] = EVENT_CLASSES) -> dict[str, Any]:
+    """The JSON Schema of ``people export`` (a subject-access export, SPEC §7.4;
+    built by :mod:`ledger.subject_access`)."""
+    hex64 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+    pseudonym = {"type": "string", "pattern": "^p-[0-9a-f]{8}$"}
+    maybe_text = {"type": ["string", "null"]}
+    stamp = {"type": "string", "pattern": r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z$"}
+    return {
+        "$schema": JSON_SCHEMA_DIALECT,
+        "$id": "subject-access.json",
+        "title": "`commitments people export NAME` (GDPR Art. 15)",
+        "description": (
+            "Everything the ledger holds about one person: their registry entry and every "
+            "event naming them, their own text opened with their key. Other people appear "
+            "as p-<first 8 hex of their subject id>; text that is someone else's (SPEC 7.4) "
+            "as [withheld], its owner in the event's withheld. See docs/privacy.md."
+        ),
+        "type": "object",
+        "properties": {
+            "format": {"const": "commitments-subject-access/1"},
+            "note": {"type": "string"},
+            "ledger_id": maybe_text,
+            "head": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "The ledger's last position when the export was made.",
+            },
+            "person": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string", "description": "Their name now."},
+                    "subject": {"type": ["string", "null"], "description": "Their subject id."},
+                    "pseudonym": pseudonym,
+                    "legacy": {
+                        "type": "boolean",
+                        "description": "Named in clear by a store from before the registry.",
+                    },
+                    "listed": {"type": "boolean"},
+                    "manager": {"anyOf": [pseudonym, {"type": "null"}]},
+                    "team": maybe_text,
+                    "region": maybe_text,
+                    "names": {
+                        "type": "array",
+                        "description": "Every name they had, oldest first.",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "name": {"type": "string"},
+                                "recorded_at": stamp,
+                                "position": {"type": "integer"},
+                            },
+                            "required": ["name", "recorded_at", "position"],
+                            "additionalProperties": False,
+                        },
+                    },
+                    "roster": {
+                        "type": "array",
+                        "description": "Their roster entries, oldest first.",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "effective": maybe_text,
+                                "manager": {"anyOf": [pseudonym, {"type": "null"}]},
+                                "team": maybe_text,
+                                "region": maybe_text,
+                                "recorded_at": stamp,
+                                "position": {"type": "integer"},
+                            },
+                            "required": [
+                                "effective",
+                                "manager",
+                                "team",
+                                "region",
+                                "recorded_at",
+                                "position",
+                            ],
+                            "additionalProperties": False,
+                        },
+                    },
+                },
+                "required": [
+                    "name",
+                    "subject",
+                    "pseudonym",
+                    "legacy",
+                    "listed",
+                    "manager",
+                    "team",
+                    "region",
+                    "names",
+                    "roster",
+                ],
+                "additionalProperties": False,
+            },
+            "counts": {
+                "type": "object",
+                "additionalProperties": {"type": "integer", "minimum": 1},
+                "description": "Events in the export by type (Aggregate.Event).",
+            },
+            "events": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "position": {"type": "integer", "minimum": 1},
+                        "stream": {
+                            "type": "string",
+                            "description": "The aggregate's id; another person's own "
+                            "Person stream as their pseudonym.",
+                        },
+                        "version": {"type": "integer", "minimum": 1},
+                        "type": {"enum": [get_topic(cls) for cls in classes]},
+                        "recorded_at": stamp,
+                        "as": {
+                            "type": "array",
+                            "minItems": 1,
+                            "items": {"enum": ["subject", "rep", "manager", "actor", "by"]},
+                            "description": "How the event is about the person.",
+                        },
+                        "data": {
+                            "type": "object",
+                            "description": "The event's data (schemas/<Aggregate.Event>.json) "
+                            "with the person's own text opened, other people as pseudonyms "
+                            "and other people's text [withheld].",
+                        },
+                        "withheld": {
+                            "type": "object",
+                            "additionalProperties": {"anyOf": [pseudonym, {"type": "null"}]},
+                            "description": "Each withheld field and whose text it is.",
+                        },
+                        "hash": {
+                            **hex64,
+                            "description": "The stored event's hash, as in the export.",
+                        },
+                    },
+                    "required": [
+                        "position",
+                        "stream",
+                        "version",
+                        "type",
+                        "recorded_at",
+                        "as",
+                        "data",
+                        "withheld",
+                        "hash",
+                    ],
+                    "additionalProperties": False,
+                },
+            },
+            "access": {
+                "description": "What the server's access store holds about them: their "
+                "grants (never a token or its hash) and the access-log entries that are "
+                "theirs or about them (who read or wrote their data). null for a person "
+                "named only in clear by a store from before the registry.",
+                "anyOf": [
+                    {"type": "null"},
+                    {
+                        "type": "object",
+                        "properties": {
+                            "grants": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "properties": {
+                                        "role": {"type": "string"},
+                                        "granted_at": stamp,
+                                        "granted_by": {"type": "string"},
+                                        "revoked_at": {"anyOf": [stamp, {"type": "null"}]},
+                                        "revoked_by": maybe_text,
+                                    },
+                                    "required": [
+                                        "role",
+                                        "granted_at",
+                                        "granted_by",
+                                        "revoked_at",
+                                        "revoked_by",
+                                    ],
+                                    "additionalProperties": False,
+                                },
+                            },
+                            "log": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "properties": {
+                                        "at": stamp,
+                                        "via": {"type": "string"},
+                                        "who": maybe_text,
+                                        "role": maybe_text,
+                                        "action": {"type": "string"},
+                                        "subjects": {"type": "array", "items": {"type": "string"}},
+                                        "target": maybe_text,
+                                        "status": {"type": "integer"},
+                                        "names": {"type": ["boolean", "null"]},
+                                    },
+                                    "required": [
+                                        "at",
+                                        "via",
+                                        "who",
+                                        "role",
+                                        "action",
+                                        "subjects",
+                                        "target",
+                                        "status",
+                                        "names",
+                                    ],
+                                    "additionalProperties": False,
+                                },
+                            },
+                        },
+                        "required": ["grants", "log"],
+                        "additionalProperties": False,
+                    },
+                ],
+            },
+        },
+        "required": [
+            "format",
+            "note",
+            "ledger_id",
+            "head",
+            "person",
+            "counts",
+            "events",
+            "access",
+        ],
+        "additionalProperties": False,
+    }
