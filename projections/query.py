@@ -744,7 +744,8 @@ class ReadModel:
             return rows
         tables = ["revisions", "check_ins", "corrections", "closes", "releases"]
         for table in tables + ["replies"] * replies:
-            for r in q(_visible(table, f"({where})"), (*params, t, d)):
+            sql = _visible(table, f"({where})", _JUDGED_COLUMNS[table])
+            for r in q(sql, (*params, t, d)):
                 entry = rows.get(r["commitment_id"])
                 if entry is None:
                     continue
@@ -798,10 +799,23 @@ def unknown_id(ref: str, kind: str = "commitment") -> NotFound:
     return NotFound(f"no {kind} with an id starting {ref!r}")
 
 
-def _visible(table: str, where: str) -> str:
+def _visible(table: str, where: str, columns: str = "*") -> str:
     return (
-        f"SELECT * FROM {table} WHERE {where} AND recorded_at <= ? AND date <= ? ORDER BY position"
+        f"SELECT {columns} FROM {table} WHERE {where} AND recorded_at <= ? AND date <= ? "
+        "ORDER BY position"
     )
+
+
+_JUDGED_COLUMNS = {
+    "revisions": "commitment_id, target, period, due, behavior",
+    "check_ins": "commitment_id, number, date, actual, done",
+    "corrections": 'commitment_id, "check_in", actual, done',
+    "closes": "commitment_id, date, result, value",
+    "releases": "commitment_id, date",
+    "replies": 'commitment_id, date, "by", text, contests',
+}
+"""The columns :func:`_facts` and an :class:`Item`'s replies read of each table
+(the rest, notes and reasons, only ``show``'s log prints)."""
 
 
 def _entry(row: sqlite3.Row, kind: str, keys: tuple[str, ...]) -> LogEntry:
