@@ -30,7 +30,9 @@ from .read import (
 )
 
 if TYPE_CHECKING:
-    from projections.query import History, Moment, ReadModel
+    from collections.abc import Sequence
+
+    from projections.query import History, Moment, ReadModel, TeamEntry
 
 pass_env = click.make_pass_decorator(Env)
 
@@ -138,7 +140,9 @@ def team_object(
     return team_json(histories, at, window_days)
 
 
-def team_json(histories: list[History], at: Any, window_days: int) -> dict[str, Any]:
+def team_json(
+    histories: Sequence[History | TeamEntry], at: Any, window_days: int
+) -> dict[str, Any]:
     """``team --format json``: ``{"as_of", "on", "window_days", "reps": [...]}``."""
     return {
         "as_of": at.as_of_text,

@@ -271,14 +271,7 @@ class History:
         return {"rep": self.rep, "managers": self.managers, **{k: signal[k] for k in TEAM_KEYS}}
 
     def _signal_fields(self) -> dict[str, Any]:
-        return {
-            "signal": self.signal.signal,
-            "reasons": [{"id": r.id, "verdict": r.verdict} for r in self.signal.reasons],
-            "follow_through_rate": number(self.signal.follow_through_rate),
-            "focus_load": self.focus_load,
-            "overloaded": rules.is_overloaded(self.focus_load),
-            "counts": self.counts,
-        }
+        return _signal_fields(self.signal, self.focus_load, self.counts)
 
     def as_dict(self) -> dict[str, Any]:
         """Exactly the JSON of ``history REP --format json`` (SPEC §5, §7.1)."""
@@ -294,6 +287,53 @@ class History:
 
 
 TEAM_KEYS = ("signal", "follow_through_rate", "focus_load", "overloaded", "counts", "reasons")
+
+
+def _signal_fields(signal: rules.Signal, focus_load: int, counts: dict[str, int]) -> dict[str, Any]:
+    return {
+        "signal": signal.signal,
+        "reasons": [{"id": r.id, "verdict": r.verdict} for r in signal.reasons],
+        "follow_through_rate": number(signal.follow_through_rate),
+        "focus_load": focus_load,
+        "overloaded": rules.is_overloaded(focus_load),
+        "counts": counts,
+    }
+
+
+@dataclass(frozen=True)
+class TeamEntry:
+    """A rep's row of ``team``: what :meth:`History.summary` gives of the rep's
+    history, without keeping the judged commitments (``team`` holds one row per
+    rep of the whole ledger, so it keeps only what it prints)."""
+
+    rep: str
+    managers: list[str]
+    signal: rules.Signal
+    focus_load: int
+    counts: dict[str, int]
+
+    def summary(self) -> dict[str, Any]:
+        """Exactly :meth:`History.summary` of the same rep's history."""
+        signal = _signal_fields(self.signal, self.focus_load, self.counts)
+        return {"rep": self.rep, "managers": self.managers, **{k: signal[k] for k in TEAM_KEYS}}
+
+    @classmethod
+    def judge(
+        cls,
+        rep: str,
+        pairs: list[tuple[rules.CommitmentFacts, rules.Evaluation]],
+        at: Moment,
+        window_days: int,
+    ) -> TeamEntry:
+        """The entry from the rep's judged commitments, as :func:`judge_history` judges them."""
+        own = [e for f, e in pairs if f.owner == "rep"]
+        return cls(
+            rep=rep,
+            managers=sorted({f.manager for f, _ in pairs}),
+            signal=rules.rep_signal(pairs, at.on, window_days),
+            focus_load=rules.focus_load(pairs),
+            counts=rules.verdict_counts(own),
+        )
 
 
 def judge_history(
@@ -420,26 +460,34 @@ class ReadModel:
         sessions = self.session_objects(at.t, on=at.d, rep=rep)
         return judge_history(rep, items, at, window_days, sessions)
 
+    TEAM_BATCH = 200
+    """Reps judged together by :meth:`team`: its memory is one batch's rows."""
+
     def team(
         self, at: Moment, window_days: int = rules.DEFAULT_WINDOW_DAYS, manager: str | None = None
-    ) -> list[History]:
-        """One history per rep with a rep-owned commitment visible at ``at`` (with
-        ``manager``: one agreed with that manager), by rep; each is the rep's
-        whole history, as ``history`` gives it."""
-        items = self.commitments(at, manager=manager)
+    ) -> list[TeamEntry]:
+        """One entry per rep with a rep-owned commitment visible at ``at`` (with
+        ``manager``: one agreed with that manager), by rep; each is what the rep's
+        whole history (:meth:`history`) says, as :meth:`History.summary` gives it.
+
+        The reps are judged a batch at a time and only their entries are kept,
+        so the memory is one batch's rows whatever the ledger's size; the time
+        is that of the commitments shown (every rep's, without ``manager``)."""
+        sql = (
+            "SELECT DISTINCT rep FROM commitments WHERE owner = 'rep' "
+            "AND recorded_at <= ? AND agreed_on <= ?"
+        )
+        params: list[Any] = [at.t, at.d]
         if manager is not None:
-            # the reps' other managers' commitments count too: the whole history
-            reps = sorted({i.facts.rep for i in items if i.facts.owner == "rep"})
-            items = [i for rep in reps for i in self.commitments(at, rep=rep)]
-        by_rep: dict[str, list[Item]] = defaultdict(list)
-        for i in items:
-            by_rep[i.facts.rep].append(i)
-        return [
-            judge_history(rep, by_rep[rep], at, window_days)
-            for rep in sorted(by_rep)
-            if any(i.facts.owner == "rep" for i in by_rep[rep])
-            and (manager is None or any(i.facts.manager == manager for i in by_rep[rep]))
-        ]
+            sql += " AND manager = ?"
+            params.append(manager)
+        reps = sorted(r[0] for r in self.conn.execute(sql, params))
+        out = []
+        for first in range(0, len(reps), self.TEAM_BATCH):
+            batch = reps[first : first + self.TEAM_BATCH]
+            by_rep = self._judge_pairs(at, f"rep IN ({','.join('?' * len(batch))})", batch)
+            out += [TeamEntry.judge(rep, by_rep.get(rep, []), at, window_days) for rep in batch]
+        return out
 
     # -- people ----------------------------------------------------------------
 
@@ -661,7 +709,28 @@ class ReadModel:
             return "rep IN (SELECT rep FROM commitments WHERE manager = ?)", [manager]
         return "1", []
 
-    def _judge(self, at: Moment, where: str, params: list[Any]) -> list[Item]:
+    def _judge_pairs(
+        self, at: Moment, where: str, params: list[Any]
+    ) -> dict[str, list[tuple[rules.CommitmentFacts, rules.Evaluation]]]:
+        """The visible commitments of whole reps (``where`` selects by rep), judged
+        as :meth:`_judge` judges them, as (facts, evaluation) by rep, in the same
+        order; without the replies and links an :class:`Item` carries."""
+        rows = self._visible_rows(at, where, params, replies=False)
+        facts = {cid: _facts(r) for cid, r in rows.items()}
+        sums = _MetricSums(self.conn, at)
+        evaluations = {
+            cid: rules.evaluate(f, at.on, sums.for_rep(f.rep)) for cid, f in facts.items()
+        }
+        evaluations = rules.apply_blocking(evaluations, facts)
+        by_rep: dict[str, list[tuple[rules.CommitmentFacts, rules.Evaluation]]] = defaultdict(list)
+        for cid, f in facts.items():
+            by_rep[f.rep].append((f, evaluations[cid]))
+        return by_rep
+
+    def _visible_rows(
+        self, at: Moment, where: str, params: list[Any], *, replies: bool = True
+    ) -> dict[str, _Rows]:
+        """Each visible commitment's visible rows, by id, ordered by rep, start, position."""
         t, d = at.t, at.d
         q = self.conn.execute
         rows: dict[str, _Rows] = {}
@@ -672,9 +741,11 @@ class ReadModel:
         ):
             rows[r["id"]] = _Rows(r)
         if not rows:
-            return []
-        for table in ("revisions", "check_ins", "corrections", "closes", "releases", "replies"):
-            for r in q(_visible(table, f"({where})"), (*params, t, d)):
+            return rows
+        tables = ["revisions", "check_ins", "corrections", "closes", "releases"]
+        for table in tables + ["replies"] * replies:
+            sql = _visible(table, f"({where})", _JUDGED_COLUMNS[table])
+            for r in q(sql, (*params, t, d)):
                 entry = rows.get(r["commitment_id"])
                 if entry is None:
                     continue
@@ -684,6 +755,12 @@ class ReadModel:
                     entry.release = r
                 else:
                     getattr(entry, table).append(r)
+        return rows
+
+    def _judge(self, at: Moment, where: str, params: list[Any]) -> list[Item]:
+        rows = self._visible_rows(at, where, params)
+        if not rows:
+            return []
         facts = {cid: _facts(r) for cid, r in rows.items()}
         sums = _MetricSums(self.conn, at)
         evaluations = {
@@ -722,10 +799,23 @@ def unknown_id(ref: str, kind: str = "commitment") -> NotFound:
     return NotFound(f"no {kind} with an id starting {ref!r}")
 
 
-def _visible(table: str, where: str) -> str:
+def _visible(table: str, where: str, columns: str = "*") -> str:
     return (
-        f"SELECT * FROM {table} WHERE {where} AND recorded_at <= ? AND date <= ? ORDER BY position"
+        f"SELECT {columns} FROM {table} WHERE {where} AND recorded_at <= ? AND date <= ? "
+        "ORDER BY position"
     )
+
+
+_JUDGED_COLUMNS = {
+    "revisions": "commitment_id, target, period, due, behavior",
+    "check_ins": "commitment_id, number, date, actual, done",
+    "corrections": 'commitment_id, "check_in", actual, done',
+    "closes": "commitment_id, date, result, value",
+    "releases": "commitment_id, date",
+    "replies": 'commitment_id, date, "by", text, contests',
+}
+"""The columns :func:`_facts` and an :class:`Item`'s replies read of each table
+(the rest, notes and reasons, only ``show``'s log prints)."""
 
 
 def _entry(row: sqlite3.Row, kind: str, keys: tuple[str, ...]) -> LogEntry:
