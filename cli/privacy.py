@@ -11,13 +11,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import os
-import tempfile
-from contextlib import suppress
 from typing import Any
 from uuid import UUID
 
 import click
+
+from ledger.files import replace_private
 
 from .context import Env, output_file_option
 
@@ -76,25 +75,9 @@ def keys_export(env: Env, output: str) -> None:
     if output == "-":
         click.echo(text, nl=False)
     else:
-        _write_private(output, text)
+        replace_private(output, text)
     destroyed = sum(1 for _, k in rows if k is None)
     click.echo(f"exported {len(rows) - destroyed} keys ({destroyed} erased)", err=True)
-
-
-def _write_private(path: str, text: str) -> None:
-    """Write ``path`` whole, owner-only, replacing it atomically."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".keys-", suffix=".tmp")  # mode 0600
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 @keys.command("import")

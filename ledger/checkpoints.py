@@ -19,12 +19,13 @@ from __future__ import annotations
 import fcntl
 import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from .audit import stored_bodies
 from .errors import IntegrityFailure, InvalidInput, RuleViolation
+from .files import replace_private
 from .merkle import Frontier, leaf_hash
 from .notes import Checkpoint, SigningKey, VerifierKey, read_checkpoint
 
@@ -100,7 +101,7 @@ def sign(
         if last is not None:
             check_extends(ledger, last, tree, f"the last checkpoint signed with {key_path}")
         note = key.sign(Checkpoint(mine, tree.size, tree.root).text())
-        _replace_private(last_path, note)
+        replace_private(last_path, note)
     return note, tree
 
 
@@ -161,19 +162,3 @@ def _locked(key_path: str) -> Iterator[str]:
         yield key_path + LAST_SUFFIX
     finally:
         os.close(fd)
-
-
-def _replace_private(path: str, text: str) -> None:
-    """Replace ``path`` atomically (a crash leaves the old or the new), owner-only."""
-    tmp = f"{path}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise

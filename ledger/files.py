@@ -192,3 +192,23 @@ def create_private(path: str) -> bool:
         return False
     os.close(fd)
     return True
+
+
+def replace_private(path: str, text: str) -> None:
+    """Write ``path`` whole, owner-only (0600), replacing it atomically: a
+    crash leaves the old file or the new one, never a part (checkpoint notes,
+    key backups)."""
+    import tempfile
+
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".commitments-", suffix=".tmp")  # 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(tmp)
+        raise
