@@ -206,20 +206,13 @@ def _refusing_analysis_copies(lines: Iterator[bytes]) -> Iterator[bytes]:
     is not an analysis copy's header (exit 2, nothing written)."""
     import itertools
 
-    from ledger.analysis import analysis_kind
-    from ledger.errors import InvalidInput
+    from ledger.audit import refuse_analysis_copy
 
     head: list[bytes] = []
     for number, raw in enumerate(lines, start=1):
         head.append(raw)
         if raw.strip():
-            kind = analysis_kind(raw)
-            if kind is not None:
-                raise InvalidInput(
-                    f"line {number}: this is an analysis copy ({kind}), not an export: "
-                    "import refuses it (import the plain 'commitments export' instead); "
-                    "nothing was imported"
-                )
+            refuse_analysis_copy(number, raw)
             break
     return itertools.chain(head, lines)
 

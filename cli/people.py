@@ -363,9 +363,9 @@ def export(env: Env, name: str, output: str) -> None:
     if output == "-":
         click.echo(text, nl=False)
     else:
-        from .privacy import _write_private
+        from ledger.files import replace_private
 
-        _write_private(output, text)
+        replace_private(output, text)
     click.echo(f"{len(found['events'])} events about {name}", err=True)
 
 

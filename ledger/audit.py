@@ -492,7 +492,7 @@ def import_lines(
                 if not raw.strip():
                     continue
                 if prev is None:
-                    _refuse_analysis_copy(number, raw)
+                    refuse_analysis_copy(number, raw)
                 line, prev = parse_line(number, raw, prev, types)
                 summary.read += 1
                 if conflict is None:
@@ -518,7 +518,7 @@ def import_lines(
     return summary
 
 
-def _refuse_analysis_copy(number: int, raw: str | bytes) -> None:
+def refuse_analysis_copy(number: int, raw: str | bytes) -> None:
     """An analysis copy (``export --decrypt``/``--pseudonymise``) is not an
     export: its data is not what was stored. Refused (exit 2) at its first line."""
     from .analysis import analysis_kind

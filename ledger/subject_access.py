@@ -47,6 +47,19 @@ from .errors import PersonErased
 from .keys import WITHHELD_TEXT, KeyStore, erased_name, is_sealed, pseudonym, sealed_subject
 from .sealing import FREE_TEXT_BY_TOPIC, as_subject
 from .streams import NAMESPACE
+from .topics import (
+    AGREED,
+    COMMITMENT_PREFIX,
+    ERASED,
+    PERSON_TOPICS,
+    REGISTERED,
+    RENAMED,
+    REPLIED,
+    ROSTER_CHANGED,
+    WORKLOAD_PREFIX,
+    WORKLOAD_STARTED,
+)
+from .topics import HELD as SESSION
 
 FORMAT = "commitments-subject-access/1"
 NOTE = (
@@ -54,18 +67,7 @@ NOTE = (
     "entry and every event naming them, their own text opened; other people appear "
     "as p-<8 hex of their subject id>, other people's text as [withheld]"
 )
-_T = "ledger.domain:"
-REGISTERED = _T + "Person.Registered"
-ROSTER_CHANGED = _T + "Person.RosterChanged"
-RENAMED = _T + "Person.Renamed"
-ERASED = _T + "Person.Erased"
-PERSON_TOPICS = (REGISTERED, ROSTER_CHANGED, RENAMED, ERASED)
-SESSION = _T + "CoachingSession.Held"
-AGREED = _T + "Commitment.Agreed"
-REPLIED = _T + "Commitment.Replied"
-WORKLOAD_STARTED = _T + "RepWorkload.Started"
-COMMITMENT_PREFIX = _T + "Commitment."
-WORKLOAD_PREFIX = _T + "RepWorkload."
+
 PERSON_FIELDS = ("rep", "manager", "actor", "by")
 """Fields naming a person (by subject id; a legacy store: by name)."""
 NAME_FIELDS = frozenset({"name"})

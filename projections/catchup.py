@@ -26,6 +26,19 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from ledger.topics import (
+    ACTIVITY,
+    AGREED,
+    CHECKED_IN,
+    CLOSED,
+    CORRECTED,
+    HELD,
+    RELEASED,
+    REPLIED,
+    REVISED,
+)
+from ledger.topics import PERSON_TOPICS as _PERSON_TOPICS
+
 from .sealed import SEALED_FIELDS
 from .tables import BY_NAME, TABLES
 
@@ -42,24 +55,7 @@ Progress = Callable[[int], None]
 """Called after each committed page with the number of notifications in it."""
 ProgressFactory = Callable[[int], AbstractContextManager[Progress]]
 
-_T = "ledger.domain:"
-HELD = _T + "CoachingSession.Held"
-AGREED = _T + "Commitment.Agreed"
-CHECKED_IN = _T + "Commitment.CheckInRecorded"
-CORRECTED = _T + "Commitment.CheckInCorrected"
-REVISED = _T + "Commitment.Revised"
-RELEASED = _T + "Commitment.Released"
-CLOSED = _T + "Commitment.Closed"
-REPLIED = _T + "Commitment.Replied"
-ACTIVITY = _T + "Activity.Recorded"
-PERSON_TOPICS = frozenset(
-    {
-        _T + "Person.Registered",
-        _T + "Person.RosterChanged",
-        _T + "Person.Renamed",
-        _T + "Person.Erased",
-    }
-)
+PERSON_TOPICS = frozenset(_PERSON_TOPICS)
 
 
 def normalize_timestamp(text: str) -> str:

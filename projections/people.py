@@ -33,13 +33,9 @@ from uuid import UUID, uuid5
 from ledger.errors import InvalidInput, NotFound
 from ledger.people import NewPerson
 from ledger.streams import NAMESPACE
+from ledger.topics import ERASED, REGISTERED, RENAMED, ROSTER_CHANGED
+from ledger.topics import PERSON_TOPICS as TOPICS  # noqa: F401  (sqlpages imports it here)
 
-_T = "ledger.domain:"
-REGISTERED = _T + "Person.Registered"
-ROSTER_CHANGED = _T + "Person.RosterChanged"
-RENAMED = _T + "Person.Renamed"
-ERASED = _T + "Person.Erased"
-TOPICS = (REGISTERED, ROSTER_CHANGED, RENAMED, ERASED)
 #: Person events that rewrite the rows already in the read model (a rename, an
 #: erasure): a catch-up page ends just before one, so the rows before it are
 #: written first, whatever the page size (see :func:`cut_before`).

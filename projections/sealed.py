@@ -23,6 +23,8 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
+from ledger import topics
+
 SEALED_COLUMNS: dict[str, tuple[str, ...]] = {
     "sessions": ("note",),
     "commitments": ("behavior", "hypothesis", "focus_cap_override"),
@@ -37,16 +39,15 @@ SEALED_COLUMNS: dict[str, tuple[str, ...]] = {
 
 SEALED_GLOB = "sealed:v1:*"
 
-_T = "ledger.domain:"
 SEALED_FIELDS: dict[str, tuple[str, ...]] = {
-    _T + "CoachingSession.Held": ("note",),
-    _T + "Commitment.Agreed": ("behavior", "hypothesis", "focus_cap_override"),
-    _T + "Commitment.CheckInRecorded": ("note",),
-    _T + "Commitment.CheckInCorrected": ("reason",),
-    _T + "Commitment.Revised": ("reason", "behavior"),
-    _T + "Commitment.Released": ("reason",),
-    _T + "Commitment.Closed": ("note",),
-    _T + "Commitment.Replied": ("text",),
+    topics.HELD: ("note",),
+    topics.AGREED: ("behavior", "hypothesis", "focus_cap_override"),
+    topics.CHECKED_IN: ("note",),
+    topics.CORRECTED: ("reason",),
+    topics.REVISED: ("reason", "behavior"),
+    topics.RELEASED: ("reason",),
+    topics.CLOSED: ("note",),
+    topics.REPLIED: ("text",),
 }
 """The free-text fields of each stored event type (``ledger.sealing.FREE_TEXT``
 by topic, spelt out here so the read side does not import the domain)."""
