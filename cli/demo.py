@@ -125,7 +125,7 @@ def _team_rows(
     by_rep: dict[str, list[Any]] = {}
     for item in rm.commitments(at, manager=manager):
         by_rep.setdefault(item.facts.rep, []).append((item.facts, item.evaluation))
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for rep, habit in team:
         pairs = by_rep.get(rep, [])
         signal = rules.rep_signal(pairs, at.on, rules.DEFAULT_WINDOW_DAYS)

@@ -391,7 +391,7 @@ def list_(
     env: Env,
     rep: str | None,
     manager: str | None,
-    owner: str | None,
+    owner: Owner | None,  # click.Choice: one of these or None
     focus: str | None,
     status: str | None,
     verdict: str | None,

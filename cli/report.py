@@ -102,7 +102,7 @@ def report() -> None:
 def coaching(
     env: Env,
     manager: str | None,
-    group_by: str,
+    group_by: GroupBy,  # click.Choice: one of these
     as_of: str | None,
     on: str | None,
     window_days: int,

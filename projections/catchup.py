@@ -53,7 +53,7 @@ DEFAULT_PAGE_SIZE = 5000
 REBUILD_PAGE_SIZE = 50000  # fewer commits: each rewrote the same index pages to the WAL
 Progress = Callable[[int], None]
 """Called after each committed page with the number of notifications in it."""
-ProgressFactory = Callable[[int], AbstractContextManager[Progress]]
+ProgressFactory = Callable[[int], AbstractContextManager[Progress | None]]
 
 PERSON_TOPICS = frozenset(_PERSON_TOPICS)
 
