@@ -150,6 +150,12 @@ def parse_keys_file(raw: bytes) -> tuple[list[tuple[UUID, bytes | None]], str | 
         return InvalidInput(f"people keys import: line {n}: {why}; nothing was imported")
 
     def load(n: int, line: str) -> dict[str, Any]:
+        from ledger.audit import check_size
+
+        try:  # a line nested 100,000 deep would exhaust the parser's recursion
+            check_size(f"line {n}", line)
+        except InvalidInput as exc:
+            raise bad(n, str(exc).removeprefix(f"line {n}: ")) from None
         try:
             obj = json.loads(line)
         except ValueError:
