@@ -93,10 +93,17 @@ def read_roster(
     from .text import name_problem
     from .values import MAX_NAME
 
+    raw = source.read()
+    bom = 3 if raw.startswith(b"\xef\xbb\xbf") else 0  # a BOM is fine
+    raw = raw[bom:]
     try:
-        text = source.read().decode("utf-8-sig")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InvalidInput(f"the file is not UTF-8 (byte {exc.start})") from None
+        line = raw[: exc.start].count(b"\n") + 1
+        raise InvalidInput(
+            f"line {line}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {bom + exc.start}): "
+            "save the file as UTF-8"
+        ) from None
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = [h.strip() for h in next(reader, [])]
