@@ -107,9 +107,9 @@ def read_roster(
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
+        line, byte = raw[: exc.start].count(b"\n") + 1, raw[exc.start]
         raise InvalidInput(
-            f"line {line}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {bom + exc.start}): "
+            f"line {line}: not UTF-8 text (byte 0x{byte:02x} at offset {bom + exc.start}): "
             "save the file as UTF-8"
         ) from None
     reader = csv.reader(io.StringIO(text, newline=""))
