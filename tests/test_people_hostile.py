@@ -344,6 +344,36 @@ def test_a_destroyed_key_in_the_file_for_an_unknown_subject_stays_destroyed(
     assert json.dumps({"subject": gone, "key": None}) in again
 
 
+def test_a_null_key_for_a_live_person_not_erased_here_is_refused(cli: Cli, tmp_path: Path) -> None:
+    """A keys file cannot shred someone behind the ledger's back: their name
+    and notes would read [erased] with no Person.Erased saying who and why,
+    and 'people erase' could no longer find them by name."""
+    seeded(cli)
+    lines = keys_file(cli, tmp_path)
+    last = json.loads(lines[-1])
+    path = tmp_path / "shred.jsonl"
+    shredding = json.dumps({"subject": last["subject"], "key": None})
+    path.write_text("\n".join([*lines[:-1], shredding]) + "\n", encoding="utf-8")
+    before = state(cli)
+    line = assert_clean_refusal(cli("people", "keys", "import", str(path)), (4,))[-1]
+    assert last["subject"] in line and "people erase" in line, line
+    assert state(cli) == before
+
+
+def test_a_null_key_for_a_person_erased_here_is_accepted(cli: Cli, tmp_path: Path) -> None:
+    seeded(cli)
+    lines = keys_file(cli, tmp_path)
+    cli.ok("people", "erase", SEED[0], "--reason", "request 1")
+    path = tmp_path / "again.jsonl"
+    path.write_text("\n".join(keys_file(cli, tmp_path)) + "\n", encoding="utf-8")
+    assert cli("people", "keys", "import", str(path)).exit_code == 0
+    old = tmp_path / "old.jsonl"  # a keys file from before the erasure brings no key back
+    old.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    before = state(cli)
+    assert cli("people", "keys", "import", str(old)).exit_code == 0
+    assert state(cli) == before
+
+
 # -- rename / export / erase with hostile names ---------------------------------------
 
 BAD_NAMES = ["a\x1bb", "\x00", "line\nbreak", "\x9bc1", "\ud800", "\udcff", "x" * 101]
