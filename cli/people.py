@@ -294,8 +294,9 @@ def rename(env: Env, name: str, new_name: str) -> None:
     from ledger.errors import RuleViolation
     from projections.people import check_name, known_names
 
+    name = check_name(name, "NAME")  # as export and erase: a name no command accepts is exit 2
+    new_name = check_name(new_name, "--to")  # checked before any lookup
     person = _one(env, name)
-    new_name = check_name(new_name, "--to")
     people_ = env.people()
     if new_name in known_names(people_.conn):
         raise RuleViolation(f"{new_name!r} already names someone; nothing was written")

@@ -88,8 +88,10 @@ def keys_import(env: Env, file: Any) -> None:
 
     Keys the store lacks are added; an erased person stays erased (a
     restore never brings a destroyed key back); a person whose key differs
-    from the file's refuses the whole file (exit 4). A malformed file is
-    refused (exit 2). Nothing is written on a refusal.
+    from the file's refuses the whole file (exit 4), and so does a file
+    with no key (erased there) for someone whose key is here and whose
+    erasure this ledger has not recorded: use 'people erase'. A malformed
+    file is refused (exit 2). Nothing is written on a refusal.
 
     \b
     Examples:
@@ -106,11 +108,33 @@ def keys_import(env: Env, file: Any) -> None:
             f"not of this ledger ({mine}); nothing was imported"
         )
     store = ledger.keys
+    _refuse_shredding(ledger, [s for s, k in rows if k is None and store.key(s) is not None])
     try:
         changed = store.import_keys(rows)
     except ValueError as exc:
         raise RuleViolation(f"people keys import: {exc}") from None
     click.echo(f"read {len(rows)}, imported {changed}", err=True)
+
+
+def _refuse_shredding(ledger: Any, subjects: list[UUID]) -> None:
+    """A null key (erased there) for someone whose key is live here is taken
+    only if this ledger recorded their erasure (a ``Person.Erased`` whose key
+    destruction did not finish): otherwise the file would shred them with no
+    record of who and why, and 'people erase' could no longer find them by
+    name. Exit 4, before anything is written."""
+    from ledger.errors import NotFound, RuleViolation
+
+    for subject in subjects:
+        try:
+            erased = ledger.person(subject).erased
+        except NotFound:
+            erased = False
+        if not erased:
+            raise RuleViolation(
+                f"people keys import: the file has no key for {subject} (erased where it "
+                "was made) but this ledger holds their key and has not erased them; "
+                "run 'people erase' here, which records why; nothing was imported"
+            )
 
 
 def parse_keys_file(raw: bytes) -> tuple[list[tuple[UUID, bytes | None]], str | None]:
@@ -133,6 +157,12 @@ def parse_keys_file(raw: bytes) -> tuple[list[tuple[UUID, bytes | None]], str | 
         return InvalidInput(f"people keys import: line {n}: {why}; nothing was imported")
 
     def load(n: int, line: str) -> dict[str, Any]:
+        from ledger.audit import check_size
+
+        try:  # a line nested 100,000 deep would exhaust the parser's recursion
+            check_size(f"line {n}", line)
+        except InvalidInput as exc:
+            raise bad(n, str(exc).removeprefix(f"line {n}: ")) from None
         try:
             obj = json.loads(line)
         except ValueError:

@@ -69,6 +69,9 @@ class RosterRow:
 
 
 MAX_ROSTER_ROWS = 100_000
+#: The largest roster file read (bytes): 100,000 rows of four 100-character
+#: cells fit; a larger file is refused before it is held in memory.
+MAX_ROSTER_BYTES = 64 * 1024 * 1024
 
 
 def read_roster(
@@ -93,10 +96,22 @@ def read_roster(
     from .text import name_problem
     from .values import MAX_NAME
 
+    raw = source.read(MAX_ROSTER_BYTES + 1)
+    if len(raw) > MAX_ROSTER_BYTES:
+        raise InvalidInput(
+            f"the file is over {MAX_ROSTER_BYTES} bytes (a roster holds at most "
+            f"{MAX_ROSTER_ROWS} rows); nothing was read"
+        )
+    bom = 3 if raw.startswith(b"\xef\xbb\xbf") else 0  # a BOM is fine
+    raw = raw[bom:]
     try:
-        text = source.read().decode("utf-8-sig")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InvalidInput(f"the file is not UTF-8 (byte {exc.start})") from None
+        line, byte = raw[: exc.start].count(b"\n") + 1, raw[exc.start]
+        raise InvalidInput(
+            f"line {line}: not UTF-8 text (byte 0x{byte:02x} at offset {bom + exc.start}): "
+            "save the file as UTF-8"
+        ) from None
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = [h.strip() for h in next(reader, [])]

@@ -438,7 +438,48 @@ def plan_roster(
         plan.changes.append(
             RosterChange(UUID(refs[row.name]), manager_ref, row.team, row.region, change_effective)
         )
+    _refuse_manager_cycles(conn, plan, {ref: name for name, ref in refs.items()})
     return plan
+
+
+def _refuse_manager_cycles(
+    conn: sqlite3.Connection, plan: RosterPlan, names: dict[str, str]
+) -> None:
+    """Nobody manages themselves, not even through others: a roster whose
+    entries, with the registry's, would close a chain of managers back on a
+    person is refused (exit 2) naming the chain; nothing is written."""
+    managers = {
+        str(subject): manager
+        for subject, manager in conn.execute("SELECT subject, manager FROM people")
+    }
+    touched = [p.ref for p in plan.new] + [str(c.subject) for c in plan.changes]
+    managers.update({p.ref: p.manager for p in plan.new})
+    managers.update({str(c.subject): c.manager for c in plan.changes})
+    done: set[str] = set()  # people whose chain of managers is known to end
+    for start in touched:
+        chain: list[str] = []
+        on_chain: set[str] = set()
+        at: str | None = start
+        while at is not None and at in managers and at not in done and at not in on_chain:
+            chain.append(at)
+            on_chain.add(at)
+            at = managers[at]
+        if at is None or at not in on_chain:
+            done.update(chain)
+            continue
+        cycle = chain[chain.index(at) :]
+        shown = " -> ".join(repr(_name_of(conn, names, r)) for r in [*cycle, cycle[0]])
+        raise InvalidInput(
+            f"the managers form a cycle: {shown}; nobody may manage themselves, "
+            "even through others; nothing was written"
+        )
+
+
+def _name_of(conn: sqlite3.Connection, names: dict[str, str], ref: str) -> str:
+    if ref in names:
+        return names[ref]
+    found = conn.execute("SELECT name FROM people WHERE subject = ?", (ref,)).fetchone()
+    return ref if found is None else str(found[0])
 
 
 def names_in(conn: sqlite3.Connection, *, team: str | None, region: str | None) -> set[str]:
