@@ -228,7 +228,6 @@ class Services:
         registered person's subject id, a pseudonym ``p-<8 hex>`` the subject it
         stands for; anything the registry does not know: ``unregistered``."""
         from projections.people import is_subject_text
-        from projections.query import ReadModel
 
         from .access import UNREGISTERED
 
@@ -238,7 +237,7 @@ class Services:
         found: dict[str, str] = {}
         if todo:
             try:
-                with ReadModel(self.config.views) as rm:
+                with self.read_model() as rm:  # the thread's kept connection, not a new one
                     for ref in dict.fromkeys(todo):
                         row = _subject_row(rm.conn, ref)
                         if row is not None:
