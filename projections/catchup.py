@@ -938,17 +938,16 @@ def open_current(
 def _keys_changed(conn: sqlite3.Connection, db_url: str, ledger: Ledger | None = None) -> bool:
     """Whether the read model opened sealed text with a key store that has
     changed since in a way that matters (an erasure, a restore, a lost store;
-    :func:`projections.sealed.must_rebuild`): then it is rebuilt."""
-    from .sealed import must_rebuild, recorded_state
+    :func:`projections.sealed.must_rebuild`): then it is rebuilt. A
+    long-running process passes its ``ledger`` (its open key store, no new
+    connection)."""
+    from .sealed import keys_changed
 
-    seen = recorded_state(conn)
-    if seen is None:  # never opened sealed text: nothing to compare
-        return False
-    if ledger is not None:  # a long-running process: its open key store (no new connection)
-        return must_rebuild(seen, ledger.keys.state())
+    if ledger is not None:
+        return keys_changed(conn, ledger.keys.state)
     from ledger.keys import keys_state
 
-    return must_rebuild(seen, keys_state(db_url))
+    return keys_changed(conn, lambda: keys_state(db_url))
 
 
 def _serves(at: Tracking, source: str, head: int, hash_at: HashAt) -> bool:

@@ -159,4 +159,5 @@ def must_rebuild(seen: tuple[int, int, bool] | None, now: tuple[int, int]) -> bo
 def keys_changed(conn: sqlite3.Connection, state_of: Callable[[], tuple[int, int]]) -> bool:
     """Whether a read model that opened sealed text did so with a key store
     that has changed since in a way that matters (:func:`must_rebuild`)."""
-    return must_rebuild(recorded_state(conn), state_of())
+    seen = recorded_state(conn)
+    return seen is not None and must_rebuild(seen, state_of())  # no store asked for if unused
