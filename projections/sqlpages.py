@@ -22,7 +22,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-from .catchup import (
+from ledger.topics import (
     ACTIVITY,
     AGREED,
     CHECKED_IN,
@@ -32,10 +32,11 @@ from .catchup import (
     RELEASED,
     REPLIED,
     REVISED,
-    normalize_timestamp,
 )
+
 from .people import REWRITING, apply_person_events
 from .people import TOPICS as PERSON_TOPICS
+from .stamps import normalize_timestamp
 from .tables import BY_NAME
 
 HYPHENATED = (
