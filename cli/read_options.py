@@ -73,11 +73,6 @@ def date_option(name: str, text: str | None) -> date | None:
     """A ``YYYY-MM-DD`` option value, or exit 2 naming the option."""
     if text is None:
         return None
-    from ledger.errors import InvalidInput
+    from projections.query import parse_on
 
-    try:
-        if len(text.strip()) != 10:
-            raise ValueError
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise InvalidInput(f"{name}: {text!r} is not a date in YYYY-MM-DD form") from None
+    return parse_on(text, name)
