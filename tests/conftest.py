@@ -27,6 +27,14 @@ ROOT = Path(__file__).resolve().parents[1]
 CRM = ROOT / "examples" / "crm"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """The fast run (``-m "not slow"``) gives property and fuzz tests a tenth of
+    their examples (tests/budget.py); the complete run gives them all."""
+    from tests import budget
+
+    budget.QUICK = "not slow" in (config.option.markexpr or "")
+
+
 def postgres_url() -> str | None:
     return os.environ.get(PG_ENV) or None
 
