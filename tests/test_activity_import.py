@@ -416,7 +416,7 @@ def test_imported_events_load_back_as_activity_aggregates(sqlite_db: str, tmp_pa
         summary = import_csv(ledger, f, options, actor="me")
     assert summary.recorded == 1
     [event] = activities(sqlite_db)
-    loaded = ledger.repository.get(event["originator_id"])
+    loaded: Activity = ledger.repository.get(event["originator_id"])
     assert isinstance(loaded, Activity)
     assert (loaded.rep, loaded.date, loaded.value) == ("ann", date(2017, 1, 2), 2.5)
 

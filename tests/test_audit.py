@@ -23,7 +23,7 @@ def build_sample(db: str) -> dict[str, Any]:
     """A small ledger with every kind of event; returns the ids it made."""
     ledger = Ledger.open(db, clock=ticking_clock())
     try:
-        a = dict(actor="tester")
+        a: dict[str, Any] = {"actor": "tester"}
         sid = ledger.record_session(
             rep="alice", manager="bob", date="2026-01-05", prepared=True,
             focus_areas=["prospecting"], note="first session ✓", **a,
@@ -96,10 +96,10 @@ def raw_sql(db: str, sqlite_sql: str, pg_sql: str, params: tuple[Any, ...] = ())
     else:
         import sqlite3
 
-        conn = sqlite3.connect(db)
-        with conn:
-            conn.execute(sqlite_sql.replace("{table}", "stored_events"), params)
-        conn.close()
+        lite = sqlite3.connect(db)
+        with lite:
+            lite.execute(sqlite_sql.replace("{table}", "stored_events"), params)
+        lite.close()
 
 
 @pytest.fixture

@@ -34,7 +34,7 @@ ON = "2026-03-02"
 
 def _build(db: str) -> dict[str, str]:
     ledger = Ledger.open(db)
-    a = {"actor": "tester"}
+    a: dict[str, Any] = {"actor": "tester"}
     ids: dict[str, str] = {}
 
     def agree(name: str, rep: str, manager: str, start: str, days: int, **kw: Any) -> uuid.UUID:

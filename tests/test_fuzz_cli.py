@@ -222,7 +222,7 @@ def seed(db: str) -> dict[str, str]:
 
     ledger = Ledger.open(db)
     try:
-        a = {"actor": "seed"}
+        a: dict[str, Any] = {"actor": "seed"}
         sid = ledger.record_session(
             rep="alice", manager="bob", date="2026-01-05", prepared=True,
             focus_areas=["prospecting"], note="first", **a,

@@ -36,7 +36,7 @@ ON = "2026-03-31"
 
 def _build(db: str) -> None:
     ledger = Ledger.open(db)
-    a = {"actor": "tester"}
+    a: dict[str, Any] = {"actor": "tester"}
     ledger.record_activities(
         [{"rep": "alice", "metric": "calls", "date": "2026-02-10", "value": 12,
           "source_id": "c1", **a}]

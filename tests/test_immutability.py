@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import re
 from pathlib import Path
+from typing import cast
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -40,7 +41,9 @@ def sql_strings(path: Path) -> list[str]:
         elif isinstance(node, ast.JoinedStr):
             found.append(
                 "".join(
-                    v.value if isinstance(v, ast.Constant) else "{" + ast.unparse(v.value) + "}"
+                    str(v.value)
+                    if isinstance(v, ast.Constant)
+                    else "{" + ast.unparse(cast(ast.FormattedValue, v).value) + "}"
                     for v in node.values
                 )
             )

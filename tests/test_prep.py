@@ -43,7 +43,7 @@ ON = "2026-02-16"
 
 def _build(db: str) -> dict[str, str]:
     ledger = Ledger.open(db)
-    a = {"actor": "tester"}
+    a: dict[str, Any] = {"actor": "tester"}
     ids: dict[str, str] = {}
 
     def agree(name: str, focus: str, start: str, days: int, **kw: Any) -> uuid.UUID:

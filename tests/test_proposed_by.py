@@ -98,7 +98,7 @@ def test_a_version_1_agreement_loads_replays_and_round_trips_as_the_managers(
     ledger = Ledger.open(db)
     try:
         cid = _store_v1_agreement(ledger)
-        loaded = ledger.repository.get(cid)
+        loaded: Commitment = ledger.repository.get(cid)
         assert loaded.proposed_by == "manager"
         # the commands work on it: a check-in is written as usual
         ledger.check_in(cid, date="2026-01-09", actual=5, actor="bob")

@@ -291,6 +291,7 @@ def test_the_focus_cap_override_is_accepted_and_its_reason_stored(cli: Cli) -> N
     ledger = Ledger.open(cli.db)
     try:
         stored = ledger.commitment(uuid.UUID(cid)).focus_cap_override
+        assert stored is not None
         assert stored.startswith("sealed:v1:")  # the rep's text, sealed (SPEC 7.4)
         assert ledger.keys.open_text(stored) == reason
     finally:

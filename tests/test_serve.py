@@ -9,6 +9,7 @@ import json
 import os
 import sqlite3
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 from uuid import UUID
 
@@ -21,9 +22,9 @@ from tests.serve_support import START, Served, cli_json, is_error, served
 
 
 @pytest.fixture
-def s(db: str, tmp_path: Path) -> Served:
+def s(db: str, tmp_path: Path) -> Iterator[Served]:
     with served(db, tmp_path) as server:
-        yield server  # type: ignore[misc]
+        yield server
 
 
 AS_OF = {"as_of": "2099-01-01", "on": START}

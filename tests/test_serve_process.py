@@ -65,6 +65,7 @@ def running_server(
         deadline = time.monotonic() + 30
         while True:
             if proc.poll() is not None:
+                assert proc.stderr is not None  # piped above
                 raise AssertionError(f"serve exited {proc.returncode}: {proc.stderr.read()}")
             try:
                 if httpx.get(f"{base}/api/openapi.json", timeout=1).status_code == 200:
