@@ -28,7 +28,6 @@ from eventsourcing.utils import Environment, get_topic
 
 from . import commands as cmd
 from . import rules
-from .commands import validate
 from .domain import CoachingSession, Commitment, Person, RepWorkload, is_subject, workload_id
 from .errors import (
     AmbiguousId,
@@ -249,9 +248,7 @@ class Ledger(Application):
         registered as the command's own actor is recorded as registering themselves."""
         out = []
         for p in people:
-            c = validate(
-                cmd.RegisterPerson, name=p.name, team=p.team, region=p.region, effective=p.effective
-            )
+            c = cmd.RegisterPerson(name=p.name, team=p.team, region=p.region, effective=p.effective)
             out.append(
                 Person.register(
                     at=at,
@@ -300,7 +297,7 @@ class Ledger(Application):
     ) -> None:
         """Record a person's corrected name (GDPR Art. 16), sealed under their key."""
         at = self.clock()
-        c = validate(cmd.RegisterPerson, name=new_name)
+        c = cmd.RegisterPerson(name=new_name)
         new = self._registered(register, at, actor)
         person = next((p for p in new if p.id == subject), None)  # a legacy name, registered now
         if person is None:
@@ -315,7 +312,7 @@ class Ledger(Application):
         record ``Person.Erased`` (subject id and reason). Key first: should
         the record fail, the person is already unreadable, and running the
         command again records it. An erased person: :class:`PersonErased` (exit 4)."""
-        c = validate(cmd.ErasePerson, reason=reason)
+        c = cmd.ErasePerson(reason=reason)
         at = self.clock()
         person = self.person(subject)
         if person.erased:
@@ -385,10 +382,10 @@ class Ledger(Application):
     def session(self, session_id: UUID) -> CoachingSession:
         return self._get(session_id, CoachingSession, "coaching session")  # type: ignore[no-any-return]
 
-    def record_session(self, *, register: Sequence[NewPerson] = (), **values: Any) -> UUID:
-        """Record a session. ``register``, here and in every command: people
-        the command names for the first time (:mod:`ledger.people`), saved with it."""
-        c = validate(cmd.RecordSession, **values)
+    def record_session(self, c: cmd.RecordSession, *, register: Sequence[NewPerson] = ()) -> UUID:
+        """Record a session. Here and in every command: ``c`` is the command,
+        validated when it was built (:mod:`ledger.commands`); ``register`` are the
+        people it names for the first time (:mod:`ledger.people`), saved with it."""
         at = self.clock()
         people = self._registered(register, at, c.actor)
         session = CoachingSession.hold(
@@ -405,8 +402,7 @@ class Ledger(Application):
         self._save(*people, session)
         return session.id  # type: ignore[no-any-return]
 
-    def agree(self, *, register: Sequence[NewPerson] = (), **values: Any) -> UUID:
-        c = validate(cmd.Agree, **values)
+    def agree(self, c: cmd.Agree, *, register: Sequence[NewPerson] = ()) -> UUID:
         at = self.clock()
         if c.session_id is not None:
             self.session(c.session_id).check_agreement_of(c.rep, c.manager)
@@ -547,11 +543,10 @@ class Ledger(Application):
         return aggregate
 
     def check_in(
-        self, commitment_id: UUID, *, register: Sequence[NewPerson] = (), **values: Any
+        self, commitment_id: UUID, c: cmd.CheckIn, *, register: Sequence[NewPerson] = ()
     ) -> CheckInReceipt:
         """Record a check-in; the receipt has its number and, for one dated
         after the due date (it is kept but does not count, SPEC §7.1), a warning."""
-        c = validate(cmd.CheckIn, **values)
         commitment = self.commitment(commitment_id)
         at = self.clock()
         commitment.record_check_in(
@@ -574,9 +569,8 @@ class Ledger(Application):
         return CheckInReceipt(number, warnings)
 
     def correct(
-        self, commitment_id: UUID, *, register: Sequence[NewPerson] = (), **values: Any
+        self, commitment_id: UUID, c: cmd.Correct, *, register: Sequence[NewPerson] = ()
     ) -> None:
-        c = validate(cmd.Correct, **values)
         commitment = self.commitment(commitment_id)
         at = self.clock()
         commitment.correct_check_in(
@@ -590,9 +584,8 @@ class Ledger(Application):
         self._save(*self._registered(register, at, c.actor), commitment)
 
     def revise(
-        self, commitment_id: UUID, *, register: Sequence[NewPerson] = (), **values: Any
+        self, commitment_id: UUID, c: cmd.Revise, *, register: Sequence[NewPerson] = ()
     ) -> None:
-        c = validate(cmd.Revise, **values)
         commitment = self.commitment(commitment_id)
         at = self.clock()
         commitment.revise(
@@ -608,9 +601,8 @@ class Ledger(Application):
         self._save(*self._registered(register, at, c.actor), commitment)
 
     def release(
-        self, commitment_id: UUID, *, register: Sequence[NewPerson] = (), **values: Any
+        self, commitment_id: UUID, c: cmd.Release, *, register: Sequence[NewPerson] = ()
     ) -> None:
-        c = validate(cmd.Release, **values)
         at = self.clock()
         commitment = self.commitment(commitment_id)
         commitment.release(at=at, date=c.date, reason=c.reason, actor=c.actor)
@@ -618,9 +610,8 @@ class Ledger(Application):
         self._save(*people, commitment, *self._end_for_workload(commitment, at, c.actor))
 
     def close_commitment(
-        self, commitment_id: UUID, *, register: Sequence[NewPerson] = (), **values: Any
+        self, commitment_id: UUID, c: cmd.Close, *, register: Sequence[NewPerson] = ()
     ) -> None:
-        c = validate(cmd.Close, **values)
         at = self.clock()
         commitment = self.commitment(commitment_id)
         commitment.close(
@@ -630,13 +621,12 @@ class Ledger(Application):
         self._save(*people, commitment, *self._end_for_workload(commitment, at, c.actor))
 
     def reply(
-        self, commitment_id: UUID, *, register: Sequence[NewPerson] = (), **values: Any
+        self, commitment_id: UUID, c: cmd.Reply, *, register: Sequence[NewPerson] = ()
     ) -> None:
         """Record a reply by the commitment's rep or manager (SPEC §7.4); the
         rules are :meth:`Commitment.reply`'s. ``date`` defaults to today (UTC).
         ``by`` is a person reference (a subject id), compared with the ones the
         commitment names; the text is sealed under the replier's key."""
-        c = validate(cmd.Reply, **values)
         at = self.clock()
         commitment = self.commitment(commitment_id)
         known_as = None
@@ -678,7 +668,7 @@ class Ledger(Application):
 
         validated = (
             ActivityRow(c.rep, c.metric, c.date, c.value, c.source_id, c.actor)
-            for c in (validate(cmd.RecordActivity, **values) for values in rows)
+            for c in (cmd.RecordActivity(**values) for values in rows)
         )
         counts = self.record_activity_rows(validated)
         return counts.recorded, counts.already_present + counts.repeated
