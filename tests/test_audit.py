@@ -474,7 +474,7 @@ def copy_keys(source: str, target: str) -> None:
 def test_a_demo_ledger_round_trips_with_identical_hashes_and_verdicts(
     db: str, other_db: str, tmp_path: Path
 ) -> None:
-    from ledger.demo import write_demo
+    from cli.demo.generator import write_demo
 
     ledger = Ledger.open(db)
     try:

@@ -391,7 +391,7 @@ def demo_views(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A demo team (revisions, corrections, activity metrics, blocking, overrides)."""
     from datetime import UTC, date, datetime
 
-    from ledger.demo import write_demo
+    from cli.demo.generator import write_demo
     from projections.catchup import ensure_current
 
     tmp = tmp_path_factory.mktemp("demo")

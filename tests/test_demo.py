@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from cli.demo.generator import demo_end, write_demo
 from ledger.application import Ledger
-from ledger.demo import demo_end, write_demo
 from tests.conftest import Cli, event_count
 
 UUID_RE = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}")
@@ -198,7 +198,7 @@ def test_an_interrupted_demo_leaves_nothing_and_can_run_again(
 ) -> None:
     """demo is all-or-nothing (SPEC §7.2, finding 9 of issue 12): a failure after
     several batches were written leaves an empty ledger that demo then fills."""
-    from ledger import demo
+    from cli.demo import generator as demo
 
     real_flush = demo._Writer.flush
     calls = {"n": 0}

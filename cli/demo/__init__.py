@@ -7,11 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .context import Env, progress_bar
+from ..context import Env, progress_bar
 
 if TYPE_CHECKING:
-    from ledger.demo import DemoResult
     from projections.query import Moment
+
+    from .generator import DemoResult
 
 pass_env = click.make_pass_decorator(Env)
 
@@ -57,13 +58,12 @@ def demo(env: Env, reps: int, weeks: int, seed: int, until: str | None) -> None:
       commitments --db demo.db demo --until 2026-11-23
       commitments --db big.db demo --reps 5000 --weeks 52 --seed 7
     """
-    from ledger.demo import write_demo
-
-    from .read import _moment
+    from ..read import _moment
+    from .generator import write_demo
 
     at = _moment(None, until)  # --until: a bad date exits 2 before anything is written
 
-    from .html import demo_page_paths
+    from ..html import demo_page_paths
 
     env.views_path  # noqa: B018 -- refuses a --views that is not a read model, before writing
     for path in demo_page_paths(env, None):
@@ -81,7 +81,7 @@ def demo(env: Env, reps: int, weeks: int, seed: int, until: str | None) -> None:
         err=True,
     )
     _show_signals(env, result, at)
-    from .html import write_demo_pages
+    from ..html import write_demo_pages
 
     for path in write_demo_pages(env, result.team, at):
         click.echo(f"demo: wrote {path}", err=True)
@@ -91,7 +91,7 @@ def _show_signals(env: Env, result: DemoResult, at: Moment) -> None:
     """The team's signals on ``at``, from the read side."""
     from ledger import rules
 
-    from .read import open_read_model, text_table
+    from ..read import open_read_model, text_table
 
     rows = []
     teams: dict[str, list[tuple[str, str]]] = {}

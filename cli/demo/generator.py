@@ -54,10 +54,10 @@ from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
 
-from .domain import Activity, CoachingSession, Commitment, RepWorkload
-from .errors import Conflict, InvalidInput, RuleViolation
-from .identity import stored_ledger_id
-from .persistence import insert_stored_events, is_postgres, pg_sql
+from ledger.domain import Activity, CoachingSession, Commitment, RepWorkload
+from ledger.errors import Conflict, InvalidInput, RuleViolation
+from ledger.identity import stored_ledger_id
+from ledger.persistence import insert_stored_events, is_postgres, pg_sql
 
 ACTOR = "demo"
 CYCLE_DAYS = 28
@@ -243,7 +243,7 @@ class _Writer:
         """Register the demo's people first (SPEC §7.4): its actor (``demo``),
         the CRM import's actor, the managers and the reps, each reporting to
         their manager; the events then name them by subject id."""
-        from .people import NewPerson
+        from ledger.people import NewPerson
 
         demo = NewPerson.named(ACTOR)
         crm = NewPerson.named("crm-import")
@@ -268,7 +268,7 @@ class _Writer:
         """Take the new events of the aggregates a command changed, in the order
         given, so the ledger holds them in command order (as the commands would
         have written them, and as an import replays them)."""
-        from .sealing import seal_events
+        from ledger.sealing import seal_events
 
         for agg in aggregates:
             events = agg.collect_events()
@@ -287,7 +287,7 @@ class _Writer:
             return
         events, self.events = self.events, []
         if not self.written and self.needs_id:
-            from .identity import created_event
+            from ledger.identity import created_event
 
             events.insert(0, created_event(self.now, self.demo_ref))
         to_stored = self.ledger.mapper.to_stored_event
