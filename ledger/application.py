@@ -11,8 +11,9 @@ this code base, updates or deletes one.
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -53,6 +54,7 @@ if TYPE_CHECKING:  # imported when used: a check-in does not pay for the CSV imp
     from .activity_import import ActivityRow, WriteCounts
     from .keys import KeyStore
     from .people import NewPerson, RosterChange
+    from .unit_of_work import UnitOfWork
 
 Clock = Callable[[], datetime]
 
@@ -77,6 +79,7 @@ class Ledger(Application):
     """The commitment ledger (an eventsourcing application named ``ledger``)."""
 
     name = "ledger"
+    _batch: UnitOfWork | None = None  # set on a batch's ledger (:meth:`batch`)
 
     def __init__(
         self, env: dict[str, str] | None = None, *, clock: Clock = utc_now, db: str = ""
@@ -323,12 +326,49 @@ class Ledger(Application):
 
     # -- writing ---------------------------------------------------------
 
+    @contextlib.contextmanager
+    def batch(self, *, flush_every: int = 20_000, seal: bool = True) -> Iterator[Ledger]:
+        """A unit of work: ``with ledger.batch() as uow:`` runs many commands on
+        ``uow`` (this ledger's own methods, every rule applied) and writes all
+        their events, in command order, in ONE transaction when the block ends;
+        an exception inside the block writes nothing (see :mod:`ledger.unit_of_work`).
+
+        ``uow.clock`` may be replaced to give each command its own recorded_at
+        (the demo records each on its business date). Free text is sealed as
+        every command seals it; ``seal=False`` leaves it in clear, only for the
+        benchmark of what sealing costs (``bench/bench_privacy.py``). A
+        concurrent writer that got to a stream first: :class:`Conflict`.
+        """
+        from eventsourcing.persistence import IntegrityError
+
+        from .identity import stored_ledger_id
+        from .unit_of_work import UnitOfWork
+
+        uow = copy.copy(self)  # the same store, mapper and keys; its own clock and batch
+        try:
+            with self.recorder.datastore.transaction(commit=True) as curs:  # type: ignore[attr-defined]
+                has_id = stored_ledger_id(self.recorder, curs, pg=is_postgres(self.db)) is not None
+                uow._batch = UnitOfWork(
+                    uow, curs, has_id=has_id, flush_every=flush_every, seal=seal
+                )
+                yield uow
+                uow._batch.flush()
+        except IntegrityError:
+            raise Conflict(RETRY_HINT) from None
+        finally:
+            if uow._batch is not None and uow._batch.written:
+                self._ledger_id = None  # read again: the batch may have written it
+            uow._batch = None
+
     def _save(self, *aggregates: Any, actor: str = "ledger") -> None:
         """Save the aggregates' new events in one transaction. A ledger without
         an id gets its ``LedgerCreated`` in the same transaction (recorded at
         the same instant, by the same actor); if another first write stored one
         meanwhile, the fixed stream refuses ours and the events are saved
-        without it."""
+        without it. Inside a :meth:`batch`, the batch keeps them instead."""
+        if self._batch is not None:
+            self._batch.take(aggregates)
+            return
         from .sealing import seal_events
 
         events = [
@@ -368,13 +408,22 @@ class Ledger(Application):
             self.save(*events)
 
     def _get(self, aggregate_id: UUID, kind: type[Any], what: str) -> Any:
-        try:
-            aggregate: Any = self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            raise no_such(what, aggregate_id) from None
+        aggregate = self._stored(aggregate_id)
+        if aggregate is None:
+            raise no_such(what, aggregate_id)
         if not isinstance(aggregate, kind):
             raise no_such(what, aggregate_id)
         return aggregate
+
+    def _stored(self, aggregate_id: UUID) -> Any:
+        """The aggregate, or None if there is none: inside a :meth:`batch`, as
+        the batch left it (and a miss is remembered for the batch)."""
+        if self._batch is not None:
+            return self._batch.get(aggregate_id, self.repository.get)
+        try:
+            return self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
 
     def commitment(self, commitment_id: UUID) -> Commitment:
         return self._get(commitment_id, Commitment, "commitment")  # type: ignore[no-any-return]
@@ -535,9 +584,8 @@ class Ledger(Application):
         return dict(old.active) if old is not None else {}
 
     def workload(self, rep: str) -> RepWorkload | None:
-        try:
-            aggregate: Any = self.repository.get(workload_id(rep))
-        except AggregateNotFoundError:
+        aggregate = self._stored(workload_id(rep))
+        if aggregate is None:
             return None
         assert isinstance(aggregate, RepWorkload)
         return aggregate
@@ -646,6 +694,24 @@ class Ledger(Application):
             actor=c.actor,
         )
         self._save(*self._registered(register, at, c.actor), commitment)
+
+    def record_activity(self, c: cmd.RecordActivity) -> UUID:
+        """Record one activity row (``Activity.Recorded``). Its id is derived
+        from (metric, source id), as the importer derives it: the same row again
+        is refused (:class:`Conflict`), where an import would skip it."""
+        from .domain import Activity
+
+        activity = Activity.record(
+            at=self.clock(),
+            rep=c.rep,
+            metric=c.metric,
+            date=c.date,
+            value=c.value,
+            source_id=c.source_id,
+            actor=c.actor,
+        )
+        self._save(activity)
+        return activity.id  # type: ignore[no-any-return]
 
     def _end_for_workload(self, commitment: Commitment, at: datetime, actor: str) -> list[Any]:
         if commitment.owner != "rep":
