@@ -80,6 +80,7 @@ class Ledger(Application):
 
     name = "ledger"
     _batch: UnitOfWork | None = None  # set on a batch's ledger (:meth:`batch`)
+    _shares_store = False  # a batch's ledger, a copy of the ledger: closing it closes nothing
 
     def __init__(
         self, env: dict[str, str] | None = None, *, clock: Clock = utc_now, db: str = ""
@@ -224,6 +225,8 @@ class Ledger(Application):
         return found
 
     def close(self) -> None:
+        if self._shares_store:  # a batch's ledger: the store and keys are its ledger's
+            return
         keys, self._keys = self._keys, {}
         for store in keys.values():
             with contextlib.suppress(Exception):  # another thread's SQLite connection
@@ -345,6 +348,7 @@ class Ledger(Application):
         from .unit_of_work import UnitOfWork
 
         uow = copy.copy(self)  # the same store, mapper and keys; its own clock and batch
+        uow._shares_store = True
         try:
             with self.recorder.datastore.transaction(commit=True) as curs:  # type: ignore[attr-defined]
                 has_id = stored_ledger_id(self.recorder, curs, pg=is_postgres(self.db)) is not None
