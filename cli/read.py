@@ -33,7 +33,7 @@ pass_env = click.make_pass_decorator(Env)
 MAX_WINDOW_DAYS = 36600  # 100 years: any real window; keeps D - N inside the calendar
 WindowDays = Annotated[int, annotated_types.Interval(ge=1, le=MAX_WINDOW_DAYS)]
 """``--window-days`` as a type (the server's query parameter checks it too)."""
-STATUSES = (rules.OPEN, rules.OVERDUE, rules.RELEASED, rules.CLOSED)
+STATUSES = rules.STATUSES
 VERDICTS = rules.VERDICTS
 LIST_COLUMNS = (
     "id",

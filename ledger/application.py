@@ -468,7 +468,7 @@ class Ledger(Application):
         to_save: list[Any] = self._registered(register, at, c.actor)
         workload: RepWorkload | None = None
         legacy: dict[UUID, str] = {}
-        if c.owner == "rep":
+        if c.owner == rules.Role.REP:
             workload = self.workload(c.rep)
             if workload is None:
                 workload = RepWorkload.start(at=at, rep=c.rep, actor=c.actor)
@@ -718,7 +718,7 @@ class Ledger(Application):
         return activity.id  # type: ignore[no-any-return]
 
     def _end_for_workload(self, commitment: Commitment, at: datetime, actor: str) -> list[Any]:
-        if commitment.owner != "rep":
+        if commitment.owner != rules.Role.REP:
             return []
         workload = self.workload(commitment.rep)
         if workload is None:
