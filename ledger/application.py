@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -473,33 +474,7 @@ class Ledger(Application):
             if workload is None:
                 workload = RepWorkload.start(at=at, rep=c.rep, actor=c.actor)
             legacy = self._legacy_workload_areas(c.rep, register)
-        commitment = Commitment.agree(
-            at=at,
-            rep=c.rep,
-            manager=c.manager,
-            owner=c.owner,
-            focus=c.focus,
-            behavior=c.behavior,
-            measure="done" if c.done else "count",
-            target=c.target,
-            period=None if c.done else c.period,
-            unit=c.unit,
-            metric=c.metric,
-            baseline=c.baseline,
-            start=c.start,
-            due=c.due_date,
-            hypothesis=c.expect,
-            expect_metric=c.expect_metric,
-            expect_at_least=c.expect_at_least,
-            session_id=c.session_id,
-            supports=c.supports,
-            kept_at=c.kept_at,
-            partial_at=c.partial_at,
-            focus_cap_override=c.override_focus_cap,
-            on=c.on or c.start,
-            actor=c.actor,
-            proposed_by=c.proposed_by,
-        )
+        commitment = Commitment.agree(at=at, **agreed_fields(c))
         to_save.append(commitment)
         if workload is not None:
             workload.take(
@@ -802,6 +777,27 @@ class Ledger(Application):
                 return int(curs.fetchone()["n"])
             curs.execute(f"SELECT count(*) FROM {recorder.events_table_name}")
             return int(curs.fetchone()[0])
+
+
+AGREED_AS_GIVEN = (
+    {f.name for f in dataclasses.fields(Commitment.Agreed)} & set(cmd.Agree.model_fields)
+) - {"period", "due", "on"}
+"""The fields of ``Commitment.Agreed`` an ``agree`` command gives as they are
+(the event's own definition is the one list; the rest are derived below)."""
+
+
+def agreed_fields(c: cmd.Agree) -> dict[str, Any]:
+    """The ``Commitment.Agreed`` fields of an agreement: those of the same name
+    as given, and the six the event records differently from the command."""
+    return {
+        **{name: getattr(c, name) for name in AGREED_AS_GIVEN},
+        "measure": "done" if c.done else "count",
+        "period": None if c.done else c.period,
+        "due": c.due_date,
+        "hypothesis": c.expect,
+        "focus_cap_override": c.override_focus_cap,
+        "on": c.on or c.start,
+    }
 
 
 def _create_private_file(path: str) -> None:

@@ -88,3 +88,24 @@ def test_a_command_built_directly_refuses_in_one_line_as_the_cli_words_it() -> N
     assert str(bad.value) == "target: must be 0 or more"
     with pytest.raises(InvalidInput, match=r"^date: "):
         cmd.validate(cmd.CheckIn, date="2026-13-01", actual=1, actor="alice")
+
+
+def test_an_agreement_gives_every_field_of_its_event_from_the_one_definition() -> None:
+    import dataclasses
+
+    from eventsourcing.domain import Aggregate
+
+    from ledger.application import agreed_fields
+    from ledger.domain import Commitment
+
+    base = {f.name for f in dataclasses.fields(Aggregate.Created)}
+    event = {f.name for f in dataclasses.fields(Commitment.Agreed)} - base
+    done = cmd.Agree(
+        rep="alice", manager="bob", focus="f", behavior="b", done=True, start=START,
+        expect="h", override_focus_cap="why", actor="bob",
+    )  # fmt: skip
+    fields = agreed_fields(done)
+    assert set(fields) == event and len(event) == 24
+    assert (fields["measure"], fields["period"], fields["on"]) == ("done", None, START)
+    assert (fields["hypothesis"], fields["focus_cap_override"]) == ("h", "why")
+    assert fields["due"] == date(2026, 2, 3)  # 30 days, the default window
