@@ -1,8 +1,10 @@
 """The ledger application: the only way events get written.
 
-Each public method validates its input (pydantic, :mod:`ledger.commands`),
-loads what it needs, lets the aggregates apply their rules, and saves every
-new event of the command in one transaction with one ``recorded_at``. A
+Each public command method takes its command, a pydantic model of
+:mod:`ledger.commands` validated when it was built, loads what it needs,
+lets the aggregates apply their rules, and saves every new event of the
+command in one transaction with one ``recorded_at`` (or, inside
+:meth:`Ledger.batch`, keeps them for the batch's one transaction). A
 refusal raises a named error from :mod:`ledger.errors` before anything is
 saved. Stored events are only ever inserted: nothing here, or anywhere in
 this code base, updates or deletes one.
@@ -341,7 +343,9 @@ class Ledger(Application):
         (the demo records each on its business date). Free text is sealed as
         every command seals it; ``seal=False`` leaves it in clear, only for the
         benchmark of what sealing costs (``bench/bench_privacy.py``). A
-        concurrent writer that got to a stream first: :class:`Conflict`.
+        concurrent writer that got to a stream first: :class:`Conflict`. A
+        command refused inside the block may have left its aggregates half
+        changed in memory: let its error end the block (nothing is written).
         """
         from eventsourcing.persistence import IntegrityError
 
@@ -680,15 +684,7 @@ class Ledger(Application):
         is refused (:class:`Conflict`), where an import would skip it."""
         from .domain import Activity
 
-        activity = Activity.record(
-            at=self.clock(),
-            rep=c.rep,
-            metric=c.metric,
-            date=c.date,
-            value=c.value,
-            source_id=c.source_id,
-            actor=c.actor,
-        )
+        activity = Activity.record(at=self.clock(), **c.model_dump())  # the event's fields
         self._save(activity)
         return activity.id  # type: ignore[no-any-return]
 
