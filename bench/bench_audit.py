@@ -1,6 +1,6 @@
 """Export, verify and import throughput against raw sqlite3 + json + hashlib, and peak memory.
 
-Builds a demo ledger (``ledger.demo.write_demo``, the same as ``commitments
+Builds a demo ledger (``cli.demo.generator.write_demo``, the same as ``commitments
 demo``) unless ``--db`` names an existing SQLite ledger, then in one run:
 
 * ``commitments export -o FILE`` and ``commitments verify`` (fresh processes)
@@ -55,8 +55,8 @@ COMMITMENTS = [sys.executable, "-c", LAUNCH]
 
 def build(db: str, reps: int, weeks: int) -> dict[str, Any]:
     sys.path.insert(0, str(ROOT))
+    from cli.demo.generator import write_demo
     from ledger.application import Ledger
-    from ledger.demo import write_demo
 
     ledger = Ledger.open(db)
     try:

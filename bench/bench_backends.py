@@ -40,6 +40,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from uuid import UUID
 
+from ledger import commands as cmd
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -80,24 +82,25 @@ def write_commands(db: str, worker: int, commands: int) -> tuple[int, int, float
                 if i % 8 == 0 or not mine:
                     mine.append(
                         ledger.agree(
-                            rep=f"w{worker}-rep{i % 5}",
-                            manager=f"m{worker}",
-                            focus="prospecting",
-                            behavior="outbound calls",
-                            target=10,
-                            period="week",
-                            start=START.isoformat(),
-                            actor="bench",
+                            cmd.Agree(
+                                rep=f"w{worker}-rep{i % 5}",
+                                manager=f"m{worker}",
+                                focus="prospecting",
+                                behavior="outbound calls",
+                                target=10,
+                                period="week",
+                                start=START.isoformat(),
+                                actor="bench",
+                            )
                         )
                     )
                 else:
                     day = START + timedelta(days=rng.randrange(29))
                     ledger.check_in(
                         rng.choice(mine),
-                        date=day.isoformat(),
-                        actual=rng.randrange(13),
-                        note="",
-                        actor="bench",
+                        cmd.CheckIn(
+                            date=day.isoformat(), actual=rng.randrange(13), note="", actor="bench"
+                        ),
                     )
             except Conflict:
                 conflicts += 1

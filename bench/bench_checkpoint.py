@@ -1,6 +1,6 @@
 """Checkpoints and proofs (SPEC §7.3): throughput against a raw SHA-256 pass, proof latency.
 
-Builds a demo ledger (``ledger.demo.write_demo``) unless ``--db`` names an
+Builds a demo ledger (``cli.demo.generator.write_demo``) unless ``--db`` names an
 existing SQLite ledger, then in one run:
 
 * ``commitments checkpoint --key K`` (a fresh process: it recomputes the
@@ -43,8 +43,8 @@ COMMITMENTS = [sys.executable, "-m", "cli"]
 
 def build(db: str, reps: int, weeks: int) -> dict[str, Any]:
     sys.path.insert(0, str(ROOT))
+    from cli.demo.generator import write_demo
     from ledger.application import Ledger
-    from ledger.demo import write_demo
 
     ledger = Ledger.open(db)
     try:

@@ -9,7 +9,7 @@
    >= 10 runs each, interleaved. Aim: sealed latency <= 1.2x clear.
 
 Both ledgers are the demo team with the same seed and dates, written by
-``ledger.demo.write_demo`` with ``seal=False`` (free text in clear; people's
+``cli.demo.generator.write_demo`` with ``seal=False`` (free text in clear; people's
 names are sealed in both) and ``seal=True`` (as every command writes now).
 Usage::
 
@@ -42,7 +42,7 @@ def write_demo(db: str, reps: int, weeks: int, *, seal: bool) -> float:
         "import sys,time\n"
         "from datetime import date\n"
         "from ledger.application import Ledger\n"
-        "from ledger.demo import write_demo\n"
+        "from cli.demo.generator import write_demo\n"
         "l=Ledger.open(sys.argv[1])\n"
         "t=time.perf_counter()\n"
         "write_demo(l,reps=int(sys.argv[2]),weeks=int(sys.argv[3]),"

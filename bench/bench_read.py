@@ -34,6 +34,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from ledger import commands as cmd
+
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
 BIN = Path(PY).parent
@@ -89,21 +91,28 @@ def fallback_ledger(db: str, reps: int, weeks: int) -> str:
         for cycle in range(max(1, weeks // 4)):
             first = start + timedelta(days=28 * cycle)
             cid = ledger.agree(
-                rep=rep,
-                manager=f"mgr{r % 50}",
-                focus="prospecting",
-                behavior="outbound calls",
-                target=10.0,
-                period="week",
-                start=first.isoformat(),
-                days=28,
-                actor="bench",
+                cmd.Agree(
+                    rep=rep,
+                    manager=f"mgr{r % 50}",
+                    focus="prospecting",
+                    behavior="outbound calls",
+                    target=10.0,
+                    period="week",
+                    start=first.isoformat(),
+                    days=28,
+                    actor="bench",
+                )
             )
             for week in range(4):
                 day = first + timedelta(days=7 * week + 4)
-                ledger.check_in(cid, date=day.isoformat(), actual=float(8 + week), actor="bench")
+                ledger.check_in(
+                    cid, cmd.CheckIn(date=day.isoformat(), actual=float(8 + week), actor="bench")
+                )
             ledger.close_commitment(
-                cid, date=(first + timedelta(days=28)).isoformat(), result="met", actor="bench"
+                cid,
+                cmd.Close(
+                    date=(first + timedelta(days=28)).isoformat(), result="met", actor="bench"
+                ),
             )
     ledger.close()
     return f"fallback generator (Ledger API), {reps} reps x {weeks} weeks"
@@ -197,7 +206,9 @@ def one_event_catch_up(db: str, views: str, runs: int = 10) -> float:
     try:
         for i in range(runs):
             ledger.record_session(
-                rep="bench-rep", manager="bench-mgr", date="2026-01-05", note=str(i), actor="b"
+                cmd.RecordSession(
+                    rep="bench-rep", manager="bench-mgr", date="2026-01-05", note=str(i), actor="b"
+                )
             )
             t = time.perf_counter()
             applied = catch_up(ledger, views)

@@ -1,6 +1,6 @@
 """Whole-process time of ``report coaching --format json`` against ``history REP``.
 
-Builds a demo ledger (``ledger.demo.write_demo``, the same as ``commitments
+Builds a demo ledger (``cli.demo.generator.write_demo``, the same as ``commitments
 demo``) unless ``--db`` names an existing one, catches the read model up once,
 then runs each command as a fresh process ``--runs`` times and reports the
 median wall time and the ratio (the aim: the report within 3x a history).
@@ -28,8 +28,8 @@ COMMITMENTS = [sys.executable, "-m", "cli"]
 
 def build(db: str, reps: int, weeks: int) -> dict[str, object]:
     sys.path.insert(0, str(ROOT))
+    from cli.demo.generator import write_demo
     from ledger.application import Ledger
-    from ledger.demo import write_demo
 
     ledger = Ledger.open(db)
     try:

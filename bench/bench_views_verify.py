@@ -1,6 +1,6 @@
 """``commitments projections verify`` throughput against a raw scan and a rebuild.
 
-Builds a demo ledger (``ledger.demo.write_demo``, as ``commitments demo``)
+Builds a demo ledger (``cli.demo.generator.write_demo``, as ``commitments demo``)
 unless ``--db`` names an existing SQLite ledger, reads it once so its views
 file exists, then measures, interleaved, the fastest of ``--repeat`` runs:
 
@@ -35,8 +35,8 @@ COMMITMENTS = [sys.executable, "-m", "cli"]
 
 def build(db: str, reps: int, weeks: int) -> int:
     sys.path.insert(0, str(ROOT))
+    from cli.demo.generator import write_demo
     from ledger.application import Ledger
-    from ledger.demo import write_demo
 
     ledger = Ledger.open(db)
     try:

@@ -1,6 +1,6 @@
 """The growth curve (issue 19): how each command's time and memory grow with the ledger.
 
-For each size it builds a demo ledger (``ledger.demo.write_demo``, the same
+For each size it builds a demo ledger (``cli.demo.generator.write_demo``, the same
 generator as ``commitments demo``; 52 weeks, 50 / 500 / 5000 reps give about
 11k / 110k / 1.1M events, ``--xl`` adds 25,000 reps, about 5.5M), then runs,
 each as its own process:
@@ -68,7 +68,7 @@ BUILD = """
 import sys
 from datetime import date
 from ledger.application import Ledger
-from ledger.demo import write_demo
+from cli.demo.generator import write_demo
 ledger = Ledger.open(sys.argv[1])
 try:
     r = write_demo(ledger, reps=int(sys.argv[2]), weeks=int(sys.argv[3]),

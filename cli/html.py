@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from projections.query import History, Item
 
 # Verdict colours (ColorBrewer-like; honest misses in blue: a safe failure is not red).
-COLOURS = {
+COLOURS: dict[str, str] = {
     rules.SUCCEEDED: "#1a7f3c",
     rules.KEPT: "#66bd63",
     rules.HONEST_MISS: "#3b6fb6",
@@ -35,7 +35,8 @@ COLOURS = {
     rules.OVERDUE: "#8c510a",
     rules.OPEN: "#9ecae1",
 }
-LABELS = {v: v.replace("_", " ") for v in rules.VERDICTS}  # honest_miss -> "honest miss"
+# honest_miss -> "honest miss"
+LABELS: dict[str, str] = {v: v.replace("_", " ") for v in rules.VERDICTS}
 SIGNAL_TEXT = {
     rules.WILL_CONCERN: "Will concern: two or more broken commitments in the window.",
     rules.FIRST_WARNING: "First warning: one broken commitment in the window.",

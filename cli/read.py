@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from projections.query import History, Item, Moment, ReadModel
 
 
-STATUSES = (rules.OPEN, rules.OVERDUE, rules.RELEASED, rules.CLOSED)
+STATUSES = rules.STATUSES
 VERDICTS = rules.VERDICTS
 LIST_COLUMNS = (
     "id",

@@ -59,9 +59,12 @@ def session_record(
       commitments session record --rep alice --manager bob --on 2026-01-05 \\
           --prepared --strength rapport --focus prospecting
     """
+    from ledger import commands as cmd
+
     ledger = env.ledger()
     refs, register = _people_refs(env, new_person, rep=rep, manager=manager)
-    sid = ledger.record_session(date=on, register=register, **refs, **values)
+    command = cmd.validate(cmd.RecordSession, date=on, **refs, **values)
+    sid = ledger.record_session(command, register=register)
     click.echo(str(sid))
 
 
@@ -142,6 +145,8 @@ def agree(
           --focus prospecting --behavior "two ride-alongs" --target 2 --per window \\
           --start 2026-01-05 --supports 3f2a9c
     """
+    from ledger import commands as cmd
+
     ledger = env.ledger()
     if session_ref:
         values["session_id"] = ledger.resolve(session_ref, "session")
@@ -149,7 +154,8 @@ def agree(
         values["supports"] = ledger.resolve(supports_ref)
     values = {k: v for k, v in values.items() if v is not None and v is not False}
     refs, register = _people_refs(env, new_person, rep=rep, manager=manager)
-    cid = ledger.agree(register=register, **refs, **values)
+    command = cmd.validate(cmd.Agree, **refs, **values)
+    cid = ledger.agree(command, register=register)
     click.echo(str(cid))
 
 
@@ -170,12 +176,15 @@ def check_in(env: Env, commitment: str, on: str, **values: Any) -> None:
     Example:
       commitments check-in 3f2a9c --on 2026-01-12 --actual 9 --note "2 days at a fair"
     """
+    from ledger import commands as cmd
+
     from .errors import warn
 
     ledger = env.ledger()
     cid = ledger.resolve(commitment)
     refs, register = _people_refs(env, False)
-    receipt = ledger.check_in(cid, date=on, register=register, **refs, **values)
+    command = cmd.validate(cmd.CheckIn, date=on, **refs, **values)
+    receipt = ledger.check_in(cid, command, register=register)
     for warning in receipt.warnings:
         warn(warning)
     click.echo(str(receipt.number))
@@ -195,10 +204,13 @@ def correct(env: Env, commitment: str, **values: Any) -> None:
     Example:
       commitments correct 3f2a9c --check-in 1 --actual 11 --reason "CRM sync missed two calls"
     """
+    from ledger import commands as cmd
+
     ledger = env.ledger()
     cid = ledger.resolve(commitment)
     refs, register = _people_refs(env, False)
-    ledger.correct(cid, register=register, **refs, **values)
+    command = cmd.validate(cmd.Correct, **refs, **values)
+    ledger.correct(cid, command, register=register)
 
 
 @click.command()
@@ -217,10 +229,13 @@ def revise(env: Env, commitment: str, on: str, **values: Any) -> None:
     Example:
       commitments revise 3f2a9c --on 2026-01-19 --target 8 --reason "territory split"
     """
+    from ledger import commands as cmd
+
     ledger = env.ledger()
     cid = ledger.resolve(commitment)
     refs, register = _people_refs(env, False)
-    ledger.revise(cid, date=on, register=register, **refs, **values)
+    command = cmd.validate(cmd.Revise, date=on, **refs, **values)
+    ledger.revise(cid, command, register=register)
 
 
 @click.command()
@@ -235,10 +250,13 @@ def release(env: Env, commitment: str, on: str, reason: str) -> None:
     Example:
       commitments release 3f2a9c --on 2026-01-20 --reason "account moved to another team"
     """
+    from ledger import commands as cmd
+
     ledger = env.ledger()
     cid = ledger.resolve(commitment)
     refs, register = _people_refs(env, False)
-    ledger.release(cid, date=on, reason=reason, register=register, **refs)
+    command = cmd.validate(cmd.Release, date=on, reason=reason, **refs)
+    ledger.release(cid, command, register=register)
 
 
 @click.command()
@@ -257,10 +275,13 @@ def close(env: Env, commitment: str, on: str, **values: Any) -> None:
     Example:
       commitments close 3f2a9c --on 2026-02-04 --result missed --note "pipeline flat"
     """
+    from ledger import commands as cmd
+
     ledger = env.ledger()
     cid = ledger.resolve(commitment)
     refs, register = _people_refs(env, False)
-    ledger.close_commitment(cid, date=on, register=register, **refs, **values)
+    command = cmd.validate(cmd.Close, date=on, **refs, **values)
+    ledger.close_commitment(cid, command, register=register)
 
 
 @click.command()
@@ -288,12 +309,15 @@ def reply(env: Env, commitment: str, on: str | None, **values: Any) -> None:
       commitments reply 3f2a9c --by alice --contest \\
           --text "the CRM lost two weeks of my calls"
     """
+    from ledger import commands as cmd
+
     ledger = env.ledger()
     if on is not None:
         values["date"] = on
     cid = ledger.resolve(commitment)
     refs, register = _people_refs(env, False, by=values.pop("by"))
-    ledger.reply(cid, register=register, **refs, **values)
+    command = cmd.validate(cmd.Reply, **refs, **values)
+    ledger.reply(cid, command, register=register)
 
 
 def _add_session_readers() -> None:

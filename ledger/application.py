@@ -1,8 +1,10 @@
 """The ledger application: the only way events get written.
 
-Each public method validates its input (pydantic, :mod:`ledger.commands`),
-loads what it needs, lets the aggregates apply their rules, and saves every
-new event of the command in one transaction with one ``recorded_at``. A
+Each public command method takes its command, a pydantic model of
+:mod:`ledger.commands` validated when it was built, loads what it needs,
+lets the aggregates apply their rules, and saves every new event of the
+command in one transaction with one ``recorded_at`` (or, inside
+:meth:`Ledger.batch`, keeps them for the batch's one transaction). A
 refusal raises a named error from :mod:`ledger.errors` before anything is
 saved. Stored events are only ever inserted: nothing here, or anywhere in
 this code base, updates or deletes one.
@@ -11,8 +13,10 @@ this code base, updates or deletes one.
 from __future__ import annotations
 
 import contextlib
+import copy
+import dataclasses
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -28,7 +32,6 @@ from eventsourcing.utils import Environment, get_topic
 
 from . import commands as cmd
 from . import rules
-from .commands import validate
 from .domain import CoachingSession, Commitment, Person, RepWorkload, is_subject, workload_id
 from .errors import (
     AmbiguousId,
@@ -54,6 +57,7 @@ if TYPE_CHECKING:  # imported when used: a check-in does not pay for the CSV imp
     from .activity_import import ActivityRow, WriteCounts
     from .keys import KeyStore
     from .people import NewPerson, RosterChange
+    from .unit_of_work import UnitOfWork
 
 Clock = Callable[[], datetime]
 
@@ -78,6 +82,8 @@ class Ledger(Application):
     """The commitment ledger (an eventsourcing application named ``ledger``)."""
 
     name = "ledger"
+    _batch: UnitOfWork | None = None  # set on a batch's ledger (:meth:`batch`)
+    _shares_store = False  # a batch's ledger, a copy of the ledger: closing it closes nothing
 
     def __init__(
         self, env: dict[str, str] | None = None, *, clock: Clock = utc_now, db: str = ""
@@ -222,6 +228,8 @@ class Ledger(Application):
         return found
 
     def close(self) -> None:
+        if self._shares_store:  # a batch's ledger: the store and keys are its ledger's
+            return
         keys, self._keys = self._keys, {}
         for store in keys.values():
             with contextlib.suppress(Exception):  # another thread's SQLite connection
@@ -249,9 +257,7 @@ class Ledger(Application):
         registered as the command's own actor is recorded as registering themselves."""
         out = []
         for p in people:
-            c = validate(
-                cmd.RegisterPerson, name=p.name, team=p.team, region=p.region, effective=p.effective
-            )
+            c = cmd.RegisterPerson(name=p.name, team=p.team, region=p.region, effective=p.effective)
             out.append(
                 Person.register(
                     at=at,
@@ -300,7 +306,7 @@ class Ledger(Application):
     ) -> None:
         """Record a person's corrected name (GDPR Art. 16), sealed under their key."""
         at = self.clock()
-        c = validate(cmd.RegisterPerson, name=new_name)
+        c = cmd.RegisterPerson(name=new_name)
         new = self._registered(register, at, actor)
         person = next((p for p in new if p.id == subject), None)  # a legacy name, registered now
         if person is None:
@@ -315,7 +321,7 @@ class Ledger(Application):
         record ``Person.Erased`` (subject id and reason). Key first: should
         the record fail, the person is already unreadable, and running the
         command again records it. An erased person: :class:`PersonErased` (exit 4)."""
-        c = validate(cmd.ErasePerson, reason=reason)
+        c = cmd.ErasePerson(reason=reason)
         at = self.clock()
         person = self.person(subject)
         if person.erased:
@@ -326,12 +332,52 @@ class Ledger(Application):
 
     # -- writing ---------------------------------------------------------
 
+    @contextlib.contextmanager
+    def batch(self, *, flush_every: int = 20_000, seal: bool = True) -> Iterator[Ledger]:
+        """A unit of work: ``with ledger.batch() as uow:`` runs many commands on
+        ``uow`` (this ledger's own methods, every rule applied) and writes all
+        their events, in command order, in ONE transaction when the block ends;
+        an exception inside the block writes nothing (see :mod:`ledger.unit_of_work`).
+
+        ``uow.clock`` may be replaced to give each command its own recorded_at
+        (the demo records each on its business date). Free text is sealed as
+        every command seals it; ``seal=False`` leaves it in clear, only for the
+        benchmark of what sealing costs (``bench/bench_privacy.py``). A
+        concurrent writer that got to a stream first: :class:`Conflict`. A
+        command refused inside the block may have left its aggregates half
+        changed in memory: let its error end the block (nothing is written).
+        """
+        from eventsourcing.persistence import IntegrityError
+
+        from .identity import stored_ledger_id
+        from .unit_of_work import UnitOfWork
+
+        uow = copy.copy(self)  # the same store, mapper and keys; its own clock and batch
+        uow._shares_store = True
+        try:
+            with self.recorder.datastore.transaction(commit=True) as curs:  # type: ignore[attr-defined]
+                has_id = stored_ledger_id(self.recorder, curs, pg=is_postgres(self.db)) is not None
+                uow._batch = UnitOfWork(
+                    uow, curs, has_id=has_id, flush_every=flush_every, seal=seal
+                )
+                yield uow
+                uow._batch.flush()
+        except IntegrityError:
+            raise Conflict(RETRY_HINT) from None
+        finally:
+            if uow._batch is not None and uow._batch.written:
+                self._ledger_id = None  # read again: the batch may have written it
+            uow._batch = None
+
     def _save(self, *aggregates: Any, actor: str = "ledger") -> None:
         """Save the aggregates' new events in one transaction. A ledger without
         an id gets its ``LedgerCreated`` in the same transaction (recorded at
         the same instant, by the same actor); if another first write stored one
         meanwhile, the fixed stream refuses ours and the events are saved
-        without it."""
+        without it. Inside a :meth:`batch`, the batch keeps them instead."""
+        if self._batch is not None:
+            self._batch.take(aggregates)
+            return
         from .sealing import seal_events
 
         events = [
@@ -371,13 +417,22 @@ class Ledger(Application):
             self.save(*events)
 
     def _get(self, aggregate_id: UUID, kind: type[Any], what: str) -> Any:
-        try:
-            aggregate: Any = self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            raise no_such(what, aggregate_id) from None
+        aggregate = self._stored(aggregate_id)
+        if aggregate is None:
+            raise no_such(what, aggregate_id)
         if not isinstance(aggregate, kind):
             raise no_such(what, aggregate_id)
         return aggregate
+
+    def _stored(self, aggregate_id: UUID) -> Any:
+        """The aggregate, or None if there is none: inside a :meth:`batch`, as
+        the batch left it (and a miss is remembered for the batch)."""
+        if self._batch is not None:
+            return self._batch.get(aggregate_id, self.repository.get)
+        try:
+            return self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
 
     def commitment(self, commitment_id: UUID) -> Commitment:
         return self._get(commitment_id, Commitment, "commitment")  # type: ignore[no-any-return]
@@ -385,10 +440,10 @@ class Ledger(Application):
     def session(self, session_id: UUID) -> CoachingSession:
         return self._get(session_id, CoachingSession, "coaching session")  # type: ignore[no-any-return]
 
-    def record_session(self, *, register: Sequence[NewPerson] = (), **values: Any) -> UUID:
-        """Record a session. ``register``, here and in every command: people
-        the command names for the first time (:mod:`ledger.people`), saved with it."""
-        c = validate(cmd.RecordSession, **values)
+    def record_session(self, c: cmd.RecordSession, *, register: Sequence[NewPerson] = ()) -> UUID:
+        """Record a session. Here and in every command: ``c`` is the command,
+        validated when it was built (:mod:`ledger.commands`); ``register`` are the
+        people it names for the first time (:mod:`ledger.people`), saved with it."""
         at = self.clock()
         people = self._registered(register, at, c.actor)
         session = CoachingSession.hold(
@@ -405,8 +460,7 @@ class Ledger(Application):
         self._save(*people, session)
         return session.id  # type: ignore[no-any-return]
 
-    def agree(self, *, register: Sequence[NewPerson] = (), **values: Any) -> UUID:
-        c = validate(cmd.Agree, **values)
+    def agree(self, c: cmd.Agree, *, register: Sequence[NewPerson] = ()) -> UUID:
         at = self.clock()
         if c.session_id is not None:
             self.session(c.session_id).check_agreement_of(c.rep, c.manager)
@@ -419,38 +473,12 @@ class Ledger(Application):
         to_save: list[Any] = self._registered(register, at, c.actor)
         workload: RepWorkload | None = None
         legacy: dict[UUID, str] = {}
-        if c.owner == "rep":
+        if c.owner == rules.Role.REP:
             workload = self.workload(c.rep)
             if workload is None:
                 workload = RepWorkload.start(at=at, rep=c.rep, actor=c.actor)
             legacy = self._legacy_workload_areas(c.rep, register)
-        commitment = Commitment.agree(
-            at=at,
-            rep=c.rep,
-            manager=c.manager,
-            owner=c.owner,
-            focus=c.focus,
-            behavior=c.behavior,
-            measure="done" if c.done else "count",
-            target=c.target,
-            period=None if c.done else c.period,
-            unit=c.unit,
-            metric=c.metric,
-            baseline=c.baseline,
-            start=c.start,
-            due=c.due_date,
-            hypothesis=c.expect,
-            expect_metric=c.expect_metric,
-            expect_at_least=c.expect_at_least,
-            session_id=c.session_id,
-            supports=c.supports,
-            kept_at=c.kept_at,
-            partial_at=c.partial_at,
-            focus_cap_override=c.override_focus_cap,
-            on=c.on or c.start,
-            actor=c.actor,
-            proposed_by=c.proposed_by,
-        )
+        commitment = Commitment.agree(at=at, **agreed_fields(c))
         to_save.append(commitment)
         if workload is not None:
             workload.take(
@@ -539,19 +567,17 @@ class Ledger(Application):
         return dict(old.active) if old is not None else {}
 
     def workload(self, rep: str) -> RepWorkload | None:
-        try:
-            aggregate: Any = self.repository.get(workload_id(rep))
-        except AggregateNotFoundError:
+        aggregate = self._stored(workload_id(rep))
+        if aggregate is None:
             return None
         assert isinstance(aggregate, RepWorkload)
         return aggregate
 
     def check_in(
-        self, commitment_id: UUID, *, register: Sequence[NewPerson] = (), **values: Any
+        self, commitment_id: UUID, c: cmd.CheckIn, *, register: Sequence[NewPerson] = ()
     ) -> CheckInReceipt:
         """Record a check-in; the receipt has its number and, for one dated
         after the due date (it is kept but does not count, SPEC §7.1), a warning."""
-        c = validate(cmd.CheckIn, **values)
         commitment = self.commitment(commitment_id)
         at = self.clock()
         commitment.record_check_in(
@@ -574,9 +600,8 @@ class Ledger(Application):
         return CheckInReceipt(number, warnings)
 
     def correct(
-        self, commitment_id: UUID, *, register: Sequence[NewPerson] = (), **values: Any
+        self, commitment_id: UUID, c: cmd.Correct, *, register: Sequence[NewPerson] = ()
     ) -> None:
-        c = validate(cmd.Correct, **values)
         commitment = self.commitment(commitment_id)
         at = self.clock()
         commitment.correct_check_in(
@@ -590,9 +615,8 @@ class Ledger(Application):
         self._save(*self._registered(register, at, c.actor), commitment)
 
     def revise(
-        self, commitment_id: UUID, *, register: Sequence[NewPerson] = (), **values: Any
+        self, commitment_id: UUID, c: cmd.Revise, *, register: Sequence[NewPerson] = ()
     ) -> None:
-        c = validate(cmd.Revise, **values)
         commitment = self.commitment(commitment_id)
         at = self.clock()
         commitment.revise(
@@ -608,9 +632,8 @@ class Ledger(Application):
         self._save(*self._registered(register, at, c.actor), commitment)
 
     def release(
-        self, commitment_id: UUID, *, register: Sequence[NewPerson] = (), **values: Any
+        self, commitment_id: UUID, c: cmd.Release, *, register: Sequence[NewPerson] = ()
     ) -> None:
-        c = validate(cmd.Release, **values)
         at = self.clock()
         commitment = self.commitment(commitment_id)
         commitment.release(at=at, date=c.date, reason=c.reason, actor=c.actor)
@@ -618,9 +641,8 @@ class Ledger(Application):
         self._save(*people, commitment, *self._end_for_workload(commitment, at, c.actor))
 
     def close_commitment(
-        self, commitment_id: UUID, *, register: Sequence[NewPerson] = (), **values: Any
+        self, commitment_id: UUID, c: cmd.Close, *, register: Sequence[NewPerson] = ()
     ) -> None:
-        c = validate(cmd.Close, **values)
         at = self.clock()
         commitment = self.commitment(commitment_id)
         commitment.close(
@@ -630,13 +652,12 @@ class Ledger(Application):
         self._save(*people, commitment, *self._end_for_workload(commitment, at, c.actor))
 
     def reply(
-        self, commitment_id: UUID, *, register: Sequence[NewPerson] = (), **values: Any
+        self, commitment_id: UUID, c: cmd.Reply, *, register: Sequence[NewPerson] = ()
     ) -> None:
         """Record a reply by the commitment's rep or manager (SPEC §7.4); the
         rules are :meth:`Commitment.reply`'s. ``date`` defaults to today (UTC).
         ``by`` is a person reference (a subject id), compared with the ones the
         commitment names; the text is sealed under the replier's key."""
-        c = validate(cmd.Reply, **values)
         at = self.clock()
         commitment = self.commitment(commitment_id)
         known_as = None
@@ -657,8 +678,18 @@ class Ledger(Application):
         )
         self._save(*self._registered(register, at, c.actor), commitment)
 
+    def record_activity(self, c: cmd.RecordActivity) -> UUID:
+        """Record one activity row (``Activity.Recorded``). Its id is derived
+        from (metric, source id), as the importer derives it: the same row again
+        is refused (:class:`Conflict`), where an import would skip it."""
+        from .domain import Activity
+
+        activity = Activity.record(at=self.clock(), **c.model_dump())  # the event's fields
+        self._save(activity)
+        return activity.id  # type: ignore[no-any-return]
+
     def _end_for_workload(self, commitment: Commitment, at: datetime, actor: str) -> list[Any]:
-        if commitment.owner != "rep":
+        if commitment.owner != rules.Role.REP:
             return []
         workload = self.workload(commitment.rep)
         if workload is None:
@@ -678,7 +709,7 @@ class Ledger(Application):
 
         validated = (
             ActivityRow(c.rep, c.metric, c.date, c.value, c.source_id, c.actor)
-            for c in (validate(cmd.RecordActivity, **values) for values in rows)
+            for c in (cmd.RecordActivity(**values) for values in rows)
         )
         counts = self.record_activity_rows(validated)
         return counts.recorded, counts.already_present + counts.repeated
@@ -742,6 +773,27 @@ class Ledger(Application):
                 return int(curs.fetchone()["n"])
             curs.execute(f"SELECT count(*) FROM {recorder.events_table_name}")
             return int(curs.fetchone()[0])
+
+
+AGREED_AS_GIVEN = (
+    {f.name for f in dataclasses.fields(Commitment.Agreed)} & set(cmd.Agree.model_fields)
+) - {"period", "due", "on"}
+"""The fields of ``Commitment.Agreed`` an ``agree`` command gives as they are
+(the event's own definition is the one list; the rest are derived below)."""
+
+
+def agreed_fields(c: cmd.Agree) -> dict[str, Any]:
+    """The ``Commitment.Agreed`` fields of an agreement: those of the same name
+    as given, and the six the event records differently from the command."""
+    return {
+        **{name: getattr(c, name) for name in AGREED_AS_GIVEN},
+        "measure": "done" if c.done else "count",
+        "period": None if c.done else c.period,
+        "due": c.due_date,
+        "hypothesis": c.expect,
+        "focus_cap_override": c.override_focus_cap,
+        "on": c.on or c.start,
+    }
 
 
 def _create_private_file(path: str) -> None:

@@ -6,8 +6,20 @@
 from __future__ import annotations
 
 from datetime import date
+from enum import StrEnum
 
-PERIOD_DAYS = {"day": 1, "week": 7, "month": 30}
+
+class Period(StrEnum):
+    """A count target's period (SPEC §2): per day, week or month, or the
+    whole ``window``. Each member is its text (the stored JSON's)."""
+
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+    WINDOW = "window"
+
+
+PERIOD_DAYS: dict[str, int] = {Period.DAY: 1, Period.WEEK: 7, Period.MONTH: 30}
 MAX_AMOUNT = 1e12
 """Largest target, actual, baseline or value: far above any real count or sum,
 far enough below float's range that expected amounts and ratios stay finite."""
@@ -20,4 +32,4 @@ calendar."""
 
 def period_days(period: str, window_days: int) -> int:
     """Days in one measuring period (SPEC §4); ``window`` is the whole window."""
-    return window_days if period == "window" else PERIOD_DAYS[period]
+    return window_days if period == Period.WINDOW else PERIOD_DAYS[period]

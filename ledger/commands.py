@@ -28,20 +28,32 @@ from .values import (
     Text,
 )
 
-M = TypeVar("M", bound=BaseModel)
-
 
 class Command(BaseModel):
+    """A command's input, what each :class:`~ledger.application.Ledger` command
+    method takes: built directly (``Agree(rep=..., ...)``, which mypy checks) or
+    from untyped input with :func:`validate`. A refusal is one-line
+    :class:`InvalidInput` in the product's words (:func:`error_message`). A body
+    FastAPI validates (``model_validate``) does not come through ``__init__``:
+    it raises pydantic's own error, which the server words the same way."""
+
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise InvalidInput(error_message(exc.errors()[0])) from None
 
-def validate(model: type[M], **values: Any) -> M:
-    """Build ``model`` from ``values`` or raise one-line :class:`InvalidInput`
-    in the product's words (:func:`in_our_words`)."""
-    try:
-        return model(**values)
-    except ValidationError as exc:
-        raise InvalidInput(error_message(exc.errors()[0])) from None
+
+C = TypeVar("C", bound=Command)
+
+
+def validate(model: type[C], **values: Any) -> C:
+    """Build ``model`` from untyped input (CLI options, form fields, CSV cells):
+    mypy checks nothing here, the model checks everything, and a refusal is
+    one-line :class:`InvalidInput` as when it is built directly."""
+    return model(**values)
 
 
 def error_message(err: Mapping[str, Any]) -> str:

@@ -11,6 +11,7 @@ renaming one needs ``eventsourcing.utils.register_topic``.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -35,6 +36,7 @@ from .streams import LEDGER_STREAM as LEDGER_STREAM  # re-exported
 from .streams import NAMESPACE as NAMESPACE
 
 
+@functools.lru_cache(maxsize=1 << 16)  # a uuid5 per command otherwise (the demo: thousands)
 def workload_id(rep: str) -> UUID:
     """The stable id of a rep's workload aggregate, from the rep's person
     reference: the subject id (hyphenated) since release 3, so no name is in

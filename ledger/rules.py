@@ -14,26 +14,68 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
+from enum import StrEnum
 
 from .calendar import PERIOD_DAYS, period_days
 
 MetricSum = Callable[[str, date, date], float]
 """``metric_sum(metric, first, last)``: the rep's activity total in [first, last]."""
 
-# Statuses
-OPEN, OVERDUE, RELEASED, CLOSED = "open", "overdue", "released", "closed"
-# Follow-through
-KEPT, PARTIAL, BROKEN = "kept", "partial", "broken"
+
+class Status(StrEnum):
+    """A commitment's status on a business date (SPEC §4)."""
+
+    OPEN = "open"
+    OVERDUE = "overdue"
+    RELEASED = "released"
+    CLOSED = "closed"
+
+
+class Verdict(StrEnum):
+    """Every verdict (SPEC §4), in SPEC §5 order. A ``StrEnum``: each member is
+    its text, so stored and printed values are the words themselves."""
+
+    OPEN = "open"
+    OVERDUE = "overdue"
+    RELEASED = "released"
+    SUCCEEDED = "succeeded"
+    HONEST_MISS = "honest_miss"
+    KEPT = "kept"
+    PARTIAL = "partial"
+    BROKEN = "broken"
+    BLOCKED = "blocked"
+
+
+class SignalKind(StrEnum):
+    """A rep's signal (SPEC §4), in SPEC §5 order."""
+
+    WILL_CONCERN = "will_concern"
+    FIRST_WARNING = "first_warning"
+    SKILL_GAP = "skill_gap"
+    ON_TRACK = "on_track"
+    INSUFFICIENT_DATA = "insufficient_data"
+
+
+class Role(StrEnum):
+    """Who owns, or proposed, a commitment (``owner``, ``proposed_by``)."""
+
+    REP = "rep"
+    MANAGER = "manager"
+
+
+OPEN, OVERDUE, RELEASED, CLOSED = Status
+STATUSES = tuple(s.value for s in Status)  # plain text: what click offers as choices
+# Follow-through (also verdicts)
+KEPT, PARTIAL, BROKEN = Verdict.KEPT, Verdict.PARTIAL, Verdict.BROKEN
 # Results
 MET, MISSED, UNKNOWN = "met", "missed", "unknown"
 # Verdicts (besides open, overdue, released, kept, partial, broken)
-SUCCEEDED, HONEST_MISS, BLOCKED = "succeeded", "honest_miss", "blocked"
+SUCCEEDED, HONEST_MISS, BLOCKED = Verdict.SUCCEEDED, Verdict.HONEST_MISS, Verdict.BLOCKED
 
-VERDICTS = (OPEN, OVERDUE, RELEASED, SUCCEEDED, HONEST_MISS, KEPT, PARTIAL, BROKEN, BLOCKED)
+VERDICTS = tuple(v.value for v in Verdict)  # plain text, as STATUSES
 # Rep signals
-WILL_CONCERN, FIRST_WARNING, SKILL_GAP = "will_concern", "first_warning", "skill_gap"
-ON_TRACK, INSUFFICIENT_DATA = "on_track", "insufficient_data"
-SIGNALS = (WILL_CONCERN, FIRST_WARNING, SKILL_GAP, ON_TRACK, INSUFFICIENT_DATA)
+WILL_CONCERN, FIRST_WARNING, SKILL_GAP, ON_TRACK, INSUFFICIENT_DATA = SignalKind
+SIGNALS = tuple(s.value for s in SignalKind)
 DEFAULT_WINDOW_DAYS = 90
 
 
@@ -326,7 +368,7 @@ DUE_SOON_DAYS = 7
 DUE_WITHIN_DAYS = 7
 """``due``'s default horizon."""
 
-CONVERSATION = {
+CONVERSATION: dict[str, str] = {
     SKILL_GAP: "practise the skill: training or ride-along, a smaller experiment",
     WILL_CONCERN: "expectations and obstacles: what got in the way",
     FIRST_WARNING: "expectations and obstacles: what got in the way",

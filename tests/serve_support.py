@@ -19,6 +19,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from ledger import commands as cmd
+
 ROLES = {"alice": "rep", "rita": "rep", "bob": "manager", "mona": "manager", "hugo": "hr"}
 ROLES["ada"] = "admin"
 ROLES["tess"] = "rep"
@@ -74,29 +76,36 @@ class Served:
     def session(self, rep: str, manager: str, **values: Any) -> str:
         """A coaching session (written directly, not through the API)."""
         sid = self.ledger.record_session(
-            rep=self.sub(rep),
-            manager=self.sub(manager),
-            date=values.pop("date", START),
-            actor=self.subjects["ada"],
-            **values,
+            cmd.RecordSession(
+                rep=self.sub(rep),
+                manager=self.sub(manager),
+                date=values.pop("date", START),
+                actor=self.subjects["ada"],
+                **values,
+            )
         )
         return str(sid)
 
     def commitment(self, rep: str, manager: str, *, check_in: bool = True) -> str:
         """A fresh open rep-owned commitment (written directly, not through the API)."""
         cid = self.ledger.agree(
-            rep=self.sub(rep),
-            manager=self.sub(manager),
-            focus="prospecting",
-            behavior="outbound calls",
-            target=10,
-            period="week",
-            start=START,
-            days=30,
-            actor=self.subjects["ada"],
+            cmd.validate(
+                cmd.Agree,
+                rep=self.sub(rep),
+                manager=self.sub(manager),
+                focus="prospecting",
+                behavior="outbound calls",
+                target=10,
+                period="week",
+                start=START,
+                days=30,
+                actor=self.subjects["ada"],
+            )
         )
         if check_in:
-            self.ledger.check_in(cid, date=START, actual=4, actor=self.subjects["ada"])
+            self.ledger.check_in(
+                cid, cmd.validate(cmd.CheckIn, date=START, actual=4, actor=self.subjects["ada"])
+            )
         return str(cid)
 
 
@@ -129,8 +138,24 @@ def served(db: str, folder: Path, *, trust_header: str | None = None) -> Iterato
         for name, role in ROLES.items():
             s.tokens[name] = s.services.access.grant(s.subjects[name], role, s.subjects["ada"])
         sub = s.subjects
-        s.ledger.record_session(rep=sub["alice"], manager=sub["bob"], date=START, actor=sub["ada"])
-        s.ledger.record_session(rep=sub["rita"], manager=sub["mona"], date=START, actor=sub["ada"])
+        s.ledger.record_session(
+            cmd.validate(
+                cmd.RecordSession,
+                rep=sub["alice"],
+                manager=sub["bob"],
+                date=START,
+                actor=sub["ada"],
+            )
+        )
+        s.ledger.record_session(
+            cmd.validate(
+                cmd.RecordSession,
+                rep=sub["rita"],
+                manager=sub["mona"],
+                date=START,
+                actor=sub["ada"],
+            )
+        )
         s.commitment("alice", "bob")
         s.commitment("rita", "mona")
         yield s

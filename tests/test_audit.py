@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from ledger import commands as cmd
 from ledger.application import Ledger
 from ledger.audit import export_lines, import_lines
 from ledger.errors import Conflict, IntegrityFailure
@@ -25,31 +26,74 @@ def build_sample(db: str) -> dict[str, Any]:
     try:
         a: dict[str, Any] = {"actor": "tester"}
         sid = ledger.record_session(
-            rep="alice", manager="bob", date="2026-01-05", prepared=True,
-            focus_areas=["prospecting"], note="first session ✓", **a,
-        )  # fmt: skip
+            cmd.validate(
+                cmd.RecordSession,
+                rep="alice",
+                manager="bob",
+                date="2026-01-05",
+                prepared=True,
+                focus_areas=["prospecting"],
+                note="first session ✓",
+                **a,
+            )
+        )
         calls = ledger.agree(
-            rep="alice", manager="bob", focus="prospecting", behavior="outbound calls",
-            target=10, period="week", start="2026-01-05", session_id=sid, expect="pipeline doubles",
-            **a,
-        )  # fmt: skip
+            cmd.validate(
+                cmd.Agree,
+                rep="alice",
+                manager="bob",
+                focus="prospecting",
+                behavior="outbound calls",
+                target=10,
+                period="week",
+                start="2026-01-05",
+                session_id=sid,
+                expect="pipeline doubles",
+                **a,
+            )
+        )
         ride = ledger.agree(
-            rep="alice", manager="bob", owner="manager", focus="prospecting",
-            behavior="two ride-alongs", target=2, period="window", start="2026-01-05",
-            supports=calls, **a,
-        )  # fmt: skip
+            cmd.validate(
+                cmd.Agree,
+                rep="alice",
+                manager="bob",
+                owner="manager",
+                focus="prospecting",
+                behavior="two ride-alongs",
+                target=2,
+                period="window",
+                start="2026-01-05",
+                supports=calls,
+                **a,
+            )
+        )
         demo = ledger.agree(
-            rep="alice", manager="bob", focus="discovery", behavior="run a demo", done=True,
-            start="2026-01-05", days=14, **a,
-        )  # fmt: skip
+            cmd.validate(
+                cmd.Agree,
+                rep="alice",
+                manager="bob",
+                focus="discovery",
+                behavior="run a demo",
+                done=True,
+                start="2026-01-05",
+                days=14,
+                **a,
+            )
+        )
         for day, n in (("2026-01-11", 9), ("2026-01-18", 10), ("2026-01-25", 12)):
-            ledger.check_in(calls, date=day, actual=n, **a)
-        ledger.correct(calls, check_in=1, actual=11, reason="CRM missed two", **a)
-        ledger.revise(calls, date="2026-01-20", reason="holiday", target=8, **a)
-        ledger.close_commitment(calls, date="2026-02-04", result="missed", **a)
-        ledger.check_in(ride, date="2026-01-20", actual=1, **a)
-        ledger.close_commitment(ride, date="2026-02-04", **a)
-        ledger.release(demo, date="2026-01-10", reason="customer cancelled", **a)
+            ledger.check_in(calls, cmd.validate(cmd.CheckIn, date=day, actual=n, **a))
+        ledger.correct(calls, cmd.Correct(check_in=1, actual=11, reason="CRM missed two", **a))
+        ledger.revise(
+            calls, cmd.validate(cmd.Revise, date="2026-01-20", reason="holiday", target=8, **a)
+        )
+        ledger.close_commitment(
+            calls, cmd.validate(cmd.Close, date="2026-02-04", result="missed", **a)
+        )
+        ledger.check_in(ride, cmd.validate(cmd.CheckIn, date="2026-01-20", actual=1, **a))
+        ledger.close_commitment(ride, cmd.validate(cmd.Close, date="2026-02-04", **a))
+        ledger.release(
+            demo, cmd.validate(cmd.Release, date="2026-01-10", reason="customer cancelled", **a)
+        )
         ledger.record_activities(
             dict(rep="alice", metric="calls", date=f"2026-01-{d:02d}", value=d,
                  source_id=f"c{d}", **a)
@@ -248,7 +292,11 @@ def test_export_import_export_round_trip_gives_identical_hashes(
     ledger = Ledger.open(copy)
     try:
         assert ledger.commitment(sample["calls"]).terms.target == 8
-        ledger.record_session(rep="alice", manager="bob", date="2026-03-01", actor="x")
+        ledger.record_session(
+            cmd.validate(
+                cmd.RecordSession, rep="alice", manager="bob", date="2026-03-01", actor="x"
+            )
+        )
     finally:
         ledger.close()
 
@@ -388,7 +436,11 @@ def test_export_since_continues_the_chain_so_appending_keeps_it_verifiable(
     first = export_of(cli.db)
     ledger = Ledger.open(cli.db)
     try:
-        ledger.record_session(rep="carol", manager="bob", date="2026-02-01", actor="x")
+        ledger.record_session(
+            cmd.validate(
+                cmd.RecordSession, rep="carol", manager="bob", date="2026-02-01", actor="x"
+            )
+        )
     finally:
         ledger.close()
     since = first[-1]["position"]
@@ -436,7 +488,7 @@ def copy_keys(source: str, target: str) -> None:
 def test_a_demo_ledger_round_trips_with_identical_hashes_and_verdicts(
     db: str, other_db: str, tmp_path: Path
 ) -> None:
-    from ledger.demo import write_demo
+    from cli.demo.generator import write_demo
 
     ledger = Ledger.open(db)
     try:

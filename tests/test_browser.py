@@ -30,6 +30,8 @@ from uuid import UUID
 
 import pytest
 
+from ledger import commands as cmd
+
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
     "--headless",
@@ -99,7 +101,9 @@ def server(tmp_path: Path) -> Iterator[Server]:
         )
     }
     services.ledger.record_session(
-        rep=subjects["rita"], manager=subjects["mona"], date=START, actor=subjects["ada"]
+        cmd.RecordSession(
+            rep=subjects["rita"], manager=subjects["mona"], date=START, actor=subjects["ada"]
+        )
     )
     port = _free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")

@@ -19,6 +19,7 @@ import pytest
 from eventsourcing.persistence import Transcoder
 from eventsourcing.utils import get_topic
 
+from ledger import commands as cmd
 from ledger.application import Ledger
 from ledger.audit import stored_rows
 from ledger.persistence import is_postgres, store_env
@@ -263,11 +264,23 @@ def test_a_ledger_from_before_this_release_fails_verify_saying_how_to_upgrade(
 ) -> None:
     ledger = release_one_ledger(cli.db)
     try:
-        ledger.record_session(rep="alice", manager="bob", date="2026-01-05", actor="old")
+        ledger.record_session(
+            cmd.validate(
+                cmd.RecordSession, rep="alice", manager="bob", date="2026-01-05", actor="old"
+            )
+        )
         ledger.agree(
-            rep="alice", manager="bob", focus="prospecting", behavior="calls", target=5,
-            start="2026-01-05", actor="old",
-        )  # fmt: skip
+            cmd.validate(
+                cmd.Agree,
+                rep="alice",
+                manager="bob",
+                focus="prospecting",
+                behavior="calls",
+                target=5,
+                start="2026-01-05",
+                actor="old",
+            )
+        )
     finally:
         ledger.close()
     assert not rows(cli.db)[0][4].startswith(b'{"actor"')  # really the old order

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 import projections.catchup as catchup
+from ledger import commands as cmd
 from ledger.application import Ledger
 from projections import tree
 from projections.catchup import catch_up, max_position, table_dump, tracked_position
@@ -28,15 +29,18 @@ def ledger(db: str) -> Iterator[Ledger]:
     try:
         for rep in ("alice", "bruno", "chen"):
             opened.agree(
-                rep=rep,
-                manager="bob",
-                focus="prospecting",
-                behavior="outbound calls",
-                target=10.0,
-                period="week",
-                start="2026-01-05",
-                due="2026-02-01",
-                actor=ACTOR,
+                cmd.validate(
+                    cmd.Agree,
+                    rep=rep,
+                    manager="bob",
+                    focus="prospecting",
+                    behavior="outbound calls",
+                    target=10.0,
+                    period="week",
+                    start="2026-01-05",
+                    due="2026-02-01",
+                    actor=ACTOR,
+                )
             )
         yield opened
     finally:
@@ -120,15 +124,18 @@ def test_a_catch_up_keeps_the_file_locks_of_another_threads_read(
     opened = Ledger.open(sqlite_db)
     try:
         opened.agree(
-            rep="alice",
-            manager="bob",
-            focus="prospecting",
-            behavior="outbound calls",
-            target=10.0,
-            period="week",
-            start="2026-01-05",
-            due="2026-02-01",
-            actor=ACTOR,
+            cmd.validate(
+                cmd.Agree,
+                rep="alice",
+                manager="bob",
+                focus="prospecting",
+                behavior="outbound calls",
+                target=10.0,
+                period="week",
+                start="2026-01-05",
+                due="2026-02-01",
+                actor=ACTOR,
+            )
         )
         catch_up(opened, views)
         with ReadModel(views) as rm:

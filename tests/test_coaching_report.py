@@ -37,6 +37,7 @@ from typing import Any
 
 import pytest
 
+from ledger import commands as cmd
 from ledger.application import Ledger
 from tests.conftest import Cli, ledger_location
 
@@ -48,20 +49,30 @@ def _build(db: str) -> dict[str, str]:
     a: dict[str, Any] = {"actor": "tester"}
 
     def session(rep: str, manager: str, day: str, prepared: bool) -> None:
-        ledger.record_session(rep=rep, manager=manager, date=day, prepared=prepared, **a)
+        ledger.record_session(
+            cmd.validate(
+                cmd.RecordSession, rep=rep, manager=manager, date=day, prepared=prepared, **a
+            )
+        )
 
     def agree(rep: str, focus: str, start: str, days: int, **kw: Any) -> str:
         kw.setdefault("manager", "bob")
         kw.setdefault("behavior", f"{focus} behaviour")
         if "target" not in kw:
             kw["done"] = True
-        return str(ledger.agree(rep=rep, focus=focus, start=start, days=days, **kw, **a))
+        return str(
+            ledger.agree(
+                cmd.validate(cmd.Agree, rep=rep, focus=focus, start=start, days=days, **kw, **a)
+            )
+        )
 
     def check_in(cid: str, day: str, **kw: Any) -> None:
-        ledger.check_in(uuid.UUID(cid), date=day, **kw, **a)
+        ledger.check_in(uuid.UUID(cid), cmd.validate(cmd.CheckIn, date=day, **kw, **a))
 
     def close(cid: str, day: str, result: str | None = None) -> None:
-        ledger.close_commitment(uuid.UUID(cid), date=day, result=result, **a)
+        ledger.close_commitment(
+            uuid.UUID(cid), cmd.validate(cmd.Close, date=day, result=result, **a)
+        )
 
     session("alice", "bob", "2025-12-20", True)
     session("alice", "bob", "2026-01-05", True)
@@ -86,7 +97,10 @@ def _build(db: str) -> dict[str, str]:
     check_in(ids["c2"], "2026-01-10", done=True)
     close(ids["c2"], "2026-02-10", "missed")
     ids["c7"] = agree("alice", "prospecting", "2026-03-01", 10, target=3, period="week")
-    ledger.release(uuid.UUID(ids["c7"]), date="2026-03-05", reason="territory change", **a)
+    ledger.release(
+        uuid.UUID(ids["c7"]),
+        cmd.validate(cmd.Release, date="2026-03-05", reason="territory change", **a),
+    )
     ids["c4"] = agree("carol", "discovery", "2026-02-02", 14, target=3, period="week")
     check_in(ids["c4"], "2026-02-10", actual=1)
     close(ids["c4"], "2026-02-16")
@@ -384,7 +398,7 @@ def demo_views(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A demo team (revisions, corrections, activity metrics, blocking, overrides)."""
     from datetime import UTC, date, datetime
 
-    from ledger.demo import write_demo
+    from cli.demo.generator import write_demo
     from projections.catchup import ensure_current
 
     tmp = tmp_path_factory.mktemp("demo")

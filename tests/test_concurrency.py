@@ -16,6 +16,7 @@ from uuid import UUID
 
 import pytest
 
+from ledger import commands as cmd
 from ledger.application import Ledger
 from ledger.errors import Conflict, LedgerError
 from tests.conftest import Cli, event_count
@@ -61,13 +62,16 @@ def _agree_racer(db: str, focus: str, barrier: Any, results: Any) -> None:
     try:
         try:
             cid = ledger.agree(
-                rep="alice",
-                manager="bob",
-                focus=focus,
-                behavior=f"{focus} work",
-                target=5,
-                start=START,
-                actor="racer",
+                cmd.validate(
+                    cmd.Agree,
+                    rep="alice",
+                    manager="bob",
+                    focus=focus,
+                    behavior=f"{focus} work",
+                    target=5,
+                    start=START,
+                    actor="racer",
+                )
             )
             results.put(("won", focus, 0, str(cid)))
         except LedgerError as exc:
@@ -154,7 +158,10 @@ def test_a_conflict_in_the_command_line_exits_5_and_writes_nothing(
         raced.append(True)
         other = Ledger.open(cli.db)
         try:
-            other.check_in(commitment_id, date="2026-01-11", actual=3, actor="someone else")
+            other.check_in(
+                commitment_id,
+                cmd.validate(cmd.CheckIn, date="2026-01-11", actual=3, actor="someone else"),
+            )
         finally:
             other.close()
         return stale

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from cli.demo.generator import demo_end, write_demo
 from ledger.application import Ledger
-from ledger.demo import demo_end, write_demo
 from tests.conftest import Cli, event_count
 
 UUID_RE = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}")
@@ -198,13 +198,13 @@ def test_an_interrupted_demo_leaves_nothing_and_can_run_again(
 ) -> None:
     """demo is all-or-nothing (SPEC §7.2, finding 9 of issue 12): a failure after
     several batches were written leaves an empty ledger that demo then fills."""
-    from ledger import demo
+    from ledger.unit_of_work import UnitOfWork
 
-    real_flush = demo._Writer.flush
+    real_flush = UnitOfWork.flush
     calls = {"n": 0}
 
-    def failing_flush(self: demo._Writer, force: bool = False) -> None:
-        real_flush(self, force)
+    def failing_flush(self: UnitOfWork) -> None:
+        real_flush(self)
         if self.written:
             calls["n"] += 1
             if calls["n"] == 3:
@@ -213,7 +213,7 @@ def test_an_interrupted_demo_leaves_nothing_and_can_run_again(
     ledger = Ledger.open(db)
     try:
         with monkeypatch.context() as m:
-            m.setattr(demo._Writer, "flush", failing_flush)
+            m.setattr(UnitOfWork, "flush", failing_flush)
             with pytest.raises(KeyboardInterrupt):
                 write_demo(ledger, reps=6, weeks=8, batch=50)
         assert calls["n"] == 3

@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 from icalendar import Calendar
 
+from ledger import commands as cmd
 from ledger.application import Ledger
 from tests.conftest import Cli, event_count, ledger_location
 
@@ -41,7 +42,11 @@ def _build(db: str) -> dict[str, str]:
         kw.setdefault("behavior", f"{name} behaviour")
         if "target" not in kw:
             kw["done"] = True
-        cid = ledger.agree(rep=rep, manager=manager, focus="f", start=start, days=days, **kw, **a)
+        cid = ledger.agree(
+            cmd.validate(
+                cmd.Agree, rep=rep, manager=manager, focus="f", start=start, days=days, **kw, **a
+            )
+        )
         ids[name] = str(cid)
         return cid
 
@@ -53,8 +58,8 @@ def _build(db: str) -> dict[str, str]:
           period="window")  # fmt: skip
     agree("b1", "carol", "gina", "2026-03-02", 3, target=1, period="day")
     x1 = agree("x1", "alice", "bob", "2026-02-23", 11)
-    ledger.check_in(x1, date="2026-02-28", done=True, **a)
-    ledger.close_commitment(x1, date="2026-03-01", **a)
+    ledger.check_in(x1, cmd.validate(cmd.CheckIn, date="2026-02-28", done=True, **a))
+    ledger.close_commitment(x1, cmd.validate(cmd.Close, date="2026-03-01", **a))
     agree("d1", "dave", "bob", "2026-01-01", 90, target=4, period="month")
     ledger.close()
     return ids

@@ -29,6 +29,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from ledger import commands as cmd
 from tests.conftest import activity_count
 from tests.test_fuzz_cli import seed
 
@@ -103,9 +104,15 @@ def _other_ledger(path: Path) -> None:
     try:
         for week in range(40):
             ledger.record_session(
-                rep="zoe", manager="yann", date=f"2026-{1 + week // 4:02d}-0{1 + week % 4}",
-                note="x" * 500, actor="other",
-            )  # fmt: skip
+                cmd.validate(
+                    cmd.RecordSession,
+                    rep="zoe",
+                    manager="yann",
+                    date=f"2026-{1 + week // 4:02d}-0{1 + week % 4}",
+                    note="x" * 500,
+                    actor="other",
+                )
+            )
     finally:
         ledger.close()
 

@@ -43,6 +43,7 @@ from click.testing import CliRunner, Result
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ledger import commands as cmd
 from tests.budget import examples
 
 TERMINAL_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f\u202e]")
@@ -224,39 +225,81 @@ def seed(db: str) -> dict[str, str]:
     try:
         a: dict[str, Any] = {"actor": "seed"}
         sid = ledger.record_session(
-            rep="alice", manager="bob", date="2026-01-05", prepared=True,
-            focus_areas=["prospecting"], note="first", **a,
-        )  # fmt: skip
+            cmd.validate(
+                cmd.RecordSession,
+                rep="alice",
+                manager="bob",
+                date="2026-01-05",
+                prepared=True,
+                focus_areas=["prospecting"],
+                note="first",
+                **a,
+            )
+        )
         calls = ledger.agree(
-            rep="alice", manager="bob", focus="prospecting", behavior="outbound calls",
-            target=10, period="week", start="2026-01-05", session_id=sid, **a,
-        )  # fmt: skip
+            cmd.validate(
+                cmd.Agree,
+                rep="alice",
+                manager="bob",
+                focus="prospecting",
+                behavior="outbound calls",
+                target=10,
+                period="week",
+                start="2026-01-05",
+                session_id=sid,
+                **a,
+            )
+        )
         ride = ledger.agree(
-            rep="alice", manager="bob", owner="manager", focus="prospecting",
-            behavior="ride-alongs", target=2, period="window", start="2026-01-05",
-            supports=calls, **a,
-        )  # fmt: skip
+            cmd.validate(
+                cmd.Agree,
+                rep="alice",
+                manager="bob",
+                owner="manager",
+                focus="prospecting",
+                behavior="ride-alongs",
+                target=2,
+                period="window",
+                start="2026-01-05",
+                supports=calls,
+                **a,
+            )
+        )
         demo = ledger.agree(
-            rep="carol", manager="bob", focus="discovery", behavior="run a demo", done=True,
-            start="2026-01-05", days=14, **a,
-        )  # fmt: skip
+            cmd.validate(
+                cmd.Agree,
+                rep="carol",
+                manager="bob",
+                focus="discovery",
+                behavior="run a demo",
+                done=True,
+                start="2026-01-05",
+                days=14,
+                **a,
+            )
+        )
         metric = ledger.agree(
-            rep="carol",
-            manager="dan",
-            focus="pipeline",
-            behavior="log calls",
-            target=5,
-            metric="calls",
-            start="2026-02-01",
-            expect_metric="won",
-            expect_at_least=10,
-            new_metric=True,
-            **a,
+            cmd.validate(
+                cmd.Agree,
+                rep="carol",
+                manager="dan",
+                focus="pipeline",
+                behavior="log calls",
+                target=5,
+                metric="calls",
+                start="2026-02-01",
+                expect_metric="won",
+                expect_at_least=10,
+                new_metric=True,
+                **a,
+            )
         )  # fmt: skip  (its activity is recorded below)
-        ledger.check_in(calls, date="2026-01-11", actual=9, **a)
-        ledger.check_in(calls, date="2026-01-18", actual=12, **a)
-        ledger.close_commitment(ride, date="2026-02-04", result="met", **a)
-        ledger.release(demo, date="2026-01-10", reason="customer cancelled", **a)
+        ledger.check_in(calls, cmd.validate(cmd.CheckIn, date="2026-01-11", actual=9, **a))
+        ledger.check_in(calls, cmd.validate(cmd.CheckIn, date="2026-01-18", actual=12, **a))
+        ledger.close_commitment(ride, cmd.validate(cmd.Close, date="2026-02-04", result="met", **a))
+        ledger.release(
+            demo, cmd.validate(cmd.Release, date="2026-01-10", reason="customer cancelled", **a)
+        )
         ledger.record_activities(
             {"rep": "carol", "metric": "calls", "date": f"2026-02-{d:02d}", "value": d,
              "source_id": f"c{d}", **a}

@@ -200,9 +200,9 @@ def test_browser_renders_the_page_with_its_charts_and_no_console_errors(
 def demo_pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The pages ``commitments demo`` writes, for a small demo team on fixed dates."""
     from cli.context import Env
+    from cli.demo.generator import write_demo
     from cli.html import write_demo_pages
     from ledger.application import Ledger
-    from ledger.demo import write_demo
 
     tmp = tmp_path_factory.mktemp("demo-html")
     db = str(tmp / "demo.db")

@@ -28,6 +28,7 @@ from typing import Any
 
 import pytest
 
+from ledger import commands as cmd
 from ledger.application import Ledger
 from tests.conftest import Cli, event_count, ledger_location
 
@@ -48,13 +49,17 @@ def _build(db: str) -> None:
         kw.setdefault("manager", "bob")
         if "done" not in kw:
             kw.update(target=10, period="window")
-        cid = ledger.agree(focus="f", behavior="b", start=start, days=14, **kw, **a)
+        cid = ledger.agree(
+            cmd.validate(cmd.Agree, focus="f", behavior="b", start=start, days=14, **kw, **a)
+        )
         if actual is not None:
-            ledger.check_in(cid, date=start, actual=actual, **a)
+            ledger.check_in(cid, cmd.validate(cmd.CheckIn, date=start, actual=actual, **a))
         if kw.get("done"):
-            ledger.check_in(cid, date=start, done=True, **a)
+            ledger.check_in(cid, cmd.validate(cmd.CheckIn, date=start, done=True, **a))
         if close:
-            ledger.close_commitment(uuid.UUID(str(cid)), date=close, result=result, **a)
+            ledger.close_commitment(
+                uuid.UUID(str(cid)), cmd.validate(cmd.Close, date=close, result=result, **a)
+            )
 
     run("2026-01-05", 10, "2026-01-20", "met", expect="h1")
     run("2026-01-05", 10, "2026-01-20", "missed", expect="h2")

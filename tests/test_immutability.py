@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
+from ledger import commands as cmd
 from ledger.persistence import is_postgres
 from tests.conftest import Cli, due_ahead, event_count
 
@@ -208,7 +209,9 @@ def test_the_sqlite_guard_refuses_an_update(sqlite_db: str, statement: str) -> N
     from ledger.application import Ledger
 
     ledger = Ledger.open(sqlite_db)
-    ledger.record_session(rep="alice", manager="bob", date="2026-01-05", actor="t")
+    ledger.record_session(
+        cmd.validate(cmd.RecordSession, rep="alice", manager="bob", date="2026-01-05", actor="t")
+    )
     ledger.close()
     _guard_events_table(sqlite_db)
     with sqlite3.connect(sqlite_db) as conn, pytest.raises(sqlite3.DatabaseError, match="immut"):

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from ledger import commands as cmd
 from tests.conftest import Cli, activity_count, event_count
 from tests.test_refusals import refused
 
@@ -230,14 +231,30 @@ def test_the_library_judges_revisions_by_its_injected_clock(db: str) -> None:
     ledger = Ledger.open(db, clock=lambda: now)
     try:
         cid = ledger.agree(
-            rep="alice", manager="bob", focus="prospecting", behavior="calls", target=5,
-            start="2026-01-05", due="2026-02-03", actor="bob",
-        )  # fmt: skip
-        ledger.revise(cid, date="2026-01-20", reason="x", target=4, actor="bob")
+            cmd.validate(
+                cmd.Agree,
+                rep="alice",
+                manager="bob",
+                focus="prospecting",
+                behavior="calls",
+                target=5,
+                start="2026-01-05",
+                due="2026-02-03",
+                actor="bob",
+            )
+        )
+        ledger.revise(
+            cid, cmd.validate(cmd.Revise, date="2026-01-20", reason="x", target=4, actor="bob")
+        )
         now = datetime(2026, 2, 4, 0, 0, tzinfo=UTC)
         count = ledger.event_count()
         with pytest.raises(RevisionAfterDue, match="whatever --on says"):
-            ledger.revise(cid, date="2026-01-21", reason="too late", target=3, actor="bob")
+            ledger.revise(
+                cid,
+                cmd.validate(
+                    cmd.Revise, date="2026-01-21", reason="too late", target=3, actor="bob"
+                ),
+            )
         assert ledger.event_count() == count
     finally:
         ledger.close()

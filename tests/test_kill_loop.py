@@ -119,7 +119,7 @@ def test_kill_9_never_leaves_a_partial_import_or_a_wrong_read_model(
         for i in range(ROWS):
             fh.write(f"rep{i % 97},2026-{1 + i % 12:02d}-{1 + i % 28:02d},{i % 9},row{i}\n")
     run(command(base, "demo", "--reps", "40", "--weeks", "8"))
-    # a demo large enough to be written in several batches (ledger.demo: 20 000)
+    # a demo large enough to be written in several batches (cli.demo.generator: 20 000)
     demo_args = ("demo", "--reps", "700", "--weeks", "16")
     run(command(tmp_path / "reference-demo.db", *demo_args))
     demo_count = count(tmp_path / "reference-demo.db")

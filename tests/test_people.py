@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from uuid import uuid5
 
+from ledger import commands as cmd
 from ledger.application import Ledger
 from ledger.streams import NAMESPACE
 from tests.conftest import CRM, Cli, event_count, subject_of
@@ -277,8 +278,19 @@ def test_a_store_with_names_in_clear_keeps_reading_and_its_people_are_registered
     ledger = Ledger.open(cli.db, clock=ticking_clock())
     try:
         for focus in ("prospecting", "pipeline"):
-            ledger.agree(rep="alice", manager="bob", focus=focus, behavior="calls",
-                         target=5.0, start=START, due="2026-02-01", actor="bob")  # fmt: skip
+            ledger.agree(
+                cmd.validate(
+                    cmd.Agree,
+                    rep="alice",
+                    manager="bob",
+                    focus=focus,
+                    behavior="calls",
+                    target=5.0,
+                    start=START,
+                    due="2026-02-01",
+                    actor="bob",
+                )
+            )
     finally:
         ledger.close()
     old = json.loads(cli.ok("history alice --format json"))

@@ -21,6 +21,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from ledger import commands as cmd
 from ledger.application import Ledger
 from ledger.errors import StorageUnavailable
 from tests.conftest import PG_ENV, Cli, due_ahead, postgres_url
@@ -146,7 +147,7 @@ def _agree_after_barrier(db: str, rep: str, barrier: Any) -> str:
     barrier.wait()
     ledger = Ledger.open(db)
     try:
-        return str(ledger.agree(**_agree_values(rep)))
+        return str(ledger.agree(cmd.Agree(**_agree_values(rep))))
     finally:
         ledger.close()
 

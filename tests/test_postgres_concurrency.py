@@ -26,6 +26,7 @@ from uuid import UUID
 
 import pytest
 
+from ledger import commands as cmd
 from ledger.application import Ledger
 from ledger.audit import verify
 from ledger.errors import LedgerError
@@ -95,14 +96,17 @@ def rebuilt_equals_followed(db: str, followed: Path, tmp_path: Path) -> None:
 def _agree(ledger: Ledger, rng: random.Random, token: str) -> str:
     return str(
         ledger.agree(
-            rep=rng.choice(REPS),
-            manager="bob",
-            focus=rng.choice(["prospecting", "pipeline"]),
-            behavior=token,
-            target=10,
-            period="week",
-            start=START.isoformat(),
-            actor="load",
+            cmd.validate(
+                cmd.Agree,
+                rep=rng.choice(REPS),
+                manager="bob",
+                focus=rng.choice(["prospecting", "pipeline"]),
+                behavior=token,
+                target=10,
+                period="week",
+                start=START.isoformat(),
+                actor="load",
+            )
         )
     )
 
@@ -130,14 +134,20 @@ def _writer(db: str, worker: int, shared: list[str], barrier: Any) -> list[tuple
                     day = START + timedelta(days=rng.randrange(29))
                     ledger.check_in(
                         UUID(target),
-                        date=day.isoformat(),
-                        actual=rng.randrange(13),
-                        note=token,
-                        actor="load",
+                        cmd.validate(
+                            cmd.CheckIn,
+                            date=day.isoformat(),
+                            actual=rng.randrange(13),
+                            note=token,
+                            actor="load",
+                        ),
                     )
                 else:
                     ledger.close_commitment(
-                        UUID(target), date="2026-02-04", result="met", note=token, actor="load"
+                        UUID(target),
+                        cmd.validate(
+                            cmd.Close, date="2026-02-04", result="met", note=token, actor="load"
+                        ),
                     )
                 out.append((token, kind, target, "accepted", 0))
             except LedgerError as exc:
@@ -247,11 +257,18 @@ def write_large_ledger(db: str, commitments: int = 120, activities: int = 20000)
             cid = UUID(_agree(ledger, rng, f"large-{i}"))
             for week in range(1, 4):
                 day = (START + timedelta(days=7 * week)).isoformat()
-                ledger.check_in(cid, date=day, actual=rng.randrange(13), note="", actor="t")
+                ledger.check_in(
+                    cid,
+                    cmd.validate(
+                        cmd.CheckIn, date=day, actual=rng.randrange(13), note="", actor="t"
+                    ),
+                )
             if i % 3 == 0:
-                ledger.correct(cid, check_in=2, actual=5, reason="CRM lag", actor="t")
+                ledger.correct(cid, cmd.Correct(check_in=2, actual=5, reason="CRM lag", actor="t"))
             if i % 2 == 0:
-                ledger.close_commitment(cid, date="2026-02-04", result="met", actor="t")
+                ledger.close_commitment(
+                    cid, cmd.validate(cmd.Close, date="2026-02-04", result="met", actor="t")
+                )
         ledger.record_activities(
             {
                 "rep": rng.choice(REPS),

@@ -35,6 +35,7 @@ from typing import Any
 
 import pytest
 
+from ledger import commands as cmd
 from ledger.application import Ledger
 from tests.conftest import Cli, event_count, ledger_location
 
@@ -52,19 +53,31 @@ def _build(db: str) -> dict[str, str]:
         kw.setdefault("behavior", f"{name} behaviour")
         if "target" not in kw:
             kw["done"] = True
-        cid = ledger.agree(focus=focus, start=start, days=days, **kw, **a)
+        cid = ledger.agree(cmd.validate(cmd.Agree, focus=focus, start=start, days=days, **kw, **a))
         ids[name] = str(cid)
         return cid
 
     def check_in(cid: uuid.UUID, day: str, **kw: Any) -> None:
-        ledger.check_in(cid, date=day, **kw, **a)
+        ledger.check_in(cid, cmd.validate(cmd.CheckIn, date=day, **kw, **a))
 
     def close(cid: uuid.UUID, day: str, result: str | None = None) -> None:
-        ledger.close_commitment(cid, date=day, result=result, **a)
+        ledger.close_commitment(cid, cmd.validate(cmd.Close, date=day, result=result, **a))
 
-    ids["s1"] = str(ledger.record_session(rep="alice", manager="bob", date="2026-01-05", **a))
-    ids["sg"] = str(ledger.record_session(rep="alice", manager="gina", date="2026-01-10", **a))
-    s2 = ledger.record_session(rep="alice", manager="bob", date="2026-02-02", prepared=True, **a)
+    ids["s1"] = str(
+        ledger.record_session(
+            cmd.validate(cmd.RecordSession, rep="alice", manager="bob", date="2026-01-05", **a)
+        )
+    )
+    ids["sg"] = str(
+        ledger.record_session(
+            cmd.validate(cmd.RecordSession, rep="alice", manager="gina", date="2026-01-10", **a)
+        )
+    )
+    s2 = ledger.record_session(
+        cmd.validate(
+            cmd.RecordSession, rep="alice", manager="bob", date="2026-02-02", prepared=True, **a
+        )
+    )
     ids["s2"] = str(s2)
     c = agree("old_win", "prospecting", "2026-01-05", 14, target=5, period="week")
     check_in(c, "2026-01-15", actual=10)

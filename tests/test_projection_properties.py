@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import projections.catchup as catchup
+from ledger import commands as cmd
 from ledger.application import Ledger
 from ledger.errors import LedgerError
 from projections.catchup import catch_up, rebuild, table_dump
@@ -96,13 +97,16 @@ def apply(ledger: Ledger, clock: Clock, op: tuple[Any, ...], made: list[UUID]) -
             clock.now += timedelta(minutes=op[1])
         elif kind == "session":
             ledger.record_session(
-                rep=REPS[op[1] % 3],
-                manager="mgr",
-                date=_d(op[2]),
-                prepared=op[3],
-                strengths=STRENGTHS[: op[1] % 4],
-                focus_areas=FOCUS[: op[2] % 3],
-                actor="t",
+                cmd.validate(
+                    cmd.RecordSession,
+                    rep=REPS[op[1] % 3],
+                    manager="mgr",
+                    date=_d(op[2]),
+                    prepared=op[3],
+                    strengths=STRENGTHS[: op[1] % 4],
+                    focus_areas=FOCUS[: op[2] % 3],
+                    actor="t",
+                )
             )
         elif kind == "agree":
             _, rep, owner, focus, measure, target, period, start, length, sup = op
@@ -125,7 +129,7 @@ def apply(ledger: Ledger, clock: Clock, op: tuple[Any, ...], made: list[UUID]) -
                     values.update(metric="calls", new_metric=True)
             if owner == "manager" and made:
                 values["supports"] = made[sup % len(made)]
-            made.append(ledger.agree(**values))
+            made.append(ledger.agree(cmd.Agree(**values)))
         elif made:
             cid = made[op[1] % len(made)]
             commitment = ledger.commitment(cid)
@@ -134,23 +138,39 @@ def apply(ledger: Ledger, clock: Clock, op: tuple[Any, ...], made: list[UUID]) -
             start = (commitment.start - BASE).days
             if kind == "check_in":
                 value = {"done": True} if done else {"actual": op[3]}
-                ledger.check_in(cid, date=_d(start + op[2] - 3), actor="t", **value)
+                ledger.check_in(
+                    cid, cmd.validate(cmd.CheckIn, date=_d(start + op[2] - 3), actor="t", **value)
+                )
             elif kind == "correct":
                 value = {"done": op[3] > 10} if done else {"actual": op[3]}
-                ledger.correct(cid, check_in=op[2], reason="fix", actor="t", **value)
+                ledger.correct(cid, cmd.Correct(check_in=op[2], reason="fix", actor="t", **value))
             elif kind == "revise":
                 value = {} if done else {"target": op[3]}
                 ledger.revise(
-                    cid, date=_d(start + op[2] - 3), reason="r", actor="t", behavior="new", **value
+                    cid,
+                    cmd.validate(
+                        cmd.Revise,
+                        date=_d(start + op[2] - 3),
+                        reason="r",
+                        actor="t",
+                        behavior="new",
+                        **value,
+                    ),
                 )
             elif kind == "release":
-                ledger.release(cid, date=_d(start + op[2] - 3), reason="r", actor="t")
+                ledger.release(
+                    cid,
+                    cmd.validate(cmd.Release, date=_d(start + op[2] - 3), reason="r", actor="t"),
+                )
             elif kind == "close":
-                ledger.close_commitment(cid, date=_d(start + op[2] - 3), result=op[3], actor="t")
+                ledger.close_commitment(
+                    cid,
+                    cmd.validate(cmd.Close, date=_d(start + op[2] - 3), result=op[3], actor="t"),
+                )
             elif kind == "reply":
                 clock.now += timedelta(days=op[2])
                 by = {"rep": commitment.rep, "manager": commitment.manager}.get(op[3], "zed")
-                ledger.reply(cid, by=by, text=op[5], contest=op[4], actor="t")
+                ledger.reply(cid, cmd.Reply(by=by, text=op[5], contest=op[4], actor="t"))
         if kind == "activity":
             ledger.record_activities(
                 [

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from ledger import commands as cmd
 from ledger.application import Ledger
 from projections.catchup import catch_up, rebuild, status, table_dump
 from projections.query import Item, Moment, ReadModel, moment
@@ -70,13 +71,15 @@ class World:
             "actor": ACTOR,
         }
         fields.update(values)
-        return str(self.ledger.agree(**fields))
+        return str(self.ledger.agree(cmd.Agree(**fields)))
 
     def check_in(self, cid: str, on: str, **values: Any) -> None:
-        self.ledger.check_in(_uuid(cid), date=on, actor=ACTOR, **values)
+        self.ledger.check_in(_uuid(cid), cmd.validate(cmd.CheckIn, date=on, actor=ACTOR, **values))
 
     def close(self, cid: str, on: str, **values: Any) -> None:
-        self.ledger.close_commitment(_uuid(cid), date=on, actor=ACTOR, **values)
+        self.ledger.close_commitment(
+            _uuid(cid), cmd.validate(cmd.Close, date=on, actor=ACTOR, **values)
+        )
 
 
 def _uuid(cid: str) -> Any:
@@ -140,7 +143,10 @@ def test_revision_changes_the_expected_amount_from_its_recording_on(world: World
     cid = world.agree(target=10.0, period="week", start="2026-01-05", due="2026-02-01")
     world.clock.at("2026-01-15T09:00:00")
     world.ledger.revise(
-        _uuid(cid), date="2026-01-15", reason="territory split", target=5.0, actor=ACTOR
+        _uuid(cid),
+        cmd.validate(
+            cmd.Revise, date="2026-01-15", reason="territory split", target=5.0, actor=ACTOR
+        ),
     )
 
     assert world.one(cid, as_of="2026-01-14", on="2026-01-20").evaluation.expected == 40
@@ -152,7 +158,10 @@ def test_revision_changes_the_expected_amount_from_its_recording_on(world: World
 def test_revised_due_date_changes_the_window(world: World) -> None:
     cid = world.agree(target=1.0, period="day", start="2026-01-05", due="2026-01-11")
     world.ledger.revise(
-        _uuid(cid), date="2026-01-08", reason="more time", due="2026-01-18", actor=ACTOR
+        _uuid(cid),
+        cmd.validate(
+            cmd.Revise, date="2026-01-08", reason="more time", due="2026-01-18", actor=ACTOR
+        ),
     )
 
     item = world.one(cid, on="2026-01-20")
@@ -165,7 +174,9 @@ def test_correction_changes_the_ratio(world: World) -> None:
     cid = world.agree(target=40.0, period="window")
     world.check_in(cid, "2026-01-12", actual=10.0)
     world.clock.at("2026-01-13T09:00:00")
-    world.ledger.correct(_uuid(cid), check_in=1, actual=30.0, reason="CRM sync", actor=ACTOR)
+    world.ledger.correct(
+        _uuid(cid), cmd.Correct(check_in=1, actual=30.0, reason="CRM sync", actor=ACTOR)
+    )
 
     assert world.one(cid, as_of="2026-01-12", on="2026-01-31").evaluation.ratio == 0.25
     assert world.one(cid, as_of="2026-01-13", on="2026-01-31").evaluation.ratio == 0.75
@@ -174,8 +185,8 @@ def test_correction_changes_the_ratio(world: World) -> None:
 def test_latest_of_several_corrections_wins(world: World) -> None:
     cid = world.agree(target=10.0, period="window")
     world.check_in(cid, "2026-01-12", actual=1.0)
-    world.ledger.correct(_uuid(cid), check_in=1, actual=5.0, reason="one", actor=ACTOR)
-    world.ledger.correct(_uuid(cid), check_in=1, actual=9.0, reason="two", actor=ACTOR)
+    world.ledger.correct(_uuid(cid), cmd.Correct(check_in=1, actual=5.0, reason="one", actor=ACTOR))
+    world.ledger.correct(_uuid(cid), cmd.Correct(check_in=1, actual=9.0, reason="two", actor=ACTOR))
 
     assert world.one(cid, on="2026-01-31").evaluation.actual == 9
 
@@ -388,8 +399,16 @@ def test_views_built_from_another_ledger_are_refused_not_overwritten(
 
     other = Ledger.open(str(tmp_path / "other.db"))
     try:
-        other.record_session(rep="zed", manager="yan", date="2026-01-01", actor=ACTOR)
-        other.record_session(rep="zed", manager="yan", date="2026-01-02", actor=ACTOR)
+        other.record_session(
+            cmd.validate(
+                cmd.RecordSession, rep="zed", manager="yan", date="2026-01-01", actor=ACTOR
+            )
+        )
+        other.record_session(
+            cmd.validate(
+                cmd.RecordSession, rep="zed", manager="yan", date="2026-01-02", actor=ACTOR
+            )
+        )
         catch_up(other, world.views)
     finally:
         other.close()

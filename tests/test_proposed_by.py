@@ -13,6 +13,7 @@ from typing import Any
 
 from eventsourcing.persistence import StoredEvent
 
+from ledger import commands as cmd
 from ledger.application import Ledger
 from ledger.audit import export_lines, import_lines
 from ledger.domain import Commitment
@@ -101,7 +102,7 @@ def test_a_version_1_agreement_loads_replays_and_round_trips_as_the_managers(
         loaded: Commitment = ledger.repository.get(cid)
         assert loaded.proposed_by == "manager"
         # the commands work on it: a check-in is written as usual
-        ledger.check_in(cid, date="2026-01-09", actual=5, actor="bob")
+        ledger.check_in(cid, cmd.validate(cmd.CheckIn, date="2026-01-09", actual=5, actor="bob"))
         lines = list(export_lines(ledger))
     finally:
         ledger.close()

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from ledger import commands as cmd
+
 READ = """
 import json, sys
 from cli.main import main
@@ -48,17 +50,20 @@ def test_a_current_read_imports_no_event_store(tmp_path: Path, command: tuple[st
     start = (date.today() - timedelta(days=3)).isoformat()
     ledger = Ledger.open(db)
     cid = ledger.agree(
-        rep="alice",
-        manager="bob",
-        focus="prospecting",
-        behavior="outbound calls",
-        target=10,
-        period="week",
-        start=start,
-        days=30,
-        actor="seed",
+        cmd.validate(
+            cmd.Agree,
+            rep="alice",
+            manager="bob",
+            focus="prospecting",
+            behavior="outbound calls",
+            target=10,
+            period="week",
+            start=start,
+            days=30,
+            actor="seed",
+        )
     )
-    ledger.check_in(cid, date=start, actual=4, actor="seed")
+    ledger.check_in(cid, cmd.validate(cmd.CheckIn, date=start, actual=4, actor="seed"))
     first = _run("--db", db, *command)  # catches the read model up: opens the ledger
     assert first["code"] == 0 and first["loaded"], first
     again = _run("--db", db, *command)

@@ -24,6 +24,7 @@ from uuid import UUID
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from ledger import commands as cmd
 from tests.budget import examples
 from tests.serve_support import ROLES, START, Served, is_error, served
 
@@ -146,7 +147,9 @@ def test_fuzz_every_endpoint(db: str, tmp_path: Path) -> None:
         own = s.commitment("alice", "bob")
         hidden = s.commitment("rita", "mona")
         closed = s.commitment("alice", "bob")  # a verdict to reply to
-        s.ledger.close_commitment(UUID(closed), date=TODAY, actor=s.subjects["ada"])
+        s.ledger.close_commitment(
+            UUID(closed), cmd.validate(cmd.Close, date=TODAY, actor=s.subjects["ada"])
+        )
         routes = [
             (method, r)
             for r in s.app.routes

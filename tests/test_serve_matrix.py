@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from ledger import commands as cmd
 from tests.serve_support import START, TODAY, Served, is_error, served
 
 OWN = ("alice", "bob", "bob")
@@ -150,7 +151,9 @@ def _fresh(s: Served, people: People) -> str:
 
 def _closed(s: Served, people: People) -> str:
     cid = s.commitment(people[0], people[2])
-    s.ledger.close_commitment(UUID(cid), date=TODAY.isoformat(), actor=s.subjects["ada"])
+    s.ledger.close_commitment(
+        UUID(cid), cmd.validate(cmd.Close, date=TODAY.isoformat(), actor=s.subjects["ada"])
+    )
     return cid
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from ledger import commands as cmd
 from tests.conftest import Cli
 from tests.test_erasure import found_in, name_variants
 
@@ -280,10 +281,32 @@ def test_a_person_named_in_clear_by_an_older_store_is_exported_by_that_name(
     monkeypatch.chdir(tmp_path)
     ledger = Ledger.open(cli.db, clock=ticking_clock())
     try:
-        ledger.agree(rep="alice", manager="bobby", focus="prospecting", behavior="alice calls",
-                     target=5.0, start="2026-01-05", due="2026-02-01", actor="bobby")  # fmt: skip
-        ledger.agree(rep="carol", manager="bobby", focus="prospecting", behavior="carol calls",
-                     target=5.0, start="2026-01-05", due="2026-02-01", actor="bobby")  # fmt: skip
+        ledger.agree(
+            cmd.validate(
+                cmd.Agree,
+                rep="alice",
+                manager="bobby",
+                focus="prospecting",
+                behavior="alice calls",
+                target=5.0,
+                start="2026-01-05",
+                due="2026-02-01",
+                actor="bobby",
+            )
+        )
+        ledger.agree(
+            cmd.validate(
+                cmd.Agree,
+                rep="carol",
+                manager="bobby",
+                focus="prospecting",
+                behavior="carol calls",
+                target=5.0,
+                start="2026-01-05",
+                due="2026-02-01",
+                actor="bobby",
+            )
+        )
     finally:
         ledger.close()
     old = cli("people export alice -o alice.json")

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from cli.demo.generator import write_demo
 from ledger.application import Ledger
-from ledger.demo import write_demo
 from projections.catchup import ensure_current
 from projections.query import Moment, ReadModel, judge_history, moment
 

@@ -16,6 +16,7 @@ from uuid import UUID
 import pytest
 
 from cli.serve.policy import Action, Caller, Role, Scope
+from ledger import commands as cmd
 from tests.serve_support import START, Served, served
 
 TODAY = date.today()
@@ -375,15 +376,18 @@ def test_prep_and_plan_pages_render_escape_link_and_are_scoped(s: Served) -> Non
     scoped as the API's /prep and /plan (the rep's data)."""
     hostile = "<b>call</b> & demo"
     s.ledger.agree(
-        rep="alice",
-        manager="bob",
-        focus="prospecting",
-        behavior=hostile,
-        target=5,
-        period="week",
-        start=START,
-        days=30,
-        actor="seed",
+        cmd.validate(
+            cmd.Agree,
+            rep="alice",
+            manager="bob",
+            focus="prospecting",
+            behavior=hostile,
+            target=5,
+            period="week",
+            start=START,
+            days=30,
+            actor="seed",
+        )
     )
     login(s, "bob")
     escaped = "&lt;b&gt;call&lt;/b&gt; &amp; demo"

@@ -14,6 +14,7 @@ from uuid import UUID
 
 import pytest
 
+from ledger import commands as cmd
 from tests.serve_support import Served, served
 from tests.test_web import alert, login
 
@@ -29,7 +30,9 @@ def s(db: str, tmp_path: Path) -> Iterator[Served]:
 
 def closed_commitment(s: Served, rep: str = "alice", manager: str = "bob") -> str:
     cid = s.commitment(rep, manager)
-    s.ledger.close_commitment(UUID(cid), date=TODAY, actor=s.subjects["ada"])
+    s.ledger.close_commitment(
+        UUID(cid), cmd.validate(cmd.Close, date=TODAY, actor=s.subjects["ada"])
+    )
     return cid
 
 

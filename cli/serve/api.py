@@ -402,6 +402,8 @@ def request_type(
         for name in caller_fields:
             ns[name] = None
         ns["model_config"] = ConfigDict(defer_build=False)  # FastAPI builds it now
+        # pydantic's own __init__, not Command's: FastAPI words its errors itself
+        ns["__init__"] = BaseModel.__init__
         ns["_not_sent"] = field_validator(*caller_fields, mode="before")(classmethod(not_sent))
 
     return types.new_class(model.__name__, (model,), {}, body)
@@ -488,7 +490,8 @@ def _write_as(
         )  # fmt: skip
         # the caller acts, and replies in their own name (``by``)
         values.update({name: actor for name in spec.caller_fields})
-        result = getattr(ledger, spec.method)(cid, register=people.pending, **values)
+        command = spec.model(**values)
+        result = getattr(ledger, spec.method)(cid, command, register=people.pending)
         if spec.name == "check_in":  # recorded; a date outside the window is said, as the CLI does
             return {"id": str(cid), "check_in": result.number, "warnings": list(result.warnings)}
         return {"id": str(cid)}
@@ -509,7 +512,8 @@ def _write_as(
     values["rep"] = people.ref(body.rep, role="rep")
     values["manager"] = people.ref(body.manager, role="manager")
     audit["subjects"] = [values["rep"], values["manager"]]
-    new_id = getattr(ledger, spec.method)(actor=actor, register=people.pending, **values)
+    command = spec.model(actor=actor, **values)
+    new_id = getattr(ledger, spec.method)(command, register=people.pending)
     audit["target"] = str(new_id)
     return {"id": str(new_id)}
 

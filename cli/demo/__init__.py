@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .context import Env, pass_env, progress_bar
+from ..context import Env, pass_env, progress_bar
 
 if TYPE_CHECKING:
-    from ledger.demo import DemoResult
     from projections.query import Moment
 
+    from .generator import DemoResult
 
 TEAM_TABLE_MAX = 40  # larger teams get a count per signal instead of a row per rep
 
@@ -56,13 +56,12 @@ def demo(env: Env, reps: int, weeks: int, seed: int, until: str | None) -> None:
       commitments --db demo.db demo --until 2026-11-23
       commitments --db big.db demo --reps 5000 --weeks 52 --seed 7
     """
-    from ledger.demo import write_demo
-
-    from .read_options import moment
+    from ..read_options import moment
+    from .generator import write_demo
 
     at = moment(None, until)  # --until: a bad date exits 2 before anything is written
 
-    from .html import demo_page_paths
+    from ..html import demo_page_paths
 
     env.views_path  # noqa: B018 -- refuses a --views that is not a read model, before writing
     for path in demo_page_paths(env, None):
@@ -80,7 +79,7 @@ def demo(env: Env, reps: int, weeks: int, seed: int, until: str | None) -> None:
         err=True,
     )
     _show_signals(env, result, at)
-    from .html import write_demo_pages
+    from ..html import write_demo_pages
 
     for path in write_demo_pages(env, result.team, at):
         click.echo(f"demo: wrote {path}", err=True)
@@ -90,8 +89,8 @@ def _show_signals(env: Env, result: DemoResult, at: Moment) -> None:
     """The team's signals on ``at``, from the read side."""
     from ledger import rules
 
-    from .context import open_read_model
-    from .render import text_table
+    from ..context import open_read_model
+    from ..render import text_table
 
     rows = []
     teams: dict[str, list[tuple[str, str]]] = {}

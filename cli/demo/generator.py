@@ -33,31 +33,32 @@ reason, and commitments one manager forgot to close (overdue). Diligent reps
 and experimenters manage themselves: they propose their own commitments
 (``proposed_by`` ``rep``).
 
-**Writing.** Nothing goes through :class:`~ledger.application.Ledger`'s
-per-command methods: aggregates are built in memory with their public methods
-(so every rule of SPEC §3 is applied) and saved with ``ledger.save`` in large
-batches (the recorder's insert of the mapped events, once at least
-``batch`` are pending, at the end of a week of business dates), so a
-million events take about a minute. The demo only writes into an empty
-ledger, all in one transaction: an interrupted demo leaves it empty.
+**Writing.** Every change is a command of :class:`~ledger.application.Ledger`
+(``record_session``, ``agree``, ``check_in``, ...: validated, every rule of
+SPEC §3 applied, free text sealed), run in one unit of work
+(:meth:`~ledger.application.Ledger.batch`), which keeps the aggregates in
+memory and inserts their events in large batches (once at least ``batch`` are
+pending) inside one transaction. The demo only writes into an empty ledger:
+an interrupted demo leaves it empty.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import random
+import time as clock
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError
-
-from .domain import Activity, CoachingSession, Commitment, RepWorkload
-from .errors import Conflict, InvalidInput, RuleViolation
-from .identity import stored_ledger_id
-from .persistence import insert_stored_events, is_postgres, pg_sql
+from ledger import commands as cmd
+from ledger.application import Ledger
+from ledger.domain import Commitment
+from ledger.errors import Conflict, InvalidInput, RuleViolation
+from ledger.values import Owner, Result
 
 ACTOR = "demo"
 CYCLE_DAYS = 28
@@ -81,7 +82,7 @@ _LAST = (
 FIRST_NAMES = tuple(_FIRST.split())
 LAST_NAMES = tuple(_LAST.split())
 
-SELF_MANAGING = {"diligent": "rep", "experimenter": "rep"}
+SELF_MANAGING: dict[str, Owner] = {"diligent": "rep", "experimenter": "rep"}
 """Habits whose reps propose their own commitments (``agree --proposed-by rep``)."""
 # focus area -> (behaviour, unit, weekly target range, metric or None)
 COUNT_BEHAVIOURS: dict[str, tuple[tuple[str, str, tuple[int, int], str | None], ...]] = {
@@ -189,11 +190,11 @@ def manager_count(reps: int) -> int:
 class _Open:
     """A commitment the demo is still working on, with its plan."""
 
-    agg: Commitment
+    agg: Commitment  # as the batch holds it: read here, changed only by commands
     ratio: float  # planned follow-through
     weekly: float  # per-week target (count) or 0 (done)
     metric: str | None
-    result: str | None  # planned close result (None: no result / rules decide)
+    result: Result | None  # planned close result (None: no result / rules decide)
     support: Commitment | None = None
     support_ratio: float = 1.0
     done_it: bool = False  # a done measure: will the rep do it?
@@ -215,35 +216,29 @@ class _Rep:
     crm: bool  # calls tracked by the CRM (metric-backed commitments)
     ref: str = ""  # subject ids (SPEC §7.4): what the events carry
     manager_ref: str = ""
-    workload: RepWorkload | None = None
     open: list[_Open] = field(default_factory=list)
     cycle: int = 0
     broken_cycle: int = -1
 
 
 class _Writer:
-    """Collects aggregates with pending events and saves them in large batches."""
+    """The demo's unit of work (:meth:`Ledger.batch`) and the recorded_at of its
+    commands: :meth:`on` gives the batch's ledger, its next command recorded then."""
 
-    def __init__(self, ledger: Any, curs: Any, now: datetime, end: date, batch: int) -> None:
-        self.ledger = ledger
-        self.curs = curs
-        self.pg = is_postgres(ledger.db)
-        self.needs_id = False  # write a LedgerCreated first (a ledger without an id)
+    def __init__(self, uow: Ledger, now: datetime, end: date) -> None:
+        self.uow = uow
         self.now = now
         self.end = end
-        self.batch = batch
-        self.events: list[Any] = []
         self._stamps: dict[tuple[date, int], datetime] = {}
-        self.pending = 0
-        self.written = 0
-        self.demo_ref = self.crm_ref = ""
-        self.seal = True  # free text sealed under its owner's key, as commands write it
+        self._next = now
+        uow.clock = lambda: self._next
+        self.crm_ref = ""
 
     def register(self, team: list[_Rep], at: datetime) -> None:
         """Register the demo's people first (SPEC §7.4): its actor (``demo``),
         the CRM import's actor, the managers and the reps, each reporting to
         their manager; the events then name them by subject id."""
-        from .people import NewPerson
+        from ledger.people import NewPerson
 
         demo = NewPerson.named(ACTOR)
         crm = NewPerson.named("crm-import")
@@ -251,9 +246,8 @@ class _Writer:
         reps = [NewPerson.named(r.name, manager=managers[r.manager].ref) for r in team]
         for rep, person in zip(team, reps, strict=True):
             rep.ref, rep.manager_ref = person.ref, managers[rep.manager].ref
-        self.demo_ref, self.crm_ref = demo.ref, crm.ref
-        people = [demo, crm, *managers.values(), *reps]
-        self.touch(*self.ledger._registered(people, at, demo.ref))
+        self.crm_ref = crm.ref
+        self.when(at).register_people([demo, crm, *managers.values(), *reps], actor=demo.ref)
 
     def at(self, day: date, minute: int) -> datetime:
         """recorded_at for a command on business date ``day`` (working hours, UTC)."""
@@ -264,40 +258,14 @@ class _Writer:
             stamp = self._stamps[key] = min(stamp, self.now)
         return stamp
 
-    def touch(self, *aggregates: Any) -> None:
-        """Take the new events of the aggregates a command changed, in the order
-        given, so the ledger holds them in command order (as the commands would
-        have written them, and as an import replays them)."""
-        from .sealing import seal_events
+    def on(self, day: date, minute: int) -> Ledger:
+        """The batch's ledger, its next command recorded at ``at(day, minute)``."""
+        return self.when(self.at(day, minute))
 
-        for agg in aggregates:
-            events = agg.collect_events()
-            if self.seal:
-                events = seal_events(self._keys, agg, events)
-            self.events.extend(events)
-        self.pending += len(aggregates)
-
-    def _keys(self) -> Any:
-        return self.ledger.keys
-
-    def flush(self, force: bool = False) -> None:
-        """Insert the events taken so far, in command order, once enough is
-        pending, inside the demo's one transaction."""
-        if not self.events or (self.pending < self.batch and not force):
-            return
-        events, self.events = self.events, []
-        if not self.written and self.needs_id:
-            from .identity import created_event
-
-            events.insert(0, created_event(self.now, self.demo_ref))
-        to_stored = self.ledger.mapper.to_stored_event
-        # The recorder's unique (id, version) key still refuses anything a
-        # concurrent writer got to first (IntegrityError: the whole demo rolls back).
-        insert_stored_events(
-            self.ledger.recorder, self.curs, [to_stored(e) for e in events], pg=self.pg
-        )
-        self.written += len(events)
-        self.pending = 0
+    def when(self, stamp: datetime) -> Ledger:
+        """The batch's ledger, its next command recorded at ``stamp``."""
+        self._next = stamp
+        return self.uow
 
 
 def write_demo(
@@ -319,32 +287,33 @@ def write_demo(
     (:mod:`ledger.sealing`); ``seal=False`` leaves it in clear, for the
     benchmark of what sealing costs (``bench/bench_privacy.py``).
     """
+    started = clock.perf_counter()
     if reps < 1 or weeks < 1:
         raise InvalidInput("demo: --reps and --weeks must be at least 1")
     if reps > 100_000 or weeks > 520:
         raise InvalidInput("demo: at most 100000 reps and 520 weeks")
-    _refuse_non_empty(ledger.event_count() - (ledger.ledger_id() is not None))
+    before = ledger.event_count()
+    _refuse_non_empty(before - (ledger.ledger_id() is not None))
     # The generator creates millions of short-lived objects and no reference
     # cycles: pausing the cyclic collector saves about a quarter of the CPU.
     paused = gc.isenabled()
     gc.disable()
     try:
-        # One transaction for the whole demo: a demo killed or failing at any
+        # One unit of work for the whole demo: a demo killed or failing at any
         # point leaves the ledger as it was (empty), never a partial team.
-        with ledger.recorder.datastore.transaction(commit=True) as curs:
+        with ledger.batch(flush_every=batch, seal=seal) as uow:
             # inside: no other writer since (a ledger id of its own is not content)
-            has_id = stored_ledger_id(ledger.recorder, curs, pg=is_postgres(ledger.db)) is not None
-            _refuse_non_empty(_count(ledger, curs) - has_id)
-            return _write(
-                ledger, curs, has_id, reps, weeks, seed, today, now, batch, progress, seal
-            )
-    except IntegrityError:
+            _refuse_non_empty(uow.event_count() - (uow.ledger_id() is not None))
+            result = _write(uow, reps, weeks, seed, today, now, progress)
+    except Conflict:
         raise Conflict(
             "demo: another writer wrote into this ledger meanwhile; nothing was written"
         ) from None
     finally:
         if paused:
             gc.enable()
+    events = ledger.event_count() - before
+    return dataclasses.replace(result, events=events, seconds=clock.perf_counter() - started)
 
 
 def _refuse_non_empty(existing: int) -> None:
@@ -355,37 +324,19 @@ def _refuse_non_empty(existing: int) -> None:
         )
 
 
-def _count(ledger: Any, curs: Any) -> int:
-    recorder = ledger.recorder
-    if is_postgres(ledger.db):
-        curs.execute(pg_sql(recorder, "SELECT count(*) AS n FROM {schema}.{table}"))
-        return int(curs.fetchone()["n"])
-    curs.execute(f"SELECT count(*) FROM {recorder.events_table_name}")
-    return int(curs.fetchone()[0])
-
-
 def _write(
-    ledger: Any,
-    curs: Any,
-    has_id: bool,
+    uow: Ledger,
     reps: int,
     weeks: int,
     seed: int,
     today: date | None,
     now: datetime | None,
-    batch: int,
     progress: Callable[[int], None] | None,
-    seal: bool = True,
 ) -> DemoResult:
-    import time as clock
-
-    started = clock.perf_counter()
     now = now or datetime.now(UTC)
     end = demo_end(today or now.date())
     first = end - timedelta(days=7 * weeks)
-    writer = _Writer(ledger, curs, now, end, batch)
-    writer.needs_id = not has_id
-    writer.seal = seal
+    writer = _Writer(uow, now, end)
     team = _team(reps, seed, first, end)
     writer.register(team, min(datetime.combine(first, time(7, 0), UTC), now))
     stats = {"commitments": 0, "sessions": 0}
@@ -393,19 +344,17 @@ def _write(
         monday = first + timedelta(days=7 * week)
         for rep in team:
             _rep_week(rep, monday, end, writer, stats)
-        writer.flush()
         if progress is not None:
             progress(1)
-    writer.flush(force=True)
     return DemoResult(
-        events=writer.written,
+        events=0,  # counted once written
         reps=reps,
         managers=manager_count(reps),
         commitments=stats["commitments"],
         sessions=stats["sessions"],
         first_day=first,
         end=end,
-        seconds=clock.perf_counter() - started,
+        seconds=0.0,
         team=tuple((r.name, r.manager, r.habit) for r in team),
     )
 
@@ -474,19 +423,18 @@ def _session(rep: _Rep, day: date, end: date, w: _Writer, stats: dict[str, int])
     many = rep.habit in ("blocked", "unreliable") or overload
     n_commitments = 2 if rng.random() < 0.5 or many else 1
     areas = rep.areas[:n_commitments] if n_commitments == 2 else [rng.choice(rep.areas)]
-    at = w.at(day, rep.index * 3)
-    session = CoachingSession.hold(
-        at=at,
-        rep=rep.ref,
-        manager=rep.manager_ref,
-        date=day,
-        prepared=rng.random() < prepared_p.get(rep.habit, 0.5),
-        strengths=rng.sample(STRENGTHS, rng.randint(1, 2)),
-        focus_areas=list(areas),
-        note=None if rng.random() < 0.7 else "reviewed last month's numbers together",
-        actor=rep.manager_ref,
+    session_id = w.on(day, rep.index * 3).record_session(
+        cmd.RecordSession(
+            rep=rep.ref,
+            manager=rep.manager_ref,
+            date=day,
+            prepared=rng.random() < prepared_p.get(rep.habit, 0.5),
+            strengths=tuple(rng.sample(STRENGTHS, rng.randint(1, 2))),
+            focus_areas=tuple(areas),
+            note=None if rng.random() < 0.7 else "reviewed last month's numbers together",
+            actor=rep.manager_ref,
+        )
     )
-    w.touch(session)
     stats["sessions"] += 1
     plans: list[tuple[str, str | None]] = [(a, None) for a in areas]
     if overload:
@@ -494,7 +442,7 @@ def _session(rep: _Rep, day: date, end: date, w: _Writer, stats: dict[str, int])
         plans.append((extra, OVERRIDE_REASON))
     for n, (area, override) in enumerate(plans):
         at = w.at(day, rep.index * 3 + 1 + n)
-        _agree(rep, area, override, session.id, day, at, w, stats, first=n == 0)
+        _agree(rep, area, override, session_id, day, at, w, stats, first=n == 0)
     rep.cycle += 1
 
 
@@ -519,88 +467,70 @@ def _agree(
     expect_metric = expect_at_least = None
     hypothesis: str | None = HYPOTHESES[area] if rng.random() < 0.8 else None
     if done:
-        behaviour, unit, weekly, target, period = DONE_BEHAVIOURS[area], None, 0.0, None, None
+        behaviour, unit, weekly, target = DONE_BEHAVIOURS[area], None, 0.0, None
     else:
         behaviour, unit, (low, high), metric = rng.choice(COUNT_BEHAVIOURS[area])
         if metric and not rep.crm:
             metric = None
         weekly = float(rng.randint(low, high))
-        target, period = weekly, "week"
+        target = weekly
         if hypothesis and rng.random() < 0.35:
             expect_metric, expect_at_least = "won_value", round(20000 * rep.level, -3)
     result = _planned_result(rep, rng) if expect_metric is None else None
-    if rep.workload is None:
-        rep.workload = RepWorkload.start(at=at, rep=rep.ref, actor=rep.manager_ref)
-        w.touch(rep.workload)
-    agg = Commitment.agree(
-        at=at,
-        rep=rep.ref,
-        manager=rep.manager_ref,
-        owner="rep",
-        focus=area,
-        behavior=behaviour,
-        measure="done" if done else "count",
-        target=target,
-        period=period,
-        unit=unit,
-        metric=metric,
-        baseline=None if done else round(weekly * rng.uniform(0.4, 0.8)),
-        start=day,
-        due=due,
-        hypothesis=hypothesis,
-        expect_metric=expect_metric,
-        expect_at_least=expect_at_least,
-        session_id=session_id,
-        supports=None,
-        kept_at=0.9,
-        partial_at=0.5,
-        focus_cap_override=override,
-        on=day,
-        actor=rep.manager_ref,
-        proposed_by=SELF_MANAGING.get(rep.habit, "manager"),
+    baseline = None if done else round(weekly * rng.uniform(0.4, 0.8))
+    # new_metric: the CRM's rows of a metric come in after the first agreements
+    cid = w.when(at).agree(
+        cmd.Agree(
+            rep=rep.ref,
+            manager=rep.manager_ref,
+            focus=area,
+            behavior=behaviour,
+            done=done,
+            target=target,
+            period="week",  # of a count target (a done measure has none)
+            unit=unit,
+            metric=metric,
+            baseline=baseline,
+            start=day,
+            due=due,
+            expect=hypothesis,
+            expect_metric=expect_metric,
+            expect_at_least=expect_at_least,
+            session_id=session_id,
+            override_focus_cap=override,
+            new_metric=True,
+            proposed_by=SELF_MANAGING.get(rep.habit, "manager"),
+            actor=rep.manager_ref,
+        )
     )
-    rep.workload.take(
-        at=at, commitment_id=agg.id, focus=area, override=override, actor=rep.manager_ref
-    )
-    w.touch(agg, rep.workload)
+    agg = w.uow.commitment(cid)
     stats["commitments"] += 1
     item = _Open(agg=agg, ratio=ratio, weekly=weekly, metric=metric, result=result)
     item.done_it = done and rng.random() < ratio + 0.1
     if expect_metric is not None:
         _won_deals(rep, item, day, due, float(expect_at_least or 0), w)
     if rep.habit == "blocked" or rng.random() < 0.3:
-        agg.check_supportable_by(rep.ref)
         text, unit_s, amount = rng.choice(SUPPORT)
-        support = Commitment.agree(
-            at=at + timedelta(seconds=1),
-            rep=rep.ref,
-            manager=rep.manager_ref,
-            owner="manager",
-            focus=area,
-            behavior=text,
-            measure="count",
-            target=float(amount),
-            period="window",
-            unit=unit_s,
-            metric=None,
-            baseline=None,
-            start=day,
-            due=due,
-            hypothesis=None,
-            expect_metric=None,
-            expect_at_least=None,
-            session_id=session_id,
-            supports=agg.id,
-            kept_at=0.9,
-            partial_at=0.5,
-            focus_cap_override=None,
-            on=day,
-            actor=rep.manager_ref,
-            proposed_by="manager",
+        support = w.when(at + timedelta(seconds=1)).agree(
+            cmd.Agree(
+                rep=rep.ref,
+                manager=rep.manager_ref,
+                owner="manager",
+                focus=area,
+                behavior=text,
+                target=float(amount),
+                period="window",
+                unit=unit_s,
+                start=day,
+                due=due,
+                session_id=session_id,
+                supports=agg.id,
+                proposed_by="manager",
+                actor=rep.manager_ref,
+            )
         )
-        w.touch(support)
         stats["commitments"] += 1
-        item.support = support
+        item.support = w.uow.commitment(support)
         item.support_ratio = rng.choice((0.0, 0.0, 0.5)) if rep.habit == "blocked" else 1.0
     rep.open.append(item)
 
@@ -620,7 +550,7 @@ def _planned_ratio(rep: _Rep, rng: random.Random, first: bool) -> float:
     }[habit]()
 
 
-def _planned_result(rep: _Rep, rng: random.Random) -> str | None:
+def _planned_result(rep: _Rep, rng: random.Random) -> Result | None:
     if rng.random() < 0.12:
         return None  # closed without a result: kept / unknown
     met_p = {"diligent": 0.8, "experimenter": 0.2, "slipping": 0.6}.get(rep.habit, 0.4)
@@ -639,17 +569,16 @@ def _won_deals(
         day = start + timedelta(days=rng.randint(3, CYCLE_DAYS - 3))
         if day > w.end:
             continue
-        item_value = round(total / deals, 2)
-        act = Activity.record(
-            at=w.at(day, rep.index * 3 + 200 + k),
-            rep=rep.ref,
-            metric="won_value",
-            date=day,
-            value=item_value,
-            source_id=f"demo-crm-deal-{rep.index}-{start.isoformat()}-{item.agg.focus}-{k}",
-            actor=w.crm_ref,
+        w.on(day, rep.index * 3 + 200 + k).record_activity(
+            cmd.RecordActivity(
+                rep=rep.ref,
+                metric="won_value",
+                date=day,
+                value=round(total / deals, 2),
+                source_id=f"demo-crm-deal-{rep.index}-{start.isoformat()}-{item.agg.focus}-{k}",
+                actor=w.crm_ref,
+            )
         )
-        w.touch(act)
 
 
 def _crm_calls(rep: _Rep, friday: date, w: _Writer) -> None:
@@ -660,16 +589,16 @@ def _crm_calls(rep: _Rep, friday: date, w: _Writer) -> None:
         value = sum(i.weekly * i.ratio for i in planned) / len(planned) * rng.uniform(0.9, 1.1)
     else:
         value = 25 * rep.level * rng.uniform(0.8, 1.2)
-    act = Activity.record(
-        at=w.at(friday, rep.index * 3 + 300),
-        rep=rep.ref,
-        metric="calls",
-        date=friday,
-        value=float(round(value)),
-        source_id=f"demo-crm-calls-{rep.index}-{friday.isoformat()}",
-        actor=w.crm_ref,
+    w.on(friday, rep.index * 3 + 300).record_activity(
+        cmd.RecordActivity(
+            rep=rep.ref,
+            metric="calls",
+            date=friday,
+            value=float(round(value)),
+            source_id=f"demo-crm-calls-{rep.index}-{friday.isoformat()}",
+            actor=w.crm_ref,
+        )
     )
-    w.touch(act)
 
 
 def _work(rep: _Rep, item: _Open, monday: date, friday: date, end: date, w: _Writer) -> None:
@@ -687,50 +616,29 @@ def _work(rep: _Rep, item: _Open, monday: date, friday: date, end: date, w: _Wri
         weeks_left = max(1, (agg.terms.due - friday).days // 7 + 1)
         if given < owed and rng.random() < min(1.0, (owed - given) / weeks_left + 0.2):
             wednesday = monday + timedelta(days=2)
-            item.support.record_check_in(
-                at=w.at(wednesday, minute),
-                date=wednesday,
-                actual=1.0,
-                done=None,
-                note=None,
-                actor=rep.manager_ref,
+            w.on(wednesday, minute).check_in(
+                item.support.id, cmd.CheckIn(date=wednesday, actual=1.0, actor=rep.manager_ref)
             )
-            w.touch(item.support)
     if day_index == 11 and rng.random() < 0.04:
-        agg.release(
-            at=w.at(friday, minute + 1),
-            date=friday,
-            reason=rng.choice(RELEASE_REASONS),
-            actor=rep.manager_ref,
+        reason = rng.choice(RELEASE_REASONS)
+        w.on(friday, minute + 1).release(
+            agg.id, cmd.Release(date=friday, reason=reason, actor=rep.manager_ref)
         )
-        w.touch(agg)
-        _end(rep, item, friday, w, close=False)
+        _release_support(rep, item, friday, w)
         return
     if day_index == 11 and agg.measure == "count" and rng.random() < 0.07:
         new_target = max(1.0, round((agg.terms.target or 1) * 0.8))
-        agg.revise(
-            at=w.at(friday, minute + 2),
-            date=friday,
-            reason=rng.choice(REVISE_REASONS),
-            target=new_target,
-            period=None,
-            due=None,
-            behavior=None,
-            actor=rep.manager_ref,
+        reason = rng.choice(REVISE_REASONS)
+        w.on(friday, minute + 2).revise(
+            agg.id,
+            cmd.Revise(date=friday, reason=reason, target=new_target, actor=rep.manager_ref),
         )
-        w.touch(agg)
         item.weekly = new_target
     if agg.measure == "done":
         if day_index >= 11 and not agg.check_ins and item.done_it:
-            agg.record_check_in(
-                at=w.at(friday, minute + 3),
-                date=friday,
-                actual=None,
-                done=True,
-                note=None,
-                actor=rep.ref,
+            w.on(friday, minute + 3).check_in(
+                agg.id, cmd.CheckIn(date=friday, done=True, actor=rep.ref)
             )
-            w.touch(agg)
         return
     if item.metric is not None:
         return  # measured by the CRM's weekly call totals
@@ -739,62 +647,44 @@ def _work(rep: _Rep, item: _Open, monday: date, friday: date, end: date, w: _Wri
     actual = float(max(0, round(item.weekly * item.ratio * rng.uniform(0.85, 1.15))))
     if agg.check_ins and rng.random() < 0.05:
         wrong = agg.check_ins[-1]
-        agg.correct_check_in(
-            at=w.at(friday, minute + 4),
-            number=wrong.number,
-            actual=float(max(0.0, (wrong.actual or 0) + rng.choice((-2, 2, 3)))),
-            done=None,
-            reason=rng.choice(CORRECT_REASONS),
-            actor=rep.ref,
+        right = float(max(0.0, (wrong.actual or 0) + rng.choice((-2, 2, 3))))
+        reason = rng.choice(CORRECT_REASONS)
+        w.on(friday, minute + 4).correct(
+            agg.id,
+            cmd.Correct(check_in=wrong.number, actual=right, reason=reason, actor=rep.ref),
         )
-    agg.record_check_in(
-        at=w.at(friday, minute + 5),
-        date=friday,
-        actual=actual,
-        done=None,
-        note="trade show on Tuesday" if rng.random() < 0.05 else None,
-        actor=rep.ref,
+    note = "trade show on Tuesday" if rng.random() < 0.05 else None
+    w.on(friday, minute + 5).check_in(
+        agg.id, cmd.CheckIn(date=friday, actual=actual, note=note, actor=rep.ref)
     )
-    w.touch(agg)
 
 
 def _close(rep: _Rep, item: _Open, day: date, w: _Writer) -> None:
     """Close the loop at the next session: the rep's commitment and its support."""
-    at = w.at(day, rep.index * 3)
     if item.agg.is_active:
         value = None
         if item.result is not None and item.agg.hypothesis is not None:
             value = round(rep.level * 10000 * rep.rng.uniform(0.5, 2.0), -2)
-        item.agg.close(
-            at=at,
-            date=day,
-            result=item.result,
-            value=value if item.result else None,
-            note=None,
-            actor=rep.manager_ref,
+        w.on(day, rep.index * 3).close_commitment(
+            item.agg.id,
+            cmd.Close(
+                date=day,
+                result=item.result,
+                value=value if item.result else None,
+                actor=rep.manager_ref,
+            ),
         )
-        w.touch(item.agg)
-        _end(rep, item, day, w, close=True)
-    else:
-        rep.open.remove(item)
+    rep.open.remove(item)
     if item.support is not None and item.support.is_active:
-        item.support.close(
-            at=at, date=day, result=None, value=None, note=None, actor=rep.manager_ref
+        w.on(day, rep.index * 3).close_commitment(
+            item.support.id, cmd.Close(date=day, actor=rep.manager_ref)
         )
-        w.touch(item.support)
 
 
-def _end(rep: _Rep, item: _Open, day: date, w: _Writer, *, close: bool) -> None:
-    assert rep.workload is not None
-    rep.workload.end(at=w.at(day, rep.index * 3), commitment_id=item.agg.id, actor=rep.manager_ref)
-    w.touch(rep.workload)
-    if close and item in rep.open:
-        rep.open.remove(item)
-    if not close and item.support is not None and item.support.is_active:
-        item.support.release(
-            at=w.at(day, rep.index * 3 + 7),
-            date=day,
-            reason="the commitment it supports was released",
-            actor=rep.manager_ref,
+def _release_support(rep: _Rep, item: _Open, day: date, w: _Writer) -> None:
+    """A released commitment's support is released with it."""
+    if item.support is not None and item.support.is_active:
+        reason = "the commitment it supports was released"
+        w.on(day, rep.index * 3 + 7).release(
+            item.support.id, cmd.Release(date=day, reason=reason, actor=rep.manager_ref)
         )
-        w.touch(item.support)
