@@ -23,7 +23,8 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from .audit import ZERO_HASH, chain, line_of, records
+from .audit import records
+from .formats.jsonl import ZERO_HASH, chain, line_of
 from .keys import (
     WITHHELD_TEXT,
     KeyStore,
