@@ -31,6 +31,7 @@ from .formats.jsonl import (
     ZERO_HASH,
     ParsedLine,
     Record,
+    analysis_kind,
     chain,
     default_event_types,
     line_of,
@@ -434,8 +435,6 @@ def import_lines(
 def refuse_analysis_copy(number: int, raw: str | bytes) -> None:
     """An analysis copy (``export --decrypt``/``--pseudonymise``) is not an
     export: its data is not what was stored. Refused (exit 2) at its first line."""
-    from .analysis import analysis_kind
-
     kind = analysis_kind(raw)
     if kind is not None:
         raise InvalidInput(

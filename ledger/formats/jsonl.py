@@ -326,3 +326,32 @@ def _check_data(where: str, cls: type, version: int, data: dict[str, Any]) -> No
         # read those as true, but the stored text would not be what a command writes
         if data[name] is not None and not isinstance(data[name], bool):
             raise InvalidInput(f"{where}: {name} must be true or false")
+
+
+# -- the first line of an analysis copy (``export --decrypt``/``--pseudonymise``) --
+
+ANALYSIS_KEY = "analysis_copy"
+
+
+def header(kind: str) -> str:
+    """The first line of an analysis copy."""
+    return canonical(
+        {
+            ANALYSIS_KEY: kind,
+            "note": "an analysis copy, not an export: its data is not what the ledger "
+            "stores and its hashes do not verify; commitments import refuses it",
+        }
+    )
+
+
+def analysis_kind(raw: str | bytes) -> str | None:
+    """The kind of analysis copy ``raw`` (a first line) announces, or None."""
+    if ANALYSIS_KEY.encode() not in (raw if isinstance(raw, bytes) else raw.encode()):
+        return None
+    try:
+        obj = json.loads(raw)
+    except ValueError:
+        return None
+    if isinstance(obj, dict) and ANALYSIS_KEY in obj:
+        return str(obj[ANALYSIS_KEY])
+    return None
