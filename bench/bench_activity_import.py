@@ -138,8 +138,9 @@ def child_raw(csv_path: str, db: str) -> dict[str, float]:
 
 def child_ledger(csv_path: str, db: str) -> dict[str, float]:
     sys.path.insert(0, str(ROOT))
-    from ledger.activity_import import ImportOptions, import_csv
+    from ledger.activity_import import import_csv
     from ledger.application import Ledger
+    from ledger.formats.activity_csv import ImportOptions
 
     ledger = Ledger.open(db)
     options = ImportOptions(

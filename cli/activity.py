@@ -13,8 +13,8 @@ import click
 from .context import Env, pass_env
 
 if TYPE_CHECKING:
-    from ledger.activity_import import ImportOptions, ImportSummary
     from ledger.application import Ledger
+    from ledger.formats.activity_csv import ImportOptions, ImportSummary
 
 
 @click.group()
@@ -93,7 +93,8 @@ def import_(
     choice per metric, or the same rows get two ids and count twice. See
     docs/walkthrough-crm.md.
     """
-    from ledger.activity_import import ImportOptions, ImportRejected, Where, import_csv
+    from ledger.activity_import import import_csv
+    from ledger.formats.activity_csv import ImportOptions, ImportRejected, Where
 
     from .errors import warn
     from .safe import one_line

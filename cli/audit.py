@@ -169,14 +169,15 @@ def import_(env: Env, file: IO[bytes], upgrade: bool) -> None:
       commitments export | commitments --db copy.db import -
       commitments --db new.db import --upgrade release-2-export.jsonl
     """
-    from ledger.audit import import_lines, limited_lines
+    from ledger.audit import import_lines
+    from ledger.formats.jsonl import limited_lines
 
     lines: Iterator[bytes] = _refusing_analysis_copies(limited_lines(file))
     if sys.stderr.isatty() and hasattr(file, "fileno"):
         info = os.fstat(file.fileno())
         if stat.S_ISREG(info.st_mode):  # a file, not a pipe: its size is known
             lines = _by_size(lines, info.st_size)
-    from ledger.upgrade import maybe_upgrade
+    from ledger.formats.upgrade import maybe_upgrade
 
     ledger = env.ledger()
     # an export written before the people registry: names registered and sealed first

@@ -84,7 +84,7 @@ def add(
       commitments people add "Dana Lee" --manager "Omar Reyes" --region West
     """
     from ledger.errors import RuleViolation
-    from ledger.people import RosterRow
+    from ledger.formats.roster_csv import RosterRow
     from projections.people import check_name, find, plan_roster
 
     name = check_name(name, "name")
@@ -154,8 +154,8 @@ def import_(
           --name-column sales_agent --manager-column manager \\
           --region-column regional_office
     """
-    from ledger.activity_import import ImportRejected
-    from ledger.people import read_roster
+    from ledger.formats.activity_csv import ImportRejected
+    from ledger.formats.roster_csv import read_roster
     from projections.people import plan_roster
 
     from .safe import one_line

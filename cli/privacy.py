@@ -153,7 +153,7 @@ def parse_keys_file(raw: bytes) -> tuple[list[tuple[UUID, bytes | None]], str | 
         return InvalidInput(f"people keys import: line {n}: {why}; nothing was imported")
 
     def load(n: int, line: str) -> dict[str, Any]:
-        from ledger.audit import check_size
+        from ledger.formats.jsonl import check_size
 
         try:  # a line nested 100,000 deep would exhaust the parser's recursion
             check_size(f"line {n}", line)

@@ -12,7 +12,7 @@ from pathlib import Path
 DOCS = Path(__file__).resolve().parent
 sys.path.insert(0, str(DOCS.parent))
 
-from ledger.schemas import (  # noqa: E402
+from ledger.formats.schemas import (  # noqa: E402
     catalogue,
     line_schema,
     schema_text,

@@ -19,11 +19,11 @@ of a copy can be traced to the event it came from but does not verify.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
-from .audit import ZERO_HASH, chain, line_of, records
+from .audit import records
+from .formats.jsonl import ZERO_HASH, chain, header, line_of
 from .keys import (
     WITHHELD_TEXT,
     KeyStore,
@@ -35,36 +35,11 @@ from .keys import (
 from .persistence import canonical
 from .sealing import FREE_TEXT_BY_TOPIC, as_subject
 
-ANALYSIS_KEY = "analysis_copy"
 KINDS = ("decrypted", "pseudonymised")
 PERSON_FIELDS = frozenset({"rep", "manager", "actor", "by", "subject", "person", "replier"})
 """Fields that refer to a person (by subject id, or by name before the registry)."""
 NAME_FIELDS = frozenset({"name", "new_name", "old_name"})
 """Fields holding a person's own name (sealed under their key)."""
-
-
-def header(kind: str) -> str:
-    """The first line of an analysis copy."""
-    return canonical(
-        {
-            ANALYSIS_KEY: kind,
-            "note": "an analysis copy, not an export: its data is not what the ledger "
-            "stores and its hashes do not verify; commitments import refuses it",
-        }
-    )
-
-
-def analysis_kind(raw: str | bytes) -> str | None:
-    """The kind of analysis copy ``raw`` (a first line) announces, or None."""
-    if ANALYSIS_KEY.encode() not in (raw if isinstance(raw, bytes) else raw.encode()):
-        return None
-    try:
-        obj = json.loads(raw)
-    except ValueError:
-        return None
-    if isinstance(obj, dict) and ANALYSIS_KEY in obj:
-        return str(obj[ANALYSIS_KEY])
-    return None
 
 
 def _decrypt(store: KeyStore, key: str, value: Any) -> Any:

@@ -54,7 +54,8 @@ from .persistence import (
 )
 
 if TYPE_CHECKING:  # imported when used: a check-in does not pay for the CSV import
-    from .activity_import import ActivityRow, WriteCounts
+    from .activity_import import WriteCounts
+    from .formats.activity_csv import ActivityRow
     from .keys import KeyStore
     from .people import NewPerson, RosterChange
     from .unit_of_work import UnitOfWork
@@ -705,7 +706,7 @@ class Ledger(Application):
         a row whose (metric, source id) is already stored, or repeated in
         ``rows``, is skipped and counted as already present.
         """
-        from .activity_import import ActivityRow
+        from .formats.activity_csv import ActivityRow
 
         validated = (
             ActivityRow(c.rep, c.metric, c.date, c.value, c.source_id, c.actor)

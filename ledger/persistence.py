@@ -60,7 +60,8 @@ class PlainJSONTranscoder(Transcoder):
     """Canonical UTF-8 JSON, nothing else: the state is already plain."""
 
     def encode(self, obj: Any) -> bytes:
-        return CANONICAL.encode(obj).encode("utf-8")
+        # a state is a JSON-mode dump (or built like one): it cannot hold a cycle
+        return canonical_parsed(obj).encode("utf-8")
 
     def decode(self, data: bytes) -> Any:
         return json.loads(data)

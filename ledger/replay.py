@@ -29,8 +29,9 @@ from pathlib import Path
 from typing import IO, Any
 from uuid import UUID
 
-from .audit import ImportSummary, default_event_types, import_lines, parse_line, records
+from .audit import ImportSummary, import_lines, records
 from .errors import NotFound
+from .formats.jsonl import default_event_types, parse_line
 from .persistence import build_event
 
 Source = Any  # a Ledger, a db path or URL, an export file path, or an open text file

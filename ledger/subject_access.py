@@ -42,8 +42,9 @@ import re
 from typing import Any
 from uuid import UUID, uuid5
 
-from .audit import Record, chain, records
+from .audit import records
 from .errors import PersonErased
+from .formats.jsonl import Record, chain
 from .keys import WITHHELD_TEXT, KeyStore, erased_name, is_sealed, pseudonym, sealed_subject
 from .sealing import FREE_TEXT_BY_TOPIC, as_subject
 from .streams import NAMESPACE

@@ -378,7 +378,7 @@ def plan_roster(
     change_effective: Any,
     strict_managers: bool = False,
 ) -> RosterPlan:
-    """The events a roster (``ledger.people.RosterRow`` items) needs against
+    """The events a roster (``ledger.formats.roster_csv.RosterRow`` items) needs against
     the read model: a name nobody has is registered (listed, with its roster
     entry); a registered person whose manager, team or region differ gets a
     roster change effective ``change_effective`` (a new person's entry holds

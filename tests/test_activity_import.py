@@ -14,22 +14,22 @@ from collections import Counter, defaultdict
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
+from eventsourcing.utils import get_topic
 
-from ledger.activity_import import (
+from ledger.activity_import import import_csv
+from ledger.application import Ledger
+from ledger.domain import Activity, activity_id
+from ledger.errors import InvalidInput
+from ledger.formats.activity_csv import (
     MAX_ERRORS,
-    ActivityEncoder,
     ActivityRow,
     ImportOptions,
     ImportRejected,
     Where,
-    activity_id_hex,
-    import_csv,
 )
-from ledger.application import Ledger
-from ledger.domain import Activity, activity_id
-from ledger.errors import InvalidInput
 from ledger.persistence import PlainJSONTranscoder, PydanticMapper
 from tests.conftest import CRM, Cli, activity_count
 
@@ -386,26 +386,36 @@ def test_a_date_format_that_cannot_give_a_whole_date_is_refused(cli: Cli) -> Non
     assert "--date-format '%m-%y' does not give a whole date" in out.stderr
 
 
-# -- the encoding shortcut against the real mapper --------------------------------------
+# -- the writer's stored events against the real mapper ----------------------------
+
+TRICKY_ROWS = [
+    ActivityRow("Moses Frase", "engagements", date(2016, 10, 20), 1.0, "1C1I7A6R", "me"),
+    ActivityRow('Zoë "Z" \\ O\'Neil', "wön", date(2017, 1, 2), 4514.0, 'a"b\\c\u2028', "ünï"),
+    ActivityRow("x", "m", date(2017, 12, 31), 0.1 + 0.2, "sha256:" + "f" * 64, "a"),
+    ActivityRow("x", "m", date(2017, 12, 31), 1e20, "id\u00e9", "a"),
+    ActivityRow("x", "m", date(2017, 12, 31), -0.0, "minus zero", "a"),
+]
 
 
-@pytest.mark.parametrize(
-    "row",
-    [
-        ActivityRow("Moses Frase", "engagements", date(2016, 10, 20), 1.0, "1C1I7A6R", "me"),
-        ActivityRow('Zoë "Z" \\ O\'Neil', "wön", date(2017, 1, 2), 4514.0, 'a"b\\c\u2028', "ünï"),
-        ActivityRow("x", "m", date(2017, 12, 31), 0.1 + 0.2, "sha256:" + "f" * 64, "a"),
-        ActivityRow("x", "m", date(2017, 12, 31), 1e20, "id\u00e9", "a"),
-    ],
-)
-def test_the_encoded_state_and_id_equal_the_mappers(row: ActivityRow) -> None:
+def test_written_rows_are_stored_as_the_mapper_stores_their_events(db: str) -> None:
     at = datetime(2026, 11, 28, 23, 0, 0, 120, tzinfo=UTC)
-    event = Activity.record(at=at, **row._asdict()).collect_events()[0]
-    stored = PydanticMapper(transcoder=PlainJSONTranscoder()).to_stored_event(event)
-    timestamp = json.loads(stored.state)["timestamp"]
+    ledger = Ledger.open(db, clock=lambda: at)
+    counts = ledger.record_activity_rows(TRICKY_ROWS)  # one batch: the first row decides
+    assert counts.recorded == len(TRICKY_ROWS)
 
-    assert ActivityEncoder(timestamp).state(row) == stored.state
-    assert activity_id_hex(row.metric, row.source_id) == activity_id(row.metric, row.source_id).hex
+    mapper = PydanticMapper(transcoder=PlainJSONTranscoder())
+    expected = {}
+    for row in TRICKY_ROWS:
+        event = Activity.record(at=at, **row._asdict()).collect_events()[0]
+        assert event.originator_id == activity_id(row.metric, row.source_id)
+        stored = mapper.to_stored_event(event)
+        expected[event.originator_id] = (stored.topic, stored.state)
+    found = {
+        UUID(str(n.originator_id)): (n.topic, n.state)
+        for n in ledger.recorder.select_notifications(start=1, limit=100)
+        if n.topic == get_topic(Activity.Recorded)
+    }
+    assert found == expected
 
 
 def test_imported_events_load_back_as_activity_aggregates(sqlite_db: str, tmp_path: Path) -> None:

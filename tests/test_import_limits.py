@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ledger.audit import MAX_DEPTH, MAX_LINE, limited_lines
 from ledger.errors import InvalidInput
+from ledger.formats.jsonl import MAX_DEPTH, MAX_LINE, limited_lines
 from tests.conftest import Cli, event_count
 from tests.test_audit import build_sample
 

@@ -324,7 +324,8 @@ def test_an_export_with_names_in_clear_imports_upgraded_with_its_verdicts(
     rows.write_text("rep,day\nalice,2026-01-05\n", "utf-8")
     ledger = Ledger.open(db)
     try:  # an activity row without an id column, as release 2 hashed it (name included)
-        from ledger.activity_import import ImportOptions, import_csv
+        from ledger.activity_import import import_csv
+        from ledger.formats.activity_csv import ImportOptions
 
         with rows.open("rb") as f:
             import_csv(ledger, f, ImportOptions("calls", "rep", "day"), actor="crm")

@@ -208,10 +208,10 @@ def test_an_undecodable_roster_is_refused_naming_its_line(cli: Cli, tmp_path: Pa
 def test_a_roster_over_the_size_limit_is_refused_before_it_is_read_whole(
     cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import ledger.people
+    import ledger.formats.roster_csv
 
     seeded(cli)
-    monkeypatch.setattr(ledger.people, "MAX_ROSTER_BYTES", 1024)
+    monkeypatch.setattr(ledger.formats.roster_csv, "MAX_ROSTER_BYTES", 1024)
     path = tmp_path / "big.csv"
     path.write_text("name\n" + "".join(f"Person {i}\n" for i in range(200)), encoding="utf-8")
     before = state(cli)

@@ -10,7 +10,7 @@ import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
 from ledger.domain import EVENT_CLASSES
-from ledger.schemas import docstring, line_schema, schemas, type_name
+from ledger.formats.schemas import docstring, line_schema, schemas, type_name
 from tests.test_audit import build_sample, export_of
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"

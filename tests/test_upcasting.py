@@ -16,9 +16,10 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 
 from ledger.application import Ledger
-from ledger.audit import default_event_types, export_lines, import_lines
+from ledger.audit import export_lines, import_lines
+from ledger.formats.jsonl import default_event_types
+from ledger.formats.schemas import event_schema
 from ledger.replay import events
-from ledger.schemas import event_schema
 
 
 class _WidgetV1(Aggregate):

@@ -38,10 +38,10 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from .audit import ZERO_HASH, Record, default_event_types, line_of, parse_line, sha256_hex
-from .domain import Activity, Person, RepWorkload, activity_id, is_subject, workload_id
-from .keys import seal
-from .persistence import event_state
+from ..domain import Activity, Person, RepWorkload, activity_id, is_subject, workload_id
+from ..keys import seal
+from ..persistence import event_state
+from .jsonl import ZERO_HASH, Record, default_event_types, line_of, parse_line, sha256_hex
 
 PERSON_FIELDS = ("rep", "manager", "actor", "by")
 

@@ -17,8 +17,8 @@ from typing import Any
 from eventsourcing.domain import AggregateCreated
 from eventsourcing.utils import get_topic
 
-from .domain import EVENT_CLASSES
-from .persistence import adapter
+from ..domain import EVENT_CLASSES
+from ..persistence import adapter
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 ENVELOPE_FIELDS = ("originator_id", "originator_version", "timestamp")
