@@ -70,12 +70,15 @@ more_ops = st.one_of(ops, ops, AGREE_MORE, SESSION_MORE)
 # that several run at once; any other operation may follow.
 day = st.integers(0, 45)
 amount = st.integers(0, 30).map(float)
-OWN = st.one_of(
-    st.tuples(st.just("check_in"), st.just(-1), day, amount),
-    st.tuples(st.just("correct"), st.just(-1), st.integers(1, 3), amount),
-    st.tuples(st.just("check_in"), st.just(-1), day, amount),
-    st.tuples(st.just("revise"), st.just(-1), day, amount),
-    st.tuples(st.just("activity"), st.integers(0, 2), day, amount, st.integers(0, 8)),
+within = st.integers(3, 25)  # an offset from the start (less 3), mostly before due
+CHECK_INS = st.lists(st.tuples(st.just("check_in"), st.just(-1), within, amount), max_size=3)
+AFTER = st.lists(  # what follows its check-ins
+    st.one_of(
+        st.tuples(st.just("correct"), st.just(-1), st.integers(1, 2), amount),
+        st.tuples(st.just("revise"), st.just(-1), within, amount),
+        st.tuples(st.just("activity"), st.integers(0, 2), day, amount, st.integers(0, 8)),
+    ),
+    max_size=3,
 )
 END = st.one_of(
     st.tuples(st.just("close"), day, st.sampled_from([None, "met", "missed", "unknown"])),
@@ -85,7 +88,7 @@ END = st.one_of(
 )
 SCRIPT = st.tuples(
     st.one_of(AGREE_MORE, AGREE),
-    st.lists(OWN, max_size=5),
+    st.tuples(CHECK_INS, AFTER).map(lambda parts: parts[0] + parts[1]),
     END,
     st.booleans(),  # ends right away
     st.lists(more_ops.map(tuple), max_size=2),
