@@ -31,6 +31,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import cached_property
 from typing import Any
 
 from ledger import rules
@@ -67,7 +68,7 @@ class Window:
     on: date
     days: int
 
-    @property
+    @cached_property
     def first(self) -> date:
         return self.on - timedelta(days=self.days - 1)
 
