@@ -11,12 +11,17 @@ through :meth:`ReadModel.commitments` (every row read, every verdict from
 by the same code, so any difference is a difference in what the fast path
 selected, totalled or judged.
 
-The histories are those of the read model's property tests plus agreements
-with a second manager, hypotheses (blank, text, an outcome metric with a
-threshold) and sessions of either manager. T is drawn between the history's
-first and last write (or left to default to now), so it cuts into
+A history is a list of commitments, each agreed (with either of two
+managers, with or without a hypothesis: blank, text, or an outcome metric
+with a threshold) and followed by its own check-ins, corrections and
+revisions, ended (closed, with or without a result, or released) at once or
+after the others, with any operation of the read model's property tests in
+between (sessions, activity, replies, clock ticks). T is drawn among the
+history's write times (or left to default to now), so it cuts into
 commitments' check-ins, corrections, revisions, closes and replies; D is
-drawn across and beyond the histories' business dates.
+drawn across the histories' business dates. Besides the report, each
+commitment the fast path judged is compared with its judgement by
+:meth:`ReadModel.commitments`.
 """
 
 from __future__ import annotations
