@@ -7,9 +7,7 @@ import sqlite3
 
 import click
 
-from .context import Env
-
-pass_env = click.make_pass_decorator(Env)
+from .context import Env, pass_env
 
 
 @click.command()
