@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -44,6 +43,7 @@ from projections import coaching
 from projections.catchup import catch_up
 from projections.coaching import coaching_report
 from projections.query import ReadModel, moment
+from tests.budget import examples
 from tests.test_projection_properties import AGREE, FOCUS, REPS, Clock, _d, ops
 from tests.test_projection_properties import apply as apply_base
 
@@ -232,19 +232,9 @@ SETTINGS = settings(
 )
 
 
-@settings(SETTINGS, max_examples=30)
-@given(history=histories(40), cuts=moments)
+@settings(SETTINGS, max_examples=examples(300))  # the fast run: 30
+@given(history=histories(60), cuts=moments)
 def test_report_coaching_equals_judging_every_commitment(
-    history: list[tuple[Any, ...]], cuts: list[tuple[Any, ...]]
-) -> None:
-    for what in check(history, cuts):
-        event(what)
-
-
-@pytest.mark.slow
-@settings(SETTINGS, max_examples=400)
-@given(history=histories(80), cuts=moments)
-def test_report_coaching_equals_judging_every_commitment_many_histories(
     history: list[tuple[Any, ...]], cuts: list[tuple[Any, ...]]
 ) -> None:
     for what in check(history, cuts):
