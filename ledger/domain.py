@@ -20,6 +20,7 @@ from uuid import UUID, uuid4, uuid5
 
 from eventsourcing.domain import Aggregate
 
+from . import rules
 from .errors import (
     CommitmentNotOpen,
     DateOutOfRange,
@@ -232,8 +233,11 @@ class Commitment(Aggregate):
         def apply(self, aggregate: Aggregate) -> None:
             assert isinstance(aggregate, Commitment)
             entry = aggregate.check_ins[self.check_in - 1]
-            entry.actual = self.actual
-            entry.done = self.done
+            fixed = rules.correct(
+                rules.CheckIn(entry.number, entry.date, entry.actual, entry.done),
+                rules.Correction(self.check_in, self.actual, self.done),
+            )
+            entry.actual, entry.done = fixed.actual, fixed.done
             entry.corrections += 1
 
     class Revised(Aggregate.Event):
@@ -254,14 +258,12 @@ class Commitment(Aggregate):
         def apply(self, aggregate: Aggregate) -> None:
             assert isinstance(aggregate, Commitment)
             terms = aggregate.terms
-            if self.target is not None:
-                terms.target = self.target
-            if self.period is not None:
-                terms.period = self.period
-            if self.due is not None:
-                terms.due = self.due
-            if self.behavior:
-                terms.behavior = self.behavior
+            now = rules.revise(
+                rules.Terms(terms.behavior, terms.target, terms.period, terms.due),
+                rules.Revision(self.target, self.period, self.due, self.behavior),
+            )
+            terms.behavior, terms.target, terms.period = now.behavior, now.target, now.period
+            terms.due = now.due
             terms.revisions.append(self.date)
 
     class Released(Aggregate.Event):
@@ -651,11 +653,11 @@ class RepWorkload(Aggregate):
         also_open: dict[UUID, str] | None = None,
     ) -> None:
         """Count a new rep-owned commitment in ``focus``; SPEC §3 focus cap: a
-        third distinct focus area is refused unless ``override`` says why.
+        focus area beyond :data:`rules.FOCUS_CAP` is refused unless ``override`` says why.
         ``also_open``: open commitments counted on the rep's legacy workload
         (a store from before release 3), which count towards the cap too."""
         areas = self.focus_areas | set((also_open or {}).values())
-        if focus not in areas and len(areas) >= 2 and not override:
+        if rules.exceeds_focus_cap(areas, focus) and not override:
             raise FocusCapExceeded(
                 f"focus cap: the rep already works on {len(areas)} focus areas "
                 f"({', '.join(sorted(areas))}); {focus!r} would be one more. "

@@ -11,7 +11,7 @@ verdict goes through :func:`evaluate`, :func:`apply_blocking` and
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from enum import StrEnum
@@ -77,6 +77,8 @@ VERDICTS = tuple(v.value for v in Verdict)  # plain text, as STATUSES
 WILL_CONCERN, FIRST_WARNING, SKILL_GAP, ON_TRACK, INSUFFICIENT_DATA = SignalKind
 SIGNALS = tuple(s.value for s in SignalKind)
 DEFAULT_WINDOW_DAYS = 90
+FOCUS_CAP = 2
+"""SPEC §3: a rep's open rep-owned commitments span at most this many focus areas."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,35 @@ class CheckIn:
     date: date
     actual: float | None = None
     done: bool | None = None
+
+
+@dataclass(frozen=True)
+class Correction:
+    """A correction of check-in number ``check_in`` to a new actual or done."""
+
+    check_in: int
+    actual: float | None = None
+    done: bool | None = None
+
+
+@dataclass(frozen=True)
+class Terms:
+    """The terms a revision may change."""
+
+    behavior: str
+    target: float | None
+    period: str | None
+    due: date
+
+
+@dataclass(frozen=True)
+class Revision:
+    """A renegotiation: each term it gives (not None; a behaviour not empty) replaces the old."""
+
+    target: float | None = None
+    period: str | None = None
+    due: date | None = None
+    behavior: str | None = None
 
 
 @dataclass(frozen=True)
@@ -185,27 +216,115 @@ def counts_in_window(day: date, start: date, due: date) -> bool:
     return start <= day <= due
 
 
-def actual_amount(facts: CommitmentFacts, metric_sum: MetricSum) -> float:
-    """Metric activity in [start, due] if the commitment names a metric, else its check-ins'."""
-    if facts.metric:
-        return float(metric_sum(facts.metric, facts.start, facts.due))
-    return float(
-        sum(
-            c.actual
-            for c in facts.check_ins
-            if c.actual is not None and counts_in_window(c.date, facts.start, facts.due)
-        )
+# -- facts from events: revisions and corrections (SPEC §3) ---------------------
+
+
+def revise(terms: Terms, revision: Revision) -> Terms:
+    """The terms after one revision: a term it leaves out (None), or an empty
+    behaviour, stays as it was."""
+    return Terms(
+        behavior=revision.behavior or terms.behavior,
+        target=terms.target if revision.target is None else revision.target,
+        period=terms.period if revision.period is None else revision.period,
+        due=terms.due if revision.due is None else revision.due,
     )
 
 
-def ratio_of(facts: CommitmentFacts, metric_sum: MetricSum) -> tuple[float | None, float, float]:
+def revised(terms: Terms, revisions: Iterable[Revision]) -> Terms:
+    """The terms after the revisions, in ledger order."""
+    for revision in revisions:
+        terms = revise(terms, revision)
+    return terms
+
+
+def correct(check_in: CheckIn, correction: Correction) -> CheckIn:
+    """A correction replaces both the actual and the done of its check-in."""
+    return replace(check_in, actual=correction.actual, done=correction.done)
+
+
+def apply_corrections(
+    check_ins: Iterable[CheckIn], corrections: Iterable[Correction]
+) -> tuple[CheckIn, ...]:
+    """The check-ins with the corrections applied in ledger order (the latest
+    wins); a correction of a check-in not among them changes nothing."""
+    by_number = {c.number: c for c in check_ins}
+    for correction in corrections:
+        entry = by_number.get(correction.check_in)
+        if entry is not None:
+            by_number[correction.check_in] = correct(entry, correction)
+    return tuple(by_number.values())
+
+
+# -- amounts: what a verdict needs of check-ins and activity --------------------
+
+
+@dataclass(frozen=True)
+class Amounts:
+    """The totals a verdict needs (SPEC §4), however the caller came by them:
+    ``checked_in`` the check-ins' actuals dated within [start, due] and
+    ``done`` whether any check-in says done (corrections applied to both);
+    ``metric`` the rep's activity of the commitment's metric within [start,
+    due] and ``hypothesis_metric`` that of the hypothesis' metric, each 0 when
+    the verdict does not need it (:func:`needs_metric_total`,
+    :func:`needs_hypothesis_total`)."""
+
+    checked_in: float = 0.0
+    done: bool = False
+    metric: float = 0.0
+    hypothesis_metric: float = 0.0
+
+
+def check_in_totals(check_ins: Iterable[CheckIn], start: date, due: date) -> tuple[float, bool]:
+    """(the actuals of the check-ins dated within [start, due], whether any says done)."""
+    entries = tuple(check_ins)
+    total = sum(
+        c.actual for c in entries if c.actual is not None and counts_in_window(c.date, start, due)
+    )
+    return float(total), any(c.done for c in entries)
+
+
+def needs_metric_total(facts: CommitmentFacts) -> bool:
+    """A count measure read from an activity metric takes its actual from the metric."""
+    return facts.measure != "done" and bool(facts.metric)
+
+
+def needs_hypothesis_total(facts: CommitmentFacts) -> bool:
+    """A closed commitment without a judged result (met or missed) whose hypothesis
+    names a metric and a threshold takes its result from that metric."""
+    return (
+        facts.closed is not None
+        and facts.closed.result not in (MET, MISSED)
+        and bool(facts.expect_metric)
+        and facts.expect_at_least is not None
+    )
+
+
+def amounts_of(facts: CommitmentFacts, metric_sum: MetricSum) -> Amounts:
+    """The amounts from the facts' check-ins and ``metric_sum`` over [start, due],
+    asking ``metric_sum`` only for the totals the verdict needs."""
+    checked_in, done = check_in_totals(facts.check_ins, facts.start, facts.due)
+    metric = hypothesis_metric = 0.0
+    if needs_metric_total(facts):
+        assert facts.metric is not None
+        metric = float(metric_sum(facts.metric, facts.start, facts.due))
+    if needs_hypothesis_total(facts):
+        assert facts.expect_metric is not None
+        hypothesis_metric = float(metric_sum(facts.expect_metric, facts.start, facts.due))
+    return Amounts(checked_in, done, metric, hypothesis_metric)
+
+
+def actual_amount(facts: CommitmentFacts, amounts: Amounts) -> float:
+    """Metric activity in [start, due] if the commitment names a metric, else its check-ins'."""
+    return amounts.metric if needs_metric_total(facts) else amounts.checked_in
+
+
+def ratio_of(facts: CommitmentFacts, amounts: Amounts) -> tuple[float | None, float, float]:
     """(expected, actual, follow-through ratio)."""
     if facts.measure == "done":
-        done = any(c.done for c in facts.check_ins)
-        return None, 1.0 if done else 0.0, 1.0 if done else 0.0
+        return None, 1.0 if amounts.done else 0.0, 1.0 if amounts.done else 0.0
     assert facts.target is not None and facts.period is not None
     expected = expected_amount(facts.target, facts.period, facts.start, facts.due)
-    actual = actual_amount(facts, metric_sum)
+    actual = actual_amount(facts, amounts)
     ratio = actual / expected if expected > 0 else 1.0
     return expected, actual, ratio
 
@@ -218,23 +337,31 @@ def follow_through(ratio: float, kept_at: float, partial_at: float) -> str:
     return BROKEN
 
 
-def result_of(facts: CommitmentFacts, metric_sum: MetricSum) -> str:
+def result_of(facts: CommitmentFacts, amounts: Amounts) -> str:
     """The close's result if it is ``met`` or ``missed``; else (no result, or
     ``unknown``: nobody judged it) the hypothesis' metric against its threshold."""
     if facts.closed is not None and facts.closed.result in (MET, MISSED):
         return facts.closed.result
-    if facts.expect_metric and facts.expect_at_least is not None:
-        total = metric_sum(facts.expect_metric, facts.start, facts.due)
-        return MET if total >= facts.expect_at_least else MISSED
+    if needs_hypothesis_total(facts):
+        assert facts.expect_at_least is not None
+        return MET if amounts.hypothesis_metric >= facts.expect_at_least else MISSED
     return UNKNOWN
 
 
-def status_of(facts: CommitmentFacts, today: date) -> str:
-    if facts.released is not None:
+def status_at(
+    today: date, due: date, closed_on: date | None = None, released_on: date | None = None
+) -> str:
+    """Released, closed, or (running) overdue once ``today`` is past due, else open."""
+    if released_on is not None:
         return RELEASED
-    if facts.closed is not None:
+    if closed_on is not None:
         return CLOSED
-    return OVERDUE if today > facts.due else OPEN
+    return OVERDUE if today > due else OPEN
+
+
+def status_of(facts: CommitmentFacts, today: date) -> str:
+    closed_on = facts.closed.date if facts.closed is not None else None
+    return status_at(today, facts.due, closed_on, facts.released)
 
 
 def verdict_of(status: str, follow: str | None, result: str | None) -> str:
@@ -257,13 +384,20 @@ def pace_of(facts: CommitmentFacts, today: date, actual: float) -> Pace | None:
 
 
 def evaluate(facts: CommitmentFacts, today: date, metric_sum: MetricSum) -> Evaluation:
-    """Status, amounts, follow-through, result and verdict of one commitment."""
+    """Status, amounts, follow-through, result and verdict of one commitment,
+    its amounts from its check-ins and ``metric_sum``."""
+    return judge(facts, today, amounts_of(facts, metric_sum))
+
+
+def judge(facts: CommitmentFacts, today: date, amounts: Amounts) -> Evaluation:
+    """Status, amounts, follow-through, result and verdict of one commitment
+    whose :class:`Amounts` the caller has (its ``check_ins`` are not read)."""
     status = status_of(facts, today)
-    expected, actual, ratio = ratio_of(facts, metric_sum)
+    expected, actual, ratio = ratio_of(facts, amounts)
     follow = result = None
     if status == CLOSED:
         follow = follow_through(ratio, facts.kept_at, facts.partial_at)
-        result = result_of(facts, metric_sum)
+        result = result_of(facts, amounts)
     pace = pace_of(facts, today, actual) if status in (OPEN, OVERDUE) else None
     return Evaluation(
         id=facts.id,
@@ -342,15 +476,32 @@ def rep_signal(
     return Signal(signal, why, rate, len(closed))
 
 
-def focus_load(commitments: Iterable[tuple[CommitmentFacts, Evaluation]]) -> int:
-    """Distinct focus areas of the rep's open or overdue rep-owned commitments."""
+def counts_towards_load(owner: str, status: str) -> bool:
+    """An open or overdue rep-owned commitment counts towards its rep's focus load."""
+    return owner == "rep" and status in (OPEN, OVERDUE)
+
+
+def focus_load_of(commitments: Iterable[tuple[str, str, str]]) -> int:
+    """Distinct focus areas among (owner, focus, status) that count towards the load."""
     return len(
-        {f.focus for f, e in commitments if f.owner == "rep" and e.status in (OPEN, OVERDUE)}
+        {focus for owner, focus, status in commitments if counts_towards_load(owner, status)}
     )
 
 
+def focus_load(commitments: Iterable[tuple[CommitmentFacts, Evaluation]]) -> int:
+    """Distinct focus areas of the rep's open or overdue rep-owned commitments."""
+    return focus_load_of((f.owner, f.focus, e.status) for f, e in commitments)
+
+
 def is_overloaded(load: int) -> bool:
-    return load > 2
+    """More focus areas than the cap (reached by overriding it)."""
+    return load > FOCUS_CAP
+
+
+def exceeds_focus_cap(areas: Collection[str], focus: str) -> bool:
+    """Whether one more rep-owned commitment in ``focus`` would take a rep whose
+    open ones span ``areas`` past the cap (SPEC §3: refused without an override)."""
+    return focus not in areas and len(areas) >= FOCUS_CAP
 
 
 def verdict_counts(evaluations: Iterable[Evaluation]) -> dict[str, int]:
@@ -417,8 +568,13 @@ class HypothesisScore:
     honest_miss_share: float | None
 
 
+def states_hypothesis(hypothesis: str | None, expect_metric: str | None) -> bool:
+    """A hypothesis is stated by a text that is not blank or by an outcome metric."""
+    return bool((hypothesis or "").strip() or expect_metric)
+
+
 def has_hypothesis(facts: CommitmentFacts) -> bool:
-    return bool((facts.hypothesis or "").strip() or facts.expect_metric)
+    return states_hypothesis(facts.hypothesis, facts.expect_metric)
 
 
 def score_hypotheses(

@@ -31,12 +31,14 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import cached_property
 from typing import Any
 
 from ledger import rules
 from ledger.errors import NotFound
 
-from .query import Item, Moment, ReadModel, _MetricSums, number, revised_terms
+from .query import Item, Moment, ReadModel, _MetricSums, commitment_facts, number
+from .tables import BY_NAME
 
 LOOP_GRACE_DAYS = 7
 """A loop is closed in time when the commitment is closed or released by due + 7 days."""
@@ -66,7 +68,7 @@ class Window:
     on: date
     days: int
 
-    @property
+    @cached_property
     def first(self) -> date:
         return self.on - timedelta(days=self.days - 1)
 
@@ -265,76 +267,121 @@ def _day(text: str) -> date:
     return date.fromisoformat(text)
 
 
-def _has_hypothesis(item: Item) -> bool:
-    f = item.facts
-    return bool((f.hypothesis or "").strip() or f.expect_metric)
+def _day_or_none(text: str | None) -> date | None:
+    return None if text is None else date.fromisoformat(text)
 
 
-# -- the reference path: every commitment judged ------------------------------
+@dataclass(frozen=True, slots=True)
+class _Counted:
+    """One commitment as the report counts it at (T, D): whom and when it is
+    about, its status and (where the report needs it) its verdict."""
+
+    id: str
+    rep: str
+    manager: str
+    owner: str
+    focus: str
+    agreed_on: date
+    due: date
+    closed_on: date | None
+    released_on: date | None
+    status: str
+    verdict: str | None  # None: closed before the window, where no count needs it
+    with_hypothesis: bool
+    override: str | None
+    proposed_by: str
+    supports: str | None
+    contested: bool
+
+    @property
+    def ended_on(self) -> date | None:
+        return self.closed_on if self.closed_on is not None else self.released_on
+
+    @classmethod
+    def of_item(cls, item: Item) -> _Counted:
+        """A commitment judged by :meth:`ReadModel.commitments`."""
+        f, e = item.facts, item.evaluation
+        return cls(
+            id=f.id,
+            rep=f.rep,
+            manager=f.manager,
+            owner=f.owner,
+            focus=f.focus,
+            agreed_on=_day(item.agreed_on),
+            due=f.due,
+            closed_on=f.closed.date if f.closed is not None else None,
+            released_on=f.released,
+            status=e.status,
+            verdict=e.verdict,
+            with_hypothesis=rules.has_hypothesis(f),
+            override=f.focus_cap_override,
+            proposed_by=f.proposed_by,
+            supports=f.supports,
+            contested=item.contested,
+        )
 
 
 def _tally_commitments(
-    items: Sequence[Item], window: Window, agreed_on: dict[str, date], tallies: dict[str, _Tally]
+    rows: Sequence[_Counted], window: Window, tallies: dict[str, _Tally]
 ) -> None:
-    supported = {i.facts.supports for i in items if i.facts.owner == "manager"}
+    supported = {r.supports for r in rows if r.owner == "manager"}
     on = window.on
-    for item in items:
-        f, e = item.facts, item.evaluation
-        t = tallies[f.manager]
-        if agreed_on[f.id] in window:
-            if f.owner == "rep":
+    for r in rows:
+        t = tallies[r.manager]
+        if r.agreed_on in window:
+            if r.owner == "rep":
                 t.rep_agreed += 1
-                t.with_hypothesis += _has_hypothesis(item)
-                t.rep_proposed += f.proposed_by == "rep"
-                t.two_sided += f.id in supported
+                t.with_hypothesis += r.with_hypothesis
+                t.rep_proposed += r.proposed_by == "rep"
+                t.two_sided += r.id in supported
             else:
                 t.manager_agreed += 1
-            if f.focus_cap_override:
+            if r.override:
                 t.overrides.append(
                     {
-                        "id": f.id,
-                        "rep": f.rep,
-                        "focus": f.focus,
-                        "reason": f.focus_cap_override,
-                        "agreed_on": agreed_on[f.id].isoformat(),
+                        "id": r.id,
+                        "rep": r.rep,
+                        "focus": r.focus,
+                        "reason": r.override,
+                        "agreed_on": r.agreed_on.isoformat(),
                     }
                 )
-        ended = item.ended_on
-        if f.due in window:
-            month = f.due.isoformat()[:7]
+        ended = r.ended_on
+        if r.due in window:
+            month = r.due.isoformat()[:7]
             t.loops_due += 1
             t.month_due[month] += 1
-            if ended is not None and ended <= f.due + timedelta(days=LOOP_GRACE_DAYS):
+            if ended is not None and ended <= r.due + timedelta(days=LOOP_GRACE_DAYS):
                 t.loops_closed += 1
                 t.month_closed[month] += 1
-            elif ended is None and on <= f.due + timedelta(days=LOOP_GRACE_DAYS):
+            elif ended is None and on <= r.due + timedelta(days=LOOP_GRACE_DAYS):
                 t.loops_pending += 1
                 t.month_pending[month] += 1
-        if e.status == rules.OVERDUE:
+        if r.status == rules.OVERDUE:
             t.overdue += 1
-        counted = e.status in (rules.OPEN, rules.OVERDUE) or (ended is not None and ended in window)
+        counted = r.status in (rules.OPEN, rules.OVERDUE) or (ended is not None and ended in window)
         if counted:
-            if f.owner == "manager":
-                t.manager_verdicts[e.verdict] += 1
+            assert r.verdict is not None
+            if r.owner == "manager":
+                t.manager_verdicts[r.verdict] += 1
             else:
-                t.rep_verdicts[e.verdict] += 1
-        if f.owner == "rep" and f.closed is not None and f.closed.date in window:
+                t.rep_verdicts[r.verdict] += 1
+        if r.owner == "rep" and r.closed_on is not None and r.closed_on in window:
             t.rep_judged += 1
-            t.contested += item.contested
+            t.contested += r.contested
 
 
-def _tally_overload(items: Sequence[Item], tallies: dict[str, _Tally]) -> None:
-    """Reps whose open rep-owned commitments span more than 2 focus areas, under
-    every manager named on one of those commitments."""
-    by_rep: dict[str, list[Item]] = {}
-    for item in items:
-        by_rep.setdefault(item.facts.rep, []).append(item)
-    for rep, own in by_rep.items():
-        pairs = [(i.facts, i.evaluation) for i in own]
-        if rules.is_overloaded(rules.focus_load(pairs)):
-            for f, e in pairs:
-                if f.owner == "rep" and e.status in (rules.OPEN, rules.OVERDUE):
-                    tallies[f.manager].overloaded.add(rep)
+def _tally_overload(rows: Sequence[_Counted], tallies: dict[str, _Tally]) -> None:
+    """Reps overloaded by their open rep-owned commitments (:func:`rules.is_overloaded`),
+    under every manager named on one of those commitments."""
+    loaded: dict[str, list[_Counted]] = {}
+    for r in rows:
+        if rules.counts_towards_load(r.owner, r.status):
+            loaded.setdefault(r.rep, []).append(r)
+    for rep, own in loaded.items():
+        if rules.is_overloaded(rules.focus_load_of((r.owner, r.focus, r.status) for r in own)):
+            for r in own:
+                tallies[r.manager].overloaded.add(rep)
 
 
 def _tally_sessions(rm: ReadModel, at: Moment, window: Window, tallies: dict[str, _Tally]) -> None:
@@ -416,12 +463,11 @@ def coaching_report(
     tallies: dict[str, _Tally] = {m: _Tally() for m in known}
     _tally_sessions(rm, at, window, tallies)
     if judge_all:
-        judged = rm.commitments(at)
-        agreed_on = {i.facts.id: _day(i.agreed_on) for i in judged}
-        _tally_commitments(judged, window, agreed_on, tallies)
-        _tally_overload(judged, tallies)
+        rows = [_Counted.of_item(item) for item in rm.commitments(at)]
     else:
-        _tally_from_tables(rm, at, window, tallies)
+        rows = _counted_from_tables(rm, at, window)
+    _tally_commitments(rows, window, tallies)
+    _tally_overload(rows, tallies)
     team = _Tally()
     for t in tallies.values():
         team.add(t)
@@ -434,16 +480,16 @@ def coaching_report(
     )
 
 
-# -- the fast path: aggregates in SQL, verdicts only where needed ---------------
+# -- the fast path: rows of the window, verdicts only where needed ------------
 #
-# A temporary table holds every commitment visible at (T, D) with its current
-# due date (latest visible revision) and its close or release date; the
-# counts are GROUP BY queries over it. Only commitments closed in the window
-# (and the closed manager commitments supporting them, for blocking) need a
-# verdict; they are judged by ledger.rules. For those without a visible
-# revision or correction, SQL sums their check-ins in [start, due] and their
-# metric totals, and the rules see one check-in carrying that sum (the same
-# actual amount and done flag); the others are read row by row.
+# A temporary table holds every commitment visible at (T, D) that the window
+# can see, with its current due date (latest visible revision) and its close
+# or release date; each gets its status from ledger.rules. Only commitments
+# closed in the window (and the closed manager commitments supporting them,
+# for blocking) need a verdict. For those without a visible revision or
+# correction, SQL totals their check-ins within [start, due] and their metrics'
+# activity, and the rules judge them from those amounts (rules.Amounts); the
+# others are read row by row and judged from their check-ins.
 
 _DUES = """
 CREATE TEMP TABLE dues AS
@@ -459,8 +505,7 @@ CREATE TEMP TABLE vc AS -- what the window can see: the rest ended before it beg
 SELECT c.id, c.rep, c.manager, c.owner, c.focus, c.agreed_on, c.supports,
   coalesce(n.due, c.due) AS due,
   x.date AS closed_on, r.date AS released_on,
-  (trim(coalesce(c.hypothesis, '')) <> '' OR c.expect_metric IS NOT NULL) AS has_hypothesis,
-  c.focus_cap_override AS override, c.proposed_by
+  c.hypothesis, c.expect_metric, c.focus_cap_override, c.proposed_by
 FROM commitments c
 LEFT JOIN dues n ON n.id = c.id
 LEFT JOIN closes x ON x.commitment_id = c.id AND x.recorded_at <= :t AND x.date <= :d
@@ -469,40 +514,6 @@ WHERE c.recorded_at <= :t AND c.agreed_on <= :d
   AND (c.agreed_on >= :first OR coalesce(n.due, c.due) >= :first
        OR coalesce(x.date, r.date, :first) >= :first
        OR (c.owner = 'manager' AND c.supports IS NOT NULL))
-"""
-
-_PER_MANAGER = """
-SELECT manager,
-  sum(owner = 'rep' AND agreed_on BETWEEN :first AND :d),
-  sum(owner = 'manager' AND agreed_on BETWEEN :first AND :d),
-  sum(owner = 'rep' AND agreed_on BETWEEN :first AND :d AND has_hypothesis),
-  sum(owner = 'rep' AND agreed_on BETWEEN :first AND :d
-      AND id IN (SELECT supports FROM vc WHERE owner = 'manager' AND supports IS NOT NULL)),
-  sum(closed_on IS NULL AND released_on IS NULL AND :d > due),
-  sum(owner = 'rep' AND agreed_on BETWEEN :first AND :d AND proposed_by = 'rep')
-FROM vc GROUP BY manager
-"""
-
-_LOOPS = f"""
-SELECT manager, substr(due, 1, 7), count(*),
-  sum(coalesce(released_on, closed_on) <= date(due, '+{LOOP_GRACE_DAYS} days')),
-  sum(released_on IS NULL AND closed_on IS NULL AND :d <= date(due, '+{LOOP_GRACE_DAYS} days'))
-FROM vc WHERE due BETWEEN :first AND :d GROUP BY 1, 2
-"""
-
-_STATUSES = """
-SELECT manager, owner,
-  sum(released_on BETWEEN :first AND :d),
-  sum(closed_on IS NULL AND released_on IS NULL AND :d > due),
-  sum(closed_on IS NULL AND released_on IS NULL AND :d <= due)
-FROM vc GROUP BY 1, 2
-"""
-
-_OVERLOADED = """
-WITH o AS (SELECT rep, focus, manager FROM vc
-           WHERE owner = 'rep' AND closed_on IS NULL AND released_on IS NULL)
-SELECT DISTINCT rep, manager FROM o
-WHERE rep IN (SELECT rep FROM o GROUP BY rep HAVING count(DISTINCT focus) > 2)
 """
 
 _JUDGED = """
@@ -529,28 +540,21 @@ WHERE contests = 1 AND recorded_at <= :t AND date <= :d
   AND commitment_id IN (SELECT id FROM judged)
 """
 
-_COLUMNS = (
-    "c.id, c.rep, c.manager, c.owner, c.focus, c.behavior, c.measure, c.start, c.due, "
-    "c.target, c.period, c.unit, c.metric, c.baseline, c.kept_at, c.partial_at, c.hypothesis, "
-    "c.expect_metric, c.expect_at_least, c.supports, c.session_id, c.focus_cap_override, "
-    "x.date, x.result, x.value"
-)
+# the commitment's columns by name, and its close's as ``date``, ``result`` and
+# ``value`` (names the commitments table does not use): the row is both
+_COLUMNS = ", ".join(f"c.[{name}]" for name in BY_NAME["commitments"].names)
+_CLOSE = "x.date AS date, x.result AS result, x.value AS value"
 _METRIC_TOTAL = (
     "(SELECT total(a.value) FROM activity_daily a WHERE a.rep = c.rep AND a.metric = c.{m} "
     "AND a.date >= c.start AND a.date <= min(c.due, :d) AND a.recorded_at <= :t)"
 )
-_LEAN_COLUMNS = (  # what a verdict needs; texts it does not need are left out
-    "c.id, c.rep, c.manager, c.owner, '', '', c.measure, c.start, c.due, "
-    "c.target, c.period, NULL, c.metric, NULL, c.kept_at, c.partial_at, NULL, "
-    "c.expect_metric, c.expect_at_least, c.supports, NULL, NULL, x.date, x.result, x.value"
-)
 _SIMPLE = f"""
-SELECT {_LEAN_COLUMNS},
-  count(k.number),
-  total(CASE WHEN k.date >= c.start AND k.date <= c.due THEN k.actual END),
-  max(k.done),
-  CASE WHEN c.metric IS NULL THEN 0 ELSE {_METRIC_TOTAL.format(m="metric")} END,
-  CASE WHEN c.expect_metric IS NULL THEN 0 ELSE {_METRIC_TOTAL.format(m="expect_metric")} END
+SELECT {_COLUMNS}, {_CLOSE},
+  total(CASE WHEN k.date >= c.start AND k.date <= c.due THEN k.actual END) AS checked_in,
+  coalesce(max(k.done), 0) AS done,
+  CASE WHEN c.metric IS NULL THEN 0 ELSE {_METRIC_TOTAL.format(m="metric")} END AS metric_total,
+  CASE WHEN c.expect_metric IS NULL THEN 0
+       ELSE {_METRIC_TOTAL.format(m="expect_metric")} END AS hypothesis_total
 FROM judged j CROSS JOIN commitments c ON c.id = j.id
 JOIN closes x ON x.commitment_id = c.id
 LEFT JOIN check_ins k ON k.commitment_id = c.id AND k.recorded_at <= :t AND k.date <= :d
@@ -558,14 +562,14 @@ WHERE j.id NOT IN (SELECT cx.id FROM complex cx)
 GROUP BY j.id
 """
 _FULL = f"""
-SELECT {_COLUMNS} FROM complex j CROSS JOIN commitments c ON c.id = j.id
+SELECT {_COLUMNS}, {_CLOSE} FROM complex j CROSS JOIN commitments c ON c.id = j.id
 JOIN closes x ON x.commitment_id = c.id
 """
 
 
-def _tally_from_tables(
-    rm: ReadModel, at: Moment, window: Window, tallies: dict[str, _Tally]
-) -> None:
+def _counted_from_tables(rm: ReadModel, at: Moment, window: Window) -> list[_Counted]:
+    """The commitments the window can see, each with its status, and the verdicts
+    of those closed in the window."""
     conn = rm.conn
     conn.execute("PRAGMA temp_store = MEMORY")
     conn.execute("PRAGMA mmap_size = 1073741824")  # reads only: no copies into the page cache
@@ -576,90 +580,41 @@ def _tally_from_tables(
     conn.execute("CREATE UNIQUE INDEX temp.dues_id ON dues (id)")
     conn.execute(_VISIBLE, p)
     conn.execute("CREATE INDEX temp.vc_id ON vc (id)")
-
-    for mgr, rep_agreed, mgr_agreed, hyp, two_sided, overdue, proposed in conn.execute(
-        _PER_MANAGER, p
-    ):
-        t = tallies[mgr]
-        t.rep_agreed, t.manager_agreed = rep_agreed, mgr_agreed
-        t.with_hypothesis, t.two_sided, t.overdue = hyp, two_sided, overdue
-        t.rep_proposed = proposed
-    for mgr, month, due, closed, pending in conn.execute(_LOOPS, p):
-        t = tallies[mgr]
-        t.loops_due += due
-        t.loops_closed += closed or 0
-        t.loops_pending += pending or 0
-        t.month_due[month] += due
-        t.month_closed[month] += closed or 0
-        t.month_pending[month] += pending or 0
-    for mgr, owner, released, overdue, still_open in conn.execute(_STATUSES, p):
-        t = tallies[mgr]
-        counter = t.manager_verdicts if owner == "manager" else t.rep_verdicts
-        for verdict, n in ((rules.RELEASED, released), (rules.OVERDUE, overdue)):
-            if n:
-                counter[verdict] += n
-        if still_open:
-            counter[rules.OPEN] += still_open
-    for cid, rep, focus, reason, agreed, mgr in conn.execute(
-        "SELECT id, rep, focus, override, agreed_on, manager FROM vc "
-        "WHERE override IS NOT NULL AND agreed_on BETWEEN :first AND :d",
-        p,
-    ):
-        tallies[mgr].overrides.append(
-            {"id": cid, "rep": rep, "focus": focus, "reason": reason, "agreed_on": agreed}
-        )
-    for rep, mgr in conn.execute(_OVERLOADED):
-        tallies[mgr].overloaded.add(rep)
     conn.execute(_JUDGED, p)
     conn.execute("CREATE TEMP TABLE complex AS " + _COMPLEX, p)
     contested = {row[0] for row in conn.execute(_CONTESTED, p)}
-    for facts, evaluation in _judge(rm, at):
-        if facts.closed is not None and facts.closed.date in window:
-            t = tallies[facts.manager]
-            counter = t.manager_verdicts if facts.owner == "manager" else t.rep_verdicts
-            counter[evaluation.verdict] += 1
-            if facts.owner == "rep":
-                t.rep_judged += 1
-                t.contested += facts.id in contested
-
-
-def _facts_of(row: Sequence[Any], check_ins: tuple[rules.CheckIn, ...]) -> rules.CommitmentFacts:
-    """Facts from the columns of :data:`_COLUMNS` (original terms) and the check-ins."""
-    return rules.CommitmentFacts(
-        id=row[0],
-        rep=row[1],
-        manager=row[2],
-        owner=row[3],
-        focus=row[4],
-        behavior=row[5],
-        measure=row[6],
-        start=_day(row[7]),
-        due=_day(row[8]),
-        target=row[9],
-        period=row[10],
-        unit=row[11],
-        metric=row[12],
-        baseline=row[13],
-        kept_at=row[14],
-        partial_at=row[15],
-        hypothesis=row[16],
-        expect_metric=row[17],
-        expect_at_least=row[18],
-        supports=row[19],
-        session_id=row[20],
-        focus_cap_override=row[21],
-        check_ins=check_ins,
-        closed=rules.Close(_day(row[22]), row[23], row[24]),
-    )
-
-
-def _totals(metric: str | None, metric_total: float, expect_total: float) -> rules.MetricSum:
-    """``metric_sum`` over [start, due] answered from the totals SQL computed."""
-
-    def metric_sum(name: str, first: date, last: date) -> float:
-        return metric_total if name == metric else expect_total
-
-    return metric_sum
+    verdicts = {f.id: e.verdict for f, e in _judge(rm, at)}
+    rows = []
+    for r in conn.execute("SELECT * FROM vc"):
+        due, closed_on = _day(r["due"]), _day_or_none(r["closed_on"])
+        released_on = _day_or_none(r["released_on"])
+        status = rules.status_at(at.on, due, closed_on, released_on)
+        verdict = (
+            verdicts.get(r["id"])
+            if status == rules.CLOSED
+            else rules.verdict_of(status, None, None)
+        )
+        rows.append(
+            _Counted(
+                id=r["id"],
+                rep=r["rep"],
+                manager=r["manager"],
+                owner=r["owner"],
+                focus=r["focus"],
+                agreed_on=_day(r["agreed_on"]),
+                due=due,
+                closed_on=closed_on,
+                released_on=released_on,
+                status=status,
+                verdict=verdict,
+                with_hypothesis=rules.states_hypothesis(r["hypothesis"], r["expect_metric"]),
+                override=r["focus_cap_override"],
+                proposed_by=r["proposed_by"],
+                supports=r["supports"],
+                contested=r["id"] in contested,
+            )
+        )
+    return rows
 
 
 def _judge(rm: ReadModel, at: Moment) -> list[tuple[rules.CommitmentFacts, rules.Evaluation]]:
@@ -669,51 +624,40 @@ def _judge(rm: ReadModel, at: Moment) -> list[tuple[rules.CommitmentFacts, rules
     facts: dict[str, rules.CommitmentFacts] = {}
     evaluations: dict[str, rules.Evaluation] = {}
     for row in conn.execute(_SIMPLE, p):
-        count, actual, done, metric_total, expect_total = row[25:]
-        check_ins: tuple[rules.CheckIn, ...] = ()
-        if count:
-            start = _day(row[7])
-            check_ins = (rules.CheckIn(1, start, actual, None if done is None else bool(done)),)
-        f = facts[row[0]] = _facts_of(row, check_ins)
-        evaluations[f.id] = rules.evaluate(f, at.on, _totals(f.metric, metric_total, expect_total))
-    full = {row[0]: row for row in conn.execute(_FULL)}
+        # facts without check-ins: the rules judge from the totals SQL took of them
+        f = facts[row["id"]] = commitment_facts(row, close=row)
+        amounts = rules.Amounts(
+            checked_in=row["checked_in"],
+            done=bool(row["done"]),
+            metric=float(row["metric_total"]),
+            hypothesis_metric=float(row["hypothesis_total"]),
+        )
+        evaluations[f.id] = rules.judge(f, at.on, amounts)
+    full = {row["id"]: row for row in conn.execute(_FULL)}
     if full:
-        revisions: dict[str, list[Any]] = {}
-        for rev in conn.execute(
-            "SELECT v.commitment_id, v.target, v.period, v.due, v.behavior FROM complex j "
-            "CROSS JOIN revisions v ON v.commitment_id = j.id "
-            "WHERE v.recorded_at <= :t AND v.date <= :d ORDER BY v.position",
-            p,
+        visible: dict[str, dict[str, list[Any]]] = {}
+        for table, columns in (
+            ("revisions", "v.target, v.period, v.due, v.behavior"),
+            ("check_ins", "v.number, v.date, v.actual, v.done"),
+            ("corrections", "v.check_in, v.actual, v.done"),
         ):
-            revisions.setdefault(rev["commitment_id"], []).append(rev)
-        entries: dict[str, dict[int, list[Any]]] = {}
-        for cid, nth, day, actual, done in conn.execute(
-            "SELECT k.commitment_id, k.number, k.date, k.actual, k.done FROM complex j "
-            "CROSS JOIN check_ins k ON k.commitment_id = j.id "
-            "WHERE k.recorded_at <= :t AND k.date <= :d",
-            p,
-        ):
-            entries.setdefault(cid, {})[nth] = [day, actual, done]
-        for cid, nth, actual, done in conn.execute(
-            "SELECT k.commitment_id, k.check_in, k.actual, k.done FROM complex j "
-            "CROSS JOIN corrections k ON k.commitment_id = j.id "
-            "WHERE k.recorded_at <= :t AND k.date <= :d ORDER BY k.position",
-            p,
-        ):
-            entry = entries.get(cid, {}).get(nth)
-            if entry is not None:
-                entry[1], entry[2] = actual, done
+            for row in conn.execute(
+                f"SELECT v.commitment_id, {columns} FROM complex j "
+                f"CROSS JOIN {table} v ON v.commitment_id = j.id "
+                "WHERE v.recorded_at <= :t AND v.date <= :d ORDER BY v.position",
+                p,
+            ):
+                visible.setdefault(row["commitment_id"], {}).setdefault(table, []).append(row)
         sums = _MetricSums(conn, at)
         for cid, row in full.items():
-            values = list(row)
-            values[5], values[9], values[10], values[8] = revised_terms(
-                values[5], values[9], values[10], values[8], revisions.get(cid, ())
+            rows = visible.get(cid, {})
+            f = facts[cid] = commitment_facts(
+                row,
+                revisions=rows.get("revisions", ()),
+                check_ins=rows.get("check_ins", ()),
+                corrections=rows.get("corrections", ()),
+                close=row,
             )
-            check_ins = tuple(
-                rules.CheckIn(n, _day(e[0]), e[1], None if e[2] is None else bool(e[2]))
-                for n, e in sorted(entries.get(cid, {}).items())
-            )
-            f = facts[cid] = _facts_of(values, check_ins)
             evaluations[cid] = rules.evaluate(f, at.on, sums.for_rep(f.rep))
     judged = rules.apply_blocking(evaluations, facts)
     return [(facts[cid], e) for cid, e in judged.items()]

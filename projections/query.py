@@ -834,75 +834,86 @@ def _d(text: str | None) -> date | None:
     return date.fromisoformat(text) if text else None
 
 
-def revised_terms(
-    behavior: str, target: float | None, period: str | None, due: str, revisions: Iterable[Any]
-) -> tuple[str, float | None, str | None, str]:
-    """The agreed terms after the visible revisions (rows with ``target``, ``period``,
-    ``due`` and ``behavior``), in ledger order: a NULL term, or an empty
-    behaviour, leaves that term unchanged."""
-    for rev in revisions:
-        if rev["target"] is not None:
-            target = rev["target"]
-        if rev["period"] is not None:
-            period = rev["period"]
-        if rev["due"] is not None:
-            due = rev["due"]
-        if rev["behavior"]:
-            behavior = rev["behavior"]
-    return behavior, target, period, due
+def _flag(value: Any) -> bool | None:
+    return None if value is None else bool(value)
+
+
+def _revision(row: Any) -> rules.Revision:
+    """A ``revisions`` row (``target``, ``period``, ``due``, ``behavior``) as the rules take it."""
+    return rules.Revision(row["target"], row["period"], _d(row["due"]), row["behavior"])
+
+
+def _check_in(row: Any) -> rules.CheckIn:
+    """A ``check_ins`` row (``number``, ``date``, ``actual``, ``done``) as the rules take it."""
+    return rules.CheckIn(
+        row["number"], date.fromisoformat(row["date"]), row["actual"], _flag(row["done"])
+    )
+
+
+def _correction(row: Any) -> rules.Correction:
+    """A ``corrections`` row (``check_in``, ``actual``, ``done``) as the rules take it."""
+    return rules.Correction(row["check_in"], row["actual"], _flag(row["done"]))
+
+
+def commitment_facts(
+    base: Any,
+    *,
+    revisions: Iterable[Any] = (),
+    check_ins: Iterable[Any] = (),
+    corrections: Iterable[Any] = (),
+    close: Any = None,
+    release: Any = None,
+) -> rules.CommitmentFacts:
+    """A commitment's facts from its ``commitments`` row (``base``, by column
+    name) and its visible rows of ``revisions``, ``check_ins`` and
+    ``corrections`` (ledger order), ``closes`` (``date``, ``result``,
+    ``value``) and ``releases`` (``date``): the revisions and corrections
+    applied by :mod:`ledger.rules`."""
+    agreed = rules.Terms(
+        base["behavior"], base["target"], base["period"], date.fromisoformat(base["due"])
+    )
+    terms = rules.revised(agreed, map(_revision, revisions))
+    closed = None
+    if close is not None:
+        closed = rules.Close(date.fromisoformat(close["date"]), close["result"], close["value"])
+    return rules.CommitmentFacts(
+        id=base["id"],
+        rep=base["rep"],
+        manager=base["manager"],
+        owner=base["owner"],
+        focus=base["focus"],
+        behavior=terms.behavior,
+        measure=base["measure"],
+        start=date.fromisoformat(base["start"]),
+        due=terms.due,
+        target=terms.target,
+        period=terms.period,
+        unit=base["unit"],
+        metric=base["metric"],
+        baseline=base["baseline"],
+        kept_at=base["kept_at"],
+        partial_at=base["partial_at"],
+        hypothesis=base["hypothesis"],
+        expect_metric=base["expect_metric"],
+        expect_at_least=base["expect_at_least"],
+        supports=base["supports"],
+        session_id=base["session_id"],
+        focus_cap_override=base["focus_cap_override"],
+        proposed_by=base["proposed_by"],
+        check_ins=rules.apply_corrections(map(_check_in, check_ins), map(_correction, corrections)),
+        closed=closed,
+        released=_d(release["date"]) if release is not None else None,
+    )
 
 
 def _facts(r: _Rows) -> rules.CommitmentFacts:
-    b = r.base
-    behavior, target, period, due = revised_terms(
-        b["behavior"], b["target"], b["period"], b["due"], r.revisions
-    )
-    values = {
-        c["number"]: (c["actual"], None if c["done"] is None else bool(c["done"]))
-        for c in r.check_ins
-    }
-    for corr in r.corrections:
-        if corr["check_in"] in values:
-            values[corr["check_in"]] = (
-                corr["actual"],
-                None if corr["done"] is None else bool(corr["done"]),
-            )
-    check_ins = tuple(
-        rules.CheckIn(c["number"], date.fromisoformat(c["date"]), *values[c["number"]])
-        for c in r.check_ins
-    )
-    close = None
-    if r.close is not None:
-        close = rules.Close(
-            date.fromisoformat(r.close["date"]), r.close["result"], r.close["value"]
-        )
-    return rules.CommitmentFacts(
-        id=b["id"],
-        rep=b["rep"],
-        manager=b["manager"],
-        owner=b["owner"],
-        focus=b["focus"],
-        behavior=behavior,
-        measure=b["measure"],
-        start=date.fromisoformat(b["start"]),
-        due=date.fromisoformat(due),
-        target=target,
-        period=period,
-        unit=b["unit"],
-        metric=b["metric"],
-        baseline=b["baseline"],
-        kept_at=b["kept_at"],
-        partial_at=b["partial_at"],
-        hypothesis=b["hypothesis"],
-        expect_metric=b["expect_metric"],
-        expect_at_least=b["expect_at_least"],
-        supports=b["supports"],
-        session_id=b["session_id"],
-        focus_cap_override=b["focus_cap_override"],
-        proposed_by=b["proposed_by"],
-        check_ins=check_ins,
-        closed=close,
-        released=_d(r.release["date"]) if r.release is not None else None,
+    return commitment_facts(
+        r.base,
+        revisions=r.revisions,
+        check_ins=r.check_ins,
+        corrections=r.corrections,
+        close=r.close,
+        release=r.release,
     )
 
 

@@ -1,0 +1,272 @@
+"""``report coaching`` equals judging every commitment through ``ledger.rules``
+(issue 13, item 1), for random histories and any knowledge time T
+(``--as-of``) and evaluation date D (``--on``).
+
+The report's fast path reads only the rows its window can see, totals
+check-ins and activity in SQL where no revision or correction is visible, and
+judges only the commitments closed in the window (and the manager
+commitments supporting them). The reference judges every visible commitment
+through :meth:`ReadModel.commitments` (every row read, every verdict from
+:func:`ledger.rules.evaluate`). Both are tallied into the report's measures
+by the same code, so any difference is a difference in what the fast path
+selected, totalled or judged.
+
+A history is a list of commitments, each agreed (with either of two
+managers, with or without a hypothesis: blank, text, or an outcome metric
+with a threshold) and followed by its own check-ins, corrections and
+revisions, ended (closed, with or without a result, or released) at once or
+after the others, with any operation of the read model's property tests in
+between (sessions, activity, replies, clock ticks). T is drawn among the
+history's write times (or left to default to now), so it cuts into
+commitments' check-ins, corrections, revisions, closes and replies; D is
+drawn across the histories' business dates. Besides the report, each
+commitment the fast path judged is compared with its judgement by
+:meth:`ReadModel.commitments`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from datetime import UTC, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from ledger import commands as cmd
+from ledger import rules
+from ledger.application import Ledger
+from ledger.errors import LedgerError
+from projections import coaching
+from projections.catchup import catch_up
+from projections.coaching import coaching_report
+from projections.query import ReadModel, moment
+from tests.budget import examples
+from tests.test_projection_properties import AGREE, FOCUS, REPS, Clock, _d, ops
+from tests.test_projection_properties import apply as apply_base
+
+MANAGERS = ("mgr", "gina")
+
+# an agreement with the second manager, a proposer and a hypothesis: none, a
+# blank text, a text, or the activity metric with a threshold
+AGREE_MORE = st.tuples(
+    st.just("agree_more"),
+    st.integers(0, 20),  # rep
+    st.sampled_from(MANAGERS),
+    st.sampled_from(["rep", "rep", "manager"]),
+    st.integers(0, 20),  # focus
+    st.sampled_from(["count", "done", "metric"]),
+    st.integers(0, 30).map(float),  # target
+    st.sampled_from(["day", "week", "month", "window"]),
+    st.integers(0, 45),  # start
+    st.integers(1, 40),  # days
+    st.sampled_from([None, "   ", "more demos", "metric"]),
+    st.integers(0, 12).map(float),  # expect at least
+    st.sampled_from(["rep", "manager"]),
+)
+SESSION_MORE = st.tuples(st.just("session_more"), st.integers(0, 20), st.integers(0, 45))
+more_ops = st.one_of(ops, ops, AGREE_MORE, SESSION_MORE)
+# Each commitment comes with a script of its own events, written right after it
+# is agreed (``-1`` picks the latest commitment made: ``-1 % n == n - 1``):
+# check-ins, corrections, revisions; its end (a close with or without a
+# result, a release, or none) comes right away or after every agreement, so
+# that several run at once; any other operation may follow.
+day = st.integers(0, 45)
+amount = st.integers(0, 30).map(float)
+within = st.integers(3, 25)  # an offset from the start (less 3), mostly before due
+CHECK_INS = st.lists(st.tuples(st.just("check_in"), st.just(-1), within, amount), max_size=3)
+AFTER = st.lists(  # what follows its check-ins
+    st.one_of(
+        st.tuples(st.just("correct"), st.just(-1), st.integers(1, 2), amount),
+        st.tuples(st.just("revise"), st.just(-1), within, amount),
+        st.tuples(st.just("activity"), st.integers(0, 2), day, amount, st.integers(0, 8)),
+    ),
+    max_size=3,
+)
+END = st.one_of(
+    st.tuples(st.just("close"), day, st.sampled_from([None, "met", "missed", "unknown"])),
+    st.tuples(st.just("close"), day, st.none()),
+    st.tuples(st.just("release"), day),
+    st.none(),
+)
+SCRIPT = st.tuples(
+    st.one_of(AGREE_MORE, AGREE),
+    st.tuples(CHECK_INS, AFTER).map(lambda parts: parts[0] + parts[1]),
+    END,
+    st.booleans(),  # ends right away
+    st.lists(more_ops.map(tuple), max_size=2),
+)
+
+
+def _arranged(scripts: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    now: list[tuple[Any, ...]] = []
+    later: list[tuple[Any, ...]] = []
+    for nth, (agree, own, end, at_once, others) in enumerate(scripts):
+        now += [agree, *own]
+        if end is not None:
+            (now if at_once else later).append((end[0], -1 if at_once else nth, *end[1:]))
+        now += others
+    return now + later
+
+
+def histories(most: int) -> st.SearchStrategy[list[tuple[Any, ...]]]:
+    return st.lists(SCRIPT, min_size=1, max_size=most // 5).map(_arranged)
+
+
+def _rep_owned_of(ledger: Ledger, cid: UUID, rep: str) -> bool:
+    commitment = ledger.commitment(cid)
+    return bool(commitment.owner == "rep" and commitment.rep == rep)
+
+
+def apply(ledger: Ledger, clock: Clock, op: tuple[Any, ...], made: list[UUID]) -> None:
+    """The read model's random operations, plus this test's two kinds."""
+    if op[0] == "agree_more":
+        clock.now += timedelta(seconds=1)
+        _, rep, manager, owner, focus, measure, target, period, start, days, hyp, least, who = op
+        values: dict[str, Any] = {
+            "rep": REPS[rep % 3],
+            "manager": manager,
+            "owner": owner,
+            "focus": FOCUS[focus % 3],
+            "behavior": "do it",
+            "start": _d(start),
+            "days": days,
+            "override_focus_cap": "testing" if focus % 2 else None,
+            "proposed_by": who,
+            "new_metric": True,
+            "actor": "t",
+        }
+        if measure == "done":
+            values["done"] = True
+        else:
+            values.update(target=target, period=period)
+            if measure == "metric":
+                values["metric"] = "calls"
+        if hyp == "metric":
+            values.update(expect="calls go up", expect_metric="calls", expect_at_least=least)
+        elif hyp is not None:
+            values["expect"] = hyp
+        supportable = [c for c in made if _rep_owned_of(ledger, c, values["rep"])]
+        if owner == "manager" and supportable:
+            values["supports"] = supportable[focus % len(supportable)]
+        with contextlib.suppress(LedgerError):  # a refusal writes nothing
+            made.append(ledger.agree(cmd.validate(cmd.Agree, **values)))
+    elif op[0] == "session_more":
+        clock.now += timedelta(seconds=1)
+        with contextlib.suppress(LedgerError):
+            ledger.record_session(
+                cmd.validate(
+                    cmd.RecordSession,
+                    rep=REPS[op[1] % 3],
+                    manager="gina",
+                    date=_d(op[2]),
+                    prepared=op[1] % 2,
+                    actor="t",
+                )
+            )
+    else:
+        apply_base(ledger, clock, op, made)
+
+
+# T: an index into the history's write times (or None: now, after everything);
+# D: a business date from before the first start to after most dues
+moments = st.lists(
+    st.tuples(
+        st.one_of(st.none(), st.integers(0, 10_000)),
+        st.integers(-5, 110),
+        st.sampled_from([1, 30, 90, 90, 90, 365]),
+        st.sampled_from(["manager", "manager", "team", "region"]),
+    ),
+    min_size=1,
+    max_size=4,
+)
+
+
+# every history is also read with everything known, on dates that see most closes
+EVERYTHING = [(None, 60, 90, "manager"), (None, 110, 365, "manager")]
+
+
+def check(history: list[tuple[Any, ...]], cuts: list[tuple[Any, ...]]) -> set[str]:
+    """Assert the report equals the reference at every cut; return what the fast
+    path met on the way (judged from totals, judged row by row, blocked)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        clock = Clock()
+        ledger = Ledger.open(str(Path(tmp) / "ledger.db"), clock=clock)
+        views = str(Path(tmp) / "views.db")
+        try:
+            made: list[UUID] = []
+            times = [clock.now]
+            for op in history:
+                apply(ledger, clock, op, made)
+                times.append(clock.now)
+            catch_up(ledger, views)
+        finally:
+            ledger.close()
+        reached: set[str] = set()
+        with ReadModel(views) as rm:
+            for when, on, window, group_by in cuts + EVERYTHING:
+                as_of = None if when is None else times[when % len(times)]
+                at = moment(
+                    None if as_of is None else as_of.astimezone(UTC).isoformat(),
+                    _d(on),
+                    now=clock.now + timedelta(days=1),
+                )
+                fast = coaching_report(rm, at, window, group_by=group_by).as_dict()
+                # the commitments it judged (its temporary tables are still there),
+                # each exactly as judging every commitment judges it
+                judged = {f.id: e for f, e in coaching._judge(rm, at)}
+                every = {i.facts.id: i.evaluation for i in rm.commitments(at)}
+                assert judged == {cid: every[cid] for cid in judged}
+                reference = coaching_report(
+                    rm, at, window, judge_all=True, group_by=group_by
+                ).as_dict()
+                assert fast == reference, (at, window, group_by)
+                apart = {r[0] for r in rm.conn.execute("SELECT id FROM temp.complex")}
+                if len(judged) > len(apart):
+                    reached.add("judged from totals")
+                if apart:
+                    reached.add("judged row by row")
+                if any(e.verdict == rules.BLOCKED for e in judged.values()):
+                    reached.add("blocked")
+    return reached
+
+
+SETTINGS = settings(
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+
+@settings(SETTINGS, max_examples=examples(300))  # the fast run: 30
+@given(history=histories(60), cuts=moments)
+def test_report_coaching_equals_judging_every_commitment(
+    history: list[tuple[Any, ...]], cuts: list[tuple[Any, ...]]
+) -> None:
+    for what in check(history, cuts):
+        event(what)
+
+
+def test_a_history_reaches_what_the_fast_path_treats_apart() -> None:
+    """The operations above do build what the fast path reads differently: in
+    one window, a commitment judged from SQL's totals (check-ins, activity and
+    a hypothesis metric), one judged row by row (a correction and a revision),
+    and a blocked rep commitment under a broken supporting one."""
+    history: list[tuple[Any, ...]] = [
+        ("agree_more", 0, "mgr", "rep", 0, "count", 10.0, "week", 0, 14, "metric", 3.0, "rep"),
+        ("agree_more", 0, "gina", "manager", 1, "done", 0.0, "day", 0, 14, None, 0.0, "manager"),
+        ("check_in", 0, 5, 4.0),
+        ("activity", 0, 4, 5.0, 1),
+        ("agree", 1, "rep", 1, "count", 5.0, "week", 2, 20, 0),
+        ("check_in", 2, 6, 1.0),
+        ("correct", 2, 1, 9.0),
+        ("revise", 2, 4, 3.0),
+        ("close", 0, 17, None),
+        ("close", 1, 17, None),
+        ("close", 2, 25, "met"),
+        ("session_more", 0, 3),
+    ]
+    reached = check(history, [(7, 40, 90, "manager"), (None, 20, 7, "team")])
+    assert reached == {"judged from totals", "judged row by row", "blocked"}
