@@ -28,7 +28,7 @@ def init(env: Env) -> None:
       commitments --db 'postgresql://owner@db.example:5432/sales?schema=coaching' init
     """
     from ledger.application import Ledger
-    from ledger.persistence import redact
+    from ledger.store import redact
 
     existed = False if env.is_postgres else _sqlite_has_table(env.db)
     ledger = Ledger.open(env.db, create_table=True)

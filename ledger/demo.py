@@ -57,7 +57,6 @@ from eventsourcing.persistence import IntegrityError
 from .domain import Activity, CoachingSession, Commitment, RepWorkload
 from .errors import Conflict, InvalidInput, RuleViolation
 from .identity import stored_ledger_id
-from .persistence import insert_stored_events, is_postgres, pg_sql
 
 ACTOR = "demo"
 CYCLE_DAYS = 28
@@ -227,7 +226,6 @@ class _Writer:
     def __init__(self, ledger: Any, curs: Any, now: datetime, end: date, batch: int) -> None:
         self.ledger = ledger
         self.curs = curs
-        self.pg = is_postgres(ledger.db)
         self.needs_id = False  # write a LedgerCreated first (a ledger without an id)
         self.now = now
         self.end = end
@@ -293,9 +291,7 @@ class _Writer:
         to_stored = self.ledger.mapper.to_stored_event
         # The recorder's unique (id, version) key still refuses anything a
         # concurrent writer got to first (IntegrityError: the whole demo rolls back).
-        insert_stored_events(
-            self.ledger.recorder, self.curs, [to_stored(e) for e in events], pg=self.pg
-        )
+        self.ledger.recorder.insert_stored(self.curs, [to_stored(e) for e in events])
         self.written += len(events)
         self.pending = 0
 
@@ -333,8 +329,8 @@ def write_demo(
         # point leaves the ledger as it was (empty), never a partial team.
         with ledger.recorder.datastore.transaction(commit=True) as curs:
             # inside: no other writer since (a ledger id of its own is not content)
-            has_id = stored_ledger_id(ledger.recorder, curs, pg=is_postgres(ledger.db)) is not None
-            _refuse_non_empty(_count(ledger, curs) - has_id)
+            has_id = stored_ledger_id(ledger.recorder, curs) is not None
+            _refuse_non_empty(ledger.recorder.count_events(curs) - has_id)
             return _write(
                 ledger, curs, has_id, reps, weeks, seed, today, now, batch, progress, seal
             )
@@ -353,15 +349,6 @@ def _refuse_non_empty(existing: int) -> None:
             f"demo writes into an empty ledger only; this one holds {existing} events "
             "(pass another --db)"
         )
-
-
-def _count(ledger: Any, curs: Any) -> int:
-    recorder = ledger.recorder
-    if is_postgres(ledger.db):
-        curs.execute(pg_sql(recorder, "SELECT count(*) AS n FROM {schema}.{table}"))
-        return int(curs.fetchone()["n"])
-    curs.execute(f"SELECT count(*) FROM {recorder.events_table_name}")
-    return int(curs.fetchone()[0])
 
 
 def _write(
