@@ -18,7 +18,7 @@ pass_env = click.make_pass_decorator(Env)
 
 def _existing_ledger(env: Env) -> Any:
     """The ledger to read; a SQLite path that does not exist is not found (not created)."""
-    if not env.is_postgres and not os.path.exists(env.db):
+    if env.ledger_file is not None and not os.path.exists(env.ledger_file):
         from ledger.errors import NotFound
 
         raise NotFound(f"no ledger at {env.db} (pass --db)")

@@ -30,8 +30,11 @@ class Env:
     _people: Any = field(default=None, repr=False)
 
     @property
-    def is_postgres(self) -> bool:
-        return self.db.startswith(("postgresql://", "postgres://"))
+    def ledger_file(self) -> str | None:
+        """The file the ledger lives in (SQLite); None for a ledger on a server."""
+        from ledger.store import local_file
+
+        return local_file(self.db)
 
     @property
     def views_path(self) -> str:
@@ -48,7 +51,7 @@ class Env:
     def _default_views(self) -> str:
         if self.views:
             return self.views
-        if self.is_postgres:
+        if self.ledger_file is None:
             return postgres_views_path(self.ledger().ledger_id())
         root, ext = os.path.splitext(self.db)
         return f"{root}.views{ext or '.db'}"
@@ -59,7 +62,7 @@ class Env:
         mean connecting): like every SQLite database, it is refused by content."""
         from ledger.files import ledger_files
 
-        views = self.views if self.is_postgres else self._default_views()
+        views = self.views if self.ledger_file is None else self._default_views()
         return ledger_files(self.db, views)
 
     def check_output(self, path: str, option: str = "-o") -> None:
