@@ -27,14 +27,14 @@ if TYPE_CHECKING:
 
 DEFAULT_DB = "commitments.db"
 
-T = TypeVar("T")
+_T = TypeVar("_T")
 
 
 def _is_postgres(db: str) -> bool:
     return db.startswith(("postgresql://", "postgres://"))
 
 
-def by_backend(db: str, *, sqlite: T, postgres: T) -> T:
+def by_backend(db: str, *, sqlite: _T, postgres: _T) -> _T:
     """``postgres`` when ``db`` is a ``postgresql://`` URL, else ``sqlite``: the
     choice of a store kept beside the ledger (its key store, the server's access
     log), one class per backend."""

@@ -113,7 +113,8 @@ class LedgerRecorder(ApplicationRecorder):
     @abstractmethod
     def field_values(self, curs: Any, topic: str, field: str, value: str | None) -> list[str]:
         """The distinct values of a top-level state field among events of
-        ``topic``; with ``value``: that value, if any event has it."""
+        ``topic``; with ``value``: that value, if any event has it. ``field`` is
+        a name from the code (it is written into the statement), never input."""
 
     @abstractmethod
     def latest_timestamps(self, curs: Any, except_topic: str) -> list[str]:
