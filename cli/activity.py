@@ -10,13 +10,11 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import click
 
-from .context import Env
+from .context import Env, pass_env
 
 if TYPE_CHECKING:
     from ledger.activity_import import ImportOptions, ImportSummary
     from ledger.application import Ledger
-
-pass_env = click.make_pass_decorator(Env)
 
 
 @click.group()

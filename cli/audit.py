@@ -11,18 +11,7 @@ from typing import IO, Any
 
 import click
 
-from .context import Env, output_file_option, progress_bar
-
-pass_env = click.make_pass_decorator(Env)
-
-
-def _existing_ledger(env: Env) -> Any:
-    """The ledger to read; a SQLite path that does not exist is not found (not created)."""
-    if env.ledger_file is not None and not os.path.exists(env.ledger_file):
-        from ledger.errors import NotFound
-
-        raise NotFound(f"no ledger at {env.db} (pass --db)")
-    return env.ledger()
+from .context import Env, output_file_option, pass_env, progress_bar
 
 
 def _progress(items: Iterator[Any], label: str, length: int | None) -> Iterator[Any]:
@@ -89,7 +78,7 @@ def export(env: Env, output: str, since: int, decrypt: bool, pseudonymise: bool)
         raise InvalidInput("give --decrypt or --pseudonymise, not both")
     if (decrypt or pseudonymise) and since:
         raise InvalidInput("--since goes with a plain export, not an analysis copy")
-    ledger = _existing_ledger(env)
+    ledger = env.existing_ledger()
     if decrypt or pseudonymise:
         from ledger.analysis import analysis_lines
 
@@ -292,7 +281,7 @@ def verify(
         raise InvalidInput("--public-key goes with --checkpoint or --proof")
     from ledger.audit import verify as verify_chain
 
-    ledger = _existing_ledger(env)
+    ledger = env.existing_ledger()
     with progress_bar("verifying", lambda: ledger.recorder.max_notification_id() or 0) as progress:
         count, head = verify_chain(ledger, digest, progress=progress)
     click.echo(f"{count} {head}")

@@ -8,16 +8,8 @@ from typing import Any
 
 import click
 
-from .context import Env, progress_bar
+from .context import Env, pass_env, progress_bar
 from .params import format_option
-
-pass_env = click.make_pass_decorator(Env)
-
-
-def _existing_ledger(env: Env) -> Any:
-    from .audit import _existing_ledger as existing
-
-    return existing(env)
 
 
 @click.group()
@@ -98,7 +90,7 @@ def checkpoint(env: Env, key: str, output: str | None) -> None:
 
     if output is not None:
         _refuse_overwrite(env, output, key)
-    ledger = _existing_ledger(env)
+    ledger = env.existing_ledger()
     with progress_bar("hashing", lambda: ledger.recorder.max_notification_id() or 0) as progress:
         note, _tree = sign(ledger, key, progress=progress)
     if output is None:
@@ -187,7 +179,7 @@ def inclusion(
     if signed is not None:
         from ledger.checkpoints import origin
 
-        ledger = _existing_ledger(env)
+        ledger = env.existing_ledger()
         if signed.origin != origin(ledger):
             raise IntegrityFailure(
                 f"--checkpoint is of another ledger ({signed.origin}), not {origin(ledger)}"
@@ -267,7 +259,7 @@ def verify_checkpoint(env: Env, checkpoint_file: str, key: str) -> None:
 
     verifier = public_key(key)
     note = _read_text(checkpoint_file, "--checkpoint")
-    ledger = _existing_ledger(env)
+    ledger = env.existing_ledger()
     with progress_bar("hashing", lambda: ledger.recorder.max_notification_id() or 0) as progress:
         signed, tree = verify(ledger, note, verifier, progress=progress)
     click.echo(

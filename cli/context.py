@@ -6,7 +6,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +14,9 @@ import click
 
 if TYPE_CHECKING:
     from ledger.application import Ledger
+    from projections.catchup import Progress
     from projections.people import People
+    from projections.query import ReadModel
 
 
 SUBJECT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -79,6 +81,14 @@ class Env:
             self._ledger = Ledger.open(self.db)  # CREATE_TABLE: read by the ledger alone
         return self._ledger
 
+    def existing_ledger(self) -> Ledger:
+        """The ledger to read; a SQLite path that does not exist is not found (not created)."""
+        if self.ledger_file is not None and not os.path.exists(self.ledger_file):
+            from ledger.errors import NotFound
+
+            raise NotFound(f"no ledger at {self.db} (pass --db)")
+        return self.ledger()
+
     def resolve(self, ref: str, kind: str = "commitment") -> Any:
         return self.ledger().resolve(ref, kind)
 
@@ -117,6 +127,24 @@ class Env:
         """The actor (``--actor``, the OS user by default) as events carry it:
         their subject id, registering them on first use."""
         return self.people().actor(self.actor)
+
+
+pass_env = click.make_pass_decorator(Env)
+"""A command's first parameter: the :class:`Env` the root group made."""
+
+
+def open_read_model(env: Env) -> ReadModel:
+    """Catch the read model up with the ledger, then open it for reading."""
+    from projections.catchup import open_current
+
+    return open_current(env.db, env.views_path, progress_for=_terminal_bar)
+
+
+def _terminal_bar(total: int) -> AbstractContextManager[Progress | None]:
+    """A progress bar on stderr when it is a terminal and there is real work."""
+    if total < 5000:
+        return nullcontext(None)
+    return progress_bar("updating read model", lambda: total)
 
 
 def postgres_views_path(ledger_id: Any) -> str:

@@ -6,7 +6,6 @@ with :mod:`ledger.rules`), and writes the chosen format to stdout or ``-o``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -15,23 +14,14 @@ import click
 
 from ledger import rules
 
-from .context import Env
+from .context import Env, open_read_model, pass_env
 from .params import PERSON, format_option
-from .read import (
-    _cell,
-    _moment,
-    as_of_options,
-    md_table,
-    open_read_model,
-    output_option,
-    text_table,
-    write_output,
-)
+from .read_options import as_of_options, moment, output_option
+from .render import cell, json_text, md_table, text_table, write_output
 
 if TYPE_CHECKING:
     from projections.query import Moment, ReadModel
 
-pass_env = click.make_pass_decorator(Env)
 
 # The options' bounds, as types: the CLI's click options and the server's query
 # parameters (cli/serve/api.py reads these signatures) take the same values.
@@ -41,21 +31,7 @@ HistoryDays = Annotated[int, annotated_types.Interval(ge=7, le=36600)]
 Seed = Annotated[int, annotated_types.Ge(0)]
 Within = Annotated[int, annotated_types.Interval(ge=0, le=3660)]
 
-AGENDA = (
-    ("wins", "Wins: succeeded or kept since the last session"),
-    ("experiments", "Experiments: honest misses since the last session"),
-    ("broken", "Broken since the last session"),
-    ("blocked", "Blocked since the last session (the manager's support failed)"),
-    ("manager_promises", "The manager's own promises"),
-    ("behind_pace", "Behind pace (actual so far under 0.8 of expected so far)"),
-    ("due_soon", "Due within 7 days"),
-    ("overdue", "Overdue: loops to close or release"),
-)
 ITEM_COLUMNS = ("id", "owner", "focus", "behavior", "start", "due", "verdict", "actual", "ratio")
-
-
-def _json(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, indent=2)
 
 
 def _rows(objs: Sequence[dict[str, Any]], columns: Sequence[str]) -> list[list[Any]]:
@@ -97,11 +73,11 @@ def prep(
       commitments prep alice --manager bob --on 2026-02-02 --format json
       commitments prep alice --format html -o alice-prep.html
     """
-    at = _moment(as_of, on)
+    at = moment(as_of, on)
     with open_read_model(env) as rm:
         agenda = prep_object(rm, at, rep, manager)
     if fmt == "json":
-        text = _json(agenda)
+        text = json_text(agenda)
     elif fmt == "html":
         from .html import prep_page
 
@@ -119,6 +95,8 @@ def prep_object(rm: ReadModel, at: Moment, rep: str, manager: str | None = None)
 
 
 def render_prep(a: dict[str, Any], fmt: str) -> str:
+    from projections.cycle import AGENDA
+
     last = a["last_session"]
     since = (
         f"since the last session on {last['on']} with {last['manager']}"
@@ -185,11 +163,11 @@ def plan(
       commitments plan alice
       commitments plan alice --on 2026-01-05 --format html -o alice-plan.html
     """
-    at = _moment(as_of, on)
+    at = moment(as_of, on)
     with open_read_model(env) as rm:
         p = plan_object(rm, at, rep)
     if fmt == "json":
-        text = _json(p)
+        text = json_text(p)
     elif fmt == "html":
         from .html import plan_page
 
@@ -209,7 +187,7 @@ def plan_object(rm: ReadModel, at: Moment, rep: str) -> dict[str, Any]:
 def _hypothesis(c: dict[str, Any]) -> str | None:
     text = c["hypothesis"] or ""
     if c["expect_metric"]:
-        text = f"{text} [{c['expect_metric']} >= {_cell(c['expect_at_least'])}]".strip()
+        text = f"{text} [{c['expect_metric']} >= {cell(c['expect_at_least'])}]".strip()
     return text or None
 
 
@@ -293,11 +271,11 @@ def model(
       commitments model "Moses Frase" --activity engagements --outcome won_value \\
           --to 10 --per week --on 2017-06-30
     """
-    at = _moment(as_of, on)
+    at = moment(as_of, on)
     with open_read_model(env) as rm:
         m, active = _model(rm, at, rep, activity, outcome, to, per, days, history_days, seed)
     if fmt == "json":
-        click.echo(_json(m))
+        click.echo(json_text(m))
         return
     click.echo(render_model(m, active, to, per, days))
 
@@ -350,7 +328,7 @@ def render_model(m: dict[str, Any], active: int, to: float, per: str, days: int)
     lines = [
         f"{m['rep']}: {m['outcome']} per {m['activity']} over the last {m['history_days']} days "
         f"({m['weeks']} weeks, {active} with activity)",
-        f"rate: {_cell(m['rate'])} (team: {_cell(m['team']['rate'])})",
+        f"rate: {cell(m['rate'])} (team: {cell(m['team']['rate'])})",
     ]
     if m["insufficient_history"]:
         lines.append(
@@ -402,11 +380,11 @@ def due(
       commitments due --manager bob
       commitments due --manager bob --within 14 --format ics -o bob.ics
     """
-    at = _moment(as_of, on)
+    at = moment(as_of, on)
     with open_read_model(env) as rm:
         d = due_object(rm, at, manager, rep, within)
     if fmt == "json":
-        text = _json(d)
+        text = json_text(d)
     elif fmt == "ics":
         text = calendar(d, at.as_of)
         if output is None:

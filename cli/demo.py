@@ -7,13 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .context import Env, progress_bar
+from .context import Env, pass_env, progress_bar
 
 if TYPE_CHECKING:
     from ledger.demo import DemoResult
     from projections.query import Moment
 
-pass_env = click.make_pass_decorator(Env)
 
 TEAM_TABLE_MAX = 40  # larger teams get a count per signal instead of a row per rep
 
@@ -59,9 +58,9 @@ def demo(env: Env, reps: int, weeks: int, seed: int, until: str | None) -> None:
     """
     from ledger.demo import write_demo
 
-    from .read import _moment
+    from .read_options import moment
 
-    at = _moment(None, until)  # --until: a bad date exits 2 before anything is written
+    at = moment(None, until)  # --until: a bad date exits 2 before anything is written
 
     from .html import demo_page_paths
 
@@ -91,7 +90,8 @@ def _show_signals(env: Env, result: DemoResult, at: Moment) -> None:
     """The team's signals on ``at``, from the read side."""
     from ledger import rules
 
-    from .read import open_read_model, text_table
+    from .context import open_read_model
+    from .render import text_table
 
     rows = []
     teams: dict[str, list[tuple[str, str]]] = {}

@@ -10,9 +10,7 @@ from typing import Any
 
 import click
 
-from .context import Env
-
-pass_env = click.make_pass_decorator(Env)
+from .context import Env, pass_env
 
 
 @click.command()

@@ -357,11 +357,12 @@ def write_demo_pages(env: Any, team: Sequence[tuple[str, str, str]], at: Any = N
     ``at``: the moment they are judged (default now)."""
     from projections.coaching import coaching_report
 
-    from .read import _moment, open_read_model
+    from .context import open_read_model
+    from .read_options import moment
 
     rep = next((r for r, _, habit in team if habit == "blocked"), team[0][0])
     coaching_path, history_path = demo_page_paths(env, rep)
-    at = at or _moment(None, None)
+    at = at or moment(None, None)
     with open_read_model(env) as rm:
         report = coaching_report(rm, at).as_dict()
         history = rm.history(rep, at)
@@ -380,7 +381,7 @@ def write_demo_pages(env: Any, team: Sequence[tuple[str, str, str]], at: Any = N
 def prep_page(agenda: dict[str, Any], as_of: str, **extra: Any) -> str:
     """``prep REP --format html``: the session agenda on one printable page;
     ``extra``: the server's page around it (``layout``, ...)."""
-    from .cycle import AGENDA
+    from projections.cycle import AGENDA
 
     template = environment().get_template("prep.html.j2")
     return template.render(

@@ -15,13 +15,12 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import click
 
-from .context import Env, output_file_option
+from .context import Env, open_read_model, output_file_option, pass_env
 from .params import PERSON, format_option
 
 if TYPE_CHECKING:
     from projections.people import PersonRow
 
-pass_env = click.make_pass_decorator(Env)
 
 DATE = click.STRING  # checked as the commands check dates
 
@@ -193,8 +192,6 @@ def import_(
 def _rows(env: Env, team: str | None, region: str | None) -> list[PersonRow]:
     from projections.people import roster
 
-    from .read import open_read_model
-
     with open_read_model(env) as rm:
         rows = roster(rm.conn)
     return [
@@ -228,10 +225,10 @@ def list_(env: Env, team: str | None, region: str | None, fmt: str) -> None:
 
 
 def _render(objs: list[dict[str, Any]], fmt: str) -> str:
-    from .read import _json, csv_text, text_table
+    from .render import csv_text, json_text, text_table
 
     if fmt == "json":
-        return _json(objs)
+        return json_text(objs)
     if fmt == "csv":
         return csv_text(objs, COLUMNS).rstrip("\n")
     return text_table(COLUMNS, [[o[c] for c in COLUMNS] for o in objs])
@@ -241,8 +238,6 @@ def _one(env: Env, name: str) -> PersonRow:
     from ledger.errors import NotFound
     from projections.names import unknown_person_message
     from projections.people import known_names, roster
-
-    from .read import open_read_model
 
     with open_read_model(env) as rm:
         rows = roster(rm.conn)
@@ -266,14 +261,14 @@ def show(env: Env, name: str, fmt: str) -> None:
     """
     obj = _one(env, name).as_json()
     if fmt == "json":
-        from .read import _json
+        from .render import json_text
 
-        click.echo(_json(obj))
+        click.echo(json_text(obj))
         return
     width = max(len(c) for c in COLUMNS)
-    from .read import _cell
+    from .render import cell
 
-    click.echo("\n".join(f"{c.ljust(width)}  {_cell(obj[c])}" for c in COLUMNS))
+    click.echo("\n".join(f"{c.ljust(width)}  {cell(obj[c])}" for c in COLUMNS))
 
 
 @people.command("rename")
@@ -341,11 +336,8 @@ def export(env: Env, name: str, output: str) -> None:
     from projections.names import unknown_person_message
     from projections.people import check_name, known_names, roster
 
-    from .audit import _existing_ledger
-    from .read import open_read_model
-
     name = check_name(name, "NAME")
-    ledger = _existing_ledger(env)
+    ledger = env.existing_ledger()
     with open_read_model(env) as rm:
         rows = [r for r in roster(rm.conn) if r.name == name]
         known = known_names(rm.conn)

@@ -18,9 +18,7 @@ import click
 
 from ledger.files import replace_private
 
-from .context import Env, output_file_option
-
-pass_env = click.make_pass_decorator(Env)
+from .context import Env, output_file_option, pass_env
 
 KEYS_FORMAT = "commitments-keys/1"
 MAX_KEYS_FILE = 64 * 1024 * 1024
@@ -56,9 +54,7 @@ def keys_export(env: Env, output: str) -> None:
     Examples:
       commitments people keys export -o keys-2026-03-31.jsonl
     """
-    from .audit import _existing_ledger
-
-    ledger = _existing_ledger(env)
+    ledger = env.existing_ledger()
     lid = ledger.ledger_id()
     rows = ledger.keys.export_keys()
     lines = [json.dumps({"format": KEYS_FORMAT, "ledger_id": None if lid is None else str(lid)})]

@@ -7,10 +7,8 @@ import time
 
 import click
 
-from .context import Env, progress_bar
+from .context import Env, pass_env, progress_bar
 from .params import format_option
-
-pass_env = click.make_pass_decorator(Env)
 
 
 @click.group()

@@ -19,6 +19,7 @@ or HTML page shows exactly what the JSON shows.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Callable
 from typing import Any
@@ -95,6 +96,24 @@ class Pseudonymiser:
             if key in PERSON_KEYS or obj in self.known or obj.startswith("erased:"):
                 return self.person(obj)  # a person, under any key (overloaded_reps...)
         return obj
+
+
+PSEUDONYM = re.compile(r"p-[0-9a-f]{8}")
+
+
+def subject_row(conn: sqlite3.Connection, ref: str) -> Any:
+    """The read model's ``people`` row (its subject) a name or a pseudonym
+    ``p-<8 hex>`` stands for (the way back, for the server's parameters and
+    access log); None when no one, or more than one person, has that pseudonym."""
+    if PSEUDONYM.fullmatch(ref):
+        rows = conn.execute(
+            "SELECT subject FROM people WHERE replace(subject, '-', '') LIKE ? LIMIT 2",
+            (ref[2:] + "%",),
+        ).fetchall()
+        return rows[0] if len(rows) == 1 else None
+    return conn.execute(
+        "SELECT subject FROM people WHERE name = ? ORDER BY position LIMIT 1", (ref,)
+    ).fetchone()
 
 
 def _as_uuid(value: str | None) -> UUID | None:

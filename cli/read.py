@@ -7,32 +7,31 @@ commands agree. Data goes to stdout in the chosen format; messages to stderr.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
-from datetime import date
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import annotated_types
 import click
 
 from ledger import rules
 
-from .context import Env, output_file_option, progress_bar
+from . import render
+from .context import Env, open_read_model, pass_env
 from .params import PERSON, format_option
 from .pseudonyms import Pseudonymiser, pseudonymise_option
+from .read_options import (
+    WindowDays,
+    as_of_options,
+    date_option,
+    moment,
+    output_option,
+    window_days_option,
+)
+from .render import cell, escaped, json_text, md_table, text_table, write_output
 
 if TYPE_CHECKING:
-    from projections.catchup import Progress
     from projections.query import History, Item, Moment, ReadModel
 
-pass_env = click.make_pass_decorator(Env)
 
-MAX_WINDOW_DAYS = 36600  # 100 years: any real window; keeps D - N inside the calendar
-WindowDays = Annotated[int, annotated_types.Interval(ge=1, le=MAX_WINDOW_DAYS)]
-"""``--window-days`` as a type (the server's query parameter checks it too)."""
 STATUSES = (rules.OPEN, rules.OVERDUE, rules.RELEASED, rules.CLOSED)
 VERDICTS = rules.VERDICTS
 LIST_COLUMNS = (
@@ -78,139 +77,7 @@ TABLE_COLUMNS = (
 )
 
 
-def window_days_option(help: str) -> Any:
-    """``--window-days N``: the trailing window, 90 days unless given."""
-    return click.option(
-        "--window-days",
-        type=click.IntRange(1, MAX_WINDOW_DAYS),
-        default=rules.DEFAULT_WINDOW_DAYS,
-        show_default=True,
-        help=help,
-    )
-
-
-output_option = output_file_option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, writable=True),
-    help="Write to this file instead of stdout (its path goes to stderr).",
-)
-
-
-def write_output(text: str, output: str | None) -> None:
-    """To stdout, or to ``output`` (UTF-8; a new file is mode 0600) with its path on stderr."""
-    if output is None:
-        click.echo(text)
-        return
-    from .safe import write_private_text
-
-    write_private_text(output, text if text.endswith("\n") else text + "\n")
-    click.echo(f"wrote {output}", err=True)
-
-
-def as_of_options(f: Any) -> Any:
-    f = click.option(
-        "--on",
-        "on",
-        metavar="DATE",
-        help="Business date D to evaluate on (YYYY-MM-DD) [default: the date of --as-of].",
-    )(f)
-    return click.option(
-        "--as-of",
-        "as_of",
-        metavar="T",
-        help="What the ledger knew at T: a date (end of that day, UTC) or an ISO "
-        "date-time [default: now].",
-    )(f)
-
-
-def _terminal_bar(total: int) -> AbstractContextManager[Progress | None]:
-    """A progress bar on stderr when it is a terminal and there is real work."""
-    if total < 5000:
-        return nullcontext(None)
-    return progress_bar("updating read model", lambda: total)
-
-
-def open_read_model(env: Env) -> ReadModel:
-    """Catch the read model up with the ledger, then open it for reading."""
-    from projections.catchup import open_current
-
-    return open_current(env.db, env.views_path, progress_for=_terminal_bar)
-
-
-def _moment(as_of: str | None, on: str | None) -> Moment:
-    from projections.query import moment
-
-    return moment(as_of, on)
-
-
 # -- rendering ---------------------------------------------------------------
-
-
-def _cell(value: Any) -> str:
-    """A value as table text: on one line, control characters shown as escapes
-    (a newline, tab or ESC in free text never starts a line or column)."""
-    from .safe import one_line
-
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, list):
-        return one_line(";".join(str(v) for v in value)) or "-"
-    return one_line(str(value))
-
-
-def escaped(value: Any) -> Any:
-    """``value`` with every string in it (and in its lists and dicts) on one line
-    (:func:`cli.safe.one_line`): for text output assembled by hand."""
-    from .safe import one_line
-
-    if isinstance(value, str):
-        return one_line(value)
-    if isinstance(value, list):
-        return [escaped(v) for v in value]
-    if isinstance(value, dict):
-        return {k: escaped(v) for k, v in value.items()}
-    return value
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def text_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """A plain aligned table (numbers right-aligned)."""
-    cells = [[_cell(v) for v in row] for row in rows]
-    widths = [len(h) for h in headers]
-    for row in cells:
-        for i, c in enumerate(row):
-            widths[i] = max(widths[i], len(c))
-    numeric = [
-        all(_is_number(r[i]) or r[i] is None for r in rows) and bool(rows)
-        for i in range(len(headers))
-    ]
-
-    def line(values: Sequence[str]) -> str:
-        out = [
-            v.rjust(widths[i]) if numeric[i] else v.ljust(widths[i]) for i, v in enumerate(values)
-        ]
-        return "  ".join(out).rstrip()
-
-    parts = [line(headers), line(["-" * w for w in widths])]
-    parts.extend(line(r) for r in cells)
-    return "\n".join(parts)
-
-
-def md_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    from .safe import md_cell
-
-    def esc(v: Any) -> str:
-        return md_cell(v, _cell)
-
-    out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    out.extend("| " + " | ".join(esc(v) for v in row) + " |" for row in rows)
-    return "\n".join(out)
 
 
 def reply_marker(replies: Sequence[dict[str, Any]]) -> str | None:
@@ -234,21 +101,9 @@ def flat(obj: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def csv_text(objs: Sequence[dict[str, Any]], columns: Sequence[str] = LIST_COLUMNS) -> str:
-    """CSV with a header row; text cells defused against spreadsheet formulas (cli.safe)."""
-    from .safe import csv_row
-
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(columns)
-    for obj in objs:
-        row = flat(obj)
-        writer.writerow(csv_row(row[c] for c in columns))
-    return buf.getvalue().rstrip("\n")
-
-
-def _json(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, indent=2)
+def commitments_csv(objs: Sequence[dict[str, Any]]) -> str:
+    """Per-commitment objects as CSV: every column of ``list``, flattened (:func:`flat`)."""
+    return render.csv_text([flat(o) for o in objs], LIST_COLUMNS)
 
 
 def render_items(
@@ -258,9 +113,9 @@ def render_items(
     if transform is not None:
         objs = transform(objs)
     if fmt == "json":
-        return _json(objs)
+        return json_text(objs)
     if fmt == "csv":
-        return csv_text(objs)
+        return commitments_csv(objs)
     if fmt == "md":
         return md_table(LIST_COLUMNS, [[flat(o)[c] for c in LIST_COLUMNS] for o in objs])
     if not objs:
@@ -284,11 +139,11 @@ def show(env: Env, commitment: str, as_of: str | None, on: str | None, fmt: str)
       commitments show 3f2a9c
       commitments show 3f2a9c --as-of 2026-02-01 --format json
     """
-    at = _moment(as_of, on)
+    at = moment(as_of, on)
     with open_read_model(env) as rm:
         out = show_object(rm, at, commitment)
     if fmt == "json":
-        click.echo(_json(out))
+        click.echo(json_text(out))
         return
     click.echo(_show_text(out, out["terms"], out["log"], at))
 
@@ -337,15 +192,15 @@ def _show_text(
         lines.append(f"  focus-cap override: {terms['focus_cap_override']}")
     lines += [
         f"  status: {obj['status']}    verdict: {obj['verdict']}",
-        f"  expected {_cell(obj['expected'])}, actual {_cell(obj['actual'])}, "
-        f"ratio {_cell(obj['ratio'])}, follow-through {_cell(obj['follow_through'])}, "
-        f"result {_cell(obj['result'])}",
+        f"  expected {cell(obj['expected'])}, actual {cell(obj['actual'])}, "
+        f"ratio {cell(obj['ratio'])}, follow-through {cell(obj['follow_through'])}, "
+        f"result {cell(obj['result'])}",
     ]
     if obj["pace"]:
         p = obj["pace"]
         lines.append(
-            f"  pace: {_cell(p['actual_so_far'])} done of {_cell(p['expected_so_far'])} "
-            f"expected so far (ratio {_cell(p['ratio'])})"
+            f"  pace: {cell(p['actual_so_far'])} done of {cell(p['expected_so_far'])} "
+            f"expected so far (ratio {cell(p['ratio'])})"
         )
     if obj["supported_by"]:
         lines.append(f"  supported by: {', '.join(obj['supported_by'])}")
@@ -362,7 +217,7 @@ def _show_text(
     for e in log:
         skip = ("position", "type", "date", "recorded_at", "actor")
         details = ", ".join(
-            f"{k}={_cell(v)}" for k, v in e.items() if k not in skip and v is not None
+            f"{k}={cell(v)}" for k, v in e.items() if k not in skip and v is not None
         )
         rows.append([e["position"], e["type"], e["date"], e["recorded_at"], e["actor"], details])
     lines.append(text_table(["position", "event", "date", "recorded_at", "actor", "details"], rows))
@@ -414,7 +269,7 @@ def list_(
       commitments list --rep alice --as-of 2026-03-01 --format csv
       commitments list --owner rep --focus prospecting --due-from 2026-01-01 --due-to 2026-01-31
     """
-    at = _moment(as_of, on)
+    at = moment(as_of, on)
     with open_read_model(env) as rm:
         items = list_items(
             rm,
@@ -451,8 +306,8 @@ def list_items(
     due_to: str | None = None,
 ) -> list[Item]:
     """The commitments ``list`` shows, filtered (an unknown rep or manager: exit 3)."""
-    first = _date_option("--due-from", due_from)
-    last = _date_option("--due-to", due_to)
+    first = date_option("--due-from", due_from)
+    last = date_option("--due-to", due_to)
     rep = rep.strip() if rep is not None else None
     manager = manager.strip() if manager is not None else None
     if rep is not None:
@@ -490,20 +345,6 @@ def list_objects(
     """``list --format json``: an array of per-commitment objects."""
     found = list_items(rm, at, rep, manager, owner, focus, status, verdict, due_from, due_to)
     return [i.as_dict() for i in found]
-
-
-def _date_option(name: str, text: str | None) -> date | None:
-    """A ``YYYY-MM-DD`` option value, or exit 2 naming the option."""
-    if text is None:
-        return None
-    from ledger.errors import InvalidInput
-
-    try:
-        if len(text.strip()) != 10:
-            raise ValueError
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise InvalidInput(f"{name}: {text!r} is not a date in YYYY-MM-DD form") from None
 
 
 # -- history -------------------------------------------------------------------
@@ -546,7 +387,7 @@ def history(
         from ledger.errors import InvalidInput
 
         raise InvalidInput("history --pseudonymise: give --format table, json, csv or md")
-    at = _moment(as_of, on)
+    at = moment(as_of, on)
     with open_read_model(env) as rm:
         h = rm.history(rep.strip(), at, window_days)  # an unknown rep: exit 3, closest names
         transform = Pseudonymiser.of(rm.conn) if pseudonymise else None
@@ -571,13 +412,13 @@ def render_history(h: History, fmt: str, transform: Callable[[Any], Any] | None 
     if transform is not None:
         obj = transform(obj)
     if fmt == "json":
-        return _json(obj)
+        return json_text(obj)
     if fmt == "csv":
-        return csv_text(obj["commitments"])
+        return commitments_csv(obj["commitments"])
     obj = escaped(obj) if fmt != "md" else obj  # md escapes its own cells
     reasons = ", ".join(f"{r['id']} {r['verdict']}" for r in obj["reasons"]) or "none"
     counts = ", ".join(f"{k} {v}" for k, v in obj["counts"].items())
-    rate = _cell(obj["follow_through_rate"])
+    rate = cell(obj["follow_through_rate"])
     load = f"{obj['focus_load']}" + (" (overloaded)" if obj["overloaded"] else "")
     if fmt == "md":
         from .safe import md_text

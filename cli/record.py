@@ -8,10 +8,8 @@ from typing import Any
 
 import click
 
-from .context import Env
+from .context import Env, pass_env
 from .params import PERSON
-
-pass_env = click.make_pass_decorator(Env)
 
 DATE = click.STRING  # validated by the ledger, so every command words date errors alike
 PERIODS = click.Choice(["day", "week", "month", "window"])

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -17,25 +16,15 @@ import click
 
 from ledger import rules
 
-from .context import Env
+from .context import Env, open_read_model, pass_env
 from .params import PERSON, format_option
 from .pseudonyms import Pseudonymiser, pseudonymise_option
-from .read import (
-    WindowDays,
-    _moment,
-    as_of_options,
-    md_table,
-    open_read_model,
-    output_option,
-    text_table,
-    window_days_option,
-    write_output,
-)
+from .read_options import WindowDays, as_of_options, moment, output_option, window_days_option
+from .render import json_text, md_table, text_table, write_output
 
 if TYPE_CHECKING:
     from projections.query import Moment, ReadModel
 
-pass_env = click.make_pass_decorator(Env)
 
 SCALARS = (
     "reps_coached",
@@ -126,7 +115,7 @@ def coaching(
       commitments report coaching --group-by region --format json
       commitments report coaching --format html -o coaching.html
     """
-    at = _moment(as_of, on)
+    at = moment(as_of, on)
     manager = manager.strip() if manager is not None else None
     with open_read_model(env) as rm:
         obj = coaching_object(rm, at, manager, window_days, group_by=group_by)
@@ -179,7 +168,7 @@ def flat_row(m: dict[str, Any], key: str = "manager") -> dict[str, Any]:
 
 def render_coaching(obj: dict[str, Any], fmt: str) -> str:
     if fmt == "json":
-        return json.dumps(obj, ensure_ascii=False, indent=2)
+        return json_text(obj)
     key = "manager" if "managers" in obj else "group"
     rows = [flat_row(m, key) for m in [*obj.get("managers", obj.get("groups", [])), obj["team"]]]
     if fmt == "csv":
@@ -235,12 +224,12 @@ def hypotheses(
       commitments report hypotheses
       commitments report hypotheses --manager bob --format json
     """
-    at = _moment(as_of, on)
+    at = moment(as_of, on)
     with open_read_model(env) as rm:
         obj = hypotheses_object(rm, at, manager, window_days)
     rows = [[m[k] for k in HYPOTHESES] for m in obj["managers"]]
     if fmt == "json":
-        text = json.dumps(obj, ensure_ascii=False, indent=2)
+        text = json_text(obj)
     elif fmt == "csv":
         from .safe import csv_row
 

@@ -8,13 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .context import Env
+from .context import Env, open_read_model, pass_env
 from .params import PERSON, format_option
 
 if TYPE_CHECKING:
     from projections.query import Moment, ReadModel
 
-pass_env = click.make_pass_decorator(Env)
 
 COLUMNS = ("id", "on", "rep", "manager", "prepared", "focus", "strengths", "note", "commitments")
 TABLE_COLUMNS = ("id", "on", "rep", "manager", "prepared", "focus", "commitments", "note")
@@ -50,9 +49,9 @@ def session_list(
       commitments session list --rep alice
       commitments session list --manager bob --from 2026-01-01 --to 2026-03-31 --format json
     """
-    from .read import _moment, open_read_model
+    from .read_options import moment
 
-    at = _moment(as_of, None)
+    at = moment(as_of, None)
     with open_read_model(env) as rm:
         sessions = session_list_objects(rm, at, rep, manager, first, last)
     click.echo(render_sessions(sessions, fmt))
@@ -67,9 +66,9 @@ def session_list_objects(
     to: str | None = None,
 ) -> list[dict[str, Any]]:
     """``session list --format json``: the sessions, by date (as of T only)."""
-    from .read import _date_option
+    from .read_options import date_option
 
-    d1, d2 = _date_option("--from", from_), _date_option("--to", to)
+    d1, d2 = date_option("--from", from_), date_option("--to", to)
     rep = rep.strip() if rep is not None else None
     manager = manager.strip() if manager is not None else None
     if rep is not None:
@@ -99,12 +98,13 @@ def session_show(env: Env, session_id: str, fmt: str) -> None:
       commitments session show 7c01d2
       commitments session show 7c01d2 --format json
     """
-    from .read import _json, _moment, open_read_model
+    from .read_options import moment
+    from .render import json_text
 
     with open_read_model(env) as rm:
-        obj = session_object(rm, _moment(None, None), session_id)
+        obj = session_object(rm, moment(None, None), session_id)
     if fmt == "json":
-        click.echo(_json(obj))
+        click.echo(json_text(obj))
         return
     click.echo(_session_text(obj))
 
@@ -121,22 +121,12 @@ def session_object(rm: ReadModel, at: Moment, session: str) -> dict[str, Any]:
 
 
 def render_sessions(sessions: list[dict[str, Any]], fmt: str) -> str:
-    from .read import _json, md_table, text_table
+    from .render import csv_text, json_text, md_table, text_table
 
     if fmt == "json":
-        return _json(sessions)
+        return json_text(sessions)
     if fmt == "csv":
-        import csv
-        import io
-
-        from .safe import csv_row
-
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(COLUMNS)
-        for s in sessions:
-            writer.writerow(csv_row(s[c] for c in COLUMNS))
-        return buf.getvalue().rstrip("\n")
+        return csv_text(sessions, COLUMNS)
     if fmt == "md":
         return md_table(COLUMNS, [[s[c] for c in COLUMNS] for s in sessions])
     if not sessions:
@@ -148,16 +138,16 @@ def render_sessions(sessions: list[dict[str, Any]], fmt: str) -> str:
 
 
 def _session_text(obj: dict[str, Any]) -> str:
-    from .read import _cell, escaped
+    from .render import cell, escaped
 
     s = escaped(obj)
     lines = [
         f"session {s['id']}",
         f"  on {s['on']}: rep {s['rep']}, manager {s['manager']}",
-        f"  prepared: {_cell(s['prepared'])}",
+        f"  prepared: {cell(s['prepared'])}",
         f"  strengths: {'; '.join(s['strengths']) or '-'}",
         f"  focus: {'; '.join(s['focus']) or '-'}",
-        f"  note: {_cell(s['note'])}",
+        f"  note: {cell(s['note'])}",
         f"commitments agreed in it ({len(s['commitments'])}):",
     ]
     lines += [f"  {cid}" for cid in s["commitments"]]

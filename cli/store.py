@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .context import Env
-
-pass_env = click.make_pass_decorator(Env)
+from .context import Env, pass_env
 
 
 @click.command()

@@ -13,28 +13,17 @@ import click
 
 from ledger import rules
 
-from .context import Env
+from .context import Env, open_read_model, pass_env
 from .params import PERSON, format_option
 from .pseudonyms import Pseudonymiser, pseudonymise_option
-from .read import (
-    WindowDays,
-    _json,
-    _moment,
-    as_of_options,
-    md_table,
-    open_read_model,
-    output_option,
-    text_table,
-    window_days_option,
-    write_output,
-)
+from .read_options import WindowDays, as_of_options, moment, output_option, window_days_option
+from .render import csv_text, json_text, md_table, text_table, write_output
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from projections.query import History, Moment, ReadModel, TeamEntry
 
-pass_env = click.make_pass_decorator(Env)
 
 COUNTS = tuple(rules.VERDICTS)
 COLUMNS = (
@@ -100,7 +89,7 @@ def team(
     --team and --region keep the reps the roster ('people import', 'people
     add') puts there now; a team is a registered team, else the manager's name.
     """
-    at = _moment(as_of, on)
+    at = moment(as_of, on)
     manager = manager.strip() if manager is not None else None
     with open_read_model(env) as rm:
         obj = team_object(rm, at, manager, window_days, team=team, region=region)
@@ -163,20 +152,10 @@ def flat_row(r: dict[str, Any]) -> dict[str, Any]:
 
 def render_team(obj: dict[str, Any], fmt: str) -> str:
     if fmt == "json":
-        return _json(obj)
+        return json_text(obj)
     rows = [flat_row(r) for r in obj["reps"]]
     if fmt == "csv":
-        import csv
-        import io
-
-        from .safe import csv_row
-
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(COLUMNS)
-        for row in rows:
-            writer.writerow(csv_row(row[c] for c in COLUMNS))
-        return buf.getvalue().rstrip("\n")
+        return csv_text(rows, COLUMNS)
     head = f"Team as of {obj['as_of']}, on {obj['on']}, window {obj['window_days']} days"
     if fmt == "md":
         return f"## {head}\n\n" + md_table(COLUMNS, [[row[c] for c in COLUMNS] for row in rows])

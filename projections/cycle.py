@@ -144,6 +144,20 @@ class Since:
         return day is not None and self.after < day <= self.on
 
 
+# The lists of :func:`prep`'s agenda, in the order every rendering of it (text,
+# Markdown, HTML) shows them, with their titles.
+AGENDA = (
+    ("wins", "Wins: succeeded or kept since the last session"),
+    ("experiments", "Experiments: honest misses since the last session"),
+    ("broken", "Broken since the last session"),
+    ("blocked", "Blocked since the last session (the manager's support failed)"),
+    ("manager_promises", "The manager's own promises"),
+    ("behind_pace", "Behind pace (actual so far under 0.8 of expected so far)"),
+    ("due_soon", "Due within 7 days"),
+    ("overdue", "Overdue: loops to close or release"),
+)
+
+
 def prep(
     rm: ReadModel,
     rep: str,

@@ -89,14 +89,14 @@ def parse_as_of(text: str) -> datetime:
         raise InvalidInput(f"--as-of: {text!r} is out of range in UTC") from None
 
 
-def parse_on(text: str) -> date:
-    """``--on``: a business date ``YYYY-MM-DD``."""
+def parse_on(text: str, option: str = "--on") -> date:
+    """``--on`` (or the date ``option`` named): a business date ``YYYY-MM-DD``."""
     try:
         if len(text.strip()) != 10:
             raise ValueError
         return date.fromisoformat(text.strip())
     except ValueError:
-        raise InvalidInput(f"--on: {text!r} is not a date in YYYY-MM-DD form") from None
+        raise InvalidInput(f"{option}: {text!r} is not a date in YYYY-MM-DD form") from None
 
 
 def moment(as_of: str | None = None, on: str | None = None, now: datetime | None = None) -> Moment:

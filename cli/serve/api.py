@@ -228,7 +228,7 @@ def people_in(obj: Any) -> list[str]:
 
 
 def _read_endpoint(spec: Read, services: Any) -> Callable[..., Any]:
-    from .app import error_response
+    from .errors import error_response
 
     fn_params = list(inspect.signature(spec.run).parameters.values())[2:]  # after rm, at
     in_path = {p for p in fn_params if "{" + p.name + "}" in spec.path}
@@ -357,13 +357,13 @@ def _person_params(target: Any) -> tuple[str, ...]:
 def person_named(rm: Any, value: str) -> str:
     """A person parameter as the read model names them: a pseudonym
     ``p-<8 hex>`` (what hr is shown) becomes the person's name; else unchanged."""
-    from .app import _subject_row
+    from ..pseudonyms import subject_row
 
     text = value.strip()
     if not text.startswith("p-"):
         return value
     try:
-        row = _subject_row(rm.conn, text)
+        row = subject_row(rm.conn, text)
         if row is None:
             return value
         found = rm.conn.execute("SELECT name FROM people WHERE subject = ?", (row[0],)).fetchone()
@@ -408,7 +408,7 @@ def request_type(
 
 
 def _write_endpoint(spec: Write, services: Any) -> Callable[..., Any]:
-    from .app import error_response
+    from .errors import error_response
 
     body_type = request_type(spec.model, spec.caller_fields)
     params = [
@@ -543,7 +543,7 @@ class RevokeRequest(BaseModel):
 
 def _access_endpoints(app: FastAPI, services: Any, prefix: str, security: list[Any]) -> None:
     from .access import parse_since, person_for_grant, person_known
-    from .app import error_response
+    from .errors import error_response
 
     def guarded(request: Request, action: Action | None, run: Callable[[Caller], Any]) -> Any:
         try:

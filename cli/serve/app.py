@@ -41,15 +41,14 @@ from starlette.routing import Match
 from ledger.commands import error_message
 from ledger.errors import InvalidInput, LedgerError
 
-from ..errors import exit_code_for
-from ..safe import one_line
+from ..pseudonyms import subject_row
 from .access import AccessStore, Entry, access_class, now_text, open_access
+from .errors import error_json, error_response
 from .policy import Caller, Forbidden, Unauthenticated
 
 CONFIG_ENV = "COMMITMENTS_SERVE_CONFIG"
 MAX_BODY = 1 << 20
 """Largest request body (1 MiB): every command's input is far smaller."""
-HTTP_STATUS = {2: 422, 3: 404, 4: 409, 5: 409, 1: 500}
 SECURITY_HEADERS = [
     (b"cache-control", b"no-store"),
     (b"x-content-type-options", b"nosniff"),
@@ -238,7 +237,7 @@ class Services:
             try:
                 with self.read_model() as rm:  # the thread's kept connection, not a new one
                     for ref in dict.fromkeys(todo):
-                        row = _subject_row(rm.conn, ref)
+                        row = subject_row(rm.conn, ref)
                         if row is not None:
                             found[ref] = str(row[0])
             except sqlite3.Error:
@@ -253,22 +252,6 @@ class Services:
             "SELECT subject FROM people WHERE name = ? AND erased = 0 ORDER BY position", name
         )
         return None if row is None else str(row[0])
-
-
-_PSEUDONYM = re.compile(r"p-[0-9a-f]{8}")
-
-
-def _subject_row(conn: sqlite3.Connection, ref: str) -> Any:
-    """The ``people`` row (its subject) a name or a pseudonym ``p-<8 hex>`` stands for."""
-    if _PSEUDONYM.fullmatch(ref):
-        rows = conn.execute(
-            "SELECT subject FROM people WHERE replace(subject, '-', '') LIKE ? LIMIT 2",
-            (ref[2:] + "%",),
-        ).fetchall()
-        return rows[0] if len(rows) == 1 else None
-    return conn.execute(
-        "SELECT subject FROM people WHERE name = ? ORDER BY position LIMIT 1", (ref,)
-    ).fetchone()
 
 
 class LogWriter:
@@ -312,29 +295,6 @@ class LogWriter:
 
 
 # -- errors -------------------------------------------------------------------------
-
-
-def error_response(exc: BaseException) -> JSONResponse:
-    """An exception as the API's error body, with the CLI's exit code and message."""
-    headers: dict[str, str] = {}
-    if isinstance(exc, Unauthenticated):
-        code, message, status = 4, str(exc), 401
-        headers["WWW-Authenticate"] = "Bearer"
-    elif isinstance(exc, Forbidden):
-        code, message, status = 4, str(exc), 403
-    else:
-        code, message = exit_code_for(exc)
-        status = HTTP_STATUS.get(code, 500)
-        if code == 5:
-            headers["Retry-After"] = "1"
-    return error_json(status, code, message, headers)
-
-
-def error_json(
-    status: int, code: int, message: str, headers: dict[str, str] | None = None
-) -> JSONResponse:
-    body = {"error": {"exit_code": code, "message": one_line(message)}}
-    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def _validation_message(exc: RequestValidationError) -> str:
@@ -578,4 +538,4 @@ def factory() -> Any:
     return create_app(Config.from_env())
 
 
-__all__ = ["Config", "LedgerError", "create_app", "error_response", "factory", "is_loopback"]
+__all__ = ["Config", "LedgerError", "create_app", "factory", "is_loopback"]

@@ -10,9 +10,7 @@ from typing import Any
 
 import click
 
-from ..context import Env
-
-pass_env = click.make_pass_decorator(Env)
+from ..context import Env, pass_env
 
 _HEADER_NAME = re.compile(r"[A-Za-z0-9-]{1,100}")
 
@@ -184,7 +182,7 @@ def list_(env: Env, fmt: str) -> None:
     Example:
       commitments access list --format json
     """
-    from ..read import open_read_model
+    from ..context import open_read_model
     from .api import grants_with_names
 
     with open_read_model(env):  # caught up: the names are current
@@ -233,7 +231,7 @@ def _render(rows: list[dict[str, Any]], columns: tuple[str, ...], fmt: str, empt
     if not rows:
         click.echo(empty)
         return
-    from ..read import text_table
+    from ..render import text_table
     from ..safe import one_line
 
     table = [
