@@ -1,7 +1,9 @@
 """Benchmark of the read side (issue 3, "Must show" 4), in one run:
 
 1. rebuild throughput (events/s) against a raw ``sqlite3`` scan + ``json.loads``
-   of the same stored events (aim: >= 0.5x the raw rate), in wall time and in
+   of the same stored events that also opens every sealed value in them
+   (AES-256-GCM with ``cryptography``, one cipher per person, keys read from
+   the key store file), as the rebuild must (aim: >= 0.5x the raw rate), in wall time and in
    CPU time (on a shared machine the load moves the wall times of the two
    children differently; CPU time much less);
 2. peak memory (max RSS) of the rebuild, in its own process (aim: <= 200 MB);
@@ -116,16 +118,38 @@ def event_count(db: str) -> int:
 
 
 RAW = """
-import json, resource, sqlite3, sys, time
+import base64, json, os, resource, sqlite3, sys, time
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 t, c = time.perf_counter(), time.process_time()
 conn = sqlite3.connect(sys.argv[1])
-n = 0
+keys_path = os.path.splitext(sys.argv[1])[0] + ".keys.db"
+keys = {}
+if os.path.exists(keys_path):
+    kc = sqlite3.connect(keys_path)
+    keys = {s: k for s, k in kc.execute("SELECT subject, key FROM person_keys") if k}
+    kc.close()
+ciphers = {}
+n = opened = 0
 SQL = "SELECT rowid, originator_id, originator_version, topic, state FROM stored_events"
+FIELDS = json.loads(sys.argv[2])  # topic -> the fields that may be sealed
 for row in conn.execute(SQL + " ORDER BY rowid"):
-    json.loads(row[4])
+    state = json.loads(row[4])
+    for field in FIELDS.get(row[3], ()):  # the sealed fields the rebuild opens
+        value = state.get(field)
+        if type(value) is str and value.startswith("sealed:v1:"):
+            subject, _, data = value[10:].partition(":")
+            pair = ciphers.get(subject)
+            if pair is None:
+                if subject not in keys:
+                    continue  # an erased person's: the rebuild writes [erased]
+                pair = ciphers[subject] = (AESGCM(keys[subject]), bytes.fromhex(subject))
+            raw = base64.urlsafe_b64decode(data)
+            pair[0].decrypt(raw[:12], raw[12:], pair[1]).decode()
+            opened += 1
     n += 1
 elapsed = time.perf_counter() - t
-print(n, elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, time.process_time() - c)
+print(n, elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, time.process_time() - c,
+      opened)
 """
 
 REBUILD = """
@@ -141,12 +165,26 @@ print(n, elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, time.proce
 """
 
 
-def run_child(code: str, *args: str) -> tuple[int, float, float, float]:
-    """(events, wall seconds, peak MB, CPU seconds) of one child."""
+Child = tuple[int, float, float, float, int]
+
+
+def sealed_fields() -> str:
+    """The fields that may hold sealed text, by topic, as JSON (the raw scan's
+    second argument): every free-text field, and a person's name."""
+    from ledger.sealing import FREE_TEXT_BY_TOPIC
+    from ledger.topics import REGISTERED, RENAMED
+
+    return json.dumps({**FREE_TEXT_BY_TOPIC, REGISTERED: ["name"], RENAMED: ["name"]})
+
+
+def run_child(code: str, *args: str) -> Child:
+    """(events, wall seconds, peak MB, CPU seconds, sealed values opened) of one
+    child (the rebuild does not count what it opens: 0 there)."""
     out = subprocess.run(
         [PY, "-c", code, *args], env=child_env(), capture_output=True, text=True, check=True
     ).stdout.split()
-    return int(out[0]), float(out[1]), int(out[2]) / 1024, float(out[3])  # maxrss: KiB
+    opened = int(out[4]) if len(out) > 4 else 0
+    return int(out[0]), float(out[1]), int(out[2]) / 1024, float(out[3]), opened  # maxrss: KiB
 
 
 def one_event_catch_up(db: str, views: str, runs: int = 10) -> float:
@@ -211,9 +249,10 @@ def main() -> None:
         views = os.path.join(tmp, "ledger.views.db")
         print(f"events: {events:,}", flush=True)
 
-        raws, rebuilds = [], []
+        raws: list[Child] = []
+        rebuilds: list[Child] = []
         for _ in range(2):  # interleaved, so machine load hits both alike
-            raws.append(run_child(RAW, db))
+            raws.append(run_child(RAW, db, sealed_fields()))
             rebuilds.append(run_child(REBUILD, db, views))
         print(f"load average {os.getloadavg()[0]:.1f} (2 CPUs shared: see also CPU time)")
         raw_s = statistics.median(r[1] for r in raws)
@@ -223,8 +262,11 @@ def main() -> None:
         peak_mb = max(r[2] for r in rebuilds)
         raw_rate, rebuild_rate = events / raw_s, events / rebuild_s
         ratio = rebuild_rate / raw_rate
-        print(f"raw scan + json.loads: {raw_s:.2f}s  ({raw_rate:,.0f} events/s)")
-        print(f"rebuild:               {rebuild_s:.2f}s  ({rebuild_rate:,.0f} events/s)")
+        print(
+            f"raw scan + json.loads + opening the {raws[0][4]:,} sealed values: "
+            f"{raw_s:.2f}s  ({raw_rate:,.0f} events/s)"
+        )
+        print(f"rebuild:  {rebuild_s:.2f}s  ({rebuild_rate:,.0f} events/s)")
         print(f"  ratio rebuild/raw: {ratio:.2f}x  (aim >= 0.5x)")
         print(
             f"  CPU time: raw {raw_cpu:.2f}s, rebuild {rebuild_cpu:.2f}s, "
@@ -252,6 +294,7 @@ def main() -> None:
                     "ledger": how,
                     "events": events,
                     "raw_events_per_s": round(raw_rate),
+                    "raw_sealed_values_opened": raws[0][4],
                     "rebuild_events_per_s": round(rebuild_rate),
                     "rebuild_vs_raw": round(ratio, 2),
                     "rebuild_vs_raw_cpu": round(raw_cpu / rebuild_cpu, 2),

@@ -51,6 +51,7 @@ import os
 import sqlite3
 import time
 from abc import ABC, abstractmethod
+from base64 import urlsafe_b64decode
 from collections.abc import Iterable
 from contextlib import suppress
 from datetime import UTC, datetime
@@ -148,22 +149,24 @@ def unseal(key: bytes, subject: UUID, sealed: str) -> str:
 
 
 def _decrypt(aead: tuple[Any, bytes], data: str) -> str:
-    """Open the base64 part of a sealed value with a subject's (cipher, AAD)."""
-    import base64
-    import binascii
+    """Open the base64 part of a sealed value with a subject's (cipher, AAD).
 
-    from cryptography.exceptions import InvalidTag
-
+    The hot path of a rebuild (one call per sealed value): nothing is imported
+    here but on a failure (a function-level import costs more than the AES)."""
     cipher, aad = aead
     try:
-        raw = base64.urlsafe_b64decode(data)
-    except (ValueError, binascii.Error):
+        raw = urlsafe_b64decode(data)
+    except ValueError:  # binascii.Error is a ValueError
         raise SealError("a malformed sealed value") from None
     if len(raw) < NONCE_BYTES + TAG_BYTES:
         raise SealError("a malformed sealed value")
     try:
         plain: bytes = cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], aad)
-    except InvalidTag:
+    except Exception as exc:
+        from cryptography.exceptions import InvalidTag
+
+        if not isinstance(exc, InvalidTag):
+            raise
         raise SealError("a sealed value that does not open (tampered, or another key)") from None
     try:
         return plain.decode("utf-8")

@@ -22,7 +22,6 @@ import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -41,6 +40,7 @@ from ledger.topics import (
 from ledger.topics import PERSON_TOPICS as _PERSON_TOPICS
 
 from .sealed import SEALED_FIELDS
+from .stamps import normalize_timestamp
 from .tables import BY_NAME, TABLES
 
 if TYPE_CHECKING:
@@ -57,18 +57,6 @@ Progress = Callable[[int], None]
 ProgressFactory = Callable[[int], AbstractContextManager[Progress | None]]
 
 PERSON_TOPICS = frozenset(_PERSON_TOPICS)
-
-
-def normalize_timestamp(text: str) -> str:
-    """A stored timestamp as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (UTC), so text order is time order."""
-    if len(text) == 27 and text[-1] == "Z":
-        return text
-    if len(text) == 20 and text[-1] == "Z":
-        return text[:19] + ".000000Z"
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _uuid_text(value: Any) -> str:

@@ -36,6 +36,8 @@ from ledger.streams import NAMESPACE
 from ledger.topics import ERASED, REGISTERED, RENAMED, ROSTER_CHANGED
 from ledger.topics import PERSON_TOPICS as TOPICS  # noqa: F401  (sqlpages imports it here)
 
+from .stamps import normalize_timestamp
+
 #: Person events that rewrite the rows already in the read model (a rename, an
 #: erasure): a catch-up page ends just before one, so the rows before it are
 #: written first, whatever the page size (see :func:`cut_before`).
@@ -186,8 +188,6 @@ def _open(open_text: Opener, value: str, subject: str) -> str:
 
 
 def _stamp(at: str) -> str:
-    from .catchup import normalize_timestamp
-
     return at if len(at) == 27 else normalize_timestamp(at)
 
 

@@ -37,7 +37,8 @@ SEALED_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 """Read-model columns that may hold sealed text, by table."""
 
-SEALED_GLOB = "sealed:v1:*"
+SEALED_PREFIX = "sealed:v1:"
+SEALED_GLOB = SEALED_PREFIX + "*"
 
 SEALED_FIELDS: dict[str, tuple[str, ...]] = {
     topics.HELD: ("note",),
@@ -103,7 +104,7 @@ class Opener:
 
     def open_value(self, value: Any) -> Any:
         """A stored value as the read model holds it: opened if sealed."""
-        if isinstance(value, str) and value.startswith("sealed:v1:"):
+        if isinstance(value, str) and value.startswith(SEALED_PREFIX):
             return self._open_sealed(value)
         return value
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-from .catchup import (
+from ledger.topics import (
     ACTIVITY,
     AGREED,
     CHECKED_IN,
@@ -32,10 +32,11 @@ from .catchup import (
     RELEASED,
     REPLIED,
     REVISED,
-    normalize_timestamp,
 )
+
 from .people import REWRITING, apply_person_events
 from .people import TOPICS as PERSON_TOPICS
+from .stamps import normalize_timestamp
 from .tables import BY_NAME
 
 HYPHENATED = (
@@ -276,14 +277,19 @@ PageApplier = Callable[[int, int, int], int]
 def _sealed_columns() -> None:
     """Free-text columns are opened as they are written (``open_sealed``, the
     read model's :class:`projections.sealed.Opener`): no row is written twice."""
-    from .sealed import SEALED_COLUMNS
+    from .sealed import SEALED_COLUMNS, SEALED_PREFIX
 
     for table, cols in SEALED_COLUMNS.items():
         if table in _COLUMNS:
             exprs = _COLUMNS[table][1]
             for col in cols:
-                if col in exprs and not exprs[col].startswith("open_sealed("):
-                    exprs[col] = f"open_sealed({exprs[col]})"
+                x = exprs.get(col)
+                if x is not None and "open_sealed(" not in x:
+                    # only a sealed value costs a call into Python (most are NULL or clear)
+                    exprs[col] = (
+                        f"CASE WHEN substr({x}, 1, {len(SEALED_PREFIX)}) = '{SEALED_PREFIX}' "
+                        f"THEN open_sealed({x}) ELSE {x} END"
+                    )
 
 
 _sealed_columns()

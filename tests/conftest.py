@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,6 +25,14 @@ from click.testing import CliRunner, Result
 PG_ENV = "COMMITMENTS_TEST_POSTGRES"
 ROOT = Path(__file__).resolve().parents[1]
 CRM = ROOT / "examples" / "crm"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The fast run (``-m "not slow"``) gives property and fuzz tests a tenth of
+    their examples (tests/budget.py); the complete run gives them all."""
+    from tests import budget
+
+    budget.QUICK = "not slow" in (config.option.markexpr or "")
 
 
 def postgres_url() -> str | None:
@@ -63,25 +72,32 @@ def other_db(db: str, tmp_path: Path) -> Iterator[str]:
 
 @dataclass
 class Cli:
-    """Runs ``commitments`` in-process against one ledger."""
+    """Runs ``commitments`` in-process against one ledger.
+
+    ``cli("agree --rep alice --focus prospecting --behavior 'outbound calls'")``
+    splits the command the way a shell would (``shlex.split``); pass a list
+    instead when a value would need awkward quoting (quotes, newlines, hostile
+    text): ``cli(["people", "add", name])``.
+    """
 
     db: str
     views: str
     actor: str = "tester"
 
-    def __call__(self, *args: str, input: str | None = None) -> Result:
+    def __call__(self, command: str | Sequence[str], *, input: str | None = None) -> Result:
         from cli.main import cli
 
-        runner = CliRunner()
-        return runner.invoke(
+        args = shlex.split(command) if isinstance(command, str) else list(command)
+        return CliRunner().invoke(
             cli,
             ["--db", self.db, "--views", self.views, "--actor", self.actor, *args],
             input=input,
             catch_exceptions=False,
         )
 
-    def ok(self, *args: str, input: str | None = None) -> str:
-        result = self(*args, input=input)
+    def ok(self, command: str | Sequence[str], *, input: str | None = None) -> str:
+        """The command's standard output (stripped), asserting it exited 0."""
+        result = self(command, input=input)
         assert result.exit_code == 0, (result.exit_code, result.stderr)
         return result.stdout.strip()
 

@@ -120,8 +120,8 @@ def test_engagements_and_won_value_match_a_count_of_the_csv(cli: Cli) -> None:
     engaged = [r for r in rows if r["engage_date"]]
     won = [r for r in rows if r["deal_stage"] == "Won"]
 
-    r1 = cli("activity", "import", str(PIPELINE), *ENGAGEMENTS, "--where", "engage_date")
-    r2 = cli("activity", "import", str(PIPELINE), *WON)
+    r1 = cli(["activity", "import", str(PIPELINE), *ENGAGEMENTS, "--where", "engage_date"])
+    r2 = cli(["activity", "import", str(PIPELINE), *WON])
     assert (r1.exit_code, r2.exit_code) == (0, 0), (r1.stderr, r2.stderr)
     assert f"{len(rows)} rows read, {len(engaged)} recorded, 0 already present" in r1.stderr
     assert f"{len(won)} recorded" in r2.stderr
@@ -151,12 +151,12 @@ def test_engagements_and_won_value_match_a_count_of_the_csv(cli: Cli) -> None:
 
 
 def test_reimporting_the_same_file_records_nothing(cli: Cli) -> None:
-    cli.ok("activity", "import", str(PIPELINE), *ENGAGEMENTS, "--where", "engage_date")
-    cli.ok("activity", "import", str(PIPELINE), *WON)
+    cli.ok(["activity", "import", str(PIPELINE), *ENGAGEMENTS, "--where", "engage_date"])
+    cli.ok(["activity", "import", str(PIPELINE), *WON])
     before = activity_count(cli.db)
 
-    again = cli("activity", "import", str(PIPELINE), *ENGAGEMENTS, "--where", "engage_date")
-    won_again = cli("activity", "import", str(PIPELINE), *WON)
+    again = cli(["activity", "import", str(PIPELINE), *ENGAGEMENTS, "--where", "engage_date"])
+    won_again = cli(["activity", "import", str(PIPELINE), *WON])
 
     assert activity_count(cli.db) == before
     assert "0 recorded, 8300 already present, 500 filtered out" in again.stderr
@@ -170,7 +170,7 @@ def test_prospecting_rows_without_engage_date_are_errors_with_line_numbers(cli: 
         missing = [reader.line_num for row in reader if not row[5]]
     assert len(missing) == 500
 
-    result = cli("activity", "import", str(PIPELINE), *ENGAGEMENTS)
+    result = cli(["activity", "import", str(PIPELINE), *ENGAGEMENTS])
 
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
@@ -184,7 +184,7 @@ def test_prospecting_rows_without_engage_date_are_errors_with_line_numbers(cli: 
 
 def test_a_where_on_deal_stage_skips_the_prospecting_rows_too(cli: Cli) -> None:
     out = cli(
-        "activity", "import", str(PIPELINE), *ENGAGEMENTS, "--where", "deal_stage!=Prospecting"
+        ["activity", "import", str(PIPELINE), *ENGAGEMENTS, "--where", "deal_stage!=Prospecting"]
     )
     assert out.exit_code == 0, out.stderr
     assert "8300 recorded, 0 already present, 500 filtered out" in out.stderr
@@ -192,7 +192,7 @@ def test_a_where_on_deal_stage_skips_the_prospecting_rows_too(cli: Cli) -> None:
 
 def test_stdin_is_read_when_the_file_is_a_dash(cli: Cli) -> None:
     text = PIPELINE.read_text()
-    out = cli("activity", "import", "-", *WON, input=text)
+    out = cli(["activity", "import", "-", *WON], input=text)
     assert out.exit_code == 0, out.stderr
     assert out.stderr.startswith("<stdin>: 8800 rows read, 4238 recorded")
     assert out.stdout == ""
@@ -208,10 +208,10 @@ def test_an_overlapping_file_records_only_the_new_rows(cli: Cli, tmp_path: Path)
         rows = [r for r in reader if r[5]]
     first = write_csv(tmp_path / "jan.csv", header, rows[:300])
     second = write_csv(tmp_path / "feb.csv", header, rows[200:450])
-    cli.ok("activity", "import", first, *ENGAGEMENTS)
+    cli.ok(["activity", "import", first, *ENGAGEMENTS])
     assert activity_count(cli.db) == 300
 
-    out = cli("activity", "import", second, *ENGAGEMENTS)
+    out = cli(["activity", "import", second, *ENGAGEMENTS])
 
     assert "250 rows read, 150 recorded, 100 already present" in out.stderr
     assert activity_count(cli.db) == 450
@@ -227,8 +227,8 @@ def test_one_bad_row_writes_nothing_and_names_its_line(cli: Cli, tmp_path: Path)
     )
     args = ("--metric", "calls", "--rep-column", "rep", "--date-column", "day")
     out = cli(
-        "activity", "import", path, *args, "--value-column", "n", "--id-column", "id",
-        "--date-format", "%d-%m-%y",
+        ["activity", "import", path, *args, "--value-column", "n", "--id-column", "id",
+        "--date-format", "%d-%m-%y"],
     )  # fmt: skip
     assert out.exit_code == 2
     assert out.stderr.splitlines() == [
@@ -273,9 +273,9 @@ def test_each_kind_of_bad_row_gets_its_reason(cli: Cli, tmp_path: Path) -> None:
         ],
     )
     out = cli(
-        "activity", "import", path, "--metric", "calls", "--rep-column", "rep",
-        "--date-column", "day", "--value-column", "n", "--id-column", "id",
-    )  # fmt: skip
+        f"activity import {path} --metric calls --rep-column rep --date-column day "
+        "--value-column n --id-column id",
+    )
     assert out.exit_code == 2
     assert out.stderr.splitlines()[:-1] == [
         f"{path}:2: missing rep: column 'rep' is empty",
@@ -293,8 +293,7 @@ def test_each_kind_of_bad_row_gets_its_reason(cli: Cli, tmp_path: Path) -> None:
 
 def test_only_the_first_twenty_bad_rows_are_listed(cli: Cli, tmp_path: Path) -> None:
     path = write_csv(tmp_path / "bad.csv", ["rep", "day"], [["ann", "soon"] for _ in range(45)])
-    out = cli("activity", "import", path, "--metric", "m", "--rep-column", "rep",
-              "--date-column", "day")  # fmt: skip
+    out = cli(f"activity import {path} --metric m --rep-column rep --date-column day")
     lines = out.stderr.splitlines()
     assert out.exit_code == 2
     assert [line.split(":")[1] for line in lines[:-1]] == [str(n) for n in range(2, 22)]
@@ -302,7 +301,7 @@ def test_only_the_first_twenty_bad_rows_are_listed(cli: Cli, tmp_path: Path) -> 
 
 
 def test_an_unknown_column_is_refused_naming_the_header_line(cli: Cli) -> None:
-    out = cli("activity", "import", str(PIPELINE), *ENGAGEMENTS, "--where", "stage=Won")
+    out = cli(["activity", "import", str(PIPELINE), *ENGAGEMENTS, "--where", "stage=Won"])
     assert out.exit_code == 2
     assert out.stderr.startswith(
         f"{PIPELINE}:1: --where stage=Won: no column 'stage' in the header (columns: "
@@ -323,8 +322,8 @@ def test_without_an_id_column_identical_rows_are_one_activity(cli: Cli, tmp_path
     path = write_csv(tmp_path / "calls.csv", ["rep", "day", "kind"], rows)
     args = ("--metric", "calls", "--rep-column", "rep", "--date-column", "day")
 
-    out = cli("activity", "import", path, *args)
-    again = cli("activity", "import", path, *args)
+    out = cli(["activity", "import", path, *args])
+    again = cli(["activity", "import", path, *args])
 
     assert "3 rows read, 2 recorded, 0 already present, 1 repeated in the file" in out.stderr
     assert "3 rows read, 0 recorded, 2 already present, 1 repeated in the file" in again.stderr
@@ -360,8 +359,8 @@ def test_where_filters_keep_only_matching_rows(
     path = write_csv(tmp_path / "w.csv", ["id", "rep", "day", "stage", "note"], WHERE_ROWS)
     args = [a for w in wheres for a in ("--where", w)]
     out = cli(
-        "activity", "import", path, "--metric", "m", "--rep-column", "rep",
-        "--date-column", "day", "--id-column", "id", *args,
+        ["activity", "import", path, "--metric", "m", "--rep-column", "rep",
+        "--date-column", "day", "--id-column", "id", *args],
     )  # fmt: skip
     assert out.exit_code == 0, out.stderr
     assert {a["source_id"] for a in activities(cli.db)} == kept
@@ -379,8 +378,10 @@ def test_where_parses_its_three_forms() -> None:
 
 
 def test_a_date_format_that_cannot_give_a_whole_date_is_refused(cli: Cli) -> None:
-    out = cli("activity", "import", str(PIPELINE), "--metric", "m", "--rep-column",
-              "sales_agent", "--date-column", "engage_date", "--date-format", "%m-%y")  # fmt: skip
+    out = cli(
+        f"activity import {PIPELINE} --metric m --rep-column sales_agent --date-column engage_date "
+        "--date-format %m-%y",
+    )
     assert out.exit_code == 2
     assert "--date-format '%m-%y' does not give a whole date" in out.stderr
 
@@ -415,7 +416,7 @@ def test_imported_events_load_back_as_activity_aggregates(sqlite_db: str, tmp_pa
         summary = import_csv(ledger, f, options, actor="me")
     assert summary.recorded == 1
     [event] = activities(sqlite_db)
-    loaded = ledger.repository.get(event["originator_id"])
+    loaded: Activity = ledger.repository.get(event["originator_id"])
     assert isinstance(loaded, Activity)
     assert (loaded.rep, loaded.date, loaded.value) == ("ann", date(2017, 1, 2), 2.5)
 
@@ -474,8 +475,9 @@ def test_bom_crlf_and_quoted_newlines_keep_the_files_line_numbers(cli: Cli, tmp_
         b"\xef\xbb\xbfid,rep,day\r\n1,ann,2017-01-01\r\n"
         b'2,bob,"2017-01-02\r\nlater"\r\n3,,2017-01-03\r\n'
     )
-    out = cli("activity", "import", str(path), "--metric", "m", "--rep-column", "rep",
-              "--date-column", "day", "--id-column", "id")  # fmt: skip
+    out = cli(
+        f"activity import {path} --metric m --rep-column rep --date-column day --id-column id"
+    )
     assert out.exit_code == 2
     assert out.stderr.splitlines()[:2] == [
         f"{path}:3: date '2017-01-02\\r\\nlater' in column 'day' does not match "
@@ -487,8 +489,9 @@ def test_bom_crlf_and_quoted_newlines_keep_the_files_line_numbers(cli: Cli, tmp_
 def test_a_line_that_is_not_utf8_is_named(cli: Cli, tmp_path: Path) -> None:
     path = tmp_path / "latin1.csv"
     path.write_bytes(b"id,rep,day\n1,ann,2017-01-01\n2,Ren\xe9e,2017-01-02\n")
-    out = cli("activity", "import", str(path), "--metric", "m", "--rep-column", "rep",
-              "--date-column", "day", "--id-column", "id")  # fmt: skip
+    out = cli(
+        f"activity import {path} --metric m --rep-column rep --date-column day --id-column id"
+    )
     assert out.exit_code == 2
     assert out.stderr.startswith(f"{path}:3: not UTF-8 text (byte 0xe9")
     assert activity_count(cli.db) == 0

@@ -30,7 +30,7 @@ def exported(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A sample ledger exported to ledger.jsonl in the working directory."""
     build_sample(cli.db)
     monkeypatch.chdir(tmp_path)
-    cli.ok("export", "-o", "ledger.jsonl")
+    cli.ok("export -o ledger.jsonl")
     return tmp_path / "ledger.jsonl"
 
 
@@ -83,11 +83,7 @@ def test_the_replay_snippet_counts_results_of_closed_commitments(
 def test_the_verdicts_snippet_gives_what_history_gives_on_the_original_ledger(
     cli: Cli, exported: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    expected = json.loads(
-        cli.ok(
-            "history", "alice", "--as-of", "2099-12-31", "--on", "2026-03-01", "--format", "json"
-        )
-    )
+    expected = json.loads(cli.ok("history alice --as-of 2099-12-31 --on 2026-03-01 --format json"))
     capsys.readouterr()
     replayed = json.loads(_run(snippet("verdicts"), capsys))
     assert replayed == expected

@@ -427,8 +427,8 @@ def test_the_coaching_cycle_in_chromium(server: Server, browser: Any, tmp_path: 
 
     target = os.environ.get("COMMITMENTS_DOCS_IMG")
     if target:
-        for name, path in docs.items():
-            shutil.copyfile(path, Path(target) / f"{name}.png")
+        for name, shot in docs.items():
+            shutil.copyfile(shot, Path(target) / f"{name}.png")
 
 
 def _api_verdict(server: Server, cid: str) -> str:

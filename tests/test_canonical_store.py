@@ -53,7 +53,7 @@ def head(cli: Cli) -> str:
 
 
 def refused(cli: Cli, position: int, why: str, digest: str | None = None) -> str:
-    result = cli("verify", *(["--digest", digest] if digest else []))
+    result = cli(["verify", *(["--digest", digest] if digest else [])])
     assert result.exit_code == 4, (result.exit_code, result.stderr)
     assert result.stdout == ""
     message = result.stderr.strip()
@@ -68,17 +68,17 @@ def test_every_writer_stores_canonical_json_and_canonical_stream_ids(
 ) -> None:
     build_sample(cli.db)  # commands and record_activities
     cli.ok(
-        "activity", "import", str(CRM / "sales_pipeline.csv"), "--metric", "engagements",
-        "--rep-column", "sales_agent", "--date-column", "engage_date", "--id-column",
-        "opportunity_id", "--date-format", "%d-%m-%y", "--where", "engage_date",
-    )  # fmt: skip
+        f"activity import {CRM / 'sales_pipeline.csv'} --metric engagements "
+        "--rep-column sales_agent --date-column engage_date --id-column opportunity_id "
+        "--date-format %d-%m-%y --where engage_date",
+    )
     path = tmp_path / "x.jsonl"
-    cli.ok("export", "-o", str(path))
+    cli.ok(f"export -o {path}")
     copy = Cli(db=other_db, views=str(tmp_path / "v2.db"))
-    copy.ok("import", str(path))
+    copy.ok(f"import {path}")
     monkeypatch.chdir(tmp_path)
     demo = Cli(db=str(tmp_path / "demo.db"), views=str(tmp_path / "v3.db"))
-    demo.ok("demo", "--reps", "2", "--weeks", "2")
+    demo.ok("demo --reps 2 --weeks 2")
     for db in (cli.db, other_db, demo.db):
         stored = rows(db)
         assert len(stored) > 20
@@ -179,7 +179,7 @@ def test_a_stored_text_that_is_not_utf8_fails_verify_naming_the_position(
     )
     refused(cli, close["position"], "is not UTF-8 text")
     refused(cli, close["position"], "is not UTF-8 text", digest=before)
-    exported = cli("export", "-o", str(tmp_path / "out.jsonl"))
+    exported = cli(f"export -o {tmp_path / 'out.jsonl'}")
     assert exported.exit_code == 4, (exported.exit_code, exported.stderr)
     assert "cannot be read" in exported.stderr and "\n" not in exported.stderr.strip()
     assert not (tmp_path / "out.jsonl").exists()
@@ -270,8 +270,8 @@ def test_a_ledger_from_before_this_release_fails_verify_saying_how_to_upgrade(
     assert "export" in message and "import" in message and "keeps every hash" in message
     # the upgrade: export, import into a new ledger; every hash is kept
     path = tmp_path / "old.jsonl"
-    cli.ok("export", "-o", str(path))
+    cli.ok(f"export -o {path}")
     new = Cli(db=other_db, views=str(tmp_path / "v2.db"))
-    new.ok("import", str(path))
+    new.ok(f"import {path}")
     assert export_of(other_db) == export_of(cli.db)
     assert new.ok("verify") == f"{len(export_of(cli.db))} {export_of(cli.db)[-1]['hash']}"

@@ -65,9 +65,12 @@ def test_a_catch_up_behind_another_processes_keeps_their_rows(
     before = table_dump(views)
     rebuilt: list[bool] = []
     real_drop = catchup._drop_and_create
-    monkeypatch.setattr(
-        catchup, "_drop_and_create", lambda *a, **k: (rebuilt.append(True), real_drop(*a, **k))
-    )
+
+    def counted_drop(*a: Any, **k: Any) -> Any:
+        rebuilt.append(True)
+        return real_drop(*a, **k)
+
+    monkeypatch.setattr(catchup, "_drop_and_create", counted_drop)
     _stale_head_once(monkeypatch, behind=2)
 
     assert catch_up(ledger, views) == 0

@@ -153,7 +153,7 @@ class Guide:
                 target, line = m[1], m[2]
             words = shlex.split(line)
             assert words[0] == "commitments", line
-            result = self.cli(*self.actor, *[self.expand(w) for w in words[1:]])
+            result = self.cli([*self.actor, *(self.expand(w) for w in words[1:])])
             assert result.exit_code == code, (line, result.exit_code, result.stderr)
             if target:
                 self.vars[target] = result.stdout.strip()

@@ -45,7 +45,7 @@ ON = "2026-03-31"
 
 def _build(db: str) -> dict[str, str]:
     ledger = Ledger.open(db)
-    a = {"actor": "tester"}
+    a: dict[str, Any] = {"actor": "tester"}
 
     def session(rep: str, manager: str, day: str, prepared: bool) -> None:
         ledger.record_session(rep=rep, manager=manager, date=day, prepared=prepared, **a)
@@ -128,7 +128,7 @@ def scenario(
 
 def report(cli: Cli, *args: str) -> dict[str, Any]:
     out: dict[str, Any] = json.loads(
-        cli.ok("report", "coaching", "--on", ON, "--format", "json", *args)
+        cli.ok(["report", "coaching", "--on", ON, "--format", "json", *args])
     )
     return out
 
@@ -271,7 +271,7 @@ def test_manager_option_keeps_one_manager_and_unknown_is_not_found(
     rep = report(cli, "--manager", "gina")
     assert [m["manager"] for m in rep["managers"]] == ["gina"]
     assert rep["team"]["sessions_held"] == 4
-    result = cli("report", "coaching", "--manager", "nobody")
+    result = cli("report coaching --manager nobody")
     assert result.exit_code == 3
     assert "nobody" in result.stderr
 
@@ -292,15 +292,13 @@ def test_csv_md_and_table_have_one_row_per_manager_and_the_team(
     scenario: tuple[Cli, dict[str, str]],
 ) -> None:
     cli = scenario[0]
-    rows = list(
-        csv.DictReader(io.StringIO(cli.ok("report", "coaching", "--on", ON, "--format", "csv")))
-    )
+    rows = list(csv.DictReader(io.StringIO(cli.ok(f"report coaching --on {ON} --format csv"))))
     assert [r["manager"] for r in rows] == ["bob", "dana", "gina", "(team)"]
     assert rows[0]["safe_failure_index"] == "0.5" and rows[1]["safe_failure_index"] == ""
     assert rows[0]["mix_overdue"] == "1" and rows[0]["overloaded_reps"] == "carol"
-    md = cli.ok("report", "coaching", "--on", ON, "--format", "md")
+    md = cli.ok(f"report coaching --on {ON} --format md")
     assert md.count("\n| bob |") == 1 and "| (team) |" in md
-    table = cli.ok("report", "coaching", "--on", ON).splitlines()
+    table = cli.ok(f"report coaching --on {ON}").splitlines()
     assert table[2].split()[0] == "manager" and len(table) == 3 + 1 + 4
 
 
@@ -308,23 +306,23 @@ def test_output_file_gets_the_report_and_stdout_stays_empty(
     scenario: tuple[Cli, dict[str, str]], tmp_path: Path
 ) -> None:
     out = tmp_path / "r.json"
-    result = scenario[0]("report", "coaching", "--on", ON, "--format", "json", "-o", str(out))
+    result = scenario[0](f"report coaching --on {ON} --format json -o {out}")
     assert result.exit_code == 0 and result.stdout == ""
     assert json.loads(out.read_text())["window_days"] == 90
 
 
 def test_blocked_is_neither_honest_miss_nor_broken_in_the_safe_failure_index(cli: Cli) -> None:
     rc = cli.ok(
-        "agree", "--rep", "frank", "--manager", "eve", "--focus", "calls", "--behavior", "calls",
-        "--target", "10", "--per", "window", "--start", "2026-03-01", "--days", "10",
-    )  # fmt: skip
+        "agree --rep frank --manager eve --focus calls --behavior calls --target 10 --per window "
+        "--start 2026-03-01 --days 10",
+    )
     mc = cli.ok(
-        "agree", "--rep", "frank", "--manager", "eve", "--owner", "manager", "--focus", "calls",
+        ["agree", "--rep", "frank", "--manager", "eve", "--owner", "manager", "--focus", "calls",
         "--behavior", "two call reviews", "--done", "--start", "2026-03-01", "--days", "10",
-        "--supports", rc,
+        "--supports", rc],
     )  # fmt: skip
-    cli.ok("close", rc, "--on", "2026-03-11")
-    cli.ok("close", mc, "--on", "2026-03-11")
+    cli.ok(["close", rc, "--on", "2026-03-11"])
+    cli.ok(["close", mc, "--on", "2026-03-11"])
     eve = manager(report(cli), "eve")
     assert eve["follow_through_mix"]["blocked"] == 1
     assert eve["follow_through_mix"]["broken"] == 0

@@ -93,9 +93,9 @@ def _race(target: Any, args_per_racer: list[tuple[Any, ...]]) -> list[tuple[Any,
 @pytest.fixture
 def cid(cli: Cli) -> str:
     return cli.ok(
-        "agree", "--rep", "alice", "--manager", "bob", "--focus", "prospecting",
-        "--behavior", "outbound calls", "--target", "10", "--start", START,
-    )  # fmt: skip
+        "agree --rep alice --manager bob --focus prospecting --behavior 'outbound calls' "
+        f"--target 10 --start {START}",
+    )
 
 
 def test_two_processes_racing_on_one_commitment_one_wins_the_other_gets_exit_5(
@@ -113,12 +113,12 @@ def test_two_processes_racing_on_one_commitment_one_wins_the_other_gets_exit_5(
     ledger = Ledger.open(cli.db)
     try:
         stored = ledger.commitment(UUID(cid))
-        notes = [(c.actual, ledger.keys.open_text(c.note)) for c in stored.check_ins]
+        notes = [(c.actual, c.note and ledger.keys.open_text(c.note)) for c in stored.check_ins]
         assert notes == [(winner, f"racer {winner:g}")]  # stored sealed (SPEC 7.4)
     finally:
         ledger.close()
     # Nothing is lost: the loser runs its command again and it is recorded after the winner's.
-    assert cli.ok("check-in", cid, "--on", "2026-01-12", "--actual", f"{lost_amount:g}") == "2"
+    assert cli.ok(["check-in", cid, "--on", "2026-01-12", "--actual", f"{lost_amount:g}"]) == "2"
     assert event_count(cli.db) == before + 2
 
 
@@ -161,7 +161,7 @@ def test_a_conflict_in_the_command_line_exits_5_and_writes_nothing(
 
     monkeypatch.setattr(Ledger, "commitment", load_then_someone_else_writes)
     before = event_count(cli.db)
-    result = cli("check-in", cid, "--on", "2026-01-12", "--actual", "9")
+    result = cli(f"check-in {cid} --on 2026-01-12 --actual 9")
     monkeypatch.undo()
     assert result.exit_code == 5
     lines = result.stderr.strip().splitlines()

@@ -104,7 +104,7 @@ def test_default_demo_shows_every_verdict_and_the_team_signals(cli: Cli) -> None
     assert "signal" in result.stdout and "habit (demo)" in result.stdout
     for signal in ("will_concern", "first_warning", "skill_gap", "on_track", "insufficient_data"):
         assert signal in result.stdout
-    items = json.loads(cli.ok("list", "--format", "json"))
+    items = json.loads(cli.ok("list --format json"))
     verdicts = {i["verdict"] for i in items}
     assert verdicts >= {
         "open",
@@ -125,7 +125,7 @@ def test_default_demo_shows_every_verdict_and_the_team_signals(cli: Cli) -> None
 
 def test_demo_records_a_focus_cap_override_with_its_reason(cli: Cli) -> None:
     cli.ok("demo")
-    items = json.loads(cli.ok("list", "--format", "json"))
+    items = json.loads(cli.ok("list --format json"))
     per_rep: dict[str, set[str]] = {}
     for i in items:
         if i["owner"] == "rep":
@@ -146,7 +146,7 @@ def test_demo_records_a_focus_cap_override_with_its_reason(cli: Cli) -> None:
 
 
 def test_demo_refuses_a_ledger_that_already_holds_events(cli: Cli) -> None:
-    cli.ok("session", "record", "--rep", "alice", "--manager", "bob", "--on", "2026-01-05")
+    cli.ok("session record --rep alice --manager bob --on 2026-01-05")
     before = event_count(cli.db)
     result = cli("demo")
     assert result.exit_code == 4
@@ -156,20 +156,20 @@ def test_demo_refuses_a_ledger_that_already_holds_events(cli: Cli) -> None:
 
 @pytest.mark.parametrize("args", [["--reps", "0"], ["--weeks", "0"], ["--reps", "x"]])
 def test_demo_rejects_impossible_sizes(cli: Cli, args: list[str]) -> None:
-    result = cli("demo", *args)
+    result = cli(["demo", *args])
     assert result.exit_code == 2
 
 
 def test_demo_until_ends_business_dates_on_that_monday_and_judges_on_that_date(cli: Cli) -> None:
-    result = cli("demo", "--until", "2026-11-26")  # a Thursday
+    result = cli("demo --until 2026-11-26")  # a Thursday
     assert result.exit_code == 0, result.stderr
     assert "business dates 2026-08-31 to 2026-11-23)" in result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == "Signals on 2026-11-26 (trailing 90 days):"
-    items = json.loads(cli.ok("list", "--as-of", "2999-12-31", "--format", "json"))
+    items = json.loads(cli.ok("list --as-of 2999-12-31 --format json"))
     assert max(i["start"] for i in items) <= "2026-11-23"
     # each printed signal is the rep's signal on 2026-11-26, as team and history say
-    team = json.loads(cli.ok("team", "--on", "2026-11-26", "--format", "json"))
+    team = json.loads(cli.ok("team --on 2026-11-26 --format json"))
     printed = {
         row.split("  ")[0]: row.split()
         for row in lines[3:]
@@ -186,7 +186,7 @@ def test_demo_until_ends_business_dates_on_that_monday_and_judges_on_that_date(c
 
 @pytest.mark.parametrize("until", ["2026-02-30", "next monday", "26-11-2026"])
 def test_demo_until_refuses_a_bad_date_and_writes_nothing(cli: Cli, until: str) -> None:
-    result = cli("demo", "--until", until)
+    result = cli(["demo", "--until", until])
     assert result.exit_code == 2 and result.stdout == ""
     assert result.stderr.startswith("error: --on:") or "--until" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1

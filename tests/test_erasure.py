@@ -47,46 +47,45 @@ def build(cli: Cli, tmp_path: Path) -> None:
     """The team: a manager, the rep to erase and two others, each with a
     session, a rep-owned commitment (checked in, closed) and activity; a
     manager-owned commitment supporting the rep's."""
-    cli.ok("people", "add", MANAGER)
+    cli.ok(["people", "add", MANAGER])
     for rep in (NAME, *OTHERS):
-        cli.ok("people", "add", rep, "--manager", MANAGER, "--team", "North")
+        cli.ok(["people", "add", rep, "--manager", MANAGER, "--team", "North"])
     for rep in (NAME, *OTHERS):
         first = rep.split()[0]
         cli.ok(
-            "session", "record", "--rep", rep, "--manager", MANAGER, "--on", "2026-01-05",
-            "--prepared", "--note", f"{first} asked for help with discovery calls",
+            ["session", "record", "--rep", rep, "--manager", MANAGER, "--on", "2026-01-05",
+            "--prepared", "--note", f"{first} asked for help with discovery calls"],
         )  # fmt: skip
         cid = cli.ok(
-            "agree", "--rep", rep, "--manager", MANAGER, "--focus", "prospecting",
+            ["agree", "--rep", rep, "--manager", MANAGER, "--focus", "prospecting",
             "--behavior", f"{first} books ten discovery calls", "--target", "10",
             "--per", "week", "--start", "2026-01-05", "--due", "2026-01-25",
-            "--expect", f"{first}'s pipeline grows",
+            "--expect", f"{first}'s pipeline grows"],
         )  # fmt: skip
-        cli.ok("check-in", cid, "--on", "2026-01-12", "--actual", "8", "--note", f"{first}: ill")
-        cli.ok("close", cid, "--on", "2026-01-26", "--result", "missed", "--note", f"{first}: ok")
+        cli.ok(["check-in", cid, "--on", "2026-01-12", "--actual", "8", "--note", f"{first}: ill"])
+        cli.ok(["close", cid, "--on", "2026-01-26", "--result", "missed", "--note", f"{first}: ok"])
         if rep == NAME:
             cli.ok(
-                "agree", "--rep", rep, "--manager", MANAGER, "--owner", "manager",
+                ["agree", "--rep", rep, "--manager", MANAGER, "--owner", "manager",
                 "--focus", "prospecting", "--behavior", "two ride-alongs", "--target", "2",
                 "--per", "window", "--start", "2026-01-05", "--due", "2026-01-25",
-                "--supports", cid,
+                "--supports", cid],
             )  # fmt: skip
             if has_reply(cli):
-                cli.ok("reply", cid, "--by", rep, "--text", f"{first}: I was ill", "--contest")
+                cli.ok(["reply", cid, "--by", rep, "--text", f"{first}: I was ill", "--contest"])
     csv = tmp_path / "activity.csv"
     csv.write_text(
         "id,agent,day,calls\n" + "".join(",".join(r) + "\n" for r in CSV_ROWS), encoding="utf-8"
     )
     cli.ok(
-        "activity", "import", str(csv), "--metric", "calls", "--rep-column", "agent",
-        "--date-column", "day", "--value-column", "calls", "--id-column", "id",
-        "--date-format", "%d-%m-%y",
-    )  # fmt: skip
+        f"activity import {csv} --metric calls --rep-column agent --date-column day "
+        "--value-column calls --id-column id --date-format %d-%m-%y",
+    )
     csv.unlink()  # the input file is the user's, not written by the product
 
 
 def _json(cli: Cli, *args: str) -> Any:
-    return json.loads(cli.ok(*args, "--on", "2026-02-15", "--format", "json"))
+    return json.loads(cli.ok([*args, "--on", "2026-02-15", "--format", "json"]))
 
 
 def _stable(obj: Any) -> Any:
@@ -173,7 +172,7 @@ def test_erasure_keeps_the_chain_and_every_other_fact_and_leaves_no_trace(
     count, _head = cli.ok("verify").split()
     others = {rep: _stable(_json(cli, "history", rep)) for rep in OTHERS}
     before_team = _stable(_json(cli, "team"))
-    shown = json.loads(cli.ok("people", "show", NAME, "--format", "json"))
+    shown = json.loads(cli.ok(["people", "show", NAME, "--format", "json"]))
     subject = uuid.UUID(shown["subject"])
     assert people(cli)[NAME] == (shown["subject"], 0)
     with open_keystore(cli.db) as store:
@@ -183,7 +182,7 @@ def test_erasure_keeps_the_chain_and_every_other_fact_and_leaves_no_trace(
     # the search finds the name while it is there (in the read model, in clear)
     assert any(found_in(p.read_bytes(), needles) for p in tmp_path.iterdir() if p.is_file())
 
-    cli.ok("people", "erase", NAME, "--reason", "request 2026-17 (Art. 17)")
+    cli.ok(["people", "erase", NAME, "--reason", "request 2026-17 (Art. 17)"])
 
     new_count, _new_head = cli.ok("verify").split()
     assert int(new_count) == int(count) + 1
@@ -200,20 +199,20 @@ def test_erasure_keeps_the_chain_and_every_other_fact_and_leaves_no_trace(
     assert {s["note"] for s in mine["sessions"]} == {"[erased]"}
     assert people(cli)[erased] == (str(subject), 1)
     assert NAME not in people(cli)
-    listed = json.loads(cli.ok("people", "list", "--format", "json"))
+    listed = json.loads(cli.ok("people list --format json"))
     assert {"name": erased, "erased": True}.items() <= next(
         p for p in listed if p["subject"] == str(subject)
     ).items()
-    assert cli("people", "show", NAME).exit_code == 3  # the name is gone: not confirmable
+    assert cli(["people", "show", NAME]).exit_code == 3  # the name is gone: not confirmable
 
     # files written after the erasure: exports, analysis copies, HTML pages
-    cli.ok("export", "-o", "after.jsonl")
-    cli.ok("export", "--decrypt", "-o", "after-decrypted.jsonl")
-    cli.ok("export", "--pseudonymise", "-o", "after-pseudonymised.jsonl")
-    cli.ok("people", "keys", "export", "-o", "keys-after.jsonl")
-    cli.ok("history", erased, "--format", "html", "-o", "erased.html")
-    cli.ok("team", "--format", "html", "-o", "team.html")
-    cli.ok("report", "coaching", "--format", "html", "-o", "coaching.html")
+    cli.ok("export -o after.jsonl")
+    cli.ok("export --decrypt -o after-decrypted.jsonl")
+    cli.ok("export --pseudonymise -o after-pseudonymised.jsonl")
+    cli.ok("people keys export -o keys-after.jsonl")
+    cli.ok(["history", erased, "--format", "html", "-o", "erased.html"])
+    cli.ok("team --format html -o team.html")
+    cli.ok("report coaching --format html -o coaching.html")
 
     files = sorted(p for p in tmp_path.iterdir() if p.is_file())
     names = {p.name for p in files}
@@ -271,18 +270,18 @@ def test_erase_refusals_write_nothing(team: Cli) -> None:
         (("people", "erase", NAME), 2),
         (("people", "erase", "", "--reason", "r"), 2),
     ):
-        result = cli(*args)
+        result = cli(args)
         assert result.exit_code == code, (args, result.stderr)
         assert len(result.stderr.strip().splitlines()) == 1
     assert cli.ok("verify").split()[0] == count
     with open_keystore(cli.db) as store:
         assert store.state()[1] == 0  # no key destroyed
-    cli.ok("people", "erase", NAME, "--reason", "request 2026-17")
+    cli.ok(["people", "erase", NAME, "--reason", "request 2026-17"])
     erased = next(n for n in people(cli) if n.startswith("erased:"))
-    again = cli("people", "erase", erased, "--reason", "twice")
+    again = cli(["people", "erase", erased, "--reason", "twice"])
     assert again.exit_code == 4 and "erased" in again.stderr
-    assert cli("people", "erase", NAME, "--reason", "twice").exit_code == 3  # not confirmable
-    assert cli("people", "rename", erased, "--to", "Someone").exit_code in (3, 4)
+    assert cli(["people", "erase", NAME, "--reason", "twice"]).exit_code == 3  # not confirmable
+    assert cli(["people", "rename", erased, "--to", "Someone"]).exit_code in (3, 4)
     assert cli.ok("verify").split()[0] == str(int(count) + 1)
 
 
@@ -292,7 +291,7 @@ def test_every_read_model_drops_the_clear_text_on_its_next_read(team: Cli, tmp_p
     other.ok("team")  # a second read model, e.g. an analyst's --views
     needles = name_variants(NAME)
     assert found_in((tmp_path / "analyst.views.db").read_bytes(), needles)
-    cli.ok("people", "erase", NAME, "--reason", "request 2026-17")
+    cli.ok(["people", "erase", NAME, "--reason", "request 2026-17"])
     assert any(r["rep"].startswith("erased:") for r in _json(other, "team")["reps"])
     for suffix in ("", "-wal", "-shm"):
         path = tmp_path / f"analyst.views.db{suffix}"
@@ -311,7 +310,7 @@ def test_a_long_running_reader_forgets_the_keys_it_read_once_a_key_is_destroyed(
     try:
         rm = open_current(cli_db, views, ledger=server)  # opens every text: keys cached
         rm.close()
-        team.ok("people", "erase", NAME, "--reason", "request 2026-17")  # another process
+        team.ok(["people", "erase", NAME, "--reason", "request 2026-17"])  # another process
         rm = open_current(cli_db, views, ledger=server)
         try:
             names = {r[0] for r in rm.conn.execute("SELECT name FROM people")}

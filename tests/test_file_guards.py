@@ -22,10 +22,10 @@ from tests.conftest import Cli, event_count
 
 def _record(cli: Cli) -> str:
     cid = cli.ok(
-        "agree", "--rep", "alice", "--manager", "bob", "--focus", "prospecting",
-        "--behavior", "calls", "--target", "5", "--start", "2026-01-05",
-    )  # fmt: skip
-    cli.ok("check-in", cid, "--on", "2026-01-09", "--actual", "4")
+        "agree --rep alice --manager bob --focus prospecting --behavior calls --target 5 "
+        "--start 2026-01-05",
+    )
+    cli.ok(f"check-in {cid} --on 2026-01-09 --actual 4")
     return cid
 
 
@@ -63,7 +63,7 @@ def test_views_refuses_an_export_and_leaves_it_intact(
 ) -> None:
     _record(cli)
     export = tmp_path / "backup-export.jsonl"
-    cli.ok("export", "-o", str(export))
+    cli.ok(f"export -o {export}")
     before = _snapshot(cli, export)
 
     if via_env:
@@ -88,7 +88,7 @@ def test_views_refuses_the_ledger_itself(sqlite_db: str, tmp_path: Path) -> None
 
     for views in (sqlite_db, sqlite_db + "-wal", keys):
         _refused(Cli(sqlite_db, views)("list"), "--views")
-        _refused(Cli(sqlite_db, views)("projections", "rebuild"), "--views")
+        _refused(Cli(sqlite_db, views)("projections rebuild"), "--views")
     assert _snapshot(cli, sqlite_db, keys) == before
 
 
@@ -104,7 +104,7 @@ def test_views_refuses_another_ledger_and_a_foreign_database(cli: Cli, tmp_path:
     before = _snapshot(cli, other, foreign)
 
     _refused(Cli(cli.db, str(other))("list"), "a ledger")
-    _refused(Cli(cli.db, str(foreign))("history", "alice"), "something else")
+    _refused(Cli(cli.db, str(foreign))("history alice"), "something else")
     assert _snapshot(cli, other, foreign) == before
 
 
@@ -154,7 +154,7 @@ def test_output_refuses_every_file_of_the_ledger(
     before = _snapshot(cli, *watched)
 
     for target in targets:
-        _refused(cli(*command, target), "refusing to overwrite")
+        _refused(cli([*command, target]), "refusing to overwrite")
 
     assert _snapshot(cli, *watched) == before
     for name in ("ledger.access.db", "ledger.views.db"):  # the key store is watched above
@@ -167,8 +167,8 @@ def test_output_refuses_any_sqlite_database(cli: Cli, tmp_path: Path) -> None:
     Cli(str(other), str(tmp_path / "other.views.db")).ok("init")
     before = _snapshot(cli, other)
 
-    _refused(cli("export", "-o", str(other)), "SQLite database")
-    _refused(cli("history", "alice", "-o", str(other)), "SQLite database")
+    _refused(cli(f"export -o {other}"), "SQLite database")
+    _refused(cli(f"history alice -o {other}"), "SQLite database")
 
     assert _snapshot(cli, other) == before
 
@@ -177,9 +177,9 @@ def test_output_still_writes_an_ordinary_file(cli: Cli, tmp_path: Path) -> None:
     _record(cli)
     out = tmp_path / "alice.html"
     out.write_text("old page")
-    cli.ok("history", "alice", "--format", "html", "-o", str(out))
+    cli.ok(f"history alice --format html -o {out}")
     assert "alice" in out.read_text()
     export = tmp_path / "out.jsonl"
-    cli.ok("export", "-o", str(export))
+    cli.ok(f"export -o {export}")
     assert export.read_text().count("\n") == event_count(cli.db)
     assert os.stat(export).st_mode & 0o077 == 0

@@ -43,8 +43,10 @@ from click.testing import CliRunner, Result
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.budget import examples
+
 TERMINAL_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f\u202e]")
-EXAMPLES = int(os.environ.get("COMMITMENTS_FUZZ_EXAMPLES") or 200)
+EXAMPLES = examples(200, fuzz=True)
 settings.register_profile(
     "commitments-fuzz",
     max_examples=EXAMPLES,
@@ -220,7 +222,7 @@ def seed(db: str) -> dict[str, str]:
 
     ledger = Ledger.open(db)
     try:
-        a = {"actor": "seed"}
+        a: dict[str, Any] = {"actor": "seed"}
         sid = ledger.record_session(
             rep="alice", manager="bob", date="2026-01-05", prepared=True,
             focus_areas=["prospecting"], note="first", **a,

@@ -32,9 +32,9 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     _build(cli.db)
     out = {name: tmp / f"{name}.html" for name in ("coaching", "alice", "carol")}
     common = ("--as-of", AS_OF, "--on", ON, "--format", "html", "-o")
-    cli.ok("report", "coaching", *common, str(out["coaching"]))
-    cli.ok("history", "alice", *common, str(out["alice"]))
-    cli.ok("history", "carol", *common, str(out["carol"]))
+    cli.ok(["report", "coaching", *common, str(out["coaching"])])
+    cli.ok(["history", "alice", *common, str(out["alice"])])
+    cli.ok(["history", "carol", *common, str(out["carol"])])
     return out
 
 
@@ -92,23 +92,23 @@ def test_rep_page_has_one_bar_per_commitment_and_one_tick_per_check_in(
 def test_user_text_is_escaped(cli: Cli, tmp_path: Path) -> None:
     evil = '<script>alert("x")</script> & co'
     cid = cli.ok(
-        "agree", "--rep", "r<b>", "--manager", evil, "--focus", "f&g",
+        ["agree", "--rep", "r<b>", "--manager", evil, "--focus", "f&g",
         "--behavior", evil, "--target", "1", "--per", "week", "--start", "2026-01-05",
-        "--override-focus-cap", evil,
+        "--override-focus-cap", evil],
     )  # fmt: skip
-    cli.ok("check-in", cid, "--on", "2026-01-06", "--actual", "1")
+    cli.ok(f"check-in {cid} --on 2026-01-06 --actual 1")
     for args in (("report", "coaching"), ("history", "r<b>")):
         out = tmp_path / "page.html"
-        cli.ok(*args, "--on", "2026-01-31", "--format", "html", "-o", str(out))
+        cli.ok([*args, "--on", "2026-01-31", "--format", "html", "-o", str(out)])
         html = text(out)
         assert "<script" not in html and "<b>" not in html
         assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; co" in html
 
 
 def test_empty_ledger_window_renders_without_charts_of_nothing(cli: Cli, tmp_path: Path) -> None:
-    cli.ok("session", "record", "--rep", "zoe", "--manager", "max", "--on", "2026-01-05")
+    cli.ok("session record --rep zoe --manager max --on 2026-01-05")
     out = tmp_path / "zoe.html"
-    cli.ok("history", "zoe", "--on", "2026-06-01", "--format", "html", "-o", str(out))
+    cli.ok(["history", "zoe", "--on", "2026-06-01", "--format", "html", "-o", str(out)])
     html = text(out)
     assert "No commitments open, overdue or ending in the window." in html
     assert 'class="badge sig-insufficient_data"' in html
@@ -253,12 +253,12 @@ def _rep_with_verdicts(cli: Cli, rep: str, ratios: list[float]) -> None:
     """Closed count commitments of ``rep`` (target 10 per window) at these ratios."""
     for n, ratio in enumerate(ratios):
         cid = cli.ok(
-            "agree", "--rep", rep, "--manager", "bob", "--focus", f"area{n % 2}",
+            ["agree", "--rep", rep, "--manager", "bob", "--focus", f"area{n % 2}",
             "--behavior", f"task {n}", "--target", "10", "--per", "window",
-            "--start", "2026-01-05", "--days", "14",
+            "--start", "2026-01-05", "--days", "14"],
         )  # fmt: skip
-        cli.ok("check-in", cid[:8], "--on", "2026-01-10", "--actual", str(10 * ratio))
-        cli.ok("close", cid[:8], "--on", "2026-01-20", "--result", "met")
+        cli.ok(f"check-in {cid[:8]} --on 2026-01-10 --actual {10 * ratio}")
+        cli.ok(f"close {cid[:8]} --on 2026-01-20 --result met")
 
 
 def _signal_sentence(html: str) -> str:
@@ -274,7 +274,7 @@ def test_the_signal_text_agrees_with_the_numbers(cli: Cli, tmp_path: Path) -> No
     _rep_with_verdicts(cli, "kim", [1.0, 0.6, 1.0])  # succeeded, partial, succeeded
     at = ("--as-of", AS_OF, "--on", "2026-02-01", "--format", "html", "-o")
     for rep in ("pat", "kim"):
-        cli.ok("history", rep, *at, str(tmp_path / f"{rep}.html"))
+        cli.ok(["history", rep, *at, str(tmp_path / f"{rep}.html")])
     pat, kim = (text(tmp_path / f"{rep}.html") for rep in ("pat", "kim"))
 
     pat_says = _signal_sentence(pat)
@@ -288,6 +288,6 @@ def test_the_signal_text_agrees_with_the_numbers(cli: Cli, tmp_path: Path) -> No
         "On track: no broken commitment in the window. 2 of 3 closed in it were kept "
         "(follow-through rate 67%)."
     )
-    cli.ok("team", *at, str(tmp_path / "team.html"))
+    cli.ok(["team", *at, str(tmp_path / "team.html")])
     team = text(tmp_path / "team.html")
     assert "None was kept in full: 2 partial" in team and "2 of 3 closed in it were kept" in team

@@ -36,7 +36,7 @@ ON = "2026-03-31"
 
 def _build(db: str) -> None:
     ledger = Ledger.open(db)
-    a = {"actor": "tester"}
+    a: dict[str, Any] = {"actor": "tester"}
     ledger.record_activities(
         [{"rep": "alice", "metric": "calls", "date": "2026-02-10", "value": 12,
           "source_id": "c1", **a}]
@@ -79,7 +79,7 @@ def cli(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 
 
 def test_hit_rate_and_honest_miss_share_by_hand(cli: Cli) -> None:
-    obj = json.loads(cli.ok("report", "hypotheses", "--on", ON, "--format", "json"))
+    obj = json.loads(cli.ok(f"report hypotheses --on {ON} --format json"))
     assert list(obj) == ["as_of", "on", "window_days", "managers"]
     assert (obj["on"], obj["window_days"]) == (ON, 90)
     assert obj["managers"] == [
@@ -93,18 +93,7 @@ def test_hit_rate_and_honest_miss_share_by_hand(cli: Cli) -> None:
 def test_window_and_manager_options(cli: Cli) -> None:
     # a 60-day window (2026-01-30, 03-31] keeps only h5 and h6
     obj = json.loads(
-        cli.ok(
-            "report",
-            "hypotheses",
-            "--on",
-            ON,
-            "--window-days",
-            "60",
-            "--manager",
-            "bob",
-            "--format",
-            "json",
-        )
+        cli.ok(f"report hypotheses --on {ON} --window-days 60 --manager bob --format json")
     )
     assert obj["managers"] == [
         {"manager": "bob", "made": 2, "met": 1, "missed": 1, "unknown": 0, "hit_rate": 0.5,
@@ -113,15 +102,14 @@ def test_window_and_manager_options(cli: Cli) -> None:
 
 
 def test_csv_md_and_table(cli: Cli) -> None:
-    rows = list(csv.DictReader(io.StringIO(cli.ok("report", "hypotheses", "--on", ON,
-                                                  "--format", "csv"))))  # fmt: skip
+    rows = list(csv.DictReader(io.StringIO(cli.ok(f"report hypotheses --on {ON} --format csv"))))
     assert rows[0] == {"manager": "bob", "made": "6", "met": "2", "missed": "3", "unknown": "1",
                        "hit_rate": "0.4", "honest_miss_share": "0.5"}  # fmt: skip
     assert rows[1]["hit_rate"] == ""
     assert "| bob | 6 | 2 | 3 | 1 | 0.4 | 0.5 |" in cli.ok(
-        "report", "hypotheses", "--on", ON, "--format", "md"
+        f"report hypotheses --on {ON} --format md"
     )
-    assert "Hypotheses as of" in cli.ok("report", "hypotheses", "--on", ON)
+    assert "Hypotheses as of" in cli.ok(f"report hypotheses --on {ON}")
 
 
 @pytest.mark.parametrize(
@@ -135,7 +123,7 @@ def test_csv_md_and_table(cli: Cli) -> None:
 )
 def test_refusals_write_nothing(cli: Cli, args: tuple[str, ...], code: int, words: str) -> None:
     before = event_count(cli.db)
-    result = cli("report", "hypotheses", "--on", ON, *args)
+    result = cli(["report", "hypotheses", "--on", ON, *args])
     assert result.exit_code == code, result.stderr
     assert result.stdout == ""
     assert words in result.stderr

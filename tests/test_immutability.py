@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import re
 from pathlib import Path
+from typing import cast
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -40,7 +41,9 @@ def sql_strings(path: Path) -> list[str]:
         elif isinstance(node, ast.JoinedStr):
             found.append(
                 "".join(
-                    v.value if isinstance(v, ast.Constant) else "{" + ast.unparse(v.value) + "}"
+                    str(v.value)
+                    if isinstance(v, ast.Constant)
+                    else "{" + ast.unparse(cast(ast.FormattedValue, v).value) + "}"
                     for v in node.values
                 )
             )
@@ -154,48 +157,30 @@ def test_every_command_runs_against_an_events_table_that_refuses_changes(
     monkeypatch.chdir(tmp_path)  # the demo's HTML pages land in the working directory on PG
     cli.ok("init")
     _guard_events_table(cli.db)
-    cli.ok("demo", "--reps", "6", "--weeks", "8")
-    sid = cli.ok("session", "record", "--rep", "zed", "--manager", "bob", "--on", "2026-01-05")
+    cli.ok("demo --reps 6 --weeks 8")
+    sid = cli.ok("session record --rep zed --manager bob --on 2026-01-05")
     cid = cli.ok(
-        "agree",
-        "--rep",
-        "zed",
-        "--manager",
-        "bob",
-        "--focus",
-        "prospecting",
-        "--behavior",
-        "outbound calls",
-        "--target",
-        "10",
-        "--start",
-        "2026-01-05",
-        "--due",
-        due_ahead(),
-        "--session",
-        sid,
-        "--metric",
-        "calls",
+        "agree --rep zed --manager bob --focus prospecting --behavior 'outbound calls' "
+        f"--target 10 --start 2026-01-05 --due {due_ahead()} --session {sid} --metric calls",
     )  # fmt: skip  (due ahead of today: it is revised below)
     support = cli.ok(
-        "agree", "--rep", "zed", "--manager", "bob", "--owner", "manager", "--focus",
-        "prospecting", "--behavior", "ride-alongs", "--target", "2", "--per", "window",
-        "--start", "2026-01-05", "--supports", cid,
-    )  # fmt: skip
-    cli.ok("check-in", cid, "--on", "2026-01-09", "--actual", "8")
-    cli.ok("check-in", cid, "--on", "2026-01-16", "--actual", "12")
-    cli.ok("correct", cid, "--check-in", "1", "--actual", "9", "--reason", "typo")
-    cli.ok("revise", cid, "--on", "2026-01-20", "--target", "9", "--reason", "territory split")
-    cli.ok("release", support, "--on", "2026-01-21", "--reason", "manager on leave")
-    cli.ok("close", cid, "--on", "2026-02-04", "--result", "met")
+        "agree --rep zed --manager bob --owner manager --focus prospecting --behavior ride-alongs "
+        f"--target 2 --per window --start 2026-01-05 --supports {cid}",
+    )
+    cli.ok(f"check-in {cid} --on 2026-01-09 --actual 8")
+    cli.ok(f"check-in {cid} --on 2026-01-16 --actual 12")
+    cli.ok(f"correct {cid} --check-in 1 --actual 9 --reason typo")
+    cli.ok(f"revise {cid} --on 2026-01-20 --target 9 --reason 'territory split'")
+    cli.ok(f"release {support} --on 2026-01-21 --reason 'manager on leave'")
+    cli.ok(f"close {cid} --on 2026-02-04 --result met")
     csv = tmp_path / "calls.csv"
     csv.write_text("id,rep,day,n\n1,zed,2026-01-09,20\n2,zed,2026-01-16,25\n", encoding="utf-8")
     import_args = [
         "activity", "import", str(csv), "--metric", "calls", "--rep-column", "rep",
         "--date-column", "day", "--value-column", "n", "--id-column", "id",
     ]  # fmt: skip
-    cli.ok(*import_args)
-    cli.ok(*import_args)  # idempotent: skips the rows already stored
+    cli.ok(import_args)
+    cli.ok(import_args)  # idempotent: skips the rows already stored
     for read in (
         ["show", cid, "--format", "json"],
         ["list", "--format", "csv"],
@@ -204,11 +189,11 @@ def test_every_command_runs_against_an_events_table_that_refuses_changes(
         ["projections", "rebuild"],
         ["projections", "status"],
     ):
-        cli.ok(*read)
+        cli.ok(read)
     export = tmp_path / "ledger.jsonl"
-    cli.ok("export", "-o", str(export))
+    cli.ok(f"export -o {export}")
     before = event_count(cli.db)
-    cli.ok("import", str(export))  # every event already present: skipped, nothing changed
+    cli.ok(f"import {export}")  # every event already present: skipped, nothing changed
     assert event_count(cli.db) == before
     cli.ok("verify")
     # The guard was in force the whole time.

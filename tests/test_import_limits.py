@@ -19,13 +19,13 @@ from tests.test_audit import build_sample
 def export(cli: Cli, tmp_path: Path) -> list[str]:
     build_sample(cli.db)
     path = tmp_path / "x.jsonl"
-    cli.ok("export", "-o", str(path))
+    cli.ok(f"export -o {path}")
     return path.read_text("utf-8").splitlines()
 
 
 def refused(cli: Cli, path: Path, line: int, why: str) -> None:
     before = event_count(cli.db)
-    result = cli("import", str(path))
+    result = cli(f"import {path}")
     assert result.exit_code == 2, (result.exit_code, result.stderr)
     assert result.stdout == ""
     assert result.stderr.strip() == f"error: line {line}: {why}"
@@ -55,7 +55,7 @@ def test_65_levels_are_refused_and_brackets_inside_strings_do_not_count(
     too_deep.write_text(json.dumps({"x": [nested], "note": "[{" * 400}) + "\n")
     refused(cli, too_deep, 1, "nested deeper than 64 levels")
     # 64 levels pass the size check and are refused as an export line instead
-    result = cli("import", str(ok))
+    result = cli(f"import {ok}")
     assert result.exit_code == 2 and "nested" not in result.stderr
 
 

@@ -67,7 +67,7 @@ def check_in(lines: list[dict[str, Any]], stream: str, day: str, actual: float, 
 def as_of_answers(cli: Cli, lines: list[dict[str, Any]], rep: str = "alice") -> list[str]:
     """``history REP --as-of T`` for every instant an event was recorded at."""
     instants = sorted({x["recorded_at"] for x in lines})
-    return [cli.ok("history", rep, "--as-of", t, "--format", "json") for t in instants]
+    return [cli.ok(f"history {rep} --as-of {t} --format json") for t in instants]
 
 
 def import_forgery(
@@ -79,7 +79,7 @@ def import_forgery(
     before = as_of_answers(cli, lines)
     count = event_count(cli.db)
     path = write_jsonl(tmp_path / "forged.jsonl", rehash(lines + extra))
-    result = cli("import", path)
+    result = cli(f"import {path}")
     assert result.exit_code == code, result.stderr
     assert result.stdout == ""
     message = result.stderr.strip()
@@ -164,9 +164,9 @@ def _open_pair(cli: Cli) -> tuple[str, str]:
     for focus in ("prospecting", "discovery"):
         ids.append(
             cli.ok(
-                "agree", "--rep", "alice", "--manager", "bob", "--focus", focus,
+                ["agree", "--rep", "alice", "--manager", "bob", "--focus", focus,
                 "--behavior", f"{focus} work", "--target", "5", "--start", "2026-01-05",
-                "--days", "28",
+                "--days", "28"],
             )
         )  # fmt: skip
     return ids[0], ids[1]
@@ -204,14 +204,14 @@ def test_a_third_focus_area_without_an_override_is_refused(cli: Cli, tmp_path: P
     lines_before = export_of(cli.db)
     before = as_of_answers(cli, lines_before)
     count = event_count(cli.db)
-    result = cli("import", write_jsonl(tmp_path / "f.jsonl", rehash(lines_before + lines_out)))
+    result = cli(f"import {write_jsonl(tmp_path / 'f.jsonl', rehash(lines_before + lines_out))}")
     assert result.exit_code == 4
     assert result.stderr.startswith(f"error: line {len(lines_before) + 2}: ")
     assert "focus cap" in result.stderr
     assert event_count(cli.db) == count and as_of_answers(cli, lines_before) == before
     # with the override reason on the agreement, the same import is accepted
     agreed["data"]["focus_cap_override"] = "quarter-end push"
-    result = cli("import", write_jsonl(tmp_path / "g.jsonl", rehash(lines_before + lines_out)))
+    result = cli(f"import {write_jsonl(tmp_path / 'g.jsonl', rehash(lines_before + lines_out))}")
     assert result.exit_code == 0, result.stderr
     assert event_count(cli.db) == count + 2
 
@@ -231,7 +231,7 @@ def test_a_valid_later_event_imports_and_leaves_every_earlier_as_of_unchanged(
     lines = export_of(cli.db)
     before = as_of_answers(cli, lines)
     line = check_in(lines, first, "2026-01-12", 4.0, now())
-    result = cli("import", write_jsonl(tmp_path / "ok.jsonl", rehash([*lines, line])))
+    result = cli(f"import {write_jsonl(tmp_path / 'ok.jsonl', rehash([*lines, line]))}")
     assert result.exit_code == 0, result.stderr
     assert result.stderr.strip().endswith("imported 1, already present " + str(len(lines)))
     assert as_of_answers(cli, lines) == before
@@ -245,11 +245,11 @@ def test_lines_of_one_file_may_come_in_any_recorded_at_order(
     first, second = _open_pair(cli)
     lines = export_of(cli.db)
     target = Cli(db=other_db, views=str(tmp_path / "v2.db"))
-    target.ok("import", write_jsonl(tmp_path / "base.jsonl", lines))
+    target.ok(f"import {write_jsonl(tmp_path / 'base.jsonl', lines)}")
     later, earlier = datetime.now(UTC) + timedelta(seconds=2), datetime.now(UTC)
     a = check_in(lines, first, "2026-01-12", 4.0, stamp(later))
     b = check_in(lines, second, "2026-01-12", 2.0, stamp(earlier))
-    result = target("import", write_jsonl(tmp_path / "more.jsonl", rehash([*lines, a, b])))
+    result = target(f"import {write_jsonl(tmp_path / 'more.jsonl', rehash([*lines, a, b]))}")
     assert result.exit_code == 0, result.stderr
     assert event_count(other_db) == len(lines) + 2
 
@@ -258,11 +258,11 @@ def test_the_demos_own_export_imports_into_an_empty_ledger(
     cli: Cli, other_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    cli.ok("demo", "--reps", "4", "--weeks", "6")
+    cli.ok("demo --reps 4 --weeks 6")
     path = tmp_path / "demo.jsonl"
-    cli.ok("export", "-o", str(path))
+    cli.ok(f"export -o {path}")
     target = Cli(db=other_db, views=str(tmp_path / "v2.db"))
-    result = target("import", str(path))
+    result = target(f"import {path}")
     assert result.exit_code == 0, result.stderr
     assert [x["hash"] for x in export_of(other_db)] == [x["hash"] for x in export_of(cli.db)]
     ledger = Ledger.open(other_db)

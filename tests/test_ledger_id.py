@@ -31,7 +31,7 @@ def ledger_id(db: str) -> UUID | None:
 
 
 def session(cli: Cli, rep: str = "alice") -> str:
-    return cli.ok("session", "record", "--rep", rep, "--manager", "bob", "--on", "2026-01-05")
+    return cli.ok(f"session record --rep {rep} --manager bob --on 2026-01-05")
 
 
 def test_the_first_write_gives_the_ledger_its_id_once(cli: Cli) -> None:
@@ -55,8 +55,7 @@ def test_the_first_write_gives_the_ledger_its_id_once(cli: Cli) -> None:
 
 def test_a_refused_first_command_writes_no_id_either(cli: Cli) -> None:
     Ledger.open(cli.db).close()
-    result = cli("check-in", "0123456789abcdef0123456789abcdef", "--on", "2026-01-05",
-                 "--actual", "1")  # fmt: skip
+    result = cli("check-in 0123456789abcdef0123456789abcdef --on 2026-01-05 --actual 1")
     assert result.exit_code == 3
     assert event_count(cli.db) == 0 and ledger_id(cli.db) is None
 
@@ -66,11 +65,11 @@ def test_export_and_import_carry_the_id_into_an_empty_ledger(
 ) -> None:
     session(cli)
     path = tmp_path / "x.jsonl"
-    cli.ok("export", "-o", str(path))
+    cli.ok(f"export -o {path}")
     copy = Cli(db=other_db, views=str(tmp_path / "v2.db"))
     copy.ok("init")  # creates tables only: the import still brings the id along
     assert event_count(other_db) == 0
-    copy.ok("import", str(path))
+    copy.ok(f"import {path}")
     assert ledger_id(other_db) == ledger_id(cli.db) is not None
     assert [x["hash"] for x in export_of(other_db)] == [x["hash"] for x in export_of(cli.db)]
     # a write to the copy keeps the id it imported
@@ -86,9 +85,9 @@ def test_an_export_of_another_ledger_merges_in_and_the_ledger_keeps_its_own_id(
     own = ledger_id(other_db)
     session(cli)
     path = tmp_path / "x.jsonl"
-    cli.ok("export", "-o", str(path))
+    cli.ok(f"export -o {path}")
     before = event_count(other_db)
-    result = other("import", str(path))
+    result = other(f"import {path}")
     assert result.exit_code == 0, result.stderr
     # the session and the 3 people it named (alice, bob, tester): a merge of two
     # ledgers' people keeps both registrations of a name (the first one answers to it)
@@ -127,7 +126,7 @@ def test_a_ledger_from_before_this_release_gets_its_id_from_its_next_write(
     path = tmp_path / "old.jsonl"
     path.write_text("".join(x + "\n" for x in old_lines), "utf-8")
     copy = Cli(db=other_db, views=str(tmp_path / "v2.db"))
-    copy.ok("import", str(path))
+    copy.ok(f"import {path}")
     copied = export_of(other_db)
     assert [x["hash"] for x in copied[:1]] == [json.loads(old_lines[0])["hash"]]
     assert copied[1]["type"] == CREATED and ledger_id(other_db) is not None
@@ -150,8 +149,9 @@ def test_an_activity_import_and_the_demo_give_an_empty_ledger_its_id(
     cli = Cli(db=db, views=str(tmp_path / "v.db"))
     csv = tmp_path / "a.csv"
     csv.write_text("rep,day,id\nalice,2026-01-05,1\n")
-    cli.ok("activity", "import", str(csv), "--metric", "calls", "--rep-column", "rep",
-           "--date-column", "day", "--id-column", "id")  # fmt: skip
+    cli.ok(
+        f"activity import {csv} --metric calls --rep-column rep --date-column day --id-column id",
+    )
     lines = export_of(db)
     assert [x["type"] for x in lines][-1] == CREATED and ledger_id(db) is not None
     assert lines[-1]["data"]["actor"] == subject_of(db, "tester")
@@ -161,7 +161,7 @@ def test_the_demo_gives_its_ledger_an_id(tmp_path: Path, monkeypatch: Any) -> No
     monkeypatch.chdir(tmp_path)
     cli = Cli(db=str(tmp_path / "d.db"), views=str(tmp_path / "v.db"))
     cli.ok("init")
-    cli.ok("demo", "--reps", "2", "--weeks", "2")
+    cli.ok("demo --reps 2 --weeks 2")
     lines = export_of(cli.db)
     assert lines[0]["type"] == CREATED
     assert sum(x["type"] == CREATED for x in lines) == 1

@@ -19,8 +19,8 @@ ON = ("--as-of", "2999-12-31", "--on", "2026-03-01")
 def ledger(cli: Cli) -> dict[str, str]:
     def agree(rep: str, manager: str, focus: str, start: str, days: str, *extra: str) -> str:
         return cli.ok(
-            "agree", "--rep", rep, "--manager", manager, "--focus", focus, "--behavior",
-            f"{focus} work", "--target", "5", "--start", start, "--days", days, *extra,
+            ["agree", "--rep", rep, "--manager", manager, "--focus", focus, "--behavior",
+            f"{focus} work", "--target", "5", "--start", start, "--days", days, *extra],
         )  # fmt: skip
 
     calls = agree("Anna Snelling", "Bob Stone", "prospecting", "2026-01-05", "28")
@@ -43,7 +43,7 @@ def ledger(cli: Cli) -> dict[str, str]:
 
 
 def ids(cli: Cli, *args: str) -> set[str]:
-    return {c["id"] for c in json.loads(cli.ok("list", *args, *ON, "--format", "json"))}
+    return {c["id"] for c in json.loads(cli.ok(["list", *args, *ON, "--format", "json"]))}
 
 
 def test_list_filters_by_owner_focus_and_due_dates(cli: Cli, ledger: dict[str, str]) -> None:
@@ -68,24 +68,23 @@ def test_due_filters_use_the_revised_due_date(cli: Cli, ledger: dict[str, str]) 
     today = datetime.now(UTC).date()
     due, later = today + timedelta(days=9), today + timedelta(days=40)
     cid = cli.ok(
-        "agree", "--rep", "Carl Moss", "--manager", "Dee Park", "--focus", "discovery",
-        "--behavior", "demos", "--target", "3", "--start", today.isoformat(), "--days", "10",
-    )  # fmt: skip
+        "agree --rep 'Carl Moss' --manager 'Dee Park' --focus discovery --behavior demos "
+        f"--target 3 --start {today.isoformat()} --days 10",
+    )
 
     def due_within(first: date, last: date) -> bool:
         found = json.loads(
-            cli.ok("list", "--due-from", first.isoformat(), "--due-to", last.isoformat(),
-                   "--format", "json")
+            cli.ok(f"list --due-from {first.isoformat()} --due-to {last.isoformat()} --format json")
         )  # fmt: skip
         return cid in {c["id"] for c in found}
 
     assert due_within(due, due) and not due_within(later, later)
-    cli.ok("revise", cid, "--on", today.isoformat(), "--due", later.isoformat(), "--reason", "x")
+    cli.ok(f"revise {cid} --on {today.isoformat()} --due {later.isoformat()} --reason x")
     assert due_within(later, later) and not due_within(due, due)
 
 
 def test_the_list_table_shows_the_manager(cli: Cli, ledger: dict[str, str]) -> None:
-    lines = cli.ok("list", "--rep", "Carl Moss", *ON).splitlines()
+    lines = cli.ok(["list", "--rep", "Carl Moss", *ON]).splitlines()
     assert lines[0].split()[:5] == ["id", "rep", "owner", "manager", "focus"]
     assert lines[2].split()[:7] == [
         ledger["carl"],
@@ -136,24 +135,21 @@ def test_unknown_names_exit_3_with_the_closest_known_names(
     cli: Cli, ledger: dict[str, str], args: tuple[str, ...], message: str
 ) -> None:
     before = event_count(cli.db)
-    result = cli(*args)
+    result = cli(args)
     assert (result.exit_code, result.stdout, result.stderr) == (3, "", message + "\n")
     assert event_count(cli.db) == before
 
 
 def test_a_known_rep_with_nothing_yet_is_not_unknown(cli: Cli, ledger: dict[str, str]) -> None:
-    result = cli("history", "Carl Moss", "--on", "2026-01-01")
+    result = cli("history 'Carl Moss' --on 2026-01-01")
     assert result.exit_code == 3
     assert "no commitments or sessions for rep 'Carl Moss'" in result.stderr
-    assert (
-        json.loads(cli.ok("list", "--rep", "Carl Moss", "--on", "2026-01-01", "--format", "json"))
-        == []
-    )
+    assert json.loads(cli.ok("list --rep 'Carl Moss' --on 2026-01-01 --format json")) == []
 
 
 def test_list_refuses_bad_due_dates(cli: Cli, ledger: dict[str, str]) -> None:
     for args in (("--due-from", "2026-02-30"), ("--due-to", "soon"), ("--owner", "team")):
-        result = cli("list", *args)
+        result = cli(["list", *args])
         assert result.exit_code == 2 and result.stdout == "", args
         assert len(result.stderr.splitlines()) >= 1
 
@@ -186,7 +182,7 @@ def test_a_person_name_with_undecodable_bytes_is_exit_2_on_one_line(
     read commands refuse them before any lookup (found by the CLI fuzzer:
     ``history $'\\xff'`` was 'unexpected UnicodeEncodeError')."""
     before = event_count(cli.db)
-    result = cli(*args)
+    result = cli(args)
     assert (result.exit_code, result.stdout) == (2, ""), result.stderr
     (line,) = result.stderr.splitlines()
     assert line.startswith("error: ") and "is not valid text (undecodable bytes)" in line
@@ -196,7 +192,7 @@ def test_a_person_name_with_undecodable_bytes_is_exit_2_on_one_line(
 def test_a_person_name_with_control_characters_is_unknown_and_shown_escaped(
     cli: Cli, ledger: dict[str, str]
 ) -> None:
-    result = cli("history", "Anna\x1bSnelling")
+    result = cli(["history", "Anna\x1bSnelling"])
     assert (result.exit_code, result.stdout) == (3, "")
     assert result.stderr == (
         "error: no rep named 'Anna\\x1bSnelling' in the ledger; did you mean 'Anna Snelling'?\n"

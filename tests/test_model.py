@@ -86,12 +86,12 @@ def crm(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         cli = Cli(db=db, views=str(tmp / "views.db"))
         path = str(CRM / "sales_pipeline.csv")
         common = ("--rep-column", "sales_agent", "--date-format", "%d-%m-%y")
-        cli.ok("activity", "import", path, "--metric", "engagements", "--date-column",
+        cli.ok(["activity", "import", path, "--metric", "engagements", "--date-column",
                "engage_date", "--where", "engage_date", "--id-column", "opportunity_id",
-               *common)  # fmt: skip
-        cli.ok("activity", "import", path, "--metric", "won_value", "--date-column",
+               *common])  # fmt: skip
+        cli.ok(["activity", "import", path, "--metric", "won_value", "--date-column",
                "close_date", "--value-column", "close_value", "--where", "deal_stage=Won",
-               *common)  # fmt: skip
+               *common])  # fmt: skip
         yield cli
 
 
@@ -99,7 +99,7 @@ MODEL = ("--activity", "engagements", "--outcome", "won_value", "--format", "jso
 
 
 def model(cli: Cli, agent: str, *args: str) -> dict[str, Any]:
-    out: dict[str, Any] = json.loads(cli.ok("model", agent, *MODEL, *args))
+    out: dict[str, Any] = json.loads(cli.ok(["model", agent, *MODEL, *args]))
     return out
 
 
@@ -163,8 +163,10 @@ def test_insufficient_history_gives_null_projections(crm: Cli) -> None:
     assert m["insufficient_history"] is True
     assert m["planned"] == {"activity": 42.86, "expected": None, "p10": None, "p90": None}
     assert (m["current"]["expected"], m["suggested"]) == (None, None)
-    table = crm.ok("model", "Moses Frase", "--activity", "engagements", "--outcome",
-                   "won_value", "--to", "10", "--on", on.isoformat())  # fmt: skip
+    table = crm.ok(
+        "model 'Moses Frase' --activity engagements --outcome won_value --to 10 "
+        f"--on {on.isoformat()}",
+    )
     assert "insufficient history" in table and "8 needed" in table
 
 
@@ -218,8 +220,8 @@ def test_doubling_the_planned_activity_doubles_expected_p10_and_p90(
 )
 def test_refusals_write_nothing(crm: Cli, args: tuple[str, ...], code: int, words: str) -> None:
     before = event_count(crm.db)
-    result = crm("model", args[0], "--activity", "engagements", "--outcome", "won_value",
-                 "--on", ON, *args[1:])  # fmt: skip
+    result = crm(["model", args[0], "--activity", "engagements", "--outcome", "won_value",
+                 "--on", ON, *args[1:]])  # fmt: skip
     assert result.exit_code == code, result.stderr
     assert result.stdout == ""
     assert words in result.stderr
@@ -227,8 +229,7 @@ def test_refusals_write_nothing(crm: Cli, args: tuple[str, ...], code: int, word
 
 
 def test_an_unknown_metric_is_not_found_and_lists_the_known(crm: Cli) -> None:
-    result = crm("model", "Moses Frase", "--activity", "calls", "--outcome", "won_value",
-                 "--to", "10", "--on", ON)  # fmt: skip
+    result = crm(f"model 'Moses Frase' --activity calls --outcome won_value --to 10 --on {ON}")
     assert result.exit_code == 3
     assert result.stdout == ""
     assert "known: engagements, won_value" in result.stderr

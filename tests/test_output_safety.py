@@ -72,20 +72,20 @@ ATTR2 = "' onmouseover='alert(1)"
 def record(cli: Cli, rep: str, manager: str, focus: str, text: str) -> str:
     """A session, a rep commitment with a check-in and a close, a manager commitment."""
     cli.ok(
-        "session", "record", "--rep", rep, "--manager", manager, "--on", "2026-01-05",
-        "--focus", focus, "--strength", " ".join(text.splitlines()), "--note", text,
+        ["session", "record", "--rep", rep, "--manager", manager, "--on", "2026-01-05",
+        "--focus", focus, "--strength", " ".join(text.splitlines()), "--note", text],
     )  # fmt: skip
     cid = cli.ok(
-        "agree", "--rep", rep, "--manager", manager, "--focus", focus, "--behavior", text,
+        ["agree", "--rep", rep, "--manager", manager, "--focus", focus, "--behavior", text,
         "--target", "10", "--per", "week", "--unit", focus, "--start", "2026-01-05",
-        "--expect", text,
+        "--expect", text],
     )  # fmt: skip
-    cli.ok("check-in", cid, "--on", "2026-01-12", "--actual", "12", "--note", text)
+    cli.ok(["check-in", cid, "--on", "2026-01-12", "--actual", "12", "--note", text])
     cli.ok(
-        "agree", "--rep", rep, "--manager", manager, "--owner", "manager", "--focus", focus,
-        "--behavior", text, "--done", "--start", "2026-01-05", "--supports", cid,
+        ["agree", "--rep", rep, "--manager", manager, "--owner", "manager", "--focus", focus,
+        "--behavior", text, "--done", "--start", "2026-01-05", "--supports", cid],
     )  # fmt: skip
-    cli.ok("close", cid, "--on", "2026-02-04", "--result", "missed", "--note", text)
+    cli.ok(["close", cid, "--on", "2026-02-04", "--result", "missed", "--note", text])
     return cid
 
 
@@ -112,8 +112,8 @@ def assert_inert(page: str) -> None:
 
 def test_html_pages_escape_names_notes_and_focus_areas(cli: Cli, tmp_path: Path) -> None:
     record(cli, rep=XSS, manager=ATTR, focus=ATTR2, text=XSS + ATTR + ATTR2)
-    rep_page = cli.ok("history", XSS, *ON, "--format", "html")
-    report = cli.ok("report", "coaching", *ON, "--format", "html")
+    rep_page = cli.ok(["history", XSS, *ON, "--format", "html"])
+    report = cli.ok(["report", "coaching", *ON, "--format", "html"])
     for page in (rep_page, report):
         assert_inert(page)
         assert "&lt;img src=x onerror=alert(1)&gt;" in page  # the text is there, as text
@@ -124,9 +124,9 @@ def test_csv_outputs_defuse_formulas_and_keep_numbers(cli: Cli) -> None:
     rep, manager, focus = '=HYPERLINK("http://evil.example","x")', "+cmd", "@focus"
     record(cli, rep=rep, manager=manager, focus=focus, text="-2+3")
     outputs = [
-        cli.ok("list", *ON, "--format", "csv"),
-        cli.ok("history", rep, *ON, "--format", "csv"),
-        cli.ok("report", "coaching", *ON, "--format", "csv"),
+        cli.ok(["list", *ON, "--format", "csv"]),
+        cli.ok(["history", rep, *ON, "--format", "csv"]),
+        cli.ok(["report", "coaching", *ON, "--format", "csv"]),
     ]
     for out in outputs:
         rows = list(csv.reader(io.StringIO(out)))
@@ -150,14 +150,14 @@ def test_markdown_keeps_one_row_per_commitment_whatever_the_text(cli: Cli) -> No
     rep, text = "a|b `c`", "x | y\nz [k](javascript:alert(1)) <b>bold</b>"
     record(cli, rep=rep, manager="m|n", focus="f|g", text=text)
     for md in (
-        cli.ok("history", rep, *ON, "--format", "md"),
-        cli.ok("list", *ON, "--format", "md"),
-        cli.ok("report", "coaching", *ON, "--format", "md"),
+        cli.ok(["history", rep, *ON, "--format", "md"]),
+        cli.ok(["list", *ON, "--format", "md"]),
+        cli.ok(["report", "coaching", *ON, "--format", "md"]),
     ):
         rows = md_rows(md)
         assert len({len(r) for r in rows}) == 1, md  # every row has the header's cells
         assert "<b>" not in md and not re.search(r"(?<!\\)\]\(", md)
-    history = cli.ok("history", rep, *ON, "--format", "md")
+    history = cli.ok(["history", rep, *ON, "--format", "md"])
     assert history.startswith("## a\\|b \\`c\\`: ")
     assert len(md_rows(history)) == 2 + 2  # header, rule, two commitments
 
@@ -174,33 +174,35 @@ def test_sql_metacharacters_round_trip_through_every_read_and_export(
     sql_cli = Cli(db=cli.db, views=cli.views, actor=SQL + " (actor)")
     cid = record(sql_cli, rep=rep, manager=manager, focus=SQL[:60], text=SQL)
     metric = sql_cli.ok(
-        "agree",
-        "--rep",
-        rep,
-        "--manager",
-        manager,
-        "--focus",
-        SQL[:60],
-        "--behavior",
-        SQL,
-        "--target",
-        "3",
-        "--metric",
-        SQL[:80],
-        "--start",
-        "2026-01-05",
-        "--due",
-        due_ahead(),
-        "--expect-metric",
-        SQL[:80],
-        "--expect-at-least",
-        "1",
-        "--new-metric",
+        [
+            "agree",
+            "--rep",
+            rep,
+            "--manager",
+            manager,
+            "--focus",
+            SQL[:60],
+            "--behavior",
+            SQL,
+            "--target",
+            "3",
+            "--metric",
+            SQL[:80],
+            "--start",
+            "2026-01-05",
+            "--due",
+            due_ahead(),
+            "--expect-metric",
+            SQL[:80],
+            "--expect-at-least",
+            "1",
+            "--new-metric",
+        ],
     )  # fmt: skip  (due ahead of today: it is revised below)
-    sql_cli.ok("revise", metric, "--on", "2026-01-06", "--reason", SQL, "--behavior", SQL)
-    sql_cli.ok("release", metric, "--on", "2026-01-07", "--reason", SQL)
+    sql_cli.ok(["revise", metric, "--on", "2026-01-06", "--reason", SQL, "--behavior", SQL])
+    sql_cli.ok(["release", metric, "--on", "2026-01-07", "--reason", SQL])
 
-    history = json.loads(cli.ok("history", rep, *ON, "--format", "json"))
+    history = json.loads(cli.ok(["history", rep, *ON, "--format", "json"]))
     assert history["rep"] == rep
     assert {c["manager"] for c in history["commitments"]} == {manager}
     assert {c["behavior"] for c in history["commitments"]} == {SQL}
@@ -208,31 +210,33 @@ def test_sql_metacharacters_round_trip_through_every_read_and_export(
     assert SQL[:80] in {c["metric"] for c in history["commitments"]}
     # a filter is an exact match: neither % nor _ nor ' acts on the query (a name
     # the ledger does not hold is not found: exit 3, nothing on stdout)
-    assert len(json.loads(cli.ok("list", "--rep", rep, *ON, "--format", "json"))) == 3
+    assert len(json.loads(cli.ok(["list", "--rep", rep, *ON, "--format", "json"]))) == 3
     for near in ("o'brien%", "o_brien", "%", "' OR '1'='1"):
-        result = cli("list", "--rep", near, *ON, "--format", "json")
+        result = cli(["list", "--rep", near, *ON, "--format", "json"])
         assert (result.exit_code, result.stdout) == (3, ""), near
-    shown = json.loads(cli.ok("show", cid, *ON, "--format", "json"))
+    shown = json.loads(cli.ok(["show", cid, *ON, "--format", "json"]))
     assert {e["actor"] for e in shown["log"]} == {SQL + " (actor)"}
     assert shown["terms"]["hypothesis"] == SQL
-    report = json.loads(cli.ok("report", "coaching", "--manager", manager, *ON, "--format", "json"))
+    report = json.loads(
+        cli.ok(["report", "coaching", "--manager", manager, *ON, "--format", "json"])
+    )
     assert [m["manager"] for m in report["managers"]] == [manager]
 
     export = tmp_path / "sql.jsonl"
-    cli.ok("export", "-o", str(export))
+    cli.ok(f"export -o {export}")
     texts = [json.loads(line)["data"] for line in export.read_text(encoding="utf-8").splitlines()]
     # events name the rep by subject id; the name itself is sealed in their Person event
     assert sum(1 for d in texts if d.get("rep") == subject_of(cli.db, rep)) >= 4
     assert rep not in export.read_text(encoding="utf-8")
     # free text is sealed under its owner's key too; the decrypted copy shows it as typed
     assert SQL not in export.read_text(encoding="utf-8")
-    decrypted = [json.loads(line) for line in cli.ok("export", "--decrypt").splitlines()[1:]]
+    decrypted = [json.loads(line) for line in cli.ok("export --decrypt").splitlines()[1:]]
     assert any(x["data"].get("reason") == SQL for x in decrypted)
     assert any(x["data"].get("note") == SQL for x in decrypted)
     copy = Cli(db=str(tmp_path / "copy.db"), views=str(tmp_path / "copy.views.db"))
     copy_keys(cli.db, copy.db)  # the names open with the key store, which travels apart
-    copy.ok("import", str(export))
-    assert json.loads(copy.ok("history", rep, *ON, "--format", "json")) == history
+    copy.ok(f"import {export}")
+    assert json.loads(copy.ok(["history", rep, *ON, "--format", "json"])) == history
     assert copy.ok("verify") == cli.ok("verify")
 
 
@@ -248,9 +252,9 @@ def test_new_ledger_views_and_outputs_are_owner_only(tmp_path: Path) -> None:
     try:
         c = Cli(db=str(tmp_path / "l.db"), views=str(tmp_path / "l.views.db"))
         record(c, rep="alice", manager="bob", focus="prospecting", text="fine")
-        c.ok("history", "alice", *ON, "--format", "html", "-o", str(tmp_path / "a.html"))
-        c.ok("report", "coaching", *ON, "--format", "csv", "-o", str(tmp_path / "r.csv"))
-        c.ok("export", "-o", str(tmp_path / "e.jsonl"))
+        c.ok(["history", "alice", *ON, "--format", "html", "-o", str(tmp_path / "a.html")])
+        c.ok(["report", "coaching", *ON, "--format", "csv", "-o", str(tmp_path / "r.csv")])
+        c.ok(f"export -o {tmp_path / 'e.jsonl'}")
     finally:
         os.umask(old)
     made = sorted(p.name for p in tmp_path.iterdir())
@@ -264,5 +268,5 @@ def test_an_existing_output_file_keeps_the_mode_its_owner_chose(tmp_path: Path) 
     shared = tmp_path / "shared.csv"
     shared.write_text("old")
     shared.chmod(0o640)
-    c.ok("report", "coaching", *ON, "--format", "csv", "-o", str(shared))
+    c.ok(["report", "coaching", *ON, "--format", "csv", "-o", str(shared)])
     assert mode(shared) == 0o640 and shared.read_text().startswith("manager,")

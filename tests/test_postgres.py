@@ -111,7 +111,7 @@ def test_init_creates_the_tables_and_a_second_init_changes_nothing(cli: Cli) -> 
     again = cli("init")
     assert again.exit_code == 0, again.stderr
     assert "already exist" in again.stderr
-    assert len(cli.ok(*AGREE, "--rep", "alice")) == 36
+    assert len(cli.ok([*AGREE, "--rep", "alice"])) == 36
 
 
 def test_with_create_table_n_commands_run_once_init_has_created_the_tables(
@@ -119,9 +119,9 @@ def test_with_create_table_n_commands_run_once_init_has_created_the_tables(
 ) -> None:
     cli.ok("init")
     monkeypatch.setenv("CREATE_TABLE", "n")
-    cid = cli.ok(*AGREE, "--rep", "alice")
-    cli.ok("check-in", cid, "--on", "2026-01-12", "--actual", "9")
-    assert '"actual": 9' in cli.ok("show", cid, "--format", "json")
+    cid = cli.ok([*AGREE, "--rep", "alice"])
+    cli.ok(f"check-in {cid} --on 2026-01-12 --actual 9")
+    assert '"actual": 9' in cli.ok(f"show {cid} --format json")
 
 
 def test_with_create_table_n_a_schema_without_tables_is_refused_with_a_pointer_to_init(
@@ -129,7 +129,7 @@ def test_with_create_table_n_a_schema_without_tables_is_refused_with_a_pointer_t
 ) -> None:
     monkeypatch.setenv("CREATE_TABLE", "n")
     cli = Cli(db=with_schema(pg_url, fresh_schema), views=str(tmp_path / "v.db"))
-    result = cli(*AGREE, "--rep", "alice")
+    result = cli([*AGREE, "--rep", "alice"])
     assert result.exit_code == 1
     assert "commitments init" in result.stderr
     assert "Traceback" not in result.stderr
@@ -248,58 +248,37 @@ def test_a_role_granted_only_select_and_insert_can_run_every_command(
 ) -> None:
     cli = Cli(db=insert_only, views=str(tmp_path / "views.db"))
     assert "already exist" in cli("init").stderr
-    sid = cli.ok("session", "record", "--rep", "alice", "--manager", "bob", "--on", "2026-01-05")
-    cid = cli.ok(*AGREE, "--rep", "alice", "--session", sid, "--due", due_ahead())  # revised below
+    sid = cli.ok("session record --rep alice --manager bob --on 2026-01-05")
+    cid = cli.ok(
+        [*AGREE, "--rep", "alice", "--session", sid, "--due", due_ahead()]
+    )  # revised below
     mid = cli.ok(
-        "agree",
-        "--rep",
-        "alice",
-        "--manager",
-        "bob",
-        "--owner",
-        "manager",
-        "--focus",
-        "prospecting",
-        "--behavior",
-        "two ride-alongs",
-        "--done",
-        "--start",
-        "2026-01-05",
-        "--supports",
-        cid,
+        "agree --rep alice --manager bob --owner manager --focus prospecting "
+        f"--behavior 'two ride-alongs' --done --start 2026-01-05 --supports {cid}",
     )
-    other = cli.ok(*AGREE, "--rep", "alice", "--behavior", "demos")
-    cli.ok("check-in", cid, "--on", "2026-01-12", "--actual", "9")
-    cli.ok("correct", cid, "--check-in", "1", "--actual", "11", "--reason", "CRM lag")
-    cli.ok("revise", cid, "--on", "2026-01-13", "--reason", "holiday", "--target", "8")
-    cli.ok("check-in", mid, "--on", "2026-01-20", "--done")
-    cli.ok("release", other, "--on", "2026-01-14", "--reason", "territory moved")
-    cli.ok("close", cid, "--on", "2026-02-04", "--result", "met")
+    other = cli.ok([*AGREE, "--rep", "alice", "--behavior", "demos"])
+    cli.ok(f"check-in {cid} --on 2026-01-12 --actual 9")
+    cli.ok(f"correct {cid} --check-in 1 --actual 11 --reason 'CRM lag'")
+    cli.ok(f"revise {cid} --on 2026-01-13 --reason holiday --target 8")
+    cli.ok(["check-in", mid, "--on", "2026-01-20", "--done"])
+    cli.ok(["release", other, "--on", "2026-01-14", "--reason", "territory moved"])
+    cli.ok(f"close {cid} --on 2026-02-04 --result met")
     csv_file = tmp_path / "calls.csv"
     csv_file.write_text("rep,day,id\nalice,2026-01-06,c1\nalice,2026-01-07,c2\n")
     cli.ok(
-        "activity",
-        "import",
-        str(csv_file),
-        "--metric",
-        "calls",
-        "--rep-column",
-        "rep",
-        "--date-column",
-        "day",
-        "--id-column",
-        "id",
+        f"activity import {csv_file} --metric calls --rep-column rep --date-column day "
+        "--id-column id",
     )
-    assert cid in cli.ok("list", "--rep", "alice")
-    assert '"verdict"' in cli.ok("show", cid, "--format", "json")
-    assert '"signal"' in cli.ok("history", "alice", "--format", "json")
-    assert "bob" in cli.ok("report", "coaching", "--format", "json")
+    assert cid in cli.ok("list --rep alice")
+    assert '"verdict"' in cli.ok(f"show {cid} --format json")
+    assert '"signal"' in cli.ok("history alice --format json")
+    assert "bob" in cli.ok("report coaching --format json")
     export = tmp_path / "ledger.jsonl"
-    cli.ok("export", "-o", str(export))
+    cli.ok(f"export -o {export}")
     # 15 command events + 2 activities + the ledger's LedgerCreated (with the first write)
     # + 3 people registered on first use (alice, bob and the actor)
     assert len(export.read_text().splitlines()) == 21
     assert "21" in cli.ok("verify")
-    cli.ok("import", str(export))  # everything already present: skipped, nothing written
-    cli.ok("projections", "rebuild")
-    assert "lag:      0" in cli.ok("projections", "status")
+    cli.ok(f"import {export}")  # everything already present: skipped, nothing written
+    cli.ok("projections rebuild")
+    assert "lag:      0" in cli.ok("projections status")

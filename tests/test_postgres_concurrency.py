@@ -296,27 +296,16 @@ def test_a_stopped_follower_resumes_where_it_stopped_and_applies_new_events_once
 ) -> None:
     views = tmp_path / "followed.db"
     cid = cli.ok(
-        "agree",
-        "--rep",
-        "alice",
-        "--manager",
-        "bob",
-        "--focus",
-        "prospecting",
-        "--behavior",
-        "calls",
-        "--target",
-        "10",
-        "--start",
-        "2026-01-05",
+        "agree --rep alice --manager bob --focus prospecting --behavior calls --target 10 "
+        "--start 2026-01-05",
     )
     args = ("projections", "follow", "--poll-interval", "0.1")
     proc = cli_process(cli.db, str(views), *args)
     wait_for(lambda: views_position(views) >= head(cli.db), "the first catch-up")
-    cli.ok("check-in", cid, "--on", "2026-01-12", "--actual", "4")
+    cli.ok(f"check-in {cid} --on 2026-01-12 --actual 4")
     wait_for(lambda: views_position(views) >= head(cli.db), "the live check-in")
     stop_follower(proc)
-    cli.ok("check-in", cid, "--on", "2026-01-19", "--actual", "5")  # while nobody follows
+    cli.ok(f"check-in {cid} --on 2026-01-19 --actual 5")  # while nobody follows
     proc = cli_process(cli.db, str(views), *args)
     wait_for(lambda: views_position(views) >= head(cli.db), "the resumed follower")
     err = stop_follower(proc)

@@ -43,7 +43,7 @@ ON = "2026-02-16"
 
 def _build(db: str) -> dict[str, str]:
     ledger = Ledger.open(db)
-    a = {"actor": "tester"}
+    a: dict[str, Any] = {"actor": "tester"}
     ids: dict[str, str] = {}
 
     def agree(name: str, focus: str, start: str, days: int, **kw: Any) -> uuid.UUID:
@@ -124,7 +124,7 @@ def scenario(
 
 
 def prep(cli: Cli, rep: str, *args: str) -> dict[str, Any]:
-    out: dict[str, Any] = json.loads(cli.ok("prep", rep, "--format", "json", *args))
+    out: dict[str, Any] = json.loads(cli.ok(["prep", rep, "--format", "json", *args]))
     return out
 
 
@@ -186,7 +186,7 @@ def test_the_agenda_since_the_last_session(scenario: tuple[Cli, dict[str, str]])
     # per week = total / (90 / 7): 2.33, 7, 3.5 -> median 3.5
     assert a["metrics"] == [{"metric": "calls", "rep_per_week": 2.33, "team_median_per_week": 3.5}]
     # every list holds the per-commitment objects of show
-    shown = json.loads(cli.ok("show", ids["pace"], "--on", ON, "--format", "json"))
+    shown = json.loads(cli.ok(f"show {ids['pace']} --on {ON} --format json"))
     (pace,) = a["behind_pace"]
     assert pace == {k: shown[k] for k in pace}
     assert pace["pace"] == {"expected_so_far": 11.43, "actual_so_far": 5, "ratio": 0.44}
@@ -243,10 +243,12 @@ def test_no_session_yet_means_the_trailing_window(scenario: tuple[Cli, dict[str,
 def test_skill_gap_asks_for_practice(tmp_path: Path) -> None:
     cli = Cli(db=str(tmp_path / "l.db"), views=str(tmp_path / "v.db"))
     for start in ("2026-01-05", "2026-01-12"):
-        cid = cli.ok("agree", "--rep", "zoe", "--manager", "bob", "--focus", "calls",
-                     "--behavior", "calls", "--done", "--start", start, "--days", "5")  # fmt: skip
-        cli.ok("check-in", cid, "--on", start, "--done")
-        cli.ok("close", cid, "--on", "2026-01-20", "--result", "missed")
+        cid = cli.ok(
+            f"agree --rep zoe --manager bob --focus calls --behavior calls --done --start {start} "
+            "--days 5",
+        )
+        cli.ok(f"check-in {cid} --on {start} --done")
+        cli.ok(f"close {cid} --on 2026-01-20 --result missed")
     a = prep(cli, "zoe", "--on", "2026-01-25")
     assert (a["signal"], a["conversation"]) == (
         "skill_gap",
@@ -257,13 +259,13 @@ def test_skill_gap_asks_for_practice(tmp_path: Path) -> None:
 
 def test_table_md_and_printable_html(scenario: tuple[Cli, dict[str, str]], tmp_path: Path) -> None:
     cli, ids = scenario
-    table = cli.ok("prep", "alice", "--on", ON)
+    table = cli.ok(f"prep alice --on {ON}")
     assert "conversation: expectations and obstacles: what got in the way" in table
     assert ids["pace"] in table.split("Behind pace")[1].split("Due within")[0]
-    md = cli.ok("prep", "alice", "--on", ON, "--format", "md")
+    md = cli.ok(f"prep alice --on {ON} --format md")
     assert md.startswith("## Session prep: alice, on 2026-02-16")
     page = tmp_path / "prep.html"
-    result = cli("prep", "alice", "--on", ON, "--format", "html", "-o", str(page))
+    result = cli(f"prep alice --on {ON} --format html -o {page}")
     assert result.exit_code == 0 and result.stdout == ""
     assert os.stat(page).st_mode & 0o777 == 0o600
     html = page.read_text("utf-8")
@@ -289,7 +291,7 @@ def test_refusals_write_nothing(
 ) -> None:
     cli, _ = scenario
     before = event_count(cli.db)
-    result = cli(*args)
+    result = cli(args)
     assert result.exit_code == code, result.stderr
     assert result.stdout == ""
     assert words in result.stderr

@@ -33,26 +33,26 @@ def _build(cli: Cli) -> dict[str, str]:
     """A session, a rep-owned and a manager-owned commitment, a check-in and a
     close, each with free text naming "Zed" (people referred to by subject id)."""
     sid = cli.ok(
-        "session", "record", "--rep", REP, "--manager", MANAGER, "--on", "2026-01-05",
-        "--note", "session note about Zed",
+        ["session", "record", "--rep", REP, "--manager", MANAGER, "--on", "2026-01-05",
+        "--note", "session note about Zed"],
     )  # fmt: skip
     rep_c = cli.ok(
-        "agree", "--rep", REP, "--manager", MANAGER, "--focus", "prospecting",
+        ["agree", "--rep", REP, "--manager", MANAGER, "--focus", "prospecting",
         "--behavior", "Zed calls daily", "--target", "10", "--per", "week",
-        "--start", "2026-01-05", "--expect", "Zed books more demos",
+        "--start", "2026-01-05", "--expect", "Zed books more demos"],
     )  # fmt: skip
     mgr_c = cli.ok(
-        "agree", "--rep", REP, "--manager", MANAGER, "--owner", "manager",
+        ["agree", "--rep", REP, "--manager", MANAGER, "--owner", "manager",
         "--focus", "prospecting", "--behavior", "ride along with Zed", "--target", "2",
-        "--per", "window", "--start", "2026-01-05",
+        "--per", "window", "--start", "2026-01-05"],
     )  # fmt: skip
-    cli.ok("check-in", rep_c, "--on", "2026-01-12", "--actual", "9", "--note", "Zed was ill")
-    cli.ok("close", rep_c, "--on", "2026-02-04", "--result", "met", "--note", "Zed did well")
+    cli.ok(["check-in", rep_c, "--on", "2026-01-12", "--actual", "9", "--note", "Zed was ill"])
+    cli.ok(["close", rep_c, "--on", "2026-02-04", "--result", "met", "--note", "Zed did well"])
     return {"session": sid, "rep_c": rep_c, "mgr_c": mgr_c}
 
 
 def _export(cli: Cli, *args: str) -> list[dict]:
-    return [json.loads(line) for line in cli.ok("export", *args).splitlines()]
+    return [json.loads(line) for line in cli.ok(["export", *args]).splitlines()]
 
 
 def test_free_text_is_stored_sealed_under_its_owners_key(cli: Cli) -> None:
@@ -73,7 +73,7 @@ def test_free_text_is_stored_sealed_under_its_owners_key(cli: Cli) -> None:
     assert owners[(ids["rep_c"], "note")] == rep  # check-in and close notes: the rep's
     assert owners[(ids["mgr_c"], "behavior")] == manager
     # the read model holds them in clear
-    history = json.loads(cli.ok("history", REP, "--format", "json"))
+    history = json.loads(cli.ok(["history", REP, "--format", "json"]))
     behaviours = {c["id"]: c["behavior"] for c in history["commitments"]}
     assert behaviours[ids["rep_c"]] == "Zed calls daily"
     assert history["sessions"][0]["note"] == "session note about Zed"
@@ -114,29 +114,29 @@ def test_decrypted_and_pseudonymised_copies_are_marked_and_refused_by_import(
     for kind, lines in (("decrypted", decrypted), ("pseudonymised", pseudo)):
         path = tmp_path / f"{kind}.jsonl"
         path.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
-        result = other("import", str(path))
+        result = other(f"import {path}")
         assert result.exit_code == 2, result.stderr
         assert f"analysis copy ({kind})" in result.stderr
     assert not os.path.exists(other_db) or event_count(other_db) == 0
     # the plain export still imports, every hash kept
     plain = tmp_path / "plain.jsonl"
-    cli.ok("export", "-o", str(plain))
-    other.ok("import", str(plain))
+    cli.ok(["export", "-o", str(plain)])
+    other.ok(["import", str(plain)])
     assert other.ok("verify") == cli.ok("verify")
 
 
 def test_analysis_copy_options_refused_together_or_with_since(cli: Cli) -> None:
     _build(cli)
     for args in (("--decrypt", "--pseudonymise"), ("--decrypt", "--since", "2")):
-        result = cli("export", *args)
+        result = cli(["export", *args])
         assert result.exit_code == 2 and result.stdout == ""
 
 
 def test_decrypt_without_a_key_store_is_refused(cli: Cli, tmp_path: Path) -> None:
-    cli.ok("session", "record", "--rep", "alice", "--manager", "bob", "--on", "2026-01-05")
+    cli.ok("session record --rep alice --manager bob --on 2026-01-05")
     _drop_key_store(cli)
     out = tmp_path / "copy.jsonl"
-    result = cli("export", "--decrypt", "-o", str(out))
+    result = cli(["export", "--decrypt", "-o", str(out)])
     assert result.exit_code == 3 and "key store" in result.stderr
     assert not out.exists()
 
@@ -160,32 +160,32 @@ def test_keys_backup_round_trip_restores_a_readable_ledger(
 ) -> None:
     ids = _build(cli)
     keys_file = tmp_path / "keys.jsonl"
-    cli.ok("people", "keys", "export", "-o", str(keys_file))
+    cli.ok(f"people keys export -o {keys_file}")
     assert stat.S_IMODE(os.stat(keys_file).st_mode) == 0o600
     rows = [json.loads(line) for line in keys_file.read_text().splitlines()]
     assert rows[0]["format"] == "commitments-keys/1"
     assert {r["subject"] for r in rows[1:]} >= {subject_of(cli, REP), subject_of(cli, MANAGER)}
     export = tmp_path / "ledger.jsonl"
-    cli.ok("export", "-o", str(export))
+    cli.ok(f"export -o {export}")
 
     rep = subject_of(cli, REP)
     other = Cli(db=other_db, views=str(tmp_path / "restored.views.db"))
-    other.ok("import", str(export))
-    before = json.loads(other.ok("history", f"erased:{rep[:8]}", "--format", "json"))
+    other.ok(f"import {export}")
+    before = json.loads(other.ok(f"history erased:{rep[:8]} --format json"))
     assert {c["behavior"] for c in before["commitments"]} == {"[erased]"}  # no keys yet
-    other.ok("people", "keys", "import", str(keys_file))
-    after = json.loads(other.ok("history", REP, "--format", "json"))
+    other.ok(f"people keys import {keys_file}")
+    after = json.loads(other.ok(["history", REP, "--format", "json"]))
     assert {c["id"]: c["behavior"] for c in after["commitments"]}[ids["rep_c"]] == (
         "Zed calls daily"
     )
-    again = other("people", "keys", "import", str(keys_file))
+    again = other(f"people keys import {keys_file}")
     assert again.exit_code == 0 and "imported 0" in again.stderr
 
 
 def test_keys_import_refuses_bad_files_and_writes_nothing(cli: Cli, tmp_path: Path) -> None:
     _build(cli)
     good = tmp_path / "keys.jsonl"
-    cli.ok("people", "keys", "export", "-o", str(good))
+    cli.ok(["people", "keys", "export", "-o", str(good)])
     head, *body = good.read_text().splitlines()
     subject = str(uuid.uuid4())
     bad_files = {
@@ -204,7 +204,7 @@ def test_keys_import_refuses_bad_files_and_writes_nothing(cli: Cli, tmp_path: Pa
     for what, text in bad_files.items():
         path = tmp_path / "bad.jsonl"
         path.write_bytes(b"\xff\xfe\x00" if text is None else text.encode())
-        result = cli("people", "keys", "import", str(path))
+        result = cli(f"people keys import {path}")
         assert result.exit_code == 2, (what, result.stderr)
         assert "nothing was imported" in result.stderr or "file" in result.stderr, what
     with open_keystore(cli.db) as store:
@@ -216,7 +216,7 @@ def test_keys_import_refuses_bad_files_and_writes_nothing(cli: Cli, tmp_path: Pa
         head + f'\n{{"subject": "{subject}", "key": null}}\n'
         f'{{"subject": "{subject_of(cli, REP)}", "key": "{other_key}"}}\n'
     )
-    result = cli("people", "keys", "import", str(conflict))
+    result = cli(["people", "keys", "import", str(conflict)])
     assert result.exit_code == 4 and "different key" in result.stderr
     with open_keystore(cli.db) as store:
         assert store.export_keys() == before
@@ -225,7 +225,7 @@ def test_keys_import_refuses_bad_files_and_writes_nothing(cli: Cli, tmp_path: Pa
 def test_keys_export_refuses_to_overwrite_the_ledger(cli: Cli) -> None:
     _build(cli)
     target = cli.views if cli.db.startswith("postgresql://") else cli.db
-    result = cli("people", "keys", "export", "-o", target)
+    result = cli(["people", "keys", "export", "-o", target])
     assert result.exit_code == 2
 
 
@@ -263,15 +263,11 @@ def _without_people(obj: object, names: set[str], key: str | None = None) -> obj
 def test_pseudonymised_reads_show_no_name_and_no_free_text_but_the_same_figures(
     cli: Cli,
 ) -> None:
-    cli.ok("demo", "--reps", "4", "--weeks", "8", "--until", "2026-11-23")
-    team = json.loads(cli.ok("team", "--on", "2026-11-23", "--format", "json"))
-    names = _people_in(team) | {
-        p["name"] for p in json.loads(cli.ok("people", "list", "--format", "json"))
-    }
+    cli.ok("demo --reps 4 --weeks 8 --until 2026-11-23")
+    team = json.loads(cli.ok("team --on 2026-11-23 --format json"))
+    names = _people_in(team) | {p["name"] for p in json.loads(cli.ok("people list --format json"))}
     rep = team["reps"][0]["rep"] if "reps" in team else team["rows"][0]["rep"]
-    notes = {
-        c["behavior"] for c in json.loads(cli.ok("list", "--on", "2026-11-23", "--format", "json"))
-    }
+    notes = {c["behavior"] for c in json.loads(cli.ok("list --on 2026-11-23 --format json"))}
     assert len(names) >= 5 and notes
     runs = {
         ("team", "--format", "json"): team,
@@ -282,8 +278,8 @@ def test_pseudonymised_reads_show_no_name_and_no_free_text_but_the_same_figures(
     }
     for args, plain in runs.items():
         base = [*args, "--on", "2026-11-23"]
-        plain = plain or json.loads(cli.ok(*base))
-        pseudo_text = cli.ok(*base, "--pseudonymise")
+        plain = plain or json.loads(cli.ok(base))
+        pseudo_text = cli.ok([*base, "--pseudonymise"])
         pseudo = json.loads(pseudo_text)
         for name in names:
             assert name not in pseudo_text, (args, name)
@@ -292,17 +288,13 @@ def test_pseudonymised_reads_show_no_name_and_no_free_text_but_the_same_figures(
         assert "p-" in pseudo_text
         assert _without_people(pseudo, names) == _without_people(plain, names), args
     for fmt in ("table", "csv", "md"):
-        text = cli.ok("list", "--on", "2026-11-23", "--format", fmt, "--pseudonymise")
+        text = cli.ok(["list", "--on", "2026-11-23", "--format", fmt, "--pseudonymise"])
         assert not any(n in text for n in names)
     # a person has one pseudonym everywhere
-    pseudo_team = json.loads(
-        cli.ok("team", "--on", "2026-11-23", "--format", "json", "--pseudonymise")
-    )
-    pseudo_list = json.loads(
-        cli.ok("list", "--on", "2026-11-23", "--format", "json", "--pseudonymise")
-    )
+    pseudo_team = json.loads(cli.ok("team --on 2026-11-23 --format json --pseudonymise"))
+    pseudo_list = json.loads(cli.ok("list --on 2026-11-23 --format json --pseudonymise"))
     assert _people_in(pseudo_team) >= {c["rep"] for c in pseudo_list}
-    refused = cli("history", rep, "--format", "html", "--pseudonymise")
+    refused = cli(["history", rep, "--format", "html", "--pseudonymise"])
     assert refused.exit_code == 2 and refused.stdout == ""
 
 
@@ -319,7 +311,7 @@ def test_a_destroyed_key_makes_the_next_read_rebuild_without_the_clear_text(
     rep = subject_of(cli, REP)
     with open_keystore(cli.db) as store:
         store.destroy(uuid.UUID(rep))
-    history = json.loads(cli.ok("history", f"erased:{rep[:8]}", "--format", "json"))
+    history = json.loads(cli.ok(f"history erased:{rep[:8]} --format json"))
     behaviours = {c["id"]: c["behavior"] for c in history["commitments"]}
     assert behaviours[ids["rep_c"]] == "[erased]"
     assert behaviours[ids["mgr_c"]] == "ride along with Zed"  # the manager's key: kept
@@ -348,8 +340,8 @@ def test_a_new_persons_key_costs_no_rebuild_of_the_read_model(cli: Cli) -> None:
     finally:
         conn.close()
     cli.ok(
-        "session", "record", "--rep", "Newcomer Nash", "--manager", MANAGER,
-        "--on", "2026-02-09", "--note", "first meeting",
+        ["session", "record", "--rep", "Newcomer Nash", "--manager", MANAGER,
+        "--on", "2026-02-09", "--note", "first meeting"],
     )  # fmt: skip
     ledger = Ledger.open(cli.db)
     try:
@@ -358,7 +350,7 @@ def test_a_new_persons_key_costs_no_rebuild_of_the_read_model(cli: Cli) -> None:
         ledger.close()
     assert caught_up_to > 5
     assert 0 < applied < caught_up_to  # Nash's registration and session, not everything
-    history = json.loads(cli.ok("history", "Newcomer Nash", "--format", "json"))
+    history = json.loads(cli.ok("history 'Newcomer Nash' --format json"))
     assert [s["note"] for s in history["sessions"]] == ["first meeting"]
 
 
@@ -368,9 +360,9 @@ def test_losing_the_key_store_leaves_reads_answering_and_verify_passing(
     ids = _build(cli)
     rep = subject_of(cli, REP)
     before = cli.ok("verify")
-    counts = json.loads(cli.ok("history", REP, "--format", "json"))["counts"]
+    counts = json.loads(cli.ok(["history", REP, "--format", "json"]))["counts"]
     _drop_key_store(cli)
-    history = json.loads(cli.ok("history", f"erased:{rep[:8]}", "--format", "json"))
+    history = json.loads(cli.ok(f"history erased:{rep[:8]} --format json"))
     assert history["counts"] == counts
     assert {c["id"]: c["behavior"] for c in history["commitments"]}[ids["rep_c"]] == "[erased]"
     assert cli.ok("verify") == before

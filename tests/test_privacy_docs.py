@@ -8,6 +8,7 @@ import json
 import re
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -48,7 +49,7 @@ def test_the_privacy_page_runs_and_shows_real_output(
 HASH = re.compile(r"\b[0-9a-f]{64}\b")
 
 
-def blank(obj: object) -> object:
+def blank(obj: object) -> Any:
     """``obj`` with ids, timestamps, pseudonyms and hashes blanked (they differ per run)."""
     return json.loads(same(HASH.sub("<hash>", json.dumps(obj, indent=0, ensure_ascii=False))))
 

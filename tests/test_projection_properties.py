@@ -25,6 +25,7 @@ import projections.catchup as catchup
 from ledger.application import Ledger
 from ledger.errors import LedgerError
 from projections.catchup import catch_up, rebuild, table_dump
+from tests.budget import examples
 
 REPS = ("alice", "bob", "Moses Frase")
 FOCUS = ("prospecting", "pipeline", "discovery")
@@ -176,7 +177,7 @@ def apply(ledger: Ledger, clock: Clock, op: tuple[Any, ...], made: list[UUID]) -
 
 
 SETTINGS = settings(
-    max_examples=40,
+    max_examples=examples(40),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )

@@ -10,30 +10,19 @@ from tests.conftest import Cli
 
 def _record(cli: Cli) -> str:
     cid = cli.ok(
-        "agree",
-        "--rep",
-        "alice",
-        "--manager",
-        "bob",
-        "--focus",
-        "prospecting",
-        "--behavior",
-        "calls",
-        "--target",
-        "5",
-        "--start",
-        "2026-01-05",
+        "agree --rep alice --manager bob --focus prospecting --behavior calls --target 5 "
+        "--start 2026-01-05",
     )
-    cli.ok("check-in", cid, "--on", "2026-01-09", "--actual", "4")
+    cli.ok(f"check-in {cid} --on 2026-01-09 --actual 4")
     return cid
 
 
 def test_status_shows_lag_until_a_read_catches_up(cli: Cli) -> None:
     _record(cli)
 
-    before = json.loads(cli.ok("projections", "status", "--format", "json"))
+    before = json.loads(cli.ok("projections status --format json"))
     cli.ok("list")
-    after = json.loads(cli.ok("projections", "status", "--format", "json"))
+    after = json.loads(cli.ok("projections status --format json"))
 
     # LedgerCreated (with the first write) + 3 people (rep, manager, actor) + agreed +
     # workload started + taken + check-in; each write caught the read model up first
@@ -48,7 +37,7 @@ def test_rebuild_replays_into_identical_tables(cli: Cli) -> None:
     cli.ok("list")
     before = table_dump(cli.views)
 
-    result = cli("projections", "rebuild")
+    result = cli("projections rebuild")
 
     assert result.exit_code == 0
     assert "rebuilt" in result.stderr and result.stdout == ""
@@ -57,7 +46,7 @@ def test_rebuild_replays_into_identical_tables(cli: Cli) -> None:
 
 def test_status_table_names_every_table(cli: Cli) -> None:
     _record(cli)
-    out = cli.ok("projections", "status")
+    out = cli.ok("projections status")
 
     for name in ("position", "lag", "commitments", "check_ins", "activity_daily"):
         assert name in out

@@ -25,11 +25,11 @@ AGREE = (
 
 
 def test_proposed_by_is_stored_and_shown_by_show_and_history(cli: Cli) -> None:
-    mine = cli.ok(*AGREE, "--proposed-by", "rep")
-    theirs = cli.ok(*AGREE[:-4], "--start", "2026-01-05", "--days", "28", "--focus", "pipeline")
-    shown = json.loads(cli.ok("show", mine, "--format", "json", "--on", "2026-01-10"))
+    mine = cli.ok([*AGREE, "--proposed-by", "rep"])
+    theirs = cli.ok([*AGREE[:-4], "--start", "2026-01-05", "--days", "28", "--focus", "pipeline"])
+    shown = json.loads(cli.ok(f"show {mine} --format json --on 2026-01-10"))
     assert shown["proposed_by"] == "rep"
-    history = json.loads(cli.ok("history", "alice", "--format", "json", "--on", "2026-01-10"))
+    history = json.loads(cli.ok("history alice --format json --on 2026-01-10"))
     assert {c["id"]: c["proposed_by"] for c in history["commitments"]} == {
         mine: "rep",
         theirs: "manager",  # the default
@@ -37,9 +37,9 @@ def test_proposed_by_is_stored_and_shown_by_show_and_history(cli: Cli) -> None:
 
 
 def test_a_bad_proposed_by_is_refused_and_writes_nothing(cli: Cli) -> None:
-    cli.ok(*AGREE)
+    cli.ok(AGREE)
     before = event_count(cli.db)
-    result = cli(*AGREE, "--proposed-by", "hr")
+    result = cli([*AGREE, "--proposed-by", "hr"])
     assert result.exit_code == 2
     assert result.stdout == ""
     assert "'--proposed-by': 'hr' is not one of 'rep', 'manager'" in result.stderr
@@ -98,7 +98,7 @@ def test_a_version_1_agreement_loads_replays_and_round_trips_as_the_managers(
     ledger = Ledger.open(db)
     try:
         cid = _store_v1_agreement(ledger)
-        loaded = ledger.repository.get(cid)
+        loaded: Commitment = ledger.repository.get(cid)
         assert loaded.proposed_by == "manager"
         # the commands work on it: a check-in is written as usual
         ledger.check_in(cid, date="2026-01-09", actual=5, actor="bob")
@@ -108,7 +108,7 @@ def test_a_version_1_agreement_loads_replays_and_round_trips_as_the_managers(
     (first,) = [json.loads(x) for x in lines if json.loads(x)["type"].endswith("Agreed")]
     assert "proposed_by" not in first["data"]  # stored bytes are never rewritten
     cli = Cli(db=db, views=str(tmp_path / "views.db"))
-    shown = json.loads(cli.ok("show", str(cid), "--format", "json", "--on", "2026-01-10"))
+    shown = json.loads(cli.ok(f"show {cid} --format json --on 2026-01-10"))
     assert (shown["proposed_by"], shown["actual"]) == ("manager", 5)
     # an export of it imports into an empty ledger, hashes kept
     other = Ledger.open(str(tmp_path / "copy.db"))
@@ -123,11 +123,11 @@ def test_a_version_1_agreement_loads_replays_and_round_trips_as_the_managers(
 
 def test_a_views_file_of_an_older_release_is_rebuilt(sqlite_db: str, tmp_path: Path) -> None:
     cli = Cli(db=sqlite_db, views=str(tmp_path / "views.db"))
-    cid = cli.ok(*AGREE, "--proposed-by", "rep")
-    cli.ok("history", "alice")
+    cid = cli.ok([*AGREE, "--proposed-by", "rep"])
+    cli.ok("history alice")
     conn = sqlite3.connect(cli.views)
     conn.execute("ALTER TABLE commitments DROP COLUMN proposed_by")  # as release 1 made it
     conn.commit()
     conn.close()
-    shown = json.loads(cli.ok("show", cid, "--format", "json", "--on", "2026-01-10"))
+    shown = json.loads(cli.ok(f"show {cid} --format json --on 2026-01-10"))
     assert shown["proposed_by"] == "rep"

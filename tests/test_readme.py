@@ -35,4 +35,4 @@ def test_the_readme_demo_sample_is_what_the_demo_prints(
     words, shown = demo_sample()
     i = words.index("--db")
     del words[i : i + 2]  # the fixture's own ledger, on each backend
-    assert cli.ok(*words) == shown.strip()
+    assert cli.ok(words) == shown.strip()

@@ -21,7 +21,7 @@ START = "2026-01-05"
 def refused(cli: Cli, code: int, needle: str, *args: str) -> str:
     """Run a command that must be refused; return its message."""
     before = event_count(cli.db)
-    result = cli(*args)
+    result = cli(args)
     assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
@@ -35,7 +35,7 @@ def usage_refused(cli: Cli, needle: str, *args: str) -> None:
     """A usage error found by click itself (unknown option, not a number): exit 2,
     one line in the form of every other error (SPEC §7.1), not click's three."""
     before = event_count(cli.db)
-    result = cli(*args)
+    result = cli(args)
     assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
@@ -53,7 +53,7 @@ def agree(cli: Cli, *extra: str, rep: str = "alice", focus: str = "prospecting")
         args += ["--target", "10"]
     if "--start" not in extra:
         args += ["--start", START]
-    return cli.ok(*args, *extra)
+    return cli.ok([*args, *extra])
 
 
 def agree_args(*extra: str) -> list[str]:
@@ -78,7 +78,7 @@ def agree_args(*extra: str) -> list[str]:
 def cid(cli: Cli) -> str:
     """An open count commitment of alice, 2026-01-05 to 2026-02-03, with one check-in."""
     commitment = agree(cli)
-    cli.ok("check-in", commitment, "--on", "2026-01-11", "--actual", "9")
+    cli.ok(f"check-in {commitment} --on 2026-01-11 --actual 9")
     return commitment
 
 
@@ -86,12 +86,12 @@ def cid(cli: Cli) -> str:
 
 
 def test_check_in_on_a_closed_commitment_is_refused(cli: Cli, cid: str) -> None:
-    cli.ok("close", cid, "--on", "2026-02-04", "--result", "met")
+    cli.ok(f"close {cid} --on 2026-02-04 --result met")
     refused(cli, 4, "closed", "check-in", cid, "--on", "2026-02-05", "--actual", "3")
 
 
 def test_check_in_on_a_released_commitment_is_refused(cli: Cli, cid: str) -> None:
-    cli.ok("release", cid, "--on", "2026-01-20", "--reason", "account moved")
+    cli.ok(f"release {cid} --on 2026-01-20 --reason 'account moved'")
     refused(cli, 4, "released", "check-in", cid, "--on", "2026-01-21", "--actual", "3")
 
 
@@ -100,7 +100,7 @@ def test_check_in_before_the_start_is_refused(cli: Cli, cid: str) -> None:
 
 
 def test_closing_twice_is_refused(cli: Cli, cid: str) -> None:
-    cli.ok("close", cid, "--on", "2026-02-04")
+    cli.ok(f"close {cid} --on 2026-02-04")
     refused(cli, 4, "closed", "close", cid, "--on", "2026-02-05")
 
 
@@ -109,7 +109,7 @@ def test_closing_before_the_start_is_refused(cli: Cli, cid: str) -> None:
 
 
 def test_closing_a_released_commitment_is_refused(cli: Cli, cid: str) -> None:
-    cli.ok("release", cid, "--on", "2026-01-20", "--reason", "account moved")
+    cli.ok(f"release {cid} --on 2026-01-20 --reason 'account moved'")
     refused(cli, 4, "released", "close", cid, "--on", "2026-02-04")
 
 
@@ -121,7 +121,7 @@ def test_revising_after_the_due_date_is_refused(cli: Cli, cid: str) -> None:
 
 
 def test_revising_a_closed_commitment_is_refused(cli: Cli, cid: str) -> None:
-    cli.ok("close", cid, "--on", "2026-01-30")
+    cli.ok(f"close {cid} --on 2026-01-30")
     refused(cli, 4, "closed", "revise", cid, "--on", "2026-01-31", "--target", "5", "--reason", "x")
 
 
@@ -133,12 +133,12 @@ def test_revising_before_the_agreement_is_refused(cli: Cli, cid: str) -> None:
 
 
 def test_releasing_twice_is_refused(cli: Cli, cid: str) -> None:
-    cli.ok("release", cid, "--on", "2026-01-20", "--reason", "account moved")
+    cli.ok(f"release {cid} --on 2026-01-20 --reason 'account moved'")
     refused(cli, 4, "released", "release", cid, "--on", "2026-01-21", "--reason", "again")
 
 
 def test_releasing_a_closed_commitment_is_refused(cli: Cli, cid: str) -> None:
-    cli.ok("close", cid, "--on", "2026-02-04")
+    cli.ok(f"close {cid} --on 2026-02-04")
     refused(cli, 4, "closed", "release", cid, "--on", "2026-02-05", "--reason", "late")
 
 
@@ -160,7 +160,7 @@ def test_correcting_check_in_zero_is_invalid(cli: Cli, cid: str) -> None:
 
 
 def test_a_session_of_another_rep_is_refused(cli: Cli) -> None:
-    sid = cli.ok("session", "record", "--rep", "carol", "--manager", "bob", "--on", START)
+    sid = cli.ok(f"session record --rep carol --manager bob --on {START}")
     refused(cli, 4, "carol", *agree_args("--target", "10", "--session", sid))
 
 
@@ -176,7 +176,7 @@ def _manager_support_args(supports: str, rep: str = "alice") -> list[str]:
 
 
 def test_supports_naming_a_manager_commitment_is_refused(cli: Cli, cid: str) -> None:
-    support = cli.ok(*_manager_support_args(cid))
+    support = cli.ok(_manager_support_args(cid))
     refused(cli, 4, "manager-owned", *_manager_support_args(support))
 
 
@@ -195,7 +195,7 @@ def test_supports_on_a_rep_commitment_is_invalid(cli: Cli, cid: str) -> None:
 def test_a_manager_commitment_supporting_the_same_reps_commitment_is_accepted(
     cli: Cli, cid: str
 ) -> None:
-    assert len(cli.ok(*_manager_support_args(cid[:8]))) == 36
+    assert len(cli.ok(_manager_support_args(cid[:8]))) == 36
 
 
 # -- unknown and ambiguous ids (exit 3), malformed ids (exit 2) -----------------
@@ -227,7 +227,7 @@ def test_an_unknown_session_is_not_found(cli: Cli) -> None:
 
 
 def test_a_session_id_is_not_a_commitment_id(cli: Cli) -> None:
-    sid = cli.ok("session", "record", "--rep", "alice", "--manager", "bob", "--on", START)
+    sid = cli.ok(f"session record --rep alice --manager bob --on {START}")
     refused(cli, 3, "commitment", "close", sid, "--on", "2026-02-04")
 
 
@@ -263,7 +263,7 @@ def test_an_ambiguous_prefix_is_refused_listing_the_candidates(
 
 
 def test_a_longer_prefix_that_is_unique_is_accepted(cli: Cli, twins: list[str]) -> None:
-    assert cli.ok("check-in", "abcdef121", "--on", "2026-01-12", "--actual", "3") == "1"
+    assert cli.ok("check-in abcdef121 --on 2026-01-12 --actual 3") == "1"
 
 
 # -- the focus cap (exit 4; override accepted and stored) -------------------------
@@ -284,13 +284,14 @@ def test_the_focus_cap_override_is_accepted_and_its_reason_stored(cli: Cli) -> N
     agree(cli, focus="discovery")
     reason = "quarter-end push asked by the VP"
     cid = agree(cli, "--override-focus-cap", reason, focus="pipeline")
-    shown = json.loads(cli.ok("show", cid, "--format", "json"))
+    shown = json.loads(cli.ok(f"show {cid} --format json"))
     assert reason in json.dumps(shown)
     from ledger.application import Ledger
 
     ledger = Ledger.open(cli.db)
     try:
         stored = ledger.commitment(uuid.UUID(cid)).focus_cap_override
+        assert stored is not None
         assert stored.startswith("sealed:v1:")  # the rep's text, sealed (SPEC 7.4)
         assert ledger.keys.open_text(stored) == reason
     finally:
@@ -300,7 +301,7 @@ def test_the_focus_cap_override_is_accepted_and_its_reason_stored(cli: Cli) -> N
 def test_the_focus_cap_frees_up_when_a_commitment_is_closed(cli: Cli) -> None:
     first = agree(cli, focus="prospecting")
     agree(cli, focus="discovery")
-    cli.ok("close", first, "--on", "2026-02-04")
+    cli.ok(f"close {first} --on 2026-02-04")
     assert len(agree(cli, focus="pipeline")) == 36
 
 
@@ -309,7 +310,7 @@ def test_a_manager_commitment_does_not_count_towards_the_cap(cli: Cli) -> None:
     agree(cli, focus="discovery")
     args = agree_args("--owner", "manager", "--target", "2", "--per", "window")
     args[args.index("prospecting")] = "closing"
-    assert len(cli.ok(*args)) == 36
+    assert len(cli.ok(args)) == 36
 
 
 # -- invalid input (exit 2) --------------------------------------------------------
@@ -453,9 +454,9 @@ def test_the_boundaries_of_each_rule_are_accepted(cli: Cli, cid: str) -> None:
     """Start date for a check-in, an overdue commitment for a check-in and a
     close: all allowed by SPEC §3."""
     before = event_count(cli.db)
-    assert cli.ok("check-in", cid, "--on", START, "--actual", "1") == "2"
-    assert cli.ok("check-in", cid, "--on", "2026-02-10", "--actual", "2") == "3"  # overdue
-    cli.ok("close", cid, "--on", "2026-02-11", "--result", "unknown")
+    assert cli.ok(f"check-in {cid} --on {START} --actual 1") == "2"
+    assert cli.ok(f"check-in {cid} --on 2026-02-10 --actual 2") == "3"  # overdue
+    cli.ok(f"close {cid} --on 2026-02-11 --result unknown")
     assert event_count(cli.db) == before + 4  # 2 check-ins, the close and the workload entry
 
 
@@ -465,5 +466,5 @@ def test_a_revision_on_the_due_date_that_is_today_is_accepted(cli: Cli) -> None:
     today = datetime.now(UTC).date()
     cid = agree(cli, "--start", str(today - timedelta(days=29)), "--days", "30")
     before = event_count(cli.db)
-    cli.ok("revise", cid, "--on", str(today), "--target", "9", "--reason", "on the due date")
+    cli.ok(f"revise {cid} --on {today} --target 9 --reason 'on the due date'")
     assert event_count(cli.db) == before + 1

@@ -31,24 +31,24 @@ def agree(cli: Cli, rep: str, manager: str, start: str, days: int = 14, **more: 
     args += ["--start", start, "--days", str(days)]
     for key, value in more.items():
         args += [f"--{key.replace('_', '-')}", value]
-    return cli.ok(*args)
+    return cli.ok(args)
 
 
-def closed(cli: Cli, rep: str, manager: str, start: str, on: str, **more: str) -> str:
+def closed(cli: Cli, rep: str, manager: str, start: str, on: str, **more: Any) -> str:
     cid = agree(cli, rep, manager, start, **more)
-    cli.ok("check-in", cid, "--on", start, "--actual", "4")
-    cli.ok("close", cid, "--on", on)
+    cli.ok(f"check-in {cid} --on {start} --actual 4")
+    cli.ok(f"close {cid} --on {on}")
     return cid
 
 
 def as_json(cli: Cli, *args: str) -> Any:
-    return json.loads(cli.ok(*args, "--format", "json"))
+    return json.loads(cli.ok([*args, "--format", "json"]))
 
 
 def refused(cli: Cli, code: int, why: str, *args: str) -> None:
     """``args`` exits ``code`` with one line naming ``why`` and writes nothing."""
     before = event_count(cli.db)
-    result = cli(*args)
+    result = cli(args)
     assert result.exit_code == code, (result.exit_code, result.stderr)
     message = result.stderr.strip()
     assert "\n" not in message and why in message, message
@@ -108,22 +108,24 @@ def test_refusals_write_nothing(cli: Cli) -> None:
 def test_rep_and_manager_reply_on_closed_released_and_overdue(cli: Cli) -> None:
     done = closed(cli, "alice", "bob", "2026-03-02", "2026-03-16")
     let_go = agree(cli, "alice", "bob", "2026-03-02")
-    cli.ok("release", let_go, "--on", "2026-03-05", "--reason", "territory moved")
+    cli.ok(["release", let_go, "--on", "2026-03-05", "--reason", "territory moved"])
     late = agree(cli, "alice", "bob", "2026-03-02")  # due 2026-03-15, never closed: overdue
     before = event_count(cli.db)
-    assert cli.ok("reply", done, "--by", "alice", "--text", "fair", "--on", "2026-03-16") == ""
-    cli.ok("reply", done, "--by", "bob", "--text", "agreed", "--on", "2026-03-17")
-    cli.ok("reply", let_go, "--by", "alice", "--text", "thanks", "--on", "2026-03-05")
+    assert cli.ok(["reply", done, "--by", "alice", "--text", "fair", "--on", "2026-03-16"]) == ""
+    cli.ok(["reply", done, "--by", "bob", "--text", "agreed", "--on", "2026-03-17"])
+    cli.ok(["reply", let_go, "--by", "alice", "--text", "thanks", "--on", "2026-03-05"])
     cli.ok(
-        "reply",
-        late,
-        "--by",
-        " alice ",
-        "--contest",
-        "--text",
-        "I was on leave",
-        "--on",
-        "2026-03-16",
+        [
+            "reply",
+            late,
+            "--by",
+            " alice ",
+            "--contest",
+            "--text",
+            "I was on leave",
+            "--on",
+            "2026-03-16",
+        ],
     )
     assert event_count(cli.db) == before + 4
     assert as_json(cli, "show", late)["replies"] == [
@@ -145,7 +147,7 @@ def test_a_contested_verdict_shows_everywhere_and_the_verdict_is_unchanged(
     history_before = as_json(cli, "history", "alice", *on)
     assert show_before["verdict"] == "broken"
     text = 'the CRM lost two weeks of my calls <b>"really"</b>'
-    cli.ok("reply", cid, "--by", "alice", "--contest", "--text", text, "--on", "2026-03-18")
+    cli.ok(["reply", cid, "--by", "alice", "--contest", "--text", text, "--on", "2026-03-18"])
 
     reply = {"on": "2026-03-18", "by": "alice", "text": text, "contests": True}
     show = as_json(cli, "show", cid, *on)
@@ -171,20 +173,22 @@ def test_a_contested_verdict_shows_everywhere_and_the_verdict_is_unchanged(
         c["verdict"] for c in history_before["commitments"]
     ]
 
-    table = cli.ok("list", "--rep", "alice", *on).splitlines()
+    table = cli.ok(["list", "--rep", "alice", *on]).splitlines()
     assert table[0].split()[-2:] == ["verdict", "reply"]
     marks = {line.split()[0]: line.split()[-2:] for line in table[2:]}
     assert marks == {cid: ["broken", "contested"], other: ["broken", "-"]}
-    rows = {r["id"]: r for r in csv.DictReader(io.StringIO(cli.ok("list", *on, "--format", "csv")))}
+    rows = {
+        r["id"]: r for r in csv.DictReader(io.StringIO(cli.ok(["list", *on, "--format", "csv"])))
+    }
     assert (rows[cid]["reply"], rows[other]["reply"]) == ("contested", "")
     assert as_json(cli, "list", *on)[0]["replies"] in ([reply], [])
 
-    shown = cli.ok("show", cid, *on)
+    shown = cli.ok(["show", cid, *on])
     assert "verdict: broken" in shown
     assert f"2026-03-18  alice contests the verdict: {text}" in shown
 
     page = tmp_path / "alice.html"
-    cli.ok("history", "alice", *on, "--format", "html", "-o", str(page))
+    cli.ok(["history", "alice", *on, "--format", "html", "-o", str(page)])
     html = page.read_text("utf-8")
     assert "contests the verdict" in html and "<b>" not in html
     assert "the CRM lost two weeks of my calls &lt;b&gt;&#34;really&#34;&lt;/b&gt;" in html
@@ -193,15 +197,15 @@ def test_a_contested_verdict_shows_everywhere_and_the_verdict_is_unchanged(
 
 def test_a_reply_that_does_not_contest_is_marked_replied(cli: Cli) -> None:
     cid = closed(cli, "alice", "bob", "2026-03-02", "2026-03-16")
-    cli.ok("reply", cid, "--by", "bob", "--text", "we talked it through", "--on", "2026-03-17")
-    line = cli.ok("list", "--on", "2026-03-20").splitlines()[2]
+    cli.ok(f"reply {cid} --by bob --text 'we talked it through' --on 2026-03-17")
+    line = cli.ok("list --on 2026-03-20").splitlines()[2]
     assert line.split()[-2:] == ["broken", "replied"]
 
 
 def test_a_reply_is_not_seen_before_it_was_recorded_or_before_its_date(cli: Cli) -> None:
     cid = closed(cli, "alice", "bob", "2026-03-02", "2026-03-16")
     recorded = as_json(cli, "show", cid)["log"][-1]["recorded_at"]  # the close
-    cli.ok("reply", cid, "--by", "alice", "--contest", "--text", "no", "--on", "2026-03-18")
+    cli.ok(f"reply {cid} --by alice --contest --text no --on 2026-03-18")
     then = as_json(cli, "history", "alice", "--as-of", recorded, "--on", "2026-03-20")
     assert then["commitments"][0]["replies"] == []
     assert as_json(cli, "show", cid, "--as-of", recorded, "--on", "2026-03-20")["replies"] == []
@@ -241,7 +245,9 @@ def _contested_scenario(cli: Cli) -> None:
         (c6, "alice", "2026-01-16", True),
         (m1, "bob", "2026-03-21", True),
     ):
-        cli.ok("reply", cid, "--by", by, "--text", "said", "--on", day, *(["--contest"] * contest))
+        cli.ok(
+            ["reply", cid, "--by", by, "--text", "said", "--on", day, *(["--contest"] * contest)]
+        )
 
 
 def test_contested_share_against_hand_arithmetic(cli: Cli) -> None:
@@ -254,22 +260,18 @@ def test_contested_share_against_hand_arithmetic(cli: Cli) -> None:
     # counts, c4 is closed but bob's reply on 03-26 is not there yet: (c1, c6) / 5
     earlier = as_json(cli, "report", "coaching", "--on", "2026-03-25", "--manager", "bob")
     assert earlier["managers"][0]["contested_share"] == 2 / 5
-    rows = list(
-        csv.DictReader(
-            io.StringIO(cli.ok("report", "coaching", "--on", "2026-04-30", "--format", "csv"))
-        )
-    )
+    rows = list(csv.DictReader(io.StringIO(cli.ok("report coaching --on 2026-04-30 --format csv"))))
     assert [r["contested_share"] for r in rows] == ["0.5", "0", "", "0.4"]
 
 
 def test_contested_share_on_the_coaching_page(cli: Cli, tmp_path: Path) -> None:
     _contested_scenario(cli)
     page = tmp_path / "coaching.html"
-    cli.ok("report", "coaching", "--on", "2026-04-30", "--format", "html", "-o", str(page))
+    cli.ok(f"report coaching --on 2026-04-30 --format html -o {page}")
     html = page.read_text("utf-8")
     assert html.count("Verdicts the rep contested</dt><dd>50%</dd>") == 1  # bob
     assert "Verdicts the rep contested</dt><dd>40%</dd>" in html  # the team
-    table = cli.ok("report", "coaching", "--on", "2026-04-30").splitlines()
+    table = cli.ok("report coaching --on 2026-04-30").splitlines()
     assert "contested" in table[2].split()
 
 
@@ -293,7 +295,7 @@ def test_contested_share_fast_path_equals_judging_every_commitment(cli: Cli) -> 
 
 def _replied_ledger(cli: Cli) -> tuple[str, list[dict[str, Any]]]:
     cid = closed(cli, "alice", "bob", "2026-03-02", "2026-03-16")
-    cli.ok("reply", cid, "--by", "alice", "--contest", "--text", "lost calls", "--on", "2026-03-17")
+    cli.ok(f"reply {cid} --by alice --contest --text 'lost calls' --on 2026-03-17")
     return cid, export_of(cli.db)
 
 
@@ -316,7 +318,7 @@ def test_replies_round_trip_through_export_and_import(
     path = write_jsonl(tmp_path / "export.jsonl", lines)
     other = Cli(db=other_db, views=str(tmp_path / "other.views.db"))
     copy_keys(cli.db, other_db)  # the names open with the key store, which travels apart
-    other.ok("import", path)
+    other.ok(f"import {path}")
     assert as_json(other, "show", cid)["replies"] == as_json(cli, "show", cid)["replies"]
 
     from ledger.replay import events
@@ -352,7 +354,7 @@ def test_an_import_checks_a_reply_as_strictly_as_the_command(
     }
     count = event_count(cli.db)
     path = write_jsonl(tmp_path / "forged.jsonl", rehash([*lines, forged]))
-    result = cli("import", path)
+    result = cli(f"import {path}")
     assert result.exit_code == code, result.stderr
     message = result.stderr.strip()
     assert message.startswith(f"error: line {len(lines) + 1}: ") and why in message, message

@@ -15,7 +15,6 @@ fuzzed without touching this file. Budget: ``COMMITMENTS_FUZZ_EXAMPLES``
 from __future__ import annotations
 
 import json
-import os
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -25,9 +24,10 @@ from uuid import UUID
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from tests.budget import examples
 from tests.serve_support import ROLES, START, Served, is_error, served
 
-EXAMPLES = int(os.environ.get("COMMITMENTS_FUZZ_EXAMPLES") or 150)
+EXAMPLES = examples(150, fuzz=True)
 FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,

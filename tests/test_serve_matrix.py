@@ -263,7 +263,9 @@ def _shape_ok(endpoint: str, status: int, body: Any) -> bool:
         "history": lambda b: {"rep", "signal", "reasons", "counts", "commitments"} <= set(b),
         "report": lambda b: {"as_of", "on", "window_days", "managers", "team"} <= set(b),
         "team": lambda b: {"as_of", "on", "window_days", "reps"} <= set(b) and len(b["reps"]) > 0,
-        "session_list": lambda b: isinstance(b, list) and all("prepared" in i for i in b) and b,
+        "session_list": lambda b: (
+            isinstance(b, list) and all("prepared" in i for i in b) and len(b) > 0
+        ),
         "session_show": lambda b: {"id", "rep", "manager", "on", "commitments"} <= set(b),
         "session": lambda b: set(b) == {"id"},
         "agree": lambda b: set(b) == {"id"},
@@ -293,7 +295,7 @@ def _matrix(db: str, folder: Path) -> list[str]:
     with served(db, folder) as s:
         s.session("tess", "mona")  # tess's data names mona; the roster names bob
         relations = (("own", OWN), ("other", OTHER), ("roster", ROSTER))
-        cases = [
+        cases: list[tuple[str, str, str | None, str, tuple[str, str, str], int]] = [
             (endpoint, role, who, which, people, statuses[role][i])
             for endpoint, statuses in EXPECTED.items()
             for role, who in CALLERS.items()

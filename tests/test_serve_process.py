@@ -65,6 +65,7 @@ def running_server(
         deadline = time.monotonic() + 30
         while True:
             if proc.poll() is not None:
+                assert proc.stderr is not None  # piped above
                 raise AssertionError(f"serve exited {proc.returncode}: {proc.stderr.read()}")
             try:
                 if httpx.get(f"{base}/api/openapi.json", timeout=1).status_code == 200:
@@ -103,6 +104,7 @@ def test_a_real_server_answers_on_a_free_loopback_port(db: str, tmp_path: Path) 
         assert anonymous.status_code == 401
 
 
+@pytest.mark.slow  # several real server processes; the fast run keeps the loopback test
 def test_every_read_sees_every_write_finished_before_it_on_any_worker(
     db: str, tmp_path: Path
 ) -> None:
@@ -201,6 +203,7 @@ def normalize(output: str) -> str:
     return "\n".join(" ".join(line.split()) for line in output.strip().splitlines())
 
 
+@pytest.mark.slow  # several real server processes; the fast run keeps the loopback test
 def test_the_serve_page_runs_against_a_real_server(db: str, tmp_path: Path) -> None:
     """Each ``sh`` block runs in bash (shell variables carried from block to
     block); ``commitments serve ... &`` starts the real server; each ``text``

@@ -20,7 +20,7 @@ KEYS = ["id", "rep", "manager", "on", "prepared", "strengths", "focus", "note", 
 
 
 def session(cli: Cli, rep: str, manager: str, on: str, *extra: str) -> str:
-    return cli.ok("session", "record", "--rep", rep, "--manager", manager, "--on", on, *extra)
+    return cli.ok(["session", "record", "--rep", rep, "--manager", manager, "--on", on, *extra])
 
 
 @pytest.fixture
@@ -45,17 +45,17 @@ def sessions(cli: Cli) -> dict[str, Any]:
     carol = session(cli, "carol", "dana", "2026-01-20", "--prepared")
     common = ("--target", "10", "--per", "week", "--start")
     calls = cli.ok(
-        "agree", "--rep", "alice", "--manager", "bob", "--focus", "prospecting",
-        "--behavior", "calls", *common, "2026-01-05", "--session", jan[:8],
+        ["agree", "--rep", "alice", "--manager", "bob", "--focus", "prospecting",
+        "--behavior", "calls", *common, "2026-01-05", "--session", jan[:8]],
     )  # fmt: skip
     rides = cli.ok(
-        "agree", "--rep", "alice", "--manager", "bob", "--owner", "manager",
-        "--focus", "prospecting", "--behavior", "ride-alongs", "--target", "2", "--per",
-        "window", "--start", "2026-01-05", "--supports", calls[:8], "--session", jan,
-    )  # fmt: skip
+        "agree --rep alice --manager bob --owner manager --focus prospecting "
+        f"--behavior ride-alongs --target 2 --per window --start 2026-01-05 --supports {calls[:8]} "
+        f"--session {jan}",
+    )
     demos = cli.ok(
-        "agree", "--rep", "carol", "--manager", "dana", "--focus", "discovery",
-        "--behavior", "demos", *common, "2026-01-20", "--session", carol[:8],
+        ["agree", "--rep", "carol", "--manager", "dana", "--focus", "discovery",
+        "--behavior", "demos", *common, "2026-01-20", "--session", carol[:8]],
     )  # fmt: skip
     return {"jan": jan, "feb": feb, "carol": carol, "calls": calls, "rides": rides, "demos": demos}
 
@@ -63,7 +63,7 @@ def sessions(cli: Cli) -> dict[str, Any]:
 def test_session_show_gives_back_everything_recorded_and_its_commitments(
     cli: Cli, sessions: dict[str, Any]
 ) -> None:
-    shown = json.loads(cli.ok("session", "show", sessions["jan"][:6], "--format", "json"))
+    shown = json.loads(cli.ok(f"session show {sessions['jan'][:6]} --format json"))
 
     jsonschema.validate(shown, SESSION_SCHEMA)
     assert list(shown) == KEYS
@@ -78,7 +78,7 @@ def test_session_show_gives_back_everything_recorded_and_its_commitments(
         "note": "pipeline is thin for Q1",
         "commitments": [sessions["calls"], sessions["rides"]],
     }
-    text = cli.ok("session", "show", sessions["jan"])
+    text = cli.ok(f"session show {sessions['jan']}")
     assert f"session {sessions['jan']}" in text
     assert "note: pipeline is thin for Q1" in text
     assert "strengths: rapport with buyers; follow-up" in text
@@ -86,7 +86,7 @@ def test_session_show_gives_back_everything_recorded_and_its_commitments(
 
 
 def test_session_list_is_every_visible_session_by_date(cli: Cli, sessions: dict[str, Any]) -> None:
-    listed = json.loads(cli.ok("session", "list", "--format", "json"))
+    listed = json.loads(cli.ok("session list --format json"))
 
     for s in listed:
         jsonschema.validate(s, SESSION_SCHEMA)
@@ -103,13 +103,13 @@ def test_session_list_is_every_visible_session_by_date(cli: Cli, sessions: dict[
         "note": None,
         "commitments": [],
     }
-    show = json.loads(cli.ok("session", "show", sessions["carol"], "--format", "json"))
+    show = json.loads(cli.ok(f"session show {sessions['carol']} --format json"))
     assert show == listed[1]  # list and show give the same object
 
 
 def test_session_list_filters_by_rep_manager_and_dates(cli: Cli, sessions: dict[str, Any]) -> None:
     def ids(*args: str) -> list[str]:
-        return [s["id"] for s in json.loads(cli.ok("session", "list", *args, "--format", "json"))]
+        return [s["id"] for s in json.loads(cli.ok(["session", "list", *args, "--format", "json"]))]
 
     assert ids("--rep", "alice") == [sessions["jan"], sessions["feb"]]
     assert ids("--manager", "dana") == [sessions["carol"]]
@@ -121,14 +121,14 @@ def test_session_list_filters_by_rep_manager_and_dates(cli: Cli, sessions: dict[
 
 
 def test_session_list_formats(cli: Cli, sessions: dict[str, Any]) -> None:
-    rows = list(csv.DictReader(io.StringIO(cli.ok("session", "list", "--format", "csv"))))
+    rows = list(csv.DictReader(io.StringIO(cli.ok("session list --format csv"))))
     assert [r["id"] for r in rows] == [sessions["jan"], sessions["carol"], sessions["feb"]]
     assert rows[0]["strengths"] == "rapport with buyers;follow-up"
     assert rows[0]["commitments"] == f"{sessions['calls']};{sessions['rides']}"
     assert rows[0]["prepared"] == "True"
-    md = cli.ok("session", "list", "--rep", "alice", "--format", "md").splitlines()
+    md = cli.ok("session list --rep alice --format md").splitlines()
     assert md[0].startswith("| id | on | rep | manager |") and len(md) == 4
-    table = cli.ok("session", "list", "--rep", "alice").splitlines()
+    table = cli.ok("session list --rep alice").splitlines()
     assert table[0].split() == [
         "id", "on", "rep", "manager", "prepared", "focus", "commitments", "note"
     ]  # fmt: skip
@@ -140,7 +140,7 @@ def test_session_list_formats(cli: Cli, sessions: dict[str, Any]) -> None:
         "yes",
         "prospecting",
     ]
-    assert cli.ok("session", "list", "--rep", "carol", "--to", "2026-01-01") == "(no sessions)"
+    assert cli.ok("session list --rep carol --to 2026-01-01") == "(no sessions)"
 
 
 def test_history_json_lists_the_reps_sessions_visible_at_t_and_d(
@@ -148,12 +148,12 @@ def test_history_json_lists_the_reps_sessions_visible_at_t_and_d(
 ) -> None:
     def history(*args: str) -> dict[str, Any]:
         result: dict[str, Any] = json.loads(
-            cli.ok("history", "alice", *args, "--as-of", "2999-12-31", "--format", "json")
+            cli.ok(["history", "alice", *args, "--as-of", "2999-12-31", "--format", "json"])
         )
         return result
 
     full = history("--on", "2026-03-01")
-    listed = json.loads(cli.ok("session", "list", "--rep", "alice", "--format", "json"))
+    listed = json.loads(cli.ok("session list --rep alice --format json"))
     assert full["sessions"] == listed
     early = history("--on", "2026-01-10")  # February's session has not happened yet
     assert [s["id"] for s in early["sessions"]] == [sessions["jan"]]
@@ -172,12 +172,12 @@ def test_session_refusals_write_nothing(cli: Cli, sessions: dict[str, Any]) -> N
         (("session", "list", "--as-of", "noon"), 2),
     ]
     for args, code in cases:
-        result = cli(*args)
+        result = cli(args)
         assert result.exit_code == code, (args, result.stderr)
         assert result.stdout == ""
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
         assert result.stderr.startswith("error: ")
-    assert "did you mean 'alice'?" in cli("session", "list", "--rep", "Alice").stderr
+    assert "did you mean 'alice'?" in cli("session list --rep Alice").stderr
     assert event_count(cli.db) == before
 
 
@@ -193,8 +193,8 @@ def test_an_ambiguous_session_prefix_lists_the_candidates(
     with monkeypatch.context() as m:
         m.setattr("ledger.domain.uuid4", lambda: next(fixed))
         twins = [session(cli, "alice", "bob", day) for day in ("2026-01-05", "2026-02-02")]
-    result = cli("session", "show", "abcdef")
+    result = cli("session show abcdef")
     assert (result.exit_code, result.stdout) == (3, "")
     assert "ambiguous" in result.stderr and all(t in result.stderr for t in twins)
-    shown = json.loads(cli.ok("session", "show", "abcdef121", "--format", "json"))
+    shown = json.loads(cli.ok("session show abcdef121 --format json"))
     assert shown["id"] == twins[1] and shown["on"] == "2026-02-02"

@@ -30,7 +30,7 @@ def test_create_table_off_is_off_for_the_command_line_and_the_library(
     cli: Cli, monkeypatch: pytest.MonkeyPatch, word: str
 ) -> None:
     monkeypatch.setenv("CREATE_TABLE", word)
-    result = cli(*SESSION)
+    result = cli(SESSION)
     assert result.exit_code == 1, (result.exit_code, result.stderr)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "no ledger tables" in lines[0] and "init" in lines[0], lines
@@ -45,7 +45,7 @@ def test_create_table_off_works_once_init_has_created_the_tables(
 ) -> None:
     monkeypatch.setenv("CREATE_TABLE", "off")
     assert cli("init").exit_code == 0  # init always may create them
-    assert len(cli.ok(*SESSION)) == 36
+    assert len(cli.ok(SESSION)) == 36
     ledger = Ledger.open(cli.db)
     try:
         # the session, the ledger's LedgerCreated, the rep, manager and actor registered
@@ -59,7 +59,7 @@ def test_create_table_on_or_unset_creates_the_tables(
     cli: Cli, monkeypatch: pytest.MonkeyPatch, word: str
 ) -> None:
     monkeypatch.setenv("CREATE_TABLE", word)
-    assert len(cli.ok(*SESSION)) == 36
+    assert len(cli.ok(SESSION)) == 36
     assert activity_count(cli.db) == 1  # the session (and the ledger's LedgerCreated)
 
 
@@ -67,7 +67,7 @@ def test_a_create_table_value_that_is_no_yes_or_no_is_refused(
     cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CREATE_TABLE", "maybe")
-    result = cli(*SESSION)
+    result = cli(SESSION)
     assert result.exit_code == 2, (result.exit_code, result.stderr)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "CREATE_TABLE='maybe'" in lines[0], lines
@@ -88,7 +88,7 @@ def test_eventsourcing_environment_variables_do_not_override_the_ledger(
     monkeypatch.setenv("SQLITE_DBNAME", str(elsewhere))
     monkeypatch.setenv("LEDGER_CREATE_TABLE", "n")
     cli = Cli(db=str(tmp_path / "chosen.db"), views=str(tmp_path / "v.db"))
-    assert len(cli.ok(*SESSION)) == 36
+    assert len(cli.ok(SESSION)) == 36
     assert not elsewhere.exists()
     with sqlite3.connect(tmp_path / "chosen.db") as conn:
         assert conn.execute("SELECT count(*) FROM stored_events").fetchone() == (

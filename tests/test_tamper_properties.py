@@ -34,6 +34,7 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from ledger.application import Ledger
+from tests.budget import examples
 from tests.test_projection_properties import REPS, Clock, apply, ops
 
 AS_OF = ("2026-01-05T12:00:00Z", "2026-03-31T00:00:00Z")
@@ -219,7 +220,7 @@ def edit(db: str, views: str, change: tuple[Any, ...]) -> tuple[str, int | None]
 
 
 @settings(
-    max_examples=30,
+    max_examples=examples(30),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )

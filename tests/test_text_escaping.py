@@ -37,16 +37,16 @@ def hostile(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
         m.setattr(text, "TEXT_CONTROL", never)
         m.setattr(text, "CONTROL", never)
         sid = cli.ok(
-            "session", "record", "--rep", REP, "--manager", MANAGER, "--on", "2026-01-05",
-            "--note", NOTE, "--focus", "prospecting",
+            ["session", "record", "--rep", REP, "--manager", MANAGER, "--on", "2026-01-05",
+            "--note", NOTE, "--focus", "prospecting"],
         )  # fmt: skip
         cid = cli.ok(
-            "agree", "--rep", REP, "--manager", MANAGER, "--focus", "prospecting",
+            ["agree", "--rep", REP, "--manager", MANAGER, "--focus", "prospecting",
             "--behavior", BEHAVIOR, "--target", "10", "--per", "week", "--start", "2026-01-05",
-            "--days", "28", "--expect", HYPOTHESIS, "--session", sid[:8],
+            "--days", "28", "--expect", HYPOTHESIS, "--session", sid[:8]],
         )  # fmt: skip
-        cli.ok("check-in", cid[:8], "--on", "2026-01-09", "--actual", "9", "--note", NOTE)
-        cli.ok("close", cid[:8], "--on", "2026-02-02", "--result", "met", "--note", NOTE)
+        cli.ok(["check-in", cid[:8], "--on", "2026-01-09", "--actual", "9", "--note", NOTE])
+        cli.ok(["close", cid[:8], "--on", "2026-02-02", "--result", "met", "--note", NOTE])
     return {"session": sid, "commitment": cid}
 
 
@@ -70,13 +70,13 @@ def safe_lines(text: str, rows: int) -> None:
 def test_tables_keep_one_line_per_record(
     cli: Cli, hostile: dict[str, str], args: tuple[str, ...], rows: int
 ) -> None:
-    text = cli.ok(*args)
+    text = cli.ok(args)
     safe_lines(text, rows)
     assert "\\t" in text and "\\x1b" in text  # shown, as escapes
 
 
 def test_show_prints_no_fake_line(cli: Cli, hostile: dict[str, str]) -> None:
-    text = cli.ok("show", hostile["commitment"], *ON)
+    text = cli.ok(["show", hostile["commitment"], *ON])
     assert not RAW.search(text) and not FAKE.search(text)
     assert "behavior: calls\\n  verdict: succeeded\\tkept\\x1b[31m" in text
     assert [line.split(":")[0] for line in text.splitlines() if line.startswith("  ")][:4] == [
@@ -87,7 +87,7 @@ def test_show_prints_no_fake_line(cli: Cli, hostile: dict[str, str]) -> None:
         "  measure",
     ]
     assert sum(line.startswith("  status: ") for line in text.splitlines()) == 1
-    session = cli.ok("session", "show", hostile["session"])
+    session = cli.ok(["session", "show", hostile["session"]])
     assert not RAW.search(session) and not FAKE.search(session)
     assert "note: first line\\nsecond\\tcolumn\\x1b[2J\\r\\nthird" in session
 
@@ -110,7 +110,7 @@ def test_csv_gives_one_row_per_record_with_the_text_as_stored(
     column: str,
     value: str,
 ) -> None:
-    result = cli(*args, "--format", "csv")
+    result = cli([*args, "--format", "csv"])
     assert result.exit_code == 0, result.stderr
     rows = list(csv.DictReader(io.StringIO(result.stdout, newline="")))
     assert len(rows) == records
@@ -132,7 +132,7 @@ def test_csv_gives_one_row_per_record_with_the_text_as_stored(
 def test_markdown_keeps_one_line_per_row(
     cli: Cli, hostile: dict[str, str], args: tuple[str, ...], rows: int
 ) -> None:
-    text = cli.ok(*args, "--format", "md")
+    text = cli.ok([*args, "--format", "md"])
     safe_lines(text, rows)
     table = [line for line in text.splitlines() if line.startswith("|")]
     assert len({line.count(" | ") for line in table if not line.startswith("|---")}) == 1

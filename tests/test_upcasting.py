@@ -110,7 +110,7 @@ def test_a_version_1_event_loads_as_version_2_through_its_upcaster(db: str) -> N
     ledger = Ledger.open(db)
     try:
         wid = store_v1_widget(ledger)
-        widget = ledger.repository.get(wid)
+        widget: Widget = ledger.repository.get(wid)
         assert isinstance(widget, Widget)
         assert (widget.name, widget.colour) == ("cog", "unknown")
         # New events are written as version 2 and read back unchanged.

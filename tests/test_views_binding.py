@@ -21,8 +21,8 @@ from tests.conftest import Cli
 
 def _agree(cli: Cli, rep: str = "alice") -> str:
     return cli.ok(
-        "agree", "--rep", rep, "--manager", "bob", "--focus", "prospecting",
-        "--behavior", "calls", "--target", "5", "--per", "week", "--start", "2026-01-05",
+        ["agree", "--rep", rep, "--manager", "bob", "--focus", "prospecting",
+        "--behavior", "calls", "--target", "5", "--per", "week", "--start", "2026-01-05"],
     )  # fmt: skip
 
 
@@ -46,36 +46,36 @@ def _backup(cli: Cli, folder: Path) -> Callable[[], None]:
     import psycopg
 
     export = folder / "backup.jsonl"
-    cli.ok("export", "-o", str(export))
+    cli.ok(f"export -o {export}")
     url, schema = cli.db.split("?schema=")
 
     def restore_schema() -> None:
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
             conn.execute(f'CREATE SCHEMA "{schema}"')
-        cli.ok("import", str(export))
+        cli.ok(f"import {export}")
 
     return restore_schema
 
 
 def test_a_restored_backup_is_rebuilt_before_the_next_read(cli: Cli, tmp_path: Path) -> None:
     cid = _agree(cli)
-    cli.ok("check-in", cid, "--on", "2026-01-09", "--actual", "4")
+    cli.ok(f"check-in {cid} --on 2026-01-09 --actual 4")
     cli.ok("list")
     restore = _backup(cli, tmp_path)
-    cli.ok("close", cid, "--on", "2026-02-04", "--result", "met")
-    assert json.loads(cli.ok("show", cid, "--format", "json"))["status"] == "closed"
+    cli.ok(f"close {cid} --on 2026-02-04 --result met")
+    assert json.loads(cli.ok(f"show {cid} --format json"))["status"] == "closed"
 
     restore()
-    cli.ok("check-in", cid, "--on", "2026-01-16", "--actual", "5")
-    cli.ok("check-in", cid, "--on", "2026-01-23", "--actual", "6")
-    shown = json.loads(cli.ok("show", cid, "--format", "json", "--on", "2026-01-31"))
+    cli.ok(f"check-in {cid} --on 2026-01-16 --actual 5")
+    cli.ok(f"check-in {cid} --on 2026-01-23 --actual 6")
+    shown = json.loads(cli.ok(f"show {cid} --format json --on 2026-01-31"))
 
     assert shown["status"] == "open", "the close that no longer exists is still served"
     assert shown["result"] is None
     assert shown["actual"] == 15, "the check-ins written after the restore are missing"
     fresh = str(tmp_path / "fresh.views.db")
-    Cli(cli.db, fresh).ok("projections", "rebuild")
+    Cli(cli.db, fresh).ok("projections rebuild")
     assert table_dump(cli.views) == table_dump(fresh)
 
 
@@ -84,8 +84,8 @@ def test_a_rewritten_event_at_the_tracked_position_is_noticed(
 ) -> None:
     cli = Cli(sqlite_db, str(tmp_path / "views.db"))
     cid = _agree(cli)
-    cli.ok("check-in", cid, "--on", "2026-01-09", "--actual", "4")
-    assert json.loads(cli.ok("show", cid, "--format", "json"))["actual"] == 4
+    cli.ok(f"check-in {cid} --on 2026-01-09 --actual 4")
+    assert json.loads(cli.ok(f"show {cid} --format json"))["actual"] == 4
     conn = sqlite3.connect(sqlite_db)
     last = conn.execute("SELECT max(rowid) FROM stored_events").fetchone()[0]
     conn.execute(
@@ -96,12 +96,12 @@ def test_a_rewritten_event_at_the_tracked_position_is_noticed(
     conn.commit()
     conn.close()
 
-    assert json.loads(cli.ok("show", cid, "--format", "json"))["actual"] == 9
+    assert json.loads(cli.ok(f"show {cid} --format json"))["actual"] == 9
 
 
 def test_a_views_file_of_an_older_release_is_rebuilt(cli: Cli, tmp_path: Path) -> None:
     cid = _agree(cli)
-    cli.ok("check-in", cid, "--on", "2026-01-09", "--actual", "4")
+    cli.ok(f"check-in {cid} --on 2026-01-09 --actual 4")
     cli.ok("list")
     expected = table_dump(cli.views)
     conn = sqlite3.connect(cli.views)
@@ -146,7 +146,7 @@ def _edit_views(cli: Cli, sql: str) -> None:
 
 
 def _verify_refuses(cli: Cli, *words: str) -> None:
-    result = cli("projections", "verify")
+    result = cli("projections verify")
     assert result.exit_code == 4, (result.exit_code, result.stderr)
     assert result.stdout == ""
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
@@ -156,11 +156,11 @@ def _verify_refuses(cli: Cli, *words: str) -> None:
 
 def test_projections_verify_passes_on_a_faithful_read_model(cli: Cli) -> None:
     cid = _agree(cli)
-    cli.ok("check-in", cid, "--on", "2026-01-09", "--actual", "4")
+    cli.ok(f"check-in {cid} --on 2026-01-09 --actual 4")
     cli.ok("list")
     before = table_dump(cli.views)
 
-    out = cli.ok("projections", "verify")
+    out = cli.ok("projections verify")
 
     assert "match a rebuild" in out and "position" in out
     assert table_dump(cli.views) == before  # read-only
@@ -169,19 +169,19 @@ def test_projections_verify_passes_on_a_faithful_read_model(cli: Cli) -> None:
 def test_projections_verify_compares_a_lagging_read_model_at_its_own_position(cli: Cli) -> None:
     cid = _agree(cli)
     cli.ok("list")
-    cli.ok("check-in", cid, "--on", "2026-01-09", "--actual", "4")  # not read yet
+    cli.ok(f"check-in {cid} --on 2026-01-09 --actual 4")  # not read yet
 
-    assert "match a rebuild" in cli.ok("projections", "verify")
+    assert "match a rebuild" in cli.ok("projections verify")
 
 
 def test_deleting_a_row_from_the_views_file_is_caught(cli: Cli) -> None:
     """Finding 4: deleting rows from the views file changed a signal with exit 0."""
     cid = _agree(cli)
-    cli.ok("check-in", cid, "--on", "2026-01-09", "--actual", "4")
-    cli.ok("close", cid, "--on", "2026-02-04", "--result", "missed")
-    before = json.loads(cli.ok("history", "alice", "--format", "json", "--on", "2026-02-10"))
+    cli.ok(f"check-in {cid} --on 2026-01-09 --actual 4")
+    cli.ok(f"close {cid} --on 2026-02-04 --result missed")
+    before = json.loads(cli.ok("history alice --format json --on 2026-02-10"))
     _edit_views(cli, "DELETE FROM closes")
-    after = json.loads(cli.ok("history", "alice", "--format", "json", "--on", "2026-02-10"))
+    after = json.loads(cli.ok("history alice --format json --on 2026-02-10"))
     assert after["counts"] != before["counts"]  # what the edit does to every read
 
     _verify_refuses(cli, "closes", "1 rows missing")
@@ -201,7 +201,7 @@ def test_deleting_a_row_from_the_views_file_is_caught(cli: Cli) -> None:
 )  # fmt: skip
 def test_any_edit_of_the_views_file_is_caught(cli: Cli, sql: str, table: str) -> None:
     cid = _agree(cli)
-    cli.ok("check-in", cid, "--on", "2026-01-09", "--actual", "4")
+    cli.ok(f"check-in {cid} --on 2026-01-09 --actual 4")
     cli.ok("list")
     _edit_views(cli, sql)
 
@@ -211,7 +211,7 @@ def test_any_edit_of_the_views_file_is_caught(cli: Cli, sql: str, table: str) ->
 def test_projections_verify_catches_a_replaced_ledger(sqlite_db: str, tmp_path: Path) -> None:
     cli = Cli(sqlite_db, str(tmp_path / "views.db"))
     cid = _agree(cli)
-    cli.ok("check-in", cid, "--on", "2026-01-09", "--actual", "4")
+    cli.ok(f"check-in {cid} --on 2026-01-09 --actual 4")
     cli.ok("list")
     conn = sqlite3.connect(sqlite_db)
     conn.execute(
@@ -229,7 +229,7 @@ def test_projections_verify_without_a_read_model_is_not_found(cli: Cli) -> None:
     _agree(cli)  # a write resolves names through the read model: it makes one
     for extra in ("", "-wal", "-shm"):
         Path(cli.views + extra).unlink(missing_ok=True)
-    result = cli("projections", "verify")
+    result = cli("projections verify")
     assert result.exit_code == 3 and result.stdout == ""
     assert "no read model" in result.stderr
 
@@ -241,7 +241,7 @@ def test_projections_verify_refuses_events_that_do_not_replay(
     JSON made projections verify crash (exit 1) instead of refusing."""
     cli = Cli(sqlite_db, str(tmp_path / "views.db"))
     cid = _agree(cli)
-    cli.ok("check-in", cid, "--on", "2026-01-09", "--actual", "4")
+    cli.ok(f"check-in {cid} --on 2026-01-09 --actual 4")
     cli.ok("list")
     conn = sqlite3.connect(sqlite_db)
     conn.execute(
@@ -280,10 +280,10 @@ def test_a_views_file_of_another_ledger_is_refused_naming_both(
         (tmp_path / "other").mkdir(exist_ok=True)
         other = Cli(other_db, mine.views)
         own = Cli(other_db, str(tmp_path / "o.views.db"))  # a write reads names there too
-        own.ok("check-in", _agree(own, "bert"), "--on", "2026-01-09", "--actual", "2")
+        own.ok(["check-in", _agree(own, "bert"), "--on", "2026-01-09", "--actual", "2"])
 
         for args in (("list",), ("history", "bert"), ("projections", "rebuild")):
-            result = other(*args)
+            result = other(args)
             assert result.exit_code == 4, (args, result.exit_code, result.stderr)
             assert result.stdout == ""
             assert len(result.stderr.strip().splitlines()) == 1
@@ -302,10 +302,10 @@ def test_a_moved_sqlite_ledger_keeps_its_views_file(tmp_path: Path) -> None:
             if (tmp_path / (old + extra)).exists():
                 (tmp_path / (old + extra)).rename(tmp_path / (new + extra))
     moved = Cli(str(tmp_path / "b.db"), first.views)
-    moved.ok("check-in", cid, "--on", "2026-01-09", "--actual", "4")
+    moved.ok(f"check-in {cid} --on 2026-01-09 --actual 4")
 
-    assert json.loads(moved.ok("show", cid, "--format", "json"))["actual"] == 4
-    assert "match a rebuild" in moved.ok("projections", "verify")
+    assert json.loads(moved.ok(f"show {cid} --format json"))["actual"] == 4
+    assert "match a rebuild" in moved.ok("projections verify")
 
 
 def test_the_default_views_file_of_a_postgresql_ledger_carries_its_id(

@@ -43,21 +43,8 @@ def _ledger(path: Path, rep: str, count: int) -> set[str]:
     for i in range(count):
         ids.add(
             cli.ok(
-                "agree",
-                "--rep",
-                f"{rep}{i % 7}",
-                "--manager",
-                "mona",
-                "--focus",
-                f"f{i % 2}",
-                "--behavior",
-                "calls",
-                "--target",
-                "5",
-                "--start",
-                "2026-01-05",
-                "--override-focus-cap",
-                "race test",
+                f"agree --rep {rep}{i % 7} --manager mona --focus f{i % 2} --behavior calls "
+                "--target 5 --start 2026-01-05 --override-focus-cap 'race test'",
             )
         )
     return ids

@@ -74,7 +74,7 @@ class Walk:
         words = shlex.split(command)
         assert words[0] == "commitments", command
         args = [self.word(w) for w in words[1:]]
-        result = self.cli(*args)
+        result = self.cli(args)
         assert result.exit_code == code, (command, result.exit_code, result.stderr)
         self.stderr += result.stderr.replace(str(CRM), DOC_CRM).splitlines()
         if target:
@@ -87,13 +87,13 @@ class Walk:
 
     def show(self, var: str, on: str = ON) -> dict[str, Any]:
         out: dict[str, Any] = json.loads(
-            self.cli.ok("show", self.ids[var], "--on", on, "--format", "json")
+            self.cli.ok(f"show {self.ids[var]} --on {on} --format json")
         )
         return out
 
     def history(self, rep: str, on: str = ON) -> dict[str, Any]:
         out: dict[str, Any] = json.loads(
-            self.cli.ok("history", rep, "--on", on, "--format", "json")
+            self.cli.ok(["history", rep, "--on", on, "--format", "json"])
         )
         return out
 
@@ -242,7 +242,7 @@ def test_history_signals_follow_from_the_verdicts(walk: Walk) -> None:
 
 
 def test_the_coaching_report_separates_honest_misses_from_broken_ones(walk: Walk) -> None:
-    report = json.loads(walk.cli.ok("report", "coaching", "--on", ON, "--format", "json"))
+    report = json.loads(walk.cli.ok(f"report coaching --on {ON} --format json"))
     safe = {m["manager"]: m["safe_failure_index"] for m in report["managers"]}
     # honest_miss / (honest_miss + broken) over each manager's reps, from HAND's verdicts
     assert safe == {"Dustin Brinkmann": 1, "Cara Losch": 0}
@@ -277,26 +277,9 @@ def test_the_document_numbers_match_the_csv() -> None:
 
 def test_only_activity_dated_inside_the_window_counts(cli: Cli, tmp_path: Path) -> None:
     cid = cli.ok(
-        "agree",
-        "--rep",
-        "Anna Snelling",
-        "--manager",
-        "Dustin Brinkmann",
-        "--focus",
-        "prospecting",
-        "--behavior",
-        "engage",
-        "--target",
-        "30",
-        "--per",
-        "month",
-        "--metric",
-        "engagements",
-        "--new-metric",
-        "--start",
-        "2017-03-01",
-        "--days",
-        "30",
+        "agree --rep 'Anna Snelling' --manager 'Dustin Brinkmann' --focus prospecting "
+        "--behavior engage --target 30 --per month --metric engagements --new-metric "
+        "--start 2017-03-01 --days 30",
     )  # fmt: skip  (--new-metric: its rows are imported below)
     rows = tmp_path / "edges.csv"
     rows.write_text(
@@ -314,10 +297,10 @@ def test_only_activity_dated_inside_the_window_counts(cli: Cli, tmp_path: Path) 
         *("--date-format", "%d-%m-%y"),
     )
 
-    cli.ok("activity", "import", str(rows), *args)
-    outside_only = json.loads(cli.ok("show", cid, "--on", ON, "--format", "json"))
-    cli.ok("activity", "import", str(inside), *args)
-    both = json.loads(cli.ok("show", cid, "--on", ON, "--format", "json"))
+    cli.ok(["activity", "import", str(rows), *args])
+    outside_only = json.loads(cli.ok(f"show {cid} --on {ON} --format json"))
+    cli.ok(["activity", "import", str(inside), *args])
+    both = json.loads(cli.ok(f"show {cid} --on {ON} --format json"))
 
     assert outside_only["actual"] == 0
     assert both["actual"] == 2  # the first and last day count; another rep's row does not
