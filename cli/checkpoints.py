@@ -53,8 +53,8 @@ def _refuse_overwrite(env: Env, output: str, key: str) -> None:
     from ledger.errors import InvalidInput
 
     protected = [env.views_path, key, key + LAST_SUFFIX]
-    if not env.is_postgres:
-        protected.append(env.db)
+    if env.ledger_file is not None:
+        protected.append(env.ledger_file)
     target = os.path.realpath(output)
     for path in protected:
         for suffix in ("", "-wal", "-shm"):

@@ -32,8 +32,11 @@ class Env:
     _people: Any = field(default=None, repr=False)
 
     @property
-    def is_postgres(self) -> bool:
-        return self.db.startswith(("postgresql://", "postgres://"))
+    def ledger_file(self) -> str | None:
+        """The file the ledger lives in (SQLite); None for a ledger on a server."""
+        from ledger.store import local_file
+
+        return local_file(self.db)
 
     @property
     def views_path(self) -> str:
@@ -50,7 +53,7 @@ class Env:
     def _default_views(self) -> str:
         if self.views:
             return self.views
-        if self.is_postgres:
+        if self.ledger_file is None:
             return postgres_views_path(self.ledger().ledger_id())
         root, ext = os.path.splitext(self.db)
         return f"{root}.views{ext or '.db'}"
@@ -61,7 +64,7 @@ class Env:
         mean connecting): like every SQLite database, it is refused by content."""
         from ledger.files import ledger_files
 
-        views = self.views if self.is_postgres else self._default_views()
+        views = self.views if self.ledger_file is None else self._default_views()
         return ledger_files(self.db, views)
 
     def check_output(self, path: str, option: str = "-o") -> None:
@@ -80,7 +83,7 @@ class Env:
 
     def existing_ledger(self) -> Ledger:
         """The ledger to read; a SQLite path that does not exist is not found (not created)."""
-        if not self.is_postgres and not os.path.exists(self.db):
+        if self.ledger_file is not None and not os.path.exists(self.ledger_file):
             from ledger.errors import NotFound
 
             raise NotFound(f"no ledger at {self.db} (pass --db)")

@@ -43,7 +43,7 @@ def follow(env: Env, page_size: int, poll_interval: float) -> None:
       COMMITMENTS_DB=postgresql://reader@db:5432/sales?schema=coaching \\
       COMMITMENTS_VIEWS=/var/lib/commitments/views.db commitments projections follow
     """
-    from ledger.persistence import redact
+    from ledger.store import redact
     from projections.follow import Follower
 
     follower = Follower(

@@ -407,7 +407,7 @@ def demo_page_paths(env: Any, rep: str | None) -> tuple[str, ...]:
     import os
     import re
 
-    folder = "." if env.is_postgres else (os.path.dirname(env.db) or ".")
+    folder = os.path.dirname(env.ledger_file or "") or "."
     coaching = os.path.join(folder, "coaching.html")
     if rep is None:
         return (coaching,)

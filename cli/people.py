@@ -371,7 +371,7 @@ def _access_of(env: Env, subject: str) -> dict[str, Any]:
 
     from .serve.access import access_path, open_access
 
-    if not env.is_postgres and not os.path.exists(access_path(env.db)):
+    if env.ledger_file is not None and not os.path.exists(access_path(env.ledger_file)):
         return access_section(subject, [], [])
     store = open_access(env.db)
     try:

@@ -108,7 +108,7 @@ def verify(env: Env) -> None:
     from projections.catchup import max_position
     from projections.verify import verify as do_verify
 
-    if not env.is_postgres and not os.path.exists(env.db):
+    if env.ledger_file is not None and not os.path.exists(env.ledger_file):
         raise NotFound(f"no ledger at {env.db} (pass --db)")
     views = env.views_path
     ledger = env.ledger()

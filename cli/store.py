@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import sqlite3
-
 import click
 
 from .context import Env, pass_env
@@ -26,12 +23,11 @@ def init(env: Env) -> None:
       commitments --db 'postgresql://owner@db.example:5432/sales?schema=coaching' init
     """
     from ledger.application import Ledger
-    from ledger.persistence import redact
+    from ledger.store import redact
 
-    existed = False if env.is_postgres else _sqlite_has_table(env.db)
     ledger = Ledger.open(env.db, create_table=True)
     try:
-        created = ledger.created_tables if env.is_postgres else not existed
+        created = ledger.created_tables
     finally:
         ledger.close()
     where = redact(env.db)
@@ -39,16 +35,3 @@ def init(env: Env) -> None:
         click.echo(f"created the ledger tables at {where}", err=True)
     else:
         click.echo(f"the ledger tables at {where} already exist; nothing to do", err=True)
-
-
-def _sqlite_has_table(path: str) -> bool:
-    if not os.path.exists(path):
-        return False
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
-    try:
-        row = conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'stored_events'"
-        ).fetchone()
-    finally:
-        conn.close()
-    return row is not None

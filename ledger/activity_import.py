@@ -14,13 +14,11 @@ uncommitted rows).
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from itertools import islice
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
-from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, Mapper, OperationalError, StoredEvent
 from eventsourcing.utils import get_topic
@@ -35,12 +33,14 @@ from .formats.activity_csv import (
     PersonResolver,
     actor_name,
 )
-from .persistence import event_state, insert_stored_events, is_locked, is_postgres, pg_sql
+from .persistence import event_state
+from .store import is_locked
 
 if TYPE_CHECKING:
     from eventsourcing.domain import Aggregate
 
     from .people import NewPerson
+    from .store.recorder import LedgerRecorder
 
 
 class Ledger(Protocol):
@@ -54,7 +54,7 @@ class Ledger(Protocol):
     def mapper(self) -> Mapper: ...
 
     @property
-    def recorder(self) -> Any: ...
+    def recorder(self) -> LedgerRecorder: ...
 
     def _registered(
         self, people: Sequence[NewPerson], at: datetime, actor: str
@@ -96,15 +96,14 @@ def write_activity_rows(
     its own rows, so no set of ids is kept in memory. Use
     :meth:`Ledger.record_activity_rows` rather than this.
     """
-    recorder: Any = ledger.recorder
+    recorder = ledger.recorder
     writer = _ActivityWriter(ledger, at)
     counts = WriteCounts()
     rows = iter(rows)
     try:
         with recorder.datastore.transaction(commit=True) as curs:
-            if writer.pg:
-                recorder._lock_table(curs)
-            before = writer.max_position(curs)
+            recorder.lock_for_insert(curs)
+            before = recorder.max_position(curs)
             batch = list(islice(rows, batch_size))
             while batch:
                 writer.register(curs, people, batch[0].actor)
@@ -128,7 +127,7 @@ def write_activity_rows(
 
 class _ActivityWriter:
     """Turns batches of activity rows into stored events and inserts them
-    through the recorder (:func:`ledger.persistence.insert_stored_events`),
+    through the recorder (:meth:`ledger.store.recorder.LedgerRecorder.insert_stored`),
     inside the caller's transaction.
 
     Stored states are the mapper's transcoder over one mapped event's state
@@ -140,10 +139,7 @@ class _ActivityWriter:
     def __init__(self, ledger: Ledger, at: datetime) -> None:
         self.ledger = ledger
         self.at = at
-        recorder: Any = ledger.recorder
-        self.recorder = recorder
-        self.pg = is_postgres(ledger.db)
-        self.table: str = recorder.events_table_name
+        self.recorder = ledger.recorder
         template = Activity.record(
             at=at, rep="r", metric="m", date=date(2000, 1, 1), value=1.0, source_id="s", actor="a"
         )
@@ -151,11 +147,7 @@ class _ActivityWriter:
         self.encode = ledger.mapper.transcoder.encode
         self.fast: bool | None = None
         self.optimistic = True
-        self.duplicate: type[Exception] | tuple[type[Exception], ...] = sqlite3.IntegrityError
-        if self.pg:
-            import psycopg
-
-            self.duplicate = (psycopg.errors.UniqueViolation, sqlite3.IntegrityError)
+        self.duplicate = self.recorder.DUPLICATE
         self.topic = get_topic(Activity.Recorded)
         self.actor = "activity-import"
 
@@ -224,7 +216,7 @@ class _ActivityWriter:
                 return
             self.optimistic = False
         found = 0
-        for key, ours in self.stored_among(curs, list(fresh), before):
+        for key, ours in self.recorder.created_among(curs, list(fresh), before):
             found += 1
             del fresh[key]
             if ours:
@@ -239,10 +231,10 @@ class _ActivityWriter:
 
     def _stored(self, fresh: dict[str, ActivityRow]) -> list[StoredEvent]:
         state = self._state if self.fast else self._slow_state
-        topic, pg = self.topic, self.pg
+        topic, stream_key = self.topic, self.recorder.stream_key
         return [
             StoredEvent(
-                originator_id=UUID(key) if pg else key,  # the SQLite recorder stores hex
+                originator_id=stream_key(key),
                 originator_version=1,
                 topic=topic,
                 state=state(fresh[key]),
@@ -254,11 +246,11 @@ class _ActivityWriter:
         """Give a ledger without an id its ``LedgerCreated`` (SPEC §7.2), in this transaction."""
         from .identity import created_stored, stored_ledger_id
 
-        if stored_ledger_id(self.recorder, curs, pg=self.pg) is None:
+        if stored_ledger_id(self.recorder, curs) is None:
             self._insert(curs, [created_stored(self.ledger.mapper, self.at, self.actor)])
 
     def _insert(self, curs: Any, stored: list[StoredEvent]) -> None:
-        insert_stored_events(self.recorder, curs, stored, pg=self.pg)
+        self.recorder.insert_stored(curs, stored)
 
     def _try_insert(self, curs: Any, stored: list[StoredEvent]) -> bool:
         """Insert under a savepoint; False (and nothing inserted) on a duplicate id."""
@@ -271,43 +263,6 @@ class _ActivityWriter:
             return False
         curs.execute("RELEASE SAVEPOINT activity_batch")
         return True
-
-    def max_position(self, curs: Any) -> int:
-        """The highest notification id (0 when empty), inside the transaction."""
-        if self.pg:
-            curs.execute(
-                pg_sql(self.recorder, "SELECT max(notification_id) AS n FROM {schema}.{table}")
-            )
-            return int(curs.fetchone()["n"] or 0)
-        curs.execute(f"SELECT max(rowid) FROM {self.table}")
-        return int(curs.fetchone()[0] or 0)
-
-    def stored_among(self, curs: Any, keys: list[str], before: int) -> Iterator[tuple[str, bool]]:
-        """Which of the activity ids (hex) are stored, and whether each was
-        written by this transaction (its position is after ``before``)."""
-        for i in range(0, len(keys), 900):
-            chunk = keys[i : i + 900]
-            if self.pg:
-                curs.execute(
-                    pg_sql(
-                        self.recorder,
-                        "SELECT originator_id, notification_id > %s AS ours "
-                        "FROM {schema}.{table} "
-                        "WHERE originator_id = ANY(%s) AND originator_version = 1",
-                    ),
-                    (before, [UUID(k) for k in chunk]),
-                )
-                for r in curs.fetchall():
-                    yield UUID(str(r["originator_id"])).hex, bool(r["ours"])
-            else:
-                marks = ",".join("?" * len(chunk))
-                curs.execute(
-                    f"SELECT originator_id, rowid > ? FROM {self.table} "
-                    f"WHERE originator_version = 1 AND originator_id IN ({marks})",
-                    [before, *chunk],
-                )
-                for r in curs.fetchall():
-                    yield r[0], bool(r[1])
 
 
 # -- the import ----------------------------------------------------------------

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
-import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,21 +42,14 @@ from .errors import (
     UnknownMetric,
     no_such,
 )
-from .persistence import (
-    DEFAULT_DB,
-    create_table_setting,
-    is_locked,
-    is_postgres,
-    pg_sql,
-    redact,
-    store_env,
-)
+from .store import DEFAULT_DB, create_table_setting, is_locked, recorder_class, redact, store_env
 
 if TYPE_CHECKING:  # imported when used: a check-in does not pay for the CSV import
     from .activity_import import WriteCounts
     from .formats.activity_csv import ActivityRow
     from .keys import KeyStore
     from .people import NewPerson, RosterChange
+    from .store.recorder import LedgerRecorder
     from .unit_of_work import UnitOfWork
 
 Clock = Callable[[], datetime]
@@ -85,13 +77,14 @@ class Ledger(Application):
     name = "ledger"
     _batch: UnitOfWork | None = None  # set on a batch's ledger (:meth:`batch`)
     _shares_store = False  # a batch's ledger, a copy of the ledger: closing it closes nothing
+    recorder: LedgerRecorder  # one class per backend (:mod:`ledger.store`)
 
     def __init__(
         self, env: dict[str, str] | None = None, *, clock: Clock = utc_now, db: str = ""
     ) -> None:
         self.clock = clock
         self.db = db
-        self.created_tables = False  # True when this open created the PostgreSQL tables
+        self.created_tables = False  # True when this open created the tables
         self._ledger_id: UUID | None = None
         self._keys: dict[int, KeyStore] = {}
         super().__init__(env)
@@ -109,68 +102,44 @@ class Ledger(Application):
         """Open the ledger at ``db`` (a SQLite path or a ``postgresql://`` URL).
 
         ``create_table`` defaults to the ``CREATE_TABLE`` environment variable
-        (default yes). On PostgreSQL the recorder always runs with
-        ``CREATE_TABLE=n``: missing tables are created once, under an advisory
-        lock, when ``create_table`` (see :mod:`ledger.pgstore`), and are an
-        error otherwise.
+        (default yes). The recorder (one class per backend, :mod:`ledger.store`)
+        always runs with ``CREATE_TABLE=n``: missing tables are created by its
+        ``ensure_tables`` when ``create_table`` (on PostgreSQL once, under an
+        advisory lock), and are an error otherwise.
         """
         db = db or DEFAULT_DB
         if create_table is None:
             create_table = create_table_setting()
-        pg = is_postgres(db)
-        env = store_env(db, create_table=create_table and not pg)
-        if pg:
-            from .pgstore import LedgerPostgresRecorder
-
-            env["APPLICATION_RECORDER_TOPIC"] = get_topic(LedgerPostgresRecorder)
-        else:
-            _create_private_file(db)
+        env = store_env(db)
+        recorder_class(db).prepare(db)
         try:
             ledger = cls(env, clock=clock, db=db)
         except (PersistenceError, OSError) as exc:
             raise StorageUnavailable(
                 f"cannot open the ledger at {redact(db)}: {_one_line(exc)}"
             ) from None
-        if pg:
-            ledger._ensure_postgres_tables(create_table)
-        elif not create_table:
-            ledger._require_sqlite_tables()
+        ledger._prepare_tables(create_table)
         return ledger
 
     def construct_env(self, name: str, env: Any = None) -> Environment:
         """The store's settings are exactly those :meth:`open` built: unlike a
         plain eventsourcing application, nothing is read from ``os.environ``
         here (no ``CREATE_TABLE``, no ``LEDGER_SQLITE_DBNAME`` overriding
-        ``--db``), so every setting has one reader, :mod:`ledger.persistence`."""
+        ``--db``), so every setting has one reader, :mod:`ledger.store`."""
         return Environment(name, dict(env or {}))
 
-    def _require_sqlite_tables(self) -> None:
-        recorder: Any = self.recorder
-        with recorder.datastore.transaction(commit=False) as curs:
-            curs.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-                (recorder.events_table_name,),
-            )
-            present = curs.fetchone() is not None
-        if not present:
-            self.close()
-            raise StorageUnavailable(
-                f"no ledger tables at {redact(self.db)} and CREATE_TABLE=n: "
-                "run 'commitments init' first"
-            )
-
-    def _ensure_postgres_tables(self, create: bool) -> None:
-        from .pgstore import ensure_tables, tables_exist
-
-        recorder: Any = self.recorder
+    def _prepare_tables(self, create: bool) -> None:
+        """Create the tables if missing (``create``), or refuse to go on without them."""
         try:
             if create:
-                self.created_tables = ensure_tables(recorder)
-                if self.created_tables:  # the key store's schema too, by the same role
-                    self.keys.state()  # (writers granted only SELECT, INSERT cannot create it)
+                self.created_tables = self.recorder.ensure_tables()
+                if self.created_tables:  # the key store too, by the same role
+                    from .keys import prepare_keystore
+
+                    prepare_keystore(self.db)
                 return
-            present = tables_exist(recorder)
-        except PersistenceError as exc:
+            present = self.recorder.tables_present()
+        except (PersistenceError, OSError) as exc:
             self.close()
             raise StorageUnavailable(
                 f"cannot open the ledger at {redact(self.db)}: {_one_line(exc)}"
@@ -179,7 +148,7 @@ class Ledger(Application):
             self.close()
             raise StorageUnavailable(
                 f"no ledger tables at {redact(self.db)} and CREATE_TABLE=n: "
-                "run 'commitments init' as a role that may create them"
+                + self.recorder.INIT_HINT
             )
 
     # -- the ledger id ---------------------------------------------------
@@ -194,9 +163,8 @@ class Ledger(Application):
         if self._ledger_id is None:
             from .identity import stored_ledger_id
 
-            recorder: Any = self.recorder
-            with recorder.datastore.transaction(commit=False) as curs:
-                self._ledger_id = stored_ledger_id(recorder, curs, pg=is_postgres(self.db))
+            with self.recorder.datastore.transaction(commit=False) as curs:
+                self._ledger_id = stored_ledger_id(self.recorder, curs)
         return self._ledger_id
 
     def ensure_ledger_id(self, actor: str) -> UUID:
@@ -356,8 +324,8 @@ class Ledger(Application):
         uow = copy.copy(self)  # the same store, mapper and keys; its own clock and batch
         uow._shares_store = True
         try:
-            with self.recorder.datastore.transaction(commit=True) as curs:  # type: ignore[attr-defined]
-                has_id = stored_ledger_id(self.recorder, curs, pg=is_postgres(self.db)) is not None
+            with self.recorder.datastore.transaction(commit=True) as curs:
+                has_id = stored_ledger_id(self.recorder, curs) is not None
                 uow._batch = UnitOfWork(
                     uow, curs, has_id=has_id, flush_every=flush_every, seal=seal
                 )
@@ -524,32 +492,8 @@ class Ledger(Application):
         from .domain import Activity
 
         topic = get_topic(Activity.Recorded)
-        recorder: Any = self.recorder
-        with recorder.datastore.transaction(commit=False) as curs:
-            if is_postgres(self.db):
-                metric = "convert_from(state, 'UTF8')::jsonb ->> 'metric'"
-                if name is None:
-                    sql = (
-                        f"SELECT DISTINCT {metric} AS m FROM {{schema}}.{{table}} WHERE topic = %s"
-                    )
-                    curs.execute(pg_sql(recorder, sql), (topic,))
-                else:
-                    sql = (
-                        f"SELECT {metric} AS m FROM {{schema}}.{{table}} "
-                        f"WHERE topic = %s AND {metric} = %s LIMIT 1"
-                    )
-                    curs.execute(pg_sql(recorder, sql), (topic, name))
-                return [str(r["m"]) for r in curs.fetchall()]
-            metric = "json_extract(CAST(state AS TEXT), '$.metric')"
-            table = recorder.events_table_name
-            if name is None:
-                curs.execute(f"SELECT DISTINCT {metric} FROM {table} WHERE topic = ?", (topic,))
-            else:
-                curs.execute(
-                    f"SELECT {metric} FROM {table} WHERE topic = ? AND {metric} = ? LIMIT 1",
-                    (topic, name),
-                )
-            return [str(r[0]) for r in curs.fetchall()]
+        with self.recorder.datastore.transaction(commit=False) as curs:
+            return self.recorder.field_values(curs, topic, "metric", name)
 
     def _legacy_workload_areas(self, rep: str, register: Sequence[NewPerson]) -> dict[UUID, str]:
         """The open commitments of a registered rep's *legacy* workload: a
@@ -741,25 +685,8 @@ class Ledger(Application):
             return UUID(text)
         topic = get_topic({"commitment": Commitment.Agreed, "session": CoachingSession.Held}[kind])
         low, high = text.ljust(32, "0"), text.ljust(32, "f")
-        recorder: Any = self.recorder
-        with recorder.datastore.transaction(commit=False) as curs:
-            if is_postgres(self.db):
-                curs.execute(
-                    pg_sql(
-                        recorder,
-                        "SELECT originator_id FROM {schema}.{table} WHERE originator_id "
-                        "BETWEEN %s AND %s AND originator_version = 1 AND topic = %s LIMIT 11",
-                    ),
-                    (UUID(low), UUID(high), topic),
-                )
-                rows = [UUID(str(r["originator_id"])) for r in curs.fetchall()]
-            else:
-                curs.execute(
-                    f"SELECT originator_id FROM {recorder.events_table_name} WHERE originator_id "
-                    "BETWEEN ? AND ? AND originator_version = 1 AND topic = ? LIMIT 11",
-                    (low, high, topic),
-                )
-                rows = [UUID(r[0]) for r in curs.fetchall()]
+        with self.recorder.datastore.transaction(commit=False) as curs:
+            rows = self.recorder.streams_created_between(curs, UUID(low), UUID(high), topic, 11)
         if not rows:
             raise NotFound(f"no {kind} with an id starting {ref!r}")
         if len(rows) > 1:
@@ -767,13 +694,8 @@ class Ledger(Application):
         return rows[0]
 
     def event_count(self) -> int:
-        recorder: Any = self.recorder
-        with recorder.datastore.transaction(commit=False) as curs:
-            if is_postgres(self.db):
-                curs.execute(pg_sql(recorder, "SELECT count(*) AS n FROM {schema}.{table}"))
-                return int(curs.fetchone()["n"])
-            curs.execute(f"SELECT count(*) FROM {recorder.events_table_name}")
-            return int(curs.fetchone()[0])
+        with self.recorder.datastore.transaction(commit=False) as curs:
+            return self.recorder.count_events(curs)
 
 
 AGREED_AS_GIVEN = (
@@ -795,19 +717,6 @@ def agreed_fields(c: cmd.Agree) -> dict[str, Any]:
         "focus_cap_override": c.override_focus_cap,
         "on": c.on or c.start,
     }
-
-
-def _create_private_file(path: str) -> None:
-    """Create a new SQLite ledger file readable by its owner only."""
-    if path == ":memory:" or path.startswith("file:") or os.path.exists(path):
-        return
-    try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-    except FileExistsError:
-        return
-    except OSError as exc:
-        raise StorageUnavailable(f"cannot create the ledger file {path}: {exc.strerror}") from None
-    os.close(fd)
 
 
 def _one_line(exc: BaseException) -> str:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,14 +37,8 @@ from .formats.jsonl import (
     parse_line,
 )
 from .import_rules import Replayer
-from .persistence import (
-    canonical,
-    canonical_parsed,
-    insert_stored_events,
-    is_locked,
-    is_postgres,
-    pg_sql,
-)
+from .persistence import canonical, canonical_parsed
+from .store import is_locked
 
 PAGE = 2000
 BATCH = 1000
@@ -136,7 +129,6 @@ UPGRADE = (
     "'commitments --db NEW import ledger.jsonl' into a new ledger "
     "(import writes canonical bytes and keeps every hash)"
 )
-_HEX32 = re.compile(r"[0-9a-f]{32}")
 _ONCE_ONLY = frozenset(
     get_topic(cls) for cls in (Activity.Recorded, LedgerIdentity.LedgerCreated)
 )  # streams that never get a version 2: not remembered (memory stays flat)
@@ -148,72 +140,21 @@ def stored_rows(
     """Every stored row after position ``after`` as the store holds it, in ledger
     order: (position, stream id as stored, version, topic, state bytes), page by
     page, up to the head as it was when iteration began."""
-    recorder = ledger.recorder
-    pg = is_postgres(ledger.db)
-    head = recorder.max_notification_id() or 0
-    position = after
-    if pg:
-        sql = pg_sql(
-            recorder,
-            "SELECT notification_id, originator_id, originator_version, topic, state "
-            "FROM {schema}.{table} WHERE notification_id > %s AND notification_id <= %s "
-            "ORDER BY notification_id LIMIT %s",
-        )
-    else:
-        sql = (
-            "SELECT rowid, originator_id, originator_version, topic, state FROM "
-            f"{recorder.events_table_name} WHERE rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?"
-        )
-    while position < head:
-        try:
-            with recorder.datastore.transaction(commit=False) as curs:
-                curs.execute(sql, (position, head, page))
-                rows = curs.fetchall()
-        except Exception as exc:
-            if not pg and "decode" in str(exc):  # SQLite keeps any bytes in a TEXT column
-                _refuse_undecodable(recorder, position, head, page)
-            raise
-        if not rows:
-            break
-        if pg:
-            for r in rows:
-                yield (
-                    r["notification_id"], str(r["originator_id"]), r["originator_version"],
-                    r["topic"], bytes(r["state"]),
-                )  # fmt: skip
-        else:
-            for r in rows:
-                yield r[0], r[1], r[2], r[3], r[4]
-        position = rows[-1][0] if not pg else rows[-1]["notification_id"]
-
-
-def _refuse_undecodable(recorder: Any, position: int, head: int, page: int) -> None:
-    """A page SQLite could not hand over as text: name the first row whose stream
-    id or topic is not UTF-8 text (an edit behind the ledger's back)."""
-    sql = (
-        "SELECT rowid, CAST(originator_id AS BLOB), CAST(topic AS BLOB) FROM "
-        f"{recorder.events_table_name} WHERE rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?"
-    )
-    with recorder.datastore.transaction(commit=False) as curs:
-        curs.execute(sql, (position, head, page))
-        rows = curs.fetchall()
-    for rowid, sid, topic in rows:
-        for name, value in (("stream id", sid), ("topic", topic)):
-            try:
-                bytes(value or b"").decode("utf-8")
-            except UnicodeDecodeError:
-                raise IntegrityFailure(
-                    f"stored event at position {rowid}: its {name} is not UTF-8 text: "
-                    "edited behind the ledger's back"
-                ) from None
+    return ledger.recorder.stored_rows(after=after, page=page)  # type: ignore[no-any-return]
 
 
 class _Checker:
     """Checks each stored row for verify: canonical stream id and bytes, known
     topic, versions that follow on; yields the canonical hashed body."""
 
-    def __init__(self, pg: bool, types: Mapping[str, type], *, partway: bool = False) -> None:
-        self.pg = pg
+    def __init__(
+        self,
+        stream_of: Callable[[Any], str | None],
+        types: Mapping[str, type],
+        *,
+        partway: bool = False,
+    ) -> None:
+        self.stream_of = stream_of  # a stored stream id as a UUID with dashes (None: not canonical)
         self.types = types
         self.last: dict[str, int] = {}
         self.topics: dict[str, str] = {}
@@ -223,14 +164,12 @@ class _Checker:
     def body(self, row: tuple[int, str, int, str, Any], prev: str) -> str:
         position, sid, version, topic, state = row
         where = f"stored event at position {position}"
-        if not self.pg and not (isinstance(sid, str) and _HEX32.fullmatch(sid)):
+        stream = self.stream_of(sid)
+        if stream is None:
             raise IntegrityFailure(
                 f"{where}: stream id {sid!r} is not in canonical form (32 lower-case hex "
                 "digits): edited behind the ledger's back"
             )
-        stream = (
-            f"{sid[:8]}-{sid[8:12]}-{sid[12:16]}-{sid[16:20]}-{sid[20:]}" if not self.pg else sid
-        )
         if topic not in self.types:
             raise IntegrityFailure(f"{where}: unknown event type {topic!r}")
         have = self.last.get(stream, 0)
@@ -301,7 +240,7 @@ def stored_bodies(
     and the read model's tree. The first row that fails raises
     :class:`IntegrityFailure` (exit 4) naming its position.
     """
-    checker = _Checker(is_postgres(ledger.db), default_event_types(), partway=after > 0)
+    checker = _Checker(ledger.recorder.canonical_stream, default_event_types(), partway=after > 0)
     body_of, sha256 = checker.body, hashlib.sha256
     for row in stored_rows(ledger, after=after):
         body = body_of(row, prev).encode("utf-8")
@@ -390,7 +329,7 @@ def import_lines(
     the actor as a person to register with it, if named for the first time).
     """
     types = dict(event_types) if event_types is not None else default_event_types()
-    store = _Store.of(ledger)
+    store = _Store(ledger)
     summary = ImportSummary()
     conflict: str | None = None
     prev: str | None = None
@@ -502,20 +441,11 @@ def _apply(
 
 
 class _Store:
-    """The few recorder operations an import needs, on either backend."""
-
-    pg = False
+    """The few recorder operations an import needs (:mod:`ledger.store`)."""
 
     def __init__(self, ledger: Any) -> None:
         self.recorder = ledger.recorder
         self.datastore = self.recorder.datastore
-        self.table = self.recorder.events_table_name
-
-    @staticmethod
-    def of(ledger: Any) -> _Store:
-        if is_postgres(ledger.db):
-            return _PostgresStore(ledger)
-        return _Store(ledger)
 
     def transaction(self) -> Any:
         return self.datastore.transaction(commit=True)
@@ -529,52 +459,19 @@ class _Store:
         self, curs: Any, keys: set[tuple[UUID, int]]
     ) -> dict[tuple[UUID, int], tuple[str, bytes]]:
         """(topic, state) of each of ``keys`` already stored (same transaction)."""
-        found: dict[tuple[UUID, int], tuple[str, bytes]] = {}
-        items = list(keys)
-        for i in range(0, len(items), 400):
-            chunk = items[i : i + 400]
-            marks = ",".join(["(?,?)"] * len(chunk))
-            params: list[Any] = []
-            for stream, version in chunk:
-                params += (stream.hex, version)
-            # Loop over the keys, one primary-key lookup each.
-            curs.execute(
-                f"WITH k(s, v) AS (VALUES {marks}) "
-                "SELECT e.originator_id, e.originator_version, e.topic, e.state "
-                f"FROM k JOIN {self.table} e "
-                "ON e.originator_id = k.s AND e.originator_version = k.v",
-                params,
-            )
-            for row in curs.fetchall():
-                found[(UUID(row[0]), row[1])] = (row[2], row[3])
+        found: dict[tuple[UUID, int], tuple[str, bytes]] = self.recorder.lookup(curs, keys)
         return found
 
     def insert(self, curs: Any, events: list[StoredEvent]) -> None:
-        insert_stored_events(self.recorder, curs, events, pg=self.pg)
+        self.recorder.insert_stored(curs, events)
 
     def events_of(self, curs: Any, stream: UUID, mapper: Any) -> list[Any]:
         """The domain events of ``stream`` stored so far (this transaction's included)."""
-        curs.execute(
-            f"SELECT originator_version, topic, state FROM {self.table} "
-            "WHERE originator_id = ? ORDER BY originator_version",
-            (stream.hex,),
-        )
-        return [
-            mapper.to_domain_event(StoredEvent(stream, row[0], row[1], row[2]))
-            for row in curs.fetchall()
-        ]
+        return [mapper.to_domain_event(e) for e in self.recorder.events_of(curs, stream)]
 
     def latest_recorded_at(self, curs: Any) -> datetime | None:
         """The latest ``recorded_at`` in the ledger (its ``LedgerCreated`` left out)."""
-        # Timestamps differ in their fraction digits ("...:05Z", "...:05.25Z"), so the
-        # text is compared to the second and the candidates of that second parsed.
-        ts = "json_extract(state, '$.timestamp')"
-        curs.execute(
-            f"SELECT DISTINCT {ts} FROM {self.table} WHERE topic != ? AND substr({ts}, 1, 19) = "
-            f"(SELECT max(substr({ts}, 1, 19)) FROM {self.table} WHERE topic != ?)",
-            (_LEDGER_CREATED, _LEDGER_CREATED),
-        )
-        return _latest(row[0] for row in curs.fetchall())
+        return _latest(self.recorder.latest_timestamps(curs, _LEDGER_CREATED))
 
     def ensure_ledger_id(
         self, curs: Any, ledger: Any, actor: str, register: Sequence[Any] = ()
@@ -583,7 +480,7 @@ class _Store:
         transaction (with ``register``: the actor, a person named for the first time)."""
         from .identity import created_stored, stored_ledger_id
 
-        if stored_ledger_id(self.recorder, curs, pg=self.pg) is None:
+        if stored_ledger_id(self.recorder, curs) is None:
             at = ledger.clock()
             to_stored = ledger.mapper.to_stored_event
             people = [
@@ -591,57 +488,3 @@ class _Store:
                 for e in p.collect_events()
             ]  # fmt: skip
             self.insert(curs, [created_stored(ledger.mapper, at, actor), *people])
-
-
-class _PostgresStore(_Store):
-    pg = True
-
-    def events_of(self, curs: Any, stream: UUID, mapper: Any) -> list[Any]:
-        curs.execute(
-            pg_sql(
-                self.recorder,
-                "SELECT originator_version, topic, state FROM {schema}.{table} "
-                "WHERE originator_id = %s ORDER BY originator_version",
-            ),
-            (stream,),
-        )
-        return [
-            mapper.to_domain_event(
-                StoredEvent(stream, r["originator_version"], r["topic"], bytes(r["state"]))
-            )
-            for r in curs.fetchall()
-        ]
-
-    def latest_recorded_at(self, curs: Any) -> datetime | None:
-        ts = "(convert_from(state, 'UTF8')::json ->> 'timestamp')"
-        curs.execute(
-            pg_sql(
-                self.recorder,
-                f"SELECT DISTINCT {ts} AS ts FROM {{schema}}.{{table}} WHERE topic <> %s AND "
-                f"substr({ts}, 1, 19) = (SELECT max(substr({ts}, 1, 19)) "
-                "FROM {schema}.{table} WHERE topic <> %s)",
-            ),
-            (_LEDGER_CREATED, _LEDGER_CREATED),
-        )
-        return _latest(row["ts"] for row in curs.fetchall())
-
-    def lookup(
-        self, curs: Any, keys: set[tuple[UUID, int]]
-    ) -> dict[tuple[UUID, int], tuple[str, bytes]]:
-        if not keys:
-            return {}
-        streams = [k[0] for k in keys]
-        versions = [k[1] for k in keys]
-        curs.execute(
-            pg_sql(
-                self.recorder,
-                "SELECT e.originator_id, e.originator_version, e.topic, e.state "
-                "FROM {schema}.{table} e JOIN unnest(%s::uuid[], %s::bigint[]) AS k(s, v) "
-                "ON e.originator_id = k.s AND e.originator_version = k.v",
-            ),
-            (streams, versions),
-        )
-        return {
-            (row["originator_id"], row["originator_version"]): (row["topic"], bytes(row["state"]))
-            for row in curs.fetchall()
-        }

@@ -30,6 +30,7 @@ from collections.abc import Iterable, Mapping
 from contextlib import suppress
 
 from .errors import InvalidInput
+from .store import local_file
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 WAL_MAGIC = (b"\x37\x7f\x06\x82", b"\x37\x7f\x06\x83")
@@ -44,10 +45,6 @@ SIGNING_KEY_MARKS = (b"PRIVATE+KEY+", b"-----BEGIN PRIVATE KEY-----", b"PRIVATE 
 key, or a PEM private key (``keys generate`` writes one of these)."""
 
 
-def is_postgres(db: str) -> bool:
-    return db.startswith(("postgresql://", "postgres://"))
-
-
 def beside(db: str, suffix: str) -> str:
     """``X.db`` -> ``X<suffix>`` (the files kept next to a SQLite ledger)."""
     root, _ = os.path.splitext(db)
@@ -58,11 +55,12 @@ def ledger_files(db: str, views: str | None = None) -> dict[str, str]:
     """What must never be overwritten, by description: the ledger, its views,
     keys and access log (PostgreSQL: only the views file is a local file)."""
     out: dict[str, str] = {}
-    if not is_postgres(db):
-        out[db] = "the ledger"
-        out[beside(db, VIEWS_SUFFIX)] = "the ledger's read model"
-        out[beside(db, KEYS_SUFFIX)] = "the ledger's key store"
-        out[beside(db, ACCESS_LOG_SUFFIX)] = "the ledger's access log"
+    path = local_file(db)
+    if path is not None:
+        out[path] = "the ledger"
+        out[beside(path, VIEWS_SUFFIX)] = "the ledger's read model"
+        out[beside(path, KEYS_SUFFIX)] = "the ledger's key store"
+        out[beside(path, ACCESS_LOG_SUFFIX)] = "the ledger's access log"
     if views:
         out[views] = "the ledger's read model"
     return out

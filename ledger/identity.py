@@ -21,7 +21,7 @@ How to use it::
     # inside a transaction of your own, on either backend (one primary-key read):
     from ledger.identity import stored_ledger_id
     with ledger.recorder.datastore.transaction(commit=False) as curs:
-        stored_ledger_id(ledger.recorder, curs, pg=is_postgres(ledger.db))
+        stored_ledger_id(ledger.recorder, curs)
 
     # a SQLite ledger file read with plain sqlite3 (the read side's attached file):
     #   SELECT state FROM stored_events WHERE originator_id = ? AND originator_version = 1
@@ -42,29 +42,12 @@ if TYPE_CHECKING:  # the read side imports this module: no event-store imports h
     from eventsourcing.persistence import StoredEvent
 
 
-def stored_ledger_id(recorder: Any, curs: Any, *, pg: bool) -> UUID | None:
-    """The ledger id, read inside the caller's transaction ``curs``; None if
-    the ledger has none yet."""
-    if pg:
-        from .persistence import pg_sql
-
-        curs.execute(
-            pg_sql(
-                recorder,
-                "SELECT state FROM {schema}.{table} "
-                "WHERE originator_id = %s AND originator_version = 1",
-            ),
-            (LEDGER_STREAM,),
-        )
-        row = curs.fetchone()
-        return None if row is None else ledger_id_of_state(bytes(row["state"]))
-    curs.execute(
-        f"SELECT state FROM {recorder.events_table_name} "
-        "WHERE originator_id = ? AND originator_version = 1",
-        (LEDGER_STREAM_KEY,),
-    )
-    row = curs.fetchone()
-    return None if row is None else ledger_id_of_state(row[0])
+def stored_ledger_id(recorder: Any, curs: Any) -> UUID | None:
+    """The ledger id, read inside the caller's transaction ``curs`` (one
+    primary-key read, :meth:`ledger.store.recorder.LedgerRecorder.first_state`);
+    None if the ledger has none yet."""
+    state = recorder.first_state(curs, LEDGER_STREAM)
+    return None if state is None else ledger_id_of_state(state)
 
 
 def created_event(at: datetime, actor: str) -> Any:
@@ -77,6 +60,6 @@ def created_event(at: datetime, actor: str) -> Any:
 def created_stored(mapper: Any, at: datetime, actor: str) -> StoredEvent:
     """A new ``LedgerCreated`` as a stored event, for writers that insert
     stored events themselves (the imports): pass it to
-    :func:`ledger.persistence.insert_stored_events` in the same transaction."""
+    :meth:`ledger.store.recorder.LedgerRecorder.insert_stored` in the same transaction."""
     stored: StoredEvent = mapper.to_stored_event(created_event(at, actor))
     return stored

@@ -58,7 +58,8 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from .files import KEYS_SUFFIX, beside, create_private, is_postgres
+from .files import KEYS_SUFFIX, beside, create_private
+from .store import by_backend
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
@@ -197,6 +198,24 @@ class KeyStore(ABC):
         self.missing = False
         """Whether :meth:`open_text` met a key that is absent without having been
         destroyed (a lost or partial key store): keys added later may open it."""
+
+    # -- one class per backend ------------------------------------------------
+    @classmethod
+    @abstractmethod
+    def of_ledger(cls, db: str, *, create: bool = True) -> KeyStore:
+        """The key store of the ledger ``db`` (see :func:`open_keystore`)."""
+
+    @classmethod
+    def state_of(cls, db: str) -> tuple[int, int]:
+        """:meth:`state` of the ledger ``db``'s key store, read without creating it."""
+        with cls.of_ledger(db, create=False) as store:
+            return store.state()
+
+    @classmethod
+    @abstractmethod
+    def prepare(cls, db: str) -> None:
+        """Create the key store along with the ledger's tables, if it must be
+        (see :func:`prepare_keystore`)."""
 
     # -- backend primitives -------------------------------------------------
     @abstractmethod
@@ -339,6 +358,30 @@ class KeyStore(ABC):
 class SqliteKeyStore(KeyStore):
     """The key store of a SQLite ledger: ``X.keys.db`` beside it."""
 
+    @classmethod
+    def of_ledger(cls, db: str, *, create: bool = True) -> KeyStore:
+        return cls(keystore_path(db), create=create)
+
+    @classmethod
+    def state_of(cls, db: str) -> tuple[int, int]:
+        path = keystore_path(db)
+        if not os.path.exists(path):
+            return 0, 0
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+        try:
+            row = conn.execute(
+                "SELECT count(key), count(*) - count(key) FROM person_keys"
+            ).fetchone()
+        except sqlite3.OperationalError:  # no table yet
+            return 0, 0
+        finally:
+            conn.close()
+        return int(row[0]), int(row[1])
+
+    @classmethod
+    def prepare(cls, db: str) -> None:
+        """Nothing: ``X.keys.db`` is created on first use, by whoever writes a key."""
+
     def __init__(self, path: str, *, create: bool = True) -> None:
         super().__init__()
         self.path = path
@@ -448,6 +491,16 @@ def _advisory_key(purpose: str, schema: str) -> int:
 
 class PostgresKeyStore(KeyStore):
     """The key store of a PostgreSQL ledger: a table in a schema of its own."""
+
+    @classmethod
+    def of_ledger(cls, db: str, *, create: bool = True) -> KeyStore:
+        return cls(db, create=create)
+
+    @classmethod
+    def prepare(cls, db: str) -> None:
+        """Writers granted only SELECT and INSERT cannot create the key schema:
+        ``init`` (or the first open, by a role that may) creates it with the tables."""
+        cls(db).close()
 
     def __init__(self, db: str, *, create: bool = True) -> None:
         super().__init__()
@@ -569,25 +622,20 @@ class PostgresKeyStore(KeyStore):
             self._conn = None
 
 
+def _store_class(db: str) -> type[KeyStore]:
+    return by_backend(db, sqlite=SqliteKeyStore, postgres=PostgresKeyStore)
+
+
 def keys_state(db: str) -> tuple[int, int]:
     """:meth:`KeyStore.state` of the ledger ``db``'s key store, read without
     creating it ((0, 0) when there is none)."""
-    if not is_postgres(db):
-        path = keystore_path(db)
-        if not os.path.exists(path):
-            return 0, 0
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
-        try:
-            row = conn.execute(
-                "SELECT count(key), count(*) - count(key) FROM person_keys"
-            ).fetchone()
-        except sqlite3.OperationalError:  # no table yet
-            return 0, 0
-        finally:
-            conn.close()
-        return int(row[0]), int(row[1])
-    with open_keystore(db, create=False) as store:
-        return store.state()
+    return _store_class(db).state_of(db)
+
+
+def prepare_keystore(db: str) -> None:
+    """Create the key store of the ledger ``db`` along with its tables, where
+    the roles that write may not create it later (PostgreSQL)."""
+    _store_class(db).prepare(db)
 
 
 def keystore_path(db: str) -> str:
@@ -600,9 +648,7 @@ def open_keystore(db: str, *, create: bool = True) -> KeyStore:
     the ``person_keys`` table in its own schema for a PostgreSQL one. With
     ``create=False`` a missing store is not made: every key reads as gone
     (names show erased, free text ``[erased]``) and writing a key fails."""
-    if is_postgres(db):
-        return PostgresKeyStore(db, create=create)
-    return SqliteKeyStore(keystore_path(db), create=create)
+    return _store_class(db).of_ledger(db, create=create)
 
 
 __all__ = [
@@ -617,6 +663,7 @@ __all__ = [
     "keys_schema",
     "keystore_path",
     "open_keystore",
+    "prepare_keystore",
     "pseudonym",
     "seal",
     "sealed_subject",

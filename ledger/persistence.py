@@ -1,4 +1,4 @@
-"""How events become stored records, and where the store lives.
+"""How events become stored records (where they are stored: :mod:`ledger.store`).
 
 Stored state is plain JSON: pydantic dumps each event dataclass in JSON mode
 (dates as ``YYYY-MM-DD``, timestamps as ISO 8601 UTC, ids as strings), so the
@@ -10,19 +10,12 @@ pydantic adapter, after any upcasting (``class_version``).
 from __future__ import annotations
 
 import json
-import os
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlparse
 
 from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
 from eventsourcing.utils import get_topic, resolve_topic
 from pydantic import TypeAdapter
-
-from .errors import InvalidInput
-
-DEFAULT_DB = "commitments.db"
-
 
 #: The canonical JSON of SPEC §5 (keys sorted, separators ``,`` and ``:``, no
 #: ASCII escaping): every state is stored as its UTF-8 bytes, so the hash chain
@@ -136,113 +129,3 @@ class PydanticMapper(Mapper):
             stored_event.originator_version,
             self.transcoder.decode(state),
         )
-
-
-def is_postgres(db: str) -> bool:
-    return db.startswith(("postgresql://", "postgres://"))
-
-
-def is_locked(exc: BaseException) -> bool:
-    """Whether a store error is another writer's lock outlasting the wait
-    (SQLite's "database is locked" / "busy" after ``SQLITE_LOCK_TIMEOUT``)."""
-    text = str(exc)
-    return "locked" in text or "busy" in text
-
-
-def insert_stored_events(recorder: Any, curs: Any, events: list[StoredEvent], *, pg: bool) -> None:
-    """Insert stored events inside the caller's transaction (``curs``), with the
-    recorder's own statements: on PostgreSQL its ``_insert_stored_events``, which
-    takes the insert lock first; on SQLite the aggregate recorder's multi-row
-    insert (the application recorder's override only adds a query per row to
-    collect notification ids, which nothing here needs)."""
-    if pg:
-        recorder._insert_stored_events(curs, events)
-    else:
-        from eventsourcing.sqlite import SQLiteAggregateRecorder
-
-        SQLiteAggregateRecorder._insert_events(recorder, curs, events)
-
-
-def pg_sql(recorder: Any, text: str) -> Any:
-    """``text`` with ``{schema}`` and ``{table}`` filled in as the quoted names of
-    a PostgreSQL recorder's schema and events table."""
-    from psycopg.sql import SQL, Identifier
-
-    return SQL(text).format(  # type: ignore[arg-type]
-        schema=Identifier(recorder.datastore.schema),
-        table=Identifier(recorder.events_table_name),
-    )
-
-
-def store_env(db: str, *, create_table: bool = True) -> dict[str, str]:
-    """eventsourcing settings for ``--db``: a SQLite path or a PostgreSQL URL.
-
-    A PostgreSQL URL may carry ``?schema=NAME`` to keep the tables in a schema.
-    """
-    env = {
-        "MAPPER_TOPIC": get_topic(PydanticMapper),
-        "TRANSCODER_TOPIC": get_topic(PlainJSONTranscoder),
-        "CREATE_TABLE": "y" if create_table else "n",
-    }
-    if is_postgres(db):
-        url = urlparse(db)
-        if not url.path.strip("/"):
-            raise InvalidInput(f"--db: {redact(db)} names no database")
-        query = parse_qs(url.query)
-        env.update(
-            PERSISTENCE_MODULE="eventsourcing.postgres",
-            POSTGRES_DBNAME=unquote(url.path.lstrip("/")),
-            POSTGRES_HOST=url.hostname or "localhost",
-            POSTGRES_PORT=str(url.port or 5432),
-            POSTGRES_USER=unquote(url.username or ""),
-            POSTGRES_PASSWORD=unquote(url.password or ""),
-            POSTGRES_CONNECT_TIMEOUT="5",
-            POSTGRES_POOL_SIZE="2",
-            POSTGRES_MAX_OVERFLOW="4",
-        )
-        if query.get("schema"):
-            env["POSTGRES_SCHEMA"] = query["schema"][0]
-        return env
-    if "://" in db:
-        raise InvalidInput(f"--db: {redact(db)} is neither a file path nor a postgresql:// URL")
-    env.update(
-        PERSISTENCE_MODULE="eventsourcing.sqlite",
-        SQLITE_DBNAME=db,
-        SQLITE_LOCK_TIMEOUT=lock_timeout(),
-    )
-    return env
-
-
-def create_table_setting() -> bool:
-    """Whether opening the ledger may create its tables: ``CREATE_TABLE`` in
-    the environment (default yes), read here and nowhere else. The words are
-    eventsourcing's own (y/yes/t/true/on/1, n/no/f/false/off/0, any case);
-    anything else is refused rather than guessed."""
-    from eventsourcing.utils import strtobool
-
-    text = os.environ.get("CREATE_TABLE", "").strip() or "y"
-    try:
-        return strtobool(text)
-    except ValueError:
-        raise InvalidInput(
-            f"CREATE_TABLE={text!r}: give y or n (yes/no, true/false, on/off, 1/0)"
-        ) from None
-
-
-def lock_timeout() -> str:
-    """Seconds a SQLite writer waits for another's lock before giving up
-    (``SQLITE_LOCK_TIMEOUT`` in the environment, default 10); then the command
-    fails with exit 5 and nothing written."""
-    text = os.environ.get("SQLITE_LOCK_TIMEOUT", "").strip() or "10"
-    if not text.isdigit() or not 0 <= int(text) <= 3600:
-        raise InvalidInput(f"SQLITE_LOCK_TIMEOUT={text!r}: give whole seconds from 0 to 3600")
-    return str(int(text))
-
-
-def redact(db: str) -> str:
-    """The URL without its password, for messages."""
-    if is_postgres(db):
-        url = urlparse(db)
-        if url.password:
-            return db.replace(f":{url.password}@", ":***@")
-    return db

@@ -19,8 +19,6 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
-from .persistence import insert_stored_events, is_postgres
-
 
 class UnitOfWork:
     """The pending state of one batch (``ledger``: the batch's ledger,
@@ -82,10 +80,5 @@ class UnitOfWork:
         to_stored = self.ledger.mapper.to_stored_event
         # The recorder's unique (id, version) key still refuses anything a
         # concurrent writer got to first (IntegrityError: the batch rolls back).
-        insert_stored_events(
-            self.ledger.recorder,
-            self.curs,
-            [to_stored(e) for e in events],
-            pg=is_postgres(self.ledger.db),
-        )
+        self.ledger.recorder.insert_stored(self.curs, [to_stored(e) for e in events])
         self.written += len(events)

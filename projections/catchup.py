@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from ledger.store import local_file, location
 from ledger.topics import (
     ACTIVITY,
     AGREED,
@@ -221,16 +222,8 @@ def _create_indexes(db: sqlite_utils.Database) -> None:
             db[t.name].create_index(cols, unique=unique, if_not_exists=True)  # type: ignore[union-attr]
 
 
-def _is_postgres(db: str) -> bool:
-    return db.startswith(("postgresql://", "postgres://"))
-
-
 def _source(db: str) -> str:
-    if _is_postgres(db):
-        from ledger.persistence import redact
-
-        return redact(db)
-    return os.path.abspath(db)
+    return location(db)
 
 
 @dataclass(frozen=True)
@@ -755,7 +748,8 @@ def _sql_pages(
 ) -> Callable[[int, int, int], int] | None:
     """The in-SQLite page applier, when the ledger is a SQLite file."""
     recorder: Any = ledger.recorder
-    if type(recorder).__module__ != "eventsourcing.sqlite" or not os.path.isfile(ledger.db):
+    path = local_file(ledger.db)
+    if path is None or not os.path.isfile(path):
         return None
     from .sqlpages import page_applier
 
@@ -775,31 +769,7 @@ def _page_reader(ledger: Ledger) -> PageReader:
     own connection, minus the per-row ``Notification``/``UUID`` objects, which
     cost more than the ``json.loads``; on PostgreSQL it is the recorder's method.
     """
-    recorder: Any = ledger.recorder
-    topics = sorted(_INTERESTING)
-    if hasattr(recorder, "datastore") and type(recorder).__module__ == "eventsourcing.sqlite":
-        marks = ",".join("?" * len(topics))
-        sql = (
-            "SELECT rowid, originator_id, originator_version, topic, state "
-            f"FROM {recorder.events_table_name} WHERE rowid > ? AND rowid <= ? "
-            f"AND topic IN ({marks}) ORDER BY rowid LIMIT ?"
-        )
-
-        def read_sqlite(after: int, upto: int, limit: int) -> Sequence[Sequence[Any]]:
-            with recorder.datastore.transaction(commit=False) as c:
-                c.execute(sql, (after, upto, *topics, limit))
-                rows: list[Sequence[Any]] = c.fetchall()
-                return rows
-
-        return read_sqlite
-
-    def read_recorder(after: int, upto: int, limit: int) -> Sequence[Sequence[Any]]:
-        notes = recorder.select_notifications(
-            start=after, limit=limit, stop=upto, topics=topics, inclusive_of_start=False
-        )
-        return [(n.id, n.originator_id, n.originator_version, n.topic, n.state) for n in notes]
-
-    return read_recorder
+    return ledger.recorder.page_reader(sorted(_INTERESTING))
 
 
 def _reset(db: sqlite_utils.Database, *, indexes: bool = True) -> None:
@@ -986,7 +956,7 @@ class _Probe:
         self._conn: sqlite3.Connection | None = None
         self._hash_at: HashAt | None = None
         self._me: Source | None = None
-        if not _is_postgres(db_url):
+        if local_file(db_url) is not None:
             if not os.path.exists(db_url):
                 from ledger.errors import NotFound
 
@@ -1173,7 +1143,8 @@ class Reader:
 
     def _probe(self) -> _Probe:
         probe: _Probe | None = getattr(self._local, "probe", None)
-        ledger_file = None if _is_postgres(self.db_url) else _file_id(self.db_url)
+        path = local_file(self.db_url)
+        ledger_file = None if path is None else _file_id(path)
         if probe is not None and getattr(self._local, "ledger_file", None) != ledger_file:
             probe.close()
             probe = None

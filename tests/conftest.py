@@ -150,20 +150,9 @@ def subject_of(db: str, name: str) -> str:
 def person_events(ledger: Any) -> int:
     """How many ``Person`` events the open ``ledger`` holds."""
     recorder = ledger.recorder
-    topic = "ledger.domain:Person.%"
-    with recorder.datastore.transaction(commit=False) as curs:
-        if ledger.db.startswith("postgresql://"):
-            from ledger.persistence import pg_sql
-
-            curs.execute(
-                pg_sql(recorder, "SELECT count(*) AS n FROM {schema}.{table} WHERE topic LIKE %s"),
-                (topic,),
-            )
-            return int(curs.fetchone()["n"])
-        curs.execute(
-            f"SELECT count(*) FROM {recorder.events_table_name} WHERE topic LIKE ?", (topic,)
-        )
-        return int(curs.fetchone()[0])
+    head = recorder.max_notification_id() or 0
+    notes = recorder.select_notifications(start=1, limit=head + 1)
+    return sum(1 for n in notes if n.topic.startswith("ledger.domain:Person."))
 
 
 @contextmanager

@@ -14,7 +14,7 @@ from ledger import commands as cmd
 from ledger.application import Ledger
 from ledger.audit import export_lines, import_lines
 from ledger.errors import Conflict, IntegrityFailure
-from ledger.persistence import is_postgres
+from ledger.store import local_file
 from tests.conftest import Cli, event_count, ticking_clock
 
 ZERO = "0" * 64
@@ -131,7 +131,7 @@ def write_jsonl(path: Path, lines: list[dict[str, Any]]) -> str:
 
 def raw_sql(db: str, sqlite_sql: str, pg_sql: str, params: tuple[Any, ...] = ()) -> None:
     """Tamper with the store behind the ledger's back (tests only)."""
-    if is_postgres(db):
+    if local_file(db) is None:  # on a server
         import psycopg
 
         url, _, schema = db.partition("?schema=")

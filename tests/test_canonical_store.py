@@ -22,7 +22,7 @@ from eventsourcing.utils import get_topic
 from ledger import commands as cmd
 from ledger.application import Ledger
 from ledger.audit import stored_rows
-from ledger.persistence import is_postgres, store_env
+from ledger.store import local_file, store_env
 from tests.conftest import CRM, Cli
 from tests.test_audit import build_sample, export_of, raw_sql
 
@@ -86,7 +86,7 @@ def test_every_writer_stores_canonical_json_and_canonical_stream_ids(
         for _position, stream, _version, _topic, state in stored:
             text = state.decode("utf-8")
             assert canonical(json.loads(text)) == text
-            assert stream == stream.lower() and len(stream) == (36 if is_postgres(db) else 32)
+            assert stream == stream.lower() and len(stream) == (32 if local_file(db) else 36)
         cli_of = Cli(db=db, views=str(tmp_path / "v.db"))
         cli_of.ok("verify")
 
@@ -249,14 +249,9 @@ class ReleaseOneTranscoder(Transcoder):
 def release_one_ledger(db: str) -> Ledger:
     env = store_env(db)
     env["TRANSCODER_TOPIC"] = get_topic(ReleaseOneTranscoder)
-    if is_postgres(db):
-        from ledger.pgstore import LedgerPostgresRecorder
-
-        env["APPLICATION_RECORDER_TOPIC"] = get_topic(LedgerPostgresRecorder)
-        ledger = Ledger(env, db=db)
-        ledger._ensure_postgres_tables(True)
-        return ledger
-    return Ledger(env, db=db)
+    ledger = Ledger(env, db=db)
+    ledger.recorder.ensure_tables()
+    return ledger
 
 
 def test_a_ledger_from_before_this_release_fails_verify_saying_how_to_upgrade(

@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from ledger import commands as cmd
-from ledger.persistence import is_postgres
+from ledger.store import local_file
 from tests.conftest import Cli, due_ahead, event_count
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,7 +101,7 @@ def test_no_source_file_updates_or_deletes_a_stored_event() -> None:
 
 def _guard_events_table(db: str) -> None:
     """Install triggers that abort any UPDATE/DELETE/TRUNCATE of stored events."""
-    if is_postgres(db):
+    if local_file(db) is None:  # on a server
         import psycopg
 
         schema = parse_qs(urlparse(db).query)["schema"][0]
@@ -132,7 +132,7 @@ def _guard_events_table(db: str) -> None:
 
 def _try_to_delete_one(db: str) -> str:
     """Delete a stored event directly; return the database's refusal."""
-    if is_postgres(db):
+    if local_file(db) is None:  # on a server
         import psycopg
 
         schema = parse_qs(urlparse(db).query)["schema"][0]

@@ -29,14 +29,14 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 from uuid import UUID
 
 from pydantic import AfterValidator
 
 from ledger.commands import Command, validate
 from ledger.errors import IntegrityFailure, InvalidInput, NotFound, RuleViolation
-from ledger.persistence import is_postgres, store_env
+from ledger.store import by_backend, store_env
 
 from .policy import Role
 
@@ -141,7 +141,16 @@ def parse_since(text: str) -> str:
 
 
 class AccessStore(ABC):
-    """Grants and the access log, on one backend."""
+    """Grants and the access log, on one backend (one subclass each)."""
+
+    IDENTIFY_INLINE: ClassVar[bool] = False
+    """Whether a token is cheap enough to look up on the server's event loop
+    itself rather than in a thread."""
+
+    @classmethod
+    @abstractmethod
+    def of_ledger(cls, db: str) -> AccessStore:
+        """The access store of the ledger at ``db`` (created on first use)."""
 
     def grant(self, subject: str, role: str, by: str, *, log: bool = True) -> str:
         """Grant ``role`` to the person ``subject`` (by subject ``by``); returns
@@ -358,6 +367,12 @@ def access_path(db: str) -> str:
 class SQLiteAccess(AccessStore):
     """One connection per thread (the server answers from a thread pool), WAL."""
 
+    IDENTIFY_INLINE = True  # one indexed read of a WAL file, which never waits for writers
+
+    @classmethod
+    def of_ledger(cls, db: str) -> AccessStore:
+        return cls(access_path(db))
+
     def __init__(self, path: str) -> None:
         self.path = path
         self._local = threading.local()
@@ -465,6 +480,10 @@ CREATE OR REPLACE TRIGGER access_grants_revoke_only
 class PostgresAccess(AccessStore):
     """Tables beside the ledger's, in its schema; a small connection pool."""
 
+    @classmethod
+    def of_ledger(cls, db: str) -> AccessStore:
+        return cls(db)
+
     def __init__(self, db: str) -> None:
         from psycopg.sql import Identifier
         from psycopg_pool import ConnectionPool
@@ -569,8 +588,11 @@ def names_by_subject(views: str) -> dict[str, str]:
         return {}
 
 
+def access_class(db: str) -> type[AccessStore]:
+    """The access store class of the ledger at ``db``'s backend."""
+    return by_backend(db, sqlite=SQLiteAccess, postgres=PostgresAccess)
+
+
 def open_access(db: str) -> AccessStore:
     """The access store of the ledger at ``db`` (created on first use)."""
-    if is_postgres(db):
-        return PostgresAccess(db)
-    return SQLiteAccess(access_path(db))
+    return access_class(db).of_ledger(db)

@@ -40,10 +40,9 @@ from starlette.routing import Match
 
 from ledger.commands import error_message
 from ledger.errors import InvalidInput, LedgerError
-from ledger.persistence import is_postgres
 
 from ..pseudonyms import subject_row
-from .access import AccessStore, Entry, now_text, open_access
+from .access import AccessStore, Entry, access_class, now_text, open_access
 from .errors import error_json, error_response
 from .policy import Caller, Forbidden, Unauthenticated
 
@@ -113,7 +112,7 @@ class Services:
         self._ledger: Any = None
         self._reader: Any = None
         self.log = LogWriter(self)
-        self.identify_inline = not is_postgres(config.db)
+        self.identify_inline = access_class(config.db).IDENTIFY_INLINE
         """On SQLite the token is looked up on the event loop itself: one indexed
         read of a WAL file, which never waits for its writers, costs less than
         handing it to a thread and back. PostgreSQL's round trip goes to a thread."""

@@ -61,7 +61,7 @@ def serve(env: Env, host: str, port: int, trust_header: str | None, workers: int
         raise click.BadParameter(
             f"{trust_header!r} is not a header name", param_hint="'--trust-header'"
         )
-    db = env.db if env.is_postgres else os.path.abspath(env.db)
+    db = env.db if env.ledger_file is None else os.path.abspath(env.ledger_file)
     import secrets
 
     config = Config(
