@@ -41,24 +41,12 @@ def child(kind: str, root: str, csv_path: str, db: str, reps: int, weeks: int) -
         if os.path.exists(db + suffix):
             os.remove(db + suffix)
     if kind == "raw":
-        import csv
-        import sqlite3
+        sys.path.insert(0, str(HERE))
+        from bench_activity_import import raw_import, raw_table
 
-        conn = sqlite3.connect(db, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute(
-            "CREATE TABLE activity (rep TEXT, metric TEXT, date TEXT, value REAL, source_id TEXT)"
-        )
+        conn = raw_table(db)
         t0 = time.process_time()
-        with open(csv_path, newline="") as f:
-            reader = csv.reader(f)
-            next(reader)
-            conn.execute("BEGIN")
-            conn.executemany(
-                "INSERT INTO activity VALUES (?,?,?,?,?)",
-                ((r[1], "minutes", r[2], float(r[3]), r[0]) for r in reader),
-            )
-            conn.execute("COMMIT")
+        raw_import(csv_path, conn)
         return time.process_time() - t0
     from ledger.application import Ledger
 
