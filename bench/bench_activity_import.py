@@ -67,13 +67,18 @@ def peak_mb() -> float:
     return rss / 1024
 
 
-def child_raw(csv_path: str, db: str) -> dict[str, float]:
+def raw_table(db: str) -> sqlite3.Connection:
+    """A new SQLite file with a plain ``activity`` table (no index), WAL as the ledger's store."""
     conn = sqlite3.connect(db, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")  # as the ledger's store runs
     conn.execute(
         "CREATE TABLE activity (rep TEXT, metric TEXT, date TEXT, value REAL, source_id TEXT)"
     )
-    t0 = time.perf_counter()
+    return conn
+
+
+def raw_import(csv_path: str, conn: sqlite3.Connection) -> None:
+    """The baseline: ``csv.reader`` and one ``executemany`` into ``activity``, one transaction."""
     with open(csv_path, newline="") as f:
         reader = csv.reader(f)
         next(reader)
@@ -83,6 +88,12 @@ def child_raw(csv_path: str, db: str) -> dict[str, float]:
             ((r[1], "minutes", r[2], float(r[3]), r[0]) for r in reader),
         )
         conn.execute("COMMIT")
+
+
+def child_raw(csv_path: str, db: str) -> dict[str, float]:
+    conn = raw_table(db)
+    t0 = time.perf_counter()
+    raw_import(csv_path, conn)
     total = time.perf_counter() - t0
     n = conn.execute("SELECT count(*) FROM activity").fetchone()[0]
     size = os.path.getsize(db)

@@ -42,9 +42,11 @@ def exit_code_for(exc: BaseException) -> tuple[int, str]:
     if module.startswith("eventsourcing"):
         from eventsourcing.persistence import OperationalError, RecordConflictError
 
+        from ledger.store import is_locked
+
         if isinstance(exc, RecordConflictError):
             return 5, "another writer changed it first; nothing was written, run the command again"
-        if isinstance(exc, OperationalError) and ("locked" in str(exc) or "busy" in str(exc)):
+        if isinstance(exc, OperationalError) and is_locked(exc):
             return 5, "the ledger is locked by another writer; nothing was written, try again"
         return 1, f"storage error: {_line(exc)}{_storage_hint(exc)}"
     if isinstance(exc, ValueError) and "embedded null byte" in str(exc):

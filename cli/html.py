@@ -15,7 +15,6 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ledger import rules
-from ledger.calendar import period_days
 from projections.coaching import MIX, Window
 
 if TYPE_CHECKING:
@@ -224,20 +223,18 @@ class Row:
 
 
 def _tick_label(item: Item, upto: date) -> tuple[str, str]:
-    """The check-in's running follow-through: actual to date over expected to date."""
+    """The check-in's running follow-through: the pace (actual so far against
+    expected so far, :func:`ledger.rules.pace_of`) of the check-ins up to it."""
     f = item.facts
+    so_far = [c for c in f.check_ins if c.date <= upto]
+    actual, done = rules.check_in_totals(so_far, f.start, min(upto, f.due))
     if f.measure == "done":
-        done = any(c.done for c in f.check_ins if c.date <= upto)
         return ("done" if done else "not done"), ("done" if done else "not done")
-    actual = sum(c.actual or 0 for c in f.check_ins if f.start <= c.date <= min(upto, f.due))
-    if f.target is None or f.period is None:
+    pace = rules.pace_of(f, upto, actual)
+    if pace is None:
         return num(actual), f"actual {num(actual)}"
-    total_days = (f.due - f.start).days + 1
-    elapsed = max(1, min((upto - f.start).days + 1, total_days))
-    expected = f.target * elapsed / period_days(f.period, total_days)
-    ratio = actual / expected if expected else None
-    text = "n/a" if ratio is None else f"{ratio:.2f}"
-    return text, f"{num(actual)} of {num(expected)} expected so far (ratio {text})"
+    text = "n/a" if pace.ratio is None else f"{pace.ratio:.2f}"
+    return text, f"{num(actual)} of {num(pace.expected_so_far)} expected so far (ratio {text})"
 
 
 def _timeline_items(h: History) -> tuple[list[Item], int]:

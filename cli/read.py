@@ -308,12 +308,7 @@ def list_items(
     """The commitments ``list`` shows, filtered (an unknown rep or manager: exit 3)."""
     first = date_option("--due-from", due_from)
     last = date_option("--due-to", due_to)
-    rep = rep.strip() if rep is not None else None
-    manager = manager.strip() if manager is not None else None
-    if rep is not None:
-        rm.require_person(rep, "rep")
-    if manager is not None:
-        rm.require_person(manager, "manager")
+    rep, manager = rm.named(rep, "rep"), rm.named(manager, "manager")
     items = rm.commitments(at, rep=rep, manager=manager)
     if owner:
         items = [i for i in items if i.facts.owner == owner]

@@ -149,9 +149,7 @@ def coaching_object(
     """``report coaching --format json``."""
     from projections.coaching import coaching_report
 
-    manager = manager.strip() if manager is not None else None
-    if manager is not None:
-        rm.require_person(manager, "manager")  # unknown: exit 3 with the closest names
+    manager = rm.named(manager, "manager")  # unknown: exit 3 with the closest names
     return coaching_report(rm, at, window_days, manager, group_by=group_by).as_dict()
 
 

@@ -69,12 +69,7 @@ def session_list_objects(
     from .read_options import date_option
 
     d1, d2 = date_option("--from", from_), date_option("--to", to)
-    rep = rep.strip() if rep is not None else None
-    manager = manager.strip() if manager is not None else None
-    if rep is not None:
-        rm.require_person(rep, "rep")
-    if manager is not None:
-        rm.require_person(manager, "manager")
+    rep, manager = rm.named(rep, "rep"), rm.named(manager, "manager")
     return rm.session_objects(
         at.t,
         rep=rep,

@@ -117,9 +117,7 @@ def team_object(
 ) -> dict[str, Any]:
     """``team --format json`` (an unknown manager: exit 3 with the closest names),
     kept to the reps of ``team`` and ``region`` if given."""
-    manager = manager.strip() if manager is not None else None
-    if manager is not None:
-        rm.require_person(manager, "manager")
+    manager = rm.named(manager, "manager")
     histories = rm.team(at, window_days, manager)
     if team is not None or region is not None:
         from projections.people import names_in

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 from eventsourcing.persistence import IntegrityError, Mapper, OperationalError, StoredEvent
 from eventsourcing.utils import get_topic
 
-from .domain import Activity, activity_id
+from .domain import Activity, activity_ids
 from .errors import Conflict
 from .formats.activity_csv import (
     ActivityCsv,
@@ -127,14 +127,18 @@ def write_activity_rows(
 
 class _ActivityWriter:
     """Turns batches of activity rows into stored events and inserts them
-    through the recorder (:meth:`ledger.store.recorder.LedgerRecorder.insert_stored`),
+    through the recorder (:meth:`ledger.store.recorder.LedgerRecorder.insert_records`),
     inside the caller's transaction.
 
-    Stored states are the mapper's transcoder over one mapped event's state
-    with each row's fields put in (:meth:`_state`) when that agrees with the
-    mapper on the first row; otherwise every row goes through the aggregate
-    and the mapper (same result, slower). Ids are
-    :func:`ledger.domain.activity_id`'s."""
+    What is the same for every row is worked out once per import: the
+    template state (one mapped event's :func:`~ledger.persistence.event_state`,
+    recorded at the import's instant), the topic, each metric's id maker
+    (:func:`ledger.domain.activity_ids`) and each date's ISO text. A row is
+    already validated, so it costs no model or event object: its fields go
+    into the template state, which the mapper's transcoder encodes
+    (:meth:`_states`), when that agrees with the mapper on the first row;
+    otherwise every row goes through the aggregate and the mapper (same
+    result, slower). Measured in bench/README.md ("activity import")."""
 
     def __init__(self, ledger: Ledger, at: datetime) -> None:
         self.ledger = ledger
@@ -150,6 +154,7 @@ class _ActivityWriter:
         self.duplicate = self.recorder.DUPLICATE
         self.topic = get_topic(Activity.Recorded)
         self.actor = "activity-import"
+        self.days: dict[date, str] = {}  # each date's ISO text, as JSON mode dumps it
 
     def register(self, curs: Any, people: PersonResolver | None, actor: str) -> None:
         """Insert ``Person.Registered`` for the reps the rows read so far named
@@ -174,19 +179,31 @@ class _ActivityWriter:
         return state
 
     def _state(self, row: ActivityRow) -> bytes:
-        """The row's stored state: the template event's state (the mapper's
-        :func:`~ledger.persistence.event_state`) with the row's fields in, as
-        JSON mode dumps them, encoded by the mapper's transcoder."""
-        state = dict(self.template)
-        state.update(
-            rep=row.rep, metric=row.metric, date=row.date.isoformat(),
-            value=float(row.value), source_id=row.source_id, actor=row.actor,
-        )  # fmt: skip
-        return self.encode(state)
+        """The row's stored state (:meth:`_states` of one row)."""
+        return self._states([row])[0]
 
-    @staticmethod
-    def _id(row: ActivityRow) -> str:
-        return activity_id(row.metric, row.source_id).hex
+    def _states(self, rows: Iterable[ActivityRow]) -> list[bytes]:
+        """The rows' stored states: the template event's state (the mapper's
+        :func:`~ledger.persistence.event_state`) with each row's fields in, as
+        JSON mode dumps them, encoded by the mapper's transcoder. One dict is
+        filled in for every row in turn (each is encoded before the next)."""
+        days, encode = self.days, self.encode
+        if len(days) > 100_000:
+            days.clear()
+        state = dict(self.template)
+        out = []
+        for rep, metric, day, value, source_id, actor in rows:
+            iso = days.get(day)
+            if iso is None:
+                iso = days[day] = day.isoformat()
+            state["rep"] = rep
+            state["metric"] = metric
+            state["date"] = iso
+            state["value"] = float(value)
+            state["source_id"] = source_id
+            state["actor"] = actor
+            out.append(encode(state))
+        return out
 
     def _decide(self, row: ActivityRow) -> None:
         self.fast = self._state(row) == self._slow_state(row)
@@ -203,16 +220,19 @@ class _ActivityWriter:
             self._decide(batch[0])
             self.actor = batch[0].actor
         fresh: dict[str, ActivityRow] = {}
+        metric, hex_id = "", None
         for row in batch:
-            key = self._id(row)
+            if row.metric != metric or hex_id is None:
+                metric, hex_id = row.metric, activity_ids(row.metric)
+            key = hex_id(row.source_id)
             if key in fresh:
                 counts.repeated += 1
             else:
                 fresh[key] = row
         if self.optimistic:
-            stored = self._stored(fresh)
-            if self._try_insert(curs, stored):
-                counts.recorded += len(stored)
+            records = self._records(fresh)
+            if self._try_insert(curs, records):
+                counts.recorded += len(records)
                 return
             self.optimistic = False
         found = 0
@@ -225,22 +245,18 @@ class _ActivityWriter:
                 counts.already_present += 1
         self.optimistic = found == 0
         if fresh:
-            stored = self._stored(fresh)
-            self._insert(curs, stored)
-            counts.recorded += len(stored)
+            records = self._records(fresh)
+            self.recorder.insert_records(curs, records)
+            counts.recorded += len(records)
 
-    def _stored(self, fresh: dict[str, ActivityRow]) -> list[StoredEvent]:
-        state = self._state if self.fast else self._slow_state
-        topic, stream_key = self.topic, self.recorder.stream_key
-        return [
-            StoredEvent(
-                originator_id=stream_key(key),
-                originator_version=1,
-                topic=topic,
-                state=state(fresh[key]),
-            )
-            for key in sorted(fresh)  # in index order: each index page is visited once
-        ]
+    def _records(self, fresh: dict[str, ActivityRow]) -> list[tuple[str, int, str, bytes]]:
+        """The rows' ``(stream id, version, topic, state)`` records, in index
+        order (each index page is visited once)."""
+        keys = sorted(fresh)
+        rows = [fresh[key] for key in keys]
+        states = self._states(rows) if self.fast else [self._slow_state(r) for r in rows]
+        topic = self.topic
+        return [(key, 1, topic, state) for key, state in zip(keys, states, strict=True)]
 
     def ensure_ledger_id(self, curs: Any) -> None:
         """Give a ledger without an id its ``LedgerCreated`` (SPEC §7.2), in this transaction."""
@@ -252,11 +268,11 @@ class _ActivityWriter:
     def _insert(self, curs: Any, stored: list[StoredEvent]) -> None:
         self.recorder.insert_stored(curs, stored)
 
-    def _try_insert(self, curs: Any, stored: list[StoredEvent]) -> bool:
+    def _try_insert(self, curs: Any, records: list[tuple[str, int, str, bytes]]) -> bool:
         """Insert under a savepoint; False (and nothing inserted) on a duplicate id."""
         curs.execute("SAVEPOINT activity_batch")
         try:
-            self._insert(curs, stored)
+            self.recorder.insert_records(curs, records)
         except self.duplicate:
             curs.execute("ROLLBACK TO SAVEPOINT activity_batch")
             curs.execute("RELEASE SAVEPOINT activity_batch")

@@ -156,13 +156,25 @@ def not_a_read_model(path: str) -> str | None:
     if not head.startswith(SQLITE_HEADER):
         return kind(path) or "an existing file that is not a database"
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
-        try:
-            names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
-        finally:
-            conn.close()
+        names = schema_names(path)
     except sqlite3.DatabaseError:
         return None  # a damaged database with a SQLite header: the read model's own recovery
+    return not_a_read_model_by_names(names)
+
+
+def schema_names(path: str) -> set[str]:
+    """The names in a SQLite file's schema, read through a read-only connection
+    (``sqlite3.DatabaseError`` if SQLite cannot read it)."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    try:
+        return {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+    finally:
+        conn.close()
+
+
+def not_a_read_model_by_names(names: set[str]) -> str | None:
+    """What a SQLite database whose schema holds ``names`` is, unless it can
+    hold a read model (no tables yet, or a read model's): None then."""
     if not names or READ_MODEL_MARK in names:
         return None
     if "stored_events" in names:

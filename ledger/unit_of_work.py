@@ -19,6 +19,8 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
+from .sealing import seal_events
+
 
 class UnitOfWork:
     """The pending state of one batch (``ledger``: the batch's ledger,
@@ -36,13 +38,18 @@ class UnitOfWork:
         self.missing: set[UUID] = set()
         self.events: list[Any] = []
         self.written = 0
+        self.keys = lambda: ledger.keys  # the key store, opened when something is sealed
+        # A store holding nothing but its ledger id has no aggregate to read:
+        # every miss of this batch is then known without asking it (a stream
+        # another writer creates meanwhile is refused at the insert: Conflict).
+        self.empty = ledger.recorder.max_position(curs) <= (1 if has_id else 0)
 
     def get(self, aggregate_id: UUID, load: Callable[[UUID], Any]) -> Any | None:
         """The aggregate as this batch left it, else as ``load`` reads it from
         the store (kept for the batch's next commands), else None (a miss is
         remembered too: the batch does not ask the store twice)."""
         found = self.aggregates.get(aggregate_id)
-        if found is None and aggregate_id not in self.missing:
+        if found is None and not self.empty and aggregate_id not in self.missing:
             try:
                 found = self.aggregates[aggregate_id] = load(aggregate_id)
             except AggregateNotFoundError:
@@ -52,12 +59,10 @@ class UnitOfWork:
     def take(self, aggregates: tuple[Any, ...]) -> None:
         """Keep the new events of ``aggregates`` (one command's), in the order
         given, sealed as :meth:`Ledger._save` seals them."""
-        from .sealing import seal_events
-
         for agg in aggregates:
             events = agg.collect_events()
             if self.seal:
-                events = seal_events(lambda: self.ledger.keys, agg, events)
+                events = seal_events(self.keys, agg, events)
             self.events.extend(events)
             self.aggregates[agg.id] = agg
         if len(self.events) >= self.flush_every:

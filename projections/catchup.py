@@ -148,27 +148,19 @@ def _not_a_read_model(path: str) -> str | None:
     locks are held, so a database it can read is judged through it; only a file
     SQLite cannot read as a database (which no connection of ours has open) is
     looked at directly."""
-    from ledger.files import READ_MODEL_MARK, not_a_read_model
+    from ledger.files import not_a_read_model, not_a_read_model_by_names, schema_names
 
     if not os.path.isfile(path):
         return not_a_read_model(path)  # a directory or nothing: no descriptor of ours
     if os.path.getsize(path) == 0:
         return None  # empty (perhaps a read model another thread is creating)
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
-        try:
-            names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
-        finally:
-            conn.close()
+        names = schema_names(path)
     except sqlite3.DatabaseError as exc:
         if getattr(exc, "sqlite_errorname", "") not in ("SQLITE_NOTADB", "SQLITE_CORRUPT"):
             raise
         return not_a_read_model(path)
-    if not names or READ_MODEL_MARK in names:
-        return None
-    if "stored_events" in names:
-        return "a ledger"
-    return "a SQLite database of something else"
+    return not_a_read_model_by_names(names)
 
 
 @contextmanager
@@ -220,10 +212,6 @@ def _create_indexes(db: sqlite_utils.Database) -> None:
     for t in TABLES:
         for cols, unique in t.all_indexes:
             db[t.name].create_index(cols, unique=unique, if_not_exists=True)  # type: ignore[union-attr]
-
-
-def _source(db: str) -> str:
-    return location(db)
 
 
 @dataclass(frozen=True)
@@ -609,7 +597,7 @@ def _catch_up(
     views_path: str = "the read model",
 ) -> int:
     conn = db.conn
-    source = _source(ledger.db)
+    source = location(ledger.db)
     lid = ledger.ledger_id()
     me = Source(source, None if lid is None else str(lid))
     head = max_position(ledger) if upto is None else upto
@@ -802,7 +790,7 @@ def rebuild(
     db = connect(views_path)
     try:
         lid = ledger.ledger_id()
-        me = Source(_source(ledger.db), None if lid is None else str(lid))
+        me = Source(location(ledger.db), None if lid is None else str(lid))
         _refuse_foreign(tracking(db.conn), me, views_path)  # another ledger's: not ours to drop
         db.conn.execute("PRAGMA cache_size=-65536")
         _reset(db, indexes=False)
@@ -950,7 +938,7 @@ class _Probe:
 
     def __init__(self, db_url: str, ledger: Ledger | None = None) -> None:
         self.db_url = db_url
-        self.source = _source(db_url)
+        self.source = location(db_url)
         self._ledger: Ledger | None = ledger
         self._owned = ledger is None  # close only a ledger this probe opened
         self._conn: sqlite3.Connection | None = None

@@ -37,7 +37,7 @@ from typing import Any
 from ledger import rules
 from ledger.errors import NotFound
 
-from .query import Item, Moment, ReadModel, _MetricSums, commitment_facts, number
+from .query import Item, MetricSums, Moment, ReadModel, commitment_facts, number
 from .tables import BY_NAME
 
 LOOP_GRACE_DAYS = 7
@@ -648,7 +648,7 @@ def _judge(rm: ReadModel, at: Moment) -> list[tuple[rules.CommitmentFacts, rules
                 p,
             ):
                 visible.setdefault(row["commitment_id"], {}).setdefault(table, []).append(row)
-        sums = _MetricSums(conn, at)
+        sums = MetricSums(conn, at)
         for cid, row in full.items():
             rows = visible.get(cid, {})
             f = facts[cid] = commitment_facts(

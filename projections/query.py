@@ -513,6 +513,15 @@ class ReadModel:
         if row is None:
             raise NotFound(unknown_person_message(role, name, self.people(role)))
 
+    def named(self, name: str | None, role: str) -> str | None:
+        """A ``--rep`` or ``--manager`` filter as given: None stays None, a name
+        is stripped and must be known as ``role`` (:meth:`require_person`)."""
+        if name is None:
+            return None
+        name = name.strip()
+        self.require_person(name, role)
+        return name
+
     def _registered(self, name: str) -> bool:
         """Whether the people registry holds ``name`` (not erased)."""
         try:
@@ -717,7 +726,7 @@ class ReadModel:
         order; without the replies and links an :class:`Item` carries."""
         rows = self._visible_rows(at, where, params, replies=False)
         facts = {cid: _facts(r) for cid, r in rows.items()}
-        sums = _MetricSums(self.conn, at)
+        sums = MetricSums(self.conn, at)
         evaluations = {
             cid: rules.evaluate(f, at.on, sums.for_rep(f.rep)) for cid, f in facts.items()
         }
@@ -762,7 +771,7 @@ class ReadModel:
         if not rows:
             return []
         facts = {cid: _facts(r) for cid, r in rows.items()}
-        sums = _MetricSums(self.conn, at)
+        sums = MetricSums(self.conn, at)
         evaluations = {
             cid: rules.evaluate(f, at.on, sums.for_rep(f.rep)) for cid, f in facts.items()
         }
@@ -917,7 +926,7 @@ def _facts(r: _Rows) -> rules.CommitmentFacts:
     )
 
 
-class _MetricSums:
+class MetricSums:
     """``metric_sum`` for the rules, from ``activity_daily``: dated within the
     range and on or before D, recorded at or before T."""
 

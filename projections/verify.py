@@ -18,7 +18,9 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .catchup import Progress, Tracking, _source, event_hash, rebuild, tracking
+from ledger.store import location
+
+from .catchup import Progress, Tracking, event_hash, rebuild, tracking
 from .tables import TABLES
 
 if TYPE_CHECKING:
@@ -151,7 +153,7 @@ def _tracking_or_none(conn: sqlite3.Connection) -> Tracking | None:
 def _binding_problems(ledger: Ledger, at: Tracking, head: int) -> list[str]:
     """Is the views file this ledger's, at a position whose event is unchanged?"""
     out = []
-    source = _source(ledger.db)
+    source = location(ledger.db)
     lid = ledger.ledger_id()
     mine = None if lid is None else str(lid)
     if at.ledger_id is not None and at.ledger_id != mine:

@@ -289,89 +289,84 @@ class ActivityCsv:
         summary = self.summary
         writing = True
         line = 1  # the header's last line
-        while True:
-            try:
-                cells = next(reader)
-            except StopIteration:
-                break
-            except _NotUTF8 as exc:
-                self.error(exc.line, exc.reason)
-                break
-            except csv.Error as exc:
-                self.error(line + 1, f"unreadable CSV: {exc}")
-                break
-            start, line = line + 1, reader.line_num
-            if not cells:
-                continue  # a blank line
-            summary.rows_read += 1
-            if progress is not None and summary.rows_read % PROGRESS_EVERY == 0:
-                progress()
-            if len(cells) < needed:
-                self.error(start, f"has {len(cells)} fields, the header has {len(header)}")
-                writing = False
-                continue
-            keep = True
-            for at, op, wanted in wheres:
-                cell = cells[at].strip()
-                if (op == "=" and cell != wanted) or (
-                    (op == "!=" and cell == wanted) or (op == "nonempty" and not cell)
-                ):
-                    keep = False
-                    break
-            if not keep:
-                summary.filtered_out += 1
-                continue
+        try:
+            for cells in reader:
+                start, line = line + 1, reader.line_num
+                if not cells:
+                    continue  # a blank line
+                summary.rows_read += 1
+                if progress is not None and summary.rows_read % PROGRESS_EVERY == 0:
+                    progress()
+                if len(cells) < needed:
+                    self.error(start, f"has {len(cells)} fields, the header has {len(header)}")
+                    writing = False
+                    continue
+                keep = True
+                for at, op, wanted in wheres:
+                    cell = cells[at].strip()
+                    if (op == "=" and cell != wanted) or (
+                        (op == "!=" and cell == wanted) or (op == "nonempty" and not cell)
+                    ):
+                        keep = False
+                        break
+                if not keep:
+                    summary.filtered_out += 1
+                    continue
 
-            problems: list[str] = []
-            raw = cells[rep_at]
-            rep = reps.get(raw)
-            if rep is None:
-                rep, why = _person(raw, o.rep_column)
-                if why:
-                    problems.append(why)
-                else:
-                    if self.people is not None:  # the rep's subject id (SPEC §7.4)
-                        rep = self._subject(rep, start)
-                    if len(reps) < 100_000:
-                        reps[raw] = rep
-            raw = cells[date_at]
-            day: date | None = dates.get(raw)
-            if day is None:
-                day, why = _date(raw, o.date_column, fmt)
-                if why:
-                    problems.append(why)
-                elif day is not None and len(dates) < 100_000:
-                    dates[raw] = day
-            value: float | None = 1.0
-            if value_at >= 0:
-                raw = cells[value_at]
-                value = amounts.get(raw)
-                if value is None:
-                    value, why = _value(raw, o.value_column or "")
+                problems: list[str] = []
+                raw = cells[rep_at]
+                rep = reps.get(raw)
+                if rep is None:
+                    rep, why = _person(raw, o.rep_column)
                     if why:
                         problems.append(why)
-                    elif value is not None and len(amounts) < 100_000:
-                        amounts[raw] = value
-            if id_at >= 0:
-                sid = cells[id_at].strip()
-                if not sid:
-                    problems.append(f"missing id: column {o.id_column!r} is empty")
-                elif len(sid) > MAX_TEXT or CONTROL.search(sid):
-                    problems.append(
-                        f"id in column {o.id_column!r} is longer than {MAX_TEXT} characters "
-                        "or has control characters"
-                    )
-            else:
-                assert make_id is not None
-                # the row's hash covers the rep's subject id, not their name (SPEC §7.4)
-                sid = make_id(cells if self.people is None else _with(cells, rep_at, rep))
-            if problems:
-                self.error(start, "; ".join(problems))
-                writing = False
-                continue
-            if writing:
-                assert day is not None and value is not None
-                yield ActivityRow(rep, metric, day, value, sid, actor)
+                    else:
+                        if self.people is not None:  # the rep's subject id (SPEC §7.4)
+                            rep = self._subject(rep, start)
+                        if len(reps) < 100_000:
+                            reps[raw] = rep
+                raw = cells[date_at]
+                day: date | None = dates.get(raw)
+                if day is None:
+                    day, why = _date(raw, o.date_column, fmt)
+                    if why:
+                        problems.append(why)
+                    elif day is not None and len(dates) < 100_000:
+                        dates[raw] = day
+                value: float | None = 1.0
+                if value_at >= 0:
+                    raw = cells[value_at]
+                    value = amounts.get(raw)
+                    if value is None:
+                        value, why = _value(raw, o.value_column or "")
+                        if why:
+                            problems.append(why)
+                        elif value is not None and len(amounts) < 100_000:
+                            amounts[raw] = value
+                if id_at >= 0:
+                    sid = cells[id_at].strip()
+                    if not sid:
+                        problems.append(f"missing id: column {o.id_column!r} is empty")
+                    elif len(sid) > MAX_TEXT or CONTROL.search(sid):
+                        problems.append(
+                            f"id in column {o.id_column!r} is longer than {MAX_TEXT} characters "
+                            "or has control characters"
+                        )
+                else:
+                    assert make_id is not None
+                    # the row's hash covers the rep's subject id, not their name (SPEC §7.4)
+                    sid = make_id(cells if self.people is None else _with(cells, rep_at, rep))
+                if problems:
+                    self.error(start, "; ".join(problems))
+                    writing = False
+                    continue
+                if writing:
+                    assert day is not None and value is not None
+                    yield ActivityRow(rep, metric, day, value, sid, actor)
+        except _NotUTF8 as exc:
+            self.error(exc.line, exc.reason)
+        except csv.Error as exc:
+            self.error(line + 1, f"unreadable CSV: {exc}")
         if progress is not None:
             progress()
         if self.bad_rows:

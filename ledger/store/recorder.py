@@ -68,6 +68,14 @@ class LedgerRecorder(ApplicationRecorder):
     def insert_stored(self, curs: Any, events: Sequence[StoredEvent]) -> None:
         """Insert stored events, with the recorder's own statements and lock."""
 
+    def insert_records(self, curs: Any, records: Sequence[tuple[str, int, str, bytes]]) -> None:
+        """Insert ``(stream id as 32 hex digits, version, topic, state)`` rows,
+        as :meth:`insert_stored` inserts stored events: for a bulk writer that
+        has its rows' fields already (the activity importer) and need not
+        build an object per row. A backend may bind the rows directly."""
+        key = self.stream_key
+        self.insert_stored(curs, [StoredEvent(key(i), v, t, s) for i, v, t, s in records])
+
     @staticmethod
     @abstractmethod
     def stream_key(hex_id: str) -> Any:

@@ -76,6 +76,10 @@ class LedgerSQLiteRecorder(LedgerRecorder, SQLiteApplicationRecorder):
         # override only adds a query per row to collect notification ids.
         SQLiteAggregateRecorder._insert_events(self, curs, events)
 
+    def insert_records(self, curs: Any, records: Sequence[tuple[str, int, str, bytes]]) -> None:
+        # The rows are the statement's parameters as they are (ids stored as hex).
+        curs.executemany(self.insert_events_statement, records)
+
     @staticmethod
     def stream_key(hex_id: str) -> str:
         return hex_id
