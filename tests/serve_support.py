@@ -10,6 +10,7 @@ Every event names people by subject id. Each has a token.
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -172,14 +173,14 @@ def is_error(response: Any, exit_code: int | None = None) -> bool:
     return exit_code is None or err["exit_code"] == exit_code
 
 
-def cli_json(db: str, views: str, *args: str) -> Any:
-    """The CLI's ``--format json`` output for the same ledger and views."""
+def cli_json(db: str, views: str, command: str) -> Any:
+    """The CLI's ``--format json`` output of ``command`` (split as a shell would) for the
+    same ledger and views."""
     from click.testing import CliRunner
 
     from cli.main import cli
 
-    result = CliRunner().invoke(
-        cli, ["--db", db, "--views", views, *args, "--format", "json"], catch_exceptions=False
-    )
+    args = ["--db", db, "--views", views, *shlex.split(command), "--format", "json"]
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 0, result.stderr
     return json.loads(result.stdout)

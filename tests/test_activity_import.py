@@ -35,30 +35,12 @@ from tests.conftest import CRM, Cli, activity_count
 
 PIPELINE = CRM / "sales_pipeline.csv"
 ENGAGEMENTS = (
-    "--metric",
-    "engagements",
-    "--rep-column",
-    "sales_agent",
-    "--date-column",
-    "engage_date",
-    "--id-column",
-    "opportunity_id",
-    "--date-format",
-    "%d-%m-%y",
+    "--metric engagements --rep-column sales_agent --date-column engage_date"
+    " --id-column opportunity_id --date-format %d-%m-%y"
 )
 WON = (
-    "--metric",
-    "won_value",
-    "--rep-column",
-    "sales_agent",
-    "--date-column",
-    "close_date",
-    "--value-column",
-    "close_value",
-    "--date-format",
-    "%d-%m-%y",
-    "--where",
-    "deal_stage=Won",
+    "--metric won_value --rep-column sales_agent --date-column close_date"
+    " --value-column close_value --date-format %d-%m-%y --where deal_stage=Won"
 )
 
 
@@ -120,8 +102,8 @@ def test_engagements_and_won_value_match_a_count_of_the_csv(cli: Cli) -> None:
     engaged = [r for r in rows if r["engage_date"]]
     won = [r for r in rows if r["deal_stage"] == "Won"]
 
-    r1 = cli(["activity", "import", str(PIPELINE), *ENGAGEMENTS, "--where", "engage_date"])
-    r2 = cli(["activity", "import", str(PIPELINE), *WON])
+    r1 = cli(f"activity import {PIPELINE} {ENGAGEMENTS} --where engage_date")
+    r2 = cli(f"activity import {PIPELINE} {WON}")
     assert (r1.exit_code, r2.exit_code) == (0, 0), (r1.stderr, r2.stderr)
     assert f"{len(rows)} rows read, {len(engaged)} recorded, 0 already present" in r1.stderr
     assert f"{len(won)} recorded" in r2.stderr
@@ -151,12 +133,12 @@ def test_engagements_and_won_value_match_a_count_of_the_csv(cli: Cli) -> None:
 
 
 def test_reimporting_the_same_file_records_nothing(cli: Cli) -> None:
-    cli.ok(["activity", "import", str(PIPELINE), *ENGAGEMENTS, "--where", "engage_date"])
-    cli.ok(["activity", "import", str(PIPELINE), *WON])
+    cli.ok(f"activity import {PIPELINE} {ENGAGEMENTS} --where engage_date")
+    cli.ok(f"activity import {PIPELINE} {WON}")
     before = activity_count(cli.db)
 
-    again = cli(["activity", "import", str(PIPELINE), *ENGAGEMENTS, "--where", "engage_date"])
-    won_again = cli(["activity", "import", str(PIPELINE), *WON])
+    again = cli(f"activity import {PIPELINE} {ENGAGEMENTS} --where engage_date")
+    won_again = cli(f"activity import {PIPELINE} {WON}")
 
     assert activity_count(cli.db) == before
     assert "0 recorded, 8300 already present, 500 filtered out" in again.stderr
@@ -170,7 +152,7 @@ def test_prospecting_rows_without_engage_date_are_errors_with_line_numbers(cli: 
         missing = [reader.line_num for row in reader if not row[5]]
     assert len(missing) == 500
 
-    result = cli(["activity", "import", str(PIPELINE), *ENGAGEMENTS])
+    result = cli(f"activity import {PIPELINE} {ENGAGEMENTS}")
 
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
@@ -183,16 +165,14 @@ def test_prospecting_rows_without_engage_date_are_errors_with_line_numbers(cli: 
 
 
 def test_a_where_on_deal_stage_skips_the_prospecting_rows_too(cli: Cli) -> None:
-    out = cli(
-        ["activity", "import", str(PIPELINE), *ENGAGEMENTS, "--where", "deal_stage!=Prospecting"]
-    )
+    out = cli(f"activity import {PIPELINE} {ENGAGEMENTS} --where deal_stage!=Prospecting")
     assert out.exit_code == 0, out.stderr
     assert "8300 recorded, 0 already present, 500 filtered out" in out.stderr
 
 
 def test_stdin_is_read_when_the_file_is_a_dash(cli: Cli) -> None:
     text = PIPELINE.read_text()
-    out = cli(["activity", "import", "-", *WON], input=text)
+    out = cli(f"activity import - {WON}", input=text)
     assert out.exit_code == 0, out.stderr
     assert out.stderr.startswith("<stdin>: 8800 rows read, 4238 recorded")
     assert out.stdout == ""
@@ -208,10 +188,10 @@ def test_an_overlapping_file_records_only_the_new_rows(cli: Cli, tmp_path: Path)
         rows = [r for r in reader if r[5]]
     first = write_csv(tmp_path / "jan.csv", header, rows[:300])
     second = write_csv(tmp_path / "feb.csv", header, rows[200:450])
-    cli.ok(["activity", "import", first, *ENGAGEMENTS])
+    cli.ok(f"activity import {first} {ENGAGEMENTS}")
     assert activity_count(cli.db) == 300
 
-    out = cli(["activity", "import", second, *ENGAGEMENTS])
+    out = cli(f"activity import {second} {ENGAGEMENTS}")
 
     assert "250 rows read, 150 recorded, 100 already present" in out.stderr
     assert activity_count(cli.db) == 450
@@ -301,7 +281,7 @@ def test_only_the_first_twenty_bad_rows_are_listed(cli: Cli, tmp_path: Path) -> 
 
 
 def test_an_unknown_column_is_refused_naming_the_header_line(cli: Cli) -> None:
-    out = cli(["activity", "import", str(PIPELINE), *ENGAGEMENTS, "--where", "stage=Won"])
+    out = cli(f"activity import {PIPELINE} {ENGAGEMENTS} --where stage=Won")
     assert out.exit_code == 2
     assert out.stderr.startswith(
         f"{PIPELINE}:1: --where stage=Won: no column 'stage' in the header (columns: "

@@ -182,8 +182,9 @@ HISTORY_SCHEMA: dict[str, Any] = {
 }
 
 
-def agree(cli: Cli, *args: str) -> str:
-    return cli.ok(["agree", "--rep", "alice", "--manager", "bob", *args])
+def agree(cli: Cli, options: str) -> str:
+    """Records one of alice's agreements with bob; ``options`` as a shell would split them."""
+    return cli.ok(f"agree --rep alice --manager bob {options}")
 
 
 @pytest.fixture
@@ -194,20 +195,8 @@ def scenario(cli: Cli) -> dict[str, str]:
     )
     calls = agree(
         cli,
-        "--focus",
-        "prospecting",
-        "--behavior",
-        "outbound calls",
-        "--target",
-        "10",
-        "--per",
-        "week",
-        "--start",
-        "2026-01-05",
-        "--days",
-        "30",
-        "--expect",
-        "pipeline doubles",
+        "--focus prospecting --behavior 'outbound calls' --target 10 --per week"
+        " --start 2026-01-05 --days 30 --expect 'pipeline doubles'",
     )
     for day, actual in (("2026-01-12", "9"), ("2026-01-19", "12"), ("2026-01-26", "11")):
         cli.ok(f"check-in {calls} --on {day} --actual {actual}")
@@ -217,34 +206,13 @@ def scenario(cli: Cli) -> dict[str, str]:
 
     demos = agree(
         cli,
-        "--focus",
-        "discovery",
-        "--behavior",
-        "demo calls",
-        "--target",
-        "4",
-        "--per",
-        "window",
-        "--start",
-        "2026-01-05",
-        "--days",
-        "28",
+        "--focus discovery --behavior 'demo calls' --target 4 --per window"
+        " --start 2026-01-05 --days 28",
     )
     ride = agree(
         cli,
-        "--owner",
-        "manager",
-        "--focus",
-        "discovery",
-        "--behavior",
-        "ride-along",
-        "--done",
-        "--start",
-        "2026-01-05",
-        "--days",
-        "28",
-        "--supports",
-        demos[:8],
+        "--owner manager --focus discovery --behavior ride-along --done"
+        f" --start 2026-01-05 --days 28 --supports {demos[:8]}",
     )
     cli.ok(f"check-in {demos} --on 2026-01-20 --actual 1")
     cli.ok(f"close {demos} --on 2026-02-02")
@@ -252,42 +220,24 @@ def scenario(cli: Cli) -> dict[str, str]:
 
     notes = agree(
         cli,
-        "--focus",
-        "prospecting",
-        "--behavior",
-        "call notes",
-        "--done",
-        "--start",
-        "2026-01-05",
-        "--days",
-        "14",
+        "--focus prospecting --behavior 'call notes' --done --start 2026-01-05 --days 14",
     )
     cli.ok(f"close {notes} --on 2026-01-20")  # never done: broken
 
     open_ = agree(
         cli,
-        "--focus",
-        "prospecting",
-        "--behavior",
-        "referrals",
-        "--target",
-        "2",
-        "--per",
-        "week",
-        "--start",
-        "2026-02-16",
-        "--days",
-        "28",
+        "--focus prospecting --behavior referrals --target 2 --per week"
+        " --start 2026-02-16 --days 28",
     )
     cli.ok(f"check-in {open_} --on 2026-02-22 --actual 2")
     return {"calls": calls, "demos": demos, "ride": ride, "notes": notes, "open": open_}
 
 
-ON = ("--as-of", "2026-12-31", "--on", "2026-03-01")
+ON = "--as-of 2026-12-31 --on 2026-03-01"
 
 
 def test_history_json_matches_the_schema_and_the_rules(cli: Cli, scenario: dict[str, str]) -> None:
-    out = json.loads(cli.ok(["history", "alice", *ON, "--format", "json"]))
+    out = json.loads(cli.ok(f"history alice {ON} --format json"))
 
     jsonschema.validate(out, HISTORY_SCHEMA)
     by_id = {c["id"]: c for c in out["commitments"]}
@@ -326,20 +276,20 @@ def test_history_json_matches_the_schema_and_the_rules(cli: Cli, scenario: dict[
 
 
 def test_show_list_and_history_agree(cli: Cli, scenario: dict[str, str]) -> None:
-    history = json.loads(cli.ok(["history", "alice", *ON, "--format", "json"]))["commitments"]
-    listed = json.loads(cli.ok(["list", "--rep", "alice", *ON, "--format", "json"]))
+    history = json.loads(cli.ok(f"history alice {ON} --format json"))["commitments"]
+    listed = json.loads(cli.ok(f"list --rep alice {ON} --format json"))
 
     assert listed == history
     for obj in history:
-        shown = json.loads(cli.ok(["show", obj["id"][:8], *ON, "--format", "json"]))
+        shown = json.loads(cli.ok(f"show {obj['id'][:8]} {ON} --format json"))
         assert {k: shown[k] for k in obj} == obj
         assert len(shown["log"]) == obj["events"]
 
 
 def test_list_filters_by_verdict_status_and_manager(cli: Cli, scenario: dict[str, str]) -> None:
-    broken = json.loads(cli.ok(["list", "--verdict", "broken", *ON, "--format", "json"]))
-    open_ = json.loads(cli.ok(["list", "--status", "open", *ON, "--format", "json"]))
-    nobody = cli(["list", "--manager", "zoe", *ON, "--format", "json"])
+    broken = json.loads(cli.ok(f"list --verdict broken {ON} --format json"))
+    open_ = json.loads(cli.ok(f"list --status open {ON} --format json"))
+    nobody = cli(f"list --manager zoe {ON} --format json")
 
     assert {c["id"] for c in broken} == {scenario["notes"], scenario["ride"]}
     assert [c["id"] for c in open_] == [scenario["open"]]
@@ -357,9 +307,9 @@ def test_as_of_before_anything_was_recorded_knows_nothing(cli: Cli, scenario: di
 
 
 def test_history_csv_and_markdown_carry_every_commitment(cli: Cli, scenario: dict) -> None:
-    rows = list(csv.DictReader(io.StringIO(cli.ok(["history", "alice", *ON, "--format", "csv"]))))
-    md = cli.ok(["history", "alice", *ON, "--format", "md"])
-    table = cli.ok(["history", "alice", *ON])
+    rows = list(csv.DictReader(io.StringIO(cli.ok(f"history alice {ON} --format csv"))))
+    md = cli.ok(f"history alice {ON} --format md")
+    table = cli.ok(f"history alice {ON}")
 
     assert {r["id"] for r in rows} == set(scenario.values())
     assert {r["verdict"] for r in rows if r["id"] == scenario["calls"]} == {"honest_miss"}
@@ -369,7 +319,7 @@ def test_history_csv_and_markdown_carry_every_commitment(cli: Cli, scenario: dic
 
 
 def test_window_days_narrows_the_signal(cli: Cli, scenario: dict[str, str]) -> None:
-    out = json.loads(cli.ok(["history", "alice", *ON, "--window-days", "20", "--format", "json"]))
+    out = json.loads(cli.ok(f"history alice {ON} --window-days 20 --format json"))
 
     assert out["window_days"] == 20
     assert out["signal"] == "insufficient_data"  # every close is 20 days or more before D
@@ -377,7 +327,7 @@ def test_window_days_narrows_the_signal(cli: Cli, scenario: dict[str, str]) -> N
 
 
 def test_show_table_lists_every_event_with_dates_and_actor(cli: Cli, scenario: dict) -> None:
-    out = cli.ok(["show", scenario["calls"], *ON])
+    out = cli.ok(f"show {scenario['calls']} {ON}")
 
     assert "verdict: honest_miss" in out
     assert out.count("tester") == 7  # the actor of each of its 7 events

@@ -9,6 +9,7 @@ unchanged event count (``tests.test_refusals.refused``).
 from __future__ import annotations
 
 import json
+import shlex
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -33,10 +34,14 @@ def activity(cli: Cli, tmp_path: Path, metric: str, rows: list[tuple[str, str, f
     assert result.exit_code == 0, result.stderr
 
 
-def agree_args(*extra: str, rep: str = "alice", manager: str = "bob") -> list[str]:
+def agree_args(
+    *extra: str, rep: str = "alice", manager: str = "bob", options: str = ""
+) -> list[str]:
+    """A valid agreement's arguments, then ``options`` split as a shell would, then ``extra``
+    (values awkward to quote: empty, hostile or huge)."""
     return [
         "agree", "--rep", rep, "--manager", manager, "--focus", "prospecting",
-        "--behavior", "outbound calls", "--start", START, *extra,
+        "--behavior", "outbound calls", "--start", START, *shlex.split(options), *extra,
     ]  # fmt: skip
 
 
@@ -49,14 +54,7 @@ def test_explicit_unknown_result_is_judged_by_the_outcome_metric(cli: Cli, tmp_p
     for result in ("none", "unknown", "missed"):
         cid = cli.ok(
             agree_args(
-                "--target",
-                "2",
-                "--per",
-                "window",
-                "--expect-metric",
-                "won_value",
-                "--expect-at-least",
-                "20000",
+                options="--target 2 --per window --expect-metric won_value --expect-at-least 20000"
             )
         )
         cli.ok(f"check-in {cid} --on 2026-01-12 --actual 2")
@@ -153,14 +151,7 @@ def test_known_metrics_are_accepted(cli: Cli, tmp_path: Path) -> None:
     activity(cli, tmp_path, "won_value", [("zoe", "2026-01-06", 3.0)])
     cli.ok(
         agree_args(
-            "--target",
-            "5",
-            "--metric",
-            "calls",
-            "--expect-metric",
-            "won_value",
-            "--expect-at-least",
-            "100",
+            options="--target 5 --metric calls --expect-metric won_value --expect-at-least 100"
         )
     )
 

@@ -5,6 +5,7 @@ and PostgreSQL."""
 from __future__ import annotations
 
 import json
+import shlex
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -17,10 +18,11 @@ ON = ("--as-of", "2999-12-31", "--on", "2026-03-01")
 
 @pytest.fixture
 def ledger(cli: Cli) -> dict[str, str]:
-    def agree(rep: str, manager: str, focus: str, start: str, days: str, *extra: str) -> str:
+    def agree(rep: str, manager: str, focus: str, start: str, days: str, options: str = "") -> str:
         return cli.ok(
             ["agree", "--rep", rep, "--manager", manager, "--focus", focus, "--behavior",
-            f"{focus} work", "--target", "5", "--start", start, "--days", days, *extra],
+            f"{focus} work", "--target", "5", "--start", start, "--days", days,
+            *shlex.split(options)],
         )  # fmt: skip
 
     calls = agree("Anna Snelling", "Bob Stone", "prospecting", "2026-01-05", "28")
@@ -32,10 +34,7 @@ def ledger(cli: Cli) -> dict[str, str]:
             "prospecting",
             "2026-01-05",
             "28",
-            "--owner",
-            "manager",
-            "--supports",
-            calls[:8],
+            f"--owner manager --supports {calls[:8]}",
         ),
         "demo": agree("Anna Snelling", "Bob Stone", "discovery", "2026-02-02", "10"),
         "carl": agree("Carl Moss", "Dee Park", "discovery", "2026-01-12", "20"),

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from tests.budget import examples
@@ -161,13 +161,15 @@ def test_a_hostile_roster_is_imported_whole_or_refused_writing_nothing(
 
 @HOSTILE
 @given(name=NAMES)
+@example(name="-0")  # a name that looks like an option is still a name
+@example(name="--help")
 def test_the_csv_refuses_exactly_the_names_people_add_refuses(
     cli: Cli, tmp_path: Path, name: str
 ) -> None:
     path = tmp_path / "one.csv"
     path.write_bytes(f"name\n{quote(name)}\n".encode("utf-8", "surrogatepass"))
     imported = cli(f"people import {path} --name-column name")
-    added = cli(["people", "add", name])
+    added = cli(["people", "add", "--", name])  # after "--", even "-0" is the name
     if imported.exit_code == 2:
         assert added.exit_code == 2, (name, added.exit_code, added.stderr)
     else:

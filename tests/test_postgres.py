@@ -86,19 +86,8 @@ def cli_process(db: str, views: str, *args: str, **kwargs: Any) -> subprocess.Po
 
 
 AGREE = (
-    "agree",
-    "--manager",
-    "bob",
-    "--focus",
-    "prospecting",
-    "--behavior",
-    "outbound calls",
-    "--target",
-    "10",
-    "--per",
-    "week",
-    "--start",
-    "2026-01-05",
+    "agree --manager bob --focus prospecting --behavior 'outbound calls' --target 10 --per week"
+    " --start 2026-01-05"
 )
 
 
@@ -112,7 +101,7 @@ def test_init_creates_the_tables_and_a_second_init_changes_nothing(cli: Cli) -> 
     again = cli("init")
     assert again.exit_code == 0, again.stderr
     assert "already exist" in again.stderr
-    assert len(cli.ok([*AGREE, "--rep", "alice"])) == 36
+    assert len(cli.ok(f"{AGREE} --rep alice")) == 36
 
 
 def test_with_create_table_n_commands_run_once_init_has_created_the_tables(
@@ -120,7 +109,7 @@ def test_with_create_table_n_commands_run_once_init_has_created_the_tables(
 ) -> None:
     cli.ok("init")
     monkeypatch.setenv("CREATE_TABLE", "n")
-    cid = cli.ok([*AGREE, "--rep", "alice"])
+    cid = cli.ok(f"{AGREE} --rep alice")
     cli.ok(f"check-in {cid} --on 2026-01-12 --actual 9")
     assert '"actual": 9' in cli.ok(f"show {cid} --format json")
 
@@ -130,7 +119,7 @@ def test_with_create_table_n_a_schema_without_tables_is_refused_with_a_pointer_t
 ) -> None:
     monkeypatch.setenv("CREATE_TABLE", "n")
     cli = Cli(db=with_schema(pg_url, fresh_schema), views=str(tmp_path / "v.db"))
-    result = cli([*AGREE, "--rep", "alice"])
+    result = cli(f"{AGREE} --rep alice")
     assert result.exit_code == 1
     assert "commitments init" in result.stderr
     assert "Traceback" not in result.stderr
@@ -250,14 +239,12 @@ def test_a_role_granted_only_select_and_insert_can_run_every_command(
     cli = Cli(db=insert_only, views=str(tmp_path / "views.db"))
     assert "already exist" in cli("init").stderr
     sid = cli.ok("session record --rep alice --manager bob --on 2026-01-05")
-    cid = cli.ok(
-        [*AGREE, "--rep", "alice", "--session", sid, "--due", due_ahead()]
-    )  # revised below
+    cid = cli.ok(f"{AGREE} --rep alice --session {sid} --due {due_ahead()}")  # revised below
     mid = cli.ok(
         "agree --rep alice --manager bob --owner manager --focus prospecting "
         f"--behavior 'two ride-alongs' --done --start 2026-01-05 --supports {cid}",
     )
-    other = cli.ok([*AGREE, "--rep", "alice", "--behavior", "demos"])
+    other = cli.ok(f"{AGREE} --rep alice --behavior demos")
     cli.ok(f"check-in {cid} --on 2026-01-12 --actual 9")
     cli.ok(f"correct {cid} --check-in 1 --actual 11 --reason 'CRM lag'")
     cli.ok(f"revise {cid} --on 2026-01-13 --reason holiday --target 8")

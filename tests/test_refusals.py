@@ -7,6 +7,7 @@ problem, nothing on stdout, and that the number of stored events did not change.
 from __future__ import annotations
 
 import json
+import shlex
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -58,20 +59,8 @@ def agree(cli: Cli, *extra: str, rep: str = "alice", focus: str = "prospecting")
 
 def agree_args(*extra: str) -> list[str]:
     """Arguments of a valid rep agreement, plus ``extra``."""
-    return [
-        "agree",
-        "--rep",
-        "alice",
-        "--manager",
-        "bob",
-        "--focus",
-        "prospecting",
-        "--behavior",
-        "outbound calls",
-        "--start",
-        START,
-        *extra,
-    ]
+    agreement = "agree --rep alice --manager bob --focus prospecting --behavior 'outbound calls'"
+    return [*shlex.split(f"{agreement} --start {START}"), *extra]
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -45,10 +46,10 @@ def as_json(cli: Cli, *args: str) -> Any:
     return json.loads(cli.ok([*args, "--format", "json"]))
 
 
-def refused(cli: Cli, code: int, why: str, *args: str) -> None:
-    """``args`` exits ``code`` with one line naming ``why`` and writes nothing."""
+def refused(cli: Cli, code: int, why: str, command: str | Sequence[str]) -> None:
+    """``command`` exits ``code`` with one line naming ``why`` and writes nothing."""
     before = event_count(cli.db)
-    result = cli(args)
+    result = cli(command)
     assert result.exit_code == code, (result.exit_code, result.stderr)
     message = result.stderr.strip()
     assert "\n" not in message and why in message, message
@@ -63,70 +64,34 @@ def test_refusals_write_nothing(cli: Cli) -> None:
     done = closed(cli, "alice", "bob", "2026-03-02", "2026-03-16")
     started = (date.today() - timedelta(days=3)).isoformat()
     running = agree(cli, "alice", "bob", started, days=30)  # open today: no verdict yet
-    refused(cli, 4, "neither the rep", "reply", done, "--by", "carol", "--text", "I saw it")
-    refused(cli, 4, "neither the rep", "reply", done, "--by", "Alice", "--text", "case counts")
-    refused(cli, 4, "is open", "reply", running, "--by", "alice", "--text", "too early")
-    refused(cli, 3, "no commitment", "reply", "ffffffff", "--by", "alice", "--text", "x")
-    refused(cli, 2, "text: must not be empty", "reply", done, "--by", "alice", "--text", "")
-    refused(cli, 2, "control characters", "reply", done, "--by", "alice", "--text", "a\x1bb")
-    refused(cli, 2, "at most 2000", "reply", done, "--by", "alice", "--text", "x" * 2001)
-    refused(cli, 2, "by: must not be empty", "reply", done, "--by", " ", "--text", "x")
-    refused(cli, 2, "not valid text", "reply", done, "--by", "al\udcffice", "--text", "x")
-    refused(cli, 2, "date: ", "reply", done, "--by", "alice", "--text", "x", "--on", "2026-02-30")
+    refused(cli, 4, "neither the rep", f"reply {done} --by carol --text 'I saw it'")
+    refused(cli, 4, "neither the rep", f"reply {done} --by Alice --text 'case counts'")
+    refused(cli, 4, "is open", f"reply {running} --by alice --text 'too early'")
+    refused(cli, 3, "no commitment", "reply ffffffff --by alice --text x")
+    refused(cli, 2, "text: must not be empty", ["reply", done, "--by", "alice", "--text", ""])
+    refused(cli, 2, "control characters", ["reply", done, "--by", "alice", "--text", "a\x1bb"])
+    refused(cli, 2, "at most 2000", f"reply {done} --by alice --text {'x' * 2001}")
+    refused(cli, 2, "by: must not be empty", ["reply", done, "--by", " ", "--text", "x"])
+    refused(cli, 2, "not valid text", ["reply", done, "--by", "al\udcffice", "--text", "x"])
+    refused(cli, 2, "date: ", f"reply {done} --by alice --text x --on 2026-02-30")
     # the business date: before the close (and not overdue) the loop was still open
-    refused(cli, 4, "is open", "reply", done, "--by", "alice", "--text", "x", "--on", "2026-03-10")
-    refused(
-        cli,
-        4,
-        "before the agreement",
-        "reply",
-        done,
-        "--by",
-        "bob",
-        "--text",
-        "x",
-        "--on",
-        "2026-01-01",
-    )
+    refused(cli, 4, "is open", f"reply {done} --by alice --text x --on 2026-03-10")
+    refused(cli, 4, "before the agreement", f"reply {done} --by bob --text x --on 2026-01-01")
     # a reply dated ahead of the ledger's clock could make a running loop look overdue
-    refused(
-        cli,
-        4,
-        "after today",
-        "reply",
-        running,
-        "--by",
-        "alice",
-        "--text",
-        "x",
-        "--on",
-        "2099-12-31",
-    )
+    refused(cli, 4, "after today", f"reply {running} --by alice --text x --on 2099-12-31")
     assert as_json(cli, "show", done)["replies"] == []
 
 
 def test_rep_and_manager_reply_on_closed_released_and_overdue(cli: Cli) -> None:
     done = closed(cli, "alice", "bob", "2026-03-02", "2026-03-16")
     let_go = agree(cli, "alice", "bob", "2026-03-02")
-    cli.ok(["release", let_go, "--on", "2026-03-05", "--reason", "territory moved"])
+    cli.ok(f"release {let_go} --on 2026-03-05 --reason 'territory moved'")
     late = agree(cli, "alice", "bob", "2026-03-02")  # due 2026-03-15, never closed: overdue
     before = event_count(cli.db)
-    assert cli.ok(["reply", done, "--by", "alice", "--text", "fair", "--on", "2026-03-16"]) == ""
-    cli.ok(["reply", done, "--by", "bob", "--text", "agreed", "--on", "2026-03-17"])
-    cli.ok(["reply", let_go, "--by", "alice", "--text", "thanks", "--on", "2026-03-05"])
-    cli.ok(
-        [
-            "reply",
-            late,
-            "--by",
-            " alice ",
-            "--contest",
-            "--text",
-            "I was on leave",
-            "--on",
-            "2026-03-16",
-        ],
-    )
+    assert cli.ok(f"reply {done} --by alice --text fair --on 2026-03-16") == ""
+    cli.ok(f"reply {done} --by bob --text agreed --on 2026-03-17")
+    cli.ok(f"reply {let_go} --by alice --text thanks --on 2026-03-05")
+    cli.ok(f"reply {late} --by ' alice ' --contest --text 'I was on leave' --on 2026-03-16")
     assert event_count(cli.db) == before + 4
     assert as_json(cli, "show", late)["replies"] == [
         {"on": "2026-03-16", "by": "alice", "text": "I was on leave", "contests": True}

@@ -19,8 +19,9 @@ from tests.test_history_cli import SESSION_SCHEMA
 KEYS = ["id", "rep", "manager", "on", "prepared", "strengths", "focus", "note", "commitments"]
 
 
-def session(cli: Cli, rep: str, manager: str, on: str, *extra: str) -> str:
-    return cli.ok(["session", "record", "--rep", rep, "--manager", manager, "--on", on, *extra])
+def session(cli: Cli, rep: str, manager: str, on: str, options: str = "") -> str:
+    """Records a session; ``options`` as a shell would split them."""
+    return cli.ok(f"session record --rep {rep} --manager {manager} --on {on} {options}")
 
 
 @pytest.fixture
@@ -31,17 +32,10 @@ def sessions(cli: Cli) -> dict[str, Any]:
         "alice",
         "bob",
         "2026-01-05",
-        "--prepared",
-        "--strength",
-        "rapport with buyers",
-        "--strength",
-        "follow-up",
-        "--focus",
-        "prospecting",
-        "--note",
-        "pipeline is thin for Q1",
+        "--prepared --strength 'rapport with buyers' --strength follow-up"
+        " --focus prospecting --note 'pipeline is thin for Q1'",
     )
-    feb = session(cli, "alice", "bob", "2026-02-02", "--focus", "discovery")
+    feb = session(cli, "alice", "bob", "2026-02-02", "--focus discovery")
     carol = session(cli, "carol", "dana", "2026-01-20", "--prepared")
     common = ("--target", "10", "--per", "week", "--start")
     calls = cli.ok(
