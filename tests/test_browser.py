@@ -46,7 +46,10 @@ AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 TODAY = date.today()
 START = TODAY - timedelta(days=20)
 
+# A whole coaching cycle in a real browser (~35 s): a slow system test, run by
+# `make test-all` and CI; the fast run keeps test_html's and test_web's page checks.
 pytestmark = [
+    pytest.mark.slow,
     pytest.mark.browser,
     pytest.mark.skipif(
         not os.path.exists(CHROMIUM),

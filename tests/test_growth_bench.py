@@ -21,6 +21,7 @@ def _growth():
     return module
 
 
+@pytest.mark.slow  # builds three ledgers and times every operation (~20 s): `make test-all` and CI
 def test_the_growth_bench_prints_every_operation_at_every_size_and_draws_the_chart(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
