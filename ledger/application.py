@@ -489,11 +489,16 @@ class Ledger(Application):
         """Read the metric of stored activity events: one match of ``name``
         (None: every distinct metric). The state is plain JSON (see
         :mod:`ledger.persistence`), so the database reads it directly."""
-        from .domain import Activity
+        from .domain import Activity, ActivityChunk
 
-        topic = get_topic(Activity.Recorded)
+        found: list[str] = []
         with self.recorder.datastore.transaction(commit=False) as curs:
-            return self.recorder.field_values(curs, topic, "metric", name)
+            for cls in (ActivityChunk.Recorded, Activity.Recorded):  # both shapes (issue 19)
+                values = self.recorder.field_values(curs, get_topic(cls), "metric", name)
+                if name is not None and values:
+                    return values
+                found += [v for v in values if v not in found]
+        return found
 
     def _legacy_workload_areas(self, rep: str, register: Sequence[NewPerson]) -> dict[UUID, str]:
         """The open commitments of a registered rep's *legacy* workload: a

@@ -28,6 +28,7 @@ from uuid import UUID
 from ledger.store import local_file, location
 from ledger.topics import (
     ACTIVITY,
+    ACTIVITY_CHUNK,
     AGREED,
     CHECKED_IN,
     CLOSED,
@@ -388,6 +389,11 @@ class _Applier:
             if topic == ACTIVITY:
                 rows["activity_daily"].append((s["rep"], s["metric"], s["date"], at, s["value"], 1))
                 continue
+            if topic == ACTIVITY_CHUNK:  # each row as its own Activity.Recorded (issue 19)
+                metric, daily = s["metric"], rows["activity_daily"]
+                for rep, day, value, _source_id in s["rows"]:
+                    daily.append((names.get(rep, rep), metric, day, at, value, 1))
+                continue
             oid = _uuid_text(originator_id)
             actor = s.get("actor")
             if actor is not None:
@@ -546,6 +552,7 @@ _INTERESTING = frozenset(
         CLOSED,
         REPLIED,
         ACTIVITY,
+        ACTIVITY_CHUNK,
         *PERSON_TOPICS,
     }
 )

@@ -24,6 +24,7 @@ from collections.abc import Callable
 
 from ledger.topics import (
     ACTIVITY,
+    ACTIVITY_CHUNK,
     AGREED,
     CHECKED_IN,
     CLOSED,
@@ -251,6 +252,40 @@ _COLUMNS: dict[str, tuple[str, dict[str, str]]] = {
 _EXTRA_WHERE = {"supports": " AND e.s ->> '$.supports' IS NOT NULL"}
 
 
+def _chunk_statement(table: str) -> str:
+    """``activity_daily`` from the page's ``ActivityChunk.Recorded`` events
+    (issue 19): each row of a chunk as one ``Activity.Recorded`` gives it
+    (``_COLUMNS``), recorded at the chunk's timestamp, in the chunk's order.
+    The page holds no chunk's state (:func:`page_applier`): each is read from
+    the ledger by position and parsed once (``MATERIALIZED``), its rows
+    expanded by ``json_each``."""
+    t = BY_NAME["activity_daily"]
+    cols = ", ".join(f"[{c}]" for c in t.names)
+    chunks = (
+        "SELECT p.pos AS rowid, CAST(l.state AS TEXT) AS s FROM temp.page p "
+        f"JOIN ledger.{table} l ON l.rowid = p.pos WHERE p.topic = '{ACTIVITY_CHUNK}'"
+    )
+    parsed = (
+        "SELECT c.rowid, c.s ->> '$.metric' AS metric, c.s ->> '$.timestamp' AS ts, "
+        "c.s -> '$.rows' AS rows FROM chunks c"
+    )
+    exprs = {
+        "rep": "person_name(r.value ->> '$[0]')",
+        "metric": "e.metric",
+        "date": "r.value ->> '$[1]'",
+        "recorded_at": STAMP,
+        "value": "r.value ->> '$[2]'",
+        "rows": "1",
+    }
+    assert tuple(exprs) == t.names
+    return (
+        f"WITH chunks AS MATERIALIZED ({chunks}), e AS MATERIALIZED ({parsed}) "
+        f"INSERT INTO [activity_daily] ({cols}) "
+        f"SELECT {', '.join(exprs.values())} FROM e, json_each(e.rows) r "
+        f"WHERE true ORDER BY e.rowid, r.key {t.on_conflict}"
+    )
+
+
 def _statements(table: str) -> list[str]:
     """One ``INSERT ... SELECT`` per table, reading the page from ``temp.page``."""
     out = []
@@ -322,12 +357,14 @@ def page_applier(
     # which also notes that the key store was used)
     conn.create_function("open_sealed", 1, lambda v: open_text(v) if isinstance(v, str) else v)
     conn.execute("PRAGMA temp_store = MEMORY")
-    statements = _statements(table)
+    statements = [*_statements(table), _chunk_statement(table)]
     marks = ",".join("?" * len(topics))
     # one pass over the ledger per page: the page's rows of interest, as text
+    # a chunk's state is read by its statement (_chunk_statement), not copied here
+    state = f"CASE topic WHEN '{ACTIVITY_CHUNK}' THEN NULL ELSE {STATE.replace('e.', '')} END"
     fill = (
         "INSERT INTO temp.page SELECT rowid, originator_id, originator_version, topic, "
-        f"{STATE.replace('e.', '')}, {HYPHENATED.replace('e.', '')} FROM ledger.{table} "
+        f"{state}, {HYPHENATED.replace('e.', '')} FROM ledger.{table} "
         f"WHERE rowid > ? AND rowid <= ? AND topic IN ({marks}) ORDER BY rowid LIMIT ?"
     )
     conn.execute(
