@@ -95,8 +95,14 @@ def build_sample(db: str) -> dict[str, Any]:
             demo, cmd.validate(cmd.Release, date="2026-01-10", reason="customer cancelled", **a)
         )
         ledger.record_activities(
-            dict(rep="alice", metric="calls", date=f"2026-01-{d:02d}", value=d,
-                 source_id=f"c{d}", **a)
+            dict(
+                rep="alice",
+                metric="calls",
+                date=f"2026-01-{d:02d}",
+                value=d,
+                source_id=f"c{d}",
+                **a,
+            )
             for d in range(5, 10)
         )  # fmt: skip  (one ActivityChunk.Recorded)
         for d in (10, 11):  # per-row Activity.Recorded, as ledgers before issue 19 hold

@@ -152,12 +152,14 @@ class LedgerPostgresRecorder(LedgerRecorder, PostgresApplicationRecorder):
         # The recorder's own insert, which takes the insert lock first.
         PostgresApplicationRecorder._insert_stored_events(self, curs, events)
 
-    def _insert_stored_events(
+    def _fetch_ids_after_insert_events(
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> None:
-        # eventsourcing's own writes (Ledger._save): the activity keys with them
-        super()._insert_stored_events(curs, stored_events, **kwargs)
+    ) -> Sequence[int] | None:
+        # eventsourcing's own writes (Ledger._save): the activity keys with them,
+        # once the insert's notification ids are read off the cursor
+        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
         self.index_activity(curs, stored_fields(stored_events))
+        return ids
 
     # -- the activity keys -----------------------------------------------------
 
