@@ -629,9 +629,11 @@ class Ledger(Application):
         self._save(*self._registered(register, at, c.actor), commitment)
 
     def record_activity(self, c: cmd.RecordActivity) -> UUID:
-        """Record one activity row (``Activity.Recorded``). Its id is derived
-        from (metric, source id), as the importer derives it: the same row again
-        is refused (:class:`Conflict`), where an import would skip it."""
+        """Record one activity row as its own ``Activity.Recorded`` (the demo
+        and the per-row shape older ledgers hold; an import writes chunks).
+        Its id is derived from (metric, source id), as the importer derives
+        it: the same row again, stored in either shape, is refused
+        (:class:`Conflict`: the store's key table), where an import would skip it."""
         from .domain import Activity
 
         activity = Activity.record(at=self.clock(), **c.model_dump())  # the event's fields
@@ -665,16 +667,17 @@ class Ledger(Application):
         return counts.recorded, counts.already_present + counts.repeated
 
     def record_activity_rows(
-        self, rows: Iterable[ActivityRow], *, batch_size: int = 20_000, people: Any = None
+        self, rows: Iterable[ActivityRow], *, batch_size: int | None = None, people: Any = None
     ) -> WriteCounts:
-        """Write validated activity rows as ``Activity.Recorded`` events,
-        streamed in batches inside ONE transaction with one ``recorded_at``
+        """Write validated activity rows as ``ActivityChunk.Recorded`` events
+        (one per chunk of rows, issue 19), streamed inside ONE transaction with
+        one ``recorded_at``
         (see :func:`ledger.activity_import.write_activity_rows`). An exception
         raised by ``rows`` rolls everything back."""
-        from .activity_import import write_activity_rows
+        from .activity_import import CHUNK_ROWS, write_activity_rows
 
         return write_activity_rows(
-            self, rows, at=self.clock(), batch_size=batch_size, people=people
+            self, rows, at=self.clock(), batch_size=batch_size or CHUNK_ROWS, people=people
         )
 
     # -- lookups -----------------------------------------------------------

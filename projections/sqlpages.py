@@ -253,21 +253,17 @@ _EXTRA_WHERE = {"supports": " AND e.s ->> '$.supports' IS NOT NULL"}
 
 
 def _chunk_statement(table: str) -> str:
-    """``activity_daily`` from the page's ``ActivityChunk.Recorded`` events
-    (issue 19): each row of a chunk as one ``Activity.Recorded`` gives it
-    (``_COLUMNS``), recorded at the chunk's timestamp, in the chunk's order.
-    The page holds no chunk's state (:func:`page_applier`): each is read from
-    the ledger by position and parsed once (``MATERIALIZED``), its rows
-    expanded by ``json_each``."""
+    """``activity_daily`` from one ``ActivityChunk.Recorded`` (issue 19),
+    bound by its position: each of its rows as one ``Activity.Recorded``
+    gives it (``_COLUMNS``), recorded at the chunk's timestamp, in the
+    chunk's order. The state is read from the ledger and parsed once
+    (``MATERIALIZED``), its rows expanded by ``json_each``; one chunk at a
+    time, so memory holds one chunk, never a page of them."""
     t = BY_NAME["activity_daily"]
     cols = ", ".join(f"[{c}]" for c in t.names)
-    chunks = (
-        "SELECT p.pos AS rowid, CAST(l.state AS TEXT) AS s FROM temp.page p "
-        f"JOIN ledger.{table} l ON l.rowid = p.pos WHERE p.topic = '{ACTIVITY_CHUNK}'"
-    )
     parsed = (
-        "SELECT c.rowid, c.s ->> '$.metric' AS metric, c.s ->> '$.timestamp' AS ts, "
-        "c.s -> '$.rows' AS rows FROM chunks c"
+        "SELECT s ->> '$.metric' AS metric, s ->> '$.timestamp' AS ts, s -> '$.rows' AS rows "
+        f"FROM (SELECT CAST(state AS TEXT) AS s FROM ledger.{table} WHERE rowid = ?)"
     )
     exprs = {
         "rep": "person_name(r.value ->> '$[0]')",
@@ -279,10 +275,9 @@ def _chunk_statement(table: str) -> str:
     }
     assert tuple(exprs) == t.names
     return (
-        f"WITH chunks AS MATERIALIZED ({chunks}), e AS MATERIALIZED ({parsed}) "
-        f"INSERT INTO [activity_daily] ({cols}) "
+        f"WITH e AS MATERIALIZED ({parsed}) INSERT INTO [activity_daily] ({cols}) "
         f"SELECT {', '.join(exprs.values())} FROM e, json_each(e.rows) r "
-        f"WHERE true ORDER BY e.rowid, r.key {t.on_conflict}"
+        f"WHERE true ORDER BY r.key {t.on_conflict}"
     )
 
 
@@ -357,7 +352,9 @@ def page_applier(
     # which also notes that the key store was used)
     conn.create_function("open_sealed", 1, lambda v: open_text(v) if isinstance(v, str) else v)
     conn.execute("PRAGMA temp_store = MEMORY")
-    statements = [*_statements(table), _chunk_statement(table)]
+    statements = _statements(table)
+    chunk_sql = _chunk_statement(table)
+    chunks_sql = f"SELECT pos FROM temp.page WHERE topic = '{ACTIVITY_CHUNK}' ORDER BY pos"
     marks = ",".join("?" * len(topics))
     # one pass over the ledger per page: the page's rows of interest, as text
     # a chunk's state is read by its statement (_chunk_statement), not copied here
@@ -400,6 +397,8 @@ def page_applier(
         names.update(conn.execute("SELECT subject, name FROM main.people"))
         for sql in statements:
             conn.execute(sql)
+        for (pos,) in conn.execute(chunks_sql).fetchall():  # after the per-row activity
+            conn.execute(chunk_sql, (pos,))
         return end
 
     return apply

@@ -30,7 +30,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 from uuid import UUID
 
 import psycopg
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import ProgrammingError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg.sql import SQL, Composed, Identifier, Literal
 
@@ -121,6 +121,8 @@ class LedgerPostgresRecorder(LedgerRecorder, PostgresApplicationRecorder):
         created = False
         with datastore.get_connection() as conn, conn.cursor() as curs:
             if not self._missing(curs):
+                if not self._keys_present(curs):
+                    self._add_keys_table()
                 datastore.register_type_adapters()
                 return False
             key = advisory_key("create", datastore.schema, self.events_table_name)
@@ -134,14 +136,26 @@ class LedgerPostgresRecorder(LedgerRecorder, PostgresApplicationRecorder):
                         curs.execute(SQL("CREATE SCHEMA {0}").format(Identifier(datastore.schema)))
                     self.create_table()
                     created = True
-                if created or not self._keys_present(curs):
-                    with datastore.transaction(commit=True) as tx:
-                        self.lock_for_insert(tx)
-                        self.ensure_activity_keys(tx)
+                if created:
+                    self._add_keys_table()
             finally:
                 curs.execute("SELECT pg_advisory_unlock(%s)", (key,))
         datastore.register_type_adapters()
         return created
+
+    def _add_keys_table(self) -> None:
+        """Create the activity key table (issue 19), filled from the stored
+        activity, in its own transaction under the insert lock. A ledger from
+        before it, opened by a role that may not create tables (a writer
+        granted only SELECT and INSERT), goes on without it: ``init`` run by
+        the owner, or the owner's first activity write, creates it."""
+        try:
+            with self.datastore.transaction(commit=True) as tx:
+                self.lock_for_insert(tx)
+                self.ensure_activity_keys(tx)
+        except ProgrammingError as exc:
+            if not isinstance(exc.__cause__, psycopg.errors.InsufficientPrivilege):
+                raise
 
     # -- writing ---------------------------------------------------------------
 
