@@ -119,7 +119,7 @@ def write_activity_rows(
     counts = WriteCounts()
     rows = iter(rows)
     try:
-        with recorder.datastore.transaction(commit=True) as curs:
+        with recorder.datastore.transaction(commit=True) as curs, recorder.bulk_write(curs):
             recorder.lock_for_insert(curs)
             before = recorder.max_position(curs)
             recorder.ensure_activity_keys(curs)
