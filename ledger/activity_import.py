@@ -23,7 +23,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from itertools import islice
+from itertools import groupby, islice
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 from uuid import uuid4
 
@@ -177,7 +178,7 @@ class _ActivityWriter:
         self.duplicate = self.recorder.DUPLICATE
         self.topic = get_topic(ActivityChunk.Recorded)
         self.actor = "activity-import"
-        self.days: dict[date, str] = {}  # each date's ISO text, as JSON mode dumps it
+        self.days = _IsoDates()  # each date's ISO text, as JSON mode dumps it
 
     def register(self, curs: Any, people: PersonResolver | None, actor: str) -> None:
         """Insert ``Person.Registered`` for the reps the rows read so far named
@@ -213,12 +214,7 @@ class _ActivityWriter:
         days = self.days
         if len(days) > 100_000:
             days.clear()
-        out = []
-        for rep, _metric, day, value, source_id, _actor in rows:
-            iso = days.get(day)
-            if iso is None:
-                iso = days[day] = day.isoformat()
-            out.append([rep, iso, float(value), source_id])
+        out = [[r[0], days[r[2]], float(r[3]), r[4]] for r in rows]
         state = dict(self.template)
         state["metric"] = metric
         state["actor"] = actor
@@ -233,14 +229,8 @@ class _ActivityWriter:
                 first[0].metric, first[0].actor, first
             )
             self.actor = batch[0].actor
-        run: list[ActivityRow] = []
-        for row in batch:
-            if run and (row.metric != run[0].metric or row.actor != run[0].actor):
-                self._write_run(curs, run, before, counts)
-                run = []
-            run.append(row)
-        if run:
-            self._write_run(curs, run, before, counts)
+        for _metric_actor, run in groupby(batch, key=_METRIC_ACTOR):
+            self._write_run(curs, list(run), before, counts)
 
     def _write_run(
         self, curs: Any, run: list[ActivityRow], before: int, counts: WriteCounts
@@ -256,13 +246,15 @@ class _ActivityWriter:
         failed insert on every chunk)."""
         metric, actor = run[0].metric, run[0].actor
         hex_id = activity_ids(metric)
-        fresh: dict[str, ActivityRow] = {}
-        for row in run:
-            key = hex_id(row.source_id)
-            if key in fresh:
-                counts.repeated += 1
-            else:
-                fresh[key] = row
+        keys = list(map(hex_id, map(_SOURCE_ID, run)))
+        fresh = dict(zip(keys, run, strict=True))
+        if len(fresh) < len(run):  # rows repeated in the run: each key keeps its first
+            fresh = {}
+            for key, row in zip(keys, run, strict=True):
+                if key in fresh:
+                    counts.repeated += 1
+                else:
+                    fresh[key] = row
         if self.optimistic:
             if self._try_insert(curs, metric, actor, fresh):
                 counts.recorded += len(fresh)
@@ -314,6 +306,18 @@ class _ActivityWriter:
             return False
         curs.execute("RELEASE SAVEPOINT activity_batch")
         return True
+
+
+_METRIC_ACTOR = itemgetter(1, 5)  # an ActivityRow's (metric, actor)
+_SOURCE_ID = itemgetter(4)  # an ActivityRow's source id
+
+
+class _IsoDates(dict[date, str]):
+    """Each date's ISO text, worked out on first use."""
+
+    def __missing__(self, day: date) -> str:
+        iso = self[day] = day.isoformat()
+        return iso
 
 
 # -- the import ----------------------------------------------------------------

@@ -158,6 +158,19 @@ def test_rows_repeated_in_one_file_and_across_its_chunks_are_counted_as_repeated
         ledger.close()
 
 
+def test_a_row_repeated_in_one_chunk_keeps_its_first_reading_in_order(db: str) -> None:
+    ledger = Ledger.open(db)
+    try:
+        rows = [row("a", n="1"), row("b", n="2"), row("a", n="7"), row("c", n="3")]
+        assert imported(ledger, rows) == (
+            "4 rows read, 3 recorded, 0 already present, 1 repeated in the file, 0 filtered out"
+        )
+        stored = [(s["source_id"], s["value"]) for s in activity_states(notes(ledger))]
+        assert stored == [("a", 1.0), ("b", 2.0), ("c", 3.0)]
+    finally:
+        ledger.close()
+
+
 def test_the_same_counts_for_the_same_file_as_per_row_storage_gave(
     cli: Cli, tmp_path: Path
 ) -> None:
