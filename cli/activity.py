@@ -74,6 +74,7 @@ def import_(
     The rows are stored in chunks, one event per 10,000 rows; each row is
     still recorded once by its (metric, id), whether it came in a chunk or
     as an activity event of its own ('activity record', older imports).
+
     All or nothing: a bad row (missing rep, a date or value that does not
     parse) aborts the import, lists the file's line numbers and reasons (the
     first 20), and writes nothing. Idempotent: a row whose (metric, id) is
