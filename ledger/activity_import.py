@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from itertools import groupby, islice
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 from uuid import uuid4
@@ -41,7 +42,7 @@ from .formats.activity_csv import (
     PersonResolver,
     actor_name,
 )
-from .persistence import event_state
+from .persistence import canonical_parsed, event_state
 from .store import is_locked
 
 if TYPE_CHECKING:
@@ -156,12 +157,12 @@ class _ActivityWriter:
     template state (one mapped chunk event's
     :func:`~ledger.persistence.event_state`, recorded at the import's
     instant), the topic, each metric's id maker
-    (:func:`ledger.domain.activity_ids`) and each date's ISO text. A row is
-    already validated, so it costs no model or event object: the rows go
-    into the template state as lists, which the mapper's transcoder encodes
-    once per chunk (:meth:`_state`), when that agrees with the mapper on the
-    first chunk; otherwise every chunk goes through the aggregate and the
-    mapper (same result, slower). Measured in bench/README.md ("activity
+    (:func:`ledger.domain.activity_ids`) and the JSON text of each rep, date
+    and value. A row is already validated, so it costs no model or event
+    object: its JSON text is spliced into the template state as the
+    mapper's transcoder would write it (:meth:`_state`), when that agrees
+    with the mapper on the first chunk; otherwise every chunk goes through
+    the aggregate and the mapper (same result, slower). Measured in bench/README.md ("activity
     import")."""
 
     def __init__(self, ledger: Ledger, at: datetime) -> None:
@@ -178,7 +179,10 @@ class _ActivityWriter:
         self.duplicate = self.recorder.DUPLICATE
         self.topic = get_topic(ActivityChunk.Recorded)
         self.actor = "activity-import"
-        self.days = _IsoDates()  # each date's ISO text, as JSON mode dumps it
+        # the canonical JSON of each rep, date (as JSON mode dumps it) and value
+        self.reps = _JsonTexts(canonical_parsed)
+        self.days = _JsonTexts(lambda day: canonical_parsed(day.isoformat()))
+        self.values = _JsonTexts(_float_json)
 
     def register(self, curs: Any, people: PersonResolver | None, actor: str) -> None:
         """Insert ``Person.Registered`` for the reps the rows read so far named
@@ -209,17 +213,25 @@ class _ActivityWriter:
 
     def _state(self, metric: str, actor: str, rows: Sequence[ActivityRow]) -> bytes:
         """The chunk's stored state: the template event's state (the mapper's
-        :func:`~ledger.persistence.event_state`) with the chunk's fields in,
-        as JSON mode dumps them, encoded by the mapper's transcoder."""
-        days = self.days
-        if len(days) > 100_000:
-            days.clear()
-        out = [[r[0], days[r[2]], float(r[3]), r[4]] for r in rows]
+        :func:`~ledger.persistence.event_state`) with the chunk's metric and
+        actor, encoded by the mapper's transcoder, its rows spliced in as the
+        transcoder's canonical JSON writes them: each row's rep, date and value
+        as that JSON (worked out once per distinct value, :class:`_JsonTexts`),
+        its source id escaped by ``json``'s own ``encode_basestring``. A list
+        of rows encoded by the transcoder costs twice as much (measured,
+        docs/performance.md); :meth:`write` checks the two agree."""
+        reps, days, values = self.reps, self.days, self.values
+        for texts in (reps, days, values):
+            if len(texts) > 100_000:
+                texts.clear()
+        sid = encode_basestring
+        text = ",".join([f"[{reps[r[0]]},{days[r[2]]},{values[r[3]]},{sid(r[4])}]" for r in rows])
         state = dict(self.template)
         state["metric"] = metric
         state["actor"] = actor
-        state["rows"] = out
-        return self.encode(state)
+        state["rows"] = []
+        # '"rows":[]' is there once: a '"' inside a JSON string is escaped
+        return self.encode(state).replace(b'"rows":[]', b'"rows":[' + text.encode() + b"]", 1)
 
     def write(self, curs: Any, batch: list[ActivityRow], before: int, counts: WriteCounts) -> None:
         """Write the batch as one chunk per run of rows of one metric and actor."""
@@ -312,12 +324,23 @@ _METRIC_ACTOR = itemgetter(1, 5)  # an ActivityRow's (metric, actor)
 _SOURCE_ID = itemgetter(4)  # an ActivityRow's source id
 
 
-class _IsoDates(dict[date, str]):
-    """Each date's ISO text, worked out on first use."""
+class _JsonTexts(dict[Any, str]):
+    """Each value's JSON text in a chunk's state, worked out on first use."""
 
-    def __missing__(self, day: date) -> str:
-        iso = self[day] = day.isoformat()
-        return iso
+    def __init__(self, text: Callable[[Any], str]) -> None:
+        super().__init__()
+        self.text = text
+
+    def __missing__(self, value: Any) -> str:
+        text = self.text(value)
+        if value != 0:  # 0.0 and -0.0 are one key with two texts: never kept
+            self[value] = text
+        return text
+
+
+def _float_json(value: Any) -> str:
+    """A row's value as the state holds it: ``float(value)`` in canonical JSON."""
+    return canonical_parsed(float(value))
 
 
 # -- the import ----------------------------------------------------------------
