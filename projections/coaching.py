@@ -26,6 +26,7 @@ manager (shares recomputed from the pooled counts, not averaged).
 
 from __future__ import annotations
 
+import sqlite3
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -567,25 +568,71 @@ JOIN closes x ON x.commitment_id = c.id
 """
 
 
+_CACHED = """
+CREATE TEMP TABLE cached AS -- verdicts the latest knowledge settled, valid at (T, D)
+SELECT r.id, r.verdict FROM judged j CROSS JOIN report_verdicts r ON r.id = j.id
+WHERE r.known_at <= :t AND r.settled_on <= :d
+"""
+
+# the stamps of the commitments just judged, from every row the read model
+# holds (not only those visible at T, D); a released one is never cached
+_LATEST = "coalesce((SELECT max(v.{col}) FROM {table} v WHERE v.commitment_id = c.id), '')"
+_STAMPS = f"""
+SELECT c.id, c.rep, c.metric, c.expect_metric, c.start, s.due,
+  max(c.recorded_at, x.recorded_at,
+      {_LATEST.format(col="recorded_at", table="revisions")},
+      {_LATEST.format(col="recorded_at", table="check_ins")},
+      {_LATEST.format(col="recorded_at", table="corrections")},
+      coalesce((SELECT max(a.recorded_at) FROM activity_daily a
+                WHERE a.rep = c.rep AND a.metric IN (c.metric, c.expect_metric)
+                  AND a.date >= c.start AND a.date <= s.due), '')) AS known_at,
+  max(c.agreed_on, c.start, s.due, x.date,
+      {_LATEST.format(col="date", table="revisions")},
+      {_LATEST.format(col="date", table="check_ins")},
+      {_LATEST.format(col="date", table="corrections")}) AS settled_on
+FROM (SELECT j.id, coalesce((SELECT w.due FROM revisions w
+                             WHERE w.commitment_id = j.id AND w.due IS NOT NULL
+                             ORDER BY w.position DESC LIMIT 1),
+                            (SELECT c.due FROM commitments c WHERE c.id = j.id)) AS due
+      FROM judged j) s
+CROSS JOIN commitments c ON c.id = s.id
+JOIN closes x ON x.commitment_id = c.id
+WHERE NOT EXISTS (SELECT 1 FROM releases r WHERE r.commitment_id = c.id)
+"""
+
+
 def _counted_from_tables(rm: ReadModel, at: Moment, window: Window) -> list[_Counted]:
     """The commitments the window can see, each with its status, and the verdicts
-    of those closed in the window."""
+    of those closed in the window: from ``report_verdicts`` where the latest
+    knowledge settled them and (T, D) sees all of their rows, else judged
+    (and, where (T, D) sees all of their rows, remembered there)."""
     conn = rm.conn
     conn.execute("PRAGMA temp_store = MEMORY")
     conn.execute("PRAGMA mmap_size = 1073741824")  # reads only: no copies into the page cache
     p = {"t": at.t, "d": at.d, "first": window.first.isoformat()}
-    for name in ("dues", "vc", "judged", "complex"):
+    for name in ("dues", "vc", "judged", "cached", "complex"):
         conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
     conn.execute(_DUES, p)
     conn.execute("CREATE UNIQUE INDEX temp.dues_id ON dues (id)")
     conn.execute(_VISIBLE, p)
     conn.execute("CREATE INDEX temp.vc_id ON vc (id)")
     conn.execute(_JUDGED, p)
-    conn.execute("CREATE TEMP TABLE complex AS " + _COMPLEX, p)
     contested = {row[0] for row in conn.execute(_CONTESTED, p)}
-    verdicts = {f.id: e.verdict for f, e in _judge(rm, at)}
+    conn.execute(_CACHED, p)
+    verdicts: dict[str, str] = dict(conn.execute("SELECT id, verdict FROM temp.cached"))
+    conn.execute("DELETE FROM temp.judged WHERE id IN (SELECT id FROM temp.cached)")
+    conn.execute("CREATE TEMP TABLE complex AS " + _COMPLEX, p)
+    evaluated = _evaluate(rm, at)
+    verdicts.update((cid, e.verdict) for cid, e in evaluated.items())
+    if evaluated:
+        remember_verdicts(rm, at, {cid: e.verdict for cid, e in evaluated.items()})
+    vc = conn.execute("SELECT * FROM vc").fetchall()
+    owners = {r["id"]: r["owner"] for r in vc if r["id"] in verdicts}
+    supports = {r["id"]: r["supports"] for r in vc if r["id"] in verdicts}
+    for cid in rules.blocked_by(verdicts, owners, supports):
+        verdicts[cid] = rules.BLOCKED
     rows = []
-    for r in conn.execute("SELECT * FROM vc"):
+    for r in vc:
         due, closed_on = _day(r["due"]), _day_or_none(r["closed_on"])
         released_on = _day_or_none(r["released_on"])
         status = rules.status_at(at.on, due, closed_on, released_on)
@@ -617,8 +664,80 @@ def _counted_from_tables(rm: ReadModel, at: Moment, window: Window) -> list[_Cou
     return rows
 
 
+def remember_verdicts(rm: ReadModel, at: Moment, verdicts: dict[str, str]) -> int:
+    """Keep in ``report_verdicts`` the verdicts (before blocking) just judged at
+    ``at`` for the commitments of ``temp.judged`` whose every row ``at`` sees:
+    those are the latest knowledge's verdicts. Return how many were written.
+
+    The rows come from the read transaction the report reads in (``rm.pin``),
+    at the tracking row it saw; another connection writes them, in one
+    transaction that first checks that the file still stands at that row and
+    has every trigger that keeps the cache true (a rebuild midway has not):
+    else nothing is written. Nothing is written either outside a read
+    transaction, or when the file cannot be written now (read-only, locked by
+    a catch-up): it is a cache, and the next report fills it."""
+    conn = rm.conn
+    if not conn.in_transaction:
+        return 0
+    tracking = conn.execute(
+        "SELECT position, event_hash FROM tracking WHERE name = 'ledger'"
+    ).fetchone()
+    path = next((r[2] for r in conn.execute("PRAGMA database_list") if r[1] == "main"), "")
+    if tracking is None or not path:
+        return 0
+    rows = [
+        (*r[:6], verdicts[r[0]], r[6], r[7])
+        for r in conn.execute(_STAMPS)
+        if r[0] in verdicts and r[6] <= at.t and r[7] <= at.d
+    ]
+    if not rows:
+        return 0
+    from .tables import TRIGGERS
+
+    try:
+        writer = sqlite3.connect(path, timeout=0.5, isolation_level=None)
+    except sqlite3.Error:
+        return 0
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        now = writer.execute(
+            "SELECT position, event_hash FROM tracking WHERE name = 'ledger'"
+        ).fetchone()
+        names = {
+            r[0] for r in writer.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        }
+        if now is None or tuple(now) != tuple(tracking) or any(t[0] not in names for t in TRIGGERS):
+            writer.execute("ROLLBACK")
+            return 0
+        writer.executemany(
+            BY_NAME["report_verdicts"].insert_sql().replace("INSERT", "INSERT OR REPLACE", 1), rows
+        )
+        writer.execute("COMMIT")
+        return len(rows)
+    except sqlite3.Error:
+        if writer.in_transaction:
+            writer.execute("ROLLBACK")
+        return 0
+    finally:
+        writer.close()
+
+
+def _evaluate(rm: ReadModel, at: Moment) -> dict[str, rules.Evaluation]:
+    """Judge the commitments of the temporary table ``judged`` (before blocking)."""
+    return _facts_and_evaluations(rm, at)[1]
+
+
 def _judge(rm: ReadModel, at: Moment) -> list[tuple[rules.CommitmentFacts, rules.Evaluation]]:
-    """Judge the commitments of the temporary table ``judged`` (blocking applied)."""
+    """Judge the commitments of the temporary table ``judged``, blocking applied
+    among them."""
+    facts, evaluations = _facts_and_evaluations(rm, at)
+    judged = rules.apply_blocking(evaluations, facts)
+    return [(facts[cid], e) for cid, e in judged.items()]
+
+
+def _facts_and_evaluations(
+    rm: ReadModel, at: Moment
+) -> tuple[dict[str, rules.CommitmentFacts], dict[str, rules.Evaluation]]:
     conn = rm.conn
     p = {"t": at.t, "d": at.d}
     facts: dict[str, rules.CommitmentFacts] = {}
@@ -659,5 +778,4 @@ def _judge(rm: ReadModel, at: Moment) -> list[tuple[rules.CommitmentFacts, rules
                 close=row,
             )
             evaluations[cid] = rules.evaluate(f, at.on, sums.for_rep(f.rep))
-    judged = rules.apply_blocking(evaluations, facts)
-    return [(facts[cid], e) for cid, e in judged.items()]
+    return facts, evaluations
