@@ -1244,8 +1244,7 @@ class Reader:
             if _serves(at, probe.source, head, probe.hash_at) and (
                 self._checked == (at, views_file)
                 or (
-                    schema_current(rm.conn)
-                    and not _keys_changed(rm.conn, self.db_url, self.ledger)
+                    schema_current(rm.conn) and not _keys_changed(rm.conn, self.db_url, self.ledger)
                 )
             ):
                 self._checked = (at, views_file)

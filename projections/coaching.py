@@ -403,11 +403,41 @@ def _tally_sessions(rm: ReadModel, at: Moment, window: Window, tallies: dict[str
         tallies[manager].reps_coached.add(rep)
 
 
+_KNOWN = """
+WITH RECURSIVE m(manager) AS (  -- each manager once, from the index on {table} (manager, ...)
+  SELECT min(manager) FROM {table}
+  UNION ALL
+  SELECT (SELECT min(t.manager) FROM {table} t WHERE t.manager > m.manager) FROM m
+  WHERE m.manager IS NOT NULL
+)
+SELECT manager FROM m WHERE manager IS NOT NULL AND EXISTS
+  (SELECT 1 FROM {table} t WHERE t.manager = m.manager AND t.recorded_at <= :t AND t.{day} <= :d)
+"""
+
+
 def _known_managers(rm: ReadModel, at: Moment) -> set[str]:
+    """Managers with a session or a commitment visible at (T, D). From the tables
+    (not regrouped by :func:`_grouped`), one index lookup per manager; a null
+    manager is never known that way, so a table that has one is scanned."""
+    p = {"t": at.t, "d": at.d}
+    regrouped = rm.conn.execute(
+        "SELECT 1 FROM sqlite_temp_master WHERE type = 'view' AND name = 'sessions'"
+    ).fetchone()
+    if (
+        regrouped is None
+        and not rm.conn.execute(
+            "SELECT 1 FROM sessions WHERE manager IS NULL "
+            "UNION ALL SELECT 1 FROM commitments WHERE manager IS NULL"
+        ).fetchone()
+    ):
+        known: set[str] = set()
+        for table, day in (("sessions", "date"), ("commitments", "agreed_on")):
+            known.update(r[0] for r in rm.conn.execute(_KNOWN.format(table=table, day=day), p))
+        return known
     rows = rm.conn.execute(
-        "SELECT manager FROM sessions WHERE recorded_at <= ? AND date <= ? "
-        "UNION SELECT manager FROM commitments WHERE recorded_at <= ? AND agreed_on <= ?",
-        (at.t, at.d, at.t, at.d),
+        "SELECT manager FROM sessions WHERE recorded_at <= :t AND date <= :d "
+        "UNION SELECT manager FROM commitments WHERE recorded_at <= :t AND agreed_on <= :d",
+        p,
     )
     return {r[0] for r in rows}
 
@@ -457,6 +487,7 @@ def coaching_report(
             group_by=group_by,
         )
     window = Window(at.on, window_days)
+    rm.conn.execute("PRAGMA temp_store = MEMORY")  # before any temporary table is used
     known = _known_managers(rm, at)
     if manager is not None and manager not in known:
         raise NotFound(f"no sessions or commitments with manager {manager!r} as of {at.as_of_text}")
@@ -465,10 +496,10 @@ def coaching_report(
     _tally_sessions(rm, at, window, tallies)
     if judge_all:
         rows = [_Counted.of_item(item) for item in rm.commitments(at)]
+        _tally_commitments(rows, window, tallies)
+        _tally_overload(rows, tallies)
     else:
-        rows = _counted_from_tables(rm, at, window)
-    _tally_commitments(rows, window, tallies)
-    _tally_overload(rows, tallies)
+        _tally_from_tables(rm, at, window, tallies)
     team = _Tally()
     for t in tallies.values():
         team.add(t)
@@ -601,23 +632,89 @@ WHERE NOT EXISTS (SELECT 1 FROM releases r WHERE r.commitment_id = c.id)
 """
 
 
-def _counted_from_tables(rm: ReadModel, at: Moment, window: Window) -> list[_Counted]:
-    """The commitments the window can see, each with its status, and the verdicts
-    of those closed in the window: from ``report_verdicts`` where the latest
-    knowledge settled them and (T, D) sees all of their rows, else judged
-    (and, where (T, D) sees all of their rows, remembered there)."""
+# Each row of vc as _tally_commitments counts it, in SQL: its status
+# (rules.status_at), the date it ended (_Counted.ended_on) and its verdict
+# (rules.verdict_of: the status, or for a closed one its verdict in temp.vv).
+_STATUS = (
+    f"CASE WHEN released_on IS NOT NULL THEN '{rules.RELEASED}' "
+    f"WHEN closed_on IS NOT NULL THEN '{rules.CLOSED}' "
+    f"WHEN :d > due THEN '{rules.OVERDUE}' ELSE '{rules.OPEN}' END"
+)
+_COUNTED = f"""
+SELECT vc.*, {_STATUS} AS status, coalesce(closed_on, released_on) AS ended,
+  agreed_on BETWEEN :first AND :d AS agreed_in
+FROM vc
+"""
+
+
+_STATES = (
+    "CASE WHEN agreed_in AND owner = 'rep' THEN states_hypothesis(hypothesis, expect_metric) END"
+)
+
+
+def _n(condition: str) -> str:
+    """SQL: how many rows of the group meet ``condition`` (0, never null)."""
+    return f"sum(CASE WHEN {condition} THEN 1 ELSE 0 END)"
+
+
+_PER_MANAGER = f"""
+SELECT manager,
+  {_n("agreed_in AND owner = 'rep'")},
+  {_n(_STATES)},
+  {_n("agreed_in AND owner = 'rep' AND proposed_by = 'rep'")},
+  {_n("agreed_in AND owner = 'rep' AND id IN (SELECT supports FROM vc WHERE owner = 'manager')")},
+  {_n("agreed_in AND owner <> 'rep'")},
+  {_n(f"status = '{rules.OVERDUE}'")},
+  {_n("owner = 'rep' AND closed_on BETWEEN :first AND :d")},
+  {_n("owner = 'rep' AND closed_on BETWEEN :first AND :d AND id IN (SELECT c.id FROM contested c)")}
+FROM ({_COUNTED}) GROUP BY manager
+"""
+_GRACE = f"date(due, '+{LOOP_GRACE_DAYS} days')"
+_LOOPS = f"""
+SELECT manager, substr(due, 1, 7), count(*),
+  {_n(f"ended IS NOT NULL AND ended <= {_GRACE}")}, {_n(f"ended IS NULL AND :d <= {_GRACE}")}
+FROM ({_COUNTED}) WHERE due BETWEEN :first AND :d GROUP BY 1, 2
+"""
+_VERDICTS = f"""
+SELECT r.manager, r.owner = 'manager',
+  CASE r.status WHEN '{rules.CLOSED}' THEN v.verdict ELSE r.status END, count(*)
+FROM ({_COUNTED}) r LEFT JOIN vv v ON v.id = r.id
+WHERE r.status IN ('{rules.OPEN}', '{rules.OVERDUE}') OR r.ended BETWEEN :first AND :d
+GROUP BY 1, 2, 3
+"""
+_OVERRIDES = """
+SELECT manager, id, rep, focus, focus_cap_override, agreed_on FROM vc
+WHERE agreed_on BETWEEN :first AND :d AND coalesce(focus_cap_override, '') <> ''
+"""
+_LOADED = f"""
+SELECT rep, manager, owner, focus, status FROM ({_COUNTED})
+WHERE owner = 'rep' AND status IN ('{rules.OPEN}', '{rules.OVERDUE}')
+"""
+
+
+def _tally_from_tables(
+    rm: ReadModel, at: Moment, window: Window, tallies: dict[str, _Tally]
+) -> None:
+    """:func:`_tally_commitments` and :func:`_tally_overload` of the commitments
+    the window can see, counted in SQL: the verdicts of those closed in the
+    window from ``report_verdicts`` where the latest knowledge settled them and
+    (T, D) sees all of their rows, else judged (and, where (T, D) sees all of
+    their rows, remembered there); blocking applied over both."""
     conn = rm.conn
     conn.execute("PRAGMA temp_store = MEMORY")
     conn.execute("PRAGMA mmap_size = 1073741824")  # reads only: no copies into the page cache
+    conn.create_function("states_hypothesis", 2, rules.states_hypothesis, deterministic=True)
     p = {"t": at.t, "d": at.d, "first": window.first.isoformat()}
-    for name in ("dues", "vc", "judged", "cached", "complex"):
+    for name in ("dues", "vc", "judged", "cached", "complex", "contested", "vv"):
         conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
     conn.execute(_DUES, p)
     conn.execute("CREATE UNIQUE INDEX temp.dues_id ON dues (id)")
     conn.execute(_VISIBLE, p)
     conn.execute("CREATE INDEX temp.vc_id ON vc (id)")
     conn.execute(_JUDGED, p)
-    contested = {row[0] for row in conn.execute(_CONTESTED, p)}
+    conn.execute(
+        f"CREATE TEMP TABLE contested AS SELECT commitment_id AS id FROM ({_CONTESTED})", p
+    )
     conn.execute(_CACHED, p)
     verdicts: dict[str, str] = dict(conn.execute("SELECT id, verdict FROM temp.cached"))
     conn.execute("DELETE FROM temp.judged WHERE id IN (SELECT id FROM temp.cached)")
@@ -626,42 +723,51 @@ def _counted_from_tables(rm: ReadModel, at: Moment, window: Window) -> list[_Cou
     verdicts.update((cid, e.verdict) for cid, e in evaluated.items())
     if evaluated:
         remember_verdicts(rm, at, {cid: e.verdict for cid, e in evaluated.items()})
-    vc = conn.execute("SELECT * FROM vc").fetchall()
-    owners = {r["id"]: r["owner"] for r in vc if r["id"] in verdicts}
-    supports = {r["id"]: r["supports"] for r in vc if r["id"] in verdicts}
-    for cid in rules.blocked_by(verdicts, owners, supports):
-        verdicts[cid] = rules.BLOCKED
-    rows = []
-    for r in vc:
-        due, closed_on = _day(r["due"]), _day_or_none(r["closed_on"])
-        released_on = _day_or_none(r["released_on"])
-        status = rules.status_at(at.on, due, closed_on, released_on)
-        verdict = (
-            verdicts.get(r["id"])
-            if status == rules.CLOSED
-            else rules.verdict_of(status, None, None)
+    conn.execute("CREATE TEMP TABLE vv (id TEXT PRIMARY KEY, verdict TEXT)")
+    conn.executemany("INSERT INTO temp.vv VALUES (?, ?)", verdicts.items())
+    owners, supports = {}, {}
+    for cid, owner, supported in conn.execute(
+        "SELECT vc.id, vc.owner, vc.supports FROM temp.vv CROSS JOIN vc ON vc.id = vv.id"
+    ):
+        owners[cid], supports[cid] = owner, supported
+    blocked = rules.blocked_by(verdicts, owners, supports)
+    conn.executemany(
+        f"UPDATE temp.vv SET verdict = '{rules.BLOCKED}' WHERE id = ?", ((c,) for c in blocked)
+    )
+    for row in conn.execute(_PER_MANAGER, p):
+        t = tallies[row[0]]
+        t.rep_agreed += row[1]
+        t.with_hypothesis += row[2]
+        t.rep_proposed += row[3]
+        t.two_sided += row[4]
+        t.manager_agreed += row[5]
+        t.overdue += row[6]
+        t.rep_judged += row[7]
+        t.contested += row[8]
+    for manager, month, due, closed, pending in conn.execute(_LOOPS, p):
+        t = tallies[manager]
+        t.loops_due += due
+        t.month_due[month] += due
+        t.loops_closed += closed
+        t.month_closed[month] += closed
+        t.loops_pending += pending
+        t.month_pending[month] += pending
+    for manager, by_manager, verdict, count in conn.execute(_VERDICTS, p):
+        assert verdict is not None  # closed in the window: judged or cached
+        t = tallies[manager]
+        (t.manager_verdicts if by_manager else t.rep_verdicts)[verdict] += count
+    for manager, cid, rep, focus, reason, agreed_on in conn.execute(_OVERRIDES, p):
+        tallies[manager].overrides.append(
+            {"id": cid, "rep": rep, "focus": focus, "reason": reason, "agreed_on": agreed_on}
         )
-        rows.append(
-            _Counted(
-                id=r["id"],
-                rep=r["rep"],
-                manager=r["manager"],
-                owner=r["owner"],
-                focus=r["focus"],
-                agreed_on=_day(r["agreed_on"]),
-                due=due,
-                closed_on=closed_on,
-                released_on=released_on,
-                status=status,
-                verdict=verdict,
-                with_hypothesis=rules.states_hypothesis(r["hypothesis"], r["expect_metric"]),
-                override=r["focus_cap_override"],
-                proposed_by=r["proposed_by"],
-                supports=r["supports"],
-                contested=r["id"] in contested,
-            )
-        )
-    return rows
+    loaded: dict[str, list[tuple[str, str, str, str]]] = {}
+    for rep, manager, owner, focus, status in conn.execute(_LOADED, p):
+        if rules.counts_towards_load(owner, status):
+            loaded.setdefault(rep, []).append((manager, owner, focus, status))
+    for rep, own in loaded.items():
+        if rules.is_overloaded(rules.focus_load_of((o, f, s) for _, o, f, s in own)):
+            for manager, *_ in own:
+                tallies[manager].overloaded.add(rep)
 
 
 def remember_verdicts(rm: ReadModel, at: Moment, verdicts: dict[str, str]) -> int:

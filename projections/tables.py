@@ -109,7 +109,14 @@ TABLES: tuple[Table, ...] = (
         ),
         pk=("position",),
         unique=("id",),
-        indexes=(("rep",), ("manager",)),
+        indexes=(
+            ("rep",),
+            ("manager",),
+            # the coaching report's reads (issue 19): a window's sessions, and
+            # the managers known at (T, D), each answered from the index alone
+            ("date", "manager", "rep", "recorded_at", "prepared"),
+            ("manager", "recorded_at", "date"),
+        ),
     ),
     Table(
         "commitments",
@@ -149,7 +156,13 @@ TABLES: tuple[Table, ...] = (
         ),
         pk=("position",),
         unique=("id",),
-        indexes=(("rep",), ("manager",), ("supports",), ("session_id",)),
+        indexes=(
+            ("rep",),
+            ("manager",),
+            ("supports",),
+            ("session_id",),
+            ("manager", "recorded_at", "agreed_on"),  # managers known at (T, D)
+        ),
         looked_up=True,
     ),
     Table(
