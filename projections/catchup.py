@@ -124,9 +124,9 @@ def columns_current(conn: sqlite3.Connection) -> bool:
 
 def schema_current(conn: sqlite3.Connection) -> bool:
     """:func:`columns_current`, and the report's cache is there with every
-    trigger that keeps it true (issue 19; a file without them, written by an
-    older release or by a rebuild that stopped midway, is caught up first,
-    which creates them: the cache starts empty)."""
+    trigger that keeps it true, and every index (issue 19; a file without them,
+    written by an older release or by a rebuild that stopped midway, is caught
+    up first, which creates them: the cache starts empty)."""
     return (
         columns_current(conn)
         and conn.execute(
@@ -134,6 +134,10 @@ def schema_current(conn: sqlite3.Connection) -> bool:
         ).fetchone()
         is not None
         and _missing_triggers(conn) == 0
+        and conn.execute(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name LIKE 'idx_%'"
+        ).fetchone()[0]
+        >= _INDEX_COUNT
     )
 
 

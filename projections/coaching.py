@@ -711,6 +711,7 @@ def _tally_from_tables(
     conn.execute("CREATE UNIQUE INDEX temp.dues_id ON dues (id)")
     conn.execute(_VISIBLE, p)
     conn.execute("CREATE INDEX temp.vc_id ON vc (id)")
+    conn.execute("CREATE INDEX temp.vc_manager ON vc (manager)")  # the counts group by it
     conn.execute(_JUDGED, p)
     conn.execute(
         f"CREATE TEMP TABLE contested AS SELECT commitment_id AS id FROM ({_CONTESTED})", p
