@@ -806,6 +806,8 @@ def remember_verdicts(rm: ReadModel, at: Moment, verdicts: dict[str, str]) -> in
     except sqlite3.Error:
         return 0
     try:
+        writer.execute("PRAGMA secure_delete=ON")  # as catch-up writes (projections.catchup)
+        writer.execute("PRAGMA synchronous=OFF")  # derived data: never fsynced
         writer.execute("BEGIN IMMEDIATE")
         now = writer.execute(
             "SELECT position, event_hash FROM tracking WHERE name = 'ledger'"

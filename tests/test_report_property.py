@@ -27,6 +27,7 @@ commitment the fast path judged is compared with its judgement by
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 import tempfile
 from dataclasses import replace
 from datetime import UTC, timedelta
@@ -361,3 +362,47 @@ def test_a_history_reaches_what_the_fast_path_treats_apart() -> None:
         "cache passed over",
         "cached and judged in one report",
     }
+
+
+def test_a_views_file_without_the_cache_gets_it_empty_on_the_next_read() -> None:
+    """A read model written before issue 19 (no ``report_verdicts``, no triggers)
+    is caught up before it is read, which creates both; the report then fills
+    the cache, and activity recorded later in the commitment's window forgets
+    the verdict it changes."""
+    from projections.catchup import open_current
+    from projections.tables import TRIGGERS
+
+    with tempfile.TemporaryDirectory() as tmp:
+        clock = Clock()
+        db, views = str(Path(tmp) / "ledger.db"), str(Path(tmp) / "views.db")
+        ledger = Ledger.open(db, clock=clock)
+        made: list[UUID] = []
+        try:
+            for op in [
+                ("agree_more", 0, "mgr", "rep", 0, "metric", 10.0, "week", 0, 14, None, 0.0, "rep"),
+                ("activity", 0, 4, 5.0, 1),
+                ("close", 0, 17, None),
+            ]:
+                apply(ledger, clock, op, made)
+            catch_up(ledger, views)
+            with sqlite3.connect(views) as conn:  # as an older release left it
+                conn.execute("DROP TABLE report_verdicts")
+            at = moment(None, _d(60), now=clock.now + timedelta(days=1))
+            rm = open_current(db, views)
+            try:
+                names = {r[0] for r in rm.conn.execute("SELECT name FROM sqlite_master")}
+                assert "report_verdicts" in names
+                assert {t[0] for t in TRIGGERS} <= names
+                coaching_report(rm, at)
+            finally:
+                rm.close()
+            with sqlite3.connect(views) as conn:
+                assert conn.execute("SELECT id FROM report_verdicts").fetchall() == [
+                    (str(made[0]),)
+                ]
+            apply(ledger, clock, ("activity", 0, 6, 1.0, 2), made)  # in its window
+            catch_up(ledger, views)
+            with sqlite3.connect(views) as conn:
+                assert conn.execute("SELECT id FROM report_verdicts").fetchall() == []
+        finally:
+            ledger.close()
