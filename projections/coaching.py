@@ -831,6 +831,38 @@ def remember_verdicts(rm: ReadModel, at: Moment, verdicts: dict[str, str]) -> in
         writer.close()
 
 
+def wrong_cached_verdicts(rm: ReadModel, cached: Sequence[Sequence[Any]]) -> int:
+    """How many of ``cached`` (rows of ``report_verdicts``, in column order) are
+    not what ``rm`` (a read model rebuilt from the ledger) gives: the stamps and
+    window :data:`_STAMPS` takes, and the verdict before blocking at the latest
+    knowledge (``projections verify``)."""
+    if not cached:
+        return 0
+    conn = rm.conn
+    conn.execute("DROP TABLE IF EXISTS temp.judged")
+    conn.execute("CREATE TEMP TABLE judged (id TEXT PRIMARY KEY)")
+    conn.executemany("INSERT OR IGNORE INTO temp.judged VALUES (?)", ((r[0],) for r in cached))
+    stamps = {r[0]: tuple(r) for r in conn.execute(_STAMPS)}
+    on = max((str(r[8]) for r in cached if r[8]), default="")
+    judged: dict[str, rules.Evaluation] = {}
+    if on:
+        from .query import moment
+
+        at = moment(None, on)
+        ids = [r[0] for r in cached]
+        judged = {i.facts.id: i.evaluation for i in rm.commitments(at, ids=ids)}
+    wrong = 0
+    for row in cached:
+        cid, verdict = row[0], row[6]
+        e = judged.get(cid)
+        before = e.verdict if e is not None else None
+        if before == rules.BLOCKED and verdict in (rules.PARTIAL, rules.BROKEN):
+            before = verdict
+        if stamps.get(cid) != (*row[:6], row[7], row[8]) or before != verdict:
+            wrong += 1
+    return wrong
+
+
 def _evaluate(rm: ReadModel, at: Moment) -> dict[str, rules.Evaluation]:
     """Judge the commitments of the temporary table ``judged`` (before blocking)."""
     return _facts_and_evaluations(rm, at)[1]

@@ -408,3 +408,39 @@ def test_a_views_file_without_the_cache_gets_it_empty_on_the_next_read() -> None
                 assert conn.execute("SELECT id FROM report_verdicts").fetchall() == []
         finally:
             ledger.close()
+
+
+def test_projections_verify_checks_each_cached_verdict_against_the_ledger() -> None:
+    """A cache the report filled verifies clean (a rebuild leaves it empty, so it
+    is judged, not compared); a cached verdict edited in the views file does not."""
+    from projections.verify import verify
+
+    with tempfile.TemporaryDirectory() as tmp:
+        clock = Clock()
+        db, views = str(Path(tmp) / "ledger.db"), str(Path(tmp) / "views.db")
+        ledger = Ledger.open(db, clock=clock)
+        made: list[UUID] = []
+        try:
+            for op in [
+                ("agree_more", 0, "mgr", "rep", 0, "count", 10.0, "week", 0, 14, None, 0.0, "rep"),
+                ("check_in", 0, 5, 4.0),
+                ("close", 0, 17, None),
+            ]:
+                apply(ledger, clock, op, made)
+            catch_up(ledger, views)
+            rm = ReadModel(views)
+            try:
+                rm.pin()
+                coaching_report(rm, moment(None, _d(60), now=clock.now + timedelta(days=1)))
+            finally:
+                rm.close()
+            clean = verify(ledger, views)
+            with sqlite3.connect(views) as conn:
+                assert conn.execute("SELECT count(*) FROM report_verdicts").fetchone() == (1,)
+                conn.execute("UPDATE report_verdicts SET verdict = 'kept'")
+            edited = verify(ledger, views)
+        finally:
+            ledger.close()
+    assert clean.ok
+    assert not edited.ok
+    assert [t.name for t in edited.tables if not t.ok] == ["report_verdicts"]
