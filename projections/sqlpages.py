@@ -12,15 +12,17 @@ Each page first copies its rows of interest from the ledger into an
 in-memory ``temp.page`` (one pass over the ledger; the hyphenated stream id
 computed once there), then fills every table from it. A row's rep comes from
 its commitment's row (a join) and a check-in's number from the last number
-already there plus its rank in the page; the two unique
-indexes these lookups use are kept even during a rebuild, which adds the
-others at the end.
+already there plus its rank in the page; the two unique indexes these
+lookups use are kept even during a rebuild, which adds the others at the
+end. A rebuild counts every check-in's number before its first page instead
+(one pass over the ledger, no sort): its pages then look up no last number,
+and the check-ins' unique index is built at the end with the others.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from ledger.topics import (
     ACTIVITY,
@@ -251,19 +253,26 @@ _COLUMNS: dict[str, tuple[str, dict[str, str]]] = {
 _EXTRA_WHERE = {"supports": " AND e.s ->> '$.supports' IS NOT NULL"}
 
 
-def _statements(table: str) -> list[str]:
-    """One ``INSERT ... SELECT`` per table, reading the page from ``temp.page``."""
+NUMBER = "n.number"  # a check-in's number counted beforehand (:func:`page_applier`)
+_JOIN_NUMBER = " JOIN temp.numbers n ON n.pos = e.rowid"
+
+
+def _statements(table: str, *, numbered: bool = False) -> list[str]:
+    """One ``INSERT ... SELECT`` per table, reading the page from ``temp.page``
+    (``numbered``: the check-ins' numbers from ``temp.numbers``)."""
     out = []
     for name, (topic, columns) in _COLUMNS.items():
         t = BY_NAME[name]
         assert tuple(columns) == t.names, name
+        if numbered and name == "check_ins":
+            columns = {**columns, "number": NUMBER}
         exprs = ", ".join(columns[c] for c in t.names).replace("{table}", table)
         cols = ", ".join(f"[{c}]" for c in t.names)
         source = (
             "SELECT pos AS rowid, originator_id, originator_version, s, "
             f"s ->> '$.timestamp' AS ts, oid FROM temp.page e WHERE topic = '{topic}'"
         )
-        join = _JOIN_REP if REP in exprs else ""
+        join = (_JOIN_REP if REP in exprs else "") + (_JOIN_NUMBER if NUMBER in exprs else "")
         out.append(
             f"INSERT INTO [{name}] ({cols}) SELECT {exprs} FROM ({source}) e{join} "
             f"WHERE true{_EXTRA_WHERE.get(name, '')} ORDER BY e.rowid {t.on_conflict}".rstrip()
@@ -272,6 +281,30 @@ def _statements(table: str) -> list[str]:
 
 
 PageApplier = Callable[[int, int, int], int]
+
+
+def _count_check_ins(conn: sqlite3.Connection, table: str, upto: int) -> None:
+    """Fill ``temp.numbers`` with the number of every check-in up to ``upto``
+    (counted in Python: one pass in ledger order, no sort)."""
+    counts: dict[str, int] = {}
+    get = counts.get
+
+    def numbered() -> Iterator[tuple[int, int]]:
+        for pos, stream in conn.execute(
+            f"SELECT rowid, originator_id FROM ledger.{table} "
+            "WHERE topic = ? AND rowid <= ? ORDER BY rowid",
+            (CHECKED_IN, upto),
+        ):
+            n = counts[stream] = get(stream, 0) + 1
+            yield pos, n
+
+    conn.execute("BEGIN")
+    try:
+        conn.executemany("INSERT INTO temp.numbers (pos, number) VALUES (?, ?)", numbered())
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def _sealed_columns() -> None:
@@ -301,8 +334,16 @@ def page_applier(
     table: str,
     topics: list[str],
     open_text: Callable[[str], str],
+    *,
+    numbered_upto: int = 0,
 ) -> PageApplier:
     """Attach the ledger and return ``apply(start, head, limit) -> new position``.
+
+    ``numbered_upto`` (a rebuild): first count the number of every check-in up
+    to that position in one pass over the ledger (a check-in's number is one
+    more than the check-ins of its commitment before it), so pages up to there
+    read it instead of looking up their commitments' last numbers in the
+    ``(commitment_id, number)`` index, which a rebuild then builds at the end.
 
     Must be called outside a transaction (``ATTACH`` cannot run inside one).
     """
@@ -322,7 +363,12 @@ def page_applier(
     # which also notes that the key store was used)
     conn.create_function("open_sealed", 1, lambda v: open_text(v) if isinstance(v, str) else v)
     conn.execute("PRAGMA temp_store = MEMORY")
-    statements = _statements(table)
+    statements = numbered = _statements(table)
+    if numbered_upto > 0:
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS numbers (pos INTEGER PRIMARY KEY, number)")
+        conn.execute("DELETE FROM temp.numbers")
+        _count_check_ins(conn, table, numbered_upto)
+        numbered = _statements(table, numbered=True)
     marks = ",".join("?" * len(topics))
     # one pass over the ledger per page: the page's rows of interest, as text
     fill = (
@@ -361,7 +407,7 @@ def page_applier(
             apply_person_events(conn, people, open_text)
         names.clear()
         names.update(conn.execute("SELECT subject, name FROM main.people"))
-        for sql in statements:
+        for sql in numbered if head <= numbered_upto else statements:  # numbers counted
             conn.execute(sql)
         return end
 
