@@ -363,6 +363,10 @@ def page_applier(
     # which also notes that the key store was used)
     conn.create_function("open_sealed", 1, lambda v: open_text(v) if isinstance(v, str) else v)
     conn.execute("PRAGMA temp_store = MEMORY")
+    # temp.page holds ledger rows as stored, in memory only: zeroing them as each
+    # page is cleared (secure_delete, which the read model's file needs) kept a
+    # copy of the whole page in the temp journal: 20 MB more at the peak
+    conn.execute("PRAGMA temp.secure_delete = OFF")
     statements = numbered = _statements(table)
     if numbered_upto > 0:
         conn.execute("CREATE TEMP TABLE IF NOT EXISTS numbers (pos INTEGER PRIMARY KEY, number)")
