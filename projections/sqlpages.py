@@ -22,7 +22,7 @@ and the check-ins' unique index is built at the end with the others.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from ledger.topics import (
     ACTIVITY,
@@ -116,15 +116,15 @@ _COLUMNS: dict[str, tuple[str, dict[str, str]]] = {
         },
     ),
     "supports": (
-        AGREED,
+        AGREED,  # read from the page's new commitments rows (_FROM), not from the JSON again
         {
-            "supporter_id": "e.oid",
-            "supported_id": _f("supports"),
-            "rep": _person("rep"),
-            "manager": _person("manager"),
-            "agreed_on": _f("on"),
-            "recorded_at": STAMP,
-            "position": "e.rowid",
+            "supporter_id": "c.id",
+            "supported_id": "c.supports",
+            "rep": "c.rep",
+            "manager": "c.manager",
+            "agreed_on": "c.agreed_on",
+            "recorded_at": "c.recorded_at",
+            "position": "c.position",
         },
     ),
     "sessions": (
@@ -250,7 +250,12 @@ _COLUMNS: dict[str, tuple[str, dict[str, str]]] = {
     ),
 }
 
-_EXTRA_WHERE = {"supports": " AND e.s ->> '$.supports' IS NOT NULL"}
+# tables filled from rows this page wrote to another table (a commitment's
+# position is its event's, so the page's rows are those from its first one)
+_FROM = {
+    "supports": "main.commitments c WHERE c.position >= (SELECT min(pos) FROM temp.page) "
+    "AND c.supports IS NOT NULL ORDER BY c.position",
+}
 
 
 NUMBER = "n.number"  # a check-in's number counted beforehand (:func:`page_applier`)
@@ -268,6 +273,9 @@ def _statements(table: str, *, numbered: bool = False) -> list[str]:
             columns = {**columns, "number": NUMBER}
         exprs = ", ".join(columns[c] for c in t.names).replace("{table}", table)
         cols = ", ".join(f"[{c}]" for c in t.names)
+        if name in _FROM:
+            out.append(f"INSERT INTO [{name}] ({cols}) SELECT {exprs} FROM {_FROM[name]}")
+            continue
         source = (
             "SELECT pos AS rowid, originator_id, originator_version, s, "
             f"s ->> '$.timestamp' AS ts, oid FROM temp.page e WHERE topic = '{topic}'"
@@ -275,7 +283,7 @@ def _statements(table: str, *, numbered: bool = False) -> list[str]:
         join = (_JOIN_REP if REP in exprs else "") + (_JOIN_NUMBER if NUMBER in exprs else "")
         out.append(
             f"INSERT INTO [{name}] ({cols}) SELECT {exprs} FROM ({source}) e{join} "
-            f"WHERE true{_EXTRA_WHERE.get(name, '')} ORDER BY e.rowid {t.on_conflict}".rstrip()
+            f"WHERE true ORDER BY e.rowid {t.on_conflict}".rstrip()  # (WHERE: upsert syntax)
         )
     return out
 
@@ -284,27 +292,31 @@ PageApplier = Callable[[int, int, int], int]
 
 
 def _count_check_ins(conn: sqlite3.Connection, table: str, upto: int) -> None:
-    """Fill ``temp.numbers`` with the number of every check-in up to ``upto``
-    (counted in Python: one pass in ledger order, no sort)."""
+    """Fill ``temp.numbers`` with the number of every check-in up to ``upto``:
+    one pass over the ledger in its order (no sort), counted by a function
+    that refuses to see a check-in out of that order."""
     counts: dict[str, int] = {}
-    get = counts.get
+    last = 0
 
-    def numbered() -> Iterator[tuple[int, int]]:
-        for pos, stream in conn.execute(
-            f"SELECT rowid, originator_id FROM ledger.{table} "
+    def number(pos: int, stream: str) -> int:
+        nonlocal last
+        if pos <= last:
+            raise ValueError(f"check-in {pos} counted after {last}")
+        last = pos
+        n = counts[stream] = counts.get(stream, 0) + 1
+        return n
+
+    conn.create_function("check_in_number", 2, number)
+    try:
+        conn.execute(
+            "INSERT INTO temp.numbers (pos, number) "
+            f"SELECT rowid, check_in_number(rowid, originator_id) FROM ledger.{table} "
             "WHERE topic = ? AND rowid <= ? ORDER BY rowid",
             (CHECKED_IN, upto),
-        ):
-            n = counts[stream] = get(stream, 0) + 1
-            yield pos, n
-
-    conn.execute("BEGIN")
-    try:
-        conn.executemany("INSERT INTO temp.numbers (pos, number) VALUES (?, ?)", numbered())
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+        )
+    finally:
+        conn.create_function("check_in_number", 2, None)
+        counts.clear()
 
 
 def _sealed_columns() -> None:
