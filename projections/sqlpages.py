@@ -362,7 +362,7 @@ def page_applier(
     attached = {row[1] for row in conn.execute("PRAGMA database_list")}
     if "ledger" not in attached:
         conn.execute("ATTACH DATABASE ? AS ledger", (ledger_path,))
-        conn.execute("PRAGMA ledger.cache_size = -8192")  # read once, in order: little to cache
+        conn.execute("PRAGMA ledger.cache_size = -2048")  # read once, in order: little to cache
     conn.create_function("normalize_timestamp", 1, normalize_timestamp, deterministic=True)
     names: dict[str, str] = {}  # subject id -> name, read again for every page
     get = names.get
@@ -396,6 +396,9 @@ def page_applier(
         "CREATE TEMP TABLE IF NOT EXISTS page (pos INTEGER PRIMARY KEY, originator_id, "
         "originator_version, topic, s, oid)"
     )
+    # each statement reads its topic's rows only: ten full scans of the page
+    # (25 MB at 50,000 events) cost more than keeping this index
+    conn.execute("CREATE INDEX IF NOT EXISTS temp.page_topic ON page (topic)")
 
     marks_people = ",".join(f"'{t}'" for t in PERSON_TOPICS)
     rewriting = ",".join(f"'{t}'" for t in sorted(REWRITING))
