@@ -1,4 +1,4 @@
-"""A realistic, deterministic demo team, written straight through the aggregates.
+"""A realistic, deterministic demo team, written as typed commands in one unit of work.
 
 ``commitments demo`` calls :func:`write_demo`. The same seed gives the same
 people, numbers and verdicts; only the ids (``uuid4``) and the recorded_at
