@@ -489,11 +489,16 @@ class Ledger(Application):
         """Read the metric of stored activity events: one match of ``name``
         (None: every distinct metric). The state is plain JSON (see
         :mod:`ledger.persistence`), so the database reads it directly."""
-        from .domain import Activity
+        from .domain import Activity, ActivityChunk
 
-        topic = get_topic(Activity.Recorded)
+        found: list[str] = []
         with self.recorder.datastore.transaction(commit=False) as curs:
-            return self.recorder.field_values(curs, topic, "metric", name)
+            for cls in (ActivityChunk.Recorded, Activity.Recorded):  # both shapes (issue 19)
+                values = self.recorder.field_values(curs, get_topic(cls), "metric", name)
+                if name is not None and values:
+                    return values
+                found += [v for v in values if v not in found]
+        return found
 
     def _legacy_workload_areas(self, rep: str, register: Sequence[NewPerson]) -> dict[UUID, str]:
         """The open commitments of a registered rep's *legacy* workload: a
@@ -624,9 +629,11 @@ class Ledger(Application):
         self._save(*self._registered(register, at, c.actor), commitment)
 
     def record_activity(self, c: cmd.RecordActivity) -> UUID:
-        """Record one activity row (``Activity.Recorded``). Its id is derived
-        from (metric, source id), as the importer derives it: the same row again
-        is refused (:class:`Conflict`), where an import would skip it."""
+        """Record one activity row as its own ``Activity.Recorded`` (the demo
+        and the per-row shape older ledgers hold; an import writes chunks).
+        Its id is derived from (metric, source id), as the importer derives
+        it: the same row again, stored in either shape, is refused
+        (:class:`Conflict`: the store's key table), where an import would skip it."""
         from .domain import Activity
 
         activity = Activity.record(at=self.clock(), **c.model_dump())  # the event's fields
@@ -660,16 +667,17 @@ class Ledger(Application):
         return counts.recorded, counts.already_present + counts.repeated
 
     def record_activity_rows(
-        self, rows: Iterable[ActivityRow], *, batch_size: int = 20_000, people: Any = None
+        self, rows: Iterable[ActivityRow], *, batch_size: int | None = None, people: Any = None
     ) -> WriteCounts:
-        """Write validated activity rows as ``Activity.Recorded`` events,
-        streamed in batches inside ONE transaction with one ``recorded_at``
+        """Write validated activity rows as ``ActivityChunk.Recorded`` events
+        (one per chunk of rows, issue 19), streamed inside ONE transaction with
+        one ``recorded_at``
         (see :func:`ledger.activity_import.write_activity_rows`). An exception
         raised by ``rows`` rolls everything back."""
-        from .activity_import import write_activity_rows
+        from .activity_import import CHUNK_ROWS, write_activity_rows
 
         return write_activity_rows(
-            self, rows, at=self.clock(), batch_size=batch_size, people=people
+            self, rows, at=self.clock(), batch_size=batch_size or CHUNK_ROWS, people=people
         )
 
     # -- lookups -----------------------------------------------------------

@@ -23,7 +23,7 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
 from eventsourcing.utils import get_topic
 
-from .domain import Activity, LedgerIdentity
+from .domain import Activity, ActivityChunk, LedgerIdentity
 from .errors import Conflict, DigestMismatch, IntegrityFailure, InvalidInput, NotFound
 from .formats.jsonl import (
     HEX64,
@@ -130,7 +130,8 @@ UPGRADE = (
     "(import writes canonical bytes and keeps every hash)"
 )
 _ONCE_ONLY = frozenset(
-    get_topic(cls) for cls in (Activity.Recorded, LedgerIdentity.LedgerCreated)
+    get_topic(cls)
+    for cls in (Activity.Recorded, ActivityChunk.Recorded, LedgerIdentity.LedgerCreated)
 )  # streams that never get a version 2: not remembered (memory stays flat)
 
 
@@ -463,7 +464,15 @@ class _Store:
         return found
 
     def insert(self, curs: Any, events: list[StoredEvent]) -> None:
-        self.recorder.insert_stored(curs, events)
+        """Insert the events and their activity keys: an activity row stored
+        already, in another event (per-row or a chunk), is refused."""
+        try:
+            self.recorder.insert_stored(curs, events)
+        except self.recorder.DUPLICATE:
+            raise IntegrityFailure(
+                "an activity row in this file is already in the ledger (the same metric "
+                "and source id, in another event): it is recorded once; nothing was imported"
+            ) from None
 
     def events_of(self, curs: Any, stream: UUID, mapper: Any) -> list[Any]:
         """The domain events of ``stream`` stored so far (this transaction's included)."""

@@ -747,6 +747,38 @@ class Activity(Aggregate):
         )
 
 
+class ActivityChunk(Aggregate):
+    """Rows of CRM activity written together by one import: one event holds
+    many rows (issue 19), each the same fact an :class:`Activity` event
+    records. A row's (metric, source id) is still recorded once across both
+    shapes: the store keeps the derived :func:`activity_id` of every row in
+    its key table (:mod:`ledger.store`), written in the same transaction."""
+
+    class Recorded(Aggregate.Created):
+        """The rep of each row did its ``value`` of ``metric`` on its
+        ``date``; a row is ``[rep, date, value, source id]``, in the order
+        the import read them. Recorded at the import's one instant."""
+
+        metric: str
+        rows: tuple[tuple[str, date, float, str], ...]
+        actor: str
+
+    def __init__(
+        self, metric: str, rows: tuple[tuple[str, date, float, str], ...], actor: str
+    ) -> None:
+        self.metric = metric
+        self.rows = rows
+
+    @classmethod
+    def record(cls, *, at: datetime, **fields: Any) -> ActivityChunk:
+        return cls._create(
+            cls.Recorded,
+            id=UUID(bytes=os.urandom(16), version=4),
+            timestamp=at,
+            **fields,
+        )
+
+
 class Person(Aggregate):
     """A person the ledger knows (SPEC §7.4): a rep, a manager, an actor. Its
     id is the person's *subject id*, a random UUID (never derived from a
@@ -913,6 +945,7 @@ EVENT_CLASSES: tuple[type[Aggregate.Event], ...] = (
     RepWorkload.CommitmentTaken,
     RepWorkload.CommitmentEnded,
     Activity.Recorded,
+    ActivityChunk.Recorded,
     Person.Registered,
     Person.RosterChanged,
     Person.Renamed,

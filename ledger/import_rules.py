@@ -34,6 +34,7 @@ from uuid import UUID
 from .domain import (
     LEDGER_STREAM,
     Activity,
+    ActivityChunk,
     Commitment,
     LedgerIdentity,
     Person,
@@ -136,7 +137,9 @@ class Replayer:
             self._check_created(where, event)
             if isinstance(event, Commitment.Agreed) and event.owner == "rep":
                 self.untaken[stream] = self.number
-            if not isinstance(event, Activity.Recorded):  # never loaded again
+            if not isinstance(
+                event, Activity.Recorded | ActivityChunk.Recorded
+            ):  # never loaded again
                 self.cache[stream] = event.mutate(None)
             return
         agg = self.aggregate(stream)

@@ -49,6 +49,7 @@ from .keys import WITHHELD_TEXT, KeyStore, erased_name, is_sealed, pseudonym, se
 from .sealing import FREE_TEXT_BY_TOPIC, as_subject
 from .streams import NAMESPACE
 from .topics import (
+    ACTIVITY_CHUNK,
     AGREED,
     COMMITMENT_PREFIX,
     ERASED,
@@ -136,7 +137,14 @@ def roles_of(r: Record, refs: set[str], streams: _Streams) -> list[str]:
     for field, value in streams.people_of(r).items():
         if isinstance(value, str) and value in refs:
             roles.add(field)
+    if r.type == ACTIVITY_CHUNK and any(_rep_of(row) in refs for row in r.data.get("rows", ())):
+        roles.add("rep")  # one of the chunk's rows is the person's (issue 19)
     return [role for role in ROLES if role in roles]
+
+
+def _rep_of(row: Any) -> Any:
+    """The rep of one row of an ``ActivityChunk.Recorded`` (``[rep, date, value, source id]``)."""
+    return row[0] if isinstance(row, list) and row else None
 
 
 class _Shower:
@@ -180,10 +188,25 @@ class _Shower:
                 withheld[key] = person_pseudonym(r.stream)
             else:
                 data[key] = self.clear(value)
+        if r.type == ACTIVITY_CHUNK and isinstance(data.get("rows"), list):
+            data["rows"] = self._chunk_rows(r)
         stream = r.stream
         if r.type in PERSON_TOPICS and not own_person_event:
             stream = person_pseudonym(r.stream)  # another person's own stream id
         return stream, data, withheld
+
+    def _chunk_rows(self, r: Record) -> list[Any]:
+        """A chunk's rows as the export shows them: the person recorded the
+        chunk (``actor``): every row, each other rep as a pseudonym, as their
+        per-row events would show; otherwise only the person's own rows (the
+        other rows are about other people, not about them)."""
+        rows = [row for row in r.data["rows"] if isinstance(row, list) and row]
+        if r.data.get("actor") in self.refs:
+            return [
+                [row[0] if _rep_of(row) in self.refs else person_pseudonym(str(row[0])), *row[1:]]
+                for row in rows
+            ]
+        return [row for row in rows if _rep_of(row) in self.refs]
 
     def _sealed(self, key: str, value: str, withheld: dict[str, str | None]) -> str:
         subject = sealed_subject(value)

@@ -28,6 +28,7 @@ from uuid import UUID
 from ledger.store import local_file, location
 from ledger.topics import (
     ACTIVITY,
+    ACTIVITY_CHUNK,
     AGREED,
     CHECKED_IN,
     CLOSED,
@@ -392,6 +393,11 @@ class _Applier:
             if topic == ACTIVITY:
                 rows["activity_daily"].append((s["rep"], s["metric"], s["date"], at, s["value"], 1))
                 continue
+            if topic == ACTIVITY_CHUNK:  # each row as its own Activity.Recorded (issue 19)
+                metric, daily = s["metric"], rows["activity_daily"]
+                for rep, day, value, _source_id in s["rows"]:
+                    daily.append((names.get(rep, rep), metric, day, at, value, 1))
+                continue
             oid = _uuid_text(originator_id)
             actor = s.get("actor")
             if actor is not None:
@@ -550,6 +556,7 @@ _INTERESTING = frozenset(
         CLOSED,
         REPLIED,
         ACTIVITY,
+        ACTIVITY_CHUNK,
         *PERSON_TOPICS,
     }
 )
@@ -657,9 +664,9 @@ def _catch_up(
                 else:
                     if applier.last_position != start:
                         applier.reset()
-                    rows = read_page(start, head, page_size)
+                    rows, more = read_page(start, head, page_size)
                     # a short page means nothing of interest is left up to the head
-                    position = rows[-1][0] if len(rows) == page_size else head
+                    position = rows[-1][0] if more else head
                     cut = _cut_before([r[3] for r in rows])
                     if cut is not None:  # a rename: the rows before it first
                         rows, position = rows[:cut], rows[cut][0] - 1
@@ -765,18 +772,43 @@ def _sql_pages(
     )
 
 
-PageReader = Callable[[int, int, int], Sequence[Sequence[Any]]]
+PageReader = Callable[[int, int, int], tuple[Sequence[Sequence[Any]], bool]]
+
+#: The most ``ActivityChunk.Recorded`` state one page of the Python applier
+#: holds (issue 19): a page of chunks would otherwise hold page size x chunk
+#: size rows. Past it, the page ends early (it is read a part at a time).
+CHUNK_BYTES_PER_PAGE = 16 << 20
+_PART = 1000
 
 
 def _page_reader(ledger: Ledger) -> PageReader:
     """``read(after, upto, limit)``: the next notifications of interest to the read
-    model, as ``(position, originator_id, version, topic, state)`` tuples.
+    model, as ``(position, originator_id, version, topic, state)`` tuples, and
+    whether more may follow (a full page, or one ended early because its
+    activity chunks reached :data:`CHUNK_BYTES_PER_PAGE`).
 
     On SQLite this is the recorder's own ``select_notifications`` query on its
     own connection, minus the per-row ``Notification``/``UUID`` objects, which
     cost more than the ``json.loads``; on PostgreSQL it is the recorder's method.
     """
-    return ledger.recorder.page_reader(sorted(_INTERESTING))
+    read = ledger.recorder.page_reader(sorted(_INTERESTING))
+
+    def read_page(after: int, upto: int, limit: int) -> tuple[Sequence[Sequence[Any]], bool]:
+        out: list[Sequence[Any]] = []
+        held = 0
+        while len(out) < limit:
+            want = min(limit - len(out), _PART)
+            part = read(after, upto, want)
+            out += part
+            if len(part) < want:
+                return out, False
+            held += sum(len(r[4]) for r in part if r[3] == ACTIVITY_CHUNK)
+            if held >= CHUNK_BYTES_PER_PAGE:
+                return out, True
+            after = part[-1][0]
+        return out, True
+
+    return read_page
 
 
 def _reset(

@@ -26,6 +26,7 @@ from collections.abc import Callable
 
 from ledger.topics import (
     ACTIVITY,
+    ACTIVITY_CHUNK,
     AGREED,
     CHECKED_IN,
     CLOSED,
@@ -258,6 +259,35 @@ _FROM = {
 }
 
 
+def _chunk_statement(table: str) -> str:
+    """``activity_daily`` from one ``ActivityChunk.Recorded`` (issue 19),
+    bound by its position: each of its rows as one ``Activity.Recorded``
+    gives it (``_COLUMNS``), recorded at the chunk's timestamp, in the
+    chunk's order. The state is read from the ledger and parsed once
+    (``MATERIALIZED``), its rows expanded by ``json_each``; one chunk at a
+    time, so memory holds one chunk, never a page of them."""
+    t = BY_NAME["activity_daily"]
+    cols = ", ".join(f"[{c}]" for c in t.names)
+    parsed = (
+        "SELECT s ->> '$.metric' AS metric, s ->> '$.timestamp' AS ts, s -> '$.rows' AS rows "
+        f"FROM (SELECT CAST(state AS TEXT) AS s FROM ledger.{table} WHERE rowid = ?)"
+    )
+    exprs = {
+        "rep": "person_name(r.value ->> '$[0]')",
+        "metric": "e.metric",
+        "date": "r.value ->> '$[1]'",
+        "recorded_at": STAMP,
+        "value": "r.value ->> '$[2]'",
+        "rows": "1",
+    }
+    assert tuple(exprs) == t.names
+    return (
+        f"WITH e AS MATERIALIZED ({parsed}) INSERT INTO [activity_daily] ({cols}) "
+        f"SELECT {', '.join(exprs.values())} FROM e, json_each(e.rows) r "
+        f"WHERE true ORDER BY r.key {t.on_conflict}"
+    )
+
+
 NUMBER = "n.number"  # a check-in's number counted beforehand (:func:`page_applier`)
 _JOIN_NUMBER = " JOIN temp.numbers n ON n.pos = e.rowid"
 
@@ -385,11 +415,15 @@ def page_applier(
         conn.execute("DELETE FROM temp.numbers")
         _count_check_ins(conn, table, numbered_upto)
         numbered = _statements(table, numbered=True)
+    chunk_sql = _chunk_statement(table)
+    chunks_sql = f"SELECT pos FROM temp.page WHERE topic = '{ACTIVITY_CHUNK}' ORDER BY pos"
     marks = ",".join("?" * len(topics))
     # one pass over the ledger per page: the page's rows of interest, as text
+    # a chunk's state is read by its statement (_chunk_statement), not copied here
+    state = f"CASE topic WHEN '{ACTIVITY_CHUNK}' THEN NULL ELSE {STATE.replace('e.', '')} END"
     fill = (
         "INSERT INTO temp.page SELECT rowid, originator_id, originator_version, topic, "
-        f"{STATE.replace('e.', '')}, {HYPHENATED.replace('e.', '')} FROM ledger.{table} "
+        f"{state}, {HYPHENATED.replace('e.', '')} FROM ledger.{table} "
         f"WHERE rowid > ? AND rowid <= ? AND topic IN ({marks}) ORDER BY rowid LIMIT ?"
     )
     conn.execute(
@@ -428,6 +462,8 @@ def page_applier(
         names.update(conn.execute("SELECT subject, name FROM main.people"))
         for sql in numbered if head <= numbered_upto else statements:  # numbers counted
             conn.execute(sql)
+        for (pos,) in conn.execute(chunks_sql).fetchall():  # after the per-row activity
+            conn.execute(chunk_sql, (pos,))
         return end
 
     return apply

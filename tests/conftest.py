@@ -120,14 +120,60 @@ def event_count(db: str) -> int:
 def activity_count(db: str) -> int:
     """The events of the ledger other than its ``LedgerCreated`` (written with
     the first write) and its ``Person`` events (a person's registration comes
-    with the first command naming them): what an import on an empty ledger recorded."""
+    with the first command naming them), each ``ActivityChunk`` counted as the
+    rows it holds (issue 19): what an import on an empty ledger recorded."""
     from ledger.application import Ledger
 
     ledger = Ledger.open(db)
     try:
-        return ledger.event_count() - (ledger.ledger_id() is not None) - person_events(ledger)
+        rows = sum(len(json.loads(n.state)["rows"]) - 1 for n in chunk_notifications(ledger))
+        return (
+            ledger.event_count() - (ledger.ledger_id() is not None) - person_events(ledger) + rows
+        )
     finally:
         ledger.close()
+
+
+CHUNK_TOPIC = "ledger.domain:ActivityChunk.Recorded"
+ROW_TOPIC = "ledger.domain:Activity.Recorded"
+
+
+def chunk_notifications(ledger: Any) -> list[Any]:
+    """The stored ``ActivityChunk.Recorded`` notifications of the open ``ledger``."""
+    recorder = ledger.recorder
+    head = recorder.max_notification_id() or 0
+    notes = recorder.select_notifications(start=1, limit=head + 1)
+    return [n for n in notes if n.topic == CHUNK_TOPIC]
+
+
+def activity_states(notifications: Any) -> list[dict[str, Any]]:
+    """Every activity row among ``notifications``, in either stored shape, as
+    the state of a per-row ``Activity.Recorded`` (``originator_id``: the row's
+    derived id, ``position``: its event's; a chunk's rows in their order)."""
+    from ledger.domain import activity_id
+
+    out: list[dict[str, Any]] = []
+    for n in notifications:
+        if n.topic == ROW_TOPIC:
+            out.append({**json.loads(n.state), "originator_id": n.originator_id, "position": n.id})
+        elif n.topic == CHUNK_TOPIC:
+            s = json.loads(n.state)
+            for rep, day, value, source_id in s["rows"]:
+                out.append(
+                    {
+                        "timestamp": s["timestamp"],
+                        "originator_topic": "ledger.domain:Activity",
+                        "rep": rep,
+                        "metric": s["metric"],
+                        "date": day,
+                        "value": value,
+                        "source_id": source_id,
+                        "actor": s["actor"],
+                        "originator_id": activity_id(s["metric"], source_id),
+                        "position": n.id,
+                    }
+                )
+    return out
 
 
 def subject_of(db: str, name: str) -> str:

@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections import Counter, defaultdict
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
 import pytest
 from eventsourcing.utils import get_topic
 
 from ledger.activity_import import import_csv
 from ledger.application import Ledger
-from ledger.domain import Activity, activity_id
+from ledger.domain import ActivityChunk, activity_id
 from ledger.errors import InvalidInput
 from ledger.formats.activity_csv import (
     MAX_ERRORS,
@@ -31,7 +29,7 @@ from ledger.formats.activity_csv import (
     Where,
 )
 from ledger.persistence import PlainJSONTranscoder, PydanticMapper
-from tests.conftest import CRM, Cli, activity_count
+from tests.conftest import CRM, Cli, activity_count, activity_states, chunk_notifications
 
 PIPELINE = CRM / "sales_pipeline.csv"
 ENGAGEMENTS = (
@@ -77,11 +75,7 @@ def activities(db: str, *, names: bool = True) -> list[dict[str, Any]]:
                         a["rep"] = known[ref]
                 return out
             pos = page[-1].id
-            out += [
-                {**json.loads(n.state), "originator_id": n.originator_id}
-                for n in page
-                if n.topic == "ledger.domain:Activity.Recorded"
-            ]
+            out += activity_states(page)
     finally:
         ledger.close()
 
@@ -377,38 +371,57 @@ TRICKY_ROWS = [
 ]
 
 
-def test_written_rows_are_stored_as_the_mapper_stores_their_events(db: str) -> None:
+def test_written_rows_are_stored_as_the_mapper_stores_their_chunk_events(db: str) -> None:
     at = datetime(2026, 11, 28, 23, 0, 0, 120, tzinfo=UTC)
     ledger = Ledger.open(db, clock=lambda: at)
-    counts = ledger.record_activity_rows(TRICKY_ROWS)  # one batch: the first row decides
+    counts = ledger.record_activity_rows(TRICKY_ROWS)  # one batch: the first chunk decides
     assert counts.recorded == len(TRICKY_ROWS)
 
+    # one chunk per run of rows of one metric and actor, in the rows' order
     mapper = PydanticMapper(transcoder=PlainJSONTranscoder())
-    expected = {}
+    runs: list[list[ActivityRow]] = []
     for row in TRICKY_ROWS:
-        event = Activity.record(at=at, **row._asdict()).collect_events()[0]
-        assert event.originator_id == activity_id(row.metric, row.source_id)
-        stored = mapper.to_stored_event(event)
-        expected[event.originator_id] = (stored.topic, stored.state)
-    found = {
-        UUID(str(n.originator_id)): (n.topic, n.state)
+        if runs and (runs[-1][0].metric, runs[-1][0].actor) == (row.metric, row.actor):
+            runs[-1].append(row)
+        else:
+            runs.append([row])
+    expected = []
+    for run in runs:
+        chunk = ActivityChunk.record(
+            at=at,
+            metric=run[0].metric,
+            rows=tuple((r.rep, r.date, r.value, r.source_id) for r in run),
+            actor=run[0].actor,
+        )
+        stored = mapper.to_stored_event(chunk.collect_events()[0])
+        expected.append((stored.topic, stored.state))
+    found = [
+        (n.topic, n.state)
         for n in ledger.recorder.select_notifications(start=1, limit=100)
-        if n.topic == get_topic(Activity.Recorded)
-    }
+        if n.topic == get_topic(ActivityChunk.Recorded)
+    ]
     assert found == expected
+    ids = {
+        a["originator_id"] for a in activity_states(ledger.recorder.select_notifications(1, 100))
+    }
+    assert ids == {activity_id(r.metric, r.source_id) for r in TRICKY_ROWS}
 
 
-def test_imported_events_load_back_as_activity_aggregates(sqlite_db: str, tmp_path: Path) -> None:
+def test_imported_rows_load_back_as_an_activity_chunk_aggregate(
+    sqlite_db: str, tmp_path: Path
+) -> None:
     path = write_csv(tmp_path / "a.csv", ["rep", "day", "n"], [["ann", "2017-01-02", "2.5"]])
     ledger = Ledger.open(sqlite_db)
     options = ImportOptions(metric="calls", rep_column="rep", date_column="day", value_column="n")
     with open(path, "rb") as f:
         summary = import_csv(ledger, f, options, actor="me")
     assert summary.recorded == 1
-    [event] = activities(sqlite_db)
-    loaded: Activity = ledger.repository.get(event["originator_id"])
-    assert isinstance(loaded, Activity)
-    assert (loaded.rep, loaded.date, loaded.value) == ("ann", date(2017, 1, 2), 2.5)
+    [event] = activities(sqlite_db, names=False)
+    [note] = chunk_notifications(ledger)
+    loaded: ActivityChunk = ledger.repository.get(note.originator_id)
+    assert isinstance(loaded, ActivityChunk)
+    assert loaded.metric == "calls"
+    assert loaded.rows == ((event["rep"], date(2017, 1, 2), 2.5, event["source_id"]),)
 
 
 def test_progress_reports_bytes_read_up_to_the_whole_file(sqlite_db: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -95,10 +95,21 @@ def build_sample(db: str) -> dict[str, Any]:
             demo, cmd.validate(cmd.Release, date="2026-01-10", reason="customer cancelled", **a)
         )
         ledger.record_activities(
-            dict(rep="alice", metric="calls", date=f"2026-01-{d:02d}", value=d,
-                 source_id=f"c{d}", **a)
-            for d in range(5, 12)
-        )  # fmt: skip
+            dict(
+                rep="alice",
+                metric="calls",
+                date=f"2026-01-{d:02d}",
+                value=d,
+                source_id=f"c{d}",
+                **a,
+            )
+            for d in range(5, 10)
+        )  # fmt: skip  (one ActivityChunk.Recorded)
+        for d in (10, 11):  # per-row Activity.Recorded, as ledgers before issue 19 hold
+            ledger.record_activity(
+                cmd.RecordActivity(rep="alice", metric="calls", date=date(2026, 1, d), value=d,
+                                   source_id=f"c{d}", **a)
+            )  # fmt: skip
         return {"session": sid, "calls": calls, "ride": ride, "demo": demo}
     finally:
         ledger.close()

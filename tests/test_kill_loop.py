@@ -62,13 +62,21 @@ def run(cmd: list[str]) -> subprocess.CompletedProcess[str]:
 
 
 def count(db: Path) -> int:
-    """Events stored in ``db``; a file killed before its tables were made holds none."""
+    """Events stored in ``db``, each ``ActivityChunk.Recorded`` counted as the
+    activity rows it holds (issue 19); a file killed before its tables were
+    made holds none."""
     conn = sqlite3.connect(db)
     try:
         tables = conn.execute("SELECT name FROM sqlite_master WHERE name = 'stored_events'")
         if tables.fetchone() is None:
             return 0
-        return int(conn.execute("SELECT count(*) FROM stored_events").fetchone()[0])
+        return int(
+            conn.execute(
+                "SELECT total(CASE topic WHEN 'ledger.domain:ActivityChunk.Recorded' "
+                "THEN json_array_length(CAST(state AS TEXT), '$.rows') ELSE 1 END) "
+                "FROM stored_events"
+            ).fetchone()[0]
+        )
     finally:
         conn.close()
 

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -203,6 +204,10 @@ def insert_only(pg_url: str, fresh_schema: str) -> Iterator[str]:
         sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(schema, ident),
         sql.SQL("GRANT SELECT, INSERT ON {} TO {}").format(table, ident),
         sql.SQL("GRANT USAGE ON SEQUENCE {} TO {}").format(seq, ident),
+        # the activity rows' keys (issue 19), beside the events
+        sql.SQL("GRANT SELECT, INSERT ON {} TO {}").format(
+            sql.Identifier(fresh_schema, "activity_keys"), ident
+        ),
         sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(keys, ident),
         sql.SQL("GRANT SELECT, INSERT ON {}.person_keys TO {}").format(keys, ident),
     )
@@ -263,10 +268,51 @@ def test_a_role_granted_only_select_and_insert_can_run_every_command(
     assert "bob" in cli.ok("report coaching --format json")
     export = tmp_path / "ledger.jsonl"
     cli.ok(f"export -o {export}")
-    # 15 command events + 2 activities + the ledger's LedgerCreated (with the first write)
-    # + 3 people registered on first use (alice, bob and the actor)
-    assert len(export.read_text().splitlines()) == 21
-    assert "21" in cli.ok("verify")
+    # 15 command events + 2 activity rows in one chunk + the ledger's LedgerCreated
+    # (with the first write) + 3 people registered on first use (alice, bob, the actor)
+    assert len(export.read_text().splitlines()) == 20
+    assert "20" in cli.ok("verify")
     cli.ok(f"import {export}")  # everything already present: skipped, nothing written
     cli.ok("projections rebuild")
     assert "lag:      0" in cli.ok("projections status")
+
+
+def test_a_ledger_from_before_the_activity_keys_works_for_a_writer_until_init_adds_them(
+    insert_only: str, pg_url: str, fresh_schema: str, tmp_path: Path
+) -> None:
+    """A ledger written before issue 19 has no ``activity_keys``: a writer that
+    may not create tables still runs its commands (activity aside), and
+    ``init`` run by the owner adds the table, filled from the per-row events."""
+    owner_db = with_schema(pg_url, fresh_schema)
+    owner = Ledger.open(owner_db)
+    try:
+        owner.record_activity(
+            cmd.RecordActivity(
+                rep="ann", metric="calls", date=date(2026, 1, 5), value=1.0,
+                source_id="c1", actor="crm",
+            )
+        )  # fmt: skip
+    finally:
+        owner.close()
+    admin(pg_url, sql.SQL("DROP TABLE {}").format(sql.Identifier(fresh_schema, "activity_keys")))
+    cli = Cli(db=insert_only, views=str(tmp_path / "views.db"))
+    sid = cli.ok("session record --rep alice --manager bob --on 2026-01-05")
+    assert len(sid) == 36
+    assert cli.ok("people list")
+    init = Cli(db=owner_db, views=str(tmp_path / "owner.views.db"))("init")
+    assert "already exist" in init.stderr
+    admin(
+        pg_url,
+        sql.SQL("GRANT SELECT, INSERT ON {} TO {}").format(
+            sql.Identifier(fresh_schema, "activity_keys"),
+            sql.Identifier(insert_only.split("://", 1)[1].split("@", 1)[0].split(":")[0]),
+        ),
+    )
+    csv_file = tmp_path / "calls.csv"
+    csv_file.write_text("rep,day,id\nann,2026-01-05,c1\nann,2026-01-06,c2\n")
+    out = cli(
+        f"activity import {csv_file} --metric calls --rep-column rep --date-column day "
+        "--id-column id"
+    )
+    assert out.exit_code == 0, out.stderr
+    assert "2 rows read, 1 recorded, 1 already present" in out.stderr

@@ -11,6 +11,7 @@ or inside a page before its commit) and then resumed gives the same tables.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import tempfile
 from datetime import UTC, date, datetime, timedelta
@@ -25,7 +26,7 @@ from hypothesis import strategies as st
 import projections.catchup as catchup
 from ledger import commands as cmd
 from ledger.application import Ledger
-from ledger.errors import LedgerError
+from ledger.errors import Conflict, LedgerError
 from projections.catchup import catch_up, rebuild, table_dump
 from tests.budget import examples
 
@@ -62,7 +63,8 @@ ops = st.one_of(
     st.tuples(st.just("revise"), pick, day, amount),
     st.tuples(st.just("release"), pick, day),
     st.tuples(st.just("close"), pick, day, st.sampled_from([None, "met", "missed", "unknown"])),
-    st.tuples(st.just("activity"), pick, day, amount, st.integers(0, 8)),
+    # the last element: stored as one chunk (an import) or as per-row events (issue 19)
+    st.tuples(st.just("activity"), pick, day, amount, st.integers(0, 8), st.booleans()),
     # a reply moves the clock on (20 to 90 days) and answers as of that day, by the
     # rep or the manager, or by someone else (refused); contesting or not
     st.tuples(
@@ -173,26 +175,30 @@ def apply(ledger: Ledger, clock: Clock, op: tuple[Any, ...], made: list[UUID]) -
                 by = {"rep": commitment.rep, "manager": commitment.manager}.get(op[3], "zed")
                 ledger.reply(cid, cmd.Reply(by=by, text=op[5], contest=op[4], actor="t"))
         if kind == "activity":
-            ledger.record_activities(
-                [
-                    {
-                        "rep": REPS[op[1] % 3],
-                        "metric": "calls",
-                        "date": _d(op[2]),
-                        "value": op[3] + 0.1,
-                        "source_id": f"s{op[4]}",
-                        "actor": "t",
-                    },
-                    {
-                        "rep": REPS[op[1] % 3],
-                        "metric": "calls",
-                        "date": _d(op[2]),
-                        "value": 0.2,
-                        "source_id": f"s{op[4]}-b",
-                        "actor": "t",
-                    },
-                ]
-            )
+            rows = [
+                {
+                    "rep": REPS[op[1] % 3],
+                    "metric": "calls",
+                    "date": _d(op[2]),
+                    "value": op[3] + 0.1,
+                    "source_id": f"s{op[4]}",
+                    "actor": "t",
+                },
+                {
+                    "rep": REPS[op[1] % 3],
+                    "metric": "calls",
+                    "date": _d(op[2]),
+                    "value": 0.2,
+                    "source_id": f"s{op[4]}-b",
+                    "actor": "t",
+                },
+            ]
+            if len(op) < 6 or op[5]:  # one ActivityChunk.Recorded
+                ledger.record_activities(rows)
+            else:  # per-row Activity.Recorded, as a ledger from before issue 19 holds
+                for row in rows:  # a row recorded before, in either shape: refused
+                    with contextlib.suppress(Conflict):
+                        ledger.record_activity(cmd.RecordActivity(**row))
     except LedgerError:
         pass
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from ledger.application import Ledger
-from ledger.domain import Activity, CoachingSession, Commitment, LedgerIdentity
+from ledger.domain import Activity, ActivityChunk, CoachingSession, Commitment, LedgerIdentity
 from ledger.errors import IntegrityFailure, NotFound
 from ledger.replay import events
 from tests.test_audit import build_sample, export_of, write_jsonl
@@ -59,9 +59,14 @@ def test_a_ledger_its_db_and_its_export_replay_the_same_typed_events(
         (ids["calls"], "missed"),
         (ids["ride"], None),
     }
-    assert sum(e.event.value for e in from_db if isinstance(e.event, Activity.Recorded)) == sum(
-        range(5, 12)
-    )
+    values = [e.event.value for e in from_db if isinstance(e.event, Activity.Recorded)]
+    values += [
+        row[2]
+        for e in from_db
+        if isinstance(e.event, ActivityChunk.Recorded)
+        for row in e.event.rows
+    ]  # the rows of chunk events too (issue 19)
+    assert sum(values) == sum(range(5, 12))
 
 
 def test_replaying_an_export_checks_its_chain_unless_told_not_to(

@@ -82,7 +82,9 @@ AFTER = st.lists(  # what follows its check-ins
     st.one_of(
         st.tuples(st.just("correct"), st.just(-1), st.integers(1, 2), amount),
         st.tuples(st.just("revise"), st.just(-1), within, amount),
-        st.tuples(st.just("activity"), st.integers(0, 2), day, amount, st.integers(0, 8)),
+        st.tuples(
+            st.just("activity"), st.integers(0, 2), day, amount, st.integers(0, 8), st.booleans()
+        ),
     ),
     max_size=3,
 )

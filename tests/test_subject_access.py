@@ -201,9 +201,14 @@ def test_the_export_of_a_rep_holds_every_event_about_them_and_nothing_about_anyo
     ]
     for who in ("A", "B", "M"):
         assert ids[f"token {who}"].encode() not in raw
-    # what the export holds of the activity: A's rows only
-    activity = [e for e in found["events"] if e["type"].endswith("Activity.Recorded")]
-    assert sorted(e["data"]["value"] for e in activity) == [3, 4]
+    # what the export holds of the activity: A's rows only (imported as one
+    # chunk with B's row, which is left out: it is about B)
+    (chunk,) = [e for e in found["events"] if e["type"].endswith("ActivityChunk.Recorded")]
+    assert chunk["as"] == ["rep"]
+    assert [(row[0], row[2], row[3]) for row in chunk["data"]["rows"]] == [
+        (ids["A"], 3, "X1"),
+        (ids["A"], 4, "X3"),
+    ]
 
 
 def test_the_export_of_the_manager_holds_the_managers_events(

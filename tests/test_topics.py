@@ -20,6 +20,7 @@ def test_every_topic_constant_is_the_stored_topic_of_its_event_class() -> None:
         "CLOSED": domain.Commitment.Closed,
         "REPLIED": domain.Commitment.Replied,
         "ACTIVITY": domain.Activity.Recorded,
+        "ACTIVITY_CHUNK": domain.ActivityChunk.Recorded,
         "WORKLOAD_STARTED": domain.RepWorkload.Started,
         "REGISTERED": domain.Person.Registered,
         "ROSTER_CHANGED": domain.Person.RosterChanged,

@@ -38,7 +38,15 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from ..domain import Activity, Person, RepWorkload, activity_id, is_subject, workload_id
+from ..domain import (
+    Activity,
+    ActivityChunk,
+    Person,
+    RepWorkload,
+    activity_id,
+    is_subject,
+    workload_id,
+)
 from ..keys import seal
 from ..persistence import event_state
 from .jsonl import ZERO_HASH, Record, default_event_types, line_of, parse_line, sha256_hex
@@ -144,6 +152,14 @@ def _rewrite(parsed: list[Any], keys: Any) -> Iterator[str]:
                 digest = hashlib.sha256(f"{state['rep']}\x1f{sid}".encode()).hexdigest()
                 state["source_id"] = "sha256:" + digest
             streams[stream] = activity_id(state["metric"], state["source_id"])
+        elif isinstance(event, ActivityChunk.Recorded):  # each row as a per-row event's
+            rows = []
+            for rep, day, value, sid in state["rows"]:
+                new_rep = ref(rep, at)
+                if sid.startswith("sha256:"):
+                    sid = "sha256:" + hashlib.sha256(f"{new_rep}\x1f{sid}".encode()).hexdigest()
+                rows.append([new_rep, day, value, sid])
+            state["rows"] = rows
         out.append((str(streams.get(stream, stream)), line.version, line.type, at, state))
     prev = ZERO_HASH
     for position, (stream, version, topic, at, data) in enumerate(out, start=1):

@@ -30,13 +30,14 @@ from urllib.parse import parse_qs, unquote, urlparse
 from uuid import UUID
 
 import psycopg
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import ProgrammingError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg.sql import SQL, Composed, Identifier, Literal
 
 from ..errors import InvalidInput
+from ..topics import ACTIVITY
 from . import redact
-from .recorder import LedgerRecorder, PageReader, StoredRow
+from .recorder import KEYS_TABLE, LedgerRecorder, PageReader, StoredRow, stored_fields
 
 
 def advisory_key(purpose: str, schema: str, table: str) -> int:
@@ -120,6 +121,8 @@ class LedgerPostgresRecorder(LedgerRecorder, PostgresApplicationRecorder):
         created = False
         with datastore.get_connection() as conn, conn.cursor() as curs:
             if not self._missing(curs):
+                if not self._keys_present(curs):
+                    self._add_keys_table()
                 datastore.register_type_adapters()
                 return False
             key = advisory_key("create", datastore.schema, self.events_table_name)
@@ -133,19 +136,130 @@ class LedgerPostgresRecorder(LedgerRecorder, PostgresApplicationRecorder):
                         curs.execute(SQL("CREATE SCHEMA {0}").format(Identifier(datastore.schema)))
                     self.create_table()
                     created = True
+                if created:
+                    self._add_keys_table()
             finally:
                 curs.execute("SELECT pg_advisory_unlock(%s)", (key,))
         datastore.register_type_adapters()
         return created
+
+    def _add_keys_table(self) -> None:
+        """Create the activity key table (issue 19), filled from the stored
+        activity, in its own transaction under the insert lock. A ledger from
+        before it, opened by a role that may not create tables (a writer
+        granted only SELECT and INSERT), goes on without it: ``init`` run by
+        the owner, or the owner's first activity write, creates it."""
+        try:
+            with self.datastore.transaction(commit=True) as tx:
+                self.lock_for_insert(tx)
+                self.ensure_activity_keys(tx)
+        except ProgrammingError as exc:
+            if not isinstance(exc.__cause__, psycopg.errors.InsufficientPrivilege):
+                raise
 
     # -- writing ---------------------------------------------------------------
 
     def lock_for_insert(self, curs: Any) -> None:
         self._lock_table(curs)
 
-    def insert_stored(self, curs: Any, events: Sequence[StoredEvent]) -> None:
+    def _insert_plain(self, curs: Any, events: Sequence[StoredEvent]) -> None:
         # The recorder's own insert, which takes the insert lock first.
-        self._insert_stored_events(curs, events)
+        PostgresApplicationRecorder._insert_stored_events(self, curs, events)
+
+    def _fetch_ids_after_insert_events(
+        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        # eventsourcing's own writes (Ledger._save): the activity keys with them,
+        # once the insert's notification ids are read off the cursor
+        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        self.index_activity(curs, stored_fields(stored_events))
+        return ids
+
+    # -- the activity keys -----------------------------------------------------
+
+    def _keys_sql(self, text: str) -> Composed:
+        return SQL(text).format(  # type: ignore[arg-type]
+            schema=Identifier(self.datastore.schema),
+            table=Identifier(self.events_table_name),
+            keys=Identifier(KEYS_TABLE),
+        )
+
+    def _keys_present(self, curs: Any) -> bool:
+        curs.execute(
+            "SELECT to_regclass(%s) IS NOT NULL AS present",
+            (Identifier(self.datastore.schema, KEYS_TABLE).as_string(curs.connection),),
+        )
+        return bool(curs.fetchone()["present"])
+
+    def _create_keys(self, curs: Any) -> None:
+        curs.execute(
+            self._keys_sql(
+                "CREATE TABLE IF NOT EXISTS {schema}.{keys} "
+                "(id uuid PRIMARY KEY, position bigint NOT NULL)"
+            )
+        )
+
+    def _keys_of_topic(self, curs: Any) -> None:
+        curs.execute(
+            self._keys_sql(
+                "INSERT INTO {schema}.{keys} (id, position) "
+                "SELECT originator_id, notification_id FROM {schema}.{table} "
+                "WHERE topic = %s AND originator_version = 1"
+            ),
+            (ACTIVITY,),
+        )
+
+    def _states_of_topic(self, curs: Any, topic: str) -> list[tuple[str, int, bytes]]:
+        curs.execute(
+            self._keys_sql(
+                "SELECT originator_id, notification_id, state FROM {schema}.{table} "
+                "WHERE topic = %s"
+            ),
+            (topic,),
+        )
+        return [
+            (UUID(str(r["originator_id"])).hex, r["notification_id"], bytes(r["state"]))
+            for r in curs.fetchall()
+        ]
+
+    def _keys_of_events(self, curs: Any, hex_ids: Sequence[str]) -> None:
+        curs.execute(
+            self._keys_sql(
+                "INSERT INTO {schema}.{keys} (id, position) "
+                "SELECT originator_id, notification_id FROM {schema}.{table} "
+                "WHERE originator_id = ANY(%s) AND originator_version = 1"
+            ),
+            ([UUID(k) for k in hex_ids],),
+        )
+
+    def insert_activity_keys(self, curs: Any, hex_ids: Sequence[str], position: int) -> None:
+        curs.execute(
+            self._keys_sql(
+                "INSERT INTO {schema}.{keys} (id, position) SELECT unnest(%s::uuid[]), %s"
+            ),
+            (list(hex_ids), position),
+        )
+
+    def position_of(self, curs: Any, hex_id: str) -> int:
+        curs.execute(
+            self._keys_sql(
+                "SELECT notification_id FROM {schema}.{table} "
+                "WHERE originator_id = %s AND originator_version = 1"
+            ),
+            (UUID(hex_id),),
+        )
+        return int(curs.fetchone()["notification_id"])
+
+    def activity_keys_among(
+        self, curs: Any, hex_ids: Sequence[str], after: int
+    ) -> Iterator[tuple[str, bool]]:
+        sql = self._keys_sql(
+            "SELECT id, position > %s AS ours FROM {schema}.{keys} WHERE id = ANY(%s::uuid[])"
+        )
+        for i in range(0, len(hex_ids), 5000):
+            curs.execute(sql, (after, list(hex_ids[i : i + 5000])))
+            for r in curs.fetchall():
+                yield UUID(str(r["id"])).hex, bool(r["ours"])
 
     @staticmethod
     def stream_key(hex_id: str) -> UUID:

@@ -10,16 +10,23 @@ open their own.
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder, StoredEvent
 
+from ..topics import ACTIVITY, ACTIVITY_CHUNK
+
 #: ``read(after, upto, limit)``: the next stored events of some topics after
 #: position ``after`` up to ``upto``, as ``(position, stream id, version, topic,
 #: state)`` rows.
 PageReader = Callable[[int, int, int], Sequence[Sequence[Any]]]
+
+#: The table beside the events table that holds the id of every activity row
+#: stored, of either shape (issue 19): ``activity_id(metric, source id)`` and
+#: the position of the event holding the row.
+KEYS_TABLE = "activity_keys"
 
 #: ``(position, stream id as stored, version, topic, state bytes)``
 StoredRow = tuple[int, Any, int, str, bytes]
@@ -64,17 +71,118 @@ class LedgerRecorder(ApplicationRecorder):
         """Take the lock the recorder's own inserts take, for the rest of the
         transaction (so readers never pass over a gap that fills in later)."""
 
-    @abstractmethod
     def insert_stored(self, curs: Any, events: Sequence[StoredEvent]) -> None:
-        """Insert stored events, with the recorder's own statements and lock."""
+        """Insert stored events, with the recorder's own statements and lock,
+        and the keys of any activity rows among them (:meth:`index_activity`)."""
+        self._insert_plain(curs, events)
+        self.index_activity(curs, stored_fields(events))
 
-    def insert_records(self, curs: Any, records: Sequence[tuple[str, int, str, bytes]]) -> None:
+    def insert_records(
+        self, curs: Any, records: Sequence[tuple[str, int, str, bytes]], *, index: bool = True
+    ) -> None:
         """Insert ``(stream id as 32 hex digits, version, topic, state)`` rows,
         as :meth:`insert_stored` inserts stored events: for a bulk writer that
         has its rows' fields already (the activity importer) and need not
-        build an object per row. A backend may bind the rows directly."""
+        build an object per row. A backend may bind the rows directly.
+        ``index=False``: the caller inserts the activity keys itself."""
         key = self.stream_key
-        self.insert_stored(curs, [StoredEvent(key(i), v, t, s) for i, v, t, s in records])
+        self._insert_plain(curs, [StoredEvent(key(i), v, t, s) for i, v, t, s in records])
+        if index:
+            self.index_activity(curs, records)
+
+    @abstractmethod
+    def _insert_plain(self, curs: Any, events: Sequence[StoredEvent]) -> None:
+        """:meth:`insert_stored` without the activity keys."""
+
+    # -- the activity keys (issue 19) ----------------------------------------
+    #
+    # An activity row is recorded once per (metric, source id), whether it is
+    # stored as its own ``Activity.Recorded`` event (the stream id is the
+    # row's id) or as a row of an ``ActivityChunk.Recorded``. The key table
+    # holds every row's id with the position of its event; whatever inserts
+    # an event of either topic inserts its keys in the same transaction
+    # (:meth:`index_activity`), so its primary key refuses a row stored
+    # before in either shape. A ledger from before the table gets it, filled
+    # from its per-row events, with its first activity write.
+
+    def index_activity(self, curs: Any, events: Iterable[tuple[Any, int, str, bytes]]) -> None:
+        """Insert the keys of the activity rows among ``events`` (stream id,
+        version, topic, state), just inserted in this transaction: a
+        duplicate raises one of :attr:`DUPLICATE`."""
+        per_row: list[str] = []
+        chunks: list[tuple[str, bytes]] = []
+        for stream, version, topic, state in events:
+            if topic == ACTIVITY and version == 1:
+                per_row.append(_hex(stream))
+            elif topic == ACTIVITY_CHUNK:
+                chunks.append((_hex(stream), state))
+        if not per_row and not chunks:
+            return
+        if self.ensure_activity_keys(curs):
+            return  # created now, filled from the stored events, these among them
+        if per_row:
+            self._keys_of_events(curs, per_row)
+        for stream, state in chunks:
+            self.insert_activity_keys(curs, chunk_keys(state), self.position_of(curs, stream))
+
+    def ensure_activity_keys(self, curs: Any) -> bool:
+        """Create the key table if it is missing, in the caller's write
+        transaction (so it is created by the write that needs it, or not at
+        all), filled with the keys of the activity already stored; True if
+        this call created it."""
+        if self._keys_present(curs):
+            return False
+        self._create_keys(curs)
+        self._keys_of_topic(curs)
+        chunks = self._states_of_topic(curs, ACTIVITY_CHUNK)
+        for _stream, position, state in chunks:  # none unless written without the table
+            self.insert_activity_keys(curs, chunk_keys(state), position)
+        return True
+
+    @abstractmethod
+    def _keys_present(self, curs: Any) -> bool:
+        """Whether the key table exists."""
+
+    @abstractmethod
+    def _create_keys(self, curs: Any) -> None:
+        """Create the (empty) key table."""
+
+    @abstractmethod
+    def _keys_of_topic(self, curs: Any) -> None:
+        """Insert the key of every stored per-row activity event."""
+
+    @abstractmethod
+    def _states_of_topic(self, curs: Any, topic: str) -> list[tuple[str, int, bytes]]:
+        """(stream hex, position, state) of every stored event of ``topic``."""
+
+    @abstractmethod
+    def _keys_of_events(self, curs: Any, hex_ids: Sequence[str]) -> None:
+        """Insert the keys of the per-row activity events ``hex_ids`` (stored)."""
+
+    @abstractmethod
+    def insert_activity_keys(self, curs: Any, hex_ids: Sequence[str], position: int) -> None:
+        """Insert row ids (32 hex digits each) held by the event at ``position``;
+        one already there raises one of :attr:`DUPLICATE`."""
+
+    @abstractmethod
+    def position_of(self, curs: Any, hex_id: str) -> int:
+        """The position of version 1 of stream ``hex_id`` (stored)."""
+
+    @abstractmethod
+    def activity_keys_among(
+        self, curs: Any, hex_ids: Sequence[str], after: int
+    ) -> Iterator[tuple[str, bool]]:
+        """Which of the row ids ``hex_ids`` are stored (in either shape), each
+        with whether its event was stored after position ``after``."""
+
+    def insert_chunk(
+        self, curs: Any, record: tuple[str, int, str, bytes], hex_ids: Sequence[str]
+    ) -> None:
+        """Insert one ``ActivityChunk.Recorded`` record whose rows have the ids
+        ``hex_ids`` (the writer computed them: its state is not read again),
+        and their keys: a row already stored raises one of :attr:`DUPLICATE`."""
+        self.insert_records(curs, [record], index=False)
+        self.insert_activity_keys(curs, hex_ids, self.position_of(curs, record[0]))
 
     @staticmethod
     @abstractmethod
@@ -143,3 +251,22 @@ class LedgerRecorder(ApplicationRecorder):
     @abstractmethod
     def page_reader(self, topics: Sequence[str]) -> PageReader:
         """A reader of the stored events of ``topics``, page by page."""
+
+
+def _hex(stream: Any) -> str:
+    return stream.hex if isinstance(stream, UUID) else str(stream).replace("-", "")
+
+
+def chunk_keys(state: bytes) -> list[str]:
+    """The row ids (32 hex digits) of an ``ActivityChunk.Recorded`` state."""
+    import json
+
+    from ..domain import activity_ids
+
+    data = json.loads(state)
+    hex_id = activity_ids(data["metric"])
+    return [hex_id(row[3]) for row in data["rows"]]
+
+
+def stored_fields(events: Iterable[StoredEvent]) -> list[tuple[Any, int, str, bytes]]:
+    return [(e.originator_id, e.originator_version, e.topic, e.state) for e in events]

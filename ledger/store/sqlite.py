@@ -18,7 +18,8 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteAggregateRecorder, SQLiteApplicationRecorder
 
 from ..errors import IntegrityFailure, InvalidInput, StorageUnavailable
-from .recorder import LedgerRecorder, PageReader, StoredRow
+from ..topics import ACTIVITY
+from .recorder import KEYS_TABLE, LedgerRecorder, PageReader, StoredRow, stored_fields
 
 _HEX32 = re.compile(r"[0-9a-f]{32}")
 
@@ -71,14 +72,90 @@ class LedgerSQLiteRecorder(LedgerRecorder, SQLiteApplicationRecorder):
     def lock_for_insert(self, curs: Any) -> None:
         """Nothing to take: a SQLite write transaction holds the file's one write lock."""
 
-    def insert_stored(self, curs: Any, events: Sequence[StoredEvent]) -> None:
+    def _insert_plain(self, curs: Any, events: Sequence[StoredEvent]) -> None:
         # The aggregate recorder's multi-row insert: the application recorder's
         # override only adds a query per row to collect notification ids.
         SQLiteAggregateRecorder._insert_events(self, curs, events)
 
-    def insert_records(self, curs: Any, records: Sequence[tuple[str, int, str, bytes]]) -> None:
+    def _insert_events(
+        self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        # eventsourcing's own writes (Ledger._save): the activity keys with them
+        ids = super()._insert_events(c, stored_events, **kwargs)
+        self.index_activity(c, stored_fields(stored_events))
+        return ids
+
+    def insert_records(
+        self, curs: Any, records: Sequence[tuple[str, int, str, bytes]], *, index: bool = True
+    ) -> None:
         # The rows are the statement's parameters as they are (ids stored as hex).
         curs.executemany(self.insert_events_statement, records)
+        if index:
+            self.index_activity(curs, records)
+
+    # -- the activity keys -----------------------------------------------------
+
+    def _keys_present(self, curs: Any) -> bool:
+        curs.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (KEYS_TABLE,))
+        return curs.fetchone() is not None
+
+    def _create_keys(self, curs: Any) -> None:
+        curs.execute(
+            f"CREATE TABLE {KEYS_TABLE} (id TEXT PRIMARY KEY, position INTEGER NOT NULL) "
+            "WITHOUT ROWID"
+        )
+
+    def _keys_of_topic(self, curs: Any) -> None:
+        curs.execute(
+            f"INSERT INTO {KEYS_TABLE} (id, position) SELECT originator_id, rowid "
+            f"FROM {self.events_table_name} WHERE topic = ? AND originator_version = 1",
+            (ACTIVITY,),
+        )
+
+    def _states_of_topic(self, curs: Any, topic: str) -> list[tuple[str, int, bytes]]:
+        curs.execute(
+            f"SELECT originator_id, rowid, state FROM {self.events_table_name} WHERE topic = ?",
+            (topic,),
+        )
+        return [(r[0], r[1], r[2]) for r in curs.fetchall()]
+
+    def _keys_of_events(self, curs: Any, hex_ids: Sequence[str]) -> None:
+        for i in range(0, len(hex_ids), 900):
+            chunk = hex_ids[i : i + 900]
+            marks = ",".join("?" * len(chunk))
+            curs.execute(
+                f"INSERT INTO {KEYS_TABLE} (id, position) SELECT originator_id, rowid "
+                f"FROM {self.events_table_name} "
+                f"WHERE originator_version = 1 AND originator_id IN ({marks})",
+                chunk,
+            )
+
+    def insert_activity_keys(self, curs: Any, hex_ids: Sequence[str], position: int) -> None:
+        curs.executemany(
+            f"INSERT INTO {KEYS_TABLE} (id, position) VALUES (?, {int(position)})",
+            [(k,) for k in hex_ids],
+        )
+
+    def position_of(self, curs: Any, hex_id: str) -> int:
+        curs.execute(
+            f"SELECT rowid FROM {self.events_table_name} "
+            "WHERE originator_id = ? AND originator_version = 1",
+            (hex_id,),
+        )
+        return int(curs.fetchone()[0])
+
+    def activity_keys_among(
+        self, curs: Any, hex_ids: Sequence[str], after: int
+    ) -> Iterator[tuple[str, bool]]:
+        for i in range(0, len(hex_ids), 900):
+            chunk = hex_ids[i : i + 900]
+            marks = ",".join("?" * len(chunk))
+            curs.execute(
+                f"SELECT id, position > ? FROM {KEYS_TABLE} WHERE id IN ({marks})",
+                [after, *chunk],
+            )
+            for r in curs.fetchall():
+                yield r[0], bool(r[1])
 
     @staticmethod
     def stream_key(hex_id: str) -> str:
