@@ -209,7 +209,11 @@ _TYPES = {"TEXT": str, "INTEGER": int, "REAL": float, "BLOB": bytes}
 _INDEX_COUNT = sum(len(t.all_indexes) for t in TABLES)
 
 
-def _create_tables(db: sqlite_utils.Database, *, indexes: bool = True) -> None:
+def _create_tables(
+    db: sqlite_utils.Database, *, indexes: bool = True, deferred: frozenset[str] = frozenset()
+) -> None:
+    """Create the missing tables; ``indexes=False`` (a rebuild): only the unique
+    indexes catch-up looks rows up by, except those of the ``deferred`` tables."""
     existing = set(db.table_names())
     for t in TABLES:
         if t.name in existing:
@@ -223,7 +227,7 @@ def _create_tables(db: sqlite_utils.Database, *, indexes: bool = True) -> None:
         _create_indexes(db)
     else:
         for t in TABLES:
-            if t.looked_up:
+            if t.looked_up and t.name not in deferred:
                 db[t.name].create_index(t.unique, unique=True, if_not_exists=True)  # type: ignore[union-attr]
 
 
@@ -631,6 +635,7 @@ def _catch_up(
     max_pages: int | None,
     upto: int | None = None,
     views_path: str = "the read model",
+    numbered: bool = False,
 ) -> int:
     conn = db.conn
     source = location(ledger.db)
@@ -638,7 +643,7 @@ def _catch_up(
     me = Source(source, None if lid is None else str(lid))
     head = max_position(ledger) if upto is None else upto
     open_text = _opener(ledger)
-    sql_page = _sql_pages(conn, ledger, open_text) if USE_SQL else None
+    sql_page = _sql_pages(conn, ledger, open_text, head if numbered else 0) if USE_SQL else None
     hash_at = (
         _sqlite_hash_at(conn, f"ledger.{ledger.recorder.events_table_name}")  # type: ignore[attr-defined]
         if sql_page is not None
@@ -767,18 +772,32 @@ def _opener(ledger: Ledger) -> Callable[[str], str]:
     return open_text
 
 
-def _sql_pages(
-    conn: sqlite3.Connection, ledger: Ledger, open_text: Callable[[str], str]
-) -> Callable[[int, int, int], int] | None:
-    """The in-SQLite page applier, when the ledger is a SQLite file."""
-    recorder: Any = ledger.recorder
+def _sql_ledger(ledger: Ledger) -> bool:
+    """Whether the ledger is a SQLite file (its pages can be applied inside SQLite)."""
     path = local_file(ledger.db)
-    if path is None or not os.path.isfile(path):
+    return path is not None and os.path.isfile(path)
+
+
+def _sql_pages(
+    conn: sqlite3.Connection,
+    ledger: Ledger,
+    open_text: Callable[[str], str],
+    numbered_upto: int = 0,
+) -> Callable[[int, int, int], int] | None:
+    """The in-SQLite page applier, when the ledger is a SQLite file
+    (``numbered_upto``: see :func:`projections.sqlpages.page_applier`)."""
+    recorder: Any = ledger.recorder
+    if not _sql_ledger(ledger):
         return None
     from .sqlpages import page_applier
 
     return page_applier(
-        conn, ledger.db, recorder.events_table_name, sorted(_INTERESTING), open_text
+        conn,
+        ledger.db,
+        recorder.events_table_name,
+        sorted(_INTERESTING),
+        open_text,
+        numbered_upto=numbered_upto,
     )
 
 
@@ -821,17 +840,21 @@ def _page_reader(ledger: Ledger) -> PageReader:
     return read_page
 
 
-def _reset(db: sqlite_utils.Database, *, indexes: bool = True) -> None:
+def _reset(
+    db: sqlite_utils.Database, *, indexes: bool = True, deferred: frozenset[str] = frozenset()
+) -> None:
     """Drop and recreate every table, in one transaction (position back to 0)."""
     with _immediate(db.conn):
-        _drop_and_create(db, indexes=indexes)
+        _drop_and_create(db, indexes=indexes, deferred=deferred)
 
 
-def _drop_and_create(db: sqlite_utils.Database, *, indexes: bool = True) -> None:
+def _drop_and_create(
+    db: sqlite_utils.Database, *, indexes: bool = True, deferred: frozenset[str] = frozenset()
+) -> None:
     """Drop and recreate every table inside the caller's transaction."""
     for t in TABLES:
         db[t.name].drop(ignore=True)
-    _create_tables(db, indexes=indexes)
+    _create_tables(db, indexes=indexes, deferred=deferred)
 
 
 def rebuild(
@@ -853,8 +876,13 @@ def rebuild(
         lid = ledger.ledger_id()
         me = Source(location(ledger.db), None if lid is None else str(lid))
         _refuse_foreign(tracking(db.conn), me, views_path)  # another ledger's: not ours to drop
-        db.conn.execute("PRAGMA cache_size=-65536")
-        _reset(db, indexes=False)
+        # 32 MB: the B-trees a rebuild writes in random order (the commitments' ids,
+        # the activity's keys) fit at 1.1M events; 64 MB cost no less CPU and 34 MB
+        # more at the peak (issue 19: under 200 MB)
+        db.conn.execute("PRAGMA cache_size=-32768")
+        # in-SQLite pages count the check-ins' numbers first: their index can wait
+        numbered = USE_SQL and _sql_ledger(ledger)
+        _reset(db, indexes=False, deferred=frozenset({"check_ins"} if numbered else ()))
         count = _catch_up(
             db,
             ledger,
@@ -863,6 +891,7 @@ def rebuild(
             max_pages=None,
             upto=upto,
             views_path=views_path,
+            numbered=numbered,
         )
         with _immediate(db.conn):
             _create_indexes(db)

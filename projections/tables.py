@@ -34,7 +34,8 @@ class Table:
     pk: tuple[str, ...]
     unique: tuple[str, ...] = ()
     indexes: tuple[tuple[str, ...], ...] = field(default=())
-    looked_up: bool = False  # catch-up looks rows up by the unique key: never deferred
+    looked_up: bool = False  # catch-up looks rows up by the unique key: kept in a rebuild
+    # (but for the check-ins of an in-SQLite rebuild, numbered beforehand: catchup.rebuild)
     on_conflict: str = ""  # how a row meeting an existing primary key merges into it
 
     @property
