@@ -42,7 +42,7 @@ from ledger.topics import PERSON_TOPICS as _PERSON_TOPICS
 
 from .sealed import SEALED_FIELDS
 from .stamps import normalize_timestamp
-from .tables import BY_NAME, TABLES
+from .tables import BY_NAME, TABLES, TRIGGERS, trigger_sql
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -100,6 +100,7 @@ def connect(views_path: str, *, any_thread: bool = False) -> sqlite_utils.Databa
     index_count = conn.execute(
         "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name LIKE 'idx_%'"
     ).fetchone()[0]
+    index_count -= _missing_triggers(conn)  # created with the indexes
     if "tracking" in existing and _columns(conn, "tracking") != BY_NAME["tracking"].names:
         _reset(db)  # written by an older release: derived data, rebuilt
     elif any(t.name not in existing for t in TABLES) or index_count < _INDEX_COUNT:
@@ -120,6 +121,25 @@ def columns_current(conn: sqlite3.Connection) -> bool:
         if found and found != t.names:
             return False
     return True
+
+
+def schema_current(conn: sqlite3.Connection) -> bool:
+    """:func:`columns_current`, and the report's cache is there with every
+    trigger that keeps it true, and every index (issue 19; a file without them,
+    written by an older release or by a rebuild that stopped midway, is caught
+    up first, which creates them: the cache starts empty)."""
+    return (
+        columns_current(conn)
+        and conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'report_verdicts'"
+        ).fetchone()
+        is not None
+        and _missing_triggers(conn) == 0
+        and conn.execute(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name LIKE 'idx_%'"
+        ).fetchone()[0]
+        >= _INDEX_COUNT
+    )
 
 
 def _columns(conn: sqlite3.Connection, table: str) -> tuple[str, ...]:
@@ -217,6 +237,15 @@ def _create_indexes(db: sqlite_utils.Database) -> None:
     for t in TABLES:
         for cols, unique in t.all_indexes:
             db[t.name].create_index(cols, unique=unique, if_not_exists=True)  # type: ignore[union-attr]
+    for trigger in TRIGGERS:  # issue 19: what keeps the report's cache true
+        db.conn.execute(trigger_sql(*trigger))
+
+
+def _missing_triggers(conn: sqlite3.Connection) -> int:
+    """How many of :data:`TRIGGERS` the file lacks (the report fills its cache only
+    when none is missing: see :func:`projections.coaching.remember_verdicts`)."""
+    found = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+    return sum(name not in found for name, *_ in TRIGGERS)
 
 
 @dataclass(frozen=True)
@@ -923,7 +952,7 @@ def open_current(
                     _refuse_foreign(at, probe.me(), views_path)
                     if (
                         _serves(at, probe.source, head, probe.hash_at)
-                        and columns_current(rm.conn)
+                        and schema_current(rm.conn)
                         and not _keys_changed(rm.conn, db_url, ledger)
                     ):
                         return rm
@@ -1280,8 +1309,7 @@ class Reader:
             if _serves(at, probe.source, head, probe.hash_at) and (
                 self._checked == (at, views_file)
                 or (
-                    columns_current(rm.conn)
-                    and not _keys_changed(rm.conn, self.db_url, self.ledger)
+                    schema_current(rm.conn) and not _keys_changed(rm.conn, self.db_url, self.ledger)
                 )
             ):
                 self._checked = (at, views_file)
