@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 
 from ledger import commands as cmd
+from ledger.keys import keystore_path
 
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
@@ -250,6 +251,9 @@ def main() -> None:
         if args.db:
             db = os.path.join(tmp, "ledger.db")
             shutil.copyfile(args.db, db)
+            keys = keystore_path(args.db)
+            if os.path.exists(keys):  # and its key store, or no sealed text opens
+                shutil.copyfile(keys, keystore_path(db))
             how = f"copy of {args.db}"
         else:
             db = os.path.join(tmp, "ledger.db")

@@ -413,26 +413,44 @@ def judge(facts: CommitmentFacts, today: date, amounts: Amounts) -> Evaluation:
     )
 
 
+def blocked_by(
+    verdicts: Mapping[str, str], owners: Mapping[str, str], supports: Mapping[str, str | None]
+) -> dict[str, tuple[str, ...]]:
+    """Which of ``verdicts`` (commitment id -> verdict before blocking) are
+    blocked, each with its failing supporters (sorted): a partial or broken rep
+    commitment whose supporting manager commitment, also among ``verdicts``, is
+    itself broken or partial. ``owners`` and ``supports`` hold each id's owner
+    and supported commitment."""
+    supporters: dict[str, list[str]] = {}
+    for cid in verdicts:
+        supported = supports.get(cid)
+        if owners[cid] == "manager" and supported:
+            supporters.setdefault(supported, []).append(cid)
+    out: dict[str, tuple[str, ...]] = {}
+    for cid, verdict in verdicts.items():
+        if verdict not in (PARTIAL, BROKEN) or owners[cid] != "rep":
+            continue
+        failing = tuple(
+            sorted(s for s in supporters.get(cid, ()) if verdicts[s] in (PARTIAL, BROKEN))
+        )
+        if failing:
+            out[cid] = failing
+    return out
+
+
 def apply_blocking(
     evaluations: Mapping[str, Evaluation], facts: Mapping[str, CommitmentFacts]
 ) -> dict[str, Evaluation]:
     """A partial or broken rep commitment whose supporting manager commitment is
     itself broken or partial is ``blocked``; the manager's commitment keeps its verdict."""
-    supporters: dict[str, list[str]] = {}
-    for f in facts.values():
-        if f.owner == "manager" and f.supports and f.id in evaluations:
-            supporters.setdefault(f.supports, []).append(f.id)
+    blocked = blocked_by(
+        {cid: e.verdict for cid, e in evaluations.items()},
+        {cid: facts[cid].owner for cid in evaluations},
+        {cid: facts[cid].supports for cid in evaluations},
+    )
     out = dict(evaluations)
-    for cid, ev in evaluations.items():
-        if ev.verdict not in (PARTIAL, BROKEN) or facts[cid].owner != "rep":
-            continue
-        failing = tuple(
-            sorted(
-                s for s in supporters.get(cid, ()) if evaluations[s].verdict in (PARTIAL, BROKEN)
-            )
-        )
-        if failing:
-            out[cid] = replace(ev, verdict=BLOCKED, blocked_by=failing)
+    for cid, failing in blocked.items():
+        out[cid] = replace(evaluations[cid], verdict=BLOCKED, blocked_by=failing)
     return out
 
 

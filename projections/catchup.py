@@ -42,7 +42,7 @@ from ledger.topics import PERSON_TOPICS as _PERSON_TOPICS
 
 from .sealed import SEALED_FIELDS
 from .stamps import normalize_timestamp
-from .tables import BY_NAME, TABLES
+from .tables import BY_NAME, TABLES, TRIGGERS, trigger_sql
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -100,6 +100,7 @@ def connect(views_path: str, *, any_thread: bool = False) -> sqlite_utils.Databa
     index_count = conn.execute(
         "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name LIKE 'idx_%'"
     ).fetchone()[0]
+    index_count -= _missing_triggers(conn)  # created with the indexes
     if "tracking" in existing and _columns(conn, "tracking") != BY_NAME["tracking"].names:
         _reset(db)  # written by an older release: derived data, rebuilt
     elif any(t.name not in existing for t in TABLES) or index_count < _INDEX_COUNT:
@@ -120,6 +121,25 @@ def columns_current(conn: sqlite3.Connection) -> bool:
         if found and found != t.names:
             return False
     return True
+
+
+def schema_current(conn: sqlite3.Connection) -> bool:
+    """:func:`columns_current`, and the report's cache is there with every
+    trigger that keeps it true, and every index (issue 19; a file without them,
+    written by an older release or by a rebuild that stopped midway, is caught
+    up first, which creates them: the cache starts empty)."""
+    return (
+        columns_current(conn)
+        and conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'report_verdicts'"
+        ).fetchone()
+        is not None
+        and _missing_triggers(conn) == 0
+        and conn.execute(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name LIKE 'idx_%'"
+        ).fetchone()[0]
+        >= _INDEX_COUNT
+    )
 
 
 def _columns(conn: sqlite3.Connection, table: str) -> tuple[str, ...]:
@@ -189,7 +209,11 @@ _TYPES = {"TEXT": str, "INTEGER": int, "REAL": float, "BLOB": bytes}
 _INDEX_COUNT = sum(len(t.all_indexes) for t in TABLES)
 
 
-def _create_tables(db: sqlite_utils.Database, *, indexes: bool = True) -> None:
+def _create_tables(
+    db: sqlite_utils.Database, *, indexes: bool = True, deferred: frozenset[str] = frozenset()
+) -> None:
+    """Create the missing tables; ``indexes=False`` (a rebuild): only the unique
+    indexes catch-up looks rows up by, except those of the ``deferred`` tables."""
     existing = set(db.table_names())
     for t in TABLES:
         if t.name in existing:
@@ -203,7 +227,7 @@ def _create_tables(db: sqlite_utils.Database, *, indexes: bool = True) -> None:
         _create_indexes(db)
     else:
         for t in TABLES:
-            if t.looked_up:
+            if t.looked_up and t.name not in deferred:
                 db[t.name].create_index(t.unique, unique=True, if_not_exists=True)  # type: ignore[union-attr]
 
 
@@ -213,6 +237,15 @@ def _create_indexes(db: sqlite_utils.Database) -> None:
     for t in TABLES:
         for cols, unique in t.all_indexes:
             db[t.name].create_index(cols, unique=unique, if_not_exists=True)  # type: ignore[union-attr]
+    for trigger in TRIGGERS:  # issue 19: what keeps the report's cache true
+        db.conn.execute(trigger_sql(*trigger))
+
+
+def _missing_triggers(conn: sqlite3.Connection) -> int:
+    """How many of :data:`TRIGGERS` the file lacks (the report fills its cache only
+    when none is missing: see :func:`projections.coaching.remember_verdicts`)."""
+    found = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+    return sum(name not in found for name, *_ in TRIGGERS)
 
 
 @dataclass(frozen=True)
@@ -602,6 +635,7 @@ def _catch_up(
     max_pages: int | None,
     upto: int | None = None,
     views_path: str = "the read model",
+    numbered: bool = False,
 ) -> int:
     conn = db.conn
     source = location(ledger.db)
@@ -609,7 +643,7 @@ def _catch_up(
     me = Source(source, None if lid is None else str(lid))
     head = max_position(ledger) if upto is None else upto
     open_text = _opener(ledger)
-    sql_page = _sql_pages(conn, ledger, open_text) if USE_SQL else None
+    sql_page = _sql_pages(conn, ledger, open_text, head if numbered else 0) if USE_SQL else None
     hash_at = (
         _sqlite_hash_at(conn, f"ledger.{ledger.recorder.events_table_name}")  # type: ignore[attr-defined]
         if sql_page is not None
@@ -738,18 +772,32 @@ def _opener(ledger: Ledger) -> Callable[[str], str]:
     return open_text
 
 
-def _sql_pages(
-    conn: sqlite3.Connection, ledger: Ledger, open_text: Callable[[str], str]
-) -> Callable[[int, int, int], int] | None:
-    """The in-SQLite page applier, when the ledger is a SQLite file."""
-    recorder: Any = ledger.recorder
+def _sql_ledger(ledger: Ledger) -> bool:
+    """Whether the ledger is a SQLite file (its pages can be applied inside SQLite)."""
     path = local_file(ledger.db)
-    if path is None or not os.path.isfile(path):
+    return path is not None and os.path.isfile(path)
+
+
+def _sql_pages(
+    conn: sqlite3.Connection,
+    ledger: Ledger,
+    open_text: Callable[[str], str],
+    numbered_upto: int = 0,
+) -> Callable[[int, int, int], int] | None:
+    """The in-SQLite page applier, when the ledger is a SQLite file
+    (``numbered_upto``: see :func:`projections.sqlpages.page_applier`)."""
+    recorder: Any = ledger.recorder
+    if not _sql_ledger(ledger):
         return None
     from .sqlpages import page_applier
 
     return page_applier(
-        conn, ledger.db, recorder.events_table_name, sorted(_INTERESTING), open_text
+        conn,
+        ledger.db,
+        recorder.events_table_name,
+        sorted(_INTERESTING),
+        open_text,
+        numbered_upto=numbered_upto,
     )
 
 
@@ -792,17 +840,21 @@ def _page_reader(ledger: Ledger) -> PageReader:
     return read_page
 
 
-def _reset(db: sqlite_utils.Database, *, indexes: bool = True) -> None:
+def _reset(
+    db: sqlite_utils.Database, *, indexes: bool = True, deferred: frozenset[str] = frozenset()
+) -> None:
     """Drop and recreate every table, in one transaction (position back to 0)."""
     with _immediate(db.conn):
-        _drop_and_create(db, indexes=indexes)
+        _drop_and_create(db, indexes=indexes, deferred=deferred)
 
 
-def _drop_and_create(db: sqlite_utils.Database, *, indexes: bool = True) -> None:
+def _drop_and_create(
+    db: sqlite_utils.Database, *, indexes: bool = True, deferred: frozenset[str] = frozenset()
+) -> None:
     """Drop and recreate every table inside the caller's transaction."""
     for t in TABLES:
         db[t.name].drop(ignore=True)
-    _create_tables(db, indexes=indexes)
+    _create_tables(db, indexes=indexes, deferred=deferred)
 
 
 def rebuild(
@@ -824,8 +876,13 @@ def rebuild(
         lid = ledger.ledger_id()
         me = Source(location(ledger.db), None if lid is None else str(lid))
         _refuse_foreign(tracking(db.conn), me, views_path)  # another ledger's: not ours to drop
-        db.conn.execute("PRAGMA cache_size=-65536")
-        _reset(db, indexes=False)
+        # 32 MB: the B-trees a rebuild writes in random order (the commitments' ids,
+        # the activity's keys) fit at 1.1M events; 64 MB cost no less CPU and 34 MB
+        # more at the peak (issue 19: under 200 MB)
+        db.conn.execute("PRAGMA cache_size=-32768")
+        # in-SQLite pages count the check-ins' numbers first: their index can wait
+        numbered = USE_SQL and _sql_ledger(ledger)
+        _reset(db, indexes=False, deferred=frozenset({"check_ins"} if numbered else ()))
         count = _catch_up(
             db,
             ledger,
@@ -834,6 +891,7 @@ def rebuild(
             max_pages=None,
             upto=upto,
             views_path=views_path,
+            numbered=numbered,
         )
         with _immediate(db.conn):
             _create_indexes(db)
@@ -894,7 +952,7 @@ def open_current(
                     _refuse_foreign(at, probe.me(), views_path)
                     if (
                         _serves(at, probe.source, head, probe.hash_at)
-                        and columns_current(rm.conn)
+                        and schema_current(rm.conn)
                         and not _keys_changed(rm.conn, db_url, ledger)
                     ):
                         return rm
@@ -1251,8 +1309,7 @@ class Reader:
             if _serves(at, probe.source, head, probe.hash_at) and (
                 self._checked == (at, views_file)
                 or (
-                    columns_current(rm.conn)
-                    and not _keys_changed(rm.conn, self.db_url, self.ledger)
+                    schema_current(rm.conn) and not _keys_changed(rm.conn, self.db_url, self.ledger)
                 )
             ):
                 self._checked = (at, views_file)

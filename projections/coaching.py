@@ -26,6 +26,7 @@ manager (shares recomputed from the pooled counts, not averaged).
 
 from __future__ import annotations
 
+import sqlite3
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -402,11 +403,41 @@ def _tally_sessions(rm: ReadModel, at: Moment, window: Window, tallies: dict[str
         tallies[manager].reps_coached.add(rep)
 
 
+_KNOWN = """
+WITH RECURSIVE m(manager) AS (  -- each manager once, from the index on {table} (manager, ...)
+  SELECT min(manager) FROM {table}
+  UNION ALL
+  SELECT (SELECT min(t.manager) FROM {table} t WHERE t.manager > m.manager) FROM m
+  WHERE m.manager IS NOT NULL
+)
+SELECT manager FROM m WHERE manager IS NOT NULL AND EXISTS
+  (SELECT 1 FROM {table} t WHERE t.manager = m.manager AND t.recorded_at <= :t AND t.{day} <= :d)
+"""
+
+
 def _known_managers(rm: ReadModel, at: Moment) -> set[str]:
+    """Managers with a session or a commitment visible at (T, D). From the tables
+    (not regrouped by :func:`_grouped`), one index lookup per manager; a null
+    manager is never known that way, so a table that has one is scanned."""
+    p = {"t": at.t, "d": at.d}
+    regrouped = rm.conn.execute(
+        "SELECT 1 FROM sqlite_temp_master WHERE type = 'view' AND name = 'sessions'"
+    ).fetchone()
+    if (
+        regrouped is None
+        and not rm.conn.execute(
+            "SELECT 1 FROM sessions WHERE manager IS NULL "
+            "UNION ALL SELECT 1 FROM commitments WHERE manager IS NULL"
+        ).fetchone()
+    ):
+        known: set[str] = set()
+        for table, day in (("sessions", "date"), ("commitments", "agreed_on")):
+            known.update(r[0] for r in rm.conn.execute(_KNOWN.format(table=table, day=day), p))
+        return known
     rows = rm.conn.execute(
-        "SELECT manager FROM sessions WHERE recorded_at <= ? AND date <= ? "
-        "UNION SELECT manager FROM commitments WHERE recorded_at <= ? AND agreed_on <= ?",
-        (at.t, at.d, at.t, at.d),
+        "SELECT manager FROM sessions WHERE recorded_at <= :t AND date <= :d "
+        "UNION SELECT manager FROM commitments WHERE recorded_at <= :t AND agreed_on <= :d",
+        p,
     )
     return {r[0] for r in rows}
 
@@ -456,6 +487,7 @@ def coaching_report(
             group_by=group_by,
         )
     window = Window(at.on, window_days)
+    rm.conn.execute("PRAGMA temp_store = MEMORY")  # before any temporary table is used
     known = _known_managers(rm, at)
     if manager is not None and manager not in known:
         raise NotFound(f"no sessions or commitments with manager {manager!r} as of {at.as_of_text}")
@@ -464,10 +496,10 @@ def coaching_report(
     _tally_sessions(rm, at, window, tallies)
     if judge_all:
         rows = [_Counted.of_item(item) for item in rm.commitments(at)]
+        _tally_commitments(rows, window, tallies)
+        _tally_overload(rows, tallies)
     else:
-        rows = _counted_from_tables(rm, at, window)
-    _tally_commitments(rows, window, tallies)
-    _tally_overload(rows, tallies)
+        _tally_from_tables(rm, at, window, tallies)
     team = _Tally()
     for t in tallies.values():
         team.add(t)
@@ -567,58 +599,286 @@ JOIN closes x ON x.commitment_id = c.id
 """
 
 
-def _counted_from_tables(rm: ReadModel, at: Moment, window: Window) -> list[_Counted]:
-    """The commitments the window can see, each with its status, and the verdicts
-    of those closed in the window."""
+_CACHED = """
+CREATE TEMP TABLE cached AS -- verdicts the latest knowledge settled, valid at (T, D)
+SELECT r.id, r.verdict FROM judged j CROSS JOIN report_verdicts r ON r.id = j.id
+WHERE r.known_at <= :t AND r.settled_on <= :d
+"""
+
+# the stamps of the commitments just judged, from every row the read model
+# holds (not only those visible at T, D); a released one is never cached
+_LATEST = "coalesce((SELECT max(v.{col}) FROM {table} v WHERE v.commitment_id = c.id), '')"
+_STAMPS = f"""
+SELECT c.id, c.rep, c.metric, c.expect_metric, c.start, s.due,
+  max(c.recorded_at, x.recorded_at,
+      {_LATEST.format(col="recorded_at", table="revisions")},
+      {_LATEST.format(col="recorded_at", table="check_ins")},
+      {_LATEST.format(col="recorded_at", table="corrections")},
+      coalesce((SELECT max(a.recorded_at) FROM activity_daily a
+                WHERE a.rep = c.rep AND a.metric IN (c.metric, c.expect_metric)
+                  AND a.date >= c.start AND a.date <= s.due), '')) AS known_at,
+  max(c.agreed_on, c.start, s.due, x.date,
+      {_LATEST.format(col="date", table="revisions")},
+      {_LATEST.format(col="date", table="check_ins")},
+      {_LATEST.format(col="date", table="corrections")}) AS settled_on
+FROM (SELECT j.id, coalesce((SELECT w.due FROM revisions w
+                             WHERE w.commitment_id = j.id AND w.due IS NOT NULL
+                             ORDER BY w.position DESC LIMIT 1),
+                            (SELECT c.due FROM commitments c WHERE c.id = j.id)) AS due
+      FROM judged j) s
+CROSS JOIN commitments c ON c.id = s.id
+JOIN closes x ON x.commitment_id = c.id
+WHERE NOT EXISTS (SELECT 1 FROM releases r WHERE r.commitment_id = c.id)
+"""
+
+
+# Each row of vc as _tally_commitments counts it, in SQL: its status
+# (rules.status_at), the date it ended (_Counted.ended_on) and its verdict
+# (rules.verdict_of: the status, or for a closed one its verdict in temp.vv).
+_STATUS = (
+    f"CASE WHEN released_on IS NOT NULL THEN '{rules.RELEASED}' "
+    f"WHEN closed_on IS NOT NULL THEN '{rules.CLOSED}' "
+    f"WHEN :d > due THEN '{rules.OVERDUE}' ELSE '{rules.OPEN}' END"
+)
+_COUNTED = f"""
+SELECT vc.*, {_STATUS} AS status, coalesce(closed_on, released_on) AS ended,
+  agreed_on BETWEEN :first AND :d AS agreed_in
+FROM vc
+"""
+
+
+_STATES = (
+    "CASE WHEN agreed_in AND owner = 'rep' THEN states_hypothesis(hypothesis, expect_metric) END"
+)
+
+
+def _n(condition: str) -> str:
+    """SQL: how many rows of the group meet ``condition`` (0, never null)."""
+    return f"sum(CASE WHEN {condition} THEN 1 ELSE 0 END)"
+
+
+_PER_MANAGER = f"""
+SELECT manager,
+  {_n("agreed_in AND owner = 'rep'")},
+  {_n(_STATES)},
+  {_n("agreed_in AND owner = 'rep' AND proposed_by = 'rep'")},
+  {_n("agreed_in AND owner = 'rep' AND id IN (SELECT supports FROM vc WHERE owner = 'manager')")},
+  {_n("agreed_in AND owner <> 'rep'")},
+  {_n(f"status = '{rules.OVERDUE}'")},
+  {_n("owner = 'rep' AND closed_on BETWEEN :first AND :d")},
+  {_n("owner = 'rep' AND closed_on BETWEEN :first AND :d AND id IN (SELECT c.id FROM contested c)")}
+FROM ({_COUNTED}) GROUP BY manager
+"""
+_GRACE = f"date(due, '+{LOOP_GRACE_DAYS} days')"
+_LOOPS = f"""
+SELECT manager, substr(due, 1, 7), count(*),
+  {_n(f"ended IS NOT NULL AND ended <= {_GRACE}")}, {_n(f"ended IS NULL AND :d <= {_GRACE}")}
+FROM ({_COUNTED}) WHERE due BETWEEN :first AND :d GROUP BY 1, 2
+"""
+_VERDICTS = f"""
+SELECT r.manager, r.owner = 'manager',
+  CASE r.status WHEN '{rules.CLOSED}' THEN v.verdict ELSE r.status END, count(*)
+FROM ({_COUNTED}) r LEFT JOIN vv v ON v.id = r.id
+WHERE r.status IN ('{rules.OPEN}', '{rules.OVERDUE}') OR r.ended BETWEEN :first AND :d
+GROUP BY 1, 2, 3
+"""
+_OVERRIDES = """
+SELECT manager, id, rep, focus, focus_cap_override, agreed_on FROM vc
+WHERE agreed_on BETWEEN :first AND :d AND coalesce(focus_cap_override, '') <> ''
+"""
+_LOADED = f"""
+SELECT rep, manager, owner, focus, status FROM ({_COUNTED})
+WHERE owner = 'rep' AND status IN ('{rules.OPEN}', '{rules.OVERDUE}')
+"""
+
+
+def _tally_from_tables(
+    rm: ReadModel, at: Moment, window: Window, tallies: dict[str, _Tally]
+) -> None:
+    """:func:`_tally_commitments` and :func:`_tally_overload` of the commitments
+    the window can see, counted in SQL: the verdicts of those closed in the
+    window from ``report_verdicts`` where the latest knowledge settled them and
+    (T, D) sees all of their rows, else judged (and, where (T, D) sees all of
+    their rows, remembered there); blocking applied over both."""
     conn = rm.conn
     conn.execute("PRAGMA temp_store = MEMORY")
     conn.execute("PRAGMA mmap_size = 1073741824")  # reads only: no copies into the page cache
+    conn.create_function("states_hypothesis", 2, rules.states_hypothesis, deterministic=True)
     p = {"t": at.t, "d": at.d, "first": window.first.isoformat()}
-    for name in ("dues", "vc", "judged", "complex"):
+    for name in ("dues", "vc", "judged", "cached", "complex", "contested", "vv"):
         conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
     conn.execute(_DUES, p)
     conn.execute("CREATE UNIQUE INDEX temp.dues_id ON dues (id)")
     conn.execute(_VISIBLE, p)
     conn.execute("CREATE INDEX temp.vc_id ON vc (id)")
+    conn.execute("CREATE INDEX temp.vc_manager ON vc (manager)")  # the counts group by it
     conn.execute(_JUDGED, p)
+    conn.execute(
+        f"CREATE TEMP TABLE contested AS SELECT commitment_id AS id FROM ({_CONTESTED})", p
+    )
+    conn.execute(_CACHED, p)
+    verdicts: dict[str, str] = dict(conn.execute("SELECT id, verdict FROM temp.cached"))
+    conn.execute("DELETE FROM temp.judged WHERE id IN (SELECT id FROM temp.cached)")
     conn.execute("CREATE TEMP TABLE complex AS " + _COMPLEX, p)
-    contested = {row[0] for row in conn.execute(_CONTESTED, p)}
-    verdicts = {f.id: e.verdict for f, e in _judge(rm, at)}
-    rows = []
-    for r in conn.execute("SELECT * FROM vc"):
-        due, closed_on = _day(r["due"]), _day_or_none(r["closed_on"])
-        released_on = _day_or_none(r["released_on"])
-        status = rules.status_at(at.on, due, closed_on, released_on)
-        verdict = (
-            verdicts.get(r["id"])
-            if status == rules.CLOSED
-            else rules.verdict_of(status, None, None)
+    evaluated = _evaluate(rm, at)
+    verdicts.update((cid, e.verdict) for cid, e in evaluated.items())
+    if evaluated:
+        remember_verdicts(rm, at, {cid: e.verdict for cid, e in evaluated.items()})
+    conn.execute("CREATE TEMP TABLE vv (id TEXT PRIMARY KEY, verdict TEXT)")
+    conn.executemany("INSERT INTO temp.vv VALUES (?, ?)", verdicts.items())
+    owners, supports = {}, {}
+    for cid, owner, supported in conn.execute(
+        "SELECT vc.id, vc.owner, vc.supports FROM temp.vv CROSS JOIN vc ON vc.id = vv.id"
+    ):
+        owners[cid], supports[cid] = owner, supported
+    blocked = rules.blocked_by(verdicts, owners, supports)
+    conn.executemany(
+        f"UPDATE temp.vv SET verdict = '{rules.BLOCKED}' WHERE id = ?", ((c,) for c in blocked)
+    )
+    for row in conn.execute(_PER_MANAGER, p):
+        t = tallies[row[0]]
+        t.rep_agreed += row[1]
+        t.with_hypothesis += row[2]
+        t.rep_proposed += row[3]
+        t.two_sided += row[4]
+        t.manager_agreed += row[5]
+        t.overdue += row[6]
+        t.rep_judged += row[7]
+        t.contested += row[8]
+    for manager, month, due, closed, pending in conn.execute(_LOOPS, p):
+        t = tallies[manager]
+        t.loops_due += due
+        t.month_due[month] += due
+        t.loops_closed += closed
+        t.month_closed[month] += closed
+        t.loops_pending += pending
+        t.month_pending[month] += pending
+    for manager, by_manager, verdict, count in conn.execute(_VERDICTS, p):
+        assert verdict is not None  # closed in the window: judged or cached
+        t = tallies[manager]
+        (t.manager_verdicts if by_manager else t.rep_verdicts)[verdict] += count
+    for manager, cid, rep, focus, reason, agreed_on in conn.execute(_OVERRIDES, p):
+        tallies[manager].overrides.append(
+            {"id": cid, "rep": rep, "focus": focus, "reason": reason, "agreed_on": agreed_on}
         )
-        rows.append(
-            _Counted(
-                id=r["id"],
-                rep=r["rep"],
-                manager=r["manager"],
-                owner=r["owner"],
-                focus=r["focus"],
-                agreed_on=_day(r["agreed_on"]),
-                due=due,
-                closed_on=closed_on,
-                released_on=released_on,
-                status=status,
-                verdict=verdict,
-                with_hypothesis=rules.states_hypothesis(r["hypothesis"], r["expect_metric"]),
-                override=r["focus_cap_override"],
-                proposed_by=r["proposed_by"],
-                supports=r["supports"],
-                contested=r["id"] in contested,
-            )
+    loaded: dict[str, list[tuple[str, str, str, str]]] = {}
+    for rep, manager, owner, focus, status in conn.execute(_LOADED, p):
+        if rules.counts_towards_load(owner, status):
+            loaded.setdefault(rep, []).append((manager, owner, focus, status))
+    for rep, own in loaded.items():
+        if rules.is_overloaded(rules.focus_load_of((o, f, s) for _, o, f, s in own)):
+            for manager, *_ in own:
+                tallies[manager].overloaded.add(rep)
+
+
+def remember_verdicts(rm: ReadModel, at: Moment, verdicts: dict[str, str]) -> int:
+    """Keep in ``report_verdicts`` the verdicts (before blocking) just judged at
+    ``at`` for the commitments of ``temp.judged`` whose every row ``at`` sees:
+    those are the latest knowledge's verdicts. Return how many were written.
+
+    The rows come from the read transaction the report reads in (``rm.pin``),
+    at the tracking row it saw; another connection writes them, in one
+    transaction that first checks that the file still stands at that row and
+    has every trigger that keeps the cache true (a rebuild midway has not):
+    else nothing is written. Nothing is written either outside a read
+    transaction, or when the file cannot be written now (read-only, locked by
+    a catch-up): it is a cache, and the next report fills it."""
+    conn = rm.conn
+    if not conn.in_transaction:
+        return 0
+    tracking = conn.execute(
+        "SELECT position, event_hash FROM tracking WHERE name = 'ledger'"
+    ).fetchone()
+    path = next((r[2] for r in conn.execute("PRAGMA database_list") if r[1] == "main"), "")
+    if tracking is None or not path:
+        return 0
+    rows = [
+        (*r[:6], verdicts[r[0]], r[6], r[7])
+        for r in conn.execute(_STAMPS)
+        if r[0] in verdicts and r[6] <= at.t and r[7] <= at.d
+    ]
+    if not rows:
+        return 0
+    from .tables import TRIGGERS
+
+    try:
+        writer = sqlite3.connect(path, timeout=0.5, isolation_level=None)
+    except sqlite3.Error:
+        return 0
+    try:
+        writer.execute("PRAGMA secure_delete=ON")  # as catch-up writes (projections.catchup)
+        writer.execute("PRAGMA synchronous=OFF")  # derived data: never fsynced
+        writer.execute("BEGIN IMMEDIATE")
+        now = writer.execute(
+            "SELECT position, event_hash FROM tracking WHERE name = 'ledger'"
+        ).fetchone()
+        names = {
+            r[0] for r in writer.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        }
+        if now is None or tuple(now) != tuple(tracking) or any(t[0] not in names for t in TRIGGERS):
+            writer.execute("ROLLBACK")
+            return 0
+        writer.executemany(
+            BY_NAME["report_verdicts"].insert_sql().replace("INSERT", "INSERT OR REPLACE", 1), rows
         )
-    return rows
+        writer.execute("COMMIT")
+        return len(rows)
+    except sqlite3.Error:
+        if writer.in_transaction:
+            writer.execute("ROLLBACK")
+        return 0
+    finally:
+        writer.close()
+
+
+def wrong_cached_verdicts(rm: ReadModel, cached: Sequence[Sequence[Any]]) -> int:
+    """How many of ``cached`` (rows of ``report_verdicts``, in column order) are
+    not what ``rm`` (a read model rebuilt from the ledger) gives: the stamps and
+    window :data:`_STAMPS` takes, and the verdict before blocking at the latest
+    knowledge (``projections verify``)."""
+    if not cached:
+        return 0
+    conn = rm.conn
+    conn.execute("DROP TABLE IF EXISTS temp.judged")
+    conn.execute("CREATE TEMP TABLE judged (id TEXT PRIMARY KEY)")
+    conn.executemany("INSERT OR IGNORE INTO temp.judged VALUES (?)", ((r[0],) for r in cached))
+    stamps = {r[0]: tuple(r) for r in conn.execute(_STAMPS)}
+    on = max((str(r[8]) for r in cached if r[8]), default="")
+    judged: dict[str, rules.Evaluation] = {}
+    if on:
+        from .query import moment
+
+        at = moment(None, on)
+        ids = [r[0] for r in cached]
+        judged = {i.facts.id: i.evaluation for i in rm.commitments(at, ids=ids)}
+    wrong = 0
+    for row in cached:
+        cid, verdict = row[0], row[6]
+        e = judged.get(cid)
+        before = e.verdict if e is not None else None
+        if before == rules.BLOCKED and verdict in (rules.PARTIAL, rules.BROKEN):
+            before = verdict
+        if stamps.get(cid) != (*row[:6], row[7], row[8]) or before != verdict:
+            wrong += 1
+    return wrong
+
+
+def _evaluate(rm: ReadModel, at: Moment) -> dict[str, rules.Evaluation]:
+    """Judge the commitments of the temporary table ``judged`` (before blocking)."""
+    return _facts_and_evaluations(rm, at)[1]
 
 
 def _judge(rm: ReadModel, at: Moment) -> list[tuple[rules.CommitmentFacts, rules.Evaluation]]:
-    """Judge the commitments of the temporary table ``judged`` (blocking applied)."""
+    """Judge the commitments of the temporary table ``judged``, blocking applied
+    among them."""
+    facts, evaluations = _facts_and_evaluations(rm, at)
+    judged = rules.apply_blocking(evaluations, facts)
+    return [(facts[cid], e) for cid, e in judged.items()]
+
+
+def _facts_and_evaluations(
+    rm: ReadModel, at: Moment
+) -> tuple[dict[str, rules.CommitmentFacts], dict[str, rules.Evaluation]]:
     conn = rm.conn
     p = {"t": at.t, "d": at.d}
     facts: dict[str, rules.CommitmentFacts] = {}
@@ -659,5 +919,4 @@ def _judge(rm: ReadModel, at: Moment) -> list[tuple[rules.CommitmentFacts, rules
                 close=row,
             )
             evaluations[cid] = rules.evaluate(f, at.on, sums.for_rep(f.rep))
-    judged = rules.apply_blocking(evaluations, facts)
-    return [(facts[cid], e) for cid, e in judged.items()]
+    return facts, evaluations

@@ -12,9 +12,11 @@ Each page first copies its rows of interest from the ledger into an
 in-memory ``temp.page`` (one pass over the ledger; the hyphenated stream id
 computed once there), then fills every table from it. A row's rep comes from
 its commitment's row (a join) and a check-in's number from the last number
-already there plus its rank in the page; the two unique
-indexes these lookups use are kept even during a rebuild, which adds the
-others at the end.
+already there plus its rank in the page; the two unique indexes these
+lookups use are kept even during a rebuild, which adds the others at the
+end. A rebuild counts every check-in's number before its first page instead
+(one pass over the ledger, no sort): its pages then look up no last number,
+and the check-ins' unique index is built at the end with the others.
 """
 
 from __future__ import annotations
@@ -115,15 +117,15 @@ _COLUMNS: dict[str, tuple[str, dict[str, str]]] = {
         },
     ),
     "supports": (
-        AGREED,
+        AGREED,  # read from the page's new commitments rows (_FROM), not from the JSON again
         {
-            "supporter_id": "e.oid",
-            "supported_id": _f("supports"),
-            "rep": _person("rep"),
-            "manager": _person("manager"),
-            "agreed_on": _f("on"),
-            "recorded_at": STAMP,
-            "position": "e.rowid",
+            "supporter_id": "c.id",
+            "supported_id": "c.supports",
+            "rep": "c.rep",
+            "manager": "c.manager",
+            "agreed_on": "c.agreed_on",
+            "recorded_at": "c.recorded_at",
+            "position": "c.position",
         },
     ),
     "sessions": (
@@ -249,7 +251,12 @@ _COLUMNS: dict[str, tuple[str, dict[str, str]]] = {
     ),
 }
 
-_EXTRA_WHERE = {"supports": " AND e.s ->> '$.supports' IS NOT NULL"}
+# tables filled from rows this page wrote to another table (a commitment's
+# position is its event's, so the page's rows are those from its first one)
+_FROM = {
+    "supports": "main.commitments c WHERE c.position >= (SELECT min(pos) FROM temp.page) "
+    "AND c.supports IS NOT NULL ORDER BY c.position",
+}
 
 
 def _chunk_statement(table: str) -> str:
@@ -281,27 +288,65 @@ def _chunk_statement(table: str) -> str:
     )
 
 
-def _statements(table: str) -> list[str]:
-    """One ``INSERT ... SELECT`` per table, reading the page from ``temp.page``."""
+NUMBER = "n.number"  # a check-in's number counted beforehand (:func:`page_applier`)
+_JOIN_NUMBER = " JOIN temp.numbers n ON n.pos = e.rowid"
+
+
+def _statements(table: str, *, numbered: bool = False) -> list[str]:
+    """One ``INSERT ... SELECT`` per table, reading the page from ``temp.page``
+    (``numbered``: the check-ins' numbers from ``temp.numbers``)."""
     out = []
     for name, (topic, columns) in _COLUMNS.items():
         t = BY_NAME[name]
         assert tuple(columns) == t.names, name
+        if numbered and name == "check_ins":
+            columns = {**columns, "number": NUMBER}
         exprs = ", ".join(columns[c] for c in t.names).replace("{table}", table)
         cols = ", ".join(f"[{c}]" for c in t.names)
+        if name in _FROM:
+            out.append(f"INSERT INTO [{name}] ({cols}) SELECT {exprs} FROM {_FROM[name]}")
+            continue
         source = (
             "SELECT pos AS rowid, originator_id, originator_version, s, "
             f"s ->> '$.timestamp' AS ts, oid FROM temp.page e WHERE topic = '{topic}'"
         )
-        join = _JOIN_REP if REP in exprs else ""
+        join = (_JOIN_REP if REP in exprs else "") + (_JOIN_NUMBER if NUMBER in exprs else "")
         out.append(
             f"INSERT INTO [{name}] ({cols}) SELECT {exprs} FROM ({source}) e{join} "
-            f"WHERE true{_EXTRA_WHERE.get(name, '')} ORDER BY e.rowid {t.on_conflict}".rstrip()
+            f"WHERE true ORDER BY e.rowid {t.on_conflict}".rstrip()  # (WHERE: upsert syntax)
         )
     return out
 
 
 PageApplier = Callable[[int, int, int], int]
+
+
+def _count_check_ins(conn: sqlite3.Connection, table: str, upto: int) -> None:
+    """Fill ``temp.numbers`` with the number of every check-in up to ``upto``:
+    one pass over the ledger in its order (no sort), counted by a function
+    that refuses to see a check-in out of that order."""
+    counts: dict[str, int] = {}
+    last = 0
+
+    def number(pos: int, stream: str) -> int:
+        nonlocal last
+        if pos <= last:
+            raise ValueError(f"check-in {pos} counted after {last}")
+        last = pos
+        n = counts[stream] = counts.get(stream, 0) + 1
+        return n
+
+    conn.create_function("check_in_number", 2, number)
+    try:
+        conn.execute(
+            "INSERT INTO temp.numbers (pos, number) "
+            f"SELECT rowid, check_in_number(rowid, originator_id) FROM ledger.{table} "
+            "WHERE topic = ? AND rowid <= ? ORDER BY rowid",
+            (CHECKED_IN, upto),
+        )
+    finally:
+        conn.create_function("check_in_number", 2, None)
+        counts.clear()
 
 
 def _sealed_columns() -> None:
@@ -331,15 +376,23 @@ def page_applier(
     table: str,
     topics: list[str],
     open_text: Callable[[str], str],
+    *,
+    numbered_upto: int = 0,
 ) -> PageApplier:
     """Attach the ledger and return ``apply(start, head, limit) -> new position``.
+
+    ``numbered_upto`` (a rebuild): first count the number of every check-in up
+    to that position in one pass over the ledger (a check-in's number is one
+    more than the check-ins of its commitment before it), so pages up to there
+    read it instead of looking up their commitments' last numbers in the
+    ``(commitment_id, number)`` index, which a rebuild then builds at the end.
 
     Must be called outside a transaction (``ATTACH`` cannot run inside one).
     """
     attached = {row[1] for row in conn.execute("PRAGMA database_list")}
     if "ledger" not in attached:
         conn.execute("ATTACH DATABASE ? AS ledger", (ledger_path,))
-        conn.execute("PRAGMA ledger.cache_size = -8192")  # read once, in order: little to cache
+        conn.execute("PRAGMA ledger.cache_size = -2048")  # read once, in order: little to cache
     conn.create_function("normalize_timestamp", 1, normalize_timestamp, deterministic=True)
     names: dict[str, str] = {}  # subject id -> name, read again for every page
     get = names.get
@@ -352,7 +405,16 @@ def page_applier(
     # which also notes that the key store was used)
     conn.create_function("open_sealed", 1, lambda v: open_text(v) if isinstance(v, str) else v)
     conn.execute("PRAGMA temp_store = MEMORY")
-    statements = _statements(table)
+    # temp.page holds ledger rows as stored, in memory only: zeroing them as each
+    # page is cleared (secure_delete, which the read model's file needs) kept a
+    # copy of the whole page in the temp journal: 20 MB more at the peak
+    conn.execute("PRAGMA temp.secure_delete = OFF")
+    statements = numbered = _statements(table)
+    if numbered_upto > 0:
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS numbers (pos INTEGER PRIMARY KEY, number)")
+        conn.execute("DELETE FROM temp.numbers")
+        _count_check_ins(conn, table, numbered_upto)
+        numbered = _statements(table, numbered=True)
     chunk_sql = _chunk_statement(table)
     chunks_sql = f"SELECT pos FROM temp.page WHERE topic = '{ACTIVITY_CHUNK}' ORDER BY pos"
     marks = ",".join("?" * len(topics))
@@ -368,6 +430,9 @@ def page_applier(
         "CREATE TEMP TABLE IF NOT EXISTS page (pos INTEGER PRIMARY KEY, originator_id, "
         "originator_version, topic, s, oid)"
     )
+    # each statement reads its topic's rows only: ten full scans of the page
+    # (25 MB at 50,000 events) cost more than keeping this index
+    conn.execute("CREATE INDEX IF NOT EXISTS temp.page_topic ON page (topic)")
 
     marks_people = ",".join(f"'{t}'" for t in PERSON_TOPICS)
     rewriting = ",".join(f"'{t}'" for t in sorted(REWRITING))
@@ -395,7 +460,7 @@ def page_applier(
             apply_person_events(conn, people, open_text)
         names.clear()
         names.update(conn.execute("SELECT subject, name FROM main.people"))
-        for sql in statements:
+        for sql in numbered if head <= numbered_upto else statements:  # numbers counted
             conn.execute(sql)
         for (pos,) in conn.execute(chunks_sql).fetchall():  # after the per-row activity
             conn.execute(chunk_sql, (pos,))

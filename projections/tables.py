@@ -34,7 +34,8 @@ class Table:
     pk: tuple[str, ...]
     unique: tuple[str, ...] = ()
     indexes: tuple[tuple[str, ...], ...] = field(default=())
-    looked_up: bool = False  # catch-up looks rows up by the unique key: never deferred
+    looked_up: bool = False  # catch-up looks rows up by the unique key: kept in a rebuild
+    # (but for the check-ins of an in-SQLite rebuild, numbered beforehand: catchup.rebuild)
     on_conflict: str = ""  # how a row meeting an existing primary key merges into it
 
     @property
@@ -109,7 +110,14 @@ TABLES: tuple[Table, ...] = (
         ),
         pk=("position",),
         unique=("id",),
-        indexes=(("rep",), ("manager",)),
+        indexes=(
+            ("rep",),
+            ("manager",),
+            # the coaching report's reads (issue 19): a window's sessions, and
+            # the managers known at (T, D), each answered from the index alone
+            ("date", "manager", "rep", "recorded_at", "prepared"),
+            ("manager", "recorded_at", "date"),
+        ),
     ),
     Table(
         "commitments",
@@ -149,7 +157,13 @@ TABLES: tuple[Table, ...] = (
         ),
         pk=("position",),
         unique=("id",),
-        indexes=(("rep",), ("manager",), ("supports",), ("session_id",)),
+        indexes=(
+            ("rep",),
+            ("manager",),
+            ("supports",),
+            ("session_id",),
+            ("manager", "recorded_at", "agreed_on"),  # managers known at (T, D)
+        ),
         looked_up=True,
     ),
     Table(
@@ -301,6 +315,41 @@ TABLES: tuple[Table, ...] = (
         "value = value + excluded.value, rows = rows + excluded.rows",
     ),
     Table(
+        "report_verdicts",
+        "A cache of `report coaching` (issue 19): the verdict (before blocking) of a "
+        "closed commitment as the latest knowledge judges it, written by the report "
+        "itself the first time it judges the commitment at a (T, D) that sees all of "
+        "its events, and read by later reports whose T ≥ `known_at` and D ≥ "
+        "`settled_on`. Catch-up writes nothing here: triggers (`TRIGGERS`) delete a "
+        "commitment's row when a row that could change its verdict is written "
+        "(its revisions, check-ins, corrections, close or release, or activity of "
+        "its rep and metrics dated in its window). A rebuild starts it empty.",
+        (
+            _c("id", "TEXT", "Commitment id."),
+            REP,
+            _c("metric", "TEXT", "Its activity metric, if any."),
+            _c("expect_metric", "TEXT", "Its hypothesis' outcome metric, if any."),
+            _c("start", "TEXT", "First day of its window."),
+            _c("due", "TEXT", "Last day of its window, latest terms."),
+            _c("verdict", "TEXT", "Its verdict before blocking (SPEC §4)."),
+            _c(
+                "known_at",
+                "TEXT",
+                "The latest `recorded_at` of the rows it was judged from (its own, "
+                "its revisions, check-ins, corrections, close, and the activity of "
+                "its rep and metrics in its window).",
+            ),
+            _c(
+                "settled_on",
+                "TEXT",
+                "The latest business date of those rows (agreement, start, latest "
+                "due, check-ins, corrections, revisions, close).",
+            ),
+        ),
+        pk=("id",),
+        indexes=(("rep",),),
+    ),
+    Table(
         "people",
         "Every registered person (SPEC §7.4), as the roster stands now: derived from "
         "the `Person` events, the name opened with the person's key. Finding a person "
@@ -380,6 +429,36 @@ TABLES: tuple[Table, ...] = (
 )
 
 BY_NAME = {t.name: t for t in TABLES}
+
+_FORGET_COMMITMENT = "DELETE FROM report_verdicts WHERE id = NEW.commitment_id;"
+_FORGET_ACTIVITY = (
+    "DELETE FROM report_verdicts WHERE rep = NEW.rep "
+    "AND (metric = NEW.metric OR expect_metric = NEW.metric) "
+    "AND NEW.date >= start AND NEW.date <= due;"
+)
+TRIGGERS: tuple[tuple[str, str, str, str], ...] = tuple(
+    (f"report_verdicts_{table}_{when.lower()}", when, table, body)
+    for table, body in (
+        ("revisions", _FORGET_COMMITMENT),
+        ("check_ins", _FORGET_COMMITMENT),
+        ("corrections", _FORGET_COMMITMENT),
+        ("closes", _FORGET_COMMITMENT),
+        ("releases", _FORGET_COMMITMENT),
+        ("commitments", "DELETE FROM report_verdicts WHERE id = NEW.id;"),
+        ("activity_daily", _FORGET_ACTIVITY),
+    )
+    for when in ("INSERT", "UPDATE")
+)
+"""``(name, INSERT or UPDATE, table, body)``: what keeps ``report_verdicts``
+true whichever writer applies the ledger (the SQL pages or the Python
+applier) and however activity arrives: a row written (or merged into, as
+``activity_daily``'s upsert does) that could change a cached verdict deletes
+it. Created with the secondary indexes (after a rebuild's replay, when the
+cache is empty)."""
+
+
+def trigger_sql(name: str, when: str, table: str, body: str) -> str:
+    return f"CREATE TRIGGER IF NOT EXISTS [{name}] AFTER {when} ON [{table}] BEGIN {body} END"
 
 
 def markdown() -> str:

@@ -27,10 +27,13 @@ commitment the fast path judged is compared with its judgement by
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 import tempfile
+from dataclasses import replace
 from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
+from unittest import mock
 from uuid import UUID
 
 from hypothesis import HealthCheck, event, given, settings
@@ -40,7 +43,7 @@ from ledger import commands as cmd
 from ledger import rules
 from ledger.application import Ledger
 from ledger.errors import LedgerError
-from projections import coaching
+from projections import catchup, coaching
 from projections.catchup import catch_up
 from projections.coaching import coaching_report
 from projections.query import ReadModel, moment
@@ -191,9 +194,86 @@ moments = st.lists(
 EVERYTHING = [(None, 60, 90, "manager"), (None, 110, 365, "manager")]
 
 
-def check(history: list[tuple[Any, ...]], cuts: list[tuple[Any, ...]]) -> set[str]:
-    """Assert the report equals the reference at every cut; return what the fast
-    path met on the way (judged from totals, judged row by row, blocked)."""
+LATEST = (None, 110, 365, "manager")  # everything known, after most business dates
+
+
+def _read(
+    rm: ReadModel, clock: Clock, times: list[Any], cut: tuple[Any, ...], reached: set[str]
+) -> None:
+    """Assert the report at ``cut`` equals the reference, as a fresh process reads
+    (a read transaction of its own, which the previous reports' cache writes
+    are visible to); note what it met in ``reached``."""
+    when, on, window, group_by = cut
+    if rm.conn.in_transaction:
+        rm.conn.execute("COMMIT")
+    rm.pin()
+    as_of = None if when is None else times[when % len(times)]
+    at = moment(
+        None if as_of is None else as_of.astimezone(UTC).isoformat(),
+        _d(on),
+        now=clock.now + timedelta(days=1),
+    )
+    fast = coaching_report(rm, at, window, group_by=group_by).as_dict()
+    # the commitments it judged (its temporary tables are still there), each
+    # exactly as judging every commitment judges it (before blocking, which the
+    # report applies over these and those read from the cache)
+    every = {i.facts.id: i.evaluation for i in rm.commitments(at)}
+    judged = coaching._evaluate(rm, at)
+    cached = dict(rm.conn.execute("SELECT id, verdict FROM temp.cached").fetchall())
+    for cid, e in judged.items():
+        assert _before_blocking(every[cid], e.verdict) == e
+    for cid, verdict in cached.items():
+        assert _before_blocking(every[cid], verdict).verdict == verdict
+    reference = coaching_report(rm, at, window, judge_all=True, group_by=group_by).as_dict()
+    assert fast == reference, (at, window, group_by)
+    apart = {r[0] for r in rm.conn.execute("SELECT id FROM temp.complex")}
+    if len(judged) > len(apart):
+        reached.add("judged from totals")
+    if apart:
+        reached.add("judged row by row")
+    if any(e.verdict == rules.BLOCKED for e in every.values() if e.id in judged or e.id in cached):
+        reached.add("blocked")
+    if cached:
+        reached.add("read from the cache")
+    # a commitment with a cached verdict that (T, D) cuts into: judged again
+    if rm.conn.execute(
+        "SELECT 1 FROM temp.judged j JOIN report_verdicts r ON r.id = j.id"
+    ).fetchone():
+        reached.add("cache passed over")
+    if cached and judged:
+        reached.add("cached and judged in one report")
+
+
+def _before_blocking(e: rules.Evaluation, verdict: str) -> rules.Evaluation:
+    """``e`` as it was before blocking, if blocking made it blocked and ``verdict``
+    (the verdict before blocking) says so."""
+    if e.verdict == rules.BLOCKED and verdict in (rules.PARTIAL, rules.BROKEN):
+        return replace(e, verdict=verdict, blocked_by=())
+    return e
+
+
+def _assert_cache_is_latest(rm: ReadModel, clock: Clock) -> None:
+    """Every verdict the cache holds is the latest knowledge's (before blocking)."""
+    if rm.conn.in_transaction:
+        rm.conn.execute("COMMIT")
+    at = moment(None, _d(3000), now=clock.now + timedelta(days=1))
+    every = {i.facts.id: i.evaluation for i in rm.commitments(at)}
+    for cid, verdict in rm.conn.execute("SELECT id, verdict FROM report_verdicts"):
+        assert _before_blocking(every[cid], verdict).verdict == verdict, cid
+
+
+def check(
+    history: list[tuple[Any, ...]],
+    cuts: list[tuple[Any, ...]],
+    more: list[tuple[Any, ...]] = (),  # type: ignore[assignment]
+    in_sqlite: tuple[bool, bool] = (True, True),
+) -> set[str]:
+    """Assert the report equals the reference at every cut, before and after
+    ``more`` of the history is caught up (by the SQL pages or the Python
+    applier: ``in_sqlite``), the cache filled by the reports before; return
+    what the fast path met on the way (judged from totals, judged row by row,
+    blocked, read from the cache...)."""
+    reached: set[str] = set()
     with tempfile.TemporaryDirectory() as tmp:
         clock = Clock()
         ledger = Ledger.open(str(Path(tmp) / "ledger.db"), clock=clock)
@@ -204,35 +284,25 @@ def check(history: list[tuple[Any, ...]], cuts: list[tuple[Any, ...]]) -> set[st
             for op in history:
                 apply(ledger, clock, op, made)
                 times.append(clock.now)
-            catch_up(ledger, views)
+            with mock.patch.object(catchup, "USE_SQL", in_sqlite[0]):
+                catch_up(ledger, views)
+            with ReadModel(views) as rm:
+                for cut in [LATEST, *cuts, *EVERYTHING]:
+                    _read(rm, clock, times, cut, reached)
+                _assert_cache_is_latest(rm, clock)
+            if more:
+                for op in more:
+                    apply(ledger, clock, op, made)
+                    times.append(clock.now)
+                with mock.patch.object(catchup, "USE_SQL", in_sqlite[1]):
+                    catch_up(ledger, views)
+                with ReadModel(views) as rm:
+                    _assert_cache_is_latest(rm, clock)
+                    for cut in [*cuts, *EVERYTHING, *cuts, LATEST]:
+                        _read(rm, clock, times, cut, reached)
+                    _assert_cache_is_latest(rm, clock)
         finally:
             ledger.close()
-        reached: set[str] = set()
-        with ReadModel(views) as rm:
-            for when, on, window, group_by in cuts + EVERYTHING:
-                as_of = None if when is None else times[when % len(times)]
-                at = moment(
-                    None if as_of is None else as_of.astimezone(UTC).isoformat(),
-                    _d(on),
-                    now=clock.now + timedelta(days=1),
-                )
-                fast = coaching_report(rm, at, window, group_by=group_by).as_dict()
-                # the commitments it judged (its temporary tables are still there),
-                # each exactly as judging every commitment judges it
-                judged = {f.id: e for f, e in coaching._judge(rm, at)}
-                every = {i.facts.id: i.evaluation for i in rm.commitments(at)}
-                assert judged == {cid: every[cid] for cid in judged}
-                reference = coaching_report(
-                    rm, at, window, judge_all=True, group_by=group_by
-                ).as_dict()
-                assert fast == reference, (at, window, group_by)
-                apart = {r[0] for r in rm.conn.execute("SELECT id FROM temp.complex")}
-                if len(judged) > len(apart):
-                    reached.add("judged from totals")
-                if apart:
-                    reached.add("judged row by row")
-                if any(e.verdict == rules.BLOCKED for e in judged.values()):
-                    reached.add("blocked")
     return reached
 
 
@@ -243,11 +313,23 @@ SETTINGS = settings(
 
 
 @settings(SETTINGS, max_examples=examples(300))  # the fast run: 30
-@given(history=histories(60), cuts=moments)
+@given(
+    history=histories(60),
+    cuts=moments,
+    more=st.lists(st.one_of(more_ops, SCRIPT.map(lambda s: _arranged([s]))), max_size=4),
+    in_sqlite=st.tuples(st.booleans(), st.booleans()),
+)
 def test_report_coaching_equals_judging_every_commitment(
-    history: list[tuple[Any, ...]], cuts: list[tuple[Any, ...]]
+    history: list[tuple[Any, ...]],
+    cuts: list[tuple[Any, ...]],
+    more: list[Any],
+    in_sqlite: tuple[bool, bool],
 ) -> None:
-    for what in check(history, cuts):
+    """Also after more of the history arrives, by either writer, once reports
+    have filled the cache: whatever it arrives by, a cached verdict it changes
+    is forgotten (and every cached verdict stays the latest knowledge's)."""
+    flat = [op for part in more for op in (part if isinstance(part, list) else [part])]
+    for what in check(history, cuts, flat, in_sqlite):
         event(what)
 
 
@@ -270,5 +352,95 @@ def test_a_history_reaches_what_the_fast_path_treats_apart() -> None:
         ("close", 2, 25, "met"),
         ("session_more", 0, 3),
     ]
-    reached = check(history, [(7, 40, 90, "manager"), (None, 20, 7, "team")])
-    assert reached == {"judged from totals", "judged row by row", "blocked"}
+    more = [("activity", 0, 4, 2.0, 7)]  # rep 0's calls in its first commitment's window
+    reached = check(
+        history, [(7, 40, 90, "manager"), (None, 20, 7, "team"), (12, 40, 90, "team")], more
+    )
+    assert reached == {
+        "judged from totals",
+        "judged row by row",
+        "blocked",
+        "read from the cache",
+        "cache passed over",
+        "cached and judged in one report",
+    }
+
+
+def test_a_views_file_without_the_cache_gets_it_empty_on_the_next_read() -> None:
+    """A read model written before issue 19 (no ``report_verdicts``, no triggers)
+    is caught up before it is read, which creates both; the report then fills
+    the cache, and activity recorded later in the commitment's window forgets
+    the verdict it changes."""
+    from projections.catchup import open_current
+    from projections.tables import TRIGGERS
+
+    with tempfile.TemporaryDirectory() as tmp:
+        clock = Clock()
+        db, views = str(Path(tmp) / "ledger.db"), str(Path(tmp) / "views.db")
+        ledger = Ledger.open(db, clock=clock)
+        made: list[UUID] = []
+        try:
+            for op in [
+                ("agree_more", 0, "mgr", "rep", 0, "metric", 10.0, "week", 0, 14, None, 0.0, "rep"),
+                ("activity", 0, 4, 5.0, 1),
+                ("close", 0, 17, None),
+            ]:
+                apply(ledger, clock, op, made)
+            catch_up(ledger, views)
+            with sqlite3.connect(views) as conn:  # as an older release left it
+                conn.execute("DROP TABLE report_verdicts")
+            at = moment(None, _d(60), now=clock.now + timedelta(days=1))
+            rm = open_current(db, views)
+            try:
+                names = {r[0] for r in rm.conn.execute("SELECT name FROM sqlite_master")}
+                assert "report_verdicts" in names
+                assert {t[0] for t in TRIGGERS} <= names
+                coaching_report(rm, at)
+            finally:
+                rm.close()
+            with sqlite3.connect(views) as conn:
+                assert conn.execute("SELECT id FROM report_verdicts").fetchall() == [
+                    (str(made[0]),)
+                ]
+            apply(ledger, clock, ("activity", 0, 6, 1.0, 2), made)  # in its window
+            catch_up(ledger, views)
+            with sqlite3.connect(views) as conn:
+                assert conn.execute("SELECT id FROM report_verdicts").fetchall() == []
+        finally:
+            ledger.close()
+
+
+def test_projections_verify_checks_each_cached_verdict_against_the_ledger() -> None:
+    """A cache the report filled verifies clean (a rebuild leaves it empty, so it
+    is judged, not compared); a cached verdict edited in the views file does not."""
+    from projections.verify import verify
+
+    with tempfile.TemporaryDirectory() as tmp:
+        clock = Clock()
+        db, views = str(Path(tmp) / "ledger.db"), str(Path(tmp) / "views.db")
+        ledger = Ledger.open(db, clock=clock)
+        made: list[UUID] = []
+        try:
+            for op in [
+                ("agree_more", 0, "mgr", "rep", 0, "count", 10.0, "week", 0, 14, None, 0.0, "rep"),
+                ("check_in", 0, 5, 4.0),
+                ("close", 0, 17, None),
+            ]:
+                apply(ledger, clock, op, made)
+            catch_up(ledger, views)
+            rm = ReadModel(views)
+            try:
+                rm.pin()
+                coaching_report(rm, moment(None, _d(60), now=clock.now + timedelta(days=1)))
+            finally:
+                rm.close()
+            clean = verify(ledger, views)
+            with sqlite3.connect(views) as conn:
+                assert conn.execute("SELECT count(*) FROM report_verdicts").fetchone() == (1,)
+                conn.execute("UPDATE report_verdicts SET verdict = 'kept'")
+            edited = verify(ledger, views)
+        finally:
+            ledger.close()
+    assert clean.ok
+    assert not edited.ok
+    assert [t.name for t in edited.tables if not t.ok] == ["report_verdicts"]
