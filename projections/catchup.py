@@ -340,17 +340,20 @@ def _sqlite_hash_at(conn: sqlite3.Connection, table: str) -> HashAt:
     return hash_at
 
 
-def _recorder_hash_at(ledger: Ledger) -> HashAt:
+def recorder_hash_at(ledger: Ledger) -> HashAt:
+    """:data:`HashAt` through the ledger's recorder, on any backend. It reads the
+    row as stored (``stored_rows``), not as a notification: a stream id edited
+    into something that is not a UUID hashes differently instead of failing to
+    parse. A row whose text is not UTF-8 raises ``IntegrityFailure``."""
     recorder: Any = ledger.recorder
 
     def hash_at(position: int) -> str | None:
         if position <= 0:
             return None
-        notes = recorder.select_notifications(start=position, limit=1)
-        if not notes or notes[0].id != position:
+        row = next(iter(recorder.stored_rows(after=position - 1, page=1)), None)
+        if row is None or row[0] != position:
             return None
-        n = notes[0]
-        return event_hash(n.originator_id, n.originator_version, n.topic, n.state)
+        return event_hash(row[1], row[2], row[3], row[4])
 
     return hash_at
 
@@ -647,7 +650,7 @@ def _catch_up(
     hash_at = (
         _sqlite_hash_at(conn, f"ledger.{ledger.recorder.events_table_name}")  # type: ignore[attr-defined]
         if sql_page is not None
-        else _recorder_hash_at(ledger)
+        else recorder_hash_at(ledger)
     )
     read_page = _page_reader(ledger)
     applier = _Applier(conn, open_text)
@@ -1069,7 +1072,7 @@ class _Probe:
 
             self._ledger = Ledger.open(self.db_url)
         if self._hash_at is None:
-            self._hash_at = _recorder_hash_at(self._ledger)
+            self._hash_at = recorder_hash_at(self._ledger)
         return self._ledger
 
     def head(self) -> int:

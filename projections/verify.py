@@ -20,9 +20,10 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from ledger.errors import IntegrityFailure
 from ledger.store import location
 
-from .catchup import Progress, Tracking, event_hash, rebuild, tracking
+from .catchup import Progress, Tracking, rebuild, recorder_hash_at, tracking
 from .tables import BY_NAME, TABLES
 
 if TYPE_CHECKING:
@@ -173,13 +174,10 @@ def _binding_problems(ledger: Ledger, at: Tracking, head: int) -> list[str]:
     if at.position > head:
         out.append(f"its position {at.position} is beyond the ledger's head {head}")
     elif at.position > 0:
-        notes = ledger.recorder.select_notifications(start=at.position, limit=1)  # type: ignore[attr-defined]
-        found = notes[0] if notes and notes[0].id == at.position else None
-        actual = (
-            None
-            if found is None
-            else event_hash(found.originator_id, found.originator_version, found.topic, found.state)
-        )
+        try:
+            actual = recorder_hash_at(ledger)(at.position)
+        except IntegrityFailure:  # its stream id or topic is not text
+            actual = None
         if actual != at.event_hash:
             out.append(f"the ledger's event at position {at.position} is not the one it applied")
     return out

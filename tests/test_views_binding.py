@@ -253,6 +253,28 @@ def test_projections_verify_refuses_events_that_do_not_replay(
     _verify_refuses(cli, "do not replay")
 
 
+def test_projections_verify_refuses_a_tracked_event_whose_stream_id_is_not_a_uuid(
+    sqlite_db: str, tmp_path: Path
+) -> None:
+    """Found by tests/test_tamper_properties.py (issue 19): a NUL written over the
+    first byte of the stream id of the event the views file tracks made
+    projections verify crash (exit 1, eventsourcing parsing it as a UUID)
+    instead of refusing the read model as not the ledger's."""
+    cli = Cli(sqlite_db, str(tmp_path / "views.db"))
+    cid = _agree(cli)
+    cli.ok(f"check-in {cid} --on 2026-01-09 --actual 4")
+    cli.ok("list")
+    conn = sqlite3.connect(sqlite_db)
+    conn.execute(
+        "UPDATE stored_events SET originator_id = char(0) || substr(originator_id, 2) "
+        "WHERE rowid = (SELECT max(rowid) FROM stored_events)"
+    )
+    conn.commit()
+    conn.close()
+
+    _verify_refuses(cli, "not the one it applied")
+
+
 # -- the ledger id -------------------------------------------------------------------
 
 
