@@ -69,7 +69,11 @@ def import_(
     wheres: tuple[str, ...],
     new_person: bool,
 ) -> None:
-    """Record each row of FILE.csv ('-' reads stdin) as one activity event.
+    """Record the rows of FILE.csv ('-' reads stdin) as activity, in chunk events.
+
+    The rows are stored in chunks, one event per 10,000 rows; each row is
+    still recorded once by its (metric, id), whether it came in a chunk or
+    as an activity event of its own ('activity record', older imports).
 
     All or nothing: a bad row (missing rep, a date or value that does not
     parse) aborts the import, lists the file's line numbers and reasons (the

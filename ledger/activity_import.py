@@ -23,7 +23,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from itertools import islice
+from itertools import groupby, islice
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 from uuid import uuid4
 
@@ -40,7 +42,7 @@ from .formats.activity_csv import (
     PersonResolver,
     actor_name,
 )
-from .persistence import event_state
+from .persistence import canonical_parsed, event_state
 from .store import is_locked
 
 if TYPE_CHECKING:
@@ -119,7 +121,7 @@ def write_activity_rows(
     counts = WriteCounts()
     rows = iter(rows)
     try:
-        with recorder.datastore.transaction(commit=True) as curs:
+        with recorder.datastore.transaction(commit=True) as curs, recorder.bulk_write(curs):
             recorder.lock_for_insert(curs)
             before = recorder.max_position(curs)
             recorder.ensure_activity_keys(curs)
@@ -155,12 +157,12 @@ class _ActivityWriter:
     template state (one mapped chunk event's
     :func:`~ledger.persistence.event_state`, recorded at the import's
     instant), the topic, each metric's id maker
-    (:func:`ledger.domain.activity_ids`) and each date's ISO text. A row is
-    already validated, so it costs no model or event object: the rows go
-    into the template state as lists, which the mapper's transcoder encodes
-    once per chunk (:meth:`_state`), when that agrees with the mapper on the
-    first chunk; otherwise every chunk goes through the aggregate and the
-    mapper (same result, slower). Measured in bench/README.md ("activity
+    (:func:`ledger.domain.activity_ids`) and the JSON text of each rep, date
+    and value. A row is already validated, so it costs no model or event
+    object: its JSON text is spliced into the template state as the
+    mapper's transcoder would write it (:meth:`_state`), when that agrees
+    with the mapper on the first chunk; otherwise every chunk goes through
+    the aggregate and the mapper (same result, slower). Measured in bench/README.md ("activity
     import")."""
 
     def __init__(self, ledger: Ledger, at: datetime) -> None:
@@ -177,7 +179,10 @@ class _ActivityWriter:
         self.duplicate = self.recorder.DUPLICATE
         self.topic = get_topic(ActivityChunk.Recorded)
         self.actor = "activity-import"
-        self.days: dict[date, str] = {}  # each date's ISO text, as JSON mode dumps it
+        # the canonical JSON of each rep, date (as JSON mode dumps it) and value
+        self.reps = _JsonTexts(canonical_parsed)
+        self.days = _JsonTexts(lambda day: canonical_parsed(day.isoformat()))
+        self.values = _JsonTexts(_float_json)
 
     def register(self, curs: Any, people: PersonResolver | None, actor: str) -> None:
         """Insert ``Person.Registered`` for the reps the rows read so far named
@@ -208,22 +213,25 @@ class _ActivityWriter:
 
     def _state(self, metric: str, actor: str, rows: Sequence[ActivityRow]) -> bytes:
         """The chunk's stored state: the template event's state (the mapper's
-        :func:`~ledger.persistence.event_state`) with the chunk's fields in,
-        as JSON mode dumps them, encoded by the mapper's transcoder."""
-        days = self.days
-        if len(days) > 100_000:
-            days.clear()
-        out = []
-        for rep, _metric, day, value, source_id, _actor in rows:
-            iso = days.get(day)
-            if iso is None:
-                iso = days[day] = day.isoformat()
-            out.append([rep, iso, float(value), source_id])
+        :func:`~ledger.persistence.event_state`) with the chunk's metric and
+        actor, encoded by the mapper's transcoder, its rows spliced in as the
+        transcoder's canonical JSON writes them: each row's rep, date and value
+        as that JSON (worked out once per distinct value, :class:`_JsonTexts`),
+        its source id escaped by ``json``'s own ``encode_basestring``. A list
+        of rows encoded by the transcoder costs twice as much (measured,
+        docs/performance.md); :meth:`write` checks the two agree."""
+        reps, days, values = self.reps, self.days, self.values
+        for texts in (reps, days, values):
+            if len(texts) > 100_000:
+                texts.clear()
+        sid = encode_basestring
+        text = ",".join([f"[{reps[r[0]]},{days[r[2]]},{values[r[3]]},{sid(r[4])}]" for r in rows])
         state = dict(self.template)
         state["metric"] = metric
         state["actor"] = actor
-        state["rows"] = out
-        return self.encode(state)
+        state["rows"] = []
+        # '"rows":[]' is there once: a '"' inside a JSON string is escaped
+        return self.encode(state).replace(b'"rows":[]', b'"rows":[' + text.encode() + b"]", 1)
 
     def write(self, curs: Any, batch: list[ActivityRow], before: int, counts: WriteCounts) -> None:
         """Write the batch as one chunk per run of rows of one metric and actor."""
@@ -233,14 +241,8 @@ class _ActivityWriter:
                 first[0].metric, first[0].actor, first
             )
             self.actor = batch[0].actor
-        run: list[ActivityRow] = []
-        for row in batch:
-            if run and (row.metric != run[0].metric or row.actor != run[0].actor):
-                self._write_run(curs, run, before, counts)
-                run = []
-            run.append(row)
-        if run:
-            self._write_run(curs, run, before, counts)
+        for _metric_actor, run in groupby(batch, key=_METRIC_ACTOR):
+            self._write_run(curs, list(run), before, counts)
 
     def _write_run(
         self, curs: Any, run: list[ActivityRow], before: int, counts: WriteCounts
@@ -256,13 +258,15 @@ class _ActivityWriter:
         failed insert on every chunk)."""
         metric, actor = run[0].metric, run[0].actor
         hex_id = activity_ids(metric)
-        fresh: dict[str, ActivityRow] = {}
-        for row in run:
-            key = hex_id(row.source_id)
-            if key in fresh:
-                counts.repeated += 1
-            else:
-                fresh[key] = row
+        keys = list(map(hex_id, map(_SOURCE_ID, run)))
+        fresh = dict(zip(keys, run, strict=True))
+        if len(fresh) < len(run):  # rows repeated in the run: each key keeps its first
+            fresh = {}
+            for key, row in zip(keys, run, strict=True):
+                if key in fresh:
+                    counts.repeated += 1
+                else:
+                    fresh[key] = row
         if self.optimistic:
             if self._try_insert(curs, metric, actor, fresh):
                 counts.recorded += len(fresh)
@@ -314,6 +318,29 @@ class _ActivityWriter:
             return False
         curs.execute("RELEASE SAVEPOINT activity_batch")
         return True
+
+
+_METRIC_ACTOR = itemgetter(1, 5)  # an ActivityRow's (metric, actor)
+_SOURCE_ID = itemgetter(4)  # an ActivityRow's source id
+
+
+class _JsonTexts(dict[Any, str]):
+    """Each value's JSON text in a chunk's state, worked out on first use."""
+
+    def __init__(self, text: Callable[[Any], str]) -> None:
+        super().__init__()
+        self.text = text
+
+    def __missing__(self, value: Any) -> str:
+        text = self.text(value)
+        if value != 0:  # 0.0 and -0.0 are one key with two texts: never kept
+            self[value] = text
+        return text
+
+
+def _float_json(value: Any) -> str:
+    """A row's value as the state holds it: ``float(value)`` in canonical JSON."""
+    return canonical_parsed(float(value))
 
 
 # -- the import ----------------------------------------------------------------

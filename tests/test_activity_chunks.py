@@ -17,6 +17,8 @@ from typing import Any
 from unittest import mock
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 import projections.catchup as catchup
 from ledger import commands as cmd
@@ -154,6 +156,19 @@ def test_rows_repeated_in_one_file_and_across_its_chunks_are_counted_as_repeated
         assert text == (
             "8 rows read, 0 recorded, 7 already present, 1 repeated in the file, 0 filtered out"
         )
+    finally:
+        ledger.close()
+
+
+def test_a_row_repeated_in_one_chunk_keeps_its_first_reading_in_order(db: str) -> None:
+    ledger = Ledger.open(db)
+    try:
+        rows = [row("a", n="1"), row("b", n="2"), row("a", n="7"), row("c", n="3")]
+        assert imported(ledger, rows) == (
+            "4 rows read, 3 recorded, 0 already present, 1 repeated in the file, 0 filtered out"
+        )
+        stored = [(s["source_id"], s["value"]) for s in activity_states(notes(ledger))]
+        assert stored == [("a", 1.0), ("b", 2.0), ("c", 3.0)]
     finally:
         ledger.close()
 
@@ -376,3 +391,40 @@ def test_both_appliers_and_a_rebuild_read_chunks_and_per_row_events_alike(
     finally:
         conn.close()
     assert found == (1.0 + sum(range(50)) + 2.0, 52)
+
+
+# -- the chunk's stored bytes ---------------------------------------------------
+
+ROW_TEXT = st.text(st.characters(codec="utf-8"), min_size=1, max_size=30)
+
+
+@settings(max_examples=200, deadline=None)
+@example(rows=[("ann", date(2026, 1, 5), 0.0, "a"), ("ann", date(2026, 1, 5), -0.0, "b")])
+@given(
+    rows=st.lists(
+        st.tuples(
+            ROW_TEXT | st.sampled_from(['a"b', "a\\b", "Zoë\u2028", "ann"]),
+            st.dates(min_value=date(1900, 1, 1), max_value=date(2999, 12, 31)),
+            st.floats(min_value=0, max_value=1e12) | st.sampled_from([0.0, -0.0, 3, 1e-7, 1e11]),
+            ROW_TEXT | st.sampled_from(['"', "\\", "\x7f", "é", "a\u2028b"]),
+        ),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_a_chunk_is_stored_as_the_mapper_stores_the_same_event(
+    tmp_path_factory: pytest.TempPathFactory, rows: list[tuple[str, date, float, str]]
+) -> None:
+    # The writer splices its rows' JSON into the state; the mapper encodes the
+    # whole event: the bytes are the same, -0.0 after 0.0 (one dict key) included.
+    from ledger.activity_import import _ActivityWriter
+    from ledger.formats.activity_csv import ActivityRow
+
+    ledger = Ledger.open(str(tmp_path_factory.mktemp("chunk") / "ledger.db"))
+    try:
+        writer = _ActivityWriter(ledger, datetime(2026, 11, 29, 12, tzinfo=UTC))
+        batch = [ActivityRow(rep, "calls", day, value, sid, "crm") for rep, day, value, sid in rows]
+        for _ in range(2):  # the second time from the writer's caches
+            assert writer._state("calls", "crm", batch) == writer._slow_state("calls", "crm", batch)
+    finally:
+        ledger.close()

@@ -498,3 +498,12 @@ def test_a_line_that_is_not_utf8_is_named(cli: Cli, tmp_path: Path) -> None:
     assert out.exit_code == 2
     assert out.stderr.startswith(f"{path}:3: not UTF-8 text (byte 0xe9")
     assert activity_count(cli.db) == 0
+
+
+def test_the_help_says_rows_are_stored_in_chunks_each_recorded_once(cli: Cli) -> None:
+    from ledger.activity_import import CHUNK_ROWS
+
+    text = " ".join(cli.ok("activity import --help").split())
+    assert f"one event per {CHUNK_ROWS:,} rows" in text
+    assert "each row is still recorded once by its (metric, id)" in text
+    assert "as one activity event" not in text

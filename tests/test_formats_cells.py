@@ -125,3 +125,37 @@ def test_a_repeated_value_cell_is_read_once_and_stays_the_same() -> None:
 def test_a_metric_the_commands_refuse_is_refused(metric: str) -> None:
     with pytest.raises(InvalidInput, match=r"--metric .*: give a name of 1-100 characters"):
         ImportOptions(metric=metric, rep_column="rep", date_column="day")
+
+
+def read_rows(header: list[str], *rows: list[str]) -> list[ActivityRow | str]:
+    """Every row read from a CSV of ``rows`` with the ids in column ``id``, or
+    the file's refusals (line: reason)."""
+    out = io.StringIO(newline="")
+    writer = csv.writer(out)
+    writer.writerows([header, *rows])
+    options = ImportOptions(
+        metric="calls", rep_column="rep", date_column="day", value_column="n", id_column="id"
+    )
+    reader = ActivityCsv(options, "me")
+    try:
+        return list(reader.rows(io.StringIO(out.getvalue(), newline="")))
+    except ImportRejected as exc:
+        return [str(e) for e in exc.errors]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    source_id=TEXT | st.sampled_from(["x" * 2000, "x" * 2001, " id ", "id\x9f", "ïd", "id\u00a0"])
+)
+def test_a_row_whose_other_cells_were_seen_before_is_checked_the_same(source_id: str) -> None:
+    # The second row's rep, date and value were read (and taken) on the first
+    # row: its id is checked as it is on a row read first.
+    header = ["id", "rep", "day", "n"]
+    first = read_rows(header, [source_id, "ann", "2017-01-02", "3"])
+    second = read_rows(
+        header, ["warm", "ann", "2017-01-02", "3"], [source_id, "ann", "2017-01-02", "3"]
+    )
+    if isinstance(first[0], ActivityRow):
+        assert second[1:] == first
+    else:
+        assert second == [str(first[0]).replace("line 2:", "line 3:", 1)]

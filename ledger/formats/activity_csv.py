@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, Protocol
 
 from pydantic import TypeAdapter, ValidationError
@@ -286,6 +287,7 @@ class ActivityCsv:
         dates: dict[str, date] = {}
         amounts: dict[str, float] = {}
         make_id = None if id_at >= 0 else _RowHasher(header)
+        new_row = partial(tuple.__new__, ActivityRow)  # ActivityRow(*fields), without its __new__
         summary = self.summary
         writing = True
         line = 1  # the header's last line
@@ -313,6 +315,24 @@ class ActivityCsv:
                     summary.filtered_out += 1
                     continue
 
+                # Every cell seen before and taken then, and the id plainly fine:
+                # the row as it would be checked below, with no step to spare.
+                rep = reps.get(cells[rep_at])
+                day = dates.get(cells[date_at])
+                value = 1.0 if value_at < 0 else amounts.get(cells[value_at])
+                if rep is not None and day is not None and value is not None:
+                    if id_at < 0:
+                        assert make_id is not None
+                        sid = make_id(cells if self.people is None else _with(cells, rep_at, rep))
+                        if writing:
+                            yield new_row((rep, metric, day, value, sid, actor))
+                        continue
+                    sid = cells[id_at].strip()
+                    if sid and len(sid) <= MAX_TEXT and sid.isascii() and sid.isprintable():
+                        if writing:  # printable ASCII: no control characters
+                            yield new_row((rep, metric, day, value, sid, actor))
+                        continue
+
                 problems: list[str] = []
                 raw = cells[rep_at]
                 rep = reps.get(raw)
@@ -326,14 +346,14 @@ class ActivityCsv:
                         if len(reps) < 100_000:
                             reps[raw] = rep
                 raw = cells[date_at]
-                day: date | None = dates.get(raw)
+                day = dates.get(raw)
                 if day is None:
                     day, why = _date(raw, o.date_column, fmt)
                     if why:
                         problems.append(why)
                     elif day is not None and len(dates) < 100_000:
                         dates[raw] = day
-                value: float | None = 1.0
+                value = 1.0
                 if value_at >= 0:
                     raw = cells[value_at]
                     value = amounts.get(raw)
@@ -362,7 +382,7 @@ class ActivityCsv:
                     continue
                 if writing:
                     assert day is not None and value is not None
-                    yield ActivityRow(rep, metric, day, value, sid, actor)
+                    yield new_row((rep, metric, day, value, sid, actor))
         except _NotUTF8 as exc:
             self.error(exc.line, exc.reason)
         except csv.Error as exc:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -70,6 +71,11 @@ class LedgerRecorder(ApplicationRecorder):
     def lock_for_insert(self, curs: Any) -> None:
         """Take the lock the recorder's own inserts take, for the rest of the
         transaction (so readers never pass over a gap that fills in later)."""
+
+    def bulk_write(self, curs: Any) -> AbstractContextManager[None]:
+        """Whatever makes a large write in this transaction cheaper, undone
+        after it (nothing by default)."""
+        return nullcontext()
 
     def insert_stored(self, curs: Any, events: Sequence[StoredEvent]) -> None:
         """Insert stored events, with the recorder's own statements and lock,
