@@ -13,11 +13,13 @@ columns) in a temporary directory, then, each in a fresh subprocess:
   (validation, ids, JSON event states, the event store's primary key, the
   duplicate check), all-or-nothing in one transaction.
 
-Prints rows/s of both and their ratio (aim: ledger >= 0.4x raw), and the
+Prints rows/s of both and their ratio (aim: ledger >= 0.4x raw), in wall and
+in CPU time (``--rounds N`` interleaves N raw and N ledger runs and takes
+medians: on a shared machine the CPU ratio is the one to read), and the
 ledger import's peak RSS (``resource.getrusage``) at two file sizes (aim: flat
 in the file size, <= 200 MB).
 
-    .venv/bin/python bench/bench_activity_import.py [--rows 1000000] [--small 100000]
+    .venv/bin/python bench/bench_activity_import.py [--rows 1000000] [--small 100000] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import os
 import random
 import resource
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -92,9 +95,9 @@ def raw_import(csv_path: str, conn: sqlite3.Connection) -> None:
 
 def child_raw(csv_path: str, db: str) -> dict[str, float]:
     conn = raw_table(db)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     raw_import(csv_path, conn)
-    total = time.perf_counter() - t0
+    total, cpu = time.perf_counter() - t0, time.process_time() - c0
     n = conn.execute("SELECT count(*) FROM activity").fetchone()[0]
     size = os.path.getsize(db)
     # the insert alone, rows already in memory
@@ -141,6 +144,7 @@ def child_raw(csv_path: str, db: str) -> dict[str, float]:
     return {
         "rows": n,
         "seconds": total,
+        "cpu_seconds": cpu,
         "insert_only_seconds": insert_only,
         "events_only_seconds": events_only,
         "db_bytes": size,
@@ -162,19 +166,25 @@ def child_ledger(csv_path: str, db: str) -> dict[str, float]:
         id_column="activity_id",
     )
     base = peak_mb()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     with open(csv_path, "rb") as f:
         summary = import_csv(ledger, f, options, actor="bench")
-    total = time.perf_counter() - t0
+    total, cpu = time.perf_counter() - t0, time.process_time() - c0
     assert summary.recorded == summary.rows_read, summary
     return {
         "rows": summary.recorded,
         "seconds": total,
+        "cpu_seconds": cpu,
         "peak_mb": peak_mb(),
         "peak_before_import_mb": base,
         "events": ledger.event_count(),
         "db_bytes": os.path.getsize(db),
     }
+
+
+def _median(runs: list[dict[str, float]]) -> dict[str, float]:
+    """Each figure's median over the runs."""
+    return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
 
 
 def run_child(kind: str, csv_path: Path, db: Path) -> dict[str, float]:
@@ -192,6 +202,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--small", type=int, default=100_000)
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="Interleaved raw/import rounds at --rows (medians)."
+    )
     parser.add_argument("--child", nargs=3, metavar=("KIND", "CSV", "DB"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -211,8 +224,11 @@ def main() -> None:
             f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
         )
 
-        raw = run_child("raw", big, t / "raw.db")
-        ours = run_child("ledger", big, t / "ledger.db")
+        raws, ourss = [], []
+        for i in range(args.rounds):  # interleaved: the load moves both alike
+            raws.append(run_child("raw", big, t / f"raw{i}.db"))
+            ourss.append(run_child("ledger", big, t / f"ledger{i}.db"))
+        raw, ours = _median(raws), _median(ourss)
         ours_small = run_child("ledger", small, t / "ledger-small.db")
 
     raw_rate = raw["rows"] / raw["seconds"]
@@ -229,6 +245,11 @@ def main() -> None:
     )
     print(line.format("commitments activity import", ours["seconds"], our_rate))
     print(f"ratio import / raw (csv + executemany): {our_rate / raw_rate:.2f}x  (aim >= 0.4x)")
+    print(
+        f"in CPU time (user + sys of each child, median of {args.rounds}): raw "
+        f"{raw['cpu_seconds']:.2f} s, import {ours['cpu_seconds']:.2f} s, ratio "
+        f"{raw['cpu_seconds'] / ours['cpu_seconds']:.2f}x"
+    )
     print(f"ratio import / raw executemany alone:   {our_rate / insert_rate:.2f}x")
     print(f"ratio import / event records alone:     {our_rate / events_rate:.2f}x")
     print(
