@@ -702,7 +702,9 @@ def _tally_from_tables(
     their rows, remembered there); blocking applied over both."""
     conn = rm.conn
     conn.execute("PRAGMA temp_store = MEMORY")
-    conn.execute("PRAGMA mmap_size = 1073741824")  # reads only: no copies into the page cache
+    # no mmap_size: with the verdicts cached, mapping the read model saved no CPU
+    # and its file-backed pages put the report's peak RSS at 176 MB at 1.1M events
+    # (73 MB without; docs/performance.md, growth curve)
     conn.create_function("states_hypothesis", 2, rules.states_hypothesis, deterministic=True)
     p = {"t": at.t, "d": at.d, "first": window.first.isoformat()}
     for name in ("dues", "vc", "judged", "cached", "complex", "contested", "vv"):
