@@ -39,6 +39,8 @@ from .formats.jsonl import (
 from .import_rules import Replayer
 from .persistence import canonical, canonical_parsed
 from .store import is_locked
+from .store.recorder import chunk_keys
+from .topics import ACTIVITY, ACTIVITY_CHUNK
 
 PAGE = 2000
 BATCH = 1000
@@ -135,6 +137,9 @@ _ONCE_ONLY = frozenset(
 )  # streams that never get a version 2: not remembered (memory stays flat)
 
 
+_ACTIVITY_TOPICS = frozenset((ACTIVITY, ACTIVITY_CHUNK))
+
+
 def stored_rows(
     ledger: Any, *, after: int = 0, page: int = PAGE
 ) -> Iterator[tuple[int, str, int, str, bytes]]:
@@ -227,8 +232,63 @@ def _old_format(obj: dict[str, Any]) -> str:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
 
 
+class _KeyDigest:
+    """An order-free digest of a multiset of activity keys (row id, position):
+    their count and the sum of their SHA-256 values modulo 2**256. Constant
+    memory, so ``verify`` compares the key table with the events at any size."""
+
+    def __init__(self) -> None:
+        self.count, self.total = 0, 0
+
+    def add(self, key: str, position: int) -> None:
+        self.count += 1
+        value = int.from_bytes(hashlib.sha256(f"{key}:{position}".encode()).digest(), "big")
+        self.total = (self.total + value) % (1 << 256)
+
+    def add_row(self, row: tuple[int, Any, int, str, bytes]) -> None:
+        """The keys an activity event stored at ``row`` must have in the table."""
+        position, sid, version, topic, state = row
+        if topic == ACTIVITY and version == 1:
+            self.add(str(sid).replace("-", ""), position)  # hex text, a UUID or its text
+        elif topic == ACTIVITY_CHUNK:
+            for key in chunk_keys(state):
+                self.add(key, position)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _KeyDigest) and (self.count, self.total) == (
+            other.count,
+            other.total,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def _check_activity_keys(ledger: Any, expected: _KeyDigest, upto: int) -> None:
+    """The store's activity key table (issue 19) must hold exactly the keys of
+    the activity events up to position ``upto``: a key added, removed or moved
+    would make a later import skip a row as already present, or refuse one."""
+    stored = ledger.recorder.stored_activity_keys(upto)
+    if stored is None:  # a ledger from before the table: its next write fills it
+        return
+    found = _KeyDigest()
+    for key, position in stored:
+        found.add(key, position)
+    if found != expected:
+        other = " (other ones)" if found.count == expected.count else ""
+        raise IntegrityFailure(
+            f"the activity key table does not match the activity events: {expected.count} "
+            f"keys for the rows stored up to position {upto}, the table holds "
+            f"{found.count}{other}: edited behind the ledger's back (an import would skip "
+            "or refuse rows by it)"
+        )
+
+
 def stored_bodies(
-    ledger: Any, *, after: int = 0, prev: str = ZERO_HASH
+    ledger: Any,
+    *,
+    after: int = 0,
+    prev: str = ZERO_HASH,
+    keys: _KeyDigest | None = None,
 ) -> Iterator[tuple[int, bytes, str]]:
     """The chain over the stored bytes: (position, hashed body as UTF-8, its hash in
     hex) of every stored event after position ``after``, in ledger order; ``prev``
@@ -239,13 +299,16 @@ def stored_bodies(
     first event seen may be at any version) and the body is spliced from the
     stored text: the one reading of the store behind ``verify``, ``checkpoint``
     and the read model's tree. The first row that fails raises
-    :class:`IntegrityFailure` (exit 4) naming its position.
+    :class:`IntegrityFailure` (exit 4) naming its position. ``keys``, if given,
+    is fed the activity keys each checked row must have in the key table.
     """
     checker = _Checker(ledger.recorder.canonical_stream, default_event_types(), partway=after > 0)
     body_of, sha256 = checker.body, hashlib.sha256
     for row in stored_rows(ledger, after=after):
         body = body_of(row, prev).encode("utf-8")
         prev = sha256(body).hexdigest()
+        if keys is not None and row[3] in _ACTIVITY_TOPICS:
+            keys.add_row(row)
         yield row[0], body, prev
 
 
@@ -267,14 +330,16 @@ def verify(
         digest = digest.strip().lower()
         if not HEX64.fullmatch(digest):
             raise InvalidInput("--digest: give the 64 hex digits printed by 'commitments verify'")
-    count, head, seen_at = 0, ZERO_HASH, 0
-    for _position, _body, head in stored_bodies(ledger):
-        count += 1
+    count, head, seen_at, last = 0, ZERO_HASH, 0, 0
+    keys = _KeyDigest()
+    for position, _body, head in stored_bodies(ledger, keys=keys):
+        count, last = count + 1, position
         if head == digest:
             seen_at = count
         if progress is not None and count % 10000 == 0:
             progress(10000)
 
+    _check_activity_keys(ledger, keys, last)
     if digest is not None and head != digest:
         if seen_at:
             why = (

@@ -428,3 +428,85 @@ def test_a_chunk_is_stored_as_the_mapper_stores_the_same_event(
             assert writer._state("calls", "crm", batch) == writer._slow_state("calls", "crm", batch)
     finally:
         ledger.close()
+
+
+# -- verify checks the key table against the events ------------------------------
+
+
+def _keys_sql(ledger: Ledger, sql: str, *args: Any) -> None:
+    """Run ``sql`` on the key table behind the ledger's back (``{keys}``: its name)."""
+    recorder: Any = ledger.recorder
+    schema = "" if local_file(ledger.db) else f'"{recorder.datastore.schema}".'
+    table = f"{schema}activity_keys"
+    marks = sql.format(keys=table)
+    if not local_file(ledger.db):
+        marks = marks.replace("?", "%s")
+    with recorder.datastore.transaction(commit=True) as curs:
+        curs.execute(marks, args)
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        ("forged", "INSERT INTO {keys} (id, position) VALUES (?, ?)"),
+        ("removed", "DELETE FROM {keys} WHERE id = ?"),
+        ("moved", "UPDATE {keys} SET position = position + ? WHERE id = ?"),
+    ],
+    ids=lambda e: e[0],
+)
+def test_verify_refuses_a_key_table_edited_behind_the_ledgers_back(
+    db: str, edit: tuple[str, str]
+) -> None:
+    """A forged key would make a later import skip that row as already present;
+    a removed one would let a row be recorded twice: verify compares the table
+    with the keys of the activity events (both shapes) and refuses (exit 4)."""
+    from ledger.audit import verify
+
+    ledger = Ledger.open(db)
+    try:
+        per_row(ledger, "s1")
+        imported(ledger, [row("s2"), row("s3")])
+        verify(ledger)  # faithful: passes
+        kind, sql = edit
+        forged = activity_id("calls", "never-imported")
+        kept = activity_id("calls", "s2")
+        args: dict[str, tuple[Any, ...]] = {
+            "forged": (forged.hex if local_file(db) else forged, 1),
+            "removed": (kept.hex if local_file(db) else kept,),
+            "moved": (1, kept.hex if local_file(db) else kept),
+        }
+        _keys_sql(ledger, sql, *args[kind])
+        with pytest.raises(IntegrityFailure, match="activity key table does not match"):
+            verify(ledger)
+    finally:
+        ledger.close()
+
+
+def test_verify_passes_a_ledger_without_the_key_table_and_refuses_through_the_cli(
+    cli: Cli,
+) -> None:
+    """A ledger from before the table (dropped here) verifies: its next write
+    fills it. Through the command, a forged key is exit 4 with one line."""
+    ledger = Ledger.open(cli.db)
+    try:
+        per_row(ledger, "s1")
+        drop_keys(ledger)
+    finally:
+        ledger.close()
+    assert cli("verify").exit_code == 0
+    ledger = Ledger.open(cli.db)
+    try:
+        imported(ledger, [row("s2")])  # creates the table, filled from the events
+        forged = activity_id("calls", "never-imported")
+        _keys_sql(
+            ledger,
+            "INSERT INTO {keys} (id, position) VALUES (?, ?)",
+            forged.hex if local_file(cli.db) else forged,
+            2,
+        )
+    finally:
+        ledger.close()
+    result = cli("verify")
+    assert result.exit_code == 4 and result.stdout == ""
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "activity key table does not match" in result.stderr

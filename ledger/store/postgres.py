@@ -199,6 +199,17 @@ class LedgerPostgresRecorder(LedgerRecorder, PostgresApplicationRecorder):
             )
         )
 
+    def _keys_after(self, curs: Any, after: Any, upto: int, page: int) -> list[tuple[Any, int]]:
+        first = after == ""
+        curs.execute(
+            self._keys_sql(
+                "SELECT id, position FROM {schema}.{keys} WHERE (%s OR id > %s) "
+                "AND position <= %s ORDER BY id LIMIT %s"
+            ),
+            (first, None if first else after, upto, page),
+        )
+        return [(r["id"], r["position"]) for r in curs.fetchall()]
+
     def _keys_of_topic(self, curs: Any) -> None:
         curs.execute(
             self._keys_sql(

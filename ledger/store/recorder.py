@@ -190,6 +190,34 @@ class LedgerRecorder(ApplicationRecorder):
         self.insert_records(curs, [record], index=False)
         self.insert_activity_keys(curs, hex_ids, self.position_of(curs, record[0]))
 
+    def stored_activity_keys(
+        self, upto: int, page: int = 20_000
+    ) -> Iterator[tuple[str, int]] | None:
+        """Every (row id as 32 hex digits, position) of the key table whose event
+        is at or before position ``upto``, page by page in id order; None if the
+        store has no key table (a ledger from before issue 19, not written since)."""
+        with self.datastore.transaction(commit=False) as curs:
+            if not self._keys_present(curs):
+                return None
+        return self._key_pages(upto, page)
+
+    def _key_pages(self, upto: int, page: int) -> Iterator[tuple[str, int]]:
+        after = ""
+        while True:
+            with self.datastore.transaction(commit=False) as curs:
+                rows = self._keys_after(curs, after, upto, page)
+            for key, position in rows:
+                yield _hex(key), int(position)
+            if len(rows) < page:
+                return
+            after = rows[-1][0]
+
+    @abstractmethod
+    def _keys_after(self, curs: Any, after: Any, upto: int, page: int) -> list[tuple[Any, int]]:
+        """Up to ``page`` (id, position) rows of the key table with an id after
+        ``after`` ("" for the first page) and a position at or before ``upto``,
+        in id order."""
+
     @staticmethod
     @abstractmethod
     def stream_key(hex_id: str) -> Any:

@@ -164,6 +164,14 @@ class LedgerSQLiteRecorder(LedgerRecorder, SQLiteApplicationRecorder):
         )
         return int(curs.fetchone()[0])
 
+    def _keys_after(self, curs: Any, after: Any, upto: int, page: int) -> list[tuple[Any, int]]:
+        curs.execute(
+            f"SELECT id, position FROM {KEYS_TABLE} WHERE id > ? AND position <= ? "
+            "ORDER BY id LIMIT ?",
+            (after, upto, page),
+        )
+        return [(r[0], r[1]) for r in curs.fetchall()]
+
     def activity_keys_among(
         self, curs: Any, hex_ids: Sequence[str], after: int
     ) -> Iterator[tuple[str, bool]]:
