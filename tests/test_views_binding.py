@@ -208,20 +208,28 @@ def test_any_edit_of_the_views_file_is_caught(cli: Cli, sql: str, table: str) ->
     _verify_refuses(cli, table)
 
 
-def test_projections_verify_catches_a_replaced_ledger(sqlite_db: str, tmp_path: Path) -> None:
+def _read_then_edit_the_ledger(sqlite_db: str, tmp_path: Path, sql: str) -> Cli:
+    """A ledger with an agreement and a check-in, read once (the views file tracks
+    the check-in), then ``sql`` run on its store behind its back."""
     cli = Cli(sqlite_db, str(tmp_path / "views.db"))
     cid = _agree(cli)
     cli.ok(f"check-in {cid} --on 2026-01-09 --actual 4")
     cli.ok("list")
     conn = sqlite3.connect(sqlite_db)
-    conn.execute(
-        "UPDATE stored_events SET state = CAST(replace(CAST(state AS TEXT), "
-        "'\"actual\":4.0', '\"actual\":9.0') AS BLOB) WHERE rowid = "
-        "(SELECT max(rowid) FROM stored_events)"
-    )
+    conn.execute(sql)
     conn.commit()
     conn.close()
+    return cli
 
+
+def test_projections_verify_catches_a_replaced_ledger(sqlite_db: str, tmp_path: Path) -> None:
+    cli = _read_then_edit_the_ledger(
+        sqlite_db,
+        tmp_path,
+        "UPDATE stored_events SET state = CAST(replace(CAST(state AS TEXT), "
+        "'\"actual\":4.0', '\"actual\":9.0') AS BLOB) WHERE rowid = "
+        "(SELECT max(rowid) FROM stored_events)",
+    )
     _verify_refuses(cli, "not the one it applied")
 
 
@@ -239,17 +247,11 @@ def test_projections_verify_refuses_events_that_do_not_replay(
 ) -> None:
     """Found by tests/test_tamper_properties.py: a stored state that is no longer
     JSON made projections verify crash (exit 1) instead of refusing."""
-    cli = Cli(sqlite_db, str(tmp_path / "views.db"))
-    cid = _agree(cli)
-    cli.ok(f"check-in {cid} --on 2026-01-09 --actual 4")
-    cli.ok("list")
-    conn = sqlite3.connect(sqlite_db)
-    conn.execute(
-        "UPDATE stored_events SET state = CAST('{not json' AS BLOB) WHERE topic LIKE '%Agreed'"
+    cli = _read_then_edit_the_ledger(
+        sqlite_db,
+        tmp_path,
+        "UPDATE stored_events SET state = CAST('{not json' AS BLOB) WHERE topic LIKE '%Agreed'",
     )
-    conn.commit()
-    conn.close()
-
     _verify_refuses(cli, "do not replay")
 
 
@@ -260,18 +262,12 @@ def test_projections_verify_refuses_a_tracked_event_whose_stream_id_is_not_a_uui
     first byte of the stream id of the event the views file tracks made
     projections verify crash (exit 1, eventsourcing parsing it as a UUID)
     instead of refusing the read model as not the ledger's."""
-    cli = Cli(sqlite_db, str(tmp_path / "views.db"))
-    cid = _agree(cli)
-    cli.ok(f"check-in {cid} --on 2026-01-09 --actual 4")
-    cli.ok("list")
-    conn = sqlite3.connect(sqlite_db)
-    conn.execute(
+    cli = _read_then_edit_the_ledger(
+        sqlite_db,
+        tmp_path,
         "UPDATE stored_events SET originator_id = char(0) || substr(originator_id, 2) "
-        "WHERE rowid = (SELECT max(rowid) FROM stored_events)"
+        "WHERE rowid = (SELECT max(rowid) FROM stored_events)",
     )
-    conn.commit()
-    conn.close()
-
     _verify_refuses(cli, "not the one it applied")
 
 

@@ -28,6 +28,16 @@ BULK_CACHE_KIB = 16 * 1024
 """SQLite's page cache during a bulk write (:meth:`LedgerSQLiteRecorder.bulk_write`), KiB."""
 
 
+def _among(curs: Any, sql: str, hex_ids: Sequence[str], after: int) -> Iterator[tuple[str, bool]]:
+    """The (id, stored after position ``after``) rows ``sql`` finds for ``hex_ids``,
+    asked 900 ids at a time (``{marks}`` in ``sql``: SQLite's limit of bound values)."""
+    for i in range(0, len(hex_ids), 900):
+        chunk = hex_ids[i : i + 900]
+        curs.execute(sql.format(marks=",".join("?" * len(chunk))), [after, *chunk])
+        for r in curs.fetchall():
+            yield r[0], bool(r[1])
+
+
 class LedgerSQLiteRecorder(LedgerRecorder, SQLiteApplicationRecorder):
     """The ledger's recorder on SQLite."""
 
@@ -175,15 +185,8 @@ class LedgerSQLiteRecorder(LedgerRecorder, SQLiteApplicationRecorder):
     def activity_keys_among(
         self, curs: Any, hex_ids: Sequence[str], after: int
     ) -> Iterator[tuple[str, bool]]:
-        for i in range(0, len(hex_ids), 900):
-            chunk = hex_ids[i : i + 900]
-            marks = ",".join("?" * len(chunk))
-            curs.execute(
-                f"SELECT id, position > ? FROM {KEYS_TABLE} WHERE id IN ({marks})",
-                [after, *chunk],
-            )
-            for r in curs.fetchall():
-                yield r[0], bool(r[1])
+        sql = f"SELECT id, position > ? FROM {KEYS_TABLE} WHERE id IN ({{marks}})"
+        return _among(curs, sql, hex_ids, after)
 
     @staticmethod
     def stream_key(hex_id: str) -> str:
@@ -240,16 +243,11 @@ class LedgerSQLiteRecorder(LedgerRecorder, SQLiteApplicationRecorder):
     def created_among(
         self, curs: Any, hex_ids: Sequence[str], after: int
     ) -> Iterator[tuple[str, bool]]:
-        for i in range(0, len(hex_ids), 900):
-            chunk = hex_ids[i : i + 900]
-            marks = ",".join("?" * len(chunk))
-            curs.execute(
-                f"SELECT originator_id, rowid > ? FROM {self.events_table_name} "
-                f"WHERE originator_version = 1 AND originator_id IN ({marks})",
-                [after, *chunk],
-            )
-            for r in curs.fetchall():
-                yield r[0], bool(r[1])
+        sql = (
+            f"SELECT originator_id, rowid > ? FROM {self.events_table_name} "
+            "WHERE originator_version = 1 AND originator_id IN ({marks})"
+        )
+        return _among(curs, sql, hex_ids, after)
 
     def streams_created_between(
         self, curs: Any, low: UUID, high: UUID, topic: str, limit: int
