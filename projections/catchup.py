@@ -97,13 +97,9 @@ def connect(views_path: str, *, any_thread: bool = False) -> sqlite_utils.Databa
     conn.execute("PRAGMA synchronous=OFF")
     db = sqlite_utils.Database(conn)
     existing = set(db.table_names())
-    index_count = conn.execute(
-        "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name LIKE 'idx_%'"
-    ).fetchone()[0]
-    index_count -= _missing_triggers(conn)  # created with the indexes
     if "tracking" in existing and _columns(conn, "tracking") != BY_NAME["tracking"].names:
         _reset(db)  # written by an older release: derived data, rebuilt
-    elif any(t.name not in existing for t in TABLES) or index_count < _INDEX_COUNT:
+    elif any(t.name not in existing for t in TABLES) or not _indexes_complete(conn):
         with _immediate(conn):
             _create_tables(db)
     if not columns_current(conn):
@@ -134,12 +130,17 @@ def schema_current(conn: sqlite3.Connection) -> bool:
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'report_verdicts'"
         ).fetchone()
         is not None
-        and _missing_triggers(conn) == 0
-        and conn.execute(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name LIKE 'idx_%'"
-        ).fetchone()[0]
-        >= _INDEX_COUNT
+        and _indexes_complete(conn)
     )
+
+
+def _indexes_complete(conn: sqlite3.Connection) -> bool:
+    """Whether the file has every secondary index and every trigger (created
+    together, after a rebuild's replay: a rebuild stopped midway lacks them)."""
+    found = conn.execute(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name LIKE 'idx_%'"
+    ).fetchone()[0]
+    return bool(found >= _INDEX_COUNT and _missing_triggers(conn) == 0)
 
 
 def _columns(conn: sqlite3.Connection, table: str) -> tuple[str, ...]:
