@@ -39,7 +39,7 @@ from .formats.jsonl import (
 from .import_rules import Replayer
 from .persistence import canonical, canonical_parsed
 from .store import is_locked
-from .store.recorder import chunk_keys
+from .store.recorder import keys_of_chunk
 from .topics import ACTIVITY, ACTIVITY_CHUNK
 
 PAGE = 2000
@@ -137,9 +137,6 @@ _ONCE_ONLY = frozenset(
 )  # streams that never get a version 2: not remembered (memory stays flat)
 
 
-_ACTIVITY_TOPICS = frozenset((ACTIVITY, ACTIVITY_CHUNK))
-
-
 def stored_rows(
     ledger: Any, *, after: int = 0, page: int = PAGE
 ) -> Iterator[tuple[int, str, int, str, bytes]]:
@@ -159,7 +156,9 @@ class _Checker:
         types: Mapping[str, type],
         *,
         partway: bool = False,
+        keys: _KeyDigest | None = None,
     ) -> None:
+        self.keys = keys  # fed the activity keys of each checked event
         self.stream_of = stream_of  # a stored stream id as a UUID with dashes (None: not canonical)
         self.types = types
         self.last: dict[str, int] = {}
@@ -209,6 +208,8 @@ class _Checker:
                 "(duplicate keys, other key order or spacing, or another encoding): "
                 "edited behind the ledger's back"
             )
+        if self.keys is not None:
+            self.keys.add_event(position, sid, version, topic, obj)
         recorded_at = obj.pop("timestamp")
         # The text is canonical, so the hashed body is spliced from it rather than
         # encoded again: the data is the text without its timestamp member.
@@ -245,13 +246,13 @@ class _KeyDigest:
         value = int.from_bytes(hashlib.sha256(f"{key}:{position}".encode()).digest(), "big")
         self.total = (self.total + value) % (1 << 256)
 
-    def add_row(self, row: tuple[int, Any, int, str, bytes]) -> None:
-        """The keys an activity event stored at ``row`` must have in the table."""
-        position, sid, version, topic, state = row
+    def add_event(self, position: int, sid: Any, version: int, topic: str, obj: Any) -> None:
+        """The keys the event stored at ``position`` (its state parsed: ``obj``)
+        must have in the table: none unless it holds activity."""
         if topic == ACTIVITY and version == 1:
             self.add(str(sid).replace("-", ""), position)  # hex text, a UUID or its text
         elif topic == ACTIVITY_CHUNK:
-            for key in chunk_keys(state):
+            for key in keys_of_chunk(obj):
                 self.add(key, position)
 
     def __eq__(self, other: object) -> bool:
@@ -302,13 +303,13 @@ def stored_bodies(
     :class:`IntegrityFailure` (exit 4) naming its position. ``keys``, if given,
     is fed the activity keys each checked row must have in the key table.
     """
-    checker = _Checker(ledger.recorder.canonical_stream, default_event_types(), partway=after > 0)
+    checker = _Checker(
+        ledger.recorder.canonical_stream, default_event_types(), partway=after > 0, keys=keys
+    )
     body_of, sha256 = checker.body, hashlib.sha256
     for row in stored_rows(ledger, after=after):
         body = body_of(row, prev).encode("utf-8")
         prev = sha256(body).hexdigest()
-        if keys is not None and row[3] in _ACTIVITY_TOPICS:
-            keys.add_row(row)
         yield row[0], body, prev
 
 

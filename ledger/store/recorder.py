@@ -295,9 +295,13 @@ def chunk_keys(state: bytes) -> list[str]:
     """The row ids (32 hex digits) of an ``ActivityChunk.Recorded`` state."""
     import json
 
+    return keys_of_chunk(json.loads(state))
+
+
+def keys_of_chunk(data: dict[str, Any]) -> list[str]:
+    """The row ids (32 hex digits) of an ``ActivityChunk.Recorded`` state, parsed."""
     from ..domain import activity_ids
 
-    data = json.loads(state)
     hex_id = activity_ids(data["metric"])
     return [hex_id(row[3]) for row in data["rows"]]
 
