@@ -120,16 +120,17 @@ def columns_current(conn: sqlite3.Connection) -> bool:
 
 
 def schema_current(conn: sqlite3.Connection) -> bool:
-    """:func:`columns_current`, and the report's cache is there with every
+    """:func:`columns_current`, and the report's caches are there with every
     trigger that keeps it true, and every index (issue 19; a file without them,
     written by an older release or by a rebuild that stopped midway, is caught
     up first, which creates them: the cache starts empty)."""
     return (
         columns_current(conn)
         and conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'report_verdicts'"
-        ).fetchone()
-        is not None
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+            "AND name IN ('report_verdicts', 'report_commitments')"
+        ).fetchone()[0]
+        == 2
         and _indexes_complete(conn)
     )
 
@@ -244,7 +245,7 @@ def _create_indexes(db: sqlite_utils.Database) -> None:
 
 def _missing_triggers(conn: sqlite3.Connection) -> int:
     """How many of :data:`TRIGGERS` the file lacks (the report fills its cache only
-    when none is missing: see :func:`projections.coaching.remember_verdicts`)."""
+    when none is missing: see :func:`projections.coaching.remember`)."""
     found = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
     return sum(name not in found for name, *_ in TRIGGERS)
 
