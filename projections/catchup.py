@@ -42,7 +42,7 @@ from ledger.topics import PERSON_TOPICS as _PERSON_TOPICS
 
 from .sealed import SEALED_FIELDS
 from .stamps import normalize_timestamp
-from .tables import BY_NAME, TABLES, TRIGGERS, trigger_sql
+from .tables import BY_NAME, CACHES, TABLES, TRIGGERS, trigger_sql
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -1162,11 +1162,14 @@ def status(ledger: Ledger, views_path: str) -> Status:
 
 
 def table_dump(views_path: str) -> dict[str, list[tuple[Any, ...]]]:
-    """Every table's rows in primary-key order (for comparing two builds)."""
+    """Every table's rows in primary-key order (for comparing two builds; not
+    the report's caches, which reads fill)."""
     conn = sqlite3.connect(views_path)
     try:
         out: dict[str, list[tuple[Any, ...]]] = {}
         for t in TABLES:
+            if t.name in CACHES:
+                continue
             order = ", ".join(t.pk)
             out[t.name] = conn.execute(f"SELECT * FROM [{t.name}] ORDER BY {order}").fetchall()
         return out

@@ -524,6 +524,10 @@ TABLES: tuple[Table, ...] = (
 
 BY_NAME = {t.name: t for t in TABLES}
 
+CACHES = ("report_verdicts", "report_commitments")
+"""The tables the report fills (issue 19): not built by catch-up or a rebuild
+(which leaves them empty), so never compared with a rebuild row for row."""
+
 _FORGET_COMMITMENT = "DELETE FROM report_verdicts WHERE id = NEW.commitment_id;"
 _FORGET_ACTIVITY = (
     "DELETE FROM report_verdicts WHERE rep = NEW.rep "

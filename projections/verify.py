@@ -25,7 +25,7 @@ from ledger.errors import IntegrityFailure
 from ledger.store import location
 
 from .catchup import Progress, Tracking, rebuild, recorder_hash_at, tracking
-from .tables import BY_NAME, TABLES
+from .tables import BY_NAME, CACHES, TABLES
 
 if TYPE_CHECKING:
     from ledger.application import Ledger
@@ -115,11 +115,9 @@ def verify(
                                 f"position {at.position}"
                             )
                         tables = [
-                            _compare(views, t.name, t.names)
-                            for t in TABLES
-                            if t.name not in _CACHES
+                            _compare(views, t.name, t.names) for t in TABLES if t.name not in CACHES
                         ]
-                        tables.extend(_check_cache(views, fresh, name) for name in _CACHES)
+                        tables.extend(_check_cache(views, fresh, name) for name in CACHES)
                         return Verification(views_path, at.position, head, tables, problems)
                 finally:
                     views.execute("ROLLBACK")
@@ -182,9 +180,6 @@ def _binding_problems(ledger: Ledger, at: Tracking, head: int) -> list[str]:
         if actual != at.event_hash:
             out.append(f"the ledger's event at position {at.position} is not the one it applied")
     return out
-
-
-_CACHES = ("report_verdicts", "report_commitments")
 
 
 def _check_cache(conn: sqlite3.Connection, fresh: str, name: str) -> TableCheck:
