@@ -579,13 +579,16 @@ _COUNTED_COLUMNS = (
 )
 
 
-def _counted(where: str, columns: str) -> str:
-    """SQL: the ``columns`` of the counted rows (cached rows that serve, then
-    fresh ones) meeting ``where`` (a condition on the columns both have: each
-    side uses its index)."""
+def _counted(where: str, columns: str, legs: tuple[bool, bool]) -> str:
+    """SQL: the ``columns`` of the counted rows meeting ``where`` (a condition on
+    the columns both have: each side uses its index): the cached rows that
+    serve, the fresh ones, or both (``legs``: whether there are any of each;
+    one alone is a plain subquery SQLite flattens, with no compound to step
+    through)."""
+    cached = f"SELECT {columns} FROM main.report_commitments WHERE {_SERVED} AND ({where})"
+    fresh = f"SELECT {columns} FROM temp.fresh WHERE {where}"
     return (
-        f"(SELECT {columns} FROM main.report_commitments WHERE {_SERVED} AND ({where}) "
-        f"UNION ALL SELECT {columns} FROM temp.fresh WHERE {where})"
+        "(" + " UNION ALL ".join(q for q, on in zip((cached, fresh), legs, strict=True) if on) + ")"
     )
 
 
@@ -700,39 +703,85 @@ JOIN closes x ON x.commitment_id = c.id
 WHERE NOT EXISTS (SELECT 1 FROM releases r WHERE r.commitment_id = c.id)
 """
 
+
 # the stamps of each fresh row (report_commitments' known_at, settled_on and
 # what its activity trigger watches): the latest of its own rows' and those of
 # the manager commitments supporting it, every row the read model holds
+def _latest_of(table: str) -> str:
+    """SQL: per commitment of ``ids``, the latest ``recorded_at`` and business
+    date of its rows in ``table``."""
+    return (
+        f"SELECT v.commitment_id AS id, max(v.recorded_at) AS known, max(v.date) AS settled "
+        f"FROM ids CROSS JOIN {table} v ON v.commitment_id = ids.id GROUP BY v.commitment_id"
+    )
+
+
 _OWN_STAMPS = f"""
-SELECT c.for_id, c.metric, c.expect_metric, c.start, c.due,
+WITH j(id, for_id) AS (
+  SELECT id, id FROM temp.fresh WHERE verdict IS NOT NULL
+  UNION ALL
+  SELECT m.id, m.supports FROM temp.fresh f CROSS JOIN commitments m ON m.supports = f.id
+  WHERE f.verdict IS NOT NULL AND m.owner = 'manager'
+),
+ids(id) AS (SELECT DISTINCT id FROM j),
+rv AS ({_latest_of("revisions")}),
+ci AS ({_latest_of("check_ins")}),
+co AS ({_latest_of("corrections")}),
+rp AS ({_latest_of("replies")}),
+due(id, due) AS (
+  SELECT v.commitment_id, v.due FROM ids CROSS JOIN revisions v ON v.commitment_id = ids.id
+  WHERE v.due IS NOT NULL AND v.position = (SELECT max(w.position) FROM revisions w
+                                            WHERE w.commitment_id = v.commitment_id
+                                              AND w.due IS NOT NULL)
+)
+SELECT j.for_id, c.metric, c.expect_metric, c.start, coalesce(n.due, c.due) AS due,
   max(c.recorded_at, coalesce(x.recorded_at, ''), coalesce(r.recorded_at, ''),
-      {_LATEST.format(col="recorded_at", table="revisions")},
-      {_LATEST.format(col="recorded_at", table="check_ins")},
-      {_LATEST.format(col="recorded_at", table="corrections")},
-      {_LATEST.format(col="recorded_at", table="replies")},
-      {_ACTIVITY_KNOWN.format(due="c.due")}) AS known_at,
+      coalesce(rv.known, ''), coalesce(ci.known, ''), coalesce(co.known, ''),
+      coalesce(rp.known, ''),
+      {_ACTIVITY_KNOWN.format(due="coalesce(n.due, c.due)")}) AS known_at,
   max(c.agreed_on, c.start, coalesce(x.date, ''), coalesce(r.date, ''),
-      CASE WHEN x.date IS NOT NULL THEN c.due ELSE '' END,
-      {_LATEST.format(col="date", table="revisions")},
-      {_LATEST.format(col="date", table="check_ins")},
-      {_LATEST.format(col="date", table="corrections")},
-      {_LATEST.format(col="date", table="replies")}) AS settled_on
-FROM (SELECT j.for_id, c.id, c.rep, c.metric, c.expect_metric, c.start, c.recorded_at,
-        c.agreed_on, {_LATEST_DUE} AS due
-      FROM (SELECT id, id AS for_id FROM temp.fresh
-            UNION ALL
-            SELECT m.id, m.supports FROM temp.fresh f CROSS JOIN commitments m
-              ON m.supports = f.id
-            WHERE m.owner = 'manager') j
-      CROSS JOIN commitments c ON c.id = j.id) c
+      CASE WHEN x.date IS NOT NULL THEN coalesce(n.due, c.due) ELSE '' END,
+      coalesce(rv.settled, ''), coalesce(ci.settled, ''), coalesce(co.settled, ''),
+      coalesce(rp.settled, '')) AS settled_on
+FROM j CROSS JOIN commitments c ON c.id = j.id
+LEFT JOIN due n ON n.id = c.id
 LEFT JOIN closes x ON x.commitment_id = c.id
 LEFT JOIN releases r ON r.commitment_id = c.id
+LEFT JOIN rv ON rv.id = c.id
+LEFT JOIN ci ON ci.id = c.id
+LEFT JOIN co ON co.id = c.id
+LEFT JOIN rp ON rp.id = c.id
 """
 _ROW_STAMPS = f"""
 SELECT o.for_id,
   ',' || group_concat(coalesce(o.metric, '') || ',' || coalesce(o.expect_metric, ''), ',') || ',',
   min(o.start), max(o.due), max(o.known_at), max(o.settled_on)
 FROM ({_OWN_STAMPS}) o GROUP BY o.for_id
+"""
+# the stamps of every fresh row, from what its columns but the verdict are read
+# from: its own row, revisions, close, release and replies, and the rows of the
+# manager commitments supporting it (a row with a verdict: _ROW_STAMPS too)
+_BASE_STAMPS = """
+WITH rv AS (SELECT v.commitment_id AS id, max(v.recorded_at) AS known, max(v.date) AS settled
+            FROM revisions v WHERE v.commitment_id IN (SELECT id FROM temp.fresh)
+            GROUP BY v.commitment_id),
+rp AS (SELECT v.commitment_id AS id, max(v.recorded_at) AS known, max(v.date) AS settled
+       FROM replies v WHERE v.commitment_id IN (SELECT id FROM temp.fresh)
+       GROUP BY v.commitment_id),
+sp AS (SELECT m.supports AS id, max(m.recorded_at) AS known, max(m.agreed_on) AS settled
+       FROM commitments m WHERE m.owner = 'manager'
+         AND m.supports IN (SELECT id FROM temp.fresh) GROUP BY m.supports)
+SELECT f.id,
+  max(c.recorded_at, coalesce(x.recorded_at, ''), coalesce(r.recorded_at, ''),
+      coalesce(rv.known, ''), coalesce(rp.known, ''), coalesce(sp.known, '')),
+  max(c.agreed_on, c.start, coalesce(x.date, ''), coalesce(r.date, ''),
+      coalesce(rv.settled, ''), coalesce(rp.settled, ''), coalesce(sp.settled, ''))
+FROM temp.fresh f CROSS JOIN commitments c ON c.id = f.id
+LEFT JOIN closes x ON x.commitment_id = c.id
+LEFT JOIN releases r ON r.commitment_id = c.id
+LEFT JOIN rv ON rv.id = c.id
+LEFT JOIN rp ON rp.id = c.id
+LEFT JOIN sp ON sp.id = c.id
 """
 
 
@@ -744,44 +793,65 @@ def _n(condition: str) -> str:
 # the status at D of a counted row that has not ended (rules.status_at)
 _OPEN_STATUS = f"CASE WHEN :d > due THEN '{rules.OVERDUE}' ELSE '{rules.OPEN}' END"
 _IN_WINDOW = "BETWEEN :first AND :d"
-_AGREED = f"""
+_GRACE = f"date(due, '+{LOOP_GRACE_DAYS} days')"
+
+
+def _count_queries(legs: tuple[bool, bool]) -> dict[str, str]:
+    """The report's counts of commitments, over the rows :func:`_counted` gives."""
+    return {
+        "agreed": f"""
 SELECT manager, {_n("owner = 'rep'")}, {_n("owner = 'rep' AND hypothesis")},
   {_n("owner = 'rep' AND proposed_by = 'rep'")}, {_n("owner = 'rep' AND two_sided")},
   {_n("owner <> 'rep'")}
-FROM {_counted(f"agreed_on {_IN_WINDOW}", "manager, owner, hypothesis, proposed_by, two_sided")}
+FROM {
+            _counted(
+                f"agreed_on {_IN_WINDOW}",
+                "manager, owner, hypothesis, proposed_by, two_sided",
+                legs,
+            )
+        }
 GROUP BY manager
-"""
-_GRACE = f"date(due, '+{LOOP_GRACE_DAYS} days')"
-_LOOPS = f"""
+""",
+        "loops": f"""
 SELECT manager, substr(due, 1, 7), count(*),
   {_n(f"ended_on IS NOT NULL AND ended_on <= {_GRACE}")},
   {_n(f"ended_on IS NULL AND :d <= {_GRACE}")}
-FROM {_counted(f"due {_IN_WINDOW}", "manager, due, ended_on")} GROUP BY 1, 2
-"""
-# ended in the window: by verdict (a released one: released), with how many
-# were closed (judged) and how many of those are contested
-_ENDED = f"""
+FROM {_counted(f"due {_IN_WINDOW}", "manager, due, ended_on", legs)} GROUP BY 1, 2
+""",
+        # ended in the window: by verdict (a released one: released), with how
+        # many were closed (judged) and how many of those are contested
+        "ended": f"""
 SELECT manager, owner,
   CASE WHEN released_on IS NOT NULL THEN '{rules.RELEASED}' ELSE verdict END, count(*),
   {_n("closed_on IS NOT NULL")}, {_n("closed_on IS NOT NULL AND contested")}
 FROM {
-    _counted(f"ended_on {_IN_WINDOW}", "manager, owner, released_on, closed_on, verdict, contested")
-}
+            _counted(
+                f"ended_on {_IN_WINDOW}",
+                "manager, owner, released_on, closed_on, verdict, contested",
+                legs,
+            )
+        }
 GROUP BY 1, 2, 3
-"""
-# open at D (a counted row that ended, ended by D): each with its status
-_OPEN = f"""
+""",
+        # open at D (a counted row that ended, ended by D): each with its status
+        "open": f"""
 SELECT manager, owner, rep, focus, {_OPEN_STATUS}
-FROM {_counted("ended_on IS NULL", "manager, owner, rep, focus, due")}
-"""
-_OVERRIDES = f"""
+FROM {_counted("ended_on IS NULL", "manager, owner, rep, focus, due", legs)}
+""",
+        "overrides": f"""
 SELECT manager, id, rep, focus, override, agreed_on
 FROM {
-    _counted(
-        f"override > '' AND +agreed_on {_IN_WINDOW}", "manager, id, rep, focus, override, agreed_on"
-    )
-}
-"""
+            _counted(
+                f"override > '' AND +agreed_on {_IN_WINDOW}",
+                "manager, id, rep, focus, override, agreed_on",
+                legs,
+            )
+        }
+""",
+    }
+
+
+_COUNTS = {legs: _count_queries(legs) for legs in ((True, True), (True, False), (False, True))}
 
 
 def _tally_from_tables(
@@ -810,10 +880,12 @@ def _tally_from_tables(
     else:
         conn.execute(_UNSERVED, p)
     evaluated = _read_fresh(rm, at, p)
+    any_fresh = conn.execute("SELECT 1 FROM temp.fresh LIMIT 1").fetchone() is not None
+    counts = _COUNTS[(cache, any_fresh) if cache or any_fresh else (False, True)]
     if cache:
         remember(rm, at, evaluated)
     for manager, rep_agreed, hypothesis, proposed, two_sided, manager_agreed in conn.execute(
-        _AGREED, p
+        counts["agreed"], p
     ):
         t = tallies[manager]
         t.rep_agreed += rep_agreed
@@ -821,7 +893,7 @@ def _tally_from_tables(
         t.rep_proposed += proposed
         t.two_sided += two_sided
         t.manager_agreed += manager_agreed
-    for manager, month, due, closed, pending in conn.execute(_LOOPS, p):
+    for manager, month, due, closed, pending in conn.execute(counts["loops"], p):
         t = tallies[manager]
         t.loops_due += due
         t.month_due[month] += due
@@ -829,7 +901,7 @@ def _tally_from_tables(
         t.month_closed[month] += closed
         t.loops_pending += pending
         t.month_pending[month] += pending
-    for manager, owner, verdict, count, closed, contested in conn.execute(_ENDED, p):
+    for manager, owner, verdict, count, closed, contested in conn.execute(counts["ended"], p):
         assert verdict is not None  # closed in the window: judged or cached
         t = tallies[manager]
         (t.rep_verdicts if owner == "rep" else t.manager_verdicts)[verdict] += count
@@ -837,7 +909,7 @@ def _tally_from_tables(
             t.rep_judged += closed
             t.contested += contested
     loaded: dict[str, list[tuple[str, str, str, str]]] = {}
-    for manager, owner, rep, focus, status in conn.execute(_OPEN, p):
+    for manager, owner, rep, focus, status in conn.execute(counts["open"], p):
         t = tallies[manager]
         (t.rep_verdicts if owner == "rep" else t.manager_verdicts)[status] += 1
         t.overdue += status == rules.OVERDUE
@@ -847,7 +919,7 @@ def _tally_from_tables(
         if rules.is_overloaded(rules.focus_load_of((o, f, s) for _, o, f, s in own)):
             for manager, *_ in own:
                 tallies[manager].overloaded.add(rep)
-    for manager, cid, rep, focus, reason, agreed_on in conn.execute(_OVERRIDES, p):
+    for manager, cid, rep, focus, reason, agreed_on in conn.execute(counts["overrides"], p):
         tallies[manager].overrides.append(
             {"id": cid, "rep": rep, "focus": focus, "reason": reason, "agreed_on": agreed_on}
         )
@@ -958,9 +1030,10 @@ def remember(rm: ReadModel, at: Moment, verdicts: dict[str, str]) -> int:
             writer.execute("ROLLBACK")
             return 0
         for table, rows in (("report_verdicts", judged), ("report_commitments", counted)):
-            writer.executemany(
-                BY_NAME[table].insert_sql().replace("INSERT", "INSERT OR REPLACE", 1), rows
-            )
+            with _indexes_after(writer, table, len(rows)):
+                writer.executemany(
+                    BY_NAME[table].insert_sql().replace("INSERT", "INSERT OR REPLACE", 1), rows
+                )
         writer.execute("COMMIT")
         return len(judged) + len(counted)
     except sqlite3.Error:
@@ -971,17 +1044,50 @@ def remember(rm: ReadModel, at: Moment, verdicts: dict[str, str]) -> int:
         writer.close()
 
 
+@contextmanager
+def _indexes_after(conn: sqlite3.Connection, table: str, rows: int) -> Iterator[None]:
+    """Inside: ``rows`` rows go into ``table``. Many of them (a report after a
+    rebuild fills the caches): its secondary indexes are dropped first and
+    built again after, in the same transaction (sorting once is much faster
+    than keeping random-order B-trees up to date row by row)."""
+    if rows < _MANY_ROWS:
+        yield
+        return
+    indexes = conn.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
+        "AND sql IS NOT NULL",
+        (table,),
+    ).fetchall()
+    for name, _ in indexes:
+        conn.execute(f"DROP INDEX [{name}]")
+    yield
+    for _, sql in indexes:
+        conn.execute(sql)
+
+
+_MANY_ROWS = 20_000
+"""From how many rows :func:`_indexes_after` builds the indexes after the rows."""
+
+
 def _latest_rows(conn: sqlite3.Connection, at: Moment) -> list[tuple[Any, ...]]:
     """The rows of ``temp.fresh`` (after blocking) that ``at`` reads as the latest
-    knowledge has them, as ``report_commitments`` holds them."""
-    stamps = {r[0]: r[1:] for r in conn.execute(_ROW_STAMPS) if r[4] <= at.t and r[5] <= at.d}
-    if not stamps:
-        return []
-    return [
-        (*r, *stamps[r[0]])
-        for r in conn.execute(f"SELECT {_COUNTED_COLUMNS} FROM temp.fresh")
-        if r[0] in stamps
-    ]
+    knowledge has them, as ``report_commitments`` holds them: stamped by
+    :data:`_BASE_STAMPS` and, those with a verdict, by :data:`_ROW_STAMPS` (what
+    the verdict was judged from, and what the activity trigger watches)."""
+    judged = {r[0]: r[1:] for r in conn.execute(_ROW_STAMPS)}
+    base = {r[0]: r[1:] for r in conn.execute(_BASE_STAMPS)}
+    out = []
+    for row in conn.execute(f"SELECT {_COUNTED_COLUMNS} FROM temp.fresh"):
+        cid = row[0]
+        known, settled = base[cid]
+        metrics, start, due = None, None, None
+        if cid in judged:
+            metrics, start, due, more_known, more_settled = judged[cid]
+            known, settled = max(known, more_known), max(settled, more_settled)
+        if known <= at.t and settled <= at.d:
+            out.append((*row, metrics, start, due, known, settled))
+    out.sort()  # in the order of the cache's primary key: fewer pages written
+    return out
 
 
 def wrong_cached_verdicts(rm: ReadModel, cached: Sequence[Sequence[Any]]) -> int:
@@ -1037,13 +1143,14 @@ def wrong_cached_rows(rm: ReadModel, cached: Sequence[Sequence[Any]]) -> int:
     conn.execute("CREATE TEMP TABLE want (id TEXT PRIMARY KEY)")
     conn.executemany("INSERT OR IGNORE INTO temp.want VALUES (?)", ((r[0],) for r in cached))
     _read_fresh(rm, at, p)
+    conn.executemany(  # as the report left them: no verdict, stamped without one
+        "UPDATE temp.fresh SET verdict = NULL WHERE id = ?",
+        ((r[0],) for r in cached if r[verdict] is None),
+    )
     latest = {r[0]: r for r in _latest_rows(conn, at)}
     wrong = 0
     for row in cached:
-        fresh = latest.get(row[0])
-        if fresh is not None and row[verdict] is None:
-            fresh = (*fresh[:verdict], None, *fresh[verdict + 1 :])
-        wrong += fresh != tuple(row)
+        wrong += latest.get(row[0]) != tuple(row)
     return wrong
 
 
