@@ -754,8 +754,10 @@ LEFT JOIN rp ON rp.id = c.id
 """
 _ROW_STAMPS = f"""
 SELECT o.for_id,
-  ',' || group_concat(coalesce(o.metric, '') || ',' || coalesce(o.expect_metric, ''), ',') || ',',
-  min(o.start), max(o.due), max(o.known_at), max(o.settled_on)
+  ',' || group_concat(coalesce(o.metric, '') || ',' || coalesce(o.expect_metric, ''), ',') || ','
+    AS metrics,
+  min(o.start) AS watch_start, max(o.due) AS watch_due, max(o.known_at) AS known_at,
+  max(o.settled_on) AS settled_on
 FROM ({_OWN_STAMPS}) o GROUP BY o.for_id
 """
 # the stamps of every fresh row, from what its columns but the verdict are read
@@ -773,9 +775,9 @@ sp AS (SELECT m.supports AS id, max(m.recorded_at) AS known, max(m.agreed_on) AS
          AND m.supports IN (SELECT id FROM temp.fresh) GROUP BY m.supports)
 SELECT f.id,
   max(c.recorded_at, coalesce(x.recorded_at, ''), coalesce(r.recorded_at, ''),
-      coalesce(rv.known, ''), coalesce(rp.known, ''), coalesce(sp.known, '')),
+      coalesce(rv.known, ''), coalesce(rp.known, ''), coalesce(sp.known, '')) AS known_at,
   max(c.agreed_on, c.start, coalesce(x.date, ''), coalesce(r.date, ''),
-      coalesce(rv.settled, ''), coalesce(rp.settled, ''), coalesce(sp.settled, ''))
+      coalesce(rv.settled, ''), coalesce(rp.settled, ''), coalesce(sp.settled, '')) AS settled_on
 FROM temp.fresh f CROSS JOIN commitments c ON c.id = f.id
 LEFT JOIN closes x ON x.commitment_id = c.id
 LEFT JOIN releases r ON r.commitment_id = c.id
@@ -783,6 +785,26 @@ LEFT JOIN rv ON rv.id = c.id
 LEFT JOIN rp ON rp.id = c.id
 LEFT JOIN sp ON sp.id = c.id
 """
+
+# each fresh row with its stamps: :data:`_BASE_STAMPS` and, with a verdict,
+# :data:`_ROW_STAMPS` too (what the verdict was judged from, and what the
+# activity trigger watches); those (T, D) sees every row of
+_STAMPED = (
+    "SELECT {columns}, j.metrics, j.watch_start, j.watch_due, "
+    "max(b.known_at, coalesce(j.known_at, '')) AS known_at, "
+    "max(b.settled_on, coalesce(j.settled_on, '')) AS settled_on "
+    "FROM temp.fresh f JOIN ({base}) b ON b.id = f.id "
+    "LEFT JOIN ({judged}) j ON j.for_id = f.id"
+)
+_LATEST_ROWS = (
+    "SELECT * FROM ("
+    + _STAMPED.format(
+        columns=", ".join(f"f.{c}" for c in _COUNTED_COLUMNS.split(", ")),
+        base=_BASE_STAMPS,
+        judged=_ROW_STAMPS,
+    )
+    + ") WHERE known_at <= :t AND settled_on <= :d ORDER BY id"
+)
 
 
 def _n(condition: str) -> str:
@@ -1007,8 +1029,8 @@ def remember(rm: ReadModel, at: Moment, verdicts: dict[str, str]) -> int:
         for r in (conn.execute(_STAMPS) if verdicts else ())
         if r[0] in verdicts and r[6] <= at.t and r[7] <= at.d
     ]
-    counted = _latest_rows(conn, at)
-    if not judged and not counted:
+    fresh = conn.execute("SELECT count(*) FROM temp.fresh").fetchone()[0]
+    if not judged and not fresh:
         return 0
     from .tables import TRIGGERS
 
@@ -1029,13 +1051,17 @@ def remember(rm: ReadModel, at: Moment, verdicts: dict[str, str]) -> int:
         if now is None or tuple(now) != tuple(tracking) or any(t[0] not in names for t in TRIGGERS):
             writer.execute("ROLLBACK")
             return 0
-        for table, rows in (("report_verdicts", judged), ("report_commitments", counted)):
-            with _indexes_after(writer, table, len(rows)):
+        before = writer.total_changes
+        for table, rows, many in (
+            ("report_verdicts", judged, len(judged)),
+            ("report_commitments", map(tuple, _latest_rows(conn, at)), fresh),
+        ):
+            with _indexes_after(writer, table, many):
                 writer.executemany(
                     BY_NAME[table].insert_sql().replace("INSERT", "INSERT OR REPLACE", 1), rows
                 )
         writer.execute("COMMIT")
-        return len(judged) + len(counted)
+        return writer.total_changes - before
     except sqlite3.Error:
         if writer.in_transaction:
             writer.execute("ROLLBACK")
@@ -1046,7 +1072,7 @@ def remember(rm: ReadModel, at: Moment, verdicts: dict[str, str]) -> int:
 
 @contextmanager
 def _indexes_after(conn: sqlite3.Connection, table: str, rows: int) -> Iterator[None]:
-    """Inside: ``rows`` rows go into ``table``. Many of them (a report after a
+    """Inside: up to ``rows`` rows go into ``table``. Many of them (a report after a
     rebuild fills the caches): its secondary indexes are dropped first and
     built again after, in the same transaction (sorting once is much faster
     than keeping random-order B-trees up to date row by row)."""
@@ -1069,25 +1095,12 @@ _MANY_ROWS = 20_000
 """From how many rows :func:`_indexes_after` builds the indexes after the rows."""
 
 
-def _latest_rows(conn: sqlite3.Connection, at: Moment) -> list[tuple[Any, ...]]:
+def _latest_rows(conn: sqlite3.Connection, at: Moment) -> sqlite3.Cursor:
     """The rows of ``temp.fresh`` (after blocking) that ``at`` reads as the latest
-    knowledge has them, as ``report_commitments`` holds them: stamped by
-    :data:`_BASE_STAMPS` and, those with a verdict, by :data:`_ROW_STAMPS` (what
-    the verdict was judged from, and what the activity trigger watches)."""
-    judged = {r[0]: r[1:] for r in conn.execute(_ROW_STAMPS)}
-    base = {r[0]: r[1:] for r in conn.execute(_BASE_STAMPS)}
-    out = []
-    for row in conn.execute(f"SELECT {_COUNTED_COLUMNS} FROM temp.fresh"):
-        cid = row[0]
-        known, settled = base[cid]
-        metrics, start, due = None, None, None
-        if cid in judged:
-            metrics, start, due, more_known, more_settled = judged[cid]
-            known, settled = max(known, more_known), max(settled, more_settled)
-        if known <= at.t and settled <= at.d:
-            out.append((*row, metrics, start, due, known, settled))
-    out.sort()  # in the order of the cache's primary key: fewer pages written
-    return out
+    knowledge has them, as ``report_commitments`` holds them, in the order of
+    its primary key (fewer pages written), one at a time (a report after a
+    rebuild writes every commitment's)."""
+    return conn.execute(_LATEST_ROWS, {"t": at.t, "d": at.d})
 
 
 def wrong_cached_verdicts(rm: ReadModel, cached: Sequence[Sequence[Any]]) -> int:
@@ -1147,7 +1160,7 @@ def wrong_cached_rows(rm: ReadModel, cached: Sequence[Sequence[Any]]) -> int:
         "UPDATE temp.fresh SET verdict = NULL WHERE id = ?",
         ((r[0],) for r in cached if r[verdict] is None),
     )
-    latest = {r[0]: r for r in _latest_rows(conn, at)}
+    latest = {r[0]: tuple(r) for r in _latest_rows(conn, at)}
     wrong = 0
     for row in cached:
         wrong += latest.get(row[0]) != tuple(row)
