@@ -592,16 +592,20 @@ def _counted(where: str, columns: str, legs: tuple[bool, bool]) -> str:
     )
 
 
-_JUDGED = """
+_JUDGED_AMONG = """
 CREATE TEMP TABLE judged AS
-SELECT id FROM fresh WHERE closed_on BETWEEN :first AND :d
+WITH closed(id) AS ({closed})
+SELECT id FROM closed
 UNION
 SELECT m.id FROM commitments m
 JOIN closes x ON x.commitment_id = m.id AND x.recorded_at <= :t AND x.date <= :d
 WHERE m.owner = 'manager' AND m.recorded_at <= :t AND m.agreed_on <= :d
   AND m.supports IN (SELECT f.id FROM fresh f WHERE f.owner = 'rep'
-                     AND f.closed_on BETWEEN :first AND :d)
+                     AND f.id IN (SELECT id FROM closed))
 """
+# the fresh commitments (T, D) judges: those closed in the window, and the
+# closed manager commitments supporting them (for blocking)
+_JUDGED = _JUDGED_AMONG.format(closed="SELECT id FROM fresh WHERE closed_on BETWEEN :first AND :d")
 
 _COMPLEX = """
 SELECT commitment_id AS id FROM revisions WHERE recorded_at <= :t AND date <= :d
@@ -947,17 +951,19 @@ def _tally_from_tables(
         )
 
 
-def _read_fresh(rm: ReadModel, at: Moment, p: dict[str, Any]) -> dict[str, str]:
+def _read_fresh(
+    rm: ReadModel, at: Moment, p: dict[str, Any], judged: str = _JUDGED
+) -> dict[str, str]:
     """Read the commitments of ``temp.want`` at (T, D) into ``temp.fresh``, with
     the verdicts (after blocking) of those closed in the window (``:first`` to
-    ``:d``): read from ``report_verdicts`` where it serves, else judged. Return
-    the verdicts judged (before blocking)."""
+    ``:d``; or those ``judged`` selects): read from ``report_verdicts`` where it
+    serves, else judged. Return the verdicts judged (before blocking)."""
     conn = rm.conn
     conn.execute(_FRESH, p)
     conn.execute("CREATE UNIQUE INDEX temp.fresh_id ON fresh (id)")
     for column in ("agreed_on", "due", "ended_on", "closed_on"):
         conn.execute(f"CREATE INDEX temp.fresh_{column} ON fresh ({column})")
-    conn.execute(_JUDGED, p)
+    conn.execute(judged, p)
     conn.execute(_CACHED, p)
     verdicts: dict[str, str] = dict(conn.execute("SELECT id, verdict FROM temp.cached"))
     conn.execute("DELETE FROM temp.judged WHERE id IN (SELECT id FROM temp.cached)")
@@ -979,7 +985,7 @@ def _read_fresh(rm: ReadModel, at: Moment, p: dict[str, Any]) -> dict[str, str]:
 
 
 def _drop_temporary(conn: sqlite3.Connection) -> None:
-    for name in ("dues", "want", "fresh", "judged", "cached", "complex", "vv"):
+    for name in ("dues", "want", "with_verdict", "fresh", "judged", "cached", "complex"):
         conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
 
 
@@ -1135,6 +1141,11 @@ def wrong_cached_verdicts(rm: ReadModel, cached: Sequence[Sequence[Any]]) -> int
     return wrong
 
 
+_WITH_VERDICT = (
+    "SELECT id FROM fresh WHERE closed_on IS NOT NULL AND id IN (SELECT id FROM temp.with_verdict)"
+)
+
+
 def wrong_cached_rows(rm: ReadModel, cached: Sequence[Sequence[Any]]) -> int:
     """How many of ``cached`` (rows of ``report_commitments``, in column order)
     are not what ``rm`` (a read model rebuilt from the ledger) reads at the
@@ -1150,12 +1161,17 @@ def wrong_cached_rows(rm: ReadModel, cached: Sequence[Sequence[Any]]) -> int:
     at = moment(None, max(str(r[settled]) for r in cached))
     conn.execute("PRAGMA temp_store = MEMORY")  # as the report sets it, before temp is used
     conn.create_function("states_hypothesis", 2, rules.states_hypothesis, deterministic=True)
-    p = {"t": at.t, "d": at.d, "first": "0000-01-01", "cache": 0}  # every close: judged
+    p = {"t": at.t, "d": at.d, "cache": 0}
     _drop_temporary(conn)
     conn.execute(_DUES, p)
     conn.execute("CREATE TEMP TABLE want (id TEXT PRIMARY KEY)")
     conn.executemany("INSERT OR IGNORE INTO temp.want VALUES (?)", ((r[0],) for r in cached))
-    _read_fresh(rm, at, p)
+    conn.execute("CREATE TEMP TABLE with_verdict (id TEXT PRIMARY KEY)")
+    conn.executemany(
+        "INSERT OR IGNORE INTO temp.with_verdict VALUES (?)",
+        ((r[0],) for r in cached if r[verdict] is not None),
+    )
+    _read_fresh(rm, at, p, _JUDGED_AMONG.format(closed=_WITH_VERDICT))
     conn.executemany(  # as the report left them: no verdict, stamped without one
         "UPDATE temp.fresh SET verdict = NULL WHERE id = ?",
         ((r[0],) for r in cached if r[verdict] is None),
