@@ -1113,32 +1113,27 @@ def wrong_cached_verdicts(rm: ReadModel, cached: Sequence[Sequence[Any]]) -> int
     """How many of ``cached`` (rows of ``report_verdicts``, in column order) are
     not what ``rm`` (a read model rebuilt from the ledger) gives: the stamps and
     window :data:`_STAMPS` takes, and the verdict before blocking at the latest
-    knowledge (``projections verify``)."""
+    knowledge, judged as the report judges (``projections verify``)."""
     if not cached:
         return 0
+    from .query import moment
+
     conn = rm.conn
-    conn.execute("DROP TABLE IF EXISTS temp.judged")
+    conn.execute("PRAGMA temp_store = MEMORY")  # as the report sets it, before temp is used
+    _drop_temporary(conn)
     conn.execute("CREATE TEMP TABLE judged (id TEXT PRIMARY KEY)")
     conn.executemany("INSERT OR IGNORE INTO temp.judged VALUES (?)", ((r[0],) for r in cached))
     stamps = {r[0]: tuple(r) for r in conn.execute(_STAMPS)}
     on = max((str(r[8]) for r in cached if r[8]), default="")
-    judged: dict[str, rules.Evaluation] = {}
+    verdicts: dict[str, str] = {}
     if on:
-        from .query import moment
-
         at = moment(None, on)
-        ids = [r[0] for r in cached]
-        judged = {i.facts.id: i.evaluation for i in rm.commitments(at, ids=ids)}
-    wrong = 0
-    for row in cached:
-        cid, verdict = row[0], row[6]
-        e = judged.get(cid)
-        before = e.verdict if e is not None else None
-        if before == rules.BLOCKED and verdict in (rules.PARTIAL, rules.BROKEN):
-            before = verdict
-        if stamps.get(cid) != (*row[:6], row[7], row[8]) or before != verdict:
-            wrong += 1
-    return wrong
+        conn.execute("CREATE TEMP TABLE complex AS " + _COMPLEX, {"t": at.t, "d": at.d})
+        verdicts = {cid: e.verdict for cid, e in _evaluate(rm, at).items()}
+    return sum(
+        stamps.get(row[0]) != (*row[:6], row[7], row[8]) or verdicts.get(row[0]) != row[6]
+        for row in cached
+    )
 
 
 _WITH_VERDICT = (
