@@ -187,7 +187,7 @@ def _check_cache(conn: sqlite3.Connection, fresh: str, name: str) -> TableCheck:
     rebuild leaves them empty), so its rows are not compared with the
     rebuild's: each must be what the rebuild gives at the latest knowledge
     (read :data:`_BATCH` rows at a time, so memory stays flat)."""
-    from .coaching import wrong_cached_rows, wrong_cached_verdicts
+    from .counted import wrong_cached_rows, wrong_cached_verdicts
     from .query import ReadModel
 
     wrong_of = wrong_cached_verdicts if name == "report_verdicts" else wrong_cached_rows
