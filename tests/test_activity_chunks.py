@@ -207,7 +207,7 @@ def test_keys_held_back_for_several_chunks_give_what_a_flush_per_chunk_gives(db:
                     value=9.0,
                     source_id=sid,
                     actor="crm",
-                )  # fmt: skip
+                )
             )
         options = dataclasses.replace(OPTIONS, metric=metric)
         first = [row("a", n="1"), row("b", n="2"), row("a", n="3"), row("c"), row("p1")]
@@ -229,9 +229,14 @@ def test_keys_held_back_for_several_chunks_give_what_a_flush_per_chunk_gives(db:
     ledger = Ledger.open(db)
     try:
         results = []
-        for held in (1, 3, 5, 10**9):  # a flush per chunk, two, three, one at the end
-            with mock.patch("ledger.activity_import.KEY_BATCH_ROWS", held):
-                results.append(run(f"calls{held}"))
+        # keys held back: never, from the first row on for 1, 2 or 3 chunks or
+        # all of them, after the first chunks for 3 chunks
+        for start, held in ((10**9, 1), (0, 1), (0, 3), (0, 5), (0, 10**9), (3, 5)):
+            with (
+                mock.patch("ledger.activity_import.HOLD_KEYS_FROM", start),
+                mock.patch("ledger.activity_import.KEY_BATCH_ROWS", held),
+            ):
+                results.append(run(f"calls{start}-{held}"))
         texts, rows, found = results[0]
         assert texts[0] == (
             "13 rows read, 8 recorded, 2 already present, 3 repeated in the file, 0 filtered out"
