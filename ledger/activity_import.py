@@ -208,6 +208,7 @@ class _ActivityWriter:
         self.held: list[_Held] = []
         self.held_keys: set[str] = set()
         self.held_rows = 0
+        self.grown = False
 
     def register(
         self,
@@ -326,6 +327,9 @@ class _ActivityWriter:
             taken = [key for key in fresh if key in held]
             new = {key: row for key, row in fresh.items() if key not in held}
         if not self.held:
+            if not self.grown:
+                self.recorder.bulk_write_grows(curs)
+                self.grown = True
             curs.execute("SAVEPOINT activity_keys_held")
         stream, position = "", 0
         if new:

@@ -77,6 +77,10 @@ class LedgerRecorder(ApplicationRecorder):
         after it (nothing by default)."""
         return nullcontext()
 
+    def bulk_write_grows(self, curs: Any) -> None:
+        """Inside :meth:`bulk_write`: the write has grown large (an import past
+        ``HOLD_KEYS_FROM`` rows); nothing by default."""
+
     def insert_stored(self, curs: Any, events: Sequence[StoredEvent]) -> None:
         """Insert stored events, with the recorder's own statements and lock,
         and the keys of any activity rows among them (:meth:`index_activity`)."""
