@@ -13,13 +13,16 @@ activity``), inserted in the same transaction. The first bad row stops the
 writing; once the whole file is read,
 :class:`~ledger.formats.activity_csv.ImportRejected` is raised, the
 transaction rolls back, and nothing is written, keys included. Memory stays
-flat in the file's size: rows are never held beyond one chunk, and rows
-repeated in the file are found through the store itself (it sees the
-import's own uncommitted keys).
+flat in the file's size: rows are never held beyond one chunk, the keys of
+at most :data:`KEY_BATCH_ROWS` rows are held back to be inserted together
+(once :data:`HOLD_KEYS_FROM` rows are recorded),
+and rows repeated in the file are found through the store itself (it sees
+the import's own uncommitted keys) or among the keys held back.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -27,7 +30,7 @@ from itertools import groupby, islice
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from eventsourcing.persistence import IntegrityError, Mapper, OperationalError, StoredEvent
 from eventsourcing.utils import get_topic
@@ -85,6 +88,23 @@ memory rises slowly (38, 41, 46 MB). A reader holds one chunk at a time
 700 KB of state."""
 
 
+HOLD_KEYS_FROM = 200_000
+"""Rows an import records with each chunk's keys inserted at once, before it
+holds them back (:data:`KEY_BATCH_ROWS`): while the key table is small
+enough for the page cache, holding back only adds a sort (at 300,000 rows
+1.72 s of CPU against 1.64 s, measured)."""
+
+KEY_BATCH_ROWS = 200_000
+"""Rows whose keys the writer holds back and inserts together, in id order
+(:meth:`_ActivityWriter.flush`): the key table's B-tree (the ids are in
+random order) is then walked once per this many rows rather than once per
+chunk, which thrashed the import's page cache once the table outgrew it.
+Measured (docs/performance.md, "Activity import"), 1,000,000 rows, CPU:
+the keys' inserts 3.7 s a chunk at a time, 1.6 s at 50,000 rows, 1.3 s at
+100,000, 1.15 s at 200,000; the peak grows with it (only the keys are held,
+about 150 bytes a row): 96 MB at 200,000."""
+
+
 @dataclass
 class WriteCounts:
     """What :meth:`Ledger.record_activity_rows` did with the rows it was given."""
@@ -113,7 +133,8 @@ def write_activity_rows(
     flat and an exception raised by ``rows`` rolls everything back. A row
     whose (metric, source id) is already stored, in either shape, is skipped
     (already present); one repeated in ``rows`` is skipped too (repeated):
-    the transaction sees its own keys, so no set of ids is kept in memory. Use
+    the transaction sees its own keys, so no more ids are kept in memory than
+    the :data:`KEY_BATCH_ROWS` held back. Use
     :meth:`Ledger.record_activity_rows` rather than this.
     """
     recorder = ledger.recorder
@@ -127,9 +148,10 @@ def write_activity_rows(
             recorder.ensure_activity_keys(curs)
             batch = list(islice(rows, batch_size))
             while batch:
-                writer.register(curs, people, batch[0].actor)
+                writer.register(curs, people, batch[0].actor, before, counts)
                 writer.write(curs, batch, before, counts)
                 batch = list(islice(rows, batch_size))
+            writer.flush(curs, before, counts)
             if counts.recorded:
                 writer.ensure_ledger_id(curs)
     except IntegrityError:
@@ -149,9 +171,9 @@ def write_activity_rows(
 class _ActivityWriter:
     """Turns batches of activity rows into ``ActivityChunk.Recorded`` events
     (one per batch and metric: the rows of one import share its actor and
-    instant) and inserts each with its rows' keys through the recorder
-    (:meth:`ledger.store.recorder.LedgerRecorder.insert_chunk`), inside the
-    caller's transaction.
+    instant) through the recorder, inside the caller's transaction, their
+    rows' keys held back and inserted together (:meth:`flush`,
+    :meth:`ledger.store.recorder.LedgerRecorder.insert_chunk_keys`).
 
     What is the same for every chunk is worked out once per import: the
     template state (one mapped chunk event's
@@ -183,12 +205,24 @@ class _ActivityWriter:
         self.reps = _JsonTexts(canonical_parsed)
         self.days = _JsonTexts(lambda day: canonical_parsed(day.isoformat()))
         self.values = _JsonTexts(_float_json)
+        self.held: list[_Held] = []
+        self.held_keys: set[str] = set()
+        self.held_rows = 0
+        self.grown = False
 
-    def register(self, curs: Any, people: PersonResolver | None, actor: str) -> None:
+    def register(
+        self,
+        curs: Any,
+        people: PersonResolver | None,
+        actor: str,
+        before: int,
+        counts: WriteCounts,
+    ) -> None:
         """Insert ``Person.Registered`` for the reps the rows read so far named
         for the first time (before their rows, in this transaction)."""
         if people is None or len(people.pending) == self.registered:
             return
+        self.flush(curs, before, counts)  # nothing inserted under a held-back savepoint
         new = people.pending[self.registered :]
         self.registered = len(people.pending)
         to_stored = self.ledger.mapper.to_stored_event
@@ -250,10 +284,13 @@ class _ActivityWriter:
         """Insert the run's new rows as one chunk; count the ones already
         stored (in either shape) or repeated.
 
-        Optimistic first: the chunk and its keys are inserted under a
-        savepoint without looking anything up, and the key table's primary
-        key refuses a row stored before. Only then is the chunk rolled back
-        to the savepoint and its keys looked up, and the lookups continue
+        Optimistic first: the chunk is inserted without looking anything up,
+        with its keys (:meth:`_try_insert`) or, once the import has recorded
+        :data:`HOLD_KEYS_FROM` rows, its keys held back (:meth:`_hold`) and
+        inserted with those of the next chunks (:meth:`flush`); the key
+        table's primary key refuses a row stored before. Only then is the
+        chunk, or are the held-back chunks, rolled back and written again with
+        their keys looked up (:meth:`_look_up`), and the lookups continue
         until a chunk turns out to be all new (a re-import does not pay for a
         failed insert on every chunk)."""
         metric, actor = run[0].metric, run[0].actor
@@ -267,15 +304,102 @@ class _ActivityWriter:
                     counts.repeated += 1
                 else:
                     fresh[key] = row
-        if self.optimistic:
+        if not self.optimistic:
+            self._look_up(curs, metric, actor, fresh, before, counts)
+        elif counts.recorded < HOLD_KEYS_FROM:  # the key table still fits the cache
             if self._try_insert(curs, metric, actor, fresh):
                 counts.recorded += len(fresh)
-                return
-            self.optimistic = False
+            else:
+                self._look_up(curs, metric, actor, fresh, before, counts)
+        else:
+            self._hold(curs, metric, actor, fresh, counts)
+            if self.held_rows >= KEY_BATCH_ROWS:
+                self.flush(curs, before, counts)
+
+    def _hold(
+        self, curs: Any, metric: str, actor: str, fresh: dict[str, ActivityRow], counts: WriteCounts
+    ) -> None:
+        """Insert the chunk of ``fresh``'s rows not held back already (those are
+        repeated), its keys held back; the first held back opens a savepoint."""
+        held = self.held_keys
+        new, taken = fresh, []
+        if held and not held.isdisjoint(fresh):
+            taken = [key for key in fresh if key in held]
+            new = {key: row for key, row in fresh.items() if key not in held}
+        if not self.held:
+            if not self.grown:
+                self.recorder.bulk_write_grows(curs)
+                self.grown = True
+            curs.execute("SAVEPOINT activity_keys_held")
+        stream, position = "", 0
+        if new:
+            record = self._record(metric, actor, new)
+            stream, position = record[0], self.recorder.insert_chunk_event(curs, record)
+        ids = sorted(new)  # a sorted run: the flush's sort is cheaper (measured)
+        self.held.append(_Held(metric, actor, stream, position, ids, taken))
+        held.update(ids)
+        self.held_rows += len(fresh)
+        counts.recorded += len(new)
+        counts.repeated += len(taken)
+
+    def flush(self, curs: Any, before: int, counts: WriteCounts) -> None:
+        """Insert the held-back keys, in id order. A row stored before (in
+        either shape, or by an earlier flush of this import) rolls the
+        held-back chunks back to their savepoint: each is then written again
+        with its keys looked up, counted as if never held back."""
+        if not self.held:
+            return
+        held, self.held, self.held_keys, self.held_rows = self.held, [], set(), 0
+        curs.execute("SAVEPOINT activity_keys_flush")  # PostgreSQL: the transaction goes on
+        try:
+            self.recorder.insert_chunk_keys(curs, [(h.position, h.ids) for h in held if h.ids])
+        except self.duplicate:
+            curs.execute("ROLLBACK TO SAVEPOINT activity_keys_flush")
+            # the rows are read back from the chunks (not held in memory), then
+            # the chunks rolled back and written again
+            rows = [self._rows_of(curs, h) for h in held]
+            curs.execute("ROLLBACK TO SAVEPOINT activity_keys_held")
+            curs.execute("RELEASE SAVEPOINT activity_keys_held")
+            for h, fresh in zip(held, rows, strict=True):
+                counts.recorded -= len(h.ids)
+                counts.repeated -= len(h.taken)
+                self._look_up(curs, h.metric, h.actor, fresh, before, counts, h.taken)
+            return
+        curs.execute("RELEASE SAVEPOINT activity_keys_flush")
+        curs.execute("RELEASE SAVEPOINT activity_keys_held")
+
+    def _rows_of(self, curs: Any, held: _Held) -> dict[str, ActivityRow]:
+        """The rows of a held-back chunk as they were written, by key, in order:
+        read back from its state, which holds each row's rep, date, value and
+        source id as the writer had them (the same JSON text written again)."""
+        if not held.stream:
+            return {}
+        state = self.recorder.first_state(curs, UUID(held.stream))
+        assert state is not None
+        hex_id, metric, actor = activity_ids(held.metric), held.metric, held.actor
+        return {
+            hex_id(sid): ActivityRow(rep, metric, date.fromisoformat(day), float(value), sid, actor)
+            for rep, day, value, sid in json.loads(state)["rows"]
+        }
+
+    def _look_up(
+        self,
+        curs: Any,
+        metric: str,
+        actor: str,
+        fresh: dict[str, ActivityRow],
+        before: int,
+        counts: WriteCounts,
+        taken: Sequence[str] = (),
+    ) -> None:
+        """Insert the chunk of ``fresh``'s rows not stored yet, and its keys;
+        optimistic again after a chunk with none stored. ``taken``: the keys
+        of rows of the chunk left out of ``fresh`` as held back by a chunk
+        before it (each is found now, and counted)."""
         found = 0
-        for key, ours in self.recorder.activity_keys_among(curs, list(fresh), before):
+        for key, ours in self.recorder.activity_keys_among(curs, [*fresh, *taken], before):
             found += 1
-            del fresh[key]
+            fresh.pop(key, None)
             if ours:
                 counts.repeated += 1
             else:
@@ -285,15 +409,19 @@ class _ActivityWriter:
             self._insert_chunk(curs, metric, actor, fresh)
             counts.recorded += len(fresh)
 
-    def _insert_chunk(
-        self, curs: Any, metric: str, actor: str, fresh: dict[str, ActivityRow]
-    ) -> None:
+    def _record(
+        self, metric: str, actor: str, fresh: dict[str, ActivityRow]
+    ) -> tuple[str, int, str, bytes]:
         rows = list(fresh.values())
         state = (
             self._state(metric, actor, rows) if self.fast else self._slow_state(metric, actor, rows)
         )
-        record = (uuid4().hex, 1, self.topic, state)
-        self.recorder.insert_chunk(curs, record, sorted(fresh))
+        return (uuid4().hex, 1, self.topic, state)
+
+    def _insert_chunk(
+        self, curs: Any, metric: str, actor: str, fresh: dict[str, ActivityRow]
+    ) -> None:
+        self.recorder.insert_chunk(curs, self._record(metric, actor, fresh), sorted(fresh))
 
     def ensure_ledger_id(self, curs: Any) -> None:
         """Give a ledger without an id its ``LedgerCreated`` (SPEC §7.2), in this transaction."""
@@ -308,7 +436,8 @@ class _ActivityWriter:
     def _try_insert(
         self, curs: Any, metric: str, actor: str, fresh: dict[str, ActivityRow]
     ) -> bool:
-        """Insert under a savepoint; False (and nothing inserted) on a row stored before."""
+        """Insert the chunk and its keys under a savepoint; False (and nothing
+        inserted) on a row stored before."""
         curs.execute("SAVEPOINT activity_batch")
         try:
             self._insert_chunk(curs, metric, actor, fresh)
@@ -322,6 +451,18 @@ class _ActivityWriter:
 
 _METRIC_ACTOR = itemgetter(1, 5)  # an ActivityRow's (metric, actor)
 _SOURCE_ID = itemgetter(4)  # an ActivityRow's source id
+
+
+@dataclass
+class _Held:
+    """A chunk inserted with its keys held back (:meth:`_ActivityWriter.flush`)."""
+
+    metric: str
+    actor: str
+    stream: str  # its event's stream id, 32 hex digits ("": none, every row was taken)
+    position: int  # of its event
+    ids: list[str]  # its rows' keys, sorted
+    taken: list[str]  # the keys of its rows left out as held back by a chunk before it
 
 
 class _JsonTexts(dict[Any, str]):

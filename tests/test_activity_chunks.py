@@ -8,6 +8,7 @@ chunk's ``recorded_at`` and at each row's own date."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import sqlite3
@@ -186,6 +187,69 @@ def test_the_same_counts_for_the_same_file_as_per_row_storage_gave(
     again = cli(f"activity import {path} {options}")
     assert again.exit_code == 0, again.stderr
     assert "4 rows read, 0 recorded, 3 already present, 1 repeated in the file" in again.stderr
+
+
+def test_keys_held_back_for_several_chunks_give_what_a_flush_per_chunk_gives(db: str) -> None:
+    """The writer holds the keys of up to ``KEY_BATCH_ROWS`` rows back and
+    inserts them together; a row stored before (per row, or by an earlier
+    import) or repeated across the held-back chunks makes it write them again
+    with lookups. Whatever the number held back, the same counts, the same
+    rows in the same chunks and the same keys, and verify passes."""
+    from ledger.audit import verify
+
+    def run(metric: str) -> tuple[list[str], list[Any], set[str]]:
+        for sid in ("p1", "p5"):  # stored per row before, met in later chunks
+            ledger.record_activity(
+                cmd.RecordActivity(
+                    rep="ann",
+                    metric=metric,
+                    date=date(2026, 1, 5),
+                    value=9.0,
+                    source_id=sid,
+                    actor="crm",
+                )
+            )
+        options = dataclasses.replace(OPTIONS, metric=metric)
+        first = [row("a", n="1"), row("b", n="2"), row("a", n="3"), row("c"), row("p1")]
+        first += [row("d"), row("b", n="4"), row("e"), row("f"), row("p5"), row("g")]
+        first += [row("e", n="5"), row("h")]
+        second = [row("g"), row("h"), row("i"), row("j"), row("i", n="6"), row("k"), row("p1")]
+        texts = [
+            str(import_csv(ledger, io.BytesIO(csv_bytes(f)), options, actor="crm", batch_size=2))
+            for f in (first, first, second, [row("m"), row("n")])
+        ]
+        chunks = [json.loads(n.state) for n in chunk_notifications(ledger)]
+        rows = [c["rows"] for c in chunks if c["metric"] == metric]
+        wanted = {activity_id(metric, r[0]).hex: r[0] for r in [*first, *second, ("m",), ("n",)]}
+        recorder = ledger.recorder
+        with recorder.datastore.transaction(commit=False) as curs:
+            found = {wanted[k] for k, _ in recorder.activity_keys_among(curs, list(wanted), 0)}
+        return texts, rows, found
+
+    ledger = Ledger.open(db)
+    try:
+        results = []
+        # keys held back: never, from the first row on for 1, 2 or 3 chunks or
+        # all of them, after the first chunks for 3 chunks
+        for start, held in ((10**9, 1), (0, 1), (0, 3), (0, 5), (0, 10**9), (3, 5)):
+            with (
+                mock.patch("ledger.activity_import.HOLD_KEYS_FROM", start),
+                mock.patch("ledger.activity_import.KEY_BATCH_ROWS", held),
+            ):
+                results.append(run(f"calls{start}-{held}"))
+        texts, rows, found = results[0]
+        assert texts[0] == (
+            "13 rows read, 8 recorded, 2 already present, 3 repeated in the file, 0 filtered out"
+        )
+        assert texts[1] == "13 rows read, 0 recorded, 13 already present, 0 filtered out"
+        assert texts[2].startswith("7 rows read, 3 recorded, 3 already present, 1 repeated")
+        assert rows[0] == [["ann", "2026-01-05", 1.0, "a"], ["ann", "2026-01-05", 2.0, "b"]]
+        assert found == set("abcdefghijkmn") | {"p1", "p5"}
+        for other in results[1:]:
+            assert other == (texts, rows, found)
+        verify(ledger)
+    finally:
+        ledger.close()
 
 
 # -- all-or-nothing -------------------------------------------------------------

@@ -251,6 +251,20 @@ class LedgerPostgresRecorder(LedgerRecorder, PostgresApplicationRecorder):
             (list(hex_ids), position),
         )
 
+    def insert_chunk_keys(self, curs: Any, chunks: Sequence[tuple[int, Sequence[str]]]) -> None:
+        # one statement, in id order (as SQLite's: the primary key's B-tree
+        # walked once for several chunks)
+        curs.execute(
+            self._keys_sql(
+                "INSERT INTO {schema}.{keys} (id, position) "
+                "SELECT k, p FROM unnest(%s::uuid[], %s::bigint[]) AS t(k, p) ORDER BY k"
+            ),
+            (
+                [i for _p, ids in chunks for i in ids],
+                [p for p, ids in chunks for _i in ids],
+            ),
+        )
+
     def position_of(self, curs: Any, hex_id: str) -> int:
         curs.execute(
             self._keys_sql(

@@ -77,6 +77,10 @@ class LedgerRecorder(ApplicationRecorder):
         after it (nothing by default)."""
         return nullcontext()
 
+    def bulk_write_grows(self, curs: Any) -> None:
+        """Inside :meth:`bulk_write`: the write has grown large (an import past
+        ``HOLD_KEYS_FROM`` rows); nothing by default."""
+
     def insert_stored(self, curs: Any, events: Sequence[StoredEvent]) -> None:
         """Insert stored events, with the recorder's own statements and lock,
         and the keys of any activity rows among them (:meth:`index_activity`)."""
@@ -187,8 +191,22 @@ class LedgerRecorder(ApplicationRecorder):
         """Insert one ``ActivityChunk.Recorded`` record whose rows have the ids
         ``hex_ids`` (the writer computed them: its state is not read again),
         and their keys: a row already stored raises one of :attr:`DUPLICATE`."""
+        self.insert_activity_keys(curs, hex_ids, self.insert_chunk_event(curs, record))
+
+    def insert_chunk_event(self, curs: Any, record: tuple[str, int, str, bytes]) -> int:
+        """Insert one ``ActivityChunk.Recorded`` record without its rows' keys,
+        which the caller inserts later in this transaction
+        (:meth:`insert_chunk_keys`); its position."""
         self.insert_records(curs, [record], index=False)
-        self.insert_activity_keys(curs, hex_ids, self.position_of(curs, record[0]))
+        return self.position_of(curs, record[0])
+
+    def insert_chunk_keys(self, curs: Any, chunks: Sequence[tuple[int, Sequence[str]]]) -> None:
+        """Insert the row ids of several chunk events, ``(position, ids in
+        order)`` each; one already there raises one of :attr:`DUPLICATE`. A
+        backend may insert them all in one pass in id order (chunk by chunk
+        here)."""
+        for position, hex_ids in chunks:
+            self.insert_activity_keys(curs, hex_ids, position)
 
     def stored_activity_keys(
         self, upto: int, page: int = 20_000

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
+from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -24,8 +25,15 @@ from .recorder import KEYS_TABLE, LedgerRecorder, PageReader, StoredRow, stored_
 
 _HEX32 = re.compile(r"[0-9a-f]{32}")
 
+_QUARTERS = ("4", "8", "c")
+"""Where :meth:`LedgerSQLiteRecorder.insert_chunk_keys` cuts the ids (32 hex digits)."""
+
 BULK_CACHE_KIB = 16 * 1024
 """SQLite's page cache during a bulk write (:meth:`LedgerSQLiteRecorder.bulk_write`), KiB."""
+
+LARGE_BULK_CACHE_KIB = 48 * 1024
+"""The same once the write has grown large (:meth:`LedgerSQLiteRecorder.bulk_write_grows`):
+the key table of a million rows (44 MB) stays in it."""
 
 
 def _among(curs: Any, sql: str, hex_ids: Sequence[str], after: int) -> Iterator[tuple[str, bool]]:
@@ -99,6 +107,12 @@ class LedgerSQLiteRecorder(LedgerRecorder, SQLiteApplicationRecorder):
         finally:
             curs.execute(f"PRAGMA cache_size = {before}")
 
+    def bulk_write_grows(self, curs: Any) -> None:
+        # A cache that grows with the import up to a cap (the pages are taken
+        # as they are used): at 1,000,000 rows 0.2-0.7 s of CPU less than
+        # 16 MiB, a peak of 130 MB instead of 96 (docs/performance.md).
+        curs.execute(f"PRAGMA cache_size = {-LARGE_BULK_CACHE_KIB}")
+
     def _insert_plain(self, curs: Any, events: Sequence[StoredEvent]) -> None:
         # The aggregate recorder's multi-row insert: the application recorder's
         # override only adds a query per row to collect notification ids.
@@ -165,6 +179,29 @@ class LedgerSQLiteRecorder(LedgerRecorder, SQLiteApplicationRecorder):
             f"INSERT INTO {KEYS_TABLE} (id, position) SELECT value, ? FROM json_each(?)",
             (position, '["' + '","'.join(hex_ids) + '"]' if hex_ids else "[]"),
         )
+
+    def insert_chunk_keys(self, curs: Any, chunks: Sequence[tuple[int, Sequence[str]]]) -> None:
+        # One statement per quarter of the ids over {"position": [ids], ...},
+        # inserted in id order: the key table's B-tree is walked once for the
+        # keys of several chunks rather than once per chunk, which thrashes the
+        # page cache once the table outgrows it; by quarters, so the statement's
+        # sort holds a quarter of them (measured, docs/performance.md
+        # "Activity import"). Each chunk's ids come sorted (a sorted run is
+        # cheaper to sort again) and are cut at the quarters by bisection.
+        cuts = [[0, *(bisect_left(ids, q) for q in _QUARTERS), len(ids)] for _p, ids in chunks]
+        for part in range(len(_QUARTERS) + 1):
+            arrays = ",".join(
+                f'"{p}":["' + '","'.join(ids[cut[part] : cut[part + 1]]) + '"]'
+                for (p, ids), cut in zip(chunks, cuts, strict=True)
+                if cut[part] < cut[part + 1]
+            )
+            if arrays:
+                curs.execute(
+                    f"INSERT INTO {KEYS_TABLE} (id, position) "
+                    "SELECT k.value, CAST(c.key AS INTEGER) "
+                    "FROM json_each(?) c, json_each(c.value) k ORDER BY k.value",
+                    ("{" + arrays + "}",),
+                )
 
     def position_of(self, curs: Any, hex_id: str) -> int:
         curs.execute(
