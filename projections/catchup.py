@@ -884,7 +884,7 @@ def rebuild(
         # the activity's keys) fit at 1.1M events; 64 MB cost no less CPU and 34 MB
         # more at the peak (issue 19: under 200 MB)
         db.conn.execute("PRAGMA cache_size=-32768")
-        # in-SQLite pages count the check-ins' numbers first: their index can wait
+        # in-SQLite pages count the check-ins' numbers as they write them: their index can wait
         numbered = USE_SQL and _sql_ledger(ledger)
         _reset(db, indexes=False, deferred=frozenset({"check_ins"} if numbered else ()))
         count = _catch_up(
