@@ -12,12 +12,12 @@ Each page first copies its rows of interest from the ledger into an
 in-memory ``temp.page`` (one pass over the ledger; the hyphenated stream id
 computed once there), then fills every table from it. A row's rep comes from
 its commitment's row (a join) and a check-in's number from the last number
-already there plus its rank in the page; the two unique indexes these
-lookups use are kept even during a rebuild, which adds the others at the
-end. A rebuild counts the check-ins' numbers as it writes them instead (a
-count per commitment, kept in an array indexed by the commitment's position,
-which the rep's join gives): its pages look up no last number, and the
-check-ins' unique index is built at the end with the others.
+already there plus its rank in the page, through the two unique indexes
+these lookups use. A rebuild adds every index at the end instead, those two
+as well: it joins each row to ``temp.reps`` (commitment id, position, rep:
+an in-memory tree the pages fill from the commitments rows they write) and
+counts the check-ins' numbers as it writes them (a count per commitment, in
+an array indexed by the commitment's position, which that join gives).
 """
 
 from __future__ import annotations
@@ -315,11 +315,25 @@ def _statements(table: str, *, numbered: bool = False) -> list[str]:
             f"s ->> '$.timestamp' AS ts, oid FROM temp.page e WHERE topic = '{topic}'"
         )
         join = _JOIN_REP if REP in exprs or NUMBER in exprs else ""
+        if numbered:  # the rep from the rebuild's own (id, position, rep) tree
+            join = join.replace("main.commitments cm", "temp.reps cm")
         out.append(
             f"INSERT INTO [{name}] ({cols}) SELECT {exprs} FROM ({source}) e{join} "
             f"WHERE true ORDER BY e.rowid {t.on_conflict}".rstrip()  # (WHERE: upsert syntax)
         )
+        if numbered and name == "commitments":
+            out.append(_REPS_OF_PAGE)
     return out
+
+
+# A rebuild looks each row's commitment up here, not in the commitments table:
+# that table's unique index on id, written in random order, then waits for the
+# end with the other indexes (the rows of this tree are in memory: no WAL)
+_REPS = "CREATE TEMP TABLE IF NOT EXISTS reps (id TEXT PRIMARY KEY, position, rep) WITHOUT ROWID"
+_REPS_OF_PAGE = (
+    "INSERT INTO temp.reps (id, position, rep) SELECT id, position, rep FROM main.commitments "
+    "WHERE position >= (SELECT min(pos) FROM temp.page) ORDER BY position"
+)
 
 
 PageApplier = Callable[[int, int, int], int]
@@ -368,9 +382,14 @@ class _Numbers:
             return
         self.counts = array("I", bytes(len(self.counts) * 4))
         self.orphans.clear()
+        self.conn.execute("DELETE FROM temp.reps")
+        self.conn.execute(
+            "INSERT INTO temp.reps (id, position, rep) SELECT id, position, rep "
+            "FROM main.commitments"
+        )
         for at, stream, n in self.conn.execute(
             "SELECT cm.position, c.commitment_id, max(c.number) FROM main.check_ins c "
-            "LEFT JOIN main.commitments cm ON cm.id = c.commitment_id GROUP BY c.commitment_id"
+            "LEFT JOIN temp.reps cm ON cm.id = c.commitment_id GROUP BY c.commitment_id"
         ):
             if at is None:
                 self.orphans[stream] = n
@@ -436,6 +455,8 @@ def page_applier(
     statements = numbered = _statements(table)
     numbers = _Numbers(conn, numbered_upto) if numbered_upto > 0 else None
     if numbers is not None:
+        conn.execute(_REPS)
+        conn.execute("DELETE FROM temp.reps")
         conn.create_function("check_in_number", 3, numbers.number)
         numbered = _statements(table, numbered=True)
     chunk_sql = _chunk_statement(table)

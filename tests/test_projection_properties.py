@@ -265,17 +265,19 @@ def test_a_rebuild_overtaken_between_its_pages_by_another_catch_up_equals_a_rebu
     every: int,
 ) -> None:
     """An in-SQLite rebuild counts the check-ins' numbers as its pages write
-    them; when another catch-up applies pages in between (as another process
-    may), the rebuild's next page counts from the table again."""
+    them, and finds their commitments in a tree of its own; when another
+    catch-up applies pages in between (as another process may), the
+    rebuild's next page reads both again from the tables."""
     with tempfile.TemporaryDirectory() as tmp:
         clock = Clock()
         ledger = Ledger.open(str(Path(tmp) / "ledger.db"), clock=clock)
         try:
             made: list[UUID] = []
-            for op in [("agree", 0, "rep", 0, "count", 3.0, "week", 0, 28, 0)] * 2:
-                apply(ledger, clock, op, made)
-            for i in range(12):
-                apply(ledger, clock, ("check_in", i % 2, 3 + i, 1.0), made)
+            agree = ("agree", 0, "rep", 0, "count", 3.0, "week", 0, 28, 0)
+            for i in range(12):  # commitments agreed between check-ins of earlier ones
+                if i % 4 == 0:
+                    apply(ledger, clock, agree, made)
+                apply(ledger, clock, ("check_in", i * 7 % len(made), 3 + i, 1.0), made)
             views = str(Path(tmp) / "views.db")
             pages = 0
 
