@@ -5,7 +5,8 @@ demo``) unless ``--db`` names an existing one, catches the read model up once,
 then runs each command as a fresh process ``--runs`` times, interleaved, and
 reports the median wall and CPU (user + sys) times and the ratios (the aim: the
 report within 3x a history): the report both first after its cache was emptied
-(as after a rebuild: it judges and fills ``report_verdicts``) and warm (the
+(as after a rebuild: it reads, judges and fills ``report_commitments`` and
+``report_verdicts``) and warm (the
 next one, reading them back).
 
     .venv/bin/python bench/bench_report.py --reps 400 --weeks 52
@@ -63,9 +64,11 @@ def run_cpu(args: list[str]) -> tuple[float, float]:
 
 
 def forget_verdicts(views: str) -> None:
-    """Empty the report's cache (``report_verdicts``), as a rebuild leaves it."""
+    """Empty the report's caches (``report_verdicts``, ``report_commitments``), as
+    a rebuild leaves them."""
     with sqlite3.connect(views) as conn:
         conn.execute("DELETE FROM report_verdicts")
+        conn.execute("DELETE FROM report_commitments")
 
 
 def busiest_rep(views: str) -> str:

@@ -42,7 +42,7 @@ from ledger.topics import PERSON_TOPICS as _PERSON_TOPICS
 
 from .sealed import SEALED_FIELDS
 from .stamps import normalize_timestamp
-from .tables import BY_NAME, TABLES, TRIGGERS, trigger_sql
+from .tables import BY_NAME, CACHES, TABLES, TRIGGERS, trigger_sql
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -120,16 +120,17 @@ def columns_current(conn: sqlite3.Connection) -> bool:
 
 
 def schema_current(conn: sqlite3.Connection) -> bool:
-    """:func:`columns_current`, and the report's cache is there with every
+    """:func:`columns_current`, and the report's caches are there with every
     trigger that keeps it true, and every index (issue 19; a file without them,
     written by an older release or by a rebuild that stopped midway, is caught
     up first, which creates them: the cache starts empty)."""
     return (
         columns_current(conn)
         and conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'report_verdicts'"
-        ).fetchone()
-        is not None
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+            "AND name IN ('report_verdicts', 'report_commitments')"
+        ).fetchone()[0]
+        == 2
         and _indexes_complete(conn)
     )
 
@@ -244,7 +245,7 @@ def _create_indexes(db: sqlite_utils.Database) -> None:
 
 def _missing_triggers(conn: sqlite3.Connection) -> int:
     """How many of :data:`TRIGGERS` the file lacks (the report fills its cache only
-    when none is missing: see :func:`projections.coaching.remember_verdicts`)."""
+    when none is missing: see :func:`projections.coaching.remember`)."""
     found = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
     return sum(name not in found for name, *_ in TRIGGERS)
 
@@ -1163,11 +1164,14 @@ def status(ledger: Ledger, views_path: str) -> Status:
 
 
 def table_dump(views_path: str) -> dict[str, list[tuple[Any, ...]]]:
-    """Every table's rows in primary-key order (for comparing two builds)."""
+    """Every table's rows in primary-key order (for comparing two builds; not
+    the report's caches, which reads fill)."""
     conn = sqlite3.connect(views_path)
     try:
         out: dict[str, list[tuple[Any, ...]]] = {}
         for t in TABLES:
+            if t.name in CACHES:
+                continue
             order = ", ".join(t.pk)
             out[t.name] = conn.execute(f"SELECT * FROM [{t.name}] ORDER BY {order}").fetchall()
         return out

@@ -350,6 +350,100 @@ TABLES: tuple[Table, ...] = (
         indexes=(("rep",),),
     ),
     Table(
+        "report_commitments",
+        "A cache of `report coaching` (issue 19): each commitment as the report counts "
+        "it, as the latest knowledge has it (its latest due, its close or release, "
+        "whether a manager commitment supports it, whether a reply contests it, its "
+        "verdict after blocking). Written by the report itself for the commitments it "
+        "read whose every row (and every row of the manager commitments supporting "
+        "them) it saw, and read by later reports whose T ≥ `known_at` and D ≥ "
+        "`settled_on`: every other commitment is read from the tables above. Catch-up "
+        "writes nothing here: triggers (`TRIGGERS`) delete a commitment's row when a "
+        "row that could change it is written. A rebuild starts it empty.",
+        (
+            _c("id", "TEXT", "Commitment id."),
+            REP,
+            _c("manager", "TEXT", "The manager named on it."),
+            _c("owner", "TEXT", "`rep` or `manager`."),
+            _c("focus", "TEXT", "Focus area."),
+            _c("agreed_on", "TEXT", "Business date of the agreement."),
+            _c("supports", "TEXT", "Manager commitments: the rep commitment supported."),
+            _c("due", "TEXT", "Last day of its window, latest terms."),
+            _c("closed_on", "TEXT", "Business date of its close, if closed."),
+            _c("released_on", "TEXT", "Business date of its release, if released."),
+            _c("ended_on", "TEXT", "`closed_on` or `released_on`; null while open."),
+            _c("hypothesis", "INTEGER", "Rep-owned: 1 if it states a hypothesis (SPEC §4)."),
+            _c("proposed_by", "TEXT", "Who proposed it: `rep` or `manager`."),
+            _c("two_sided", "INTEGER", "1 if a manager commitment supports it."),
+            _c("override", "TEXT", "Reason given to exceed the focus cap, if any."),
+            _c("contested", "INTEGER", "1 if a reply contests it."),
+            _c(
+                "verdict",
+                "TEXT",
+                "Closed: its verdict after blocking (SPEC §4), or null if no report needed it yet.",
+            ),
+            _c(
+                "metrics",
+                "TEXT",
+                "`,`-separated activity metrics it and its supporters are judged by "
+                "(with a leading and trailing `,`).",
+            ),
+            _c("watch_start", "TEXT", "Earliest first day of those windows."),
+            _c("watch_due", "TEXT", "Latest last day of those windows."),
+            _c(
+                "known_at",
+                "TEXT",
+                "The latest `recorded_at` of the rows it was read from (its own, its "
+                "revisions, check-ins, corrections, close, release, replies and activity "
+                "in its window, and those of the manager commitments supporting it).",
+            ),
+            _c(
+                "settled_on",
+                "TEXT",
+                "The latest business date of those rows (agreement, start, revisions, "
+                "check-ins, corrections, close and, once closed, latest due, release, "
+                "replies).",
+            ),
+        ),
+        pk=("id",),
+        # each count of the report reads one range of one index holding every
+        # column it needs (and those that say whether the row serves)
+        indexes=(
+            (
+                "agreed_on",
+                "manager",
+                "owner",
+                "hypothesis",
+                "proposed_by",
+                "two_sided",
+                "known_at",
+                "settled_on",
+                "verdict",
+                "closed_on",
+            ),
+            ("due", "manager", "ended_on", "known_at", "settled_on", "verdict", "closed_on"),
+            (
+                "ended_on",
+                "manager",
+                "owner",
+                "released_on",
+                "closed_on",
+                "verdict",
+                "contested",
+                "known_at",
+                "settled_on",
+                "rep",
+                "focus",
+                "due",
+            ),
+            ("override", "agreed_on"),
+            ("known_at",),
+            ("settled_on",),
+            ("verdict", "closed_on"),
+            ("rep",),
+        ),
+    ),
+    Table(
         "people",
         "Every registered person (SPEC §7.4), as the roster stands now: derived from "
         "the `Person` events, the name opened with the person's key. Finding a person "
@@ -430,30 +524,57 @@ TABLES: tuple[Table, ...] = (
 
 BY_NAME = {t.name: t for t in TABLES}
 
+CACHES = ("report_verdicts", "report_commitments")
+"""The tables the report fills (issue 19): not built by catch-up or a rebuild
+(which leaves them empty), so never compared with a rebuild row for row."""
+
 _FORGET_COMMITMENT = "DELETE FROM report_verdicts WHERE id = NEW.commitment_id;"
 _FORGET_ACTIVITY = (
     "DELETE FROM report_verdicts WHERE rep = NEW.rep "
     "AND (metric = NEW.metric OR expect_metric = NEW.metric) "
     "AND NEW.date >= start AND NEW.date <= due;"
 )
+# report_commitments: a row of a commitment, or of a manager commitment
+# supporting it, deletes the row of both
+_FORGET_COUNTED = (
+    "DELETE FROM report_commitments WHERE id = NEW.commitment_id "
+    "OR id = (SELECT c.supports FROM commitments c WHERE c.id = NEW.commitment_id);"
+)
+_FORGET_COUNTED_ACTIVITY = (
+    "DELETE FROM report_commitments WHERE rep = NEW.rep "
+    "AND instr(metrics, ',' || NEW.metric || ',') > 0 "
+    "AND NEW.date >= watch_start AND NEW.date <= watch_due;"
+)
 TRIGGERS: tuple[tuple[str, str, str, str], ...] = tuple(
-    (f"report_verdicts_{table}_{when.lower()}", when, table, body)
-    for table, body in (
-        ("revisions", _FORGET_COMMITMENT),
-        ("check_ins", _FORGET_COMMITMENT),
-        ("corrections", _FORGET_COMMITMENT),
-        ("closes", _FORGET_COMMITMENT),
-        ("releases", _FORGET_COMMITMENT),
-        ("commitments", "DELETE FROM report_verdicts WHERE id = NEW.id;"),
-        ("activity_daily", _FORGET_ACTIVITY),
+    (f"{cache}_{table}_{when.lower()}", when, table, body)
+    for cache, table, body in (
+        ("report_verdicts", "revisions", _FORGET_COMMITMENT),
+        ("report_verdicts", "check_ins", _FORGET_COMMITMENT),
+        ("report_verdicts", "corrections", _FORGET_COMMITMENT),
+        ("report_verdicts", "closes", _FORGET_COMMITMENT),
+        ("report_verdicts", "releases", _FORGET_COMMITMENT),
+        ("report_verdicts", "commitments", "DELETE FROM report_verdicts WHERE id = NEW.id;"),
+        ("report_verdicts", "activity_daily", _FORGET_ACTIVITY),
+        ("report_commitments", "revisions", _FORGET_COUNTED),
+        ("report_commitments", "check_ins", _FORGET_COUNTED),
+        ("report_commitments", "corrections", _FORGET_COUNTED),
+        ("report_commitments", "closes", _FORGET_COUNTED),
+        ("report_commitments", "releases", _FORGET_COUNTED),
+        ("report_commitments", "replies", _FORGET_COUNTED),
+        (
+            "report_commitments",
+            "commitments",
+            "DELETE FROM report_commitments WHERE id = NEW.id OR id = NEW.supports;",
+        ),
+        ("report_commitments", "activity_daily", _FORGET_COUNTED_ACTIVITY),
     )
     for when in ("INSERT", "UPDATE")
 )
 """``(name, INSERT or UPDATE, table, body)``: what keeps ``report_verdicts``
-true whichever writer applies the ledger (the SQL pages or the Python
+and ``report_commitments`` true whichever writer applies the ledger (the SQL pages or the Python
 applier) and however activity arrives: a row written (or merged into, as
-``activity_daily``'s upsert does) that could change a cached verdict deletes
-it. Created with the secondary indexes (after a rebuild's replay, when the
+``activity_daily``'s upsert does) that could change a cached verdict or
+counted row deletes it. Created with the secondary indexes (after a rebuild's replay, when the
 cache is empty)."""
 
 

@@ -7,8 +7,9 @@ position the views file says it has applied (and its Merkle tree as far as
 the views file's goes: only proofs extend it), and compares every table row
 for row inside SQLite (``EXCEPT`` both ways, on the attached rebuild), so a
 million-event read model is compared without loading it into Python; the
-report's cache (``report_verdicts``, empty after a rebuild) is checked
-instead by judging each commitment it holds in the rebuild. The
+report's caches (``report_verdicts`` and ``report_commitments``, empty after a
+rebuild) are checked instead by reading (and judging) each commitment they
+hold in the rebuild. The
 views file is opened read-only and never changed.
 """
 
@@ -24,7 +25,7 @@ from ledger.errors import IntegrityFailure
 from ledger.store import location
 
 from .catchup import Progress, Tracking, rebuild, recorder_hash_at, tracking
-from .tables import BY_NAME, TABLES
+from .tables import BY_NAME, CACHES, TABLES
 
 if TYPE_CHECKING:
     from ledger.application import Ledger
@@ -114,11 +115,9 @@ def verify(
                                 f"position {at.position}"
                             )
                         tables = [
-                            _compare(views, t.name, t.names)
-                            for t in TABLES
-                            if t.name != "report_verdicts"
+                            _compare(views, t.name, t.names) for t in TABLES if t.name not in CACHES
                         ]
-                        tables.append(_check_cache(views, fresh))
+                        tables.extend(_check_cache(views, fresh, name) for name in CACHES)
                         return Verification(views_path, at.position, head, tables, problems)
                 finally:
                     views.execute("ROLLBACK")
@@ -183,22 +182,23 @@ def _binding_problems(ledger: Ledger, at: Tracking, head: int) -> list[str]:
     return out
 
 
-def _check_cache(conn: sqlite3.Connection, fresh: str) -> TableCheck:
-    """``report_verdicts``: a cache the report fills (a rebuild leaves it empty),
-    so its rows are not compared with the rebuild's; each must be what the
-    rebuild gives (its stamps, and the verdict at the latest knowledge)."""
-    from .coaching import wrong_cached_verdicts
+def _check_cache(conn: sqlite3.Connection, fresh: str, name: str) -> TableCheck:
+    """A cache the report fills (``report_verdicts``, ``report_commitments``; a
+    rebuild leaves them empty), so its rows are not compared with the
+    rebuild's: each must be what the rebuild gives at the latest knowledge."""
+    from .coaching import wrong_cached_rows, wrong_cached_verdicts
     from .query import ReadModel
 
-    names = BY_NAME["report_verdicts"].names
+    names = BY_NAME[name].names
     try:
         cols = ", ".join(f"[{c}]" for c in names)
-        cached = conn.execute(f"SELECT {cols} FROM main.report_verdicts").fetchall()
+        cached = conn.execute(f"SELECT {cols} FROM main.[{name}]").fetchall()
     except sqlite3.OperationalError:  # written before issue 19: no cache
-        return TableCheck("report_verdicts", 0, 0, 0)
+        return TableCheck(name, 0, 0, 0)
+    wrong_of = wrong_cached_verdicts if name == "report_verdicts" else wrong_cached_rows
     with ReadModel(fresh) as rm:
-        wrong = wrong_cached_verdicts(rm, cached)
-    return TableCheck("report_verdicts", len(cached), 0, wrong)
+        wrong = wrong_of(rm, cached)
+    return TableCheck(name, len(cached), 0, wrong)
 
 
 def _compare(conn: sqlite3.Connection, name: str, columns: tuple[str, ...]) -> TableCheck:

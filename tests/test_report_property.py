@@ -21,12 +21,15 @@ history's write times (or left to default to now), so it cuts into
 commitments' check-ins, corrections, revisions, closes and replies; D is
 drawn across the histories' business dates. Besides the report, each
 commitment the fast path judged is compared with its judgement by
-:meth:`ReadModel.commitments`.
+:meth:`ReadModel.commitments`, and every row the report's caches hold
+(``report_verdicts``, ``report_commitments``) with what the latest knowledge
+gives, after each report and after more history is caught up.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
 import tempfile
 from dataclasses import replace
@@ -36,6 +39,7 @@ from typing import Any
 from unittest import mock
 from uuid import UUID
 
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -47,7 +51,9 @@ from projections import catchup, coaching
 from projections.catchup import catch_up
 from projections.coaching import coaching_report
 from projections.query import ReadModel, moment
+from projections.tables import BY_NAME
 from tests.budget import examples
+from tests.conftest import Cli
 from tests.test_projection_properties import AGREE, FOCUS, REPS, Clock, _d, ops
 from tests.test_projection_properties import apply as apply_base
 
@@ -242,6 +248,14 @@ def _read(
         reached.add("cache passed over")
     if cached and judged:
         reached.add("cached and judged in one report")
+    fresh = rm.conn.execute("SELECT count(*) FROM temp.fresh").fetchone()[0]
+    visible = rm.conn.execute(
+        "SELECT count(*) FROM commitments WHERE recorded_at <= ? AND agreed_on <= ?", (at.t, at.d)
+    ).fetchone()[0]
+    if fresh < visible:
+        reached.add("counted from the cached rows")
+        if fresh:
+            reached.add("cached and fresh rows in one report")
 
 
 def _before_blocking(e: rules.Evaluation, verdict: str) -> rules.Evaluation:
@@ -260,6 +274,14 @@ def _assert_cache_is_latest(rm: ReadModel, clock: Clock) -> None:
     every = {i.facts.id: i.evaluation for i in rm.commitments(at)}
     for cid, verdict in rm.conn.execute("SELECT id, verdict FROM report_verdicts"):
         assert _before_blocking(every[cid], verdict).verdict == verdict, cid
+    names = ", ".join(BY_NAME["report_commitments"].names)
+    rows = rm.conn.execute(f"SELECT {names} FROM report_commitments").fetchall()
+    assert coaching.wrong_cached_rows(rm, rows) == 0
+    blocked = rm.conn.execute(
+        "SELECT id, verdict FROM report_commitments WHERE verdict IS NOT NULL"
+    ).fetchall()
+    for cid, verdict in blocked:  # after blocking: as judging every commitment gives
+        assert every[cid].verdict == verdict, cid
 
 
 def check(
@@ -363,6 +385,8 @@ def test_a_history_reaches_what_the_fast_path_treats_apart() -> None:
         "read from the cache",
         "cache passed over",
         "cached and judged in one report",
+        "counted from the cached rows",
+        "cached and fresh rows in one report",
     }
 
 
@@ -389,30 +413,44 @@ def test_a_views_file_without_the_cache_gets_it_empty_on_the_next_read() -> None
             catch_up(ledger, views)
             with sqlite3.connect(views) as conn:  # as an older release left it
                 conn.execute("DROP TABLE report_verdicts")
+                conn.execute("DROP TABLE report_commitments")
             at = moment(None, _d(60), now=clock.now + timedelta(days=1))
             rm = open_current(db, views)
             try:
                 names = {r[0] for r in rm.conn.execute("SELECT name FROM sqlite_master")}
-                assert "report_verdicts" in names
+                assert {"report_verdicts", "report_commitments"} <= names
                 assert {t[0] for t in TRIGGERS} <= names
                 coaching_report(rm, at)
             finally:
                 rm.close()
             with sqlite3.connect(views) as conn:
-                assert conn.execute("SELECT id FROM report_verdicts").fetchall() == [
-                    (str(made[0]),)
-                ]
+                for cache in ("report_verdicts", "report_commitments"):
+                    assert conn.execute(f"SELECT id FROM {cache}").fetchall() == [(str(made[0]),)]
             apply(ledger, clock, ("activity", 0, 6, 1.0, 2), made)  # in its window
             catch_up(ledger, views)
             with sqlite3.connect(views) as conn:
-                assert conn.execute("SELECT id FROM report_verdicts").fetchall() == []
+                for cache in ("report_verdicts", "report_commitments"):
+                    assert conn.execute(f"SELECT id FROM {cache}").fetchall() == []
         finally:
             ledger.close()
 
 
-def test_projections_verify_checks_each_cached_verdict_against_the_ledger() -> None:
-    """A cache the report filled verifies clean (a rebuild leaves it empty, so it
-    is judged, not compared); a cached verdict edited in the views file does not."""
+@pytest.mark.parametrize(
+    ("cache", "edit"),
+    [
+        ("report_verdicts", "verdict = 'kept'"),
+        ("report_commitments", "verdict = 'kept'"),
+        ("report_commitments", "closed_on = NULL, ended_on = NULL"),
+        ("report_commitments", "two_sided = 1"),
+        ("report_commitments", "known_at = '2000-01-01'"),
+    ],
+)
+def test_projections_verify_checks_each_cached_row_against_the_ledger(
+    cache: str, edit: str
+) -> None:
+    """A cache the report filled verifies clean (a rebuild leaves it empty, so
+    its rows are read and judged again, not compared); a cached row edited in
+    the views file does not."""
     from projections.verify import verify
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -431,16 +469,33 @@ def test_projections_verify_checks_each_cached_verdict_against_the_ledger() -> N
             rm = ReadModel(views)
             try:
                 rm.pin()
-                coaching_report(rm, moment(None, _d(60), now=clock.now + timedelta(days=1)))
+                coaching_report(rm, moment(None, _d(30), now=clock.now + timedelta(days=1)))
             finally:
                 rm.close()
             clean = verify(ledger, views)
             with sqlite3.connect(views) as conn:
-                assert conn.execute("SELECT count(*) FROM report_verdicts").fetchone() == (1,)
-                conn.execute("UPDATE report_verdicts SET verdict = 'kept'")
+                assert conn.execute(f"SELECT count(*) FROM {cache}").fetchone() == (1,)
+                conn.execute(f"UPDATE {cache} SET {edit}")
             edited = verify(ledger, views)
         finally:
             ledger.close()
     assert clean.ok
     assert not edited.ok
-    assert [t.name for t in edited.tables if not t.ok] == ["report_verdicts"]
+    assert [t.name for t in edited.tables if not t.ok] == [cache]
+
+
+def test_a_rename_forgets_the_cached_rows_it_changes(cli: Cli) -> None:
+    """A manager renamed after the report cached their commitments: the next
+    report shows the new name only, as judging every commitment does."""
+    from tests.test_people import agree
+
+    cid = agree(cli, "alice", "bob").stdout.strip()
+    cli.ok(f"close {cid} --on 2026-01-30")
+    args = ["report", "coaching", "--on", "2026-02-15", "--format", "json"]
+    before = json.loads(cli.ok(args))
+    with sqlite3.connect(cli.views) as conn:
+        assert conn.execute("SELECT manager FROM report_commitments").fetchall() == [("bob",)]
+    cli.ok("people rename bob --to Robert")
+    after = json.loads(cli.ok(args))
+    assert [m["manager"] for m in after["managers"]] == ["Robert"]
+    assert after["managers"][0] == {**before["managers"][0], "manager": "Robert"}
