@@ -245,7 +245,7 @@ def _create_indexes(db: sqlite_utils.Database) -> None:
 
 def _missing_triggers(conn: sqlite3.Connection) -> int:
     """How many of :data:`TRIGGERS` the file lacks (the report fills its cache only
-    when none is missing: see :func:`projections.coaching.remember`)."""
+    when none is missing: see :func:`projections.counted.remember`)."""
     found = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
     return sum(name not in found for name, *_ in TRIGGERS)
 

@@ -185,20 +185,26 @@ def _binding_problems(ledger: Ledger, at: Tracking, head: int) -> list[str]:
 def _check_cache(conn: sqlite3.Connection, fresh: str, name: str) -> TableCheck:
     """A cache the report fills (``report_verdicts``, ``report_commitments``; a
     rebuild leaves them empty), so its rows are not compared with the
-    rebuild's: each must be what the rebuild gives at the latest knowledge."""
-    from .coaching import wrong_cached_rows, wrong_cached_verdicts
+    rebuild's: each must be what the rebuild gives at the latest knowledge
+    (read :data:`_BATCH` rows at a time, so memory stays flat)."""
+    from .counted import wrong_cached_rows, wrong_cached_verdicts
     from .query import ReadModel
 
-    names = BY_NAME[name].names
+    wrong_of = wrong_cached_verdicts if name == "report_verdicts" else wrong_cached_rows
+    cols = ", ".join(f"[{c}]" for c in BY_NAME[name].names)
     try:
-        cols = ", ".join(f"[{c}]" for c in names)
-        cached = conn.execute(f"SELECT {cols} FROM main.[{name}]").fetchall()
+        rows = conn.execute(f"SELECT {cols} FROM main.[{name}]")
     except sqlite3.OperationalError:  # written before issue 19: no cache
         return TableCheck(name, 0, 0, 0)
-    wrong_of = wrong_cached_verdicts if name == "report_verdicts" else wrong_cached_rows
+    count = wrong = 0
     with ReadModel(fresh) as rm:
-        wrong = wrong_of(rm, cached)
-    return TableCheck(name, len(cached), 0, wrong)
+        while batch := rows.fetchmany(_BATCH):
+            count += len(batch)
+            wrong += wrong_of(rm, batch)
+    return TableCheck(name, count, 0, wrong)
+
+
+_BATCH = 20_000
 
 
 def _compare(conn: sqlite3.Connection, name: str, columns: tuple[str, ...]) -> TableCheck:

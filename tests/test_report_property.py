@@ -47,7 +47,7 @@ from ledger import commands as cmd
 from ledger import rules
 from ledger.application import Ledger
 from ledger.errors import LedgerError
-from projections import catchup, coaching
+from projections import catchup, counted
 from projections.catchup import catch_up
 from projections.coaching import coaching_report
 from projections.query import ReadModel, moment
@@ -224,7 +224,7 @@ def _read(
     # exactly as judging every commitment judges it (before blocking, which the
     # report applies over these and those read from the cache)
     every = {i.facts.id: i.evaluation for i in rm.commitments(at)}
-    judged = coaching._evaluate(rm, at)
+    judged = counted.evaluate(rm, at)
     cached = dict(rm.conn.execute("SELECT id, verdict FROM temp.cached").fetchall())
     for cid, e in judged.items():
         assert _before_blocking(every[cid], e.verdict) == e
@@ -276,7 +276,7 @@ def _assert_cache_is_latest(rm: ReadModel, clock: Clock) -> None:
         assert _before_blocking(every[cid], verdict).verdict == verdict, cid
     names = ", ".join(BY_NAME["report_commitments"].names)
     rows = rm.conn.execute(f"SELECT {names} FROM report_commitments").fetchall()
-    assert coaching.wrong_cached_rows(rm, rows) == 0
+    assert counted.wrong_cached_rows(rm, rows) == 0
     blocked = rm.conn.execute(
         "SELECT id, verdict FROM report_commitments WHERE verdict IS NOT NULL"
     ).fetchall()
