@@ -393,7 +393,7 @@ class _Numbers:
         ):
             if at is None:
                 self.orphans[stream] = n
-            else:
+            elif at < len(self.counts):  # (past the rebuild's head: no check-in of it here)
                 self.counts[at] = n
         self.end = self.last = start
 
