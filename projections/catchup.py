@@ -881,13 +881,15 @@ def rebuild(
         lid = ledger.ledger_id()
         me = Source(location(ledger.db), None if lid is None else str(lid))
         _refuse_foreign(tracking(db.conn), me, views_path)  # another ledger's: not ours to drop
-        # 32 MB: the B-trees a rebuild writes in random order (the commitments' ids,
-        # the activity's keys) fit at 1.1M events; 64 MB cost no less CPU and 34 MB
-        # more at the peak (issue 19: under 200 MB)
-        db.conn.execute("PRAGMA cache_size=-32768")
-        # in-SQLite pages count the check-ins' numbers first: their index can wait
+        # 24 MB: the B-tree a rebuild writes in random order (the activity's keys)
+        # fits at 1.1M events; 32 MB while the commitments' ids were one too, 64 MB
+        # cost no less CPU and 34 MB more at the peak (issue 19: under 200 MB)
+        db.conn.execute("PRAGMA cache_size=-24576")
+        # in-SQLite pages count the check-ins' numbers as they write them and look
+        # commitments up in their own in-memory tree: those two indexes can wait
         numbered = USE_SQL and _sql_ledger(ledger)
-        _reset(db, indexes=False, deferred=frozenset({"check_ins"} if numbered else ()))
+        deferred = frozenset({"check_ins", "commitments"} if numbered else ())
+        _reset(db, indexes=False, deferred=deferred)
         count = _catch_up(
             db,
             ledger,

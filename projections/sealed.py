@@ -103,17 +103,14 @@ class Opener:
         return opened
 
     def open_value(self, value: Any) -> Any:
-        """A stored value as the read model holds it: opened if sealed."""
+        """A stored value as the read model holds it: opened if sealed (one call
+        a sealed value of a rebuild: nothing in between but the key store's)."""
         if isinstance(value, str) and value.startswith(SEALED_PREFIX):
-            return self._open_sealed(value)
+            store = self.store
+            if store is None:
+                store = self.store = self.store_of()  # only when a page brings sealed text
+            return store.open_text(value)
         return value
-
-    def _open_sealed(self, value: Any) -> Any:
-        if not isinstance(value, str):
-            return value
-        if self.store is None:
-            self.store = self.store_of()  # only when a page brings sealed text
-        return self.store.open_text(value)
 
 
 def _has_columns(conn: sqlite3.Connection, table: str, cols: tuple[str, ...]) -> bool:

@@ -12,16 +12,18 @@ Each page first copies its rows of interest from the ledger into an
 in-memory ``temp.page`` (one pass over the ledger; the hyphenated stream id
 computed once there), then fills every table from it. A row's rep comes from
 its commitment's row (a join) and a check-in's number from the last number
-already there plus its rank in the page; the two unique indexes these
-lookups use are kept even during a rebuild, which adds the others at the
-end. A rebuild counts every check-in's number before its first page instead
-(one pass over the ledger, no sort): its pages then look up no last number,
-and the check-ins' unique index is built at the end with the others.
+already there plus its rank in the page, through the two unique indexes
+these lookups use. A rebuild adds every index at the end instead, those two
+as well: it joins each row to ``temp.reps`` (commitment id, position, rep:
+an in-memory tree the pages fill from the commitments rows they write) and
+counts the check-ins' numbers as it writes them (a count per commitment, in
+an array indexed by the commitment's position, which that join gives).
 """
 
 from __future__ import annotations
 
 import sqlite3
+from array import array
 from collections.abc import Callable
 
 from ledger.topics import (
@@ -288,18 +290,20 @@ def _chunk_statement(table: str) -> str:
     )
 
 
-NUMBER = "n.number"  # a check-in's number counted beforehand (:func:`page_applier`)
-_JOIN_NUMBER = " JOIN temp.numbers n ON n.pos = e.rowid"
+# a check-in's number counted as it is written (:func:`page_applier`), by the
+# position of its commitment's row (the rep's join; NULL without one)
+NUMBER = "check_in_number(e.rowid, cm.position, e.oid)"
 
 
 def _statements(table: str, *, numbered: bool = False) -> list[str]:
     """One ``INSERT ... SELECT`` per table, reading the page from ``temp.page``
-    (``numbered``: the check-ins' numbers from ``temp.numbers``)."""
+    (``numbered``: the check-ins' numbers from ``check_in_number``)."""
     out = []
     for name, (topic, columns) in _COLUMNS.items():
         t = BY_NAME[name]
         assert tuple(columns) == t.names, name
         if numbered and name == "check_ins":
+            assert REP in columns.values()  # NUMBER reads the commitment's row
             columns = {**columns, "number": NUMBER}
         exprs = ", ".join(columns[c] for c in t.names).replace("{table}", table)
         cols = ", ".join(f"[{c}]" for c in t.names)
@@ -310,43 +314,88 @@ def _statements(table: str, *, numbered: bool = False) -> list[str]:
             "SELECT pos AS rowid, originator_id, originator_version, s, "
             f"s ->> '$.timestamp' AS ts, oid FROM temp.page e WHERE topic = '{topic}'"
         )
-        join = (_JOIN_REP if REP in exprs else "") + (_JOIN_NUMBER if NUMBER in exprs else "")
+        join = _JOIN_REP if REP in exprs or NUMBER in exprs else ""
+        if numbered:  # the rep from the rebuild's own (id, position, rep) tree
+            join = join.replace("main.commitments cm", "temp.reps cm")
         out.append(
             f"INSERT INTO [{name}] ({cols}) SELECT {exprs} FROM ({source}) e{join} "
             f"WHERE true ORDER BY e.rowid {t.on_conflict}".rstrip()  # (WHERE: upsert syntax)
         )
+        if numbered and name == "commitments":
+            out.append(_REPS_OF_PAGE)
     return out
+
+
+# A rebuild looks each row's commitment up here, not in the commitments table:
+# that table's unique index on id, written in random order, then waits for the
+# end with the other indexes (the rows of this tree are in memory: no WAL)
+_REPS = "CREATE TEMP TABLE IF NOT EXISTS reps (id TEXT PRIMARY KEY, position, rep) WITHOUT ROWID"
+_REPS_OF_PAGE = (
+    "INSERT INTO temp.reps (id, position, rep) SELECT id, position, rep FROM main.commitments "
+    "WHERE position >= (SELECT min(pos) FROM temp.page) ORDER BY position"
+)
 
 
 PageApplier = Callable[[int, int, int], int]
 
 
-def _count_check_ins(conn: sqlite3.Connection, table: str, upto: int) -> None:
-    """Fill ``temp.numbers`` with the number of every check-in up to ``upto``:
-    one pass over the ledger in its order (no sort), counted by a function
-    that refuses to see a check-in out of that order."""
-    counts: dict[str, int] = {}
-    last = 0
+class _Names(dict[str | None, str | None]):
+    """Subject id -> name, as the SQL function ``person_name``: a subject's
+    name, anything else (NULL, a legacy name) as it is. Its ``__getitem__``
+    is the function, so a name (a million a rebuild) costs no Python frame."""
 
-    def number(pos: int, stream: str) -> int:
-        nonlocal last
-        if pos <= last:
-            raise ValueError(f"check-in {pos} counted after {last}")
-        last = pos
-        n = counts[stream] = counts.get(stream, 0) + 1
+    def __missing__(self, ref: str | None) -> str | None:
+        return ref
+
+
+class _Numbers:
+    """The check-ins' numbers of a rebuild, counted as its pages write them: a
+    check-in's number is one more than the check-ins of its commitment before
+    it. The count of each commitment is kept by the position of its row (an
+    array of 4 bytes an event, not a dict of 150,000 ids); a check-in
+    without a commitment's row (none in a ledger the domain wrote) is counted
+    by its stream id. Counts hold only while the pages follow each other: a
+    page that does not start where the last one ended (another process
+    applied pages in between) first reads them again from ``check_ins``."""
+
+    def __init__(self, conn: sqlite3.Connection, upto: int) -> None:
+        self.conn = conn
+        self.counts = array("I", bytes(4 * (upto + 1)))
+        self.orphans: dict[str, int] = {}
+        self.end = 0  # where the counted pages end (0: check_ins is empty)
+        self.last = 0  # the last check-in counted
+
+    def number(self, pos: int, at: int | None, stream: str) -> int:
+        if pos <= self.last:  # the statement must number in ledger order
+            raise ValueError(f"check-in {pos} numbered after {self.last}")
+        self.last = pos
+        if at is None:
+            n = self.orphans[stream] = self.orphans.get(stream, 0) + 1
+            return n
+        n = self.counts[at] + 1
+        self.counts[at] = n
         return n
 
-    conn.create_function("check_in_number", 2, number)
-    try:
-        conn.execute(
-            "INSERT INTO temp.numbers (pos, number) "
-            f"SELECT rowid, check_in_number(rowid, originator_id) FROM ledger.{table} "
-            "WHERE topic = ? AND rowid <= ? ORDER BY rowid",
-            (CHECKED_IN, upto),
+    def start(self, start: int) -> None:
+        """Before a page that starts after ``start``."""
+        if start == self.end:
+            return
+        self.counts = array("I", bytes(len(self.counts) * 4))
+        self.orphans.clear()
+        self.conn.execute("DELETE FROM temp.reps")
+        self.conn.execute(
+            "INSERT INTO temp.reps (id, position, rep) SELECT id, position, rep "
+            "FROM main.commitments"
         )
-    finally:
-        conn.create_function("check_in_number", 2, None)
-        counts.clear()
+        for at, stream, n in self.conn.execute(
+            "SELECT cm.position, c.commitment_id, max(c.number) FROM main.check_ins c "
+            "LEFT JOIN temp.reps cm ON cm.id = c.commitment_id GROUP BY c.commitment_id"
+        ):
+            if at is None:
+                self.orphans[stream] = n
+            elif at < len(self.counts):  # (past the rebuild's head: no check-in of it here)
+                self.counts[at] = n
+        self.end = self.last = start
 
 
 def _sealed_columns() -> None:
@@ -381,11 +430,10 @@ def page_applier(
 ) -> PageApplier:
     """Attach the ledger and return ``apply(start, head, limit) -> new position``.
 
-    ``numbered_upto`` (a rebuild): first count the number of every check-in up
-    to that position in one pass over the ledger (a check-in's number is one
-    more than the check-ins of its commitment before it), so pages up to there
-    read it instead of looking up their commitments' last numbers in the
-    ``(commitment_id, number)`` index, which a rebuild then builds at the end.
+    ``numbered_upto`` (a rebuild): pages up to that position count the
+    check-ins' numbers as they write them (:class:`_Numbers`) instead of
+    looking up their commitments' last numbers in the ``(commitment_id,
+    number)`` index, which a rebuild then builds at the end.
 
     Must be called outside a transaction (``ATTACH`` cannot run inside one).
     """
@@ -394,13 +442,8 @@ def page_applier(
         conn.execute("ATTACH DATABASE ? AS ledger", (ledger_path,))
         conn.execute("PRAGMA ledger.cache_size = -2048")  # read once, in order: little to cache
     conn.create_function("normalize_timestamp", 1, normalize_timestamp, deterministic=True)
-    names: dict[str, str] = {}  # subject id -> name, read again for every page
-    get = names.get
-
-    def person_name(ref: str | None) -> str | None:
-        return None if ref is None else get(ref, ref)
-
-    conn.create_function("person_name", 1, person_name)
+    names = _Names()  # subject id -> name, read again for every page
+    conn.create_function("person_name", 1, names.__getitem__)  # a name: no Python frame
     # free text: opened as written (projections.sealed.Opener registers its own,
     # which also notes that the key store was used)
     conn.create_function("open_sealed", 1, lambda v: open_text(v) if isinstance(v, str) else v)
@@ -410,10 +453,11 @@ def page_applier(
     # copy of the whole page in the temp journal: 20 MB more at the peak
     conn.execute("PRAGMA temp.secure_delete = OFF")
     statements = numbered = _statements(table)
-    if numbered_upto > 0:
-        conn.execute("CREATE TEMP TABLE IF NOT EXISTS numbers (pos INTEGER PRIMARY KEY, number)")
-        conn.execute("DELETE FROM temp.numbers")
-        _count_check_ins(conn, table, numbered_upto)
+    numbers = _Numbers(conn, numbered_upto) if numbered_upto > 0 else None
+    if numbers is not None:
+        conn.execute(_REPS)
+        conn.execute("DELETE FROM temp.reps")
+        conn.create_function("check_in_number", 3, numbers.number)
         numbered = _statements(table, numbered=True)
     chunk_sql = _chunk_statement(table)
     chunks_sql = f"SELECT pos FROM temp.page WHERE topic = '{ACTIVITY_CHUNK}' ORDER BY pos"
@@ -421,9 +465,13 @@ def page_applier(
     # one pass over the ledger per page: the page's rows of interest, as text
     # a chunk's state is read by its statement (_chunk_statement), not copied here
     state = f"CASE topic WHEN '{ACTIVITY_CHUNK}' THEN NULL ELSE {STATE.replace('e.', '')} END"
+    # the hyphenated stream id only for the rows whose statement reads it
+    # (activity rows and people are keyed otherwise: 12% of a demo's events)
+    unkeyed = ",".join(f"'{t}'" for t in sorted({ACTIVITY, ACTIVITY_CHUNK, *PERSON_TOPICS}))
+    oid = f"CASE WHEN topic IN ({unkeyed}) THEN NULL ELSE {HYPHENATED.replace('e.', '')} END"
     fill = (
         "INSERT INTO temp.page SELECT rowid, originator_id, originator_version, topic, "
-        f"{state}, {HYPHENATED.replace('e.', '')} FROM ledger.{table} "
+        f"{state}, {oid} FROM ledger.{table} "
         f"WHERE rowid > ? AND rowid <= ? AND topic IN ({marks}) ORDER BY rowid LIMIT ?"
     )
     conn.execute(
@@ -436,6 +484,7 @@ def page_applier(
 
     marks_people = ",".join(f"'{t}'" for t in PERSON_TOPICS)
     rewriting = ",".join(f"'{t}'" for t in sorted(REWRITING))
+    last_sql = "SELECT max(pos) FROM temp.page"
     cut_sql = (
         f"SELECT min(pos) FROM temp.page WHERE topic IN ({rewriting}) "
         "AND pos > (SELECT min(pos) FROM temp.page)"
@@ -447,10 +496,9 @@ def page_applier(
 
     def apply(start: int, head: int, limit: int) -> int:
         conn.execute("DELETE FROM temp.page")
-        conn.execute(fill, (start, head, *topics, limit))
-        count, last = conn.execute("SELECT count(*), max(pos) FROM temp.page").fetchone()
+        count = conn.execute(fill, (start, head, *topics, limit)).rowcount
         # a short page means nothing of interest is left up to the head
-        end = int(last) if count == limit else head
+        end = int(conn.execute(last_sql).fetchone()[0]) if count == limit else head
         cut = conn.execute(cut_sql).fetchone()  # a rename: the rows before it come first
         if cut[0] is not None:
             conn.execute("DELETE FROM temp.page WHERE pos >= ?", (cut[0],))
@@ -460,8 +508,14 @@ def page_applier(
             apply_person_events(conn, people, open_text)
         names.clear()
         names.update(conn.execute("SELECT subject, name FROM main.people"))
-        for sql in numbered if head <= numbered_upto else statements:  # numbers counted
-            conn.execute(sql)
+        if numbers is not None and head <= numbered_upto:
+            numbers.start(start)
+            for sql in numbered:
+                conn.execute(sql)
+            numbers.end = end
+        else:
+            for sql in statements:
+                conn.execute(sql)
         for (pos,) in conn.execute(chunks_sql).fetchall():  # after the per-row activity
             conn.execute(chunk_sql, (pos,))
         return end

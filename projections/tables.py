@@ -35,7 +35,7 @@ class Table:
     unique: tuple[str, ...] = ()
     indexes: tuple[tuple[str, ...], ...] = field(default=())
     looked_up: bool = False  # catch-up looks rows up by the unique key: kept in a rebuild
-    # (but for the check-ins of an in-SQLite rebuild, numbered beforehand: catchup.rebuild)
+    # (not by an in-SQLite rebuild, which numbers and looks up otherwise: catchup.rebuild)
     on_conflict: str = ""  # how a row meeting an existing primary key merges into it
 
     @property

@@ -20,6 +20,7 @@ from typing import Any
 from unittest import mock
 from uuid import UUID
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -233,8 +234,8 @@ def test_rebuild_equals_any_sequence_of_incremental_catch_ups(
             in_python = str(Path(tmp) / "python.db")
             with mock.patch.object(catchup, "USE_SQL", False):
                 rebuild(ledger, in_python)
-            # a rebuild in small pages: the check-ins' numbers, counted before the
-            # first page, carry over from page to page
+            # a rebuild in small pages: the check-ins' numbers, counted as its pages
+            # write them, carry over from page to page
             paged = str(Path(tmp) / "paged.db")
             rebuild(ledger, paged, page_size=data.draw(st.integers(1, 7), label="rebuild page"))
             assert table_dump(incremental) == table_dump(full)
@@ -257,6 +258,43 @@ def indexes(views: str) -> list[tuple[str, str]]:
         ).fetchall()
     finally:
         conn.close()
+
+
+@pytest.mark.parametrize("every", [1, 2, 3])
+def test_a_rebuild_overtaken_between_its_pages_by_another_catch_up_equals_a_rebuild(
+    every: int,
+) -> None:
+    """An in-SQLite rebuild counts the check-ins' numbers as its pages write
+    them, and finds their commitments in a tree of its own; when another
+    catch-up applies pages in between (as another process may), the
+    rebuild's next page reads both again from the tables."""
+    with tempfile.TemporaryDirectory() as tmp:
+        clock = Clock()
+        ledger = Ledger.open(str(Path(tmp) / "ledger.db"), clock=clock)
+        try:
+            made: list[UUID] = []
+            agree = ("agree", 0, "rep", 0, "count", 3.0, "week", 0, 28, 0)
+            for i in range(12):  # commitments agreed between check-ins of earlier ones
+                if i % 4 == 0:
+                    apply(ledger, clock, agree, made)
+                apply(ledger, clock, ("check_in", i * 7 % len(made), 3 + i, 1.0), made)
+            views = str(Path(tmp) / "views.db")
+            pages = 0
+
+            def progress(n: int) -> None:  # runs after each committed page
+                nonlocal pages
+                pages += 1
+                if pages % every == 0:
+                    catch_up(ledger, views, page_size=2, max_pages=1)
+
+            rebuild(ledger, views, page_size=3, progress=progress)
+            full = str(Path(tmp) / "full.db")
+            rebuild(ledger, full)
+            assert len(table_dump(full)["check_ins"]) == 12
+            assert table_dump(views) == table_dump(full)
+            assert indexes(views) == indexes(full)
+        finally:
+            ledger.close()
 
 
 class Crash(Exception):
