@@ -900,6 +900,9 @@ def rebuild(
             views_path=views_path,
             numbered=numbered,
         )
+        # the indexes are sorted in runs of cache_size: small runs stay in the
+        # CPU's caches (1.1M events: 1.83 s of CPU with 24 MB, 1.48 s with 2 MB)
+        db.conn.execute("PRAGMA cache_size=-2048")
         with _immediate(db.conn):
             _create_indexes(db)
         return count
