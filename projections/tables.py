@@ -393,16 +393,17 @@ TABLES: tuple[Table, ...] = (
             _c(
                 "known_at",
                 "TEXT",
-                "The latest `recorded_at` of the rows it was read from (its own, its "
-                "revisions, check-ins, corrections, close, release, replies and activity "
-                "in its window, and those of the manager commitments supporting it).",
+                "The latest `recorded_at` of the rows it was read from: its own, its "
+                "revisions, close, release and replies, the manager commitments "
+                "supporting it; with a verdict also its check-ins, corrections and "
+                "activity in its window, and all of its supporters' rows.",
             ),
             _c(
                 "settled_on",
                 "TEXT",
-                "The latest business date of those rows (agreement, start, revisions, "
-                "check-ins, corrections, close and, once closed, latest due, release, "
-                "replies).",
+                "The latest business date of those rows (agreements, start, revisions, "
+                "close, release, replies; with a verdict also check-ins, corrections "
+                "and, once closed, the latest due).",
             ),
         ),
         pk=("id",),
