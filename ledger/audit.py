@@ -252,7 +252,14 @@ class _KeyDigest:
         if topic == ACTIVITY and version == 1:
             self.add(str(sid).replace("-", ""), position)  # hex text, a UUID or its text
         elif topic == ACTIVITY_CHUNK:
-            for key in keys_of_chunk(obj):
+            try:
+                keys = keys_of_chunk(obj)
+            except (KeyError, IndexError, TypeError, AttributeError):
+                raise IntegrityFailure(
+                    f"stored event at position {position}: an activity chunk whose rows are "
+                    "not [rep, date, value, source id]: edited behind the ledger's back"
+                ) from None
+            for key in keys:
                 self.add(key, position)
 
     def __eq__(self, other: object) -> bool:

@@ -574,3 +574,42 @@ def test_verify_passes_a_ledger_without_the_key_table_and_refuses_through_the_cl
     assert result.exit_code == 4 and result.stdout == ""
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert "activity key table does not match" in result.stderr
+
+
+def _chunk_state_sql(ledger: Ledger, state: bytes) -> None:
+    """Put ``state`` in place of the (only) chunk event's, behind the ledger's back."""
+    recorder: Any = ledger.recorder
+    schema = "" if local_file(ledger.db) else f'"{recorder.datastore.schema}".'
+    sql = f"UPDATE {schema}{recorder.events_table_name} SET state = ? WHERE topic = ?"
+    if not local_file(ledger.db):
+        sql = sql.replace("?", "%s")
+    with recorder.datastore.transaction(commit=True) as curs:
+        curs.execute(sql, (state, CHUNK_TOPIC))
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        pytest.param(lambda rows: [*rows, "x"], id="a row that is not a list"),
+        pytest.param(lambda rows: [*rows, ["alice", "2026-01-05", 1.0]], id="a row of 3 cells"),
+        pytest.param(lambda rows: [*rows, ["alice", "2026-01-05", 1.0, 7]], id="a number as id"),
+        pytest.param(lambda rows: "x", id="rows that are not a list"),
+    ],
+)
+def test_verify_refuses_a_chunk_whose_rows_are_not_rows(db: str, rows: Any) -> None:
+    """A chunk edited (in canonical JSON) so that a row is not [rep, date,
+    value, source id]: verify refuses it (exit 4), naming its position, rather
+    than failing on it (test_tamper_properties found exit 1)."""
+    from ledger.audit import verify
+    from ledger.persistence import canonical
+
+    ledger = Ledger.open(db)
+    try:
+        imported(ledger, [row("s1"), row("s2")])
+        state = json.loads(chunk_notifications(ledger)[0].state)
+        state["rows"] = rows(state["rows"])
+        _chunk_state_sql(ledger, canonical(state).encode())
+        with pytest.raises(IntegrityFailure, match=r"position \d+: an activity chunk whose rows"):
+            verify(ledger)
+    finally:
+        ledger.close()
