@@ -128,9 +128,10 @@ def schema_current(conn: sqlite3.Connection) -> bool:
         columns_current(conn)
         and conn.execute(
             "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
-            "AND name IN ('report_verdicts', 'report_commitments')"
+            f"AND name IN ({', '.join('?' for _ in CACHES)})",
+            CACHES,
         ).fetchone()[0]
-        == 2
+        == len(CACHES)
         and _indexes_complete(conn)
     )
 

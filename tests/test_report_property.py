@@ -32,6 +32,7 @@ import contextlib
 import json
 import sqlite3
 import tempfile
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, timedelta
 from pathlib import Path
@@ -390,6 +391,24 @@ def test_a_history_reaches_what_the_fast_path_treats_apart() -> None:
     }
 
 
+@contextlib.contextmanager
+def _caught_up(ops: list[tuple[Any, ...]]) -> Iterator[tuple[Ledger, Clock, str, str, list[UUID]]]:
+    """A ledger in a temporary directory with ``ops`` applied and its read model
+    caught up: (ledger, clock, ledger path, views path, the commitments made)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        clock = Clock()
+        db, views = str(Path(tmp) / "ledger.db"), str(Path(tmp) / "views.db")
+        ledger = Ledger.open(db, clock=clock)
+        made: list[UUID] = []
+        try:
+            for op in ops:
+                apply(ledger, clock, op, made)
+            catch_up(ledger, views)
+            yield ledger, clock, db, views, made
+        finally:
+            ledger.close()
+
+
 def test_a_views_file_without_the_cache_gets_it_empty_on_the_next_read() -> None:
     """A read model written before issue 19 (no ``report_verdicts``, no triggers)
     is caught up before it is read, which creates both; the report then fills
@@ -398,41 +417,32 @@ def test_a_views_file_without_the_cache_gets_it_empty_on_the_next_read() -> None
     from projections.catchup import open_current
     from projections.tables import TRIGGERS
 
-    with tempfile.TemporaryDirectory() as tmp:
-        clock = Clock()
-        db, views = str(Path(tmp) / "ledger.db"), str(Path(tmp) / "views.db")
-        ledger = Ledger.open(db, clock=clock)
-        made: list[UUID] = []
+    ops = [
+        ("agree_more", 0, "mgr", "rep", 0, "metric", 10.0, "week", 0, 14, None, 0.0, "rep"),
+        ("activity", 0, 4, 5.0, 1),
+        ("close", 0, 17, None),
+    ]
+    with _caught_up(ops) as (ledger, clock, db, views, made):
+        with sqlite3.connect(views) as conn:  # as an older release left it
+            conn.execute("DROP TABLE report_verdicts")
+            conn.execute("DROP TABLE report_commitments")
+        at = moment(None, _d(60), now=clock.now + timedelta(days=1))
+        rm = open_current(db, views)
         try:
-            for op in [
-                ("agree_more", 0, "mgr", "rep", 0, "metric", 10.0, "week", 0, 14, None, 0.0, "rep"),
-                ("activity", 0, 4, 5.0, 1),
-                ("close", 0, 17, None),
-            ]:
-                apply(ledger, clock, op, made)
-            catch_up(ledger, views)
-            with sqlite3.connect(views) as conn:  # as an older release left it
-                conn.execute("DROP TABLE report_verdicts")
-                conn.execute("DROP TABLE report_commitments")
-            at = moment(None, _d(60), now=clock.now + timedelta(days=1))
-            rm = open_current(db, views)
-            try:
-                names = {r[0] for r in rm.conn.execute("SELECT name FROM sqlite_master")}
-                assert {"report_verdicts", "report_commitments"} <= names
-                assert {t[0] for t in TRIGGERS} <= names
-                coaching_report(rm, at)
-            finally:
-                rm.close()
-            with sqlite3.connect(views) as conn:
-                for cache in ("report_verdicts", "report_commitments"):
-                    assert conn.execute(f"SELECT id FROM {cache}").fetchall() == [(str(made[0]),)]
-            apply(ledger, clock, ("activity", 0, 6, 1.0, 2), made)  # in its window
-            catch_up(ledger, views)
-            with sqlite3.connect(views) as conn:
-                for cache in ("report_verdicts", "report_commitments"):
-                    assert conn.execute(f"SELECT id FROM {cache}").fetchall() == []
+            names = {r[0] for r in rm.conn.execute("SELECT name FROM sqlite_master")}
+            assert {"report_verdicts", "report_commitments"} <= names
+            assert {t[0] for t in TRIGGERS} <= names
+            coaching_report(rm, at)
         finally:
-            ledger.close()
+            rm.close()
+        with sqlite3.connect(views) as conn:
+            for cache in ("report_verdicts", "report_commitments"):
+                assert conn.execute(f"SELECT id FROM {cache}").fetchall() == [(str(made[0]),)]
+        apply(ledger, clock, ("activity", 0, 6, 1.0, 2), made)  # in its window
+        catch_up(ledger, views)
+        with sqlite3.connect(views) as conn:
+            for cache in ("report_verdicts", "report_commitments"):
+                assert conn.execute(f"SELECT id FROM {cache}").fetchall() == []
 
 
 @pytest.mark.parametrize(
@@ -453,32 +463,23 @@ def test_projections_verify_checks_each_cached_row_against_the_ledger(
     the views file does not."""
     from projections.verify import verify
 
-    with tempfile.TemporaryDirectory() as tmp:
-        clock = Clock()
-        db, views = str(Path(tmp) / "ledger.db"), str(Path(tmp) / "views.db")
-        ledger = Ledger.open(db, clock=clock)
-        made: list[UUID] = []
+    ops = [
+        ("agree_more", 0, "mgr", "rep", 0, "count", 10.0, "week", 0, 14, None, 0.0, "rep"),
+        ("check_in", 0, 5, 4.0),
+        ("close", 0, 17, None),
+    ]
+    with _caught_up(ops) as (ledger, clock, _db, views, _made):
+        rm = ReadModel(views)
         try:
-            for op in [
-                ("agree_more", 0, "mgr", "rep", 0, "count", 10.0, "week", 0, 14, None, 0.0, "rep"),
-                ("check_in", 0, 5, 4.0),
-                ("close", 0, 17, None),
-            ]:
-                apply(ledger, clock, op, made)
-            catch_up(ledger, views)
-            rm = ReadModel(views)
-            try:
-                rm.pin()
-                coaching_report(rm, moment(None, _d(30), now=clock.now + timedelta(days=1)))
-            finally:
-                rm.close()
-            clean = verify(ledger, views)
-            with sqlite3.connect(views) as conn:
-                assert conn.execute(f"SELECT count(*) FROM {cache}").fetchone() == (1,)
-                conn.execute(f"UPDATE {cache} SET {edit}")
-            edited = verify(ledger, views)
+            rm.pin()
+            coaching_report(rm, moment(None, _d(30), now=clock.now + timedelta(days=1)))
         finally:
-            ledger.close()
+            rm.close()
+        clean = verify(ledger, views)
+        with sqlite3.connect(views) as conn:
+            assert conn.execute(f"SELECT count(*) FROM {cache}").fetchone() == (1,)
+            conn.execute(f"UPDATE {cache} SET {edit}")
+        edited = verify(ledger, views)
     assert clean.ok
     assert not edited.ok
     assert [t.name for t in edited.tables if not t.ok] == [cache]
